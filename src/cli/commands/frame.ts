@@ -1,0 +1,100 @@
+import type { Command } from 'commander'
+import type { CID } from 'multiformats/cid'
+import { parseJsonText } from '../../core/frame.ts'
+import { collect, globals, withNode } from '../context.ts'
+import { openInput, readInput, readLines, readTextInput } from '../input.ts'
+import { emit, shortCid } from '../output.ts'
+import { progressBar } from '../progress.ts'
+import { frameToJson } from '../../core/frame.ts'
+
+export function registerFrame (program: Command): void {
+  const frame = program.command('frame').description('write, stage and read frames (units of knowledge)')
+
+  frame.command('put')
+    .description('validate a frame (JSON, DAG-JSON links), store it and stage it on the current branch')
+    .argument('<file>', 'frame JSON file, or - for standard input')
+    .option('--attach <file>', 'store a file with UnixFS and record it in attachments (repeatable)', collect)
+    .option('--branch <name>', 'stage on this branch instead of the current one')
+    .action(async (file: string, opts: { attach?: string[], branch?: string }, command: Command) => {
+      const options = globals(command)
+      const json = parseJsonText(await readTextInput(file), { source: file === '-' ? 'stdin' : file }) as Record<string, unknown>
+      await withNode(options, async (node) => {
+        if (opts.attach != null && opts.attach.length > 0) {
+          const attached = []
+          for (const path of opts.attach) attached.push(await node.frames.attach({ name: path, bytes: await readInput(path) }))
+          const existing = Array.isArray(json.attachments) ? json.attachments : []
+          json.attachments = [...existing, ...attached.map(a => ({ ...a, cid: { '/': a.cid.toString() } }))]
+        }
+        const record = await node.frames.put(json, { branch: opts.branch, source: file === '-' ? 'stdin' : file })
+        emit(options, { cid: record.cid, id: record.id }, () => record.cid.toString())
+      })
+    })
+
+  frame.command('import')
+    .description('store and stage many frames from NDJSON (one frame per line) in one batch; all or nothing')
+    .argument('<file>', 'NDJSON file, or - for standard input')
+    .option('--branch <name>', 'stage on this branch instead of the current one')
+    .action(async (file: string, opts: { branch?: string }, command: Command) => {
+      const options = globals(command)
+      const { stream, size } = await openInput(file)
+      await withNode(options, async (node) => {
+        const bar = progressBar(options, 'importing', size, 'bytes')
+        let frames = 0
+        try {
+          const result = await node.frames.import(readLines(stream, (n) => { bar.update(n, { extra: `${frames} frames` }) }), {
+            branch: opts.branch,
+            source: file === '-' ? 'stdin' : file,
+            onProgress: (e) => { frames = e.detail.frames }
+          })
+          bar.stop()
+          emit(options, result, () => `staged ${result.frames} frames (working tree ${result.tree})`)
+        } finally {
+          bar.stop()
+        }
+      })
+    })
+
+  frame.command('get')
+    .description('print a frame by CID, or by id on the current branch (or --ref)')
+    .argument('<cid-or-id>', 'frame CID or frame id')
+    .option('--ref <ref>', 'branch, commit or tree to look the id up in (default: the working tree)')
+    .action(async (what: string, opts: { ref?: string }, command: Command) => {
+      const options = globals(command)
+      await withNode(options, async (node) => {
+        const record = await node.frames.get(what, { ref: opts.ref })
+        const view = frameToJson(record.frame)
+        emit(options, { cid: record.cid, id: record.id, frame: view }, () => JSON.stringify(view, null, 2))
+      })
+    })
+
+  frame.command('ls')
+    .description('list the frames of the working tree, a branch, a commit or a tree')
+    .argument('[ref]', 'branch, commit or tree (default: the working tree of the current branch)')
+    .option('--kind <kind>', 'only frames of this kind')
+    .option('--tag <tag>', 'only frames with this tag')
+    .option('--prefix <prefix>', 'only ids starting with this')
+    .option('--limit <n>', 'at most n frames', (v) => Number.parseInt(v, 10))
+    .action(async (ref: string | undefined, opts: { kind?: string, tag?: string, prefix?: string, limit?: number }, command: Command) => {
+      const options = globals(command)
+      await withNode(options, async (node) => {
+        const rows: Array<{ id: string, cid: CID, kind: string, title?: string, tags?: string[] }> = []
+        for await (const r of node.frames.list({ ref, ...opts })) {
+          rows.push({ id: r.id, cid: r.cid, kind: r.frame.kind, title: r.frame.title, tags: r.frame.tags })
+        }
+        emit(options, rows, () => rows.map(r => `${shortCid(r.cid)}  ${r.kind.padEnd(12)} ${r.id}${r.title != null ? `  ${r.title}` : ''}`).join('\n'))
+      })
+    })
+
+  frame.command('rm')
+    .description('stage the removal of a frame id on the current branch')
+    .argument('<id>', 'frame id')
+    .option('--branch <name>', 'stage on this branch instead of the current one')
+    .action(async (id: string, opts: { branch?: string }, command: Command) => {
+      const options = globals(command)
+      await withNode(options, async (node) => {
+        const result = await node.frames.remove(id, { branch: opts.branch })
+        emit(options, result, () => `removed ${id} (staged)`)
+      })
+    })
+}
+

@@ -1,0 +1,43 @@
+/** Exit status per error code: scripts can tell bad input from missing data from integrity failures. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  notFound: 3,
+  invalidInput: 4,
+  integrity: 5,
+  locked: 6,
+  internal: 70
+} as const
+
+const byCode: Record<string, number> = {
+  ERR_USAGE: EXIT.usage,
+  ERR_REF_INVALID: EXIT.usage,
+  ERR_REF_EXISTS: EXIT.usage,
+  ERR_REPO_EXISTS: EXIT.usage,
+  ERR_NOTHING_TO_COMMIT: EXIT.failure,
+  ERR_REPO_NOT_FOUND: EXIT.notFound,
+  ERR_REF_NOT_FOUND: EXIT.notFound,
+  ERR_FRAME_NOT_FOUND: EXIT.notFound,
+  ERR_BLOCK_NOT_FOUND: EXIT.notFound,
+  ERR_SESSION_NOT_FOUND: EXIT.notFound,
+  ERR_FILE_NOT_FOUND: EXIT.notFound,
+  ERR_JSON_INVALID: EXIT.invalidInput,
+  ERR_FRAME_INVALID: EXIT.invalidInput,
+  ERR_TRACE_STEP_INVALID: EXIT.invalidInput,
+  ERR_CID_INVALID: EXIT.invalidInput,
+  ERR_CAR_INVALID: EXIT.invalidInput,
+  ERR_LINK_UNRESOLVED: EXIT.invalidInput,
+  ERR_BLOCK_INVALID: EXIT.integrity,
+  ERR_BLOCK_CORRUPT: EXIT.integrity,
+  ERR_COMMIT_INVALID: EXIT.integrity,
+  ERR_TREE_INVALID: EXIT.integrity,
+  ERR_SIGNATURE_INVALID: EXIT.integrity,
+  ERR_DAG_INCOMPLETE: EXIT.integrity,
+  ERR_REPO_CORRUPT: EXIT.integrity,
+  ERR_REPO_LOCKED: EXIT.locked
+}
+
+export function exitCodeFor (code: string): number {
+  return byCode[code] ?? EXIT.failure
+}

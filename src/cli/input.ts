@@ -1,0 +1,50 @@
+import { createReadStream } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
+import { Readable } from 'node:stream'
+import { FileNotFoundError } from '../core/errors.ts'
+
+function missing (path: string, err: unknown): never {
+  const code = (err as { code?: string }).code
+  const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message
+  throw new FileNotFoundError(`cannot read ${path}: ${why}`, { path })
+}
+
+/** Reads a whole file, or standard input for `-`. */
+export async function readInput (path: string): Promise<Uint8Array> {
+  if (path === '-') {
+    const chunks: Buffer[] = []
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks)
+  }
+  try {
+    return await readFile(path)
+  } catch (err) {
+    return missing(path, err)
+  }
+}
+
+export async function readTextInput (path: string): Promise<string> {
+  return new TextDecoder().decode(await readInput(path))
+}
+
+/** A byte stream from a file or standard input, and its size when known. */
+export async function openInput (path: string): Promise<{ stream: Readable, size?: number }> {
+  if (path === '-') return { stream: process.stdin }
+  try {
+    const info = await stat(path)
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' })
+    return { stream: createReadStream(path), size: info.size }
+  } catch (err) {
+    return missing(path, err)
+  }
+}
+
+/** Lines of a file or standard input, counting the bytes read so far for progress. */
+export async function * readLines (stream: Readable, onBytes?: (n: number) => void): AsyncGenerator<string> {
+  let read = 0
+  if (onBytes != null) stream.on('data', (chunk: Buffer) => { read += chunk.byteLength; onBytes(read) })
+  yield * createInterface({ input: stream, crlfDelay: Infinity })
+}
+
+export { Readable }

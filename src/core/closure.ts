@@ -1,0 +1,27 @@
+import type { CID } from 'multiformats/cid'
+import { linksOf } from './codec.ts'
+import type { Block } from './codec.ts'
+import type { BlockReader } from './tree/index.ts'
+
+/**
+ * Every block reachable from `root`, each once, depth-first pre-order, links in the order their
+ * codec lays them out. The order is a function of the DAG alone, so the same root gives the same
+ * sequence (and the same CAR bytes) on every machine. Iterative: session chains can be deep.
+ */
+export async function * walkClosure (reader: BlockReader, root: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Block> {
+  const seen = new Set<string>()
+  const stack: CID[] = [root]
+  while (stack.length > 0) {
+    const cid = stack.pop() as CID
+    const key = cid.toString()
+    if (seen.has(key)) continue
+    seen.add(key)
+    const bytes = await reader.get(cid, options)
+    yield { cid, bytes }
+    const links = linksOf(cid, bytes)
+    for (let i = links.length - 1; i >= 0; i--) {
+      const link = links[i] as CID
+      if (!seen.has(link.toString())) stack.push(link)
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagJson from '@ipld/dag-json'
+import * as dagPb from '@ipld/dag-pb'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
+import { identity } from 'multiformats/hashes/identity'
+import { BlockCorruptError, BlockInvalidError, CidInvalidError } from './errors.ts'
+
+/** A content-addressed block: the bytes and the CID that names them. */
+export interface Block {
+  cid: CID
+  bytes: Uint8Array
+}
+
+export const SHA2_256 = 0x12
+export const DAG_CBOR = dagCbor.code
+export const DAG_PB = dagPb.code
+export const RAW = raw.code
+
+function sha256 (bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest()
+}
+
+/** Encodes a value as DAG-CBOR and names it with a CIDv1 (sha2-256). Synchronous. */
+export function encodeBlock (value: unknown): Block {
+  const bytes = dagCbor.encode(value)
+  return { cid: CID.createV1(DAG_CBOR, Digest.create(SHA2_256, sha256(bytes))), bytes }
+}
+
+/** Names raw bytes with a CIDv1 of the given codec (sha2-256). */
+export function cidOf (bytes: Uint8Array, codec: number = DAG_CBOR): CID {
+  return CID.createV1(codec, Digest.create(SHA2_256, sha256(bytes)))
+}
+
+/**
+ * Checks that `bytes` hash to `cid`. Supports sha2-256 and identity, the hashes framehub
+ * writes and accepts; anything else is refused rather than trusted.
+ */
+export function verifyBlock (cid: CID, bytes: Uint8Array): void {
+  const code = cid.multihash.code
+  let digest: Uint8Array
+  if (code === SHA2_256) digest = sha256(bytes)
+  else if (code === identity.code) digest = bytes
+  else throw new BlockInvalidError(`block ${cid} uses an unsupported hash function 0x${code.toString(16)}`, { cid: cid.toString() })
+  if (!equalBytes(digest, cid.multihash.digest)) {
+    throw new BlockCorruptError(`block ${cid} does not match its hash (corrupt or forged)`, { cid: cid.toString() })
+  }
+}
+
+export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Decodes a DAG-CBOR block, turning decoder failures into a one-line `ERR_BLOCK_INVALID`. */
+export function decodeCbor (cid: CID, bytes: Uint8Array): unknown {
+  try {
+    return dagCbor.decode(bytes)
+  } catch (err) {
+    throw new BlockInvalidError(`block ${cid} is not valid DAG-CBOR: ${(err as Error).message}`, { cid: cid.toString() })
+  }
+}
+
+/** Decodes any block framehub understands (dag-cbor, dag-pb, raw) for display or traversal. */
+export function decodeAny (cid: CID, bytes: Uint8Array): unknown {
+  try {
+    if (cid.code === DAG_CBOR) return dagCbor.decode(bytes)
+    if (cid.code === DAG_PB) return dagPb.decode(bytes)
+    if (cid.code === RAW) return bytes
+    if (cid.code === dagJson.code) return dagJson.decode(bytes)
+  } catch (err) {
+    throw new BlockInvalidError(`block ${cid} does not decode: ${(err as Error).message}`, { cid: cid.toString() })
+  }
+  throw new BlockInvalidError(`block ${cid} uses an unsupported codec 0x${cid.code.toString(16)}`, { cid: cid.toString() })
+}
+
+/** Every CID linked from a block, in the order the codec lays them out (deterministic). */
+export function linksOf (cid: CID, bytes: Uint8Array): CID[] {
+  if (cid.code === RAW) return []
+  const value = decodeAny(cid, bytes)
+  if (cid.code === DAG_PB) return (value as dagPb.PBNode).Links.map(l => l.Hash)
+  const out: CID[] = []
+  collectLinks(value, out)
+  return out
+}
+
+function collectLinks (value: unknown, out: CID[]): void {
+  if (value === null || typeof value !== 'object') return
+  const cid = CID.asCID(value)
+  if (cid != null) { out.push(cid); return }
+  if (value instanceof Uint8Array) return
+  if (Array.isArray(value)) { for (const v of value) collectLinks(v, out); return }
+  // DAG-CBOR decodes maps with keys in canonical order, so this order is stable.
+  for (const v of Object.values(value)) collectLinks(v, out)
+}
+
+/** Parses a CID string, with a one-line error that says which input was wrong. */
+export function parseCid (text: string, what = 'CID'): CID {
+  try {
+    return CID.parse(text.trim())
+  } catch {
+    throw new CidInvalidError(`${what} "${text}" is not a valid CID`, { input: text })
+  }
+}
+
+/** Returns the CID if `text` parses as one, else undefined (used to tell CIDs from names). */
+export function tryParseCid (text: string): CID | undefined {
+  try {
+    return CID.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** The JSON view of an IPLD value (DAG-JSON: links as {"/": cid}, bytes as {"/": {"bytes": b64}}). */
+export function toJsonView (value: unknown): unknown {
+  return JSON.parse(new TextDecoder().decode(dagJson.encode(value)))
+}
+
+/**
+ * The IPLD value of a parsed JSON view (inverse of toJsonView): `{"/": "<cid>"}` becomes a CID and
+ * `{"/": {"bytes": "<base64>"}}` becomes bytes, as DAG-JSON says. A hand walk over the already
+ * parsed value: re-decoding the text with the DAG-JSON codec costs several times more per frame.
+ */
+export function fromJsonView (json: unknown): unknown {
+  if (json === null || typeof json !== 'object') return json
+  if (Array.isArray(json)) return json.map(fromJsonView)
+  const obj = json as Record<string, unknown>
+  const slash = obj['/']
+  if (slash !== undefined && Object.keys(obj).length === 1) {
+    if (typeof slash === 'string') return parseCid(slash, 'link')
+    if (slash !== null && typeof slash === 'object' && !Array.isArray(slash)) {
+      const b = (slash as Record<string, unknown>).bytes
+      if (typeof b === 'string' && Object.keys(slash).length === 1) return new Uint8Array(Buffer.from(b, 'base64'))
+    }
+  }
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(obj)) out[k] = fromJsonView(v)
+  return out
+}

@@ -1,0 +1,56 @@
+import { Ajv } from 'ajv'
+import type { ErrorObject, ValidateFunction } from 'ajv'
+import { CID } from 'multiformats/cid'
+import bytesSchema from '../../schemas/bytes.schema.json' with { type: 'json' }
+import commitSchema from '../../schemas/commit.schema.json' with { type: 'json' }
+import frameSchema from '../../schemas/frame.schema.json' with { type: 'json' }
+import linkSchema from '../../schemas/link.schema.json' with { type: 'json' }
+import sessionNameSchema from '../../schemas/session-name.schema.json' with { type: 'json' }
+import traceStepInputSchema from '../../schemas/trace-step-input.schema.json' with { type: 'json' }
+import traceStepSchema from '../../schemas/trace-step.schema.json' with { type: 'json' }
+
+/** Every schema in `schemas/`, keyed by `$id`: the one source for core validation and the gateway. */
+export const schemas = [
+  linkSchema, bytesSchema, sessionNameSchema, frameSchema, traceStepInputSchema, traceStepSchema, commitSchema
+] as const
+
+function isCid (text: string): boolean {
+  try {
+    CID.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Registers the "cid" format (and anything else framehub schemas need) on an Ajv instance. */
+export function addFramehubFormats (ajv: Ajv): Ajv {
+  ajv.addFormat('cid', { type: 'string', validate: isCid })
+  return ajv
+}
+
+const ajv = addFramehubFormats(new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }))
+for (const schema of schemas) ajv.addSchema(schema)
+
+function compiled (id: string): ValidateFunction {
+  const fn = ajv.getSchema(id)
+  if (fn == null) throw new Error(`schema ${id} is not registered`)
+  return fn
+}
+
+export const validateFrameJson = compiled('frame.schema.json')
+export const validateTraceStepInputJson = compiled('trace-step-input.schema.json')
+export const validateTraceStepJson = compiled('trace-step.schema.json')
+export const validateCommitJson = compiled('commit.schema.json')
+export const validateSessionName = compiled('session-name.schema.json')
+
+/** One readable line for the first schema error: where and what. */
+export function describeSchemaError (errors: ErrorObject[] | null | undefined): string {
+  const e = errors?.[0]
+  if (e == null) return 'does not match the schema'
+  const where = e.instancePath === '' ? '(root)' : e.instancePath
+  if (e.keyword === 'additionalProperties') {
+    return `${where}: unknown field "${String((e.params as { additionalProperty: string }).additionalProperty)}"`
+  }
+  return `${where}: ${e.message ?? 'is invalid'}`
+}

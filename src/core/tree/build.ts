@@ -1,0 +1,88 @@
+import { CID } from 'multiformats/cid'
+import { quoteKey, TreeInputError } from './errors.ts'
+import { compareKeys, isBoundary, isValidKey } from './keys.ts'
+import { emptyTree, encodeNode } from './node.ts'
+import type { TreeBlock, TreeEntry, TreeNode, TreeResult } from './types.ts'
+
+/** A node made by this call: its block and its decoded form. */
+export interface NewNode extends TreeBlock {
+  node: TreeNode
+}
+
+/** Encodes `node` and appends it to `out`. */
+export function emitNode (node: TreeNode, out: NewNode[]): NewNode {
+  const block = encodeNode(node)
+  const made = { cid: block.cid, bytes: block.bytes, node }
+  out.push(made)
+  return made
+}
+
+/** Cuts one level (sorted entries) into nodes: a node ends after each boundary key and at the end. */
+export function chunkLevel (keys: readonly string[], values: readonly CID[], level: number, out: NewNode[]): NewNode[] {
+  const made: NewNode[] = []
+  let start = 0
+  for (let i = 0; i < keys.length; i++) {
+    if (isBoundary(keys[i] as string, level) || i === keys.length - 1) {
+      made.push(emitNode({ level, keys: keys.slice(start, i + 1), values: values.slice(start, i + 1) }, out))
+      start = i + 1
+    }
+  }
+  return made
+}
+
+/**
+ * Builds the levels above `nodes` (the complete, non-empty sequence of nodes of one level)
+ * until a level has exactly one node, and returns that root.
+ */
+export function buildUp (nodes: NewNode[], out: NewNode[]): NewNode {
+  let level = nodes
+  while (level.length > 1) {
+    const first = level[0] as NewNode
+    level = chunkLevel(level.map(n => n.node.keys[0] as string), level.map(n => n.cid), first.node.level + 1, out)
+  }
+  const root = level[0]
+  if (root === undefined) throw new RangeError('buildUp needs at least one node')
+  return root
+}
+
+const ABOVE_SURROGATES = /[\uD800-\uFFFF]/
+
+/**
+ * Builds the canonical tree of a set of entries (any order). The same set always gives the
+ * same root. Returns every node as a block. Throws `TreeInputError` on a duplicate key, a key
+ * that is not a well-formed string, or a value that is not a CID.
+ */
+export function buildTree (entries: Iterable<TreeEntry>): TreeResult {
+  const list: TreeEntry[] = []
+  let sorted = true
+  let native = true
+  let previous: string | undefined
+  for (const entry of entries) {
+    const key = entry.key
+    if (typeof key !== 'string') throw new TreeInputError('tree key must be a string')
+    if (ABOVE_SURROGATES.test(key)) {
+      if (!isValidKey(key)) throw new TreeInputError('tree key must be a well-formed string not starting with U+FEFF')
+      native = false
+    }
+    const value = CID.asCID(entry.value)
+    if (value === null) throw new TreeInputError(`tree value for key ${quoteKey(key)} is not a CID`)
+    list.push({ key, value })
+    if (sorted && previous !== undefined && compareKeys(previous, key) >= 0) sorted = false
+    previous = key
+  }
+  if (list.length === 0) return emptyTree()
+  if (!sorted) {
+    // Native (UTF-16) order equals byte order unless a key has a surrogate or U+E000..U+FFFF.
+    if (native) list.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    else list.sort((a, b) => compareKeys(a.key, b.key))
+    for (let i = 1; i < list.length; i++) {
+      if ((list[i] as TreeEntry).key === (list[i - 1] as TreeEntry).key) {
+        throw new TreeInputError(`duplicate tree key ${quoteKey((list[i] as TreeEntry).key)}`)
+      }
+    }
+  }
+  const out: NewNode[] = []
+  const leaves = chunkLevel(list.map(e => e.key), list.map(e => e.value), 0, out)
+  const root = buildUp(leaves, out)
+  return { root: root.cid, blocks: out.map(n => ({ cid: n.cid, bytes: n.bytes })) }
+}

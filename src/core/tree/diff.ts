@@ -1,0 +1,102 @@
+import type { CID } from 'multiformats/cid'
+import { compareKeys } from './keys.ts'
+import { NodeLoader } from './load.ts'
+import type { LoadedNode } from './load.ts'
+import type { BlockReader, TreeDiffEntry, TreeReadOptions } from './types.ts'
+
+/** A pending subtree (not yet read) or a leaf entry. */
+type Item =
+  | { kind: 'tree', cid: CID, level: number, firstKey: string, upper: string | undefined }
+  | { kind: 'entry', key: string, value: CID }
+
+/** Pushes the content of a node onto a frontier (a stack: smallest key on top). */
+function pushChildren (stack: Item[], at: LoadedNode): void {
+  const { level, keys, values } = at.node
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const key = keys[i] as string
+    const value = values[i] as CID
+    if (level === 0) stack.push({ kind: 'entry', key, value })
+    else stack.push({ kind: 'tree', cid: value, level: level - 1, firstKey: key, upper: keys[i + 1] ?? at.upper })
+  }
+}
+
+async function expand (loader: NodeLoader, stack: Item[]): Promise<void> {
+  const item = stack.pop()
+  if (item === undefined || item.kind !== 'tree') throw new RangeError('expand needs a subtree on top')
+  pushChildren(stack, await loader.load(item.cid, { level: item.level, firstKey: item.firstKey, upper: item.upper }))
+}
+
+/**
+ * The differences from tree `a` to tree `b`, in key order. Subtrees with the same CID on
+ * both sides are skipped unread, so it reads O(changes · depth) nodes.
+ */
+export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options: TreeReadOptions = {}): AsyncGenerator<TreeDiffEntry, void, undefined> {
+  if (a.equals(b)) return
+  const loader = new NodeLoader(reader, options.signal)
+  const left: Item[] = []
+  const right: Item[] = []
+  pushChildren(left, await loader.root(a))
+  pushChildren(right, await loader.root(b))
+  for (;;) {
+    const x = left[left.length - 1]
+    const y = right[right.length - 1]
+    if (x === undefined && y === undefined) return
+    if (y === undefined || x === undefined) {
+      const stack = y === undefined ? left : right
+      const item = (x ?? y) as Item
+      if (item.kind === 'tree') {
+        await expand(loader, stack)
+      } else {
+        stack.pop()
+        yield y === undefined ? { key: item.key, before: item.value, after: null } : { key: item.key, before: null, after: item.value }
+      }
+      continue
+    }
+    if (x.kind === 'tree' && y.kind === 'tree') {
+      if (x.cid.equals(y.cid)) {
+        left.pop()
+        right.pop()
+      } else if (x.level !== y.level) {
+        await expand(loader, x.level > y.level ? left : right)
+      } else {
+        const order = compareKeys(x.firstKey, y.firstKey)
+        if (order <= 0) await expand(loader, left)
+        if (order >= 0) await expand(loader, right)
+      }
+      continue
+    }
+    if (x.kind === 'tree' && y.kind === 'entry') {
+      // Everything left in `left` starts at or after x.firstKey.
+      if (compareKeys(x.firstKey, y.key) > 0) {
+        right.pop()
+        yield { key: y.key, before: null, after: y.value }
+      } else {
+        await expand(loader, left)
+      }
+      continue
+    }
+    if (x.kind === 'entry' && y.kind === 'tree') {
+      if (compareKeys(y.firstKey, x.key) > 0) {
+        left.pop()
+        yield { key: x.key, before: x.value, after: null }
+      } else {
+        await expand(loader, right)
+      }
+      continue
+    }
+    if (x.kind === 'entry' && y.kind === 'entry') {
+      const order = compareKeys(x.key, y.key)
+      if (order < 0) {
+        left.pop()
+        yield { key: x.key, before: x.value, after: null }
+      } else if (order > 0) {
+        right.pop()
+        yield { key: y.key, before: null, after: y.value }
+      } else {
+        left.pop()
+        right.pop()
+        if (!x.value.equals(y.value)) yield { key: x.key, before: x.value, after: y.value }
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import type { CID } from 'multiformats/cid'
+import { emptyTree } from '../core/tree/index.ts'
+import type { Repo } from '../storage/repo.ts'
+
+/** Options of every service call that does I/O. */
+export interface CallOptions {
+  signal?: AbortSignal
+}
+
+/** A progress event of long work, named `area:op:step` (e.g. `frames:import:progress`). */
+export interface ProgressEvent<T = unknown> {
+  type: string
+  detail: T
+}
+
+export interface ProgressOptions<T = unknown> {
+  onProgress?: (event: ProgressEvent<T>) => void
+}
+
+/** What every service is built from: the open repository and the lock that orders writes. */
+export interface ServiceComponents {
+  repo: Repo
+  /** Runs `fn` after every write started before it: a read-modify-write of refs is never interleaved. */
+  exclusive: <T>(fn: () => Promise<T>) => Promise<T>
+}
+
+export const EMPTY_TREE: CID = emptyTree().root
+
+export function createServiceComponents (repo: Repo): ServiceComponents {
+  let tail: Promise<unknown> = Promise.resolve()
+  return {
+    repo,
+    exclusive: async <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = tail.then(fn, fn)
+      tail = run.catch(() => {})
+      return await run
+    }
+  }
+}

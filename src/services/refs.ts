@@ -1,0 +1,146 @@
+import type { CID } from 'multiformats/cid'
+import { tryParseCid } from '../core/codec.ts'
+import { RefExistsError, RefInvalidError, RefNotFoundError, UsageError } from '../core/errors.ts'
+import { readCommit } from '../core/history.ts'
+import { looksLikeCommit } from '../core/commit.ts'
+import { decodeCbor } from '../core/codec.ts'
+import { isTreeNode } from '../core/tree/index.ts'
+import { encodeCid, encodeText, keys } from '../storage/state.ts'
+import { EMPTY_TREE } from './context.ts'
+import type { CallOptions, ServiceComponents } from './context.ts'
+
+/** A branch and the commit it points to. */
+export interface BranchInfo {
+  name: string
+  commit: CID
+  current: boolean
+}
+
+/** What a ref spec names: a commit (with its tree), or a bare tree. */
+export interface ResolvedTree {
+  tree: CID
+  commit?: CID
+}
+
+/** Branches, HEAD, the working tree of each branch, and resolution of `REF`s given by users. */
+export interface RefService {
+  currentBranch (): Promise<string>
+  branchHead (branch: string): Promise<CID | undefined>
+  /** The staged frame set of a branch (defaults to the current one). */
+  workingTree (branch?: string): Promise<CID>
+  /** `HEAD`, a branch, or a commit CID, each with an optional `~N` (N-th first parent). */
+  resolveCommit (spec: string, options?: CallOptions): Promise<CID>
+  /** Like resolveCommit, and also accepts a tree CID; no spec = the current working tree. */
+  resolveTree (spec?: string, options?: CallOptions): Promise<ResolvedTree>
+  listBranches (): Promise<BranchInfo[]>
+  createBranch (name: string, start?: string): Promise<BranchInfo>
+  deleteBranch (name: string): Promise<void>
+  checkout (name: string, options?: { create?: boolean }): Promise<{ branch: string, commit?: CID }>
+}
+
+const BRANCH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/
+
+/** Throws `ERR_REF_INVALID` unless `name` is a usable branch name. */
+export function checkBranchName (name: string): void {
+  if (!BRANCH.test(name) || name === 'HEAD' || name.includes('..') || name.endsWith('.') || name.length > 200) {
+    throw new RefInvalidError(`"${name}" is not a valid branch name (letters, digits, . _ - and / between parts)`)
+  }
+}
+
+export function createRefService ({ repo, exclusive }: ServiceComponents): RefService {
+  const { state } = repo
+
+  const currentBranch = async (): Promise<string> => (await state.text(keys.head)) ?? repo.config.defaultBranch
+  const branchHead = async (branch: string): Promise<CID | undefined> => await state.cid(keys.ref(branch))
+
+  const treeOfCommit = async (cid: CID, options?: CallOptions): Promise<CID> => (await readCommit(repo.blocks, cid, options)).tree
+
+  const workingTree = async (branch?: string): Promise<CID> => {
+    const name = branch ?? await currentBranch()
+    const work = await state.cid(keys.work(name))
+    if (work != null) return work
+    const head = await branchHead(name)
+    return head == null ? EMPTY_TREE : await treeOfCommit(head)
+  }
+
+  const resolveCommit = async (spec: string, options?: CallOptions): Promise<CID> => {
+    const m = /^(.*?)(?:~(\d+))?$/.exec(spec.trim())
+    const base = m?.[1] ?? spec
+    let back = Number(m?.[2] ?? 0)
+    let cid: CID | undefined
+    if (base === 'HEAD' || base === '') {
+      const branch = await currentBranch()
+      cid = await branchHead(branch)
+      if (cid == null) throw new RefNotFoundError(`branch "${branch}" has no commits yet`, { ref: spec })
+    } else {
+      cid = await branchHead(base) ?? tryParseCid(base)
+      if (cid == null) throw new RefNotFoundError(`unknown ref "${base}": not a branch and not a CID`, { ref: spec })
+      if (!looksLikeCommit(decodeCbor(cid, await repo.blocks.get(cid, options)))) {
+        throw new RefInvalidError(`${base} is not a commit`, { ref: spec })
+      }
+    }
+    let at: CID = cid
+    while (back-- > 0) {
+      const parent: CID | undefined = (await readCommit(repo.blocks, at, options)).parents[0]
+      if (parent == null) throw new RefNotFoundError(`${spec} goes back past the first commit`, { ref: spec })
+      at = parent
+    }
+    return at
+  }
+
+  const resolveTree = async (spec?: string, options?: CallOptions): Promise<ResolvedTree> => {
+    if (spec == null) return { tree: await workingTree() }
+    const asCid = tryParseCid(spec)
+    if (asCid != null && await branchHead(spec) == null) {
+      const value = decodeCbor(asCid, await repo.blocks.get(asCid, options))
+      if (isTreeNode(value)) return { tree: asCid }
+    }
+    const commit = await resolveCommit(spec, options)
+    return { tree: await treeOfCommit(commit, options), commit }
+  }
+
+  const listBranches = async (): Promise<BranchInfo[]> => {
+    const current = await currentBranch()
+    const out: BranchInfo[] = []
+    for await (const [name] of state.scan(keys.refPrefix)) {
+      const commit = await branchHead(name)
+      if (commit != null) out.push({ name, commit, current: name === current })
+    }
+    return out
+  }
+
+  return {
+    currentBranch,
+    branchHead,
+    workingTree,
+    resolveCommit,
+    resolveTree,
+    listBranches,
+    createBranch: async (name, start) => await exclusive(async () => {
+      checkBranchName(name)
+      if (await branchHead(name) != null) throw new RefExistsError(`branch "${name}" already exists`)
+      const commit = await resolveCommit(start ?? 'HEAD')
+      await repo.batch().putState(keys.ref(name), encodeCid(commit)).write()
+      return { name, commit, current: false }
+    }),
+    deleteBranch: async (name) => await exclusive(async () => {
+      if (await branchHead(name) == null) throw new RefNotFoundError(`no branch "${name}"`)
+      if (name === await currentBranch()) throw new UsageError(`cannot delete the checked-out branch "${name}"`)
+      await repo.batch().delState(keys.ref(name)).delState(keys.work(name)).write()
+    }),
+    checkout: async (name, options) => await exclusive(async () => {
+      checkBranchName(name)
+      const batch = repo.batch()
+      let commit = await branchHead(name)
+      if (options?.create === true) {
+        if (commit != null) throw new RefExistsError(`branch "${name}" already exists`)
+        commit = await branchHead(await currentBranch())
+        if (commit != null) batch.putState(keys.ref(name), encodeCid(commit))
+      } else if (commit == null && await state.cid(keys.work(name)) == null) {
+        throw new RefNotFoundError(`no branch "${name}" (use --create to make it)`)
+      }
+      await batch.putState(keys.head, encodeText(name)).write()
+      return commit == null ? { branch: name } : { branch: name, commit }
+    })
+  }
+}

@@ -1,0 +1,150 @@
+import { CarBlockIterator, CarWriter } from '@ipld/car'
+import type { CID } from 'multiformats/cid'
+import { walkClosure } from '../core/closure.ts'
+import { linksOf, tryParseCid, verifyBlock } from '../core/codec.ts'
+import { BlockNotFoundError, CarInvalidError, DagIncompleteError, isFramehubError } from '../core/errors.ts'
+import { blockKey } from '../storage/level-db.ts'
+import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
+import type { RefService } from './refs.ts'
+
+export interface SnapshotStats {
+  root: CID
+  blocks: number
+  /** Bytes of the CAR (export) or of block data (import). */
+  bytes: number
+}
+
+export interface SnapshotProgress {
+  blocks: number
+  bytes: number
+}
+
+export interface ImportSnapshotOptions extends CallOptions, ProgressOptions<SnapshotProgress> {
+  /** Refuse a CAR with more block data than this (bytes). Default: unlimited. */
+  maxBytes?: number
+}
+
+export interface SnapshotService {
+  /** Resolves a CID or ref to the root that `exportCar` would write. */
+  resolveRoot (spec: string, options?: CallOptions): Promise<CID>
+  /**
+   * The CAR v1 of everything reachable from `root`, streamed in deterministic DFS order.
+   * `stats` is filled in as the stream is read.
+   */
+  exportCar (root: CID, options?: CallOptions & ProgressOptions<SnapshotProgress>): { car: AsyncIterable<Uint8Array>, stats: SnapshotStats }
+  /**
+   * Reads a CAR stream: every block's hash is checked on arrival, and nothing is stored where reads
+   * can see it until the DAG under the root is complete. Returns the root and counts.
+   */
+  importCar (car: AsyncIterable<Uint8Array>, options?: ImportSnapshotOptions): Promise<SnapshotStats>
+}
+
+const BATCH = 4096
+
+export function createSnapshotService ({ repo, exclusive }: ServiceComponents, refs: RefService): SnapshotService {
+  const { db, blocks } = repo
+
+  return {
+    resolveRoot: async (spec, options) => {
+      const cid = tryParseCid(spec)
+      if (cid != null && await refs.branchHead(spec) == null) {
+        if (!await blocks.has(cid)) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
+        return cid
+      }
+      return await refs.resolveCommit(spec, options)
+    },
+
+    exportCar (root, options) {
+      const stats: SnapshotStats = { root, blocks: 0, bytes: 0 }
+      const car = (async function * () {
+        const { writer, out } = CarWriter.create([root])
+        const feeding = (async () => {
+          try {
+            for await (const block of walkClosure(blocks, root, options)) {
+              await writer.put(block)
+              stats.blocks++
+              if (stats.blocks % BATCH === 0) options?.onProgress?.({ type: 'snapshot:export:progress', detail: { blocks: stats.blocks, bytes: stats.bytes } })
+            }
+          } finally {
+            await writer.close()
+          }
+        })()
+        // Keep the rejection for the end: the stream is read to its close either way.
+        feeding.catch(() => {})
+        for await (const chunk of out) {
+          stats.bytes += chunk.byteLength
+          yield chunk
+        }
+        await feeding
+      })()
+      return { car, stats }
+    },
+
+    importCar: async (car, options) => await exclusive(async () => {
+      let reader: CarBlockIterator
+      try {
+        reader = await CarBlockIterator.fromIterable(car)
+      } catch (err) {
+        throw new CarInvalidError(`not a CAR file: ${(err as Error).message}`)
+      }
+      const roots = await reader.getRoots()
+      const root = roots[0]
+      if (root == null || roots.length !== 1) throw new CarInvalidError(`a snapshot CAR must have exactly one root (this one has ${roots.length})`)
+      try {
+        // 1. Stage every block, hash-checked, where no read can see it.
+        let staged = 0
+        let bytes = 0
+        let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
+        try {
+          for await (const block of reader) {
+            options?.signal?.throwIfAborted()
+            verifyBlock(block.cid, block.bytes)
+            bytes += block.bytes.byteLength
+            if (options?.maxBytes != null && bytes > options.maxBytes) throw new CarInvalidError(`CAR holds more than the limit of ${options.maxBytes} bytes`)
+            ops.push({ type: 'put', key: blockKey(block.cid), value: block.bytes })
+            staged++
+            if (ops.length >= BATCH) {
+              await db.pending.batch(ops)
+              ops = []
+              options?.onProgress?.({ type: 'snapshot:import:progress', detail: { blocks: staged, bytes } })
+            }
+          }
+        } catch (err) {
+          if (isFramehubError(err)) throw err
+          throw new CarInvalidError(`CAR is malformed after ${staged} blocks: ${(err as Error).message}`)
+        }
+        await db.pending.batch(ops)
+
+        // 2. The DAG under the root must be complete (staged or already stored) before it becomes visible.
+        const toCopy: string[] = []
+        const seen = new Set<string>()
+        const stack: CID[] = [root]
+        let count = 0
+        while (stack.length > 0) {
+          const cid = stack.pop() as CID
+          const key = blockKey(cid)
+          if (seen.has(key)) continue
+          seen.add(key)
+          let data = await db.pending.get(key)
+          if (data !== undefined) toCopy.push(key)
+          else data = await db.blocks.get(key)
+          if (data === undefined) throw new DagIncompleteError(`snapshot is incomplete: block ${cid} is missing`, { cid: cid.toString() })
+          verifyBlock(cid, data)
+          count++
+          for (const link of linksOf(cid, data)) stack.push(link)
+        }
+
+        // 3. Make it visible.
+        for (let i = 0; i < toCopy.length; i += BATCH) {
+          const slice = toCopy.slice(i, i + BATCH)
+          const values = await db.pending.getMany(slice)
+          await db.blocks.batch(slice.map((key, j) => ({ type: 'put' as const, key, value: values[j] as Uint8Array })))
+        }
+        options?.onProgress?.({ type: 'snapshot:import:done', detail: { blocks: count, bytes } })
+        return { root, blocks: count, bytes }
+      } finally {
+        await db.pending.clear()
+      }
+    })
+  }
+}

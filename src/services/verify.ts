@@ -1,0 +1,106 @@
+import type { CID } from 'multiformats/cid'
+import { decodeAny, decodeCbor, linksOf, tryParseCid } from '../core/codec.ts'
+import { decodeCommit, looksLikeCommit, verifyCommit } from '../core/commit.ts'
+import { isFramehubError } from '../core/errors.ts'
+import { decodeFrame, frameLinks, looksLikeFrame } from '../core/frame.ts'
+import { decodeTraceStep, looksLikeTraceStep, verifyTraceStep } from '../core/trace-step.ts'
+import { isTreeNode, treeNodes } from '../core/tree/index.ts'
+import type { CallOptions, ServiceComponents } from './context.ts'
+import type { RefService } from './refs.ts'
+
+/** One thing the coherence check found wrong. */
+export interface Problem {
+  cid: string
+  code: string
+  message: string
+}
+
+export interface VerifyReport {
+  root: CID
+  ok: boolean
+  /** Blocks checked. */
+  blocks: number
+  problems: Problem[]
+}
+
+export interface VerifyService {
+  /**
+   * The coherence check: every block reachable from `spec` (default HEAD) present and hash-valid,
+   * schema-valid, signatures valid, parents and links resolvable. Reports every problem found.
+   */
+  verify (spec?: string, options?: CallOptions): Promise<VerifyReport>
+}
+
+type Kind = 'commit' | 'tree' | 'frame' | 'step' | 'any'
+
+export function createVerifyService ({ repo }: ServiceComponents, refs: RefService): VerifyService {
+  const { blocks } = repo
+
+  return {
+    async verify (spec, options) {
+      const parsed = spec != null ? tryParseCid(spec) : undefined
+      const root = parsed != null && await refs.branchHead(spec as string) == null ? parsed : await refs.resolveCommit(spec ?? 'HEAD', options)
+      const problems: Problem[] = []
+      const seen = new Set<string>()
+      const stack: Array<{ cid: CID, kind: Kind, from?: CID }> = [{ cid: root, kind: 'any' }]
+      const report = (cid: CID, err: unknown): void => {
+        problems.push({
+          cid: cid.toString(),
+          code: isFramehubError(err) ? err.code : 'ERR_INTERNAL',
+          message: (err as Error).message
+        })
+      }
+      while (stack.length > 0) {
+        options?.signal?.throwIfAborted()
+        const { cid, kind, from } = stack.pop() as { cid: CID, kind: Kind, from?: CID }
+        const key = cid.toString()
+        if (seen.has(key)) continue
+        seen.add(key)
+        let bytes: Uint8Array
+        try {
+          bytes = await blocks.get(cid, options)
+        } catch (err) {
+          if (isFramehubError(err) && err.code === 'ERR_BLOCK_NOT_FOUND' && from != null) {
+            problems.push({ cid: key, code: err.code, message: `block ${cid} (linked from ${from}) is missing` })
+          } else report(cid, err)
+          continue
+        }
+        try {
+          let k = kind
+          if (k === 'any' && cid.code === 0x71) {
+            const value = decodeCbor(cid, bytes)
+            k = looksLikeCommit(value) ? 'commit' : isTreeNode(value) ? 'tree' : looksLikeTraceStep(value) ? 'step' : looksLikeFrame(value) ? 'frame' : 'any'
+          }
+          const push = (links: CID[], as: Kind): void => { for (const l of links) stack.push({ cid: l, kind: as, from: cid }) }
+          if (k === 'commit') {
+            const commit = decodeCommit(cid, bytes)
+            await verifyCommit(cid, commit)
+            push(commit.parents, 'commit')
+            push(commit.sessions ?? [], 'step')
+            push((commit.forks ?? []).flatMap(f => [f.ours, f.theirs].filter((c): c is CID => c != null)), 'frame')
+            stack.push({ cid: commit.tree, kind: 'tree', from: cid })
+          } else if (k === 'tree') {
+            // treeNodes checks every node's shape, child levels and first keys as it goes.
+            for await (const { cid: nodeCid, node } of treeNodes(blocks, cid, options)) {
+              seen.add(nodeCid.toString())
+              if (node.level === 0) push(node.values, 'frame')
+            }
+          } else if (k === 'step') {
+            const step = decodeTraceStep(cid, bytes)
+            await verifyTraceStep(cid, step)
+            push(step.parents, 'step')
+            push([...step.inputs, ...step.outputs], 'any')
+          } else if (k === 'frame') {
+            push(frameLinks(decodeFrame(cid, bytes)), 'any')
+          } else {
+            decodeAny(cid, bytes)
+            push(linksOf(cid, bytes), 'any')
+          }
+        } catch (err) {
+          report(cid, err)
+        }
+      }
+      return { root, ok: problems.length === 0, blocks: seen.size, problems }
+    }
+  }
+}

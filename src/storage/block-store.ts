@@ -1,0 +1,44 @@
+import type { CID } from 'multiformats/cid'
+import { verifyBlock } from '../core/codec.ts'
+import type { Block } from '../core/codec.ts'
+import { BlockNotFoundError } from '../core/errors.ts'
+import { blockKey, WriteBatch } from './level-db.ts'
+import type { RepoDb } from './level-db.ts'
+
+/** Options every I/O call takes. */
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+/**
+ * The repository's blocks. Reads verify the hash (a corrupted block on disk is reported, never
+ * returned); writes go through one LevelDB batch instead of one write per block.
+ */
+export interface BlockStore {
+  get (cid: CID, options?: AbortOptions): Promise<Uint8Array>
+  has (cid: CID, options?: AbortOptions): Promise<boolean>
+  /** Writes blocks in one atomic batch. */
+  putMany (blocks: Iterable<Block>, options?: AbortOptions): Promise<void>
+}
+
+export function createBlockStore (db: RepoDb): BlockStore {
+  return {
+    async get (cid, options) {
+      options?.signal?.throwIfAborted()
+      const bytes = await db.blocks.get(blockKey(cid))
+      if (bytes === undefined) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
+      verifyBlock(cid, bytes)
+      return bytes
+    },
+    async has (cid, options) {
+      options?.signal?.throwIfAborted()
+      return (await db.blocks.get(blockKey(cid))) !== undefined
+    },
+    async putMany (blocks, options) {
+      options?.signal?.throwIfAborted()
+      const batch = new WriteBatch(db)
+      for (const b of blocks) batch.putBlock(b.cid, b.bytes)
+      await batch.write()
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import { Level } from 'level'
+import { base32upper } from 'multiformats/bases/base32'
+import type { CID } from 'multiformats/cid'
+import { RepoCorruptError, RepoLockedError } from '../core/errors.ts'
+
+import type { AbstractSublevel } from 'abstract-level'
+
+type Bytes = Uint8Array
+/** A sublevel with string keys and byte values. */
+export type Sub = AbstractSublevel<Level<string, Bytes>, string | Buffer | Uint8Array, string, Bytes>
+
+/**
+ * The repository's one LevelDB: blocks, framehub state and Helia's datastore live in sublevels of
+ * the same database, so a block write and the ref move that makes it visible commit in one atomic
+ * batch, and LevelDB's own LOCK file keeps a second process out of the whole repository.
+ */
+export interface RepoDb {
+  readonly db: Level<string, Bytes>
+  /** Blocks, keyed `/` + base32upper(multihash): the same layout as `blockstore-level`. */
+  readonly blocks: Sub
+  /** framehub state: refs, working trees, sessions, forks, identity, config. */
+  readonly state: Sub
+  /** Helia's datastore. */
+  readonly helia: Sub
+  /** Blocks of an import that is not yet verified complete. */
+  readonly pending: Sub
+  close (): Promise<void>
+}
+
+export function blockKey (cid: CID): string {
+  return `/${base32upper.encoder.encode(cid.multihash.bytes)}`
+}
+
+export async function openRepoDb (path: string): Promise<RepoDb> {
+  const db = new Level<string, Bytes>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  try {
+    await db.open()
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause
+    if (cause?.code === 'LEVEL_LOCKED') {
+      throw new RepoLockedError(`repository ${path} is in use by another framehub process (stop it or talk to its daemon)`, { path })
+    }
+    throw new RepoCorruptError(`cannot open repository store ${path}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, { path })
+  }
+  const sub = (name: string): Sub => db.sublevel<string, Bytes>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  return {
+    db,
+    blocks: sub('blocks'),
+    state: sub('state'),
+    helia: sub('helia'),
+    pending: sub('pending'),
+    close: async () => { await db.close() }
+  }
+}
+
+/** One atomic write across sublevels. */
+export class WriteBatch {
+  readonly ops: Array<{ type: 'put', sublevel: Sub, key: string, value: Bytes } | { type: 'del', sublevel: Sub, key: string }> = []
+  readonly #db: RepoDb
+
+  constructor (db: RepoDb) {
+    this.#db = db
+  }
+
+  putBlock (cid: CID, bytes: Bytes): this {
+    this.ops.push({ type: 'put', sublevel: this.#db.blocks, key: blockKey(cid), value: bytes })
+    return this
+  }
+
+  putState (key: string, value: Bytes): this {
+    this.ops.push({ type: 'put', sublevel: this.#db.state, key, value })
+    return this
+  }
+
+  delState (key: string): this {
+    this.ops.push({ type: 'del', sublevel: this.#db.state, key })
+    return this
+  }
+
+  get size (): number {
+    return this.ops.length
+  }
+
+  async write (): Promise<void> {
+    if (this.ops.length === 0) return
+    await this.#db.db.batch(this.ops as never)
+    this.ops.length = 0
+  }
+}

@@ -1,0 +1,127 @@
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import * as dagCbor from '@ipld/dag-cbor'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import { LevelBlockstore } from 'blockstore-level'
+import { LevelDatastore } from 'datastore-level'
+import { createHeliaLight } from 'helia'
+import type { Helia } from 'helia'
+import { RepoCorruptError, RepoExistsError, RepoNotFoundError } from '../core/errors.ts'
+import type { Signer } from '../core/signing.ts'
+import { emptyTree } from '../core/tree/index.ts'
+import { createBlockStore } from './block-store.ts'
+import type { BlockStore } from './block-store.ts'
+import { openRepoDb, WriteBatch } from './level-db.ts'
+import type { Level } from 'level'
+import type { RepoDb } from './level-db.ts'
+import { createStateReader, encodeJson, encodeText, keys } from './state.ts'
+import type { StateReader } from './state.ts'
+
+export const REPO_VERSION = 1
+const MARKER = 'framehub.json'
+
+/** Persistent settings of a repository (`framehub config`). */
+export interface RepoConfig {
+  version: number
+  /** Bearer token for write endpoints of the gateway. */
+  apiToken: string
+  /** Branch checked out after init. */
+  defaultBranch: string
+}
+
+/** An open repository: one LevelDB (blocks + state), a Helia node over it, and the node's key. */
+export interface Repo {
+  readonly path: string
+  readonly db: RepoDb
+  readonly blocks: BlockStore
+  readonly state: StateReader
+  readonly helia: Helia
+  readonly privateKey: PrivateKey
+  readonly signer: Signer
+  /** The node's identity: its libp2p peer id. */
+  readonly peerId: string
+  readonly config: RepoConfig
+  /** Starts an atomic write (blocks and state together). */
+  batch (): WriteBatch
+  close (): Promise<void>
+}
+
+/** `--repo`, else `$FRAMEHUB_REPO`, else `~/.framehub`. */
+export function resolveRepoPath (path?: string): string {
+  return resolve(path ?? process.env.FRAMEHUB_REPO ?? join(homedir(), '.framehub'))
+}
+
+export function repoExists (path: string): boolean {
+  return existsSync(join(path, MARKER))
+}
+
+/** Creates a repository; refuses if one is already there. */
+export async function initRepo (path: string): Promise<Repo> {
+  if (repoExists(path)) throw new RepoExistsError(`a framehub repository already exists at ${path}`, { path })
+  await mkdir(path, { recursive: true })
+  const db = await openRepoDb(join(path, 'store'))
+  try {
+    const key = await generateKeyPair('Ed25519')
+    const config: RepoConfig = { version: REPO_VERSION, apiToken: randomBytes(24).toString('base64url'), defaultBranch: 'main' }
+    await new WriteBatch(db)
+      .putState(keys.identity, privateKeyToProtobuf(key))
+      .putState(keys.config, encodeJson(config))
+      .putState(keys.head, encodeText(config.defaultBranch))
+      .write()
+  } finally {
+    await db.close()
+  }
+  // The marker is written last: a repository without it was never finished and init may run again.
+  await writeFile(join(path, MARKER), JSON.stringify({ version: REPO_VERSION }) + '\n')
+  return await openRepo(path)
+}
+
+export async function openRepo (path: string): Promise<Repo> {
+  if (!repoExists(path)) throw new RepoNotFoundError(`no framehub repository at ${path} (run "framehub init" or pass --repo)`, { path })
+  const marker = JSON.parse(await readFile(join(path, MARKER), 'utf8')) as { version?: number }
+  if (marker.version !== REPO_VERSION) throw new RepoCorruptError(`repository ${path} has version ${String(marker.version)}, this framehub reads ${REPO_VERSION}`)
+  const db = await openRepoDb(join(path, 'store'))
+  try {
+    const state = createStateReader(db)
+    const keyBytes = await state.bytes(keys.identity)
+    const config = await state.json<RepoConfig>(keys.config)
+    if (keyBytes == null || config == null) throw new RepoCorruptError(`repository ${path} has no identity or config`)
+    const privateKey = privateKeyFromProtobuf(keyBytes)
+    const peerId = peerIdFromPrivateKey(privateKey).toString()
+    // Blocks of an import that never finished were never visible: drop them.
+    await db.pending.clear()
+    // The empty tree is every new branch's tree: keep it readable like any other block.
+    const empty = emptyTree()
+    await new WriteBatch(db).putBlock(empty.root, empty.blocks[0]?.bytes ?? new Uint8Array()).write()
+    const blockstore = new LevelBlockstore(db.blocks as unknown as Level<string, Uint8Array>)
+    const datastore = new LevelDatastore(db.helia as unknown as Level<string, Uint8Array>)
+    await blockstore.open()
+    await datastore.open()
+    const helia = createHeliaLight({ blockstore, datastore, codecs: [dagCbor] })
+    await helia.start()
+    return {
+      path,
+      db,
+      blocks: createBlockStore(db),
+      state,
+      helia,
+      privateKey,
+      signer: { id: peerId, sign: (bytes) => privateKey.sign(bytes) },
+      peerId,
+      config,
+      batch: () => new WriteBatch(db),
+      close: async () => {
+        await helia.stop()
+        await db.close()
+      }
+    }
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+}
