@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { createNode } from '../node.ts'
 import type { FramehubNode } from '../node.ts'
 import type { GlobalOptions } from './output.ts'
 
@@ -10,6 +9,8 @@ export function globals (command: Command): GlobalOptions {
 
 /** Opens the node for one command and always closes it (releasing the repository lock). */
 export async function withNode<T> (options: GlobalOptions, fn: (node: FramehubNode) => Promise<T>): Promise<T> {
+  // Loaded on demand so that --help and usage errors answer at once.
+  const { createNode } = await import('../node.ts')
   const node = await createNode({ repo: options.repo })
   try {
     return await fn(node)

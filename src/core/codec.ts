@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
-import { BlockCorruptError, BlockInvalidError, CidInvalidError } from './errors.ts'
+import { BlockCorruptError, BlockInvalidError, CidInvalidError, InvalidJsonError } from './errors.ts'
 
 /** A content-addressed block: the bytes and the CID that names them. */
 export interface Block {
@@ -140,4 +140,19 @@ export function fromJsonView (json: unknown): unknown {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(obj)) out[k] = fromJsonView(v)
   return out
+}
+
+/** Where an input came from, for error messages (`file.ndjson:12`). */
+export interface SourceHint {
+  source?: string
+}
+
+/** Parses JSON text with a one-line error naming the source on failure. */
+export function parseJsonText (text: string, hint?: SourceHint): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    const at = hint?.source != null ? `${hint.source}: ` : ''
+    throw new InvalidJsonError(`${at}malformed JSON: ${(err as Error).message}`, { source: hint?.source })
+  }
 }

@@ -1,7 +1,8 @@
 import { CID } from 'multiformats/cid'
 import { decodeCbor, encodeBlock, fromJsonView, toJsonView } from './codec.ts'
+export { parseJsonText } from './codec.ts'
 import type { Block } from './codec.ts'
-import { FrameInvalidError, InvalidJsonError } from './errors.ts'
+import { FrameInvalidError } from './errors.ts'
 import { describeSchemaError, validateFrameJson } from './schemas.ts'
 
 /** A link from a frame to another frame, with an optional relation name (`cites`, `contradicts`, ...). */
@@ -34,22 +35,11 @@ export interface Frame {
   attachments?: Attachment[]
 }
 
-/** Where a frame came from, for error messages (`file.ndjson:12`). */
-export interface SourceHint {
-  source?: string
-}
+import type { SourceHint } from './codec.ts'
+export type { SourceHint }
 
 function where (hint?: SourceHint): string {
   return hint?.source != null ? `${hint.source}: ` : ''
-}
-
-/** Parses JSON text with a one-line error naming the source on failure. */
-export function parseJsonText (text: string, hint?: SourceHint): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw new InvalidJsonError(`${where(hint)}malformed JSON: ${(err as Error).message}`, { source: hint?.source })
-  }
 }
 
 /**

@@ -23,9 +23,13 @@ function isCid (text: string): boolean {
   }
 }
 
-/** Registers the "cid" format (and anything else framehub schemas need) on an Ajv instance. */
+/**
+ * Registers what framehub schemas need on an Ajv instance: the "cid" format, and the `tsType`
+ * keyword (it only steers the generated TypeScript types, see scripts/gen-types.ts).
+ */
 export function addFramehubFormats (ajv: Ajv): Ajv {
   ajv.addFormat('cid', { type: 'string', validate: isCid })
+  if (ajv.getKeyword('tsType') === false) ajv.addKeyword('tsType')
   return ajv
 }
 

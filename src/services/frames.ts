@@ -1,5 +1,4 @@
 import { basename } from 'node:path'
-import { unixfs } from '@helia/unixfs'
 import mime from 'mime-types'
 import type { CID } from 'multiformats/cid'
 import { tryParseCid } from '../core/codec.ts'
@@ -159,7 +158,8 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     }),
 
     attach: async (input, options) => {
-      const fs = unixfs(repo.helia)
+      const { unixfs } = await import('@helia/unixfs')
+      const fs = unixfs(await repo.helia())
       const cid = await fs.addBytes(input.bytes, { signal: options?.signal })
       const type = input.type ?? (mime.lookup(input.name) || 'application/octet-stream')
       return { name: basename(input.name), cid, size: input.bytes.byteLength, type }

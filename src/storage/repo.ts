@@ -7,9 +7,6 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { LevelBlockstore } from 'blockstore-level'
-import { LevelDatastore } from 'datastore-level'
-import { createHeliaLight } from 'helia'
 import type { Helia } from 'helia'
 import { RepoCorruptError, RepoExistsError, RepoNotFoundError } from '../core/errors.ts'
 import type { Signer } from '../core/signing.ts'
@@ -40,7 +37,11 @@ export interface Repo {
   readonly db: RepoDb
   readonly blocks: BlockStore
   readonly state: StateReader
-  readonly helia: Helia
+  /**
+   * The Helia node over the repository's blocks (built with `createHeliaLight`, no network),
+   * created on first use: loading Helia costs most of a second, and most commands never need it.
+   */
+  helia (): Promise<Helia>
   readonly privateKey: PrivateKey
   readonly signer: Signer
   /** The node's identity: its libp2p peer id. */
@@ -98,25 +99,20 @@ export async function openRepo (path: string): Promise<Repo> {
     // The empty tree is every new branch's tree: keep it readable like any other block.
     const empty = emptyTree()
     await new WriteBatch(db).putBlock(empty.root, empty.blocks[0]?.bytes ?? new Uint8Array()).write()
-    const blockstore = new LevelBlockstore(db.blocks as unknown as Level<string, Uint8Array>)
-    const datastore = new LevelDatastore(db.helia as unknown as Level<string, Uint8Array>)
-    await blockstore.open()
-    await datastore.open()
-    const helia = createHeliaLight({ blockstore, datastore, codecs: [dagCbor] })
-    await helia.start()
+    let helia: Promise<Helia> | undefined
     return {
       path,
       db,
       blocks: createBlockStore(db),
       state,
-      helia,
+      helia: async () => await (helia ??= startHelia(db)),
       privateKey,
       signer: { id: peerId, sign: (bytes) => privateKey.sign(bytes) },
       peerId,
       config,
       batch: () => new WriteBatch(db),
       close: async () => {
-        await helia.stop()
+        if (helia != null) await (await helia).stop()
         await db.close()
       }
     }
@@ -124,4 +120,17 @@ export async function openRepo (path: string): Promise<Repo> {
     await db.close()
     throw err
   }
+}
+
+async function startHelia (db: RepoDb): Promise<Helia> {
+  const [{ LevelBlockstore }, { LevelDatastore }, { createHeliaLight }] = await Promise.all([
+    import('blockstore-level'), import('datastore-level'), import('helia')
+  ])
+  const blockstore = new LevelBlockstore(db.blocks as unknown as Level<string, Uint8Array>)
+  const datastore = new LevelDatastore(db.helia as unknown as Level<string, Uint8Array>)
+  await blockstore.open()
+  await datastore.open()
+  const helia = createHeliaLight({ blockstore, datastore, codecs: [dagCbor] })
+  await helia.start()
+  return helia
 }

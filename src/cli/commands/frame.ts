@@ -1,11 +1,11 @@
 import type { Command } from 'commander'
 import type { CID } from 'multiformats/cid'
-import { parseJsonText } from '../../core/frame.ts'
+import { parseJsonText } from '../../core/codec.ts'
 import { collect, globals, withNode } from '../context.ts'
 import { openInput, readInput, readLines, readTextInput } from '../input.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'
-import { frameToJson } from '../../core/frame.ts'
+import { toJsonView } from '../../core/codec.ts'
 
 export function registerFrame (program: Command): void {
   const frame = program.command('frame').description('write, stage and read frames (units of knowledge)')
@@ -62,7 +62,7 @@ export function registerFrame (program: Command): void {
       const options = globals(command)
       await withNode(options, async (node) => {
         const record = await node.frames.get(what, { ref: opts.ref })
-        const view = frameToJson(record.frame)
+        const view = toJsonView(record.frame)
         emit(options, { cid: record.cid, id: record.id, frame: view }, () => JSON.stringify(view, null, 2))
       })
     })

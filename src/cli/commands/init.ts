@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { initNode } from '../../node.ts'
 import { globals } from '../context.ts'
 import { emit } from '../output.ts'
 
@@ -8,6 +7,7 @@ export function registerInit (program: Command): void {
     .description('create a repository (blocks, refs and the node key) at --repo, $FRAMEHUB_REPO or ~/.framehub')
     .action(async (_opts, command: Command) => {
       const options = globals(command)
+      const { initNode } = await import('../../node.ts')
       const node = await initNode({ repo: options.repo })
       try {
         emit(options, { peerId: node.peerId, repo: node.repo.path }, () =>

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { parseCid } from '../../core/codec.ts'
-import { parseJsonText } from '../../core/frame.ts'
+import { parseJsonText } from '../../core/codec.ts'
 import { toJsonView } from '../../core/codec.ts'
 import { collect, globals, withNode } from '../context.ts'
 import { readTextInput } from '../input.ts'

@@ -169,7 +169,7 @@ export async function mutateTree (reader: BlockReader, root: CID, changes: Itera
     pending = result.next
     made = result.made
   }
-  if (made.length === 0) return emptyTree()
+  if (made.length === 0) return oldRoot.node.keys.length === 0 ? { root, blocks: [] } : emptyTree()
   let newRoot: { cid: CID, node: TreeNode } = buildUp(made, out)
   const byCid = new Map(out.map(n => [n.cid.toString(), n]))
   // Levels above the first single-node level hold one single-entry node each: drop them.

@@ -70,7 +70,7 @@ export function bulkKeys (seed: number, count: number): string[] {
       const r = random()
       key += r < 0.9 ? ALPHABET[Math.floor(random() * ALPHABET.length)] : SPECIAL_CHARS[Math.floor(random() * SPECIAL_CHARS.length)]
     }
-    keys.add(key)
+    if (!key.startsWith('\ufeff')) keys.add(key)
   }
   return [...keys]
 }

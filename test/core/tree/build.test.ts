@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { TreeError, buildTree, decodeTreeNode, emptyTree } from '../../../src/core/tree/index.ts'
+import type { TreeEntry } from '../../../src/core/tree/index.ts'
+import { MemoryStore, allNodes, assertCanonical, bulkKeys, keyArb, prng, shuffle, valueCid } from './helpers.ts'
+
+describe('buildTree', () => {
+  it('builds the empty tree from no entries', () => {
+    const built = buildTree([])
+    assert.ok(built.root.equals(emptyTree().root))
+    assert.equal(built.blocks.length, 1)
+  })
+
+  it('gives the same root for any input order and returns exactly the reachable nodes', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.uniqueArray(keyArb, { maxLength: 60 }), fc.nat(3000), fc.integer(),
+      async (special, bulk, seed) => {
+        const keys = [...new Set([...special, ...bulkKeys(seed, bulk)])]
+        const entries = keys.map((key, i) => ({ key, value: valueCid(i) }))
+        const built = buildTree(entries)
+        const again = buildTree(shuffle([...entries], prng(seed + 1)))
+        assert.ok(built.root.equals(again.root))
+        const store = new MemoryStore()
+        store.put(built.blocks)
+        const nodes = await allNodes(store, built.root)
+        assert.equal(nodes.length, built.blocks.length)
+        assert.equal(new Set(built.blocks.map(b => b.cid.toString())).size, built.blocks.length)
+        for (const block of built.blocks) decodeTreeNode(block.bytes)
+        await assertCanonical(store, built.root)
+      }
+    ), { numRuns: 40 })
+  })
+
+  it('builds several levels for a large set', async () => {
+    const keys = bulkKeys(7, 50_000)
+    const built = buildTree(keys.map((key, i) => ({ key, value: valueCid(i) })))
+    const store = new MemoryStore()
+    store.put(built.blocks)
+    const nodes = await allNodes(store, built.root)
+    assert.ok((nodes[0]?.node.level ?? 0) >= 2)
+    await assertCanonical(store, built.root)
+  })
+
+  it('rejects bad input with TreeInputError (a TreeError)', () => {
+    const v = valueCid(1)
+    const check = (entries: TreeEntry[]): void => {
+      assert.throws(() => buildTree(entries), (err: unknown) =>
+        err instanceof TreeError && err.code === 'ERR_TREE_INPUT_INVALID' && err.name === 'TreeInputError')
+    }
+    check([{ key: 'a', value: v }, { key: 'b', value: v }, { key: 'a', value: valueCid(2) }])
+    check([{ key: 'b', value: v }, { key: 'a', value: v }, { key: 'b', value: v }])
+    check([{ key: 'x\ud800', value: v }])
+    check([{ key: '\ufeffx', value: v }])
+    check([{ key: 1 as unknown as string, value: v }])
+    check([{ key: 'a', value: 'bafy' as unknown as TreeEntry['value'] }])
+  })
+})
