@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import fc from 'fast-check'
+import { CarWriter } from '@ipld/car'
+import type { CID } from 'multiformats/cid'
+import { encodeBlock } from '../../src/core/codec.ts'
+import type { Block } from '../../src/core/codec.ts'
+import type { FramehubNode } from '../../src/node.ts'
+import { tempNode } from '../helpers/repo.ts'
+
+async function collect (car: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const c of car) parts.push(c)
+  return Buffer.concat(parts)
+}
+
+async function * once (bytes: Uint8Array): AsyncGenerator<Uint8Array> { yield bytes }
+
+async function carOf (roots: CID[], blocks: Block[]): Promise<Uint8Array> {
+  const { writer, out } = CarWriter.create(roots)
+  const done = collect(out)
+  for (const b of blocks) await writer.put(b)
+  await writer.close()
+  return await done
+}
+
+describe('snapshots (CAR v1)', () => {
+  let a: Awaited<ReturnType<typeof tempNode>>
+  let b: Awaited<ReturnType<typeof tempNode>>
+  before(async () => { a = await tempNode(); b = await tempNode() })
+  after(async () => { await a.cleanup(); await b.cleanup() })
+
+  const frames = fc.uniqueArray(fc.record({
+    id: fc.stringMatching(/^[a-z]{1,3}(\/[a-z0-9]{1,4}){0,2}$/),
+    kind: fc.constantFrom('fact', 'note', 'plan'),
+    body: fc.string({ maxLength: 30 })
+  }), { selector: f => f.id, minLength: 1, maxLength: 60 })
+
+  it('export is deterministic and import on a fresh node restores the same root and bytes', async () => {
+    await fc.assert(fc.asyncProperty(frames, fc.integer({ min: 0, max: 1000 }), async (list, seed) => {
+      // Two different insertion orders, one per node: the tree (and its snapshot) must not care.
+      const shuffled = [...list].sort((x, y) => ((x.id.length * 31 + seed) % 7) - ((y.id.length * 31 + seed) % 7))
+      const ra = await a.node.frames.import(list.map(f => JSON.stringify(f)), { branch: `p${seed}` })
+      const rb = await b.node.frames.import(shuffled.map(f => JSON.stringify(f)), { branch: `p${seed}` })
+      assert.ok(ra.tree.equals(rb.tree), 'same frame set, same tree CID')
+      const carA = await collect(a.node.snapshots.exportCar(ra.tree).car)
+      const carB = await collect(b.node.snapshots.exportCar(rb.tree).car)
+      assert.deepEqual(carA, carB, 'byte-identical snapshots')
+      const fresh = await tempNode()
+      try {
+        const imported = await fresh.node.snapshots.importCar(once(carA))
+        assert.ok(imported.root.equals(ra.tree))
+        assert.deepEqual(await collect(fresh.node.snapshots.exportCar(imported.root).car), carA)
+        assert.equal((await fresh.node.verifier.verify(imported.root.toString())).ok, true)
+      } finally {
+        await fresh.cleanup()
+      }
+    }), { numRuns: 8 })
+  })
+
+  it('a commit snapshot carries its history, frames and the sessions it names', async () => {
+    const node = a.node
+    await node.refs.checkout('snap', { create: true })
+    const s1 = await node.traces.append('goal', { op: 'thought', content: 'why' })
+    await node.frames.put({ id: 'x', kind: 'fact', body: 1 })
+    await node.commits.commit({ message: 'one' })
+    await node.traces.append('goal', { op: 'conclusion', content: 'because' })
+    await node.frames.put({ id: 'y', kind: 'fact', body: 2 })
+    const c2 = await node.commits.commit({ message: 'two' })
+    const car = await collect(node.snapshots.exportCar(c2.commit).car)
+    const fresh = await tempNode()
+    try {
+      const r = await fresh.node.snapshots.importCar(once(car))
+      assert.ok(r.root.equals(c2.commit))
+      const report = await fresh.node.verifier.verify(c2.commit.toString())
+      assert.deepEqual(report.problems, [])
+      const log = await Array.fromAsync(fresh.node.commits.log(c2.commit.toString()))
+      assert.deepEqual(log.map(e => e.commit.message), ['two', 'one'])
+      assert.ok(await fresh.node.repo.blocks.has(s1.cid), 'the first step travels with the history')
+    } finally {
+      await fresh.cleanup()
+    }
+  })
+
+  describe('malformed CARs are refused and leave nothing visible', () => {
+    const good = encodeBlock({ hello: 'world' })
+    const child = encodeBlock({ leaf: true })
+    const parent = encodeBlock({ child: child.cid })
+
+    it('junk', async () => {
+      await assert.rejects(b.node.snapshots.importCar(once(new TextEncoder().encode('not a car at all'))), { code: 'ERR_CAR_INVALID' })
+    })
+    it('a block whose bytes do not match its CID', async () => {
+      const car = await carOf([good.cid], [{ cid: good.cid, bytes: encodeBlock({ hello: 'w0rld' }).bytes }])
+      await assert.rejects(b.node.snapshots.importCar(once(car)), { code: 'ERR_BLOCK_CORRUPT' })
+      assert.equal(await b.node.repo.blocks.has(good.cid), false)
+    })
+    it('a missing block', async () => {
+      const car = await carOf([parent.cid], [parent])
+      await assert.rejects(b.node.snapshots.importCar(once(car)), { code: 'ERR_DAG_INCOMPLETE' })
+      assert.equal(await b.node.repo.blocks.has(parent.cid), false, 'the parent was not made visible')
+    })
+    it('two roots, or none', async () => {
+      await assert.rejects(b.node.snapshots.importCar(once(await carOf([good.cid, child.cid], [good, child]))), { code: 'ERR_CAR_INVALID' })
+      await assert.rejects(b.node.snapshots.importCar(once(await carOf([], [good]))), { code: 'ERR_CAR_INVALID' })
+    })
+    it('truncated in the middle of a block', async () => {
+      const car = await carOf([parent.cid], [parent, child])
+      await assert.rejects(b.node.snapshots.importCar(once(car.subarray(0, car.length - 5))), { code: 'ERR_CAR_INVALID' })
+      assert.equal(await b.node.repo.blocks.has(parent.cid), false)
+    })
+    it('every random corruption of a valid CAR is refused or imports exactly the original', async () => {
+      const car = await carOf([parent.cid], [parent, child])
+      await fc.assert(fc.asyncProperty(fc.nat(car.length - 1), fc.integer({ min: 1, max: 255 }), async (i, delta) => {
+        const bad = car.slice()
+        bad[i] = ((bad[i] as number) + delta) & 0xff
+        try {
+          const r = await b.node.snapshots.importCar(once(bad))
+          assert.ok(r.root.equals(parent.cid))
+        } catch (err) {
+          assert.match((err as { code?: string }).code ?? String(err), /^ERR_(CAR_INVALID|BLOCK_CORRUPT|BLOCK_INVALID|DAG_INCOMPLETE|CID_INVALID)$/)
+        }
+      }), { numRuns: 200 })
+    })
+  })
+})

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { Level } from 'level'
+import { createNode, initNode } from '../../src/node.ts'
+import { blockKey } from '../../src/storage/level-db.ts'
+import { CLI, runCli, tempDir } from '../helpers/repo.ts'
+
+describe('the repository on disk', () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  before(async () => { ({ dir, cleanup } = await tempDir()) })
+  after(async () => { await cleanup() })
+
+  it('a second process opening the same repo gets ERR_REPO_LOCKED', async () => {
+    const path = join(dir, 'locked')
+    const node = await initNode({ repo: path })
+    try {
+      const r = await runCli(['--repo', path, 'log', '--json'])
+      assert.equal(r.code, 6)
+      assert.equal(JSON.parse(r.stderr).code, 'ERR_REPO_LOCKED')
+    } finally {
+      await node.close()
+    }
+    assert.equal((await runCli(['--repo', path, 'branch', '--json'])).code, 0, 'the lock is released on close')
+  })
+
+  it('a corrupted block on disk is reported, never returned', async () => {
+    const path = join(dir, 'corrupt')
+    let node = await initNode({ repo: path })
+    const put = await node.frames.put({ id: 'a', kind: 'fact', body: 'true' })
+    await node.commits.commit({ message: 'c' })
+    await node.close()
+    const db = new Level<string, Uint8Array>(join(path, 'store'), { valueEncoding: 'view' })
+    await db.open()
+    const blocks = db.sublevel<string, Uint8Array>('blocks', { valueEncoding: 'view' })
+    await blocks.put(blockKey(put.cid), new TextEncoder().encode('garbage'))
+    await db.close()
+    node = await createNode({ repo: path })
+    try {
+      await assert.rejects(node.frames.get('a'), { code: 'ERR_BLOCK_CORRUPT' })
+      const report = await node.verifier.verify()
+      assert.equal(report.ok, false)
+      assert.ok(report.problems.some(p => p.code === 'ERR_BLOCK_CORRUPT' && p.cid === put.cid.toString()))
+    } finally {
+      await node.close()
+    }
+    const cli = await runCli(['--repo', path, 'verify', '--json'])
+    assert.equal(cli.code, 5)
+    assert.equal(cli.json.ok, false)
+  })
+
+  it('killing an import half-way leaves the repository exactly as it was', async () => {
+    const path = join(dir, 'killed')
+    const node = await initNode({ repo: path })
+    await node.frames.put({ id: 'keep/me', kind: 'fact', body: 1 })
+    const before = await node.commits.commit({ message: 'before' })
+    await node.frames.put({ id: 'staged', kind: 'fact', body: 2 })
+    const workBefore = await node.refs.workingTree()
+    await node.close()
+
+    const file = join(dir, 'big.ndjson')
+    const out = createWriteStream(file)
+    for (let i = 0; i < 200_000; i++) out.write(JSON.stringify({ id: `bulk/${i}`, kind: 'fact', body: `frame number ${i} `.repeat(8) }) + '\n')
+    await new Promise(resolve => out.end(resolve))
+
+    const child = spawn(process.execPath, [CLI, '--repo', path, 'frame', 'import', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Wait until the import has really written frames (the store grows), then kill -9.
+    await new Promise<void>((resolve) => {
+      const started = Date.now()
+      const timer = setInterval(() => {
+        void import('node:fs/promises').then(async ({ readdir, stat }) => {
+          const files = await readdir(join(path, 'store'))
+          let size = 0
+          for (const f of files) size += (await stat(join(path, 'store', f))).size
+          if (size > 20_000_000 || Date.now() - started > 60_000) { clearInterval(timer); resolve() }
+        })
+      }, 50)
+    })
+    child.kill('SIGKILL')
+    await new Promise(resolve => child.on('close', resolve))
+
+    const again = await createNode({ repo: path })
+    try {
+      assert.ok((await again.refs.branchHead('main'))?.equals(before.commit))
+      assert.ok((await again.refs.workingTree()).equals(workBefore), 'staged state unchanged')
+      const ids = (await Array.fromAsync(again.frames.list())).map(r => r.id)
+      assert.deepEqual(ids, ['keep/me', 'staged'])
+      assert.equal((await again.verifier.verify()).ok, true)
+    } finally {
+      await again.close()
+    }
+  })
+})
