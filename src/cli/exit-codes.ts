@@ -25,6 +25,7 @@ const byCode: Record<string, number> = {
   ERR_JSON_INVALID: EXIT.invalidInput,
   ERR_FRAME_INVALID: EXIT.invalidInput,
   ERR_TRACE_STEP_INVALID: EXIT.invalidInput,
+  ERR_TREE_INPUT_INVALID: EXIT.invalidInput,
   ERR_CID_INVALID: EXIT.invalidInput,
   ERR_CAR_INVALID: EXIT.invalidInput,
   ERR_LINK_UNRESOLVED: EXIT.invalidInput,

@@ -50,6 +50,9 @@ export function frameFromJson (json: unknown, hint?: SourceHint): Frame {
   if (!validateFrameJson(json)) {
     throw new FrameInvalidError(`${where(hint)}frame ${describeSchemaError(validateFrameJson.errors)}`, { source: hint?.source })
   }
+  if (!(json as { id: string }).id.isWellFormed()) {
+    throw new FrameInvalidError(`${where(hint)}frame /id: must be well-formed Unicode (no lone surrogates)`, { source: hint?.source })
+  }
   let value: Record<string, unknown>
   try {
     value = fromJsonView(json) as Record<string, unknown>

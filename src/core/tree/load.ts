@@ -40,6 +40,7 @@ export class NodeLoader {
     return this.#cache?.has(cid.toString()) ?? false
   }
 
+  /** Reads and decodes `cid`, then checks it against `expect`; throws `TreeError` on any mismatch. */
   async load (cid: CID, expect: NodeExpectation = {}): Promise<LoadedNode> {
     this.#signal?.throwIfAborted()
     const id = this.#cache === undefined ? undefined : cid.toString()

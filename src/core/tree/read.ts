@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { TreeInputError } from './errors.ts'
-import { ceilIndex, compareKeys, floorIndex, isValidKey } from './keys.ts'
+import { ceilIndex, compareKeys, floorIndex } from './keys.ts'
 import { NodeLoader } from './load.ts'
 import type { LoadedNode } from './load.ts'
 import type { BlockReader, TreeEntry, TreeNode, TreeRangeOptions, TreeReadOptions } from './types.ts'
@@ -20,7 +20,7 @@ export async function getEntry (reader: BlockReader, root: CID, key: string, opt
 }
 
 function checkBound (name: string, value: string | undefined): void {
-  if (value !== undefined && !isValidKey(value)) throw new TreeInputError(`entries option ${name} must be a well-formed string not starting with U+FEFF`)
+  if (value !== undefined && (typeof value !== 'string' || !value.isWellFormed())) throw new TreeInputError(`entries option ${name} must be a well-formed string`)
 }
 
 /**

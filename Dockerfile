@@ -1,0 +1,9 @@
+# One image for every node of a swarm (see docker-compose.yml).
+FROM node:24-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+ENV FRAMEHUB_REPO=/data/repo
+ENTRYPOINT []
+CMD ["npx", "framehub", "daemon", "--api", "0.0.0.0:8080"]
