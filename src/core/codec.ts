@@ -156,3 +156,18 @@ export function parseJsonText (text: string, hint?: SourceHint): unknown {
     throw new InvalidJsonError(`${at}malformed JSON: ${(err as Error).message}`, { source: hint?.source })
   }
 }
+
+function hasIpldValues (value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false
+  if (value instanceof Uint8Array || CID.asCID(value) != null) return true
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (hasIpldValues(v)) return true
+  return false
+}
+
+/**
+ * The JSON view of a value that may already hold CIDs or bytes (the TypeScript API accepts both
+ * forms): plain JSON is returned as it is, anything else goes through toJsonView.
+ */
+export function asJsonView (value: unknown): unknown {
+  return hasIpldValues(value) ? toJsonView(value) : value
+}

@@ -1,7 +1,7 @@
 import { basename } from 'node:path'
 import mime from 'mime-types'
 import type { CID } from 'multiformats/cid'
-import { tryParseCid } from '../core/codec.ts'
+import { asJsonView, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
 import { FrameNotFoundError, LinkUnresolvedError } from '../core/errors.ts'
 import { decodeFrame, encodeFrame, frameFromJson, frameLinks, parseJsonText } from '../core/frame.ts'
@@ -110,7 +110,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
   return {
     put: async (json, options) => await exclusive(async () => {
       const where = options?.source != null ? `${options.source}: ` : ''
-      const frame = frameFromJson(json, { source: options?.source })
+      const frame = frameFromJson(asJsonView(json), { source: options?.source })
       await checkResolvable(frameLinks(frame), undefined, `${where}frame ${frame.id} `)
       const block = encodeFrame(frame)
       const branch = options?.branch ?? await refs.currentBranch()

@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
+import { asJsonView } from '../core/codec.ts'
 import { LinkUnresolvedError, SessionNotFoundError, TraceStepInvalidError } from '../core/errors.ts'
 import { checkSessionName, createTraceStep, decodeTraceStep, traceStepInputFromJson } from '../core/trace-step.ts'
 import type { TraceStep } from '../core/trace-step.ts'
@@ -101,7 +102,7 @@ export function createTraceService ({ repo, exclusive }: ServiceComponents): Tra
   return {
     append: async (session, json, options) => await exclusive(async () => {
       checkSessionName(session)
-      const input = traceStepInputFromJson(json)
+      const input = traceStepInputFromJson(asJsonView(json))
       const current = await repo.state.cbor<CID[]>(keys.sessionHeads(session)) ?? []
       const head = await repo.state.cid(keys.sessionHead(session))
       const parents = options?.parents ?? (head != null ? [head] : [])

@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { TreeError } from './errors.ts'
 import { compareKeys } from './keys.ts'
-import { decodeTreeNode } from './node.ts'
+import { EMPTY_NODE, decodeTreeNode } from './node.ts'
 import type { BlockReader, TreeNode } from './types.ts'
 
 /** A node read from the store, with the exclusive upper bound its keys must stay below. */
@@ -45,6 +45,7 @@ export class NodeLoader {
     this.#signal?.throwIfAborted()
     const id = this.#cache === undefined ? undefined : cid.toString()
     let entry = id === undefined ? undefined : this.#cache?.get(id)
+    if (entry === undefined && cid.equals(EMPTY_NODE.cid)) entry = EMPTY_NODE
     if (entry === undefined) {
       const bytes = await this.#reader.get(cid, this.#signal === undefined ? undefined : { signal: this.#signal })
       entry = { bytes, node: decodeTreeNode(bytes, cid) }

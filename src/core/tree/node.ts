@@ -75,8 +75,16 @@ export function encodeTreeNode (node: TreeNode): TreeBlock {
   return encodeNode(node)
 }
 
+const EMPTY = encodeNode({ level: 0, keys: [], values: [] })
+
+/** The empty tree's only node. Readers know it without reading it from the store. */
+export const EMPTY_NODE: { cid: CID, bytes: Uint8Array, node: TreeNode } = Object.freeze({
+  cid: EMPTY.cid,
+  bytes: EMPTY.bytes,
+  node: Object.freeze({ level: 0, keys: Object.freeze([]) as unknown as string[], values: Object.freeze([]) as unknown as CID[] })
+})
+
 /** The empty tree: a leaf with no entries. Its CID is a constant. */
 export function emptyTree (): TreeResult {
-  const block = encodeNode({ level: 0, keys: [], values: [] })
-  return { root: block.cid, blocks: [block] }
+  return { root: EMPTY.cid, blocks: [{ cid: EMPTY.cid, bytes: new Uint8Array(EMPTY.bytes) }] }
 }

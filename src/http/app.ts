@@ -1,0 +1,146 @@
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import underPressure from '@fastify/under-pressure'
+import Fastify from 'fastify'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FramehubNode } from '../node.ts'
+import { httpCodes, HttpError, installErrorHandlers } from './errors.ts'
+import { createEventBus } from './events.ts'
+import type { EventBus } from './events.ts'
+import { registerMetrics } from './plugins/metrics.ts'
+import { bearerAuth } from './plugins/auth.ts'
+import { apiRoutes } from './routes/api/index.ts'
+import type { ApiContext } from './routes/api/context.ts'
+import { healthRoutes } from './routes/health.ts'
+import { ipfsRoutes } from './routes/ipfs/index.ts'
+import { pinRoutes } from './routes/pins/index.ts'
+import { createPinStore } from './routes/pins/store.ts'
+import type { PinStore } from './routes/pins/store.ts'
+import { registerSchemas } from './schemas.ts'
+
+/** How the gateway is set up. Every limit has a default that suits one node on loopback. */
+export interface GatewayInit {
+  /** Fastify's pino logger: options, `false` for none. Default: info level. */
+  logger?: FastifyServerOptions['logger']
+  /** Largest JSON body, bytes (default 1 MiB). */
+  bodyLimit?: number
+  /** Largest attachment upload, bytes (default 64 MiB). */
+  attachmentLimit?: number
+  /** Largest CAR upload for snapshot import, bytes (default 1 GiB). */
+  carImportLimit?: number
+  /** Time to receive a whole request, ms (default 30 s); Node's `requestTimeout`. */
+  requestTimeout?: number
+  /** Time a handler may work on one request, ms (default 60 s; streamed exports get 10×). */
+  handlerTimeout?: number
+  /** Most frames one list request examines (default 10,000). */
+  maxScan?: number
+  /** Rate limit of write endpoints and /pins, per client IP (default 1,200 per minute); `false` for none. */
+  rateLimit?: { max: number, timeWindow: number } | false
+  /** Load shedding (@fastify/under-pressure); `false` for none. Default: 503 past 1 s event loop delay. */
+  underPressure?: { maxEventLoopDelay?: number, maxHeapUsedBytes?: number, maxRssBytes?: number } | false
+  /** Serve the OpenAPI document and Swagger UI at /docs (default true). */
+  docs?: boolean
+  /** The event bus routes publish to (default: a new one). */
+  events?: EventBus
+}
+
+/** What the gateway adds to its Fastify instance. */
+export interface GatewayDecorations {
+  node: FramehubNode
+  events: EventBus
+  pins: PinStore
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    framehub: GatewayDecorations
+  }
+  interface FastifyContextConfig {
+    /** The code a body validation error gets on this route (e.g. ERR_FRAME_INVALID), as the CLI reports it. */
+    bodyErrorCode?: string
+  }
+}
+
+const MiB = 1024 * 1024
+
+/**
+ * The framehub gateway: `/api/v1` (query API), `/ipfs` (trustless gateway), `/pins` (Pinning
+ * Service API), `/health`, `/metrics`, `/docs`. Not listening yet: the caller calls `listen` and,
+ * when done, `close` (the node stays open; closing it is the caller's job).
+ */
+export async function createGateway (node: FramehubNode, init: GatewayInit = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: init.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
+    bodyLimit: init.bodyLimit ?? MiB,
+    requestTimeout: init.requestTimeout ?? 30_000,
+    connectionTimeout: init.requestTimeout ?? 30_000,
+    keepAliveTimeout: 10_000,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error'
+  })
+  const events = init.events ?? createEventBus()
+  const pins = createPinStore(node, events)
+  app.decorate('framehub', { node, events, pins })
+  app.addHook('onClose', async () => { await pins.close() })
+
+  registerSchemas(app)
+  installErrorHandlers(app)
+
+  if (init.underPressure !== false) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: init.underPressure?.maxEventLoopDelay ?? 1000,
+      maxHeapUsedBytes: init.underPressure?.maxHeapUsedBytes ?? 0,
+      maxRssBytes: init.underPressure?.maxRssBytes ?? 0,
+      retryAfter: 10,
+      pressureHandler: async (_request, reply, type) => {
+        void reply.header('retry-after', 10)
+        throw new HttpError(httpCodes.overloaded, `the node is overloaded (${type}); retry later`)
+      }
+    })
+  }
+  const rate = init.rateLimit ?? { max: 1200, timeWindow: 60_000 }
+  let writeRateLimit: Record<string, unknown> | undefined
+  if (rate !== false) {
+    await app.register(rateLimit, {
+      global: false,
+      errorResponseBuilder: (_request, context) => new HttpError(httpCodes.rateLimited, `too many requests: retry in ${context.after}`)
+    })
+    writeRateLimit = { max: rate.max, timeWindow: rate.timeWindow }
+  }
+
+  if (init.docs !== false) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: { title: 'framehub gateway', version: '1', description: 'Query API, IPFS trustless gateway and IPFS Pinning Service API of a framehub node.' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The repository\'s apiToken ("framehub config").' } } }
+      },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
+    })
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  }
+
+  registerMetrics(app, node, events)
+  const auth = bearerAuth(node.repo.config.apiToken)
+  const handlerTimeoutMs = init.handlerTimeout ?? 60_000
+  const ctx: ApiContext = {
+    node,
+    events,
+    auth,
+    writeRateLimit,
+    limits: {
+      attachmentBytes: init.attachmentLimit ?? 64 * MiB,
+      carImportBytes: init.carImportLimit ?? 1024 * MiB,
+      handlerTimeoutMs,
+      maxScan: init.maxScan ?? 10_000
+    }
+  }
+  await app.register(healthRoutes, { node, events })
+  await app.register(async (scope) => { await apiRoutes(scope, ctx) }, { prefix: '/api/v1' })
+  await app.register(ipfsRoutes, { node, handlerTimeoutMs })
+  await app.register(async (scope) => { await pinRoutes(scope, { node, events, auth, writeRateLimit, store: pins }) }, { prefix: '/pins' })
+  return app
+}

@@ -1,0 +1,160 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { FramehubError, isFramehubError } from '../core/errors.ts'
+
+/**
+ * Codes that only the HTTP layer raises (the domain codes live in src/core/errors.ts).
+ * Stable: clients and the CLI match on them.
+ */
+export const httpCodes = {
+  validation: 'ERR_VALIDATION',
+  badRequest: 'ERR_BAD_REQUEST',
+  unauthorized: 'ERR_UNAUTHORIZED',
+  notFound: 'ERR_NOT_FOUND',
+  methodNotAllowed: 'ERR_METHOD_NOT_ALLOWED',
+  notAcceptable: 'ERR_NOT_ACCEPTABLE',
+  payloadTooLarge: 'ERR_PAYLOAD_TOO_LARGE',
+  unsupportedMediaType: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+  rangeNotSatisfiable: 'ERR_RANGE_NOT_SATISFIABLE',
+  preconditionFailed: 'ERR_PRECONDITION_FAILED',
+  rateLimited: 'ERR_RATE_LIMITED',
+  overloaded: 'ERR_OVERLOADED',
+  timeout: 'ERR_TIMEOUT',
+  pinNotFound: 'ERR_PIN_NOT_FOUND',
+  internal: 'ERR_INTERNAL'
+} as const
+
+/** An error the gateway raises itself, with the HTTP-only codes above. */
+export class HttpError extends FramehubError {
+  constructor (code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, details)
+    this.name = 'HttpError'
+  }
+}
+
+/** The one table: stable error code → HTTP status. Codes not listed here are 500. */
+export const statusOfCode: Readonly<Record<string, number>> = {
+  // core
+  ERR_JSON_INVALID: 400,
+  ERR_FRAME_INVALID: 400,
+  ERR_TRACE_STEP_INVALID: 400,
+  ERR_COMMIT_INVALID: 422,
+  ERR_BLOCK_INVALID: 422,
+  ERR_BLOCK_NOT_FOUND: 404,
+  ERR_BLOCK_CORRUPT: 500,
+  ERR_CID_INVALID: 400,
+  ERR_SIGNATURE_INVALID: 422,
+  ERR_REF_NOT_FOUND: 404,
+  ERR_REF_INVALID: 400,
+  ERR_REF_EXISTS: 409,
+  ERR_FRAME_NOT_FOUND: 404,
+  ERR_SESSION_NOT_FOUND: 404,
+  ERR_LINK_UNRESOLVED: 422,
+  ERR_NOTHING_TO_COMMIT: 409,
+  ERR_REPO_EXISTS: 409,
+  ERR_REPO_NOT_FOUND: 500,
+  ERR_REPO_LOCKED: 503,
+  ERR_REPO_CORRUPT: 500,
+  ERR_CAR_INVALID: 400,
+  ERR_DAG_INCOMPLETE: 422,
+  ERR_USAGE: 400,
+  ERR_FILE_NOT_FOUND: 404,
+  // tree module (src/core/tree/errors.ts)
+  ERR_TREE_INVALID: 422,
+  ERR_TREE_INPUT_INVALID: 400,
+  // http
+  ERR_VALIDATION: 400,
+  ERR_BAD_REQUEST: 400,
+  ERR_UNAUTHORIZED: 401,
+  ERR_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
+  ERR_NOT_ACCEPTABLE: 406,
+  ERR_PAYLOAD_TOO_LARGE: 413,
+  ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  ERR_RANGE_NOT_SATISFIABLE: 416,
+  ERR_PRECONDITION_FAILED: 412,
+  ERR_RATE_LIMITED: 429,
+  ERR_OVERLOADED: 503,
+  ERR_TIMEOUT: 503,
+  ERR_PIN_NOT_FOUND: 404,
+  ERR_INTERNAL: 500
+}
+
+/** Fastify's own error codes (and the Node ones it passes on) → ours. */
+const fastifyCodes: Readonly<Record<string, string>> = {
+  FST_ERR_VALIDATION: httpCodes.validation,
+  FST_ERR_CTP_BODY_TOO_LARGE: httpCodes.payloadTooLarge,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: httpCodes.unsupportedMediaType,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: httpCodes.badRequest,
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'ERR_JSON_INVALID',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'ERR_JSON_INVALID',
+  FST_ERR_BAD_URL: httpCodes.badRequest,
+  FST_ERR_NOT_FOUND: httpCodes.notFound,
+  FST_ERR_ASYNC_CONSTRAINT: httpCodes.badRequest,
+  FST_ERR_REQ_INVALID_VALIDATION_INVOCATION: httpCodes.internal
+}
+
+/** A gateway error body. */
+export interface ErrorBody {
+  code: string
+  message: string
+  details?: Record<string, unknown>
+}
+
+/** Maps anything thrown in a handler to (status, body). Never leaks a stack. */
+export function describeError (err: unknown): { status: number, body: ErrorBody } {
+  if (isFramehubError(err)) {
+    const status = statusOfCode[err.code] ?? 500
+    const body: ErrorBody = { code: err.code, message: status >= 500 && !(err.code in statusOfCode) ? 'internal error' : err.message }
+    if (err.details !== undefined && status < 500) body.details = err.details
+    return { status, body }
+  }
+  const e = err as (Partial<FastifyError> & { name?: string, status?: number }) | undefined
+  if (e?.name === 'AbortError' || e?.name === 'TimeoutError' || e?.code === 'ABORT_ERR') {
+    return { status: 503, body: { code: httpCodes.timeout, message: 'the request was aborted or timed out' } }
+  }
+  if (typeof e?.code === 'string' && e.code in fastifyCodes) {
+    const code = fastifyCodes[e.code] as string
+    const status = code === httpCodes.internal ? 500 : (statusOfCode[code] ?? e.statusCode ?? 400)
+    return { status, body: { code, message: e.message ?? code } }
+  }
+  // The JSON parser's SyntaxError (fastify attaches statusCode 400).
+  if (err instanceof SyntaxError && e?.statusCode === 400) return { status: 400, body: { code: 'ERR_JSON_INVALID', message: err.message } }
+  const status = e?.statusCode ?? e?.status
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = status === 429 ? httpCodes.rateLimited : status === 413 ? httpCodes.payloadTooLarge : status === 404 ? httpCodes.notFound : status === 415 ? httpCodes.unsupportedMediaType : httpCodes.badRequest
+    return { status, body: { code, message: e?.message ?? code } }
+  }
+  return { status: 500, body: { code: httpCodes.internal, message: 'internal error' } }
+}
+
+/** How an error body looks in a given part of the API (the pinning API has its own shape). */
+export type ErrorFormatter = (status: number, body: ErrorBody) => unknown
+
+/** The default `{ code, message }` shape. */
+export const formatGatewayError: ErrorFormatter = (_status, body) => body
+
+/** Installs the error and not-found handlers on `app` (and its children unless they override them). */
+export function installErrorHandlers (app: FastifyInstance, format: ErrorFormatter = formatGatewayError): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    let { status, body } = describeError(err)
+    // A body that fails its schema gets the code the CLI gives for the same input (ERR_FRAME_INVALID, ...).
+    const bodyCode = (request.routeOptions.config as { bodyErrorCode?: string } | undefined)?.bodyErrorCode
+    if (body.code === httpCodes.validation && (err as { validationContext?: string }).validationContext === 'body' && bodyCode != null) {
+      body = { ...body, code: bodyCode }
+      status = statusOfCode[bodyCode] ?? status
+    }
+    if (status >= 500) request.log.error({ err }, 'request failed')
+    else request.log.debug({ code: body.code }, body.message)
+    if (status === 401) void reply.header('www-authenticate', 'Bearer')
+    // A streamed response whose headers are out can only be cut short.
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.destroy()
+      return
+    }
+    void reply.code(status).type('application/json; charset=utf-8').send(format(status, body))
+  })
+  app.setNotFoundHandler((request, reply) => {
+    const body: ErrorBody = { code: httpCodes.notFound, message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }
+    void reply.code(404).type('application/json; charset=utf-8').send(format(404, body))
+  })
+}

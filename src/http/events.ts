@@ -1,0 +1,63 @@
+/**
+ * What happens on a node, as the gateway's live stream (`GET /api/v1/events`) shows it.
+ *
+ * There is no event bus in the services yet, so the gateway's routes publish here after each
+ * write they make. Writes through the CLI or an embedding agent are not seen. This belongs in
+ * the services layer (each service emitting after its batch is written); until then it lives here.
+ */
+export interface NodeEvents {
+  'frame:put': { id: string, cid: string, branch: string }
+  'frame:remove': { id: string, branch: string, tree: string }
+  'commit': { commit: string, tree: string, branch: string, parents: string[] }
+  'ref:move': { ref: string, from: string | null, to: string | null, reason: 'commit' | 'merge' | 'branch-create' | 'branch-delete' | 'import' }
+  'step:append': { session: string, cid: string, parents: string[], heads: string[] }
+  'snapshot:import': { root: string, blocks: number, bytes: number }
+  'pin:status': { requestid: string, cid: string, status: string }
+}
+
+export type NodeEventType = keyof NodeEvents
+
+/** One delivered event: its type, a sequence number (per bus) and its detail. */
+export interface NodeEvent<K extends NodeEventType = NodeEventType> {
+  id: number
+  type: K
+  time: number
+  detail: NodeEvents[K]
+}
+
+export type NodeEventListener = (event: NodeEvent) => void
+
+/** A tiny typed, synchronous emitter. A throwing listener never breaks the publisher. */
+export interface EventBus {
+  publish<K extends NodeEventType>(type: K, detail: NodeEvents[K]): void
+  /** Listens to every event; returns the function that stops listening. */
+  subscribe (listener: NodeEventListener): () => void
+  /** Number of current listeners. */
+  readonly listeners: number
+}
+
+export const eventTypes: readonly NodeEventType[] = ['frame:put', 'frame:remove', 'commit', 'ref:move', 'step:append', 'snapshot:import', 'pin:status']
+
+export function createEventBus (): EventBus {
+  const listeners = new Set<NodeEventListener>()
+  let seq = 0
+  return {
+    publish (type, detail) {
+      const event = { id: ++seq, type, time: Date.now(), detail } as NodeEvent
+      for (const listener of listeners) {
+        try {
+          listener(event)
+        } catch {
+          // A subscriber's failure is its own business.
+        }
+      }
+    },
+    subscribe (listener) {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    },
+    get listeners () {
+      return listeners.size
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { FramehubNode } from '../../node.ts'
+import type { EventBus } from '../events.ts'
+
+export interface GatewayMetrics {
+  readonly registry: Registry
+}
+
+/**
+ * Prometheus metrics of one gateway, in its own registry (two gateways in one process do not
+ * clash): request latency per route, what the gateway's routes wrote (from the event bus), and a
+ * few gauges read from the repository when scraped.
+ */
+export function registerMetrics (app: FastifyInstance, node: FramehubNode, events: EventBus): GatewayMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'framehub_process_' })
+
+  const duration = new Histogram({
+    name: 'framehub_http_request_duration_seconds',
+    help: 'HTTP request latency by route (the route pattern, not the URL) and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 10],
+    registers: [registry]
+  })
+  const written = new Counter({
+    name: 'framehub_events_total',
+    help: 'Writes made through this gateway, by event type (frame:put, commit, step:append, ...)',
+    labelNames: ['type'] as const,
+    registers: [registry]
+  })
+  const sseClients = new Gauge({
+    name: 'framehub_event_stream_clients',
+    help: 'Open Server-Sent Events streams',
+    registers: [registry],
+    collect () { this.set(events.listeners) }
+  })
+  void sseClients
+  new Gauge({
+    name: 'framehub_branches',
+    help: 'Branches in the repository',
+    registers: [registry],
+    async collect () { this.set((await node.refs.listBranches()).length) }
+  })
+  new Gauge({
+    name: 'framehub_sessions',
+    help: 'Reasoning sessions in the repository',
+    registers: [registry],
+    async collect () {
+      let n = 0
+      for await (const _ of node.repo.state.scan('session-heads ')) n++
+      this.set(n)
+    }
+  })
+  new Gauge({
+    name: 'framehub_pins',
+    help: 'Pin requests recorded by the pinning service API',
+    registers: [registry],
+    async collect () {
+      let n = 0
+      for await (const _ of node.repo.state.scan('pin ')) n++
+      this.set(n)
+    }
+  })
+  new Gauge({
+    name: 'framehub_store_bytes',
+    help: 'Approximate on-disk size of the repository store (LevelDB estimate)',
+    registers: [registry],
+    async collect () {
+      const db = node.repo.db.db as unknown as { approximateSize?: (a: string, b: string) => Promise<number> }
+      if (typeof db.approximateSize === 'function') this.set(await db.approximateSize('', '\uffff').catch(() => 0))
+    }
+  })
+  events.subscribe(event => { written.inc({ type: event.type }) })
+
+  app.addHook('onRequest', async (request) => {
+    (request as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint()
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const started = (request as unknown as { startedAt?: bigint }).startedAt
+    if (started === undefined) return
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    duration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, seconds)
+  })
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const text = await registry.metrics()
+    return await reply.type(registry.contentType).send(text)
+  })
+  return { registry }
+}

@@ -1,0 +1,148 @@
+import { Readable } from 'node:stream'
+import { unixfs } from '@helia/unixfs'
+import type { FastifyInstance } from 'fastify'
+import type { CID } from 'multiformats/cid'
+import { parseCid } from '../../../core/codec.ts'
+import { BlockNotFoundError } from '../../../core/errors.ts'
+import { encodeJson } from '../../../storage/state.ts'
+import { httpCodes, HttpError } from '../../errors.ts'
+import { requestSignal } from '../../util.ts'
+import { errorResponses, writeSecurity } from './context.ts'
+import type { ApiContext } from './context.ts'
+
+/** What the gateway remembers of an upload, so a download gets the right media type. */
+interface AttachmentMeta {
+  name: string
+  type: string
+  size: number
+}
+
+/** State key of an attachment's metadata (a space separates kind and name, as in src/storage/state.ts). */
+const metaKey = (cid: CID): string => `attachment ${cid.toString()}`
+
+const MEDIA_TYPE = /^[\w.+-]+\/[\w.+-]+$/
+const SAFE_NAME = /^[^/\\\u0000-\u001f"]{1,255}$/
+
+/** Parses `Range: bytes=a-b` for a body of `size` bytes: a range, null (serve all), or 'unsatisfiable'. */
+export function parseRange (header: string | undefined, size: number): { start: number, end: number } | null | 'unsatisfiable' {
+  if (header == null) return null
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  // Several ranges or other units: ignoring Range and sending everything is allowed (RFC 9110 14.2).
+  if (m == null) return null
+  const [, a = '', b = ''] = m
+  if (a === '' && b === '') return null
+  let start: number
+  let end: number
+  if (a === '') {
+    const suffix = Number(b)
+    if (suffix === 0) return 'unsatisfiable'
+    start = Math.max(0, size - suffix)
+    end = size - 1
+  } else {
+    start = Number(a)
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1)
+    if (b !== '' && Number(b) < start) return null
+  }
+  if (start >= size || size === 0) return 'unsatisfiable'
+  return { start, end }
+}
+
+export async function attachmentRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { node, auth, limits } = ctx
+  // Helia starts on first use (the repository opens it lazily).
+  const fs = async (): Promise<ReturnType<typeof unixfs>> => unixfs(await node.repo.helia())
+
+  // Uploads are raw bytes of any media type: no JSON parsing here.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limits.attachmentBytes }, (_request, body, done) => { done(null, body) })
+
+  app.post<{ Querystring: { name?: string, type?: string }, Body: Buffer | undefined }>('/attachments', {
+    onRequest: auth,
+    bodyLimit: limits.attachmentBytes,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Store a file (the raw request body) with UnixFS; returns the record for a frame\'s attachments',
+      description: 'Media type: `type` query, else the Content-Type header (unless application/octet-stream), else guessed from `name`.',
+      tags: ['attachments'],
+      security: writeSecurity,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 255 },
+          type: { type: 'string', minLength: 3, maxLength: 255 }
+        }
+      },
+      response: { 201: { $ref: 'api-attachment.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const name = request.query.name ?? 'file'
+    if (!SAFE_NAME.test(name)) throw new HttpError(httpCodes.validation, 'querystring/name must be a file name without slashes, quotes or control characters')
+    const header = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase()
+    let type = request.query.type ?? (header != null && header !== '' && header !== 'application/octet-stream' ? header : undefined)
+    if (type != null && !MEDIA_TYPE.test(type)) throw new HttpError(httpCodes.validation, `"${type}" is not a media type`)
+    type = type?.toLowerCase()
+    const bytes = request.body ?? Buffer.alloc(0)
+    const record = await node.frames.attach({ name, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), type }, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
+    const meta: AttachmentMeta = { name: record.name, type: record.type, size: record.size }
+    await node.repo.db.state.put(metaKey(record.cid), encodeJson(meta))
+    const cid = record.cid.toString()
+    return await reply.code(201).header('location', `/api/v1/attachments/${cid}`)
+      .send({ name: record.name, cid, size: record.size, type: record.type, link: { '/': cid } })
+  })
+
+  app.get<{ Params: { cid: string } }>('/attachments/:cid', {
+    schema: {
+      summary: 'Download a file by CID, with its media type; supports Range',
+      tags: ['attachments'],
+      params: { type: 'object', required: ['cid'], properties: { cid: { type: 'string', maxLength: 256 } } }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const cid = parseCid(request.params.cid, 'attachment CID')
+    // Local blocks only: the gateway never waits on the network.
+    if (!await node.repo.blocks.has(cid)) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
+    let size: number
+    try {
+      const stat = await (await fs()).stat(cid, { offline: true, signal })
+      if (stat.type === 'directory') throw new HttpError(httpCodes.notAcceptable, `${cid} is a directory, not a file`)
+      size = Number(stat.size)
+    } catch (err) {
+      if (err instanceof HttpError) throw err
+      throw new HttpError(httpCodes.notAcceptable, `${cid} is not a UnixFS file: fetch it from /ipfs/${cid}?format=raw`)
+    }
+    const stored = await node.repo.state.json<AttachmentMeta>(metaKey(cid))
+    const type = stored?.type ?? 'application/octet-stream'
+    const name = (stored?.name ?? cid.toString()).replace(/[^\w.+-]/g, '_')
+    const etag = `"${cid.toString()}"`
+    void reply
+      .header('accept-ranges', 'bytes')
+      .header('etag', etag)
+      .header('cache-control', 'public, max-age=29030400, immutable')
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "default-src 'none'; sandbox")
+      .header('content-disposition', `attachment; filename="${name}"`)
+      .type(type)
+    if (request.headers['if-none-match'] === etag) return await reply.code(304).send()
+    const range = parseRange(request.headers.range, size)
+    if (range === 'unsatisfiable') {
+      void reply.header('content-range', `bytes */${size}`)
+      throw new HttpError(httpCodes.rangeNotSatisfiable, `range ${request.headers.range ?? ''} is outside the ${size} bytes of ${cid}`)
+    }
+    const offset = range?.start ?? 0
+    const length = range == null ? size : range.end - range.start + 1
+    if (range != null) void reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`)
+    void reply.header('content-length', length)
+    if (request.method === 'HEAD' || length === 0) return await reply.send(length === 0 ? '' : undefined)
+    return await reply.send(toNodeStream((await fs()).cat(cid, { offset, length, offline: true, signal })))
+  })
+}
+
+async function * chunks (source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+}
+
+function toNodeStream (source: AsyncIterable<Uint8Array>): NodeJS.ReadableStream {
+  return Readable.from(chunks(source), { objectMode: false })
+}
+

@@ -1,0 +1,208 @@
+import type { FastifyInstance } from 'fastify'
+import { parseCid, toJsonView } from '../../../core/codec.ts'
+import type { ForkRecord } from '../../../core/commit.ts'
+import { readCommit, walkHistory } from '../../../core/history.ts'
+import { checkBranchName } from '../../../services/refs.ts'
+import { cidsText, decodeCursor, encodeCursor, maybeCidText, requestSignal } from '../../util.ts'
+import { errorResponses, writeSecurity } from './context.ts'
+import type { ApiContext } from './context.ts'
+
+interface LogCursor extends Record<string, unknown> { h: string, n: number }
+const isLogCursor = (v: Record<string, unknown>): v is LogCursor => typeof v.h === 'string' && Number.isSafeInteger(v.n) && (v.n as number) > 0
+
+const forkView = (f: ForkRecord & { branch?: string, merge?: { toString(): string }, from?: { toString(): string } }): Record<string, unknown> => {
+  const out: Record<string, unknown> = { id: f.id, ours: maybeCidText(f.ours), theirs: maybeCidText(f.theirs) }
+  if (f.branch != null) out.branch = f.branch
+  if (f.merge != null) out.merge = f.merge.toString()
+  if (f.from != null) out.from = f.from.toString()
+  return out
+}
+
+const refText = { type: 'string', minLength: 1, maxLength: 256 } as const
+
+export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { node, events, auth, limits } = ctx
+
+  app.post<{ Body: { message: string, allowEmpty?: boolean } }>('/commits', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Commit the working tree of the current branch (signed by the node)',
+      tags: ['commits'],
+      security: writeSecurity,
+      body: { $ref: 'api-commit-request.schema.json#' },
+      response: { 201: { $ref: 'api-commit-result.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const result = await node.commits.commit({ message: request.body.message, allowEmpty: request.body.allowEmpty, signal })
+    const view = {
+      commit: result.commit.toString(),
+      tree: result.tree.toString(),
+      branch: result.branch,
+      parents: cidsText(result.parents),
+      sessions: cidsText(result.sessions)
+    }
+    events.publish('commit', { commit: view.commit, tree: view.tree, branch: view.branch, parents: view.parents })
+    events.publish('ref:move', { ref: result.branch, from: view.parents[0] ?? null, to: view.commit, reason: 'commit' })
+    return await reply.code(201).send(view)
+  })
+
+  app.get<{ Querystring: { ref?: string, limit: number, cursor?: string } }>('/commits', {
+    schema: {
+      summary: 'History under a ref, newest first (git log), paginated',
+      tags: ['commits'],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ref: refText,
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+          cursor: { type: 'string', minLength: 1, maxLength: 1024 }
+        }
+      },
+      response: { 200: { $ref: 'api-commit-log.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const { ref, limit, cursor } = request.query
+    let head: string
+    let skip = 0
+    if (cursor != null) {
+      const c = decodeCursor(cursor, isLogCursor)
+      head = parseCid(c.h, 'cursor head').toString()
+      skip = c.n
+    } else {
+      head = (await node.refs.resolveCommit(ref ?? 'HEAD', { signal })).toString()
+    }
+    // The order of a merge history is only defined from its head, so a page re-walks the pages
+    // before it (no commit index yet).
+    const commits: Array<{ cid: string, commit: unknown }> = []
+    let seen = 0
+    let more = false
+    for await (const entry of walkHistory(node.repo.blocks, [parseCid(head)], { signal })) {
+      if (seen++ < skip) continue
+      if (commits.length >= limit) { more = true; break }
+      commits.push({ cid: entry.cid.toString(), commit: toJsonView(entry.commit) })
+    }
+    return { commits, cursor: more ? encodeCursor({ h: head, n: skip + commits.length }) : null }
+  })
+
+  app.get<{ Params: { '*': string } }>('/commits/*', {
+    schema: {
+      summary: 'Show what a CID or ref names (commit, tree node, frame, trace step or other block), decoded',
+      tags: ['commits'],
+      params: { type: 'object', required: ['*'], properties: { '*': refText } },
+      response: { 200: { $ref: 'api-shown-block.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const shown = await node.commits.show(request.params['*'], { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
+    return { type: shown.type, cid: shown.cid.toString(), value: shown.value }
+  })
+
+  app.get<{ Querystring: { from?: string, to?: string } }>('/diff', {
+    schema: {
+      summary: 'Frame-level differences between two versions (default: HEAD → working tree)',
+      tags: ['commits'],
+      querystring: { type: 'object', additionalProperties: false, properties: { from: refText, to: refText } },
+      response: { 200: { $ref: 'api-diff-result.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const d = await node.commits.diff(request.query.from, request.query.to, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
+    const view = (cs: typeof d.added): Array<Record<string, unknown>> => cs.map(c => ({ id: c.id, before: maybeCidText(c.before), after: maybeCidText(c.after) }))
+    return { added: view(d.added), removed: view(d.removed), changed: view(d.changed) }
+  })
+
+  app.post<{ Body: { ref: string, message?: string } }>('/merge', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Three-way merge of a ref into the current branch; conflicts are kept as forks',
+      tags: ['commits'],
+      security: writeSecurity,
+      body: { $ref: 'api-merge-request.schema.json#' },
+      response: { 200: { $ref: 'api-merge-result.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const branch = await node.refs.currentBranch()
+    const before = await node.refs.branchHead(branch)
+    const result = await node.commits.merge(request.body.ref, { message: request.body.message, signal })
+    const commit = result.commit.toString()
+    if (result.mode !== 'up-to-date') {
+      if (result.mode === 'merge') {
+        const c = await readCommit(node.repo.blocks, result.commit)
+        events.publish('commit', { commit, tree: c.tree.toString(), branch, parents: cidsText(c.parents) })
+      }
+      events.publish('ref:move', { ref: branch, from: maybeCidText(before), to: commit, reason: 'merge' })
+    }
+    return { commit, mode: result.mode, forks: result.forks.map(forkView) }
+  })
+
+  app.get<{ Querystring: { branch?: string, limit: number } }>('/forks', {
+    schema: {
+      summary: 'Forks kept by merges (the losing versions of frames changed two ways)',
+      tags: ['commits'],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { branch: { type: 'string', minLength: 1, maxLength: 200 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } }
+      },
+      response: { 200: { type: 'object', required: ['forks'], properties: { forks: { type: 'array', items: { $ref: 'api-fork.schema.json#' } } } }, ...errorResponses }
+    }
+  }, async (request) => {
+    if (request.query.branch != null) checkBranchName(request.query.branch)
+    const forks: Array<Record<string, unknown>> = []
+    for await (const f of node.commits.forks({ branch: request.query.branch })) {
+      forks.push(forkView(f))
+      if (forks.length >= request.query.limit) break
+    }
+    return { forks }
+  })
+
+  app.get('/branches', {
+    schema: {
+      summary: 'Branches and the commits they point to',
+      tags: ['refs'],
+      response: { 200: { type: 'object', required: ['branches'], properties: { branches: { type: 'array', items: { $ref: 'api-branch.schema.json#' } } } }, ...errorResponses }
+    }
+  }, async () => {
+    const branches = await node.refs.listBranches()
+    return { branches: branches.map(b => ({ name: b.name, commit: b.commit.toString(), current: b.current })) }
+  })
+
+  app.post<{ Body: { name: string, start?: string } }>('/branches', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Create a branch (at HEAD or `start`)',
+      tags: ['refs'],
+      security: writeSecurity,
+      body: { $ref: 'api-branch-create.schema.json#' },
+      response: { 201: { $ref: 'api-branch.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const b = await node.refs.createBranch(request.body.name, request.body.start)
+    events.publish('ref:move', { ref: b.name, from: null, to: b.commit.toString(), reason: 'branch-create' })
+    return await reply.code(201).send({ name: b.name, commit: b.commit.toString(), current: b.current })
+  })
+
+  app.delete<{ Params: { '*': string } }>('/branches/*', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Delete a branch (not the checked-out one)',
+      tags: ['refs'],
+      security: writeSecurity,
+      params: { type: 'object', required: ['*'], properties: { '*': { type: 'string', minLength: 1, maxLength: 200 } } },
+      response: { 204: { type: 'null' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const name = request.params['*']
+    checkBranchName(name)
+    const before = await node.refs.branchHead(name)
+    await node.refs.deleteBranch(name)
+    events.publish('ref:move', { ref: name, from: maybeCidText(before), to: null, reason: 'branch-delete' })
+    return await reply.code(204).send()
+  })
+}

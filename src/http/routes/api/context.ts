@@ -1,0 +1,33 @@
+import type { onRequestHookHandler } from 'fastify'
+import type { FramehubNode } from '../../../node.ts'
+import type { EventBus } from '../../events.ts'
+
+/** What every route plugin under /api/v1 is given. */
+export interface ApiContext {
+  node: FramehubNode
+  events: EventBus
+  /** onRequest hook that demands the bearer token (write endpoints). */
+  auth: onRequestHookHandler
+  limits: ApiLimits
+  /** Route-level rate limit config for write endpoints (`config.rateLimit`), or undefined. */
+  writeRateLimit: Record<string, unknown> | undefined
+}
+
+export interface ApiLimits {
+  /** Largest attachment upload, bytes. */
+  attachmentBytes: number
+  /** Largest CAR upload (block data), bytes. */
+  carImportBytes: number
+  /** Time a handler may spend on one request, ms. */
+  handlerTimeoutMs: number
+  /** Most frames a list request examines for one page (the text filter scans). */
+  maxScan: number
+}
+
+/** Standard error responses for OpenAPI. */
+export const errorResponses = {
+  '4xx': { $ref: 'api-error.schema.json#' },
+  '5xx': { $ref: 'api-error.schema.json#' }
+} as const
+
+export const writeSecurity = [{ bearer: [] }]

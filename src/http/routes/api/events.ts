@@ -1,0 +1,71 @@
+import type { ServerResponse } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import { eventTypes } from '../../events.ts'
+import type { NodeEvent, NodeEventType } from '../../events.ts'
+import { httpCodes, HttpError } from '../../errors.ts'
+import type { ApiContext } from './context.ts'
+
+const HEARTBEAT_MS = 15_000
+
+/** The session an event belongs to, if any. */
+const sessionOf = (event: NodeEvent): string | undefined => event.type === 'step:append' ? (event.detail as { session: string }).session : undefined
+
+export async function eventRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const open = new Set<ServerResponse>()
+  // Streams never end by themselves: end them so that closing the server does not wait on them.
+  app.addHook('onClose', async () => {
+    for (const res of open) res.end()
+  })
+
+  app.get<{ Querystring: { types?: string, session?: string, limit?: number } }>('/events', {
+    schema: {
+      summary: 'Live stream of node events (Server-Sent Events): commits, ref moves, frames, steps, pins',
+      description: `Event types: ${eventTypes.join(', ')}. Each message has \`event: <type>\`, \`id\` and \`data\` (JSON). Only writes made through this gateway are seen for now.`,
+      tags: ['events'],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          types: { type: 'string', maxLength: 512, description: 'Comma-separated event types to receive (default all)' },
+          session: { type: 'string', minLength: 1, maxLength: 256, description: 'Only step:append events of this session (other types pass)' },
+          limit: { type: 'integer', minimum: 1, maximum: 1000000, description: 'Close the stream after this many events' }
+        }
+      }
+    }
+  }, async (request, reply) => {
+    const types = request.query.types?.split(',').map(t => t.trim()).filter(t => t !== '')
+    for (const t of types ?? []) {
+      if (!eventTypes.includes(t as NodeEventType)) throw new HttpError(httpCodes.validation, `querystring/types: unknown event type "${t}" (known: ${eventTypes.join(', ')})`)
+    }
+    const wanted = types == null || types.length === 0 ? undefined : new Set(types)
+    const { session, limit } = request.query
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no'
+    })
+    res.write(': framehub events\n\n')
+    open.add(res)
+    let sent = 0
+    const stop = (): void => {
+      unsubscribe()
+      clearInterval(heartbeat)
+      open.delete(res)
+    }
+    const unsubscribe = ctx.events.subscribe(event => {
+      if (wanted != null && !wanted.has(event.type)) return
+      if (session != null && event.type === 'step:append' && sessionOf(event) !== session) return
+      res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify({ time: event.time, ...event.detail })}\n\n`)
+      if (limit != null && ++sent >= limit) {
+        stop()
+        res.end()
+      }
+    })
+    const heartbeat = setInterval(() => { res.write(': ping\n\n') }, HEARTBEAT_MS)
+    heartbeat.unref()
+    res.once('close', stop)
+  })
+}

@@ -1,0 +1,163 @@
+import type { FastifyInstance } from 'fastify'
+import type { CID } from 'multiformats/cid'
+import { parseCid } from '../../../core/codec.ts'
+import { FrameNotFoundError } from '../../../core/errors.ts'
+import { frameToJson } from '../../../core/frame.ts'
+import type { Frame } from '../../../core/frame.ts'
+import { getEntry } from '../../../core/tree/index.ts'
+import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
+import { errorResponses, writeSecurity } from './context.ts'
+import type { ApiContext } from './context.ts'
+
+interface ListQuery {
+  ref?: string
+  kind?: string
+  tag?: string
+  prefix?: string
+  q?: string
+  limit: number
+  cursor?: string
+}
+
+interface FrameCursor extends Record<string, unknown> { t: string, a: string }
+const isFrameCursor = (v: Record<string, unknown>): v is FrameCursor => typeof v.t === 'string' && typeof v.a === 'string'
+
+const recordView = (r: { id: string, cid: CID, frame: Frame }): { id: string, cid: string, frame: Record<string, unknown> } =>
+  ({ id: r.id, cid: r.cid.toString(), frame: frameToJson(r.frame) })
+
+/** True if `needle` (lower case) occurs in a string inside `value`. */
+function containsText (value: unknown, needle: string, depth = 0): boolean {
+  if (typeof value === 'string') return value.toLowerCase().includes(needle)
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array || depth > 64) return false
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (containsText(v, needle, depth + 1)) return true
+  return false
+}
+
+const idParams = {
+  type: 'object',
+  required: ['*'],
+  properties: { '*': { type: 'string', minLength: 1, maxLength: 512 } }
+} as const
+
+export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { node, events, auth, limits } = ctx
+
+  app.post<{ Body: unknown, Querystring: { branch?: string } }>('/frames', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit, bodyErrorCode: 'ERR_FRAME_INVALID' },
+    schema: {
+      summary: 'Store a frame and stage it in a branch\'s working tree',
+      tags: ['frames'],
+      security: writeSecurity,
+      querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
+      body: { $ref: 'frame.schema.json#' },
+      response: { 201: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const branch = request.query.branch ?? await node.refs.currentBranch()
+    const record = await node.frames.put(request.body, { branch, signal, source: 'request body' })
+    events.publish('frame:put', { id: record.id, cid: record.cid.toString(), branch })
+    return await reply.code(201).header('location', `/api/v1/frames/${record.cid.toString()}`).send(recordView(record))
+  })
+
+  app.get<{ Querystring: ListQuery }>('/frames', {
+    schema: {
+      summary: 'List frames in id order, filtered; paginated with an opaque cursor',
+      description: 'Filters: kind, tag, id prefix, and q (case-insensitive text in title or body). There is no index yet: kind, tag and q are applied while scanning the tree in id order, at most `maxScan` frames per page; a page may hold fewer than `limit` frames and still have a cursor.',
+      tags: ['frames'],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ref: { type: 'string', minLength: 1, maxLength: 256, description: 'Branch, commit CID or tree CID; default the current working tree' },
+          kind: { type: 'string', minLength: 1, maxLength: 64 },
+          tag: { type: 'string', minLength: 1, maxLength: 128 },
+          prefix: { type: 'string', minLength: 1, maxLength: 512 },
+          q: { type: 'string', minLength: 1, maxLength: 256 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          cursor: { type: 'string', minLength: 1, maxLength: 2048 }
+        }
+      },
+      response: { 200: { $ref: 'api-frame-list.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const { ref, kind, tag, prefix, q, limit, cursor } = request.query
+    let tree: string
+    let after: string | undefined
+    if (cursor != null) {
+      const c = decodeCursor(cursor, isFrameCursor)
+      tree = parseCid(c.t, 'cursor tree').toString()
+      after = c.a
+    } else {
+      tree = (await node.refs.resolveTree(ref, { signal })).tree.toString()
+    }
+    const needle = q?.toLowerCase()
+    const frames: Array<ReturnType<typeof recordView>> = []
+    let scanned = 0
+    let last: string | undefined
+    let more = false
+    for await (const record of node.frames.list({ ref: tree, prefix, after, signal })) {
+      if (frames.length >= limit || scanned >= limits.maxScan) { more = true; break }
+      scanned++
+      last = record.id
+      const f = record.frame
+      if (kind != null && f.kind !== kind) continue
+      if (tag != null && !(f.tags ?? []).includes(tag)) continue
+      if (needle != null && !(f.title?.toLowerCase().includes(needle) === true || containsText(f.body, needle))) continue
+      frames.push(recordView(record))
+    }
+    return { tree, frames, scanned, cursor: more && last != null ? encodeCursor({ t: tree, a: last }) : null }
+  })
+
+  app.get<{ Params: { cid: string } }>('/frames/:cid', {
+    schema: {
+      summary: 'Read a frame by CID',
+      tags: ['frames'],
+      params: { type: 'object', required: ['cid'], properties: { cid: { type: 'string', maxLength: 256 } } },
+      response: { 200: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const cid = parseCid(request.params.cid, 'frame CID')
+    return recordView(await node.frames.get(cid.toString(), { signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
+  })
+
+  app.get<{ Params: { '*': string }, Querystring: { ref?: string } }>('/frames/by-id/*', {
+    schema: {
+      summary: 'Read a frame by id at a ref (default: the current working tree)',
+      tags: ['frames'],
+      params: idParams,
+      querystring: { type: 'object', additionalProperties: false, properties: { ref: { type: 'string', minLength: 1, maxLength: 256 } } },
+      response: { 200: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const id = request.params['*']
+    const { ref } = request.query
+    // Looked up in the tree even when the id happens to parse as a CID.
+    const { tree } = await node.refs.resolveTree(ref, { signal })
+    const cid = await getEntry(node.repo.blocks, tree, id, { signal })
+    if (cid == null) throw new FrameNotFoundError(`no frame "${id}" in ${ref ?? 'the working tree'}`, { id })
+    return recordView(await node.frames.get(cid.toString(), { signal }))
+  })
+
+  app.delete<{ Params: { '*': string }, Querystring: { branch?: string } }>('/frames/by-id/*', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Stage the removal of a frame id from a branch\'s working tree',
+      tags: ['frames'],
+      security: writeSecurity,
+      params: idParams,
+      querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
+      response: { 200: { $ref: 'api-frame-remove-result.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const branch = request.query.branch ?? await node.refs.currentBranch()
+    const result = await node.frames.remove(request.params['*'], { branch, signal })
+    events.publish('frame:remove', { id: result.id, branch, tree: result.tree.toString() })
+    return { id: result.id, tree: result.tree.toString() }
+  })
+}

@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify'
+import { attachmentRoutes } from './attachments.ts'
+import { commitRoutes } from './commits.ts'
+import type { ApiContext } from './context.ts'
+import { eventRoutes } from './events.ts'
+import { frameRoutes } from './frames.ts'
+import { snapshotRoutes } from './snapshots.ts'
+import { traceRoutes } from './traces.ts'
+import { verifyRoutes } from './verify.ts'
+
+/** Everything under /api/v1. Each concern is its own encapsulated plugin (body parsers differ). */
+export async function apiRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  await app.register(frameRoutes, ctx)
+  await app.register(attachmentRoutes, ctx)
+  await app.register(commitRoutes, ctx)
+  await app.register(traceRoutes, ctx)
+  await app.register(snapshotRoutes, ctx)
+  await app.register(verifyRoutes, ctx)
+  await app.register(eventRoutes, ctx)
+}

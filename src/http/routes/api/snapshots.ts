@@ -1,0 +1,70 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { httpCodes, HttpError } from '../../errors.ts'
+import { requestSignal } from '../../util.ts'
+import { errorResponses, writeSecurity } from './context.ts'
+import type { ApiContext } from './context.ts'
+
+const CAR_TYPES = ['application/vnd.ipld.car', 'application/octet-stream']
+
+/** Passes a request body through while counting it; stops it past `limit` bytes. */
+async function * capped (source: AsyncIterable<Uint8Array>, limit: number): AsyncGenerator<Uint8Array> {
+  let total = 0
+  for await (const chunk of source) {
+    total += chunk.byteLength
+    if (total > limit) throw new HttpError(httpCodes.payloadTooLarge, `the CAR upload is larger than the limit of ${limit} bytes`)
+    yield chunk
+  }
+}
+
+export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { node, events, auth, limits } = ctx
+
+  // A CAR upload is streamed into the import, never buffered whole.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(CAR_TYPES, (_request, payload, done) => { done(null, payload) })
+
+  app.get<{ Params: { '*': string } }>('/snapshots/*', {
+    schema: {
+      summary: 'Export the closure of a commit, tree or any CID as a CAR v1 stream (deterministic DFS order)',
+      tags: ['snapshots'],
+      params: { type: 'object', required: ['*'], properties: { '*': { type: 'string', minLength: 1, maxLength: 256 } } }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs * 10)
+    const root = await node.snapshots.resolveRoot(request.params['*'], { signal })
+    const { car } = node.snapshots.exportCar(root, { signal })
+    void reply
+      .type('application/vnd.ipld.car; version=1; order=dfs; dups=n')
+      .header('content-disposition', `attachment; filename="${root.toString()}.car"`)
+      .header('x-ipfs-roots', root.toString())
+      .header('x-content-type-options', 'nosniff')
+    if (request.method === 'HEAD') return await reply.send()
+    return await reply.send(Readable.from(car))
+  })
+
+  app.post<{ Body: AsyncIterable<Uint8Array> | undefined }>('/snapshots', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Import a CAR upload: every block is hash-checked, nothing becomes visible until the DAG under its one root is complete',
+      description: `Body: a CAR v1 (Content-Type ${CAR_TYPES.join(' or ')}); at most the configured CAR import limit.`,
+      tags: ['snapshots'],
+      security: writeSecurity,
+      response: { 201: { $ref: 'api-snapshot-stats.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const declared = Number(request.headers['content-length'])
+    if (Number.isFinite(declared) && declared > limits.carImportBytes) {
+      throw new HttpError(httpCodes.payloadTooLarge, `the CAR upload is larger than the limit of ${limits.carImportBytes} bytes`)
+    }
+    if (request.body == null) throw new HttpError(httpCodes.badRequest, 'the request has no body: send a CAR file')
+    const stats = await node.snapshots.importCar(capped(request.body, limits.carImportBytes), {
+      maxBytes: limits.carImportBytes,
+      signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10)
+    })
+    const view = { root: stats.root.toString(), blocks: stats.blocks, bytes: stats.bytes }
+    events.publish('snapshot:import', view)
+    return await reply.code(201).send(view)
+  })
+}

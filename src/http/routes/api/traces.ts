@@ -1,0 +1,117 @@
+import type { FastifyInstance } from 'fastify'
+import type { CID } from 'multiformats/cid'
+import { parseCid, toJsonView } from '../../../core/codec.ts'
+import { checkSessionName } from '../../../core/trace-step.ts'
+import { httpCodes, HttpError } from '../../errors.ts'
+import { cidsText, decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
+import { errorResponses, writeSecurity } from './context.ts'
+import type { ApiContext } from './context.ts'
+
+interface StepCursor extends Record<string, unknown> { s: string, n: number }
+const isStepCursor = (v: Record<string, unknown>): v is StepCursor => typeof v.s === 'string' && Number.isSafeInteger(v.n) && (v.n as number) > 0
+
+const sessionParams = {
+  type: 'object',
+  required: ['session'],
+  properties: { session: { type: 'string', minLength: 1, maxLength: 256, description: 'Session name, URL-encoded (a/b is a%2Fb)' } }
+} as const
+
+export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { node, events, auth, limits } = ctx
+
+  app.get<{ Querystring: { limit: number } }>('/sessions', {
+    schema: {
+      summary: 'Reasoning sessions and their heads',
+      tags: ['traces'],
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } } },
+      response: { 200: { type: 'object', required: ['sessions'], properties: { sessions: { type: 'array', items: { $ref: 'api-session.schema.json#' } } } }, ...errorResponses }
+    }
+  }, async (request) => {
+    const sessions: Array<{ session: string, heads: string[] }> = []
+    for await (const s of node.traces.sessions()) {
+      sessions.push({ session: s.session, heads: cidsText(s.heads) })
+      if (sessions.length >= request.query.limit) break
+    }
+    return { sessions }
+  })
+
+  app.post<{ Params: { session: string }, Body: { step: unknown, parents?: string[] } }>('/sessions/:session/steps', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit, bodyErrorCode: 'ERR_TRACE_STEP_INVALID' },
+    schema: {
+      summary: 'Append a signed step to a session',
+      tags: ['traces'],
+      security: writeSecurity,
+      params: sessionParams,
+      body: { $ref: 'api-step-append.schema.json#' },
+      response: { 201: { $ref: 'api-append-result.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const { session } = request.params
+    const parents: CID[] | undefined = request.body.parents?.map(p => parseCid(p, 'parent'))
+    const result = await node.traces.append(session, request.body.step, { parents, signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
+    const view = { cid: result.cid.toString(), session: result.session, parents: cidsText(result.parents), heads: cidsText(result.heads) }
+    events.publish('step:append', view)
+    return await reply.code(201).header('location', `/api/v1/sessions/${encodeURIComponent(session)}/steps`).send(view)
+  })
+
+  app.get<{ Params: { session: string }, Querystring: { limit: number, cursor?: string } }>('/sessions/:session/steps', {
+    schema: {
+      summary: 'A session\'s steps in causal order (parents first), paginated',
+      tags: ['traces'],
+      params: sessionParams,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, cursor: { type: 'string', minLength: 1, maxLength: 1024 } }
+      },
+      response: { 200: { $ref: 'api-step-list.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const { session } = request.params
+    checkSessionName(session)
+    const { limit, cursor } = request.query
+    let skip = 0
+    if (cursor != null) {
+      const c = decodeCursor(cursor, isStepCursor)
+      if (c.s !== session) throw new HttpError(httpCodes.validation, 'querystring/cursor belongs to another session')
+      skip = c.n
+    }
+    // The service orders the whole session in memory; a page skips what came before.
+    const steps: Array<{ cid: string, step: unknown }> = []
+    let seen = 0
+    let more = false
+    for await (const record of node.traces.show(session, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })) {
+      if (seen++ < skip) continue
+      if (steps.length >= limit) { more = true; break }
+      steps.push({ cid: record.cid.toString(), step: toJsonView(record.step) })
+    }
+    return { session, steps, cursor: more ? encodeCursor({ s: session, n: skip + steps.length }) : null }
+  })
+
+  app.get<{ Params: { session: string } }>('/sessions/:session/heads', {
+    schema: {
+      summary: 'A session\'s heads (its open routes)',
+      tags: ['traces'],
+      params: sessionParams,
+      response: { 200: { $ref: 'api-session.schema.json#' }, ...errorResponses }
+    }
+  }, async (request) => {
+    const { session } = request.params
+    return { session, heads: cidsText(await node.traces.heads(session)) }
+  })
+
+  app.get<{ Params: { session: string }, Querystring: { limit: number } }>('/sessions/:session/routes', {
+    schema: {
+      summary: 'The distinct routes of a session, each from a head back to a root',
+      tags: ['traces'],
+      params: sessionParams,
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
+      response: { 200: { $ref: 'api-routes.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const { session } = request.params
+    const routes = await node.traces.routes(session, { limit: request.query.limit, signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
+    return { session, routes: routes.map(cidsText) }
+  })
+}

@@ -1,0 +1,67 @@
+import { Ajv } from 'ajv'
+import type { FastifyInstance } from 'fastify'
+import { addFramehubFormats, schemas as coreSchemas } from '../core/schemas.ts'
+import appendResultSchema from '../../schemas/api/append-result.schema.json' with { type: 'json' }
+import attachmentSchema from '../../schemas/api/attachment.schema.json' with { type: 'json' }
+import branchCreateSchema from '../../schemas/api/branch-create.schema.json' with { type: 'json' }
+import branchSchema from '../../schemas/api/branch.schema.json' with { type: 'json' }
+import cidSchema from '../../schemas/api/cid.schema.json' with { type: 'json' }
+import commitLogSchema from '../../schemas/api/commit-log.schema.json' with { type: 'json' }
+import commitRequestSchema from '../../schemas/api/commit-request.schema.json' with { type: 'json' }
+import commitResultSchema from '../../schemas/api/commit-result.schema.json' with { type: 'json' }
+import diffResultSchema from '../../schemas/api/diff-result.schema.json' with { type: 'json' }
+import errorSchema from '../../schemas/api/error.schema.json' with { type: 'json' }
+import forkSchema from '../../schemas/api/fork.schema.json' with { type: 'json' }
+import frameListSchema from '../../schemas/api/frame-list.schema.json' with { type: 'json' }
+import frameRecordSchema from '../../schemas/api/frame-record.schema.json' with { type: 'json' }
+import frameRemoveResultSchema from '../../schemas/api/frame-remove-result.schema.json' with { type: 'json' }
+import mergeRequestSchema from '../../schemas/api/merge-request.schema.json' with { type: 'json' }
+import mergeResultSchema from '../../schemas/api/merge-result.schema.json' with { type: 'json' }
+import pinFailureSchema from '../../schemas/api/pin-failure.schema.json' with { type: 'json' }
+import pinResultsSchema from '../../schemas/api/pin-results.schema.json' with { type: 'json' }
+import pinStatusSchema from '../../schemas/api/pin-status.schema.json' with { type: 'json' }
+import pinSchema from '../../schemas/api/pin.schema.json' with { type: 'json' }
+import routesSchema from '../../schemas/api/routes.schema.json' with { type: 'json' }
+import sessionSchema from '../../schemas/api/session.schema.json' with { type: 'json' }
+import shownBlockSchema from '../../schemas/api/shown-block.schema.json' with { type: 'json' }
+import snapshotStatsSchema from '../../schemas/api/snapshot-stats.schema.json' with { type: 'json' }
+import stepAppendSchema from '../../schemas/api/step-append.schema.json' with { type: 'json' }
+import stepListSchema from '../../schemas/api/step-list.schema.json' with { type: 'json' }
+import verifyReportSchema from '../../schemas/api/verify-report.schema.json' with { type: 'json' }
+
+/** The API's own schemas (`schemas/api/`), keyed by `$id` like the core ones. */
+export const apiSchemas = [
+  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, cidSchema, commitLogSchema, commitRequestSchema, commitResultSchema, diffResultSchema, errorSchema, forkSchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, routesSchema, sessionSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepListSchema, verifyReportSchema
+] as const
+
+/** Every schema the gateway knows: core first (API schemas reference them). */
+export const allSchemas: ReadonlyArray<{ $id: string }> = [...coreSchemas, ...apiSchemas]
+
+function newAjv (coerce: boolean): Ajv {
+  const ajv = new Ajv({
+    allErrors: false,
+    // Unknown fields are an error, never silently dropped.
+    removeAdditional: false,
+    useDefaults: true,
+    // Bodies keep their JSON types ("5" is not 5); query strings and params are text and need it.
+    coerceTypes: coerce ? 'array' : false,
+    allowUnionTypes: true,
+    strict: false
+  })
+  addFramehubFormats(ajv)
+  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(s) && !Number.isNaN(Date.parse(s)) })
+  for (const schema of allSchemas) ajv.addSchema(schema)
+  return ajv
+}
+
+/**
+ * Registers every schema once (`addSchema`, referenced by `$ref` in routes and used by the
+ * serializer and the OpenAPI document) and validates bodies without type coercion, query strings
+ * and params with it.
+ */
+export function registerSchemas (app: FastifyInstance): void {
+  for (const schema of allSchemas) app.addSchema(schema)
+  const body = newAjv(false)
+  const text = newAjv(true)
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema))
+}

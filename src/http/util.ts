@@ -1,0 +1,39 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { CID } from 'multiformats/cid'
+import { httpCodes, HttpError } from './errors.ts'
+
+/** Encodes a page cursor: opaque to clients (base64url JSON), checked when it comes back. */
+export function encodeCursor (value: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+/** Decodes a cursor made by encodeCursor; `ERR_VALIDATION` (400) for anything else. */
+export function decodeCursor<T extends Record<string, unknown>> (text: string, check: (value: Record<string, unknown>) => value is T): T {
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
+  } catch {
+    value = undefined
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !check(value as Record<string, unknown>)) {
+    throw new HttpError(httpCodes.validation, 'querystring/cursor is not a cursor this gateway gave out')
+  }
+  return value as T
+}
+
+/**
+ * An AbortSignal for the work of one request: aborted when the client goes away before the
+ * response is complete, or after `timeoutMs`.
+ */
+export function requestSignal (request: FastifyRequest, reply: FastifyReply, timeoutMs: number): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new HttpError(httpCodes.timeout, 'client went away'))
+  })
+  void request
+  return AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)])
+}
+
+export const cidText = (cid: CID): string => cid.toString()
+export const cidsText = (cids: readonly CID[]): string[] => cids.map(c => c.toString())
+export const maybeCidText = (cid: CID | null | undefined): string | null => cid == null ? null : cid.toString()
