@@ -53,7 +53,8 @@ const ABOVE_SURROGATES = /[\uD800-\uFFFF]/
  * that is not a well-formed string, or a value that is not a CID.
  */
 export function buildTree (entries: Iterable<TreeEntry>): TreeResult {
-  const list: TreeEntry[] = []
+  let keys: string[] = []
+  let values: CID[] = []
   let sorted = true
   let native = true
   let previous: string | undefined
@@ -66,23 +67,27 @@ export function buildTree (entries: Iterable<TreeEntry>): TreeResult {
     }
     const value = CID.asCID(entry.value)
     if (value === null) throw new TreeInputError(`tree value for key ${quoteKey(key)} is not a CID`)
-    list.push({ key, value })
+    keys.push(key)
+    values.push(value)
     if (sorted && previous !== undefined && compareKeys(previous, key) >= 0) sorted = false
     previous = key
   }
-  if (list.length === 0) return emptyTree()
+  if (keys.length === 0) return emptyTree()
   if (!sorted) {
-    // Native (UTF-16) order equals byte order unless a key has a surrogate or U+E000..U+FFFF.
-    if (native) list.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-    else list.sort((a, b) => compareKeys(a.key, b.key))
-    for (let i = 1; i < list.length; i++) {
-      if ((list[i] as TreeEntry).key === (list[i - 1] as TreeEntry).key) {
-        throw new TreeInputError(`duplicate tree key ${quoteKey((list[i] as TreeEntry).key)}`)
-      }
+    // Sorting indices allocates nothing per entry. Native (UTF-16) order equals byte order
+    // unless a key has a surrogate or a char in U+E000..U+FFFF.
+    const k = keys
+    const order = Array.from(k, (_, i) => i)
+    if (native) order.sort((a, b) => (k[a] as string) < (k[b] as string) ? -1 : (k[a] as string) > (k[b] as string) ? 1 : 0)
+    else order.sort((a, b) => compareKeys(k[a] as string, k[b] as string))
+    const v = values
+    keys = order.map(i => k[i] as string)
+    values = order.map(i => v[i] as CID)
+    for (let i = 1; i < keys.length; i++) {
+      if (keys[i] === keys[i - 1]) throw new TreeInputError(`duplicate tree key ${quoteKey(keys[i] as string)}`)
     }
   }
   const out: NewNode[] = []
-  const leaves = chunkLevel(list.map(e => e.key), list.map(e => e.value), 0, out)
-  const root = buildUp(leaves, out)
+  const root = buildUp(chunkLevel(keys, values, 0, out), out)
   return { root: root.cid, blocks: out.map(n => ({ cid: n.cid, bytes: n.bytes })) }
 }

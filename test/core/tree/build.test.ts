@@ -29,7 +29,7 @@ describe('buildTree', () => {
         for (const block of built.blocks) decodeTreeNode(block.bytes)
         await assertCanonical(store, built.root)
       }
-    ), { numRuns: 40 })
+    ), { numRuns: 60 })
   })
 
   it('builds several levels for a large set', async () => {

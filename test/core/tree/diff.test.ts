@@ -57,7 +57,7 @@ describe('diffTrees', () => {
         assert.deepEqual(await diffRows(store, rootB, builtA.root), modelDiff(b, a))
         assert.deepEqual(await diffRows(store, builtA.root, builtA.root), [])
       }
-    ), { numRuns: 80 })
+    ), { numRuns: 150 })
   })
 
   it('reads O(changes · depth) nodes: 10 changes on a 100k-entry tree', async () => {

@@ -51,7 +51,19 @@ const nodeLikeArb = fc.record({
   fc.dictionary(fc.string({ maxLength: 4 }), cborArb, { minKeys: 1, maxKeys: 2 }).map(extra => ({ ...extra, ...base }))
 ))
 
-function assertRejectsOrValid (bytes: Uint8Array, value?: unknown): void {
+/**
+ * decodeTreeNode accepts exactly the canonical DAG-CBOR encodings of node-shaped values:
+ * when it accepts, @ipld/dag-cbor reads the same node and re-encodes to the same bytes;
+ * when it rejects, it throws a one-line TreeError, and @ipld/dag-cbor does not read a
+ * node-shaped value whose canonical encoding is these bytes.
+ */
+function assertDecodesLikeDagCbor (bytes: Uint8Array, outcomes: { accepted: number, rejected: number }): void {
+  let reference: unknown
+  let canonical = false
+  try {
+    reference = dagCbor.decode(bytes)
+    canonical = isTreeNode(reference) && Buffer.compare(encodeTreeNode(reference).bytes, bytes) === 0
+  } catch {}
   let node: TreeNode
   try {
     node = decodeTreeNode(bytes)
@@ -60,10 +72,16 @@ function assertRejectsOrValid (bytes: Uint8Array, value?: unknown): void {
     assert.equal(err.name, 'TreeError')
     assert.equal(err.code, 'ERR_TREE_INVALID')
     assert.ok(!err.message.includes('\n'))
+    assert.equal(canonical, false, 'rejected a canonical node')
+    outcomes.rejected++
     return
   }
-  assert.ok(isTreeNode(node))
-  if (value !== undefined) assert.ok(isTreeNode(value))
+  assert.ok(canonical, 'accepted bytes that are not a canonical node')
+  outcomes.accepted++
+  const ref = reference as TreeNode
+  assert.equal(node.level, ref.level)
+  assert.deepEqual(node.keys, ref.keys)
+  node.values.forEach((v, i) => assert.ok(v.equals(ref.values[i])))
 }
 
 describe('node codec', () => {
@@ -149,15 +167,17 @@ describe('node codec', () => {
   })
 
   it('fuzz: random DAG-CBOR values decode only when node-shaped, else TreeError', () => {
-    fc.assert(fc.property(fc.oneof(cborArb, nodeLikeArb), value => {
+    const outcomes = { accepted: 0, rejected: 0 }
+    fc.assert(fc.property(fc.oneof(cborArb, nodeLikeArb, nodeArb), value => {
       let bytes: Uint8Array
       try {
         bytes = dagCbor.encode(value)
       } catch {
         return
       }
-      assertRejectsOrValid(bytes, dagCbor.decode(bytes))
+      assertDecodesLikeDagCbor(bytes, outcomes)
     }), { numRuns: 3000 })
+    assert.ok(outcomes.accepted > 50 && outcomes.rejected > 1000, JSON.stringify(outcomes))
   })
 
   it('fuzz: mutated valid nodes are rejected with TreeError or still valid', () => {
@@ -167,6 +187,7 @@ describe('node codec', () => {
       fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
       fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), byte: fc.nat(255) })
     )
+    const outcomes = { accepted: 0, rejected: 0 }
     fc.assert(fc.property(nodeArb, fc.array(mutation, { minLength: 1, maxLength: 3 }), (node, mutations) => {
       let bytes = encodeTreeNode(node).bytes
       for (const m of mutations) {
@@ -178,7 +199,8 @@ describe('node codec', () => {
         else if (m.kind === 'insert') bytes = new Uint8Array([...bytes.subarray(0, at), m.byte, ...bytes.subarray(at)])
         else bytes = copy
       }
-      assertRejectsOrValid(bytes)
+      assertDecodesLikeDagCbor(bytes, outcomes)
     }), { numRuns: 2000 })
+    assert.ok(outcomes.accepted > 50 && outcomes.rejected > 500, JSON.stringify(outcomes))
   })
 })

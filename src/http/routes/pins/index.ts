@@ -90,7 +90,9 @@ export async function pinRoutes (app: FastifyInstance, ctx: PinsContext): Promis
           after: { type: 'string', format: 'date-time' },
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
           meta: { type: 'string', maxLength: 65536, description: 'A JSON object of string values, URL-encoded' }
-        }
+        },
+        // Generated OpenAPI clients (e.g. @ipfs-shipyard/pinning-service-client) send meta deep-object style.
+        patternProperties: { '^meta\\[[^\\]]{1,256}\\]$': { type: 'string', maxLength: 4096 } }
       },
       response: { 200: { $ref: 'api-pin-results.schema.json#' }, ...failures }
     }
@@ -113,6 +115,10 @@ export async function pinRoutes (app: FastifyInstance, ctx: PinsContext): Promis
         throw new HttpError(httpCodes.validation, 'querystring/meta must be a JSON object of string values')
       }
       meta = parsed as Record<string, string>
+    }
+    for (const [key, value] of Object.entries(q as unknown as Record<string, unknown>)) {
+      const m = /^meta\[(.+)\]$/.exec(key)
+      if (m != null && typeof value === 'string') (meta ??= {})[m[1] as string] = value
     }
     const { count, results } = await store.list({
       cids,
