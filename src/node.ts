@@ -13,6 +13,7 @@ import { createTraceService } from './services/traces.ts'
 import type { TraceService } from './services/traces.ts'
 import { createVerifyService } from './services/verify.ts'
 import type { VerifyService } from './services/verify.ts'
+import type { EventBus } from './services/events.ts'
 
 /** How to open a node. */
 export interface NodeConfig {
@@ -33,6 +34,8 @@ export interface FramehubNode {
   readonly traces: TraceService
   readonly snapshots: SnapshotService
   readonly verifier: VerifyService
+  /** What the services wrote, announced after it landed (commits, ref moves, steps, ...). */
+  readonly events: EventBus
   close (): Promise<void>
 }
 
@@ -61,6 +64,7 @@ function wire (repo: Repo): FramehubNode {
     traces: createTraceService(components),
     snapshots: createSnapshotService(components, refs),
     verifier: createVerifyService(components, refs),
+    events: components.events,
     close: async () => { await repo.close() }
   }
 }

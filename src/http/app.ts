@@ -6,8 +6,7 @@ import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { FramehubNode } from '../node.ts'
 import { httpCodes, HttpError, installErrorHandlers } from './errors.ts'
-import { createEventBus } from './events.ts'
-import type { EventBus } from './events.ts'
+import type { EventBus } from '../services/events.ts'
 import { registerMetrics } from './plugins/metrics.ts'
 import { bearerAuth } from './plugins/auth.ts'
 import { apiRoutes } from './routes/api/index.ts'
@@ -41,7 +40,7 @@ export interface GatewayInit {
   underPressure?: { maxEventLoopDelay?: number, maxHeapUsedBytes?: number, maxRssBytes?: number } | false
   /** Serve the OpenAPI document and Swagger UI at /docs (default true). */
   docs?: boolean
-  /** The event bus routes publish to (default: a new one). */
+  /** The event bus to stream and count (default: the node's). */
   events?: EventBus
 }
 
@@ -81,7 +80,7 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error'
   })
-  const events = init.events ?? createEventBus()
+  const events = init.events ?? node.events
   const pins = createPinStore(node, events)
   app.decorate('framehub', { node, events, pins })
   app.addHook('onClose', async () => { await pins.close() })

@@ -79,7 +79,7 @@ export interface CommitService {
 }
 
 export function createCommitService (components: ServiceComponents, refs: RefService): CommitService {
-  const { repo, exclusive } = components
+  const { repo, exclusive, events } = components
   const blocks = repo.blocks
 
   const headTree = async (head: CID | undefined): Promise<CID> => head == null ? EMPTY_TREE : (await readCommit(blocks, head)).tree
@@ -124,6 +124,8 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
         .delState(keys.work(branch))
       for (const name of sessions.names) batch.delState(keys.sessionDirty(name))
       await batch.write()
+      events.publish('commit', { commit: block.cid.toString(), tree: tree.toString(), branch, parents: parents.map(String) })
+      events.publish('ref:move', { ref: branch, from: head?.toString() ?? null, to: block.cid.toString(), reason: 'commit' })
       return { commit: block.cid, tree, branch, parents, sessions: sessions.heads }
     }),
 
@@ -159,6 +161,7 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
       if (ours != null && await isAncestor(blocks, theirs, ours, options)) return { commit: ours, mode: 'up-to-date', forks: [] }
       if (ours == null || await isAncestor(blocks, ours, theirs, options)) {
         await repo.batch().putState(keys.ref(branch), encodeCid(theirs)).write()
+        events.publish('ref:move', { ref: branch, from: ours?.toString() ?? null, to: theirs.toString(), reason: 'fast-forward' })
         return { commit: theirs, mode: 'fast-forward', forks: [] }
       }
       const base = await mergeBase(blocks, ours, theirs, options)
@@ -178,6 +181,8 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
         batch.putState(keys.fork(branch, f.id, block.cid.toString()), encodeCbor({ ...f, branch, merge: block.cid, from: theirs }))
       }
       await batch.write()
+      events.publish('commit', { commit: block.cid.toString(), tree: tree.root.toString(), branch, parents: [ours.toString(), theirs.toString()] })
+      events.publish('ref:move', { ref: branch, from: ours.toString(), to: block.cid.toString(), reason: 'merge' })
       return { commit: block.cid, mode: 'merge', forks: merged.forks }
     }),
 

@@ -1,6 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { emptyTree } from '../core/tree/index.ts'
 import type { Repo } from '../storage/repo.ts'
+import { createEventBus } from './events.ts'
+import type { EventBus } from './events.ts'
 
 /** Options of every service call that does I/O. */
 export interface CallOptions {
@@ -22,6 +24,8 @@ export interface ServiceComponents {
   repo: Repo
   /** Runs `fn` after every write started before it: a read-modify-write of refs is never interleaved. */
   exclusive: <T>(fn: () => Promise<T>) => Promise<T>
+  /** Where services announce what they wrote, after it has landed. */
+  events: EventBus
 }
 
 export const EMPTY_TREE: CID = emptyTree().root
@@ -30,6 +34,7 @@ export function createServiceComponents (repo: Repo): ServiceComponents {
   let tail: Promise<unknown> = Promise.resolve()
   return {
     repo,
+    events: createEventBus(),
     exclusive: async <T>(fn: () => Promise<T>): Promise<T> => {
       const run = tail.then(fn, fn)
       tail = run.catch(() => {})

@@ -75,7 +75,7 @@ export interface FrameService {
 const IMPORT_BATCH = 8192
 
 export function createFrameService (components: ServiceComponents, refs: RefService): FrameService {
-  const { repo, exclusive } = components
+  const { repo, exclusive, events } = components
   const blocks = repo.blocks
 
   const checkResolvable = async (links: Iterable<CID>, known: Set<string> | undefined, where: string): Promise<void> => {
@@ -115,6 +115,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const block = encodeFrame(frame)
       const branch = options?.branch ?? await refs.currentBranch()
       await stage(branch, [{ key: frame.id, value: block.cid }], [block], options)
+      events.publish('frame:put', { id: frame.id, cid: block.cid.toString(), branch })
       return { id: frame.id, cid: block.cid, frame }
     }),
 
@@ -154,6 +155,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const sorted = [...changes].map(([key, value]) => ({ key, value }))
       const tree = await stage(branch, sorted, [], options)
       options?.onProgress?.({ type: 'frames:import:done', detail: { frames: changes.size, bytes } })
+      events.publish('frame:import', { frames: changes.size, branch, tree: tree.toString() })
       return { frames: changes.size, tree }
     }),
 
@@ -191,7 +193,9 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const branch = options?.branch ?? await refs.currentBranch()
       const base = await refs.workingTree(branch)
       if (await getEntry(blocks, base, id, options) == null) throw new FrameNotFoundError(`no frame "${id}" on branch ${branch}`, { id })
-      return { id, tree: await stage(branch, [{ key: id, value: null }], [], options) }
+      const tree = await stage(branch, [{ key: id, value: null }], [], options)
+      events.publish('frame:remove', { id, branch, tree: tree.toString() })
+      return { id, tree }
     })
   }
 }

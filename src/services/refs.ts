@@ -47,7 +47,7 @@ export function checkBranchName (name: string): void {
   }
 }
 
-export function createRefService ({ repo, exclusive }: ServiceComponents): RefService {
+export function createRefService ({ repo, exclusive, events }: ServiceComponents): RefService {
   const { state } = repo
 
   const currentBranch = async (): Promise<string> => (await state.text(keys.head)) ?? repo.config.defaultBranch
@@ -121,12 +121,15 @@ export function createRefService ({ repo, exclusive }: ServiceComponents): RefSe
       if (await branchHead(name) != null) throw new RefExistsError(`branch "${name}" already exists`)
       const commit = await resolveCommit(start ?? 'HEAD')
       await repo.batch().putState(keys.ref(name), encodeCid(commit)).write()
+      events.publish('ref:move', { ref: name, from: null, to: commit.toString(), reason: 'branch-create' })
       return { name, commit, current: false }
     }),
     deleteBranch: async (name) => await exclusive(async () => {
-      if (await branchHead(name) == null) throw new RefNotFoundError(`no branch "${name}"`)
+      const before = await branchHead(name)
+      if (before == null) throw new RefNotFoundError(`no branch "${name}"`)
       if (name === await currentBranch()) throw new UsageError(`cannot delete the checked-out branch "${name}"`)
       await repo.batch().delState(keys.ref(name)).delState(keys.work(name)).write()
+      events.publish('ref:move', { ref: name, from: before.toString(), to: null, reason: 'branch-delete' })
     }),
     checkout: async (name, options) => await exclusive(async () => {
       checkBranchName(name)
@@ -140,6 +143,7 @@ export function createRefService ({ repo, exclusive }: ServiceComponents): RefSe
         throw new RefNotFoundError(`no branch "${name}" (use --create to make it)`)
       }
       await batch.putState(keys.head, encodeText(name)).write()
+      events.publish('checkout', { branch: name })
       return commit == null ? { branch: name } : { branch: name, commit }
     })
   }

@@ -41,7 +41,7 @@ export interface SnapshotService {
 
 const BATCH = 4096
 
-export function createSnapshotService ({ repo, exclusive }: ServiceComponents, refs: RefService): SnapshotService {
+export function createSnapshotService ({ repo, exclusive, events }: ServiceComponents, refs: RefService): SnapshotService {
   const { db, blocks } = repo
 
   return {
@@ -141,6 +141,7 @@ export function createSnapshotService ({ repo, exclusive }: ServiceComponents, r
           await db.blocks.batch(slice.map((key, j) => ({ type: 'put' as const, key, value: values[j] as Uint8Array })))
         }
         options?.onProgress?.({ type: 'snapshot:import:done', detail: { blocks: count, bytes } })
+        events.publish('snapshot:import', { root: root.toString(), blocks: count, bytes })
         return { root, blocks: count, bytes }
       } finally {
         await db.pending.clear()

@@ -42,7 +42,7 @@ export interface TraceService {
   sessions (): AsyncIterable<SessionInfo>
 }
 
-export function createTraceService ({ repo, exclusive }: ServiceComponents): TraceService {
+export function createTraceService ({ repo, exclusive, events }: ServiceComponents): TraceService {
   const blocks = repo.blocks
 
   const readStep = async (cid: CID, options?: CallOptions): Promise<TraceStep> => decodeTraceStep(cid, await blocks.get(cid, options))
@@ -126,6 +126,7 @@ export function createTraceService ({ repo, exclusive }: ServiceComponents): Tra
         .putState(keys.sessionHead(session), encodeCid(block.cid))
         .putState(keys.sessionDirty(session), encodeText('1'))
         .write()
+      events.publish('step:append', { session, cid: block.cid.toString(), parents: parents.map(String), heads: next.map(String) })
       return { cid: block.cid, session, parents, heads: next }
     }),
 

@@ -5,7 +5,6 @@ import { CarWriter } from '@ipld/car'
 import type { CID } from 'multiformats/cid'
 import { encodeBlock } from '../../src/core/codec.ts'
 import type { Block } from '../../src/core/codec.ts'
-import type { FramehubNode } from '../../src/node.ts'
 import { tempNode } from '../helpers/repo.ts'
 
 async function collect (car: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { FramehubNode } from '../../node.ts'
-import type { EventBus } from '../events.ts'
+import type { EventBus } from '../../services/events.ts'
 
 export interface GatewayMetrics {
   readonly registry: Registry

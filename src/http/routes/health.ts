@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { FramehubNode } from '../../node.ts'
-import type { EventBus } from '../events.ts'
+import type { EventBus } from '../../services/events.ts'
 
 const started = Date.now()
 

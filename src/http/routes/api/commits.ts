@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { parseCid, toJsonView } from '../../../core/codec.ts'
 import type { ForkRecord } from '../../../core/commit.ts'
-import { readCommit, walkHistory } from '../../../core/history.ts'
+import { walkHistory } from '../../../core/history.ts'
 import { checkBranchName } from '../../../services/refs.ts'
 import { cidsText, decodeCursor, encodeCursor, maybeCidText, requestSignal } from '../../util.ts'
 import { errorResponses, writeSecurity } from './context.ts'
@@ -21,7 +21,7 @@ const forkView = (f: ForkRecord & { branch?: string, merge?: { toString(): strin
 const refText = { type: 'string', minLength: 1, maxLength: 256 } as const
 
 export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  const { node, events, auth, limits } = ctx
+  const { node, auth, limits } = ctx
 
   app.post<{ Body: { message: string, allowEmpty?: boolean } }>('/commits', {
     onRequest: auth,
@@ -43,8 +43,6 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       parents: cidsText(result.parents),
       sessions: cidsText(result.sessions)
     }
-    events.publish('commit', { commit: view.commit, tree: view.tree, branch: view.branch, parents: view.parents })
-    events.publish('ref:move', { ref: result.branch, from: view.parents[0] ?? null, to: view.commit, reason: 'commit' })
     return await reply.code(201).send(view)
   })
 
@@ -125,18 +123,8 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    const branch = await node.refs.currentBranch()
-    const before = await node.refs.branchHead(branch)
     const result = await node.commits.merge(request.body.ref, { message: request.body.message, signal })
-    const commit = result.commit.toString()
-    if (result.mode !== 'up-to-date') {
-      if (result.mode === 'merge') {
-        const c = await readCommit(node.repo.blocks, result.commit)
-        events.publish('commit', { commit, tree: c.tree.toString(), branch, parents: cidsText(c.parents) })
-      }
-      events.publish('ref:move', { ref: branch, from: maybeCidText(before), to: commit, reason: 'merge' })
-    }
-    return { commit, mode: result.mode, forks: result.forks.map(forkView) }
+    return { commit: result.commit.toString(), mode: result.mode, forks: result.forks.map(forkView) }
   })
 
   app.get<{ Querystring: { branch?: string, limit: number } }>('/forks', {
@@ -183,7 +171,6 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     }
   }, async (request, reply) => {
     const b = await node.refs.createBranch(request.body.name, request.body.start)
-    events.publish('ref:move', { ref: b.name, from: null, to: b.commit.toString(), reason: 'branch-create' })
     return await reply.code(201).send({ name: b.name, commit: b.commit.toString(), current: b.current })
   })
 
@@ -200,9 +187,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
   }, async (request, reply) => {
     const name = request.params['*']
     checkBranchName(name)
-    const before = await node.refs.branchHead(name)
     await node.refs.deleteBranch(name)
-    events.publish('ref:move', { ref: name, from: maybeCidText(before), to: null, reason: 'branch-delete' })
     return await reply.code(204).send()
   })
 }

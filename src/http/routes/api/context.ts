@@ -1,6 +1,6 @@
 import type { onRequestHookHandler } from 'fastify'
 import type { FramehubNode } from '../../../node.ts'
-import type { EventBus } from '../../events.ts'
+import type { EventBus } from '../../../services/events.ts'
 
 /** What every route plugin under /api/v1 is given. */
 export interface ApiContext {

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import { eventTypes } from '../../events.ts'
-import type { NodeEvent, NodeEventType } from '../../events.ts'
+import { eventTypes } from '../../../services/events.ts'
+import type { NodeEvent, NodeEventType } from '../../../services/events.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import type { ApiContext } from './context.ts'
 

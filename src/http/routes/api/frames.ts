@@ -40,7 +40,7 @@ const idParams = {
 } as const
 
 export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  const { node, events, auth, limits } = ctx
+  const { node, auth, limits } = ctx
 
   app.post<{ Body: unknown, Querystring: { branch?: string } }>('/frames', {
     onRequest: auth,
@@ -57,7 +57,6 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
     const branch = request.query.branch ?? await node.refs.currentBranch()
     const record = await node.frames.put(request.body, { branch, signal, source: 'request body' })
-    events.publish('frame:put', { id: record.id, cid: record.cid.toString(), branch })
     return await reply.code(201).header('location', `/api/v1/frames/${record.cid.toString()}`).send(recordView(record))
   })
 
@@ -157,7 +156,6 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
     const branch = request.query.branch ?? await node.refs.currentBranch()
     const result = await node.frames.remove(request.params['*'], { branch, signal })
-    events.publish('frame:remove', { id: result.id, branch, tree: result.tree.toString() })
     return { id: result.id, tree: result.tree.toString() }
   })
 }

@@ -18,7 +18,7 @@ async function * capped (source: AsyncIterable<Uint8Array>, limit: number): Asyn
 }
 
 export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  const { node, events, auth, limits } = ctx
+  const { node, auth, limits } = ctx
 
   // A CAR upload is streamed into the import, never buffered whole.
   app.removeAllContentTypeParsers()
@@ -64,7 +64,6 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
       signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10)
     })
     const view = { root: stats.root.toString(), blocks: stats.blocks, bytes: stats.bytes }
-    events.publish('snapshot:import', view)
     return await reply.code(201).send(view)
   })
 }

@@ -17,7 +17,7 @@ const sessionParams = {
 } as const
 
 export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  const { node, events, auth, limits } = ctx
+  const { node, auth, limits } = ctx
 
   app.get<{ Querystring: { limit: number } }>('/sessions', {
     schema: {
@@ -51,7 +51,6 @@ export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const parents: CID[] | undefined = request.body.parents?.map(p => parseCid(p, 'parent'))
     const result = await node.traces.append(session, request.body.step, { parents, signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
     const view = { cid: result.cid.toString(), session: result.session, parents: cidsText(result.parents), heads: cidsText(result.heads) }
-    events.publish('step:append', view)
     return await reply.code(201).header('location', `/api/v1/sessions/${encodeURIComponent(session)}/steps`).send(view)
   })
 

@@ -3,7 +3,7 @@ import { tryParseCid } from '../../../core/codec.ts'
 import type { FramehubNode } from '../../../node.ts'
 import { httpCodes, HttpError, installErrorHandlers } from '../../errors.ts'
 import type { ErrorFormatter } from '../../errors.ts'
-import type { EventBus } from '../../events.ts'
+import type { EventBus } from '../../../services/events.ts'
 import type { PinRecord, PinRequest, PinState, PinStore, TextMatch } from './store.ts'
 
 export interface PinsContext {

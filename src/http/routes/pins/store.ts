@@ -4,7 +4,7 @@ import { parseCid } from '../../../core/codec.ts'
 import { isFramehubError } from '../../../core/errors.ts'
 import type { FramehubNode } from '../../../node.ts'
 import { encodeJson } from '../../../storage/state.ts'
-import type { EventBus } from '../../events.ts'
+import type { EventBus } from '../../../services/events.ts'
 
 export type PinState = 'queued' | 'pinning' | 'pinned' | 'failed'
 

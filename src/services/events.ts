@@ -1,15 +1,14 @@
 /**
- * What happens on a node, as the gateway's live stream (`GET /api/v1/events`) shows it.
- *
- * There is no event bus in the services yet, so the gateway's routes publish here after each
- * write they make. Writes through the CLI or an embedding agent are not seen. This belongs in
- * the services layer (each service emitting after its batch is written); until then it lives here.
+ * What happens on a node. Each service publishes after its write has landed, whoever called it
+ * (CLI, gateway, embedding agent); the gateway streams them (`GET /api/v1/events`) and counts them.
  */
 export interface NodeEvents {
   'frame:put': { id: string, cid: string, branch: string }
   'frame:remove': { id: string, branch: string, tree: string }
+  'frame:import': { frames: number, branch: string, tree: string }
   'commit': { commit: string, tree: string, branch: string, parents: string[] }
-  'ref:move': { ref: string, from: string | null, to: string | null, reason: 'commit' | 'merge' | 'branch-create' | 'branch-delete' | 'import' }
+  'ref:move': { ref: string, from: string | null, to: string | null, reason: 'commit' | 'merge' | 'fast-forward' | 'branch-create' | 'branch-delete' | 'import' }
+  'checkout': { branch: string }
   'step:append': { session: string, cid: string, parents: string[], heads: string[] }
   'snapshot:import': { root: string, blocks: number, bytes: number }
   'pin:status': { requestid: string, cid: string, status: string }
@@ -36,7 +35,7 @@ export interface EventBus {
   readonly listeners: number
 }
 
-export const eventTypes: readonly NodeEventType[] = ['frame:put', 'frame:remove', 'commit', 'ref:move', 'step:append', 'snapshot:import', 'pin:status']
+export const eventTypes: readonly NodeEventType[] = ['frame:put', 'frame:remove', 'frame:import', 'commit', 'ref:move', 'checkout', 'step:append', 'snapshot:import', 'pin:status']
 
 export function createEventBus (): EventBus {
   const listeners = new Set<NodeEventListener>()
