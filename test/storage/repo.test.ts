@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
+import { readdir, stat } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Level } from 'level'
@@ -67,20 +69,23 @@ describe('the repository on disk', () => {
     await new Promise(resolve => out.end(resolve))
 
     const child = spawn(process.execPath, [CLI, '--repo', path, 'frame', 'import', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    // Wait until the import has really written frames (the store grows), then kill -9.
-    await new Promise<void>((resolve) => {
-      const started = Date.now()
-      const timer = setInterval(() => {
-        void import('node:fs/promises').then(async ({ readdir, stat }) => {
-          const files = await readdir(join(path, 'store'))
-          let size = 0
-          for (const f of files) size += (await stat(join(path, 'store', f))).size
-          if (size > 20_000_000 || Date.now() - started > 60_000) { clearInterval(timer); resolve() }
-        })
-      }, 50)
-    })
+    const exited = new Promise<number | null>(resolve => child.on('close', resolve))
+    let finished = false
+    void exited.then(() => { finished = true })
+    // Wait until the import has really written frame blocks (the store grows), then kill -9.
+    const storeSize = async (): Promise<number> => {
+      let size = 0
+      for (const f of await readdir(join(path, 'store'))) {
+        size += await stat(join(path, 'store', f)).then(s => s.size, () => 0) // LevelDB deletes files as it compacts
+      }
+      return size
+    }
+    const startSize = await storeSize()
+    const deadline = Date.now() + 120_000
+    while (!finished && Date.now() < deadline && await storeSize() < startSize + 8_000_000) await sleep(20)
+    assert.equal(finished, false, 'the import was still running when it was killed')
     child.kill('SIGKILL')
-    await new Promise(resolve => child.on('close', resolve))
+    await exited
 
     const again = await createNode({ repo: path })
     try {

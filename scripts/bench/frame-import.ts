@@ -1,0 +1,228 @@
+/**
+ * `frame import` of N small frames into a persisted temp repository, tree and commit included,
+ * beside two anchors that store the same encoded DAG-CBOR frame blocks: stock `blockstore-level`
+ * `putMany` (one awaited put per block) and a raw LevelDB `db.batch` in chunks (the practical
+ * ceiling). Also times the CPU phases of the import on the same data, for the hotspot breakdown.
+ */
+import { join } from 'node:path'
+import { LevelBlockstore } from 'blockstore-level'
+import { Level } from 'level'
+import type { CID } from 'multiformats/cid'
+import type { Block } from '../../src/core/codec.ts'
+import { encodeFrame, frameFromJson } from '../../src/core/frame.ts'
+import { buildTree } from '../../src/core/tree/index.ts'
+import { createNode } from '../../src/node.ts'
+import type { FramehubNode } from '../../src/node.ts'
+import { blockKey } from '../../src/storage/level-db.ts'
+import { collectGarbage, cpuMs, generateFrameLines, log, mb, now, perSecond, round, tempDir } from './common.ts'
+import type { BenchConfig } from './common.ts'
+
+export interface FrameImportReport {
+  frames: number
+  /** Bytes of NDJSON input and of encoded frame blocks. */
+  inputMB: number
+  blockMB: number
+  meanFrameJsonBytes: number
+  framehub: {
+    /** `frames.import` (parse, validate, encode, batch writes, tree build, tree write). */
+    importMs: number
+    /** `commits.commit` after the import. */
+    commitMs: number
+    totalMs: number
+    /** CPU time of the process (all threads) over totalMs: more robust than wall time on a shared machine. */
+    cpuMs: number
+    framesPerSecond: number
+  }
+  /** Medians over the rounds (framehub's times are those of its median round). */
+  stockPutMany: { blocks: number, blocksPerSecond: number }
+  rawLevelBatch: { blocks: number, blocksPerSecond: number, batchSize: number }
+  /** framehub frames/s ÷ anchor blocks/s. */
+  ratioVsStockPutMany: number
+  ratioVsRawBatch: number
+  goal: { framesPerSecond: number, ratioVsStock: number, met: boolean }
+  /** Every round, in order (framehub, then stock, then raw, on the same data). */
+  runs: Array<{ framehubFramesPerSecond: number, framehubCpuMs: number, stockBlocksPerSecond: number, rawBlocksPerSecond: number }>
+  /** CPU-only phases of the import on the same data, ms for all frames (no I/O). */
+  breakdownMs: {
+    jsonParse: number
+    validateAndCanonicalize: number
+    encodeAndHash: number
+    blockKeys: number
+    buildTree: number
+  }
+  /** Nodes of the 100k-frame tree (blocks written besides the frames). */
+  treeNodes: number
+}
+
+export interface FrameImportHandoff {
+  node: FramehubNode
+  repoDir: string
+  commit: CID
+  tree: CID
+  lines: string[]
+}
+
+async function stockPutMany (blocks: Block[]): Promise<number> {
+  const dir = await tempDir('stock')
+  const store = new LevelBlockstore(join(dir, 'blocks'))
+  await store.open()
+  try {
+    await collectGarbage()
+    const pairs = blocks.map(b => ({ cid: b.cid, bytes: b.bytes }))
+    const start = now()
+    // putMany is an async generator: drain it.
+    for await (const _ of store.putMany(pairs)) { /* drain */ }
+    return now() - start
+  } finally {
+    await store.close()
+  }
+}
+
+async function rawBatch (blocks: Block[], batchSize: number): Promise<number> {
+  const dir = await tempDir('raw')
+  const db = new Level<string, Uint8Array>(join(dir, 'blocks'), { keyEncoding: 'utf8', valueEncoding: 'view' })
+  await db.open()
+  try {
+    await collectGarbage()
+    const start = now()
+    for (let i = 0; i < blocks.length; i += batchSize) {
+      const chunk = blocks.slice(i, i + batchSize)
+      await db.batch(chunk.map(b => ({ type: 'put' as const, key: blockKey(b.cid), value: b.bytes })))
+    }
+    return now() - start
+  } finally {
+    await db.close()
+  }
+}
+
+interface FramehubRun {
+  node: FramehubNode
+  repoDir: string
+  commit: CID
+  tree: CID
+  importMs: number
+  commitMs: number
+  totalMs: number
+  cpuMs: number
+}
+
+async function framehubImport (cfg: BenchConfig, lines: string[]): Promise<FramehubRun> {
+  const repoDir = join(await tempDir('import'), 'repo')
+  const node = await createNode({ repo: repoDir, create: true })
+  await collectGarbage()
+  log(`frame import: framehub frames.import of ${cfg.frames} frames`)
+  const cpu0 = process.cpuUsage()
+  const start = now()
+  const imported = await node.frames.import(lines, {
+    source: 'bench.ndjson',
+    onProgress: (e) => {
+      const d = e.detail
+      if (e.type === 'frames:import:progress' && d.frames % 32768 < 8192) log(`frame import: ${d.frames} frames stored`)
+    }
+  })
+  const importMs = now() - start
+  const c0 = now()
+  const committed = await node.commits.commit({ message: `import ${cfg.frames} bench frames` })
+  const commitMs = now() - c0
+  const totalMs = now() - start
+  const used = cpuMs(cpu0)
+  if (imported.frames !== cfg.frames) throw new Error(`import stored ${imported.frames} frames, expected ${cfg.frames}`)
+  log(`frame import: framehub ${perSecond(cfg.frames, totalMs)} frames/s (import ${round(importMs)} ms, commit ${round(commitMs)} ms)`)
+  return { node, repoDir, commit: committed.commit, tree: committed.tree, importMs, commitMs, totalMs, cpuMs: used }
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+export async function benchFrameImport (cfg: BenchConfig): Promise<{ report: FrameImportReport, handoff: FrameImportHandoff }> {
+  log(`frame import: generating ${cfg.frames} frames (~${cfg.frameBytes} B, seed ${cfg.seed})`)
+  const lines = generateFrameLines(cfg.frames, cfg.frameBytes, cfg.seed)
+  const inputBytes = lines.reduce((n, l) => n + Buffer.byteLength(l), 0)
+
+  // The encoded blocks the anchors store, and the CPU breakdown of the same work (one pass over
+  // the lines as the import makes it). They stay in memory for every measured run below, so
+  // framehub and the anchors all run with the same heap.
+  const blocks: Block[] = new Array<Block>(lines.length)
+  const entries: Array<{ key: string, value: CID }> = new Array<{ key: string, value: CID }>(lines.length)
+  let jsonParse = 0
+  let validateAndCanonicalize = 0
+  let encodeAndHash = 0
+  let blockKeys = 0
+  for (let i = 0; i < lines.length; i++) {
+    const t0 = now()
+    const json = JSON.parse(lines[i] as string) as unknown
+    const t1 = now()
+    const frame = frameFromJson(json)
+    const t2 = now()
+    const block = encodeFrame(frame)
+    const t3 = now()
+    blockKey(block.cid)
+    const t4 = now()
+    jsonParse += t1 - t0
+    validateAndCanonicalize += t2 - t1
+    encodeAndHash += t3 - t2
+    blockKeys += t4 - t3
+    blocks[i] = block
+    entries[i] = { key: frame.id, value: block.cid }
+  }
+  const t = now()
+  const tree = buildTree(entries)
+  const buildTreeMs = now() - t
+  entries.length = 0
+  const blockBytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
+
+  // Interleaved repeats (BENCH_REPEAT, default 3): framehub, stock putMany, raw batch; medians.
+  const runs: Array<{ framehubFramesPerSecond: number, framehubCpuMs: number, stockBlocksPerSecond: number, rawBlocksPerSecond: number }> = []
+  let kept: FramehubRun | undefined
+  const fhRuns: FramehubRun[] = []
+  for (let r = 0; r < cfg.repeat; r++) {
+    log(`frame import: round ${r + 1}/${cfg.repeat}`)
+    const run = await framehubImport(cfg, lines)
+    if (!run.tree.equals(tree.root)) throw new Error('the committed tree differs from buildTree of the same frames')
+    if (kept === undefined) kept = run
+    else await run.node.close()
+    fhRuns.push(run)
+    const stockMs = await stockPutMany(blocks)
+    log(`frame import: stock blockstore-level putMany ${perSecond(blocks.length, stockMs)} blocks/s`)
+    const rawMs = await rawBatch(blocks, cfg.rawBatch)
+    log(`frame import: raw LevelDB batch (${cfg.rawBatch} per batch) ${perSecond(blocks.length, rawMs)} blocks/s`)
+    runs.push({
+      framehubFramesPerSecond: perSecond(cfg.frames, run.totalMs),
+      framehubCpuMs: run.cpuMs,
+      stockBlocksPerSecond: perSecond(blocks.length, stockMs),
+      rawBlocksPerSecond: perSecond(blocks.length, rawMs)
+    })
+  }
+  if (kept === undefined) throw new Error('BENCH_REPEAT must be at least 1')
+  const framesPerSecond = Math.round(median(runs.map(r => r.framehubFramesPerSecond)))
+  const stockRate = Math.round(median(runs.map(r => r.stockBlocksPerSecond)))
+  const rawRate = Math.round(median(runs.map(r => r.rawBlocksPerSecond)))
+  const fh = fhRuns.find(r => perSecond(cfg.frames, r.totalMs) === framesPerSecond) ?? kept
+
+  const ratioVsStockPutMany = round(framesPerSecond / Math.max(1, stockRate), 2)
+  const report: FrameImportReport = {
+    frames: cfg.frames,
+    inputMB: mb(inputBytes),
+    blockMB: mb(blockBytes),
+    meanFrameJsonBytes: Math.round(inputBytes / Math.max(1, cfg.frames)),
+    framehub: { importMs: round(fh.importMs), commitMs: round(fh.commitMs), totalMs: round(fh.totalMs), cpuMs: fh.cpuMs, framesPerSecond },
+    stockPutMany: { blocks: blocks.length, blocksPerSecond: stockRate },
+    rawLevelBatch: { blocks: blocks.length, blocksPerSecond: rawRate, batchSize: cfg.rawBatch },
+    ratioVsStockPutMany,
+    ratioVsRawBatch: round(framesPerSecond / Math.max(1, rawRate), 2),
+    goal: { framesPerSecond: 30_000, ratioVsStock: 2, met: framesPerSecond >= 30_000 && ratioVsStockPutMany >= 2 },
+    runs,
+    breakdownMs: {
+      jsonParse: round(jsonParse),
+      validateAndCanonicalize: round(validateAndCanonicalize),
+      encodeAndHash: round(encodeAndHash),
+      blockKeys: round(blockKeys),
+      buildTree: round(buildTreeMs)
+    },
+    treeNodes: tree.blocks.length
+  }
+  return { report, handoff: { node: kept.node, repoDir: kept.repoDir, commit: kept.commit, tree: kept.tree, lines } }
+}
