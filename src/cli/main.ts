@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { isFramehubError } from '../core/errors.ts'
 import { registerBranch } from './commands/branch.ts'
 import { registerCommit } from './commands/commit.ts'
+import { registerDaemon } from './commands/daemon.ts'
 import { registerFrame } from './commands/frame.ts'
 import { registerInit } from './commands/init.ts'
 import { registerSnapshot } from './commands/snapshot.ts'
@@ -18,6 +19,7 @@ export function createProgram (): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
   registerInit(program)
+  registerDaemon(program)
   registerFrame(program)
   registerCommit(program)
   registerBranch(program)
