@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { linksOf } from './codec.ts'
+import { cidKey, linksOf } from './codec.ts'
 import type { Block } from './codec.ts'
 import type { BlockReader } from './tree/index.ts'
 
@@ -13,7 +13,7 @@ export async function * walkClosure (reader: BlockReader, root: CID, options?: {
   const stack: CID[] = [root]
   while (stack.length > 0) {
     const cid = stack.pop() as CID
-    const key = cid.toString()
+    const key = cidKey(cid)
     if (seen.has(key)) continue
     seen.add(key)
     const bytes = await reader.get(cid, options)
@@ -21,7 +21,7 @@ export async function * walkClosure (reader: BlockReader, root: CID, options?: {
     const links = linksOf(cid, bytes)
     for (let i = links.length - 1; i >= 0; i--) {
       const link = links[i] as CID
-      if (!seen.has(link.toString())) stack.push(link)
+      if (!seen.has(cidKey(link))) stack.push(link)
     }
   }
 }

@@ -77,9 +77,28 @@ export function decodeAny (cid: CID, bytes: Uint8Array): unknown {
   throw new BlockInvalidError(`block ${cid} uses an unsupported codec 0x${cid.code.toString(16)}`, { cid: cid.toString() })
 }
 
+/**
+ * A compact Map/Set key for a CID: its bytes as a latin1 string. `cid.toString()` builds its base32
+ * text character by character and such strings stay unflattened (about 1.5 KB each), which made
+ * 100k-block walks spend a third of their time in garbage collection.
+ */
+export function cidKey (cid: CID): string {
+  const b = cid.bytes
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1')
+}
+
+/** True if DAG-CBOR bytes may hold a link: every CID is CBOR tag 42, which encodes as 0xd8 0x2a. */
+function mayHoldLinks (bytes: Uint8Array): boolean {
+  for (let i = bytes.indexOf(0xd8); i !== -1 && i < bytes.length - 1; i = bytes.indexOf(0xd8, i + 1)) {
+    if (bytes[i + 1] === 0x2a) return true
+  }
+  return false
+}
+
 /** Every CID linked from a block, in the order the codec lays them out (deterministic). */
 export function linksOf (cid: CID, bytes: Uint8Array): CID[] {
   if (cid.code === RAW) return []
+  if (cid.code === DAG_CBOR && !mayHoldLinks(bytes)) return []
   const value = decodeAny(cid, bytes)
   if (cid.code === DAG_PB) return (value as dagPb.PBNode).Links.map(l => l.Hash)
   const out: CID[] = []

@@ -79,19 +79,14 @@ export interface CommitService {
 }
 
 export function createCommitService (components: ServiceComponents, refs: RefService): CommitService {
-  const { repo, exclusive, events } = components
+  const { repo, exclusive, events, sessions: sessionHeads } = components
   const blocks = repo.blocks
 
   const headTree = async (head: CID | undefined): Promise<CID> => head == null ? EMPTY_TREE : (await readCommit(blocks, head)).tree
 
   const dirtySessions = async (): Promise<{ names: string[], heads: CID[] }> => {
-    const names: string[] = []
-    const heads: CID[] = []
-    for await (const [name] of repo.state.scan(keys.sessionDirtyPrefix)) {
-      names.push(name)
-      for (const h of await repo.state.cbor<CID[]>(keys.sessionHeads(name)) ?? []) heads.push(h)
-    }
-    return { names, heads }
+    const dirty = await sessionHeads.dirty()
+    return { names: dirty.map(d => d.session), heads: dirty.flatMap(d => d.heads) }
   }
 
   const diff = async (a?: string, b?: string, options?: CallOptions): Promise<DiffResult> => {
@@ -122,8 +117,9 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
         .putBlock(block.cid, block.bytes)
         .putState(keys.ref(branch), encodeCid(block.cid))
         .delState(keys.work(branch))
-      for (const name of sessions.names) batch.delState(keys.sessionDirty(name))
+      const named = sessionHeads.clearDirty(batch, sessions.names)
       await batch.write()
+      named()
       events.publish('commit', { commit: block.cid.toString(), tree: tree.toString(), branch, parents: parents.map(String) })
       events.publish('ref:move', { ref: branch, from: head?.toString() ?? null, to: block.cid.toString(), reason: 'commit' })
       return { commit: block.cid, tree, branch, parents, sessions: sessions.heads }

@@ -1,6 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { emptyTree } from '../core/tree/index.ts'
 import type { Repo } from '../storage/repo.ts'
+import { createSessionHeads } from '../storage/session-heads.ts'
+import type { SessionHeads } from '../storage/session-heads.ts'
 import { createEventBus } from './events.ts'
 import type { EventBus } from './events.ts'
 
@@ -26,6 +28,8 @@ export interface ServiceComponents {
   exclusive: <T>(fn: () => Promise<T>) => Promise<T>
   /** Where services announce what they wrote, after it has landed. */
   events: EventBus
+  /** Heads of the reasoning sessions (shared by traces, which move them, and commits, which name them). */
+  sessions: SessionHeads
 }
 
 export const EMPTY_TREE: CID = emptyTree().root
@@ -35,6 +39,7 @@ export function createServiceComponents (repo: Repo): ServiceComponents {
   return {
     repo,
     events: createEventBus(),
+    sessions: createSessionHeads(repo.state),
     exclusive: async <T>(fn: () => Promise<T>): Promise<T> => {
       const run = tail.then(fn, fn)
       tail = run.catch(() => {})

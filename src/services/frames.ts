@@ -1,7 +1,7 @@
 import { basename } from 'node:path'
 import mime from 'mime-types'
 import type { CID } from 'multiformats/cid'
-import { asJsonView, tryParseCid } from '../core/codec.ts'
+import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
 import { FrameNotFoundError, LinkUnresolvedError } from '../core/errors.ts'
 import { decodeFrame, encodeFrame, frameFromJson, frameLinks, parseJsonText } from '../core/frame.ts'
@@ -80,7 +80,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
 
   const checkResolvable = async (links: Iterable<CID>, known: Set<string> | undefined, where: string): Promise<void> => {
     for (const link of links) {
-      if (known?.has(link.toString()) === true) continue
+      if (known?.has(cidKey(link)) === true) continue
       if (!await blocks.has(link)) throw new LinkUnresolvedError(`${where}links to ${link}, which is not in this repository`, { cid: link.toString() })
     }
   }
@@ -136,7 +136,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
         const block = encodeFrame(frame)
         for (const link of frameLinks(frame)) pendingLinks.push({ link, where: `${hint.source}: frame ${frame.id} ` })
         changes.set(frame.id, block.cid)
-        const key = block.cid.toString()
+        const key = cidKey(block.cid)
         if (!written.has(key)) {
           written.add(key)
           batch.putBlock(block.cid, block.bytes)

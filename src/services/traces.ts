@@ -4,7 +4,7 @@ import { asJsonView } from '../core/codec.ts'
 import { LinkUnresolvedError, SessionNotFoundError, TraceStepInvalidError } from '../core/errors.ts'
 import { checkSessionName, createTraceStep, decodeTraceStep, traceStepInputFromJson } from '../core/trace-step.ts'
 import type { TraceStep } from '../core/trace-step.ts'
-import { encodeCbor, encodeCid, encodeText, keys } from '../storage/state.ts'
+import { keys } from '../storage/state.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
 
 export interface StepRecord {
@@ -42,14 +42,14 @@ export interface TraceService {
   sessions (): AsyncIterable<SessionInfo>
 }
 
-export function createTraceService ({ repo, exclusive, events }: ServiceComponents): TraceService {
+export function createTraceService ({ repo, exclusive, events, sessions: sessionHeads }: ServiceComponents): TraceService {
   const blocks = repo.blocks
 
   const readStep = async (cid: CID, options?: CallOptions): Promise<TraceStep> => decodeTraceStep(cid, await blocks.get(cid, options))
 
   const heads = async (session: string): Promise<CID[]> => {
     checkSessionName(session)
-    const list = await repo.state.cbor<CID[]>(keys.sessionHeads(session))
+    const list = (await sessionHeads.get(session))?.heads
     if (list == null) throw new SessionNotFoundError(`no session "${session}" in this repository`, { session })
     return list
   }
@@ -103,8 +103,7 @@ export function createTraceService ({ repo, exclusive, events }: ServiceComponen
     append: async (session, json, options) => await exclusive(async () => {
       checkSessionName(session)
       const input = traceStepInputFromJson(asJsonView(json))
-      const current = await repo.state.cbor<CID[]>(keys.sessionHeads(session)) ?? []
-      const head = await repo.state.cid(keys.sessionHead(session))
+      const { heads: current, head } = await sessionHeads.get(session) ?? { heads: [], head: undefined }
       const parents = options?.parents ?? (head != null ? [head] : [])
       for (const p of parents) {
         if (head?.equals(p) === true) continue
@@ -120,13 +119,12 @@ export function createTraceService ({ repo, exclusive, events }: ServiceComponen
       const block = await createTraceStep(repo.signer, { ...input, session, parents })
       const gone = new Set(parents.map(String))
       const next = [...current.filter(h => !gone.has(h.toString())), block.cid]
-      await repo.batch()
-        .putBlock(block.cid, block.bytes)
-        .putState(keys.sessionHeads(session), encodeCbor(next))
-        .putState(keys.sessionHead(session), encodeCid(block.cid))
-        .putState(keys.sessionDirty(session), encodeText('1'))
-        .write()
-      events.publish('step:append', { session, cid: block.cid.toString(), parents: parents.map(String), heads: next.map(String) })
+      const batch = repo.batch().putBlock(block.cid, block.bytes)
+      const moved = sessionHeads.set(batch, session, { heads: next, head: block.cid, dirty: true })
+      await batch.write()
+      moved()
+      // Building the event's strings costs more than the rest of the bookkeeping: only with listeners.
+      if (events.listeners > 0) events.publish('step:append', { session, cid: block.cid.toString(), parents: parents.map(String), heads: next.map(String) })
       return { cid: block.cid, session, parents, heads: next }
     }),
 

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { decodeAny, decodeCbor, linksOf, tryParseCid } from '../core/codec.ts'
+import { cidKey, decodeAny, decodeCbor, linksOf, tryParseCid } from '../core/codec.ts'
 import { decodeCommit, looksLikeCommit, verifyCommit } from '../core/commit.ts'
 import { isFramehubError } from '../core/errors.ts'
 import { decodeFrame, frameLinks, looksLikeFrame } from '../core/frame.ts'
@@ -53,7 +53,7 @@ export function createVerifyService ({ repo }: ServiceComponents, refs: RefServi
       while (stack.length > 0) {
         options?.signal?.throwIfAborted()
         const { cid, kind, from } = stack.pop() as { cid: CID, kind: Kind, from?: CID }
-        const key = cid.toString()
+        const key = cidKey(cid)
         if (seen.has(key)) continue
         seen.add(key)
         let bytes: Uint8Array
@@ -61,7 +61,7 @@ export function createVerifyService ({ repo }: ServiceComponents, refs: RefServi
           bytes = await blocks.get(cid, options)
         } catch (err) {
           if (isFramehubError(err) && err.code === 'ERR_BLOCK_NOT_FOUND' && from != null) {
-            problems.push({ cid: key, code: err.code, message: `block ${cid} (linked from ${from}) is missing` })
+            problems.push({ cid: cid.toString(), code: err.code, message: `block ${cid} (linked from ${from}) is missing` })
           } else report(cid, err)
           continue
         }
@@ -82,7 +82,7 @@ export function createVerifyService ({ repo }: ServiceComponents, refs: RefServi
           } else if (k === 'tree') {
             // treeNodes checks every node's shape, child levels and first keys as it goes.
             for await (const { cid: nodeCid, node } of treeNodes(blocks, cid, options)) {
-              seen.add(nodeCid.toString())
+              seen.add(cidKey(nodeCid))
               if (node.level === 0) push(node.values, 'frame')
             }
           } else if (k === 'step') {

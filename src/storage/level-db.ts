@@ -24,10 +24,42 @@ export interface RepoDb {
   readonly helia: Sub
   /** Blocks of an import that is not yet verified complete. */
   readonly pending: Sub
+  /** Derived data that can be rebuilt from the DAG: the frame index (`src/storage/frame-index.ts`). */
+  readonly index: Sub
   close (): Promise<void>
 }
 
+const BASE32 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 'latin1')
+
+/**
+ * The blockstore key of a CID: `/` + multibase base32upper(multihash) (prefix `B`, unpadded): what
+ * `blockstore-level` uses, so Helia reads framehub's blocks and the other way round. Encoded
+ * through a table into one Buffer: the multibase encoder builds strings a character at a time,
+ * which costs time and memory on 100k-block writes and walks.
+ */
 export function blockKey (cid: CID): string {
+  const bytes = cid.multihash.bytes
+  const out = Buffer.allocUnsafe(2 + Math.ceil(bytes.length * 8 / 5))
+  out[0] = 0x2f // '/'
+  out[1] = 0x42 // 'B', the multibase prefix of base32upper
+  let o = 2
+  let bits = 0
+  let value = 0
+  for (let i = 0; i < bytes.length; i++) {
+    value = (value << 8) | (bytes[i] as number)
+    bits += 8
+    while (bits >= 5) {
+      out[o++] = BASE32[(value >>> (bits - 5)) & 31] as number
+      bits -= 5
+    }
+    value &= (1 << bits) - 1
+  }
+  if (bits > 0) out[o++] = BASE32[(value << (5 - bits)) & 31] as number
+  return out.toString('latin1', 0, o)
+}
+
+/** The multibase encoder's result, kept to check the table encoder against. */
+export function blockKeyReference (cid: CID): string {
   return `/${base32upper.encoder.encode(cid.multihash.bytes)}`
 }
 
@@ -49,6 +81,7 @@ export async function openRepoDb (path: string): Promise<RepoDb> {
     state: sub('state'),
     helia: sub('helia'),
     pending: sub('pending'),
+    index: sub('index'),
     close: async () => { await db.close() }
   }
 }
@@ -75,6 +108,21 @@ export class WriteBatch {
   delState (key: string): this {
     this.ops.push({ type: 'del', sublevel: this.#db.state, key })
     return this
+  }
+
+  putIndex (key: string, value: Bytes): this {
+    this.ops.push({ type: 'put', sublevel: this.#db.index, key, value })
+    return this
+  }
+
+  delIndex (key: string): this {
+    this.ops.push({ type: 'del', sublevel: this.#db.index, key })
+    return this
+  }
+
+  /** The database this batch writes to (for code that adds derived writes, e.g. the frame index). */
+  get db (): RepoDb {
+    return this.#db
   }
 
   get size (): number {

@@ -12,6 +12,7 @@ import { RepoCorruptError, RepoExistsError, RepoNotFoundError } from '../core/er
 import type { Signer } from '../core/signing.ts'
 import { emptyTree } from '../core/tree/index.ts'
 import { createBlockStore } from './block-store.ts'
+import { ed25519Signer } from './ed25519-signer.ts'
 import type { BlockStore } from './block-store.ts'
 import { openRepoDb, WriteBatch } from './level-db.ts'
 import type { Level } from 'level'
@@ -107,7 +108,7 @@ export async function openRepo (path: string): Promise<Repo> {
       state,
       helia: async () => await (helia ??= startHelia(db)),
       privateKey,
-      signer: { id: peerId, sign: (bytes) => privateKey.sign(bytes) },
+      signer: ed25519Signer(peerId, privateKey),
       peerId,
       config,
       batch: () => new WriteBatch(db),
