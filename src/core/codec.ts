@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import * as dagPb from '@ipld/dag-pb'
@@ -20,18 +20,30 @@ export const DAG_PB = dagPb.code
 export const RAW = raw.code
 
 function sha256 (bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(bytes).digest()
+  return hash('sha256', bytes, 'buffer')
 }
 
 /** Encodes a value as DAG-CBOR and names it with a CIDv1 (sha2-256). Synchronous. */
 export function encodeBlock (value: unknown): Block {
   const bytes = dagCbor.encode(value)
-  return { cid: CID.createV1(DAG_CBOR, Digest.create(SHA2_256, sha256(bytes))), bytes }
+  return { cid: cidOf(bytes), bytes }
 }
 
-/** Names raw bytes with a CIDv1 of the given codec (sha2-256). */
+/**
+ * Names bytes with a CIDv1 of the given codec (sha2-256). For the one-byte codecs framehub
+ * writes, the CID's bytes are laid out at once (version, codec, sha2-256, length, digest):
+ * `CID.createV1(…, Digest.create(…))` builds them in several allocations and cost twice the hash.
+ */
 export function cidOf (bytes: Uint8Array, codec: number = DAG_CBOR): CID {
-  return CID.createV1(codec, Digest.create(SHA2_256, sha256(bytes)))
+  const digest = sha256(bytes)
+  if (codec >= 0x80 || digest.length !== 32) return CID.createV1(codec, Digest.create(SHA2_256, digest))
+  const cidBytes = new Uint8Array(36)
+  cidBytes[0] = 1
+  cidBytes[1] = codec
+  cidBytes[2] = SHA2_256
+  cidBytes[3] = 32
+  cidBytes.set(digest, 4)
+  return new CID(1, codec, new Digest.Digest(SHA2_256, 32, cidBytes.subarray(4), cidBytes.subarray(2)), cidBytes)
 }
 
 /**
@@ -146,7 +158,15 @@ export function toJsonView (value: unknown): unknown {
  */
 export function fromJsonView (json: unknown): unknown {
   if (json === null || typeof json !== 'object') return json
-  if (Array.isArray(json)) return json.map(fromJsonView)
+  if (Array.isArray(json)) {
+    // Copy on write: most of a frame (its body) holds no links and is returned as it is.
+    let out: unknown[] | undefined
+    for (let i = 0; i < json.length; i++) {
+      const v = fromJsonView(json[i])
+      if (v !== json[i]) (out ??= json.slice())[i] = v
+    }
+    return out ?? json
+  }
   const obj = json as Record<string, unknown>
   const slash = obj['/']
   if (slash !== undefined && Object.keys(obj).length === 1) {
@@ -156,9 +176,12 @@ export function fromJsonView (json: unknown): unknown {
       if (typeof b === 'string' && Object.keys(slash).length === 1) return new Uint8Array(Buffer.from(b, 'base64'))
     }
   }
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(obj)) out[k] = fromJsonView(v)
-  return out
+  let out: Record<string, unknown> | undefined
+  for (const k in obj) {
+    const v = fromJsonView(obj[k])
+    if (v !== obj[k]) (out ??= { ...obj })[k] = v
+  }
+  return out ?? obj
 }
 
 /** Where an input came from, for error messages (`file.ndjson:12`). */

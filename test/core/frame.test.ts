@@ -81,3 +81,19 @@ describe('frame codec', () => {
     assert.deepEqual(dagCbor.decode(dagCbor.encode(value)), value)
   })
 })
+
+
+it('cidOf lays out the same CID as CID.createV1', async () => {
+  const { CID: C } = await import('multiformats/cid')
+  const { sha256 } = await import('multiformats/hashes/sha2')
+  for (const codec of [0x71, 0x55, 0x70, 0x0129]) {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const expected = C.createV1(codec, sha256.digest(bytes) as Awaited<ReturnType<typeof sha256.digest>>)
+      const got = cidOf(bytes, codec)
+      assert.ok(got.equals(expected))
+      assert.equal(got.toString(), expected.toString())
+      assert.deepEqual(new Uint8Array(got.multihash.digest), new Uint8Array(expected.multihash.digest))
+      assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(expected.bytes))
+    }), { numRuns: 100 })
+  }
+})
