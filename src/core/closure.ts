@@ -8,20 +8,36 @@ import type { BlockReader } from './tree/index.ts'
  * codec lays them out. The order is a function of the DAG alone, so the same root gives the same
  * sequence (and the same CAR bytes) on every machine. Iterative: session chains can be deep.
  */
-export async function * walkClosure (reader: BlockReader, root: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Block> {
+export async function * walkClosure (reader: BlockReader & Partial<ManyReader>, root: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Block> {
   const seen = new Set<string>()
   const stack: CID[] = [root]
+  // Children are read ahead in one call per parent when the reader can (a tree leaf's 32 frames
+  // cost one LevelDB round trip instead of 32); the cache holds only what is still on the stack.
+  const ahead = new Map<string, Uint8Array>()
   while (stack.length > 0) {
     const cid = stack.pop() as CID
     const key = cidKey(cid)
     if (seen.has(key)) continue
     seen.add(key)
-    const bytes = await reader.get(cid, options)
+    let bytes = ahead.get(key)
+    if (bytes !== undefined) ahead.delete(key)
+    else bytes = await reader.get(cid, options)
     yield { cid, bytes }
     const links = linksOf(cid, bytes)
+    const fresh: CID[] = []
     for (let i = links.length - 1; i >= 0; i--) {
       const link = links[i] as CID
-      if (!seen.has(cidKey(link))) stack.push(link)
+      if (!seen.has(cidKey(link))) { stack.push(link); fresh.push(link) }
+    }
+    if (reader.getMany != null && fresh.length > 1) {
+      const values = await reader.getMany(fresh, options)
+      // Missing ones are left for `get`, which names them in its error.
+      values.forEach((v, i) => { if (v !== undefined) ahead.set(cidKey(fresh[i] as CID), v) })
     }
   }
+}
+
+/** A reader that can fetch many blocks at once (`undefined` where missing). */
+export interface ManyReader {
+  getMany (cids: CID[], options?: { signal?: AbortSignal }): Promise<Array<Uint8Array | undefined>>
 }

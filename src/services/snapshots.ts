@@ -115,23 +115,34 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
         }
         await db.pending.batch(ops)
 
-        // 2. The DAG under the root must be complete (staged or already stored) before it becomes visible.
+        // 2. The DAG under the root must be complete (staged or already stored) before it becomes
+        //    visible. Walked breadth-first, one LevelDB call per level of the DAG and batch.
         const toCopy: string[] = []
-        const seen = new Set<string>()
-        const stack: CID[] = [root]
+        const seen = new Set<string>([blockKey(root)])
+        let frontier: CID[] = [root]
         let count = 0
-        while (stack.length > 0) {
-          const cid = stack.pop() as CID
-          const key = blockKey(cid)
-          if (seen.has(key)) continue
-          seen.add(key)
-          let data = await db.pending.get(key)
-          if (data !== undefined) toCopy.push(key)
-          else data = await db.blocks.get(key)
-          if (data === undefined) throw new DagIncompleteError(`snapshot is incomplete: block ${cid} is missing`, { cid: cid.toString() })
-          verifyBlock(cid, data)
-          count++
-          for (const link of linksOf(cid, data)) stack.push(link)
+        while (frontier.length > 0) {
+          options?.signal?.throwIfAborted()
+          const next: CID[] = []
+          for (let i = 0; i < frontier.length; i += BATCH) {
+            const slice = frontier.slice(i, i + BATCH)
+            const keys = slice.map(blockKey)
+            const staged = await db.pending.getMany(keys)
+            const stored = staged.some(v => v === undefined) ? await blocks.getMany(slice) : []
+            for (let j = 0; j < slice.length; j++) {
+              const cid = slice[j] as CID
+              let data = staged[j]
+              if (data !== undefined) toCopy.push(keys[j] as string) // hash checked on arrival
+              else data = stored[j]
+              if (data === undefined) throw new DagIncompleteError(`snapshot is incomplete: block ${cid} is missing`, { cid: cid.toString() })
+              count++
+              for (const link of linksOf(cid, data)) {
+                const k = blockKey(link)
+                if (!seen.has(k)) { seen.add(k); next.push(link) }
+              }
+            }
+          }
+          frontier = next
         }
 
         // 3. Make it visible.

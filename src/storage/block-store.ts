@@ -17,6 +17,8 @@ export interface AbortOptions {
 export interface BlockStore {
   get (cid: CID, options?: AbortOptions): Promise<Uint8Array>
   has (cid: CID, options?: AbortOptions): Promise<boolean>
+  /** Reads many blocks in one LevelDB call; `undefined` where a block is missing. Hashes are checked. */
+  getMany (cids: CID[], options?: AbortOptions): Promise<Array<Uint8Array | undefined>>
   /** Writes blocks in one atomic batch. */
   putMany (blocks: Iterable<Block>, options?: AbortOptions): Promise<void>
 }
@@ -29,6 +31,14 @@ export function createBlockStore (db: RepoDb): BlockStore {
       if (bytes === undefined) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
       verifyBlock(cid, bytes)
       return bytes
+    },
+    async getMany (cids, options) {
+      options?.signal?.throwIfAborted()
+      const values = await db.blocks.getMany(cids.map(blockKey))
+      return values.map((bytes, i) => {
+        if (bytes !== undefined) verifyBlock(cids[i] as CID, bytes)
+        return bytes
+      })
     },
     async has (cid, options) {
       options?.signal?.throwIfAborted()
