@@ -14,6 +14,10 @@ import type { TraceService } from './services/traces.ts'
 import { createVerifyService } from './services/verify.ts'
 import type { VerifyService } from './services/verify.ts'
 import type { EventBus } from './services/events.ts'
+import { frameIndex } from './services/frame-query.ts'
+import type { FrameIndexService } from './services/frame-query.ts'
+import { createGcService } from './services/gc.ts'
+import type { GcService } from './services/gc.ts'
 
 /** How to open a node. */
 export interface NodeConfig {
@@ -34,10 +38,20 @@ export interface FramehubNode {
   readonly traces: TraceService
   readonly snapshots: SnapshotService
   readonly verifier: VerifyService
+  /** The frame index behind the list filters: status, catch-up, rebuild. */
+  readonly index: FrameIndexService
+  /** Garbage collection of unreachable, unpinned blocks. */
+  readonly gc: GcService
   /** What the services wrote, announced after it landed (commits, ref moves, steps, ...). */
   readonly events: EventBus
   close (): Promise<void>
 }
+
+/**
+ * The services of a node without its repository: what the CLI needs, whether the node is opened
+ * in-process (`createNode`) or reached through a running daemon's API (`src/client`).
+ */
+export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'verifier' | 'close'>
 
 /** Creates a new repository at `config.repo` and opens a node on it; refuses if one exists. */
 export async function initNode (config: NodeConfig = {}): Promise<FramehubNode> {
@@ -64,7 +78,12 @@ function wire (repo: Repo): FramehubNode {
     traces: createTraceService(components),
     snapshots: createSnapshotService(components, refs),
     verifier: createVerifyService(components, refs),
+    index: frameIndex(components, refs),
+    gc: createGcService(components),
     events: components.events,
-    close: async () => { await repo.close() }
+    close: async () => {
+      await frameIndex(components, refs).close()
+      await repo.close()
+    }
   }
 }

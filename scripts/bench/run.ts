@@ -5,6 +5,8 @@
  *   BENCH_FRAMES (100000)  BENCH_STEPS (5000)  BENCH_ORBIT_STEPS (1000)  BENCH_DIFF_FRAMES (10)
  *   BENCH_FRAME_BYTES (500)  BENCH_RAW_BATCH (8192)  BENCH_SEED (42)  BENCH_REPEAT (3: frame-import rounds)
  *   BENCH_ORBITDB=0 (skip OrbitDB)  BENCH_TIMEOUT_MIN (60)
+ *   BENCH_GATEWAY=0 (skip the HTTP load tests)  BENCH_GATEWAY_SECONDS (10)  BENCH_SOAK_SECONDS (60)
+ *   BENCH_GATEWAY_CONNECTIONS (50)  BENCH_GATEWAY_WARMUP (2)  BENCH_GATEWAY_PROFILE=1 (+ CPU profiles)
  *   BENCH_QUICK=1: tiny sizes, for a smoke test.
  */
 import { execFileSync } from 'node:child_process'
@@ -13,6 +15,7 @@ import { benchCommitDiff } from './commit-diff.ts'
 import { runChild } from './child.ts'
 import { benchConfig, cleanupAll, log, mb, now, round, tempDir } from './common.ts'
 import { benchFrameImport } from './frame-import.ts'
+import type { GatewayReport } from './gateway.ts'
 import type { SnapshotReport } from './snapshot.ts'
 import { benchTraceAppend } from './trace-append.ts'
 
@@ -52,6 +55,8 @@ try {
   await commitDiff.node.close()
 
   const snapshot = await runChild<SnapshotReport>('./snapshot.ts', [repoDir, root.toString(), await tempDir('snapshot')], 30 * 60_000)
+  // The HTTP gateway under load, on the same repository; its servers run in their own processes.
+  const gateway = process.env.BENCH_GATEWAY === '0' ? null : await runChild<GatewayReport>('./gateway.ts', [repoDir], 30 * 60_000)
   const traceAppend = await benchTraceAppend(cfg)
 
   const report = {
@@ -77,10 +82,12 @@ try {
       ...commitDiff.report
     },
     snapshot,
+    gateway,
     goals: {
       frameImport: frameImport.report.goal.met,
       traceAppend: traceAppend.goal.met,
-      diff: commitDiff.report.goal.met
+      diff: commitDiff.report.goal.met,
+      gateway: gateway?.goal.met ?? null
     },
     totalSeconds: 0
   }

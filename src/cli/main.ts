@@ -2,8 +2,11 @@ import { Command, CommanderError } from 'commander'
 import { isFramehubError } from '../core/errors.ts'
 import { registerBranch } from './commands/branch.ts'
 import { registerCommit } from './commands/commit.ts'
+import { registerConfig } from './commands/config.ts'
 import { registerDaemon } from './commands/daemon.ts'
 import { registerFrame } from './commands/frame.ts'
+import { registerGc } from './commands/gc.ts'
+import { registerIndex } from './commands/index.ts'
 import { registerInit } from './commands/init.ts'
 import { registerSnapshot } from './commands/snapshot.ts'
 import { registerTrace } from './commands/trace.ts'
@@ -19,6 +22,7 @@ export function createProgram (): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
   registerInit(program)
+  registerConfig(program)
   registerDaemon(program)
   registerFrame(program)
   registerCommit(program)
@@ -26,6 +30,8 @@ export function createProgram (): Command {
   registerTrace(program)
   registerSnapshot(program)
   registerVerify(program)
+  registerGc(program)
+  registerIndex(program)
   // Subcommands inherit the error behaviour so that usage errors exit with EXIT.usage.
   const inherit = (cmd: Command): void => {
     for (const sub of cmd.commands) {

@@ -28,6 +28,8 @@ export interface GatewayInit {
   attachmentLimit?: number
   /** Largest CAR upload for snapshot import, bytes (default 1 GiB). */
   carImportLimit?: number
+  /** Largest NDJSON upload for frame import, bytes (default 1 GiB). */
+  frameImportLimit?: number
   /** Time to receive a whole request, ms (default 30 s); Node's `requestTimeout`. */
   requestTimeout?: number
   /** Time a handler may work on one request, ms (default 60 s; streamed exports get 10×). */
@@ -133,6 +135,7 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
     limits: {
       attachmentBytes: init.attachmentLimit ?? 64 * MiB,
       carImportBytes: init.carImportLimit ?? 1024 * MiB,
+      frameImportBytes: init.frameImportLimit ?? 1024 * MiB,
       handlerTimeoutMs,
       maxScan: init.maxScan ?? 10_000
     }

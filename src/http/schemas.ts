@@ -5,6 +5,8 @@ import appendResultSchema from '../../schemas/api/append-result.schema.json' wit
 import attachmentSchema from '../../schemas/api/attachment.schema.json' with { type: 'json' }
 import branchCreateSchema from '../../schemas/api/branch-create.schema.json' with { type: 'json' }
 import branchSchema from '../../schemas/api/branch.schema.json' with { type: 'json' }
+import checkoutRequestSchema from '../../schemas/api/checkout-request.schema.json' with { type: 'json' }
+import checkoutResultSchema from '../../schemas/api/checkout-result.schema.json' with { type: 'json' }
 import cidSchema from '../../schemas/api/cid.schema.json' with { type: 'json' }
 import commitLogSchema from '../../schemas/api/commit-log.schema.json' with { type: 'json' }
 import commitRequestSchema from '../../schemas/api/commit-request.schema.json' with { type: 'json' }
@@ -15,12 +17,15 @@ import forkSchema from '../../schemas/api/fork.schema.json' with { type: 'json' 
 import frameListSchema from '../../schemas/api/frame-list.schema.json' with { type: 'json' }
 import frameRecordSchema from '../../schemas/api/frame-record.schema.json' with { type: 'json' }
 import frameRemoveResultSchema from '../../schemas/api/frame-remove-result.schema.json' with { type: 'json' }
+import headSchema from '../../schemas/api/head.schema.json' with { type: 'json' }
+import importResultSchema from '../../schemas/api/import-result.schema.json' with { type: 'json' }
 import mergeRequestSchema from '../../schemas/api/merge-request.schema.json' with { type: 'json' }
 import mergeResultSchema from '../../schemas/api/merge-result.schema.json' with { type: 'json' }
 import pinFailureSchema from '../../schemas/api/pin-failure.schema.json' with { type: 'json' }
 import pinResultsSchema from '../../schemas/api/pin-results.schema.json' with { type: 'json' }
 import pinStatusSchema from '../../schemas/api/pin-status.schema.json' with { type: 'json' }
 import pinSchema from '../../schemas/api/pin.schema.json' with { type: 'json' }
+import resolvedSchema from '../../schemas/api/resolved.schema.json' with { type: 'json' }
 import routesSchema from '../../schemas/api/routes.schema.json' with { type: 'json' }
 import sessionSchema from '../../schemas/api/session.schema.json' with { type: 'json' }
 import shownBlockSchema from '../../schemas/api/shown-block.schema.json' with { type: 'json' }
@@ -31,7 +36,7 @@ import verifyReportSchema from '../../schemas/api/verify-report.schema.json' wit
 
 /** The API's own schemas (`schemas/api/`), keyed by `$id` like the core ones. */
 export const apiSchemas = [
-  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, cidSchema, commitLogSchema, commitRequestSchema, commitResultSchema, diffResultSchema, errorSchema, forkSchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, routesSchema, sessionSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepListSchema, verifyReportSchema
+  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitLogSchema, commitRequestSchema, commitResultSchema, diffResultSchema, errorSchema, forkSchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, headSchema, importResultSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, resolvedSchema, routesSchema, sessionSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepListSchema, verifyReportSchema
 ] as const
 
 /** Every schema the gateway knows: core first (API schemas reference them). */

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { httpCodes, HttpError } from './errors.ts'
@@ -37,3 +38,27 @@ export function requestSignal (request: FastifyRequest, reply: FastifyReply, tim
 export const cidText = (cid: CID): string => cid.toString()
 export const cidsText = (cids: readonly CID[]): string[] => cids.map(c => c.toString())
 export const maybeCidText = (cid: CID | null | undefined): string | null => cid == null ? null : cid.toString()
+
+/**
+ * Reads and discards what is left of a request body, so that an error answered before the whole
+ * upload arrived reaches a client that is still sending (instead of a reset connection). Bounded:
+ * past `limit` more bytes or `timeoutMs` the connection is dropped instead.
+ */
+export async function drainBody (body: IncomingMessage, limit: number, timeoutMs = 10_000): Promise<void> {
+  if (body.readableEnded || body.destroyed) return
+  await new Promise<void>((resolve) => {
+    let drained = 0
+    const finish = (): void => {
+      clearTimeout(timer)
+      body.off('data', onData).off('end', finish).off('close', finish).off('error', finish)
+      resolve()
+    }
+    const onData = (chunk: Buffer): void => {
+      drained += chunk.byteLength
+      if (drained > limit) { body.destroy(); finish() }
+    }
+    const timer = setTimeout(() => { body.destroy(); finish() }, timeoutMs)
+    body.on('data', onData).once('end', finish).once('close', finish).once('error', finish)
+    body.resume()
+  })
+}

@@ -11,6 +11,7 @@ import { mergeTrees } from '../core/merge.ts'
 import { diffTrees, isTreeNode, mutateTree } from '../core/tree/index.ts'
 import { looksLikeTraceStep } from '../core/trace-step.ts'
 import { tryParseCid } from '../core/codec.ts'
+import { indexChanges } from '../storage/frame-index.ts'
 import { encodeCbor, encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
@@ -118,6 +119,7 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
         .putState(keys.ref(branch), encodeCid(block.cid))
         .delState(keys.work(branch))
       const named = sessionHeads.clearDirty(batch, sessions.names)
+      await indexChanges(batch, branch, await headTree(head), tree, options)
       await batch.write()
       named()
       events.publish('commit', { commit: block.cid.toString(), tree: tree.toString(), branch, parents: parents.map(String) })
@@ -156,7 +158,9 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
       }
       if (ours != null && await isAncestor(blocks, theirs, ours, options)) return { commit: ours, mode: 'up-to-date', forks: [] }
       if (ours == null || await isAncestor(blocks, ours, theirs, options)) {
-        await repo.batch().putState(keys.ref(branch), encodeCid(theirs)).write()
+        const ffBatch = repo.batch().putState(keys.ref(branch), encodeCid(theirs))
+        await indexChanges(ffBatch, branch, await headTree(ours), await headTree(theirs), options)
+        await ffBatch.write()
         events.publish('ref:move', { ref: branch, from: ours?.toString() ?? null, to: theirs.toString(), reason: 'fast-forward' })
         return { commit: theirs, mode: 'fast-forward', forks: [] }
       }
@@ -176,6 +180,7 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
       for (const f of merged.forks) {
         batch.putState(keys.fork(branch, f.id, block.cid.toString()), encodeCbor({ ...f, branch, merge: block.cid, from: theirs }))
       }
+      await indexChanges(batch, branch, oursTree, tree.root, options)
       await batch.write()
       events.publish('commit', { commit: block.cid.toString(), tree: tree.root.toString(), branch, parents: [ours.toString(), theirs.toString()] })
       events.publish('ref:move', { ref: branch, from: ours.toString(), to: block.cid.toString(), reason: 'merge' })

@@ -11,6 +11,7 @@ import type { TreeChange } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
+import { frameIndex } from './frame-query.ts'
 import type { RefService } from './refs.ts'
 
 /** A frame as the services return it. */
@@ -47,6 +48,8 @@ export interface ListFramesOptions extends CallOptions {
   prefix?: string
   /** Only ids after this one (cursor). */
   after?: string
+  /** Only frames with every word of this text among the words of their title and body (case-insensitive). */
+  q?: string
   limit?: number
 }
 
@@ -177,13 +180,16 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     },
 
     async * list (options) {
+      if (options?.kind != null || options?.tag != null || options?.q != null) {
+        // Filters are answered by the frame index, never by scanning the tree.
+        yield * frameIndex(components, refs).list(options)
+        return
+      }
       const { tree } = await refs.resolveTree(options?.ref, options)
       let count = 0
       const range = { signal: options?.signal, prefix: options?.prefix, gte: options?.after != null ? options.after + '\u0000' : undefined }
       for await (const entry of entries(blocks, tree, range)) {
         const record = await readFrame(entry.value, options)
-        if (options?.kind != null && record.frame.kind !== options.kind) continue
-        if (options?.tag != null && !(record.frame.tags ?? []).includes(options.tag)) continue
         yield record
         if (options?.limit != null && ++count >= options.limit) return
       }

@@ -5,6 +5,7 @@ import { readCommit } from '../core/history.ts'
 import { looksLikeCommit } from '../core/commit.ts'
 import { decodeCbor } from '../core/codec.ts'
 import { isTreeNode } from '../core/tree/index.ts'
+import { clearIndexData, dropIndex, indexChanges } from '../storage/frame-index.ts'
 import { encodeCid, encodeText, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
@@ -120,7 +121,9 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
       checkBranchName(name)
       if (await branchHead(name) != null) throw new RefExistsError(`branch "${name}" already exists`)
       const commit = await resolveCommit(start ?? 'HEAD')
-      await repo.batch().putState(keys.ref(name), encodeCid(commit)).write()
+      const batch = repo.batch().putState(keys.ref(name), encodeCid(commit))
+      await indexChanges(batch, name, EMPTY_TREE, await treeOfCommit(commit))
+      await batch.write()
       events.publish('ref:move', { ref: name, from: null, to: commit.toString(), reason: 'branch-create' })
       return { name, commit, current: false }
     }),
@@ -128,7 +131,11 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
       const before = await branchHead(name)
       if (before == null) throw new RefNotFoundError(`no branch "${name}"`)
       if (name === await currentBranch()) throw new UsageError(`cannot delete the checked-out branch "${name}"`)
-      await repo.batch().delState(keys.ref(name)).delState(keys.work(name)).write()
+      const batch = repo.batch().delState(keys.ref(name)).delState(keys.work(name))
+      dropIndex(batch, name)
+      await batch.write()
+      // The index data goes after the ref: an interruption leaves keys without meta, never trusted.
+      await clearIndexData(repo.db, name)
       events.publish('ref:move', { ref: name, from: before.toString(), to: null, reason: 'branch-delete' })
     }),
     checkout: async (name, options) => await exclusive(async () => {
@@ -138,7 +145,10 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
       if (options?.create === true) {
         if (commit != null) throw new RefExistsError(`branch "${name}" already exists`)
         commit = await branchHead(await currentBranch())
-        if (commit != null) batch.putState(keys.ref(name), encodeCid(commit))
+        if (commit != null) {
+          batch.putState(keys.ref(name), encodeCid(commit))
+          await indexChanges(batch, name, EMPTY_TREE, await treeOfCommit(commit))
+        }
       } else if (commit == null && await state.cid(keys.work(name)) == null) {
         throw new RefNotFoundError(`no branch "${name}" (use --create to make it)`)
       }

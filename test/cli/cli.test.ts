@@ -161,7 +161,7 @@ describe('framehub CLI (real process)', () => {
   })
 
   it('every command has --help', async () => {
-    const commands = [[], ['init'], ['frame'], ['frame', 'put'], ['frame', 'import'], ['frame', 'get'], ['frame', 'ls'], ['frame', 'rm'],
+    const commands = [[], ['init'], ['config'], ['daemon'], ['frame'], ['frame', 'put'], ['frame', 'import'], ['frame', 'get'], ['frame', 'ls'], ['frame', 'rm'],
       ['commit'], ['log'], ['show'], ['diff'], ['branch'], ['checkout'], ['merge'], ['forks'],
       ['trace'], ['trace', 'append'], ['trace', 'show'], ['trace', 'heads'], ['trace', 'routes'], ['trace', 'ls'],
       ['snapshot'], ['snapshot', 'export'], ['snapshot', 'import'], ['verify']]

@@ -1,7 +1,11 @@
 import type { Command } from 'commander'
 import { UsageError } from '../../core/errors.ts'
 import { globals } from '../context.ts'
+import { EXIT } from '../exit-codes.ts'
 import { emit } from '../output.ts'
+
+/** How long the daemon may take to close the gateway and the repository after a signal, ms. */
+const STOP_TIMEOUT_MS = 10_000
 
 /** Parses HOST:PORT (IPv6 as [::1]:PORT). */
 export function parseHostPort (text: string): { host: string, port: number } {
@@ -23,31 +27,63 @@ export function registerDaemon (program: Command): void {
         import('../../node.ts'), import('../../http/app.ts'), import('../../storage/api-file.ts')
       ])
       const node = await createNode({ repo: options.repo, create: true })
-      const app = await createGateway(node, { logger: { level: opts.logLevel } })
-      let stopping: Promise<void> | undefined
-      const stop = async (): Promise<void> => {
-        await clearApiAddress(node.repo.path)
-        await app.close()
+      // Logs go to stderr: stdout carries only the address line (one JSON document with --json).
+      const app = await createGateway(node, {
+        logger: { level: opts.logLevel, stream: process.stderr, redact: ['req.headers.authorization'] }
+      }).catch(async (err: unknown) => {
         await node.close()
-      }
+        throw err
+      })
       try {
         await app.listen({ host, port })
       } catch (err) {
+        await app.close().catch(() => {})
         await node.close()
         const code = (err as { code?: string }).code
-        throw new UsageError(`cannot listen on ${opts.api}: ${code === 'EADDRINUSE' ? 'address in use' : (err as Error).message}`)
+        const why = code === 'EADDRINUSE' ? 'address in use' : code === 'EADDRNOTAVAIL' ? 'no such local address' : code === 'EACCES' ? 'permission denied' : (err as Error).message
+        throw new UsageError(`cannot listen on ${opts.api}: ${why}`)
       }
       const address = app.server.address()
       const bound = typeof address === 'object' && address != null ? address : { address: host, port }
       const url = `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`
-      await writeApiAddress(node.repo.path, { url, pid: process.pid })
-      emit(options, { url, peerId: node.peerId, repo: node.repo.path }, () => `framehub daemon: ${url} (repo ${node.repo.path}, peer ${node.peerId})`)
-      await new Promise<void>((resolve) => {
+
+      let stopping: Promise<void> | undefined
+      const stop = async (): Promise<void> => {
+        // The address goes first: from now on CLI commands stop coming here.
+        await clearApiAddress(node.repo.path).catch(() => {})
+        await app.close()
+        await node.close()
+      }
+      const stopped = new Promise<void>((resolve) => {
         const onSignal = (): void => {
-          stopping ??= stop().then(resolve, resolve)
+          if (stopping != null) {
+            // A second Ctrl-C: the user does not want to wait.
+            process.stderr.write('framehub daemon: stopping now\n')
+            process.exit(EXIT.failure)
+          }
+          // Closing is bounded: a stuck request or store must not keep the process alive.
+          setTimeout(() => {
+            process.stderr.write(`framehub daemon: did not stop within ${STOP_TIMEOUT_MS} ms, exiting\n`)
+            process.exit(EXIT.failure)
+          }, STOP_TIMEOUT_MS).unref()
+          stopping = stop().then(resolve, (err: unknown) => {
+            process.stderr.write(`framehub daemon: error while stopping: ${(err as Error).message}\n`)
+            process.exitCode = EXIT.failure
+            resolve()
+          })
         }
-        process.once('SIGINT', onSignal)
-        process.once('SIGTERM', onSignal)
+        process.on('SIGINT', onSignal)
+        process.on('SIGTERM', onSignal)
       })
+
+      try {
+        await writeApiAddress(node.repo.path, { url, pid: process.pid, token: node.repo.config.apiToken })
+      } catch (err) {
+        await app.close().catch(() => {})
+        await node.close()
+        throw err
+      }
+      emit(options, { url, peerId: node.peerId, repo: node.repo.path }, () => `framehub daemon: ${url} (repo ${node.repo.path}, peer ${node.peerId})`)
+      await stopped
     })
 }

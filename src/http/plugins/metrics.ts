@@ -63,6 +63,14 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
     }
   })
   new Gauge({
+    name: 'framehub_index_lag',
+    help: 'Branches whose frame index does not describe the branch head (0 normally: ref moves update the index in the same atomic write; a change too big for one write, or an index to rebuild, counts until the next filtered query catches it up)',
+    registers: [registry],
+    async collect () {
+      this.set((await node.index.status()).filter(s => !s.current).length)
+    }
+  })
+  new Gauge({
     name: 'framehub_store_bytes',
     help: 'Approximate on-disk size of the repository store (LevelDB estimate)',
     registers: [registry],
@@ -73,14 +81,11 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
   })
   events.subscribe(event => { written.inc({ type: event.type }) })
 
-  app.addHook('onRequest', async (request) => {
-    (request as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint()
-  })
-  app.addHook('onResponse', async (request, reply) => {
-    const started = (request as unknown as { startedAt?: bigint }).startedAt
-    if (started === undefined) return
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    duration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, seconds)
+  // Fastify times every request itself (reply.elapsedTime, ms since it arrived): no onRequest
+  // hook, and a callback hook rather than an async one (no promise per request).
+  app.addHook('onResponse', (request, reply, done) => {
+    duration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    done()
   })
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

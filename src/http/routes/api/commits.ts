@@ -150,13 +150,21 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
 
   app.get('/branches', {
     schema: {
-      summary: 'Branches and the commits they point to',
+      summary: 'Branches and the commits they point to, and the checked-out branch (which may have no commit yet)',
       tags: ['refs'],
-      response: { 200: { type: 'object', required: ['branches'], properties: { branches: { type: 'array', items: { $ref: 'api-branch.schema.json#' } } } }, ...errorResponses }
+      response: {
+        200: {
+          type: 'object',
+          required: ['current', 'branches'],
+          properties: { current: { type: 'string' }, branches: { type: 'array', items: { $ref: 'api-branch.schema.json#' } } }
+        },
+        ...errorResponses
+      }
     }
   }, async () => {
     const branches = await node.refs.listBranches()
-    return { branches: branches.map(b => ({ name: b.name, commit: b.commit.toString(), current: b.current })) }
+    const current = await node.refs.currentBranch()
+    return { current, branches: branches.map(b => ({ name: b.name, commit: b.commit.toString(), current: b.current })) }
   })
 
   app.post<{ Body: { name: string, start?: string } }>('/branches', {

@@ -18,6 +18,8 @@ export interface ApiLimits {
   attachmentBytes: number
   /** Largest CAR upload (block data), bytes. */
   carImportBytes: number
+  /** Largest NDJSON frame import upload, bytes. */
+  frameImportBytes: number
   /** Time a handler may spend on one request, ms. */
   handlerTimeoutMs: number
   /** Most frames a list request examines for one page (the text filter scans). */

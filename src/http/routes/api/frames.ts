@@ -5,6 +5,7 @@ import { FrameNotFoundError } from '../../../core/errors.ts'
 import { frameToJson } from '../../../core/frame.ts'
 import type { Frame } from '../../../core/frame.ts'
 import { getEntry } from '../../../core/tree/index.ts'
+import { checkBranchName } from '../../../services/refs.ts'
 import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
 import { errorResponses, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
@@ -14,6 +15,7 @@ interface ListQuery {
   kind?: string
   tag?: string
   prefix?: string
+  after?: string
   q?: string
   limit: number
   cursor?: string
@@ -25,14 +27,6 @@ const isFrameCursor = (v: Record<string, unknown>): v is FrameCursor => typeof v
 const recordView = (r: { id: string, cid: CID, frame: Frame }): { id: string, cid: string, frame: Record<string, unknown> } =>
   ({ id: r.id, cid: r.cid.toString(), frame: frameToJson(r.frame) })
 
-/** True if `needle` (lower case) occurs in a string inside `value`. */
-function containsText (value: unknown, needle: string, depth = 0): boolean {
-  if (typeof value === 'string') return value.toLowerCase().includes(needle)
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array || depth > 64) return false
-  for (const v of Array.isArray(value) ? value : Object.values(value)) if (containsText(v, needle, depth + 1)) return true
-  return false
-}
-
 const idParams = {
   type: 'object',
   required: ['*'],
@@ -42,28 +36,36 @@ const idParams = {
 export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { node, auth, limits } = ctx
 
-  app.post<{ Body: unknown, Querystring: { branch?: string } }>('/frames', {
+  app.post<{ Body: unknown, Querystring: { branch?: string, source?: string } }>('/frames', {
     onRequest: auth,
     config: { rateLimit: ctx.writeRateLimit, bodyErrorCode: 'ERR_FRAME_INVALID' },
     schema: {
       summary: 'Store a frame and stage it in a branch\'s working tree',
       tags: ['frames'],
       security: writeSecurity,
-      querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          branch: { type: 'string', minLength: 1, maxLength: 200 },
+          source: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f]+$', description: 'Name of the input in error messages (e.g. the file name); default "request body"' }
+        }
+      },
       body: { $ref: 'frame.schema.json#' },
       response: { 201: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    if (request.query.branch != null) checkBranchName(request.query.branch)
     const branch = request.query.branch ?? await node.refs.currentBranch()
-    const record = await node.frames.put(request.body, { branch, signal, source: 'request body' })
+    const record = await node.frames.put(request.body, { branch, signal, source: request.query.source ?? 'request body' })
     return await reply.code(201).header('location', `/api/v1/frames/${record.cid.toString()}`).send(recordView(record))
   })
 
   app.get<{ Querystring: ListQuery }>('/frames', {
     schema: {
       summary: 'List frames in id order, filtered; paginated with an opaque cursor',
-      description: 'Filters: kind, tag, id prefix, and q (case-insensitive text in title or body). There is no index yet: kind, tag and q are applied while scanning the tree in id order, at most `maxScan` frames per page; a page may hold fewer than `limit` frames and still have a cursor.',
+      description: 'Filters: kind, tag, id prefix, and q (words: a frame matches when every word of q is among the words of its title and body, case-insensitive; the first 256 distinct words of a frame count, words are cut to 64 characters). kind, tag and q are answered from the frame index of a branch, overlaid with the changes from its commit to the tree asked for (e.g. staged frames): a page costs what it returns, not a scan. The cursor pins the tree of the first page.',
       tags: ['frames'],
       querystring: {
         type: 'object',
@@ -73,6 +75,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
           kind: { type: 'string', minLength: 1, maxLength: 64 },
           tag: { type: 'string', minLength: 1, maxLength: 128 },
           prefix: { type: 'string', minLength: 1, maxLength: 512 },
+          after: { type: 'string', minLength: 1, maxLength: 512, description: 'Only ids after this one (ignored with a cursor)' },
           q: { type: 'string', minLength: 1, maxLength: 256 },
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           cursor: { type: 'string', minLength: 1, maxLength: 2048 }
@@ -84,7 +87,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
     const { ref, kind, tag, prefix, q, limit, cursor } = request.query
     let tree: string
-    let after: string | undefined
+    let after = request.query.after
     if (cursor != null) {
       const c = decodeCursor(cursor, isFrameCursor)
       tree = parseCid(c.t, 'cursor tree').toString()
@@ -92,19 +95,15 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     } else {
       tree = (await node.refs.resolveTree(ref, { signal })).tree.toString()
     }
-    const needle = q?.toLowerCase()
     const frames: Array<ReturnType<typeof recordView>> = []
     let scanned = 0
     let last: string | undefined
     let more = false
-    for await (const record of node.frames.list({ ref: tree, prefix, after, signal })) {
-      if (frames.length >= limit || scanned >= limits.maxScan) { more = true; break }
+    // One frame past the page tells whether there is a next one.
+    for await (const record of node.frames.list({ ref: tree, kind, tag, q, prefix, after, limit: limit + 1, signal })) {
       scanned++
+      if (frames.length >= limit) { more = true; break }
       last = record.id
-      const f = record.frame
-      if (kind != null && f.kind !== kind) continue
-      if (tag != null && !(f.tags ?? []).includes(tag)) continue
-      if (needle != null && !(f.title?.toLowerCase().includes(needle) === true || containsText(f.body, needle))) continue
       frames.push(recordView(record))
     }
     return { tree, frames, scanned, cursor: more && last != null ? encodeCursor({ t: tree, a: last }) : null }
@@ -154,6 +153,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    if (request.query.branch != null) checkBranchName(request.query.branch)
     const branch = request.query.branch ?? await node.refs.currentBranch()
     const result = await node.frames.remove(request.params['*'], { branch, signal })
     return { id: result.id, tree: result.tree.toString() }

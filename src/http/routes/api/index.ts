@@ -3,7 +3,10 @@ import { attachmentRoutes } from './attachments.ts'
 import { commitRoutes } from './commits.ts'
 import type { ApiContext } from './context.ts'
 import { eventRoutes } from './events.ts'
+import { frameImportRoutes } from './frame-import.ts'
 import { frameRoutes } from './frames.ts'
+import { gcRoutes } from './gc.ts'
+import { refRoutes } from './refs.ts'
 import { snapshotRoutes } from './snapshots.ts'
 import { traceRoutes } from './traces.ts'
 import { verifyRoutes } from './verify.ts'
@@ -11,10 +14,13 @@ import { verifyRoutes } from './verify.ts'
 /** Everything under /api/v1. Each concern is its own encapsulated plugin (body parsers differ). */
 export async function apiRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   await app.register(frameRoutes, ctx)
+  await app.register(frameImportRoutes, ctx)
   await app.register(attachmentRoutes, ctx)
   await app.register(commitRoutes, ctx)
+  await app.register(refRoutes, ctx)
   await app.register(traceRoutes, ctx)
   await app.register(snapshotRoutes, ctx)
   await app.register(verifyRoutes, ctx)
   await app.register(eventRoutes, ctx)
+  await app.register(gcRoutes, ctx)
 }

@@ -1,16 +1,20 @@
+import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { httpCodes, HttpError } from '../../errors.ts'
-import { requestSignal } from '../../util.ts'
+import { drainBody, requestSignal } from '../../util.ts'
 import { errorResponses, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 const CAR_TYPES = ['application/vnd.ipld.car', 'application/octet-stream']
 
-/** Passes a request body through while counting it; stops it past `limit` bytes. */
-async function * capped (source: AsyncIterable<Uint8Array>, limit: number): AsyncGenerator<Uint8Array> {
+/**
+ * Passes a request body through while counting it; stops it past `limit` bytes. The body is not
+ * destroyed when the import stops early, so that the error can still be answered.
+ */
+async function * capped (body: IncomingMessage, limit: number): AsyncGenerator<Uint8Array> {
   let total = 0
-  for await (const chunk of source) {
+  for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     total += chunk.byteLength
     if (total > limit) throw new HttpError(httpCodes.payloadTooLarge, `the CAR upload is larger than the limit of ${limit} bytes`)
     yield chunk
@@ -43,7 +47,7 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
     return await reply.send(Readable.from(car))
   })
 
-  app.post<{ Body: AsyncIterable<Uint8Array> | undefined }>('/snapshots', {
+  app.post<{ Body: IncomingMessage | undefined }>('/snapshots', {
     onRequest: auth,
     config: { rateLimit: ctx.writeRateLimit },
     schema: {
@@ -58,11 +62,18 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
     if (Number.isFinite(declared) && declared > limits.carImportBytes) {
       throw new HttpError(httpCodes.payloadTooLarge, `the CAR upload is larger than the limit of ${limits.carImportBytes} bytes`)
     }
-    if (request.body == null) throw new HttpError(httpCodes.badRequest, 'the request has no body: send a CAR file')
-    const stats = await node.snapshots.importCar(capped(request.body, limits.carImportBytes), {
-      maxBytes: limits.carImportBytes,
-      signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10)
-    })
+    const body = request.body
+    if (body == null) throw new HttpError(httpCodes.badRequest, 'the request has no body: send a CAR file')
+    let stats
+    try {
+      stats = await node.snapshots.importCar(capped(body, limits.carImportBytes), {
+        maxBytes: limits.carImportBytes,
+        signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10)
+      })
+    } catch (err) {
+      await drainBody(body, limits.carImportBytes)
+      throw err
+    }
     const view = { root: stats.root.toString(), blocks: stats.blocks, bytes: stats.bytes }
     return await reply.code(201).send(view)
   })

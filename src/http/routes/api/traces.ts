@@ -8,6 +8,8 @@ import { errorResponses, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 interface StepCursor extends Record<string, unknown> { s: string, n: number }
+interface SessionCursor extends Record<string, unknown> { a: string }
+const isSessionCursor = (v: Record<string, unknown>): v is SessionCursor => typeof v.a === 'string'
 const isStepCursor = (v: Record<string, unknown>): v is StepCursor => typeof v.s === 'string' && Number.isSafeInteger(v.n) && (v.n as number) > 0
 
 const sessionParams = {
@@ -19,20 +21,38 @@ const sessionParams = {
 export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { node, auth, limits } = ctx
 
-  app.get<{ Querystring: { limit: number } }>('/sessions', {
+  app.get<{ Querystring: { limit: number, cursor?: string } }>('/sessions', {
     schema: {
-      summary: 'Reasoning sessions and their heads',
+      summary: 'Reasoning sessions and their heads, by name, paginated',
       tags: ['traces'],
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } } },
-      response: { 200: { type: 'object', required: ['sessions'], properties: { sessions: { type: 'array', items: { $ref: 'api-session.schema.json#' } } } }, ...errorResponses }
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 }, cursor: { type: 'string', minLength: 1, maxLength: 1024 } }
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['sessions', 'cursor'],
+          properties: { sessions: { type: 'array', items: { $ref: 'api-session.schema.json#' } }, cursor: { type: ['string', 'null'] } }
+        },
+        ...errorResponses
+      }
     }
   }, async (request) => {
+    const { limit, cursor } = request.query
+    const after = cursor != null ? Buffer.from(decodeCursor(cursor, isSessionCursor).a) : undefined
     const sessions: Array<{ session: string, heads: string[] }> = []
+    let more = false
+    // Sessions come in the store's key order (UTF-8 bytes); the service has no range scan yet, so a
+    // page skips the ones before it.
     for await (const s of node.traces.sessions()) {
+      if (after != null && Buffer.compare(Buffer.from(s.session), after) <= 0) continue
+      if (sessions.length >= limit) { more = true; break }
       sessions.push({ session: s.session, heads: cidsText(s.heads) })
-      if (sessions.length >= request.query.limit) break
     }
-    return { sessions }
+    const last = sessions.at(-1)
+    return { sessions, cursor: more && last != null ? encodeCursor({ a: last.session }) : null }
   })
 
   app.post<{ Params: { session: string }, Body: { step: unknown, parents?: string[] } }>('/sessions/:session/steps', {
@@ -105,7 +125,7 @@ export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       summary: 'The distinct routes of a session, each from a head back to a root',
       tags: ['traces'],
       params: sessionParams,
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } } },
       response: { 200: { $ref: 'api-routes.schema.json#' }, ...errorResponses }
     }
   }, async (request, reply) => {

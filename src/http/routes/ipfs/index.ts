@@ -32,6 +32,7 @@ interface Query {
 
 /** What the client asked for, after negotiation. */
 type Wanted = { format: 'raw' } | { format: 'car', order: 'dfs' }
+const RAW_FROM_ACCEPT: { wanted: Wanted, fromAccept: boolean } = Object.freeze({ wanted: Object.freeze({ format: 'raw' as const }), fromAccept: true })
 
 interface MediaRange { type: string, params: Map<string, string>, q: number, index: number }
 
@@ -71,6 +72,8 @@ function negotiate (request: FastifyRequest<{ Querystring: Query }>): { wanted: 
     throw new HttpError(httpCodes.badRequest, `unknown format "${q.format}"`)
   }
   const accept = request.headers.accept
+  // What trustless clients send, without parsing: a raw block.
+  if (accept === RAW_TYPE) return RAW_FROM_ACCEPT
   if (accept == null || accept.trim() === '') {
     throw new HttpError(httpCodes.badRequest, `this is a trustless gateway: ask for ${RAW_TYPE} or ${CAR_TYPE} (Accept header or ?format=raw|car)`)
   }
@@ -144,43 +147,57 @@ export async function ipfsRoutes (app: FastifyInstance, ctx: IpfsContext): Promi
     }
   } as const
 
+  const notFound = (request: FastifyRequest, cid: CID): Error => {
+    const onlyIfCached = /(^|,)\s*only-if-cached\s*(,|$)/i.test(request.headers['cache-control'] ?? '')
+    if (onlyIfCached) return new HttpError(httpCodes.preconditionFailed, `block ${cid} is not in this node's store (only-if-cached)`)
+    return new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
+  }
+  /** The query string of the request with format=`format` (for Content-Location). */
+  const withFormat = (request: FastifyRequest, format: string): string => {
+    if (!request.url.includes('?')) return `format=${format}`
+    const search = new URL(request.url, 'http://gateway').searchParams
+    search.set('format', format)
+    return search.toString()
+  }
+
   const handler = async (request: FastifyRequest<{ Params: { cid: string, '*'?: string }, Querystring: Query }>, reply: FastifyReply): Promise<unknown> => {
-    const signal = requestSignal(request, reply, ctx.handlerTimeoutMs)
     const cid = parseCid(request.params.cid, 'CID')
-    const path = (request.params['*'] ?? '').split('/').filter(s => s !== '')
+    const rest = request.params['*']
+    const path = rest == null || rest === '' ? [] : rest.split('/').filter(s => s !== '')
     const { wanted, fromAccept } = negotiate(request)
     const head = request.method === 'HEAD'
+    const cidText = cid.toString()
 
     void reply.header('x-content-type-options', 'nosniff').header('vary', 'Accept')
-    if (!await hasBlock(node.repo.blocks, cid, signal)) {
-      const onlyIfCached = /(^|,)\s*only-if-cached\s*(,|$)/i.test(request.headers['cache-control'] ?? '')
-      if (onlyIfCached) throw new HttpError(httpCodes.preconditionFailed, `block ${cid} is not in this node's store (only-if-cached)`)
-      throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
-    }
-    const base = `/ipfs/${cid.toString()}${path.length > 0 ? '/' + path.map(encodeURIComponent).join('/') : ''}`
-    const search = new URL(request.url, 'http://gateway').searchParams
+    const base = `/ipfs/${cidText}${path.length > 0 ? '/' + path.map(encodeURIComponent).join('/') : ''}`
 
     if (wanted.format === 'raw') {
+      // One read answers both "is it here?" and "what is it?"; one local block needs no
+      // cancellation or timeout signal.
+      let bytes: Uint8Array
+      try {
+        bytes = await readBlock(node.repo.blocks, cid)
+      } catch (err) {
+        throw err instanceof BlockNotFoundError ? notFound(request, cid) : err
+      }
       if (path.length > 0) throw new HttpError(httpCodes.badRequest, 'raw block requests take no path: /ipfs/{cid}?format=raw')
-      const bytes = await readBlock(node.repo.blocks, cid, signal)
-      const etag = `"${cid.toString()}.raw"`
+      const etag = `"${cidText}.raw"`
       void reply
         .header('etag', etag)
         .header('cache-control', IMMUTABLE)
         .header('x-ipfs-path', base)
-        .header('x-ipfs-roots', cid.toString())
-        .header('content-disposition', `attachment; filename="${cid.toString()}.bin"`)
+        .header('x-ipfs-roots', cidText)
+        .header('content-disposition', `attachment; filename="${cidText}.bin"`)
         .header('content-length', bytes.byteLength)
         .type(RAW_TYPE)
-      if (fromAccept) {
-        search.set('format', 'raw')
-        void reply.header('content-location', `${base}?${search.toString()}`)
-      }
+      if (fromAccept) void reply.header('content-location', `${base}?${withFormat(request, 'raw')}`)
       if (request.headers['if-none-match'] === etag) return await reply.code(304).send()
       if (head) return await reply.send()
       return await reply.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
     }
 
+    const signal = requestSignal(request, reply, ctx.handlerTimeoutMs)
+    if (!await hasBlock(node.repo.blocks, cid, signal)) throw notFound(request, cid)
     const rangeText = request.query['entity-bytes']
     const range = parseEntityBytes(rangeText)
     const scope = parseScope(request.query['dag-scope']) ?? (range != null ? 'entity' : 'all')
@@ -197,10 +214,7 @@ export async function ipfsRoutes (app: FastifyInstance, ctx: IpfsContext): Promi
       .header('x-ipfs-roots', roots.join(','))
       .header('content-disposition', `attachment; filename="${cid.toString()}.car"`)
       .type(`${CAR_TYPE}; version=1; order=${wanted.order}; dups=n`)
-    if (fromAccept) {
-      search.set('format', 'car')
-      void reply.header('content-location', `${base}?${search.toString()}`)
-    }
+    if (fromAccept) void reply.header('content-location', `${base}?${withFormat(request, 'car')}`)
     if (request.headers['if-none-match'] === etag) return await reply.code(304).send()
     if (head) return await reply.send()
     return await reply.send(Readable.from(carStream(node, cid, via, target, scope, range, signal)))

@@ -1,0 +1,112 @@
+import { FramehubError } from '../core/errors.ts'
+
+/** Where the daemon's gateway is and how to authenticate to it (from the repo's `api.json`). */
+export interface ApiClientInit {
+  /** Base URL of the gateway, e.g. http://127.0.0.1:8080 (the API is under /api/v1). */
+  url: string
+  /** Bearer token for write endpoints (sent with every request). */
+  token: string
+}
+
+export interface ApiRequest {
+  method?: 'GET' | 'POST' | 'DELETE'
+  /** Query parameters; undefined ones are left out. */
+  query?: Record<string, string | number | boolean | undefined>
+  /** A JSON body. */
+  json?: unknown
+  /** A raw body (bytes or a stream of bytes) and its media type. */
+  body?: Uint8Array | AsyncIterable<Uint8Array>
+  contentType?: string
+  signal?: AbortSignal
+}
+
+/** The daemon's HTTP API, answering the gateway's errors as FramehubErrors with the same code. */
+export interface ApiClient {
+  readonly url: string
+  /** Sends a request to `<prefix><path>` and returns its 2xx response. */
+  request (path: string, request?: ApiRequest): Promise<Response>
+  /** Like request, and parses the JSON answer. */
+  json<T> (path: string, request?: ApiRequest): Promise<T>
+}
+
+/** Raised when the daemon cannot be reached at all (not running, or gone mid-command). */
+export const DAEMON_UNREACHABLE = 'ERR_DAEMON_UNREACHABLE'
+
+/** One URL path segment: everything escaped, `/` included (the gateway decodes `%2F` in parameters). */
+export const segment = (text: string): string => encodeURIComponent(text)
+
+/**
+ * True if `text` cannot travel as a path segment: URLs resolve `.` and `..` (also escaped as %2E)
+ * before the request leaves, so such names need another route.
+ */
+export const isDotSegment = (text: string): boolean => text === '.' || text === '..'
+
+/** A client of the gateway at `init.url`; paths are under `prefix` (default the query API, /api/v1). */
+export function createApiClient (init: ApiClientInit, prefix = '/api/v1'): ApiClient {
+  const base = init.url.replace(/\/+$/, '')
+  const request = async (path: string, req: ApiRequest = {}): Promise<Response> => {
+    const url = new URL(`${base}${prefix}${path}`)
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v))
+    const headers: Record<string, string> = { authorization: `Bearer ${init.token}`, accept: 'application/json, */*' }
+    let body: RequestInit['body']
+    if (req.json !== undefined) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(req.json)
+    } else if (req.body !== undefined) {
+      headers['content-type'] = req.contentType ?? 'application/octet-stream'
+      body = req.body
+    }
+    let res: Response
+    try {
+      res = await fetch(url, {
+        method: req.method ?? 'GET',
+        headers,
+        body,
+        signal: req.signal,
+        // A streamed body: the response may only be read once the whole upload is sent.
+        ...(body != null && typeof body === 'object' && Symbol.asyncIterator in body ? { duplex: 'half' as const } : {})
+      })
+    } catch (err) {
+      throw unreachable(base, err)
+    }
+    if (res.ok) return res
+    throw await errorOf(res)
+  }
+  return {
+    url: base,
+    request,
+    json: async <T>(path: string, req?: ApiRequest): Promise<T> => {
+      const res = await request(path, req)
+      try {
+        return await res.json() as T
+      } catch (err) {
+        throw unreachable(base, err)
+      }
+    }
+  }
+}
+
+/** The gateway's `{code, message}` as the FramehubError the service would have thrown in-process. */
+async function errorOf (res: Response): Promise<FramehubError> {
+  let body: { code?: unknown, message?: unknown, details?: unknown } | undefined
+  try {
+    body = await res.json() as typeof body
+  } catch {
+    body = undefined
+  }
+  if (typeof body?.code === 'string' && body.code.startsWith('ERR_') && typeof body.message === 'string') {
+    const details = body.details !== null && typeof body.details === 'object' ? body.details as Record<string, unknown> : undefined
+    return new FramehubError(body.code, body.message, details)
+  }
+  return new FramehubError('ERR_INTERNAL', `the daemon answered ${res.status} ${res.statusText} without an error body`)
+}
+
+function unreachable (base: string, err: unknown): FramehubError {
+  if (err instanceof FramehubError) return err
+  const e = err as { name?: string, message?: string, cause?: { code?: string, message?: string } }
+  if (e.name === 'AbortError' || e.name === 'TimeoutError') {
+    return new FramehubError('ERR_TIMEOUT', `the request to the framehub daemon at ${base} was aborted or timed out`)
+  }
+  const why = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err)
+  return new FramehubError(DAEMON_UNREACHABLE, `cannot reach the framehub daemon at ${base}: ${why}`, undefined, { cause: err })
+}

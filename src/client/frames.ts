@@ -1,0 +1,122 @@
+import { basename } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { asJsonView, fromJsonView, tryParseCid } from '../core/codec.ts'
+import { FrameNotFoundError, UsageError } from '../core/errors.ts'
+import type { Frame } from '../core/frame.ts'
+import type { FrameRecord, FrameService, ImportResult } from '../services/frames.ts'
+import { isDotSegment, segment } from './api.ts'
+import type { ApiClient } from './api.ts'
+
+/** A frame record as the gateway sends it (api-frame-record.schema.json). */
+export interface FrameRecordView {
+  id: string
+  cid: string
+  frame: unknown
+}
+
+export const frameRecord = (view: FrameRecordView): FrameRecord =>
+  ({ id: view.id, cid: CID.parse(view.cid), frame: fromJsonView(view.frame) as Frame })
+
+/** Largest page the gateway gives. */
+const PAGE = 1000
+
+/** How often an import reports progress, in lines sent. */
+const PROGRESS_LINES = 8192
+
+/** The `source` the gateway accepts for error messages (a name, no control characters). */
+const sourceParam = (source: string | undefined): string | undefined =>
+  source != null && source.length <= 256 && /^[^\u0000-\u001f]+$/.test(source) ? source : undefined
+
+/** The gateway's upload names: no slashes, quotes or control characters. */
+const uploadName = (path: string): string => (basename(path).replace(/[/\\\u0000-\u001f"]/g, '_') || 'file').slice(0, 255)
+
+/** FrameService over the daemon's `/api/v1/frames` and `/api/v1/attachments`. */
+export function remoteFrames (api: ApiClient): FrameService {
+  const list: FrameService['list'] = async function * (options) {
+    let cursor: string | undefined
+    let count = 0
+    do {
+      const want = options?.limit != null ? Math.min(PAGE, options.limit - count) : PAGE
+      if (want <= 0) return
+      const page = await api.json<{ frames: FrameRecordView[], cursor: string | null }>('/frames', {
+        query: cursor != null
+          ? { cursor, kind: options?.kind, tag: options?.tag, prefix: options?.prefix, limit: want }
+          : { ref: options?.ref, kind: options?.kind, tag: options?.tag, prefix: options?.prefix, after: options?.after, limit: want },
+        signal: options?.signal
+      })
+      for (const view of page.frames) {
+        yield frameRecord(view)
+        count++
+      }
+      cursor = page.cursor ?? undefined
+    } while (cursor != null)
+  }
+
+  return {
+    put: async (json, options) => frameRecord(await api.json<FrameRecordView>('/frames', {
+      method: 'POST',
+      query: { branch: options?.branch, source: sourceParam(options?.source) },
+      json: asJsonView(json),
+      signal: options?.signal
+    })),
+
+    import: async (lines, options) => {
+      let frames = 0
+      let bytes = 0
+      const encoder = new TextEncoder()
+      // Lines go up as they are read (the gateway parses them as they arrive); progress counts what was sent.
+      const body = (async function * () {
+        for await (const line of lines) {
+          const chunk = encoder.encode(line + '\n')
+          bytes += chunk.byteLength
+          if (line.trim() !== '' && ++frames % PROGRESS_LINES === 0) options?.onProgress?.({ type: 'frames:import:progress', detail: { frames, bytes } })
+          yield chunk
+        }
+      })()
+      const r = await api.json<{ frames: number, tree: string }>('/frames/import', {
+        method: 'POST',
+        query: { branch: options?.branch, source: sourceParam(options?.source) },
+        body,
+        contentType: 'application/x-ndjson',
+        signal: options?.signal
+      })
+      const result: ImportResult = { frames: r.frames, tree: CID.parse(r.tree) }
+      options?.onProgress?.({ type: 'frames:import:done', detail: { frames: r.frames, bytes } })
+      return result
+    },
+
+    attach: async (input, options) => {
+      const r = await api.json<{ name: string, cid: string, size: number, type: string }>('/attachments', {
+        method: 'POST',
+        query: { name: uploadName(input.name), type: input.type },
+        body: input.bytes,
+        contentType: 'application/octet-stream',
+        signal: options?.signal
+      })
+      return { name: r.name, cid: CID.parse(r.cid), size: r.size, type: r.type }
+    },
+
+    get: async (cidOrId, options) => {
+      const cid = tryParseCid(cidOrId)
+      if (cid != null) return frameRecord(await api.json<FrameRecordView>(`/frames/${cid.toString()}`, { signal: options?.signal }))
+      if (isDotSegment(cidOrId)) {
+        // "." and ".." cannot be a URL path segment: the first frame listed from that prefix is it, if it exists.
+        for await (const r of list({ ref: options?.ref, prefix: cidOrId, limit: 1, signal: options?.signal })) if (r.id === cidOrId) return r
+        throw new FrameNotFoundError(`no frame "${cidOrId}" in ${options?.ref ?? 'the working tree'}`, { id: cidOrId })
+      }
+      return frameRecord(await api.json<FrameRecordView>(`/frames/by-id/${segment(cidOrId)}`, { query: { ref: options?.ref }, signal: options?.signal }))
+    },
+
+    list,
+
+    remove: async (id, options) => {
+      if (isDotSegment(id)) throw new UsageError(`frame id "${id}" cannot be removed through the daemon's API (stop the daemon to remove it locally)`)
+      const r = await api.json<{ id: string, tree: string }>(`/frames/by-id/${segment(id)}`, {
+        method: 'DELETE',
+        query: { branch: options?.branch },
+        signal: options?.signal
+      })
+      return { id: r.id, tree: CID.parse(r.tree) }
+    }
+  }
+}

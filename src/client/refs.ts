@@ -1,0 +1,66 @@
+import { CID } from 'multiformats/cid'
+import { isFramehubError } from '../core/errors.ts'
+import type { BranchInfo, RefService, ResolvedTree } from '../services/refs.ts'
+import { segment } from './api.ts'
+import type { ApiClient } from './api.ts'
+
+interface BranchState {
+  branch: string
+  current: boolean
+  commit: string | null
+  workingTree: string
+}
+
+interface BranchView {
+  name: string
+  commit: string
+  current: boolean
+}
+
+const branchInfo = (b: BranchView): BranchInfo => ({ name: b.name, commit: CID.parse(b.commit), current: b.current })
+
+/** RefService over the daemon's `/api/v1/head`, `/resolve`, `/branches` and `/checkout`. */
+export function remoteRefs (api: ApiClient): RefService {
+  const state = async (branch?: string): Promise<BranchState> => await api.json<BranchState>('/head', { query: { branch } })
+  return {
+    currentBranch: async () => (await state()).branch,
+
+    branchHead: async (branch) => {
+      try {
+        const { commit } = await state(branch)
+        return commit == null ? undefined : CID.parse(commit)
+      } catch (err) {
+        // In-process, a name that cannot be a branch simply has no head.
+        if (isFramehubError(err) && err.code === 'ERR_REF_INVALID') return undefined
+        throw err
+      }
+    },
+
+    workingTree: async (branch) => CID.parse((await state(branch)).workingTree),
+
+    resolveCommit: async (spec, options) => {
+      const r = await api.json<{ commit: string }>('/resolve', { query: { ref: spec.trim() === '' ? undefined : spec, as: 'commit' }, signal: options?.signal })
+      return CID.parse(r.commit)
+    },
+
+    resolveTree: async (spec, options) => {
+      const r = await api.json<{ tree: string, commit?: string }>('/resolve', { query: { ref: spec, as: 'tree' }, signal: options?.signal })
+      const out: ResolvedTree = { tree: CID.parse(r.tree) }
+      if (r.commit != null) out.commit = CID.parse(r.commit)
+      return out
+    },
+
+    listBranches: async () => (await api.json<{ branches: BranchView[] }>('/branches')).branches.map(branchInfo),
+
+    createBranch: async (name, start) => branchInfo(await api.json<BranchView>('/branches', { method: 'POST', json: { name, start } })),
+
+    deleteBranch: async (name) => {
+      await api.request(`/branches/${segment(name)}`, { method: 'DELETE' })
+    },
+
+    checkout: async (name, options) => {
+      const r = await api.json<{ branch: string, commit?: string }>('/checkout', { method: 'POST', json: { branch: name, create: options?.create } })
+      return r.commit == null ? { branch: r.branch } : { branch: r.branch, commit: CID.parse(r.commit) }
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify'
+import { checkBranchName } from '../../../services/refs.ts'
+import type { IndexStatus } from '../../../services/frame-query.ts'
+import type { IndexUpdate } from '../../../storage/frame-index.ts'
+import { maybeCidText, requestSignal } from '../../util.ts'
+import { errorResponses, writeSecurity } from './context.ts'
+import type { ApiContext } from './context.ts'
+
+const cidOrNull = { type: ['string', 'null'] } as const
+
+const gcResult = {
+  type: 'object',
+  required: ['removed', 'kept', 'bytesFreed', 'dryRun'],
+  additionalProperties: false,
+  properties: {
+    removed: { type: 'integer', minimum: 0, description: 'Blocks removed (with dryRun: that would be removed)' },
+    kept: { type: 'integer', minimum: 0, description: 'Blocks kept: reachable from a ref, a working tree, a fork, a session or a pin' },
+    bytesFreed: { type: 'integer', minimum: 0 },
+    dryRun: { type: 'boolean' }
+  }
+} as const
+
+const indexStatus = {
+  type: 'object',
+  required: ['branch', 'head', 'indexed', 'current'],
+  additionalProperties: false,
+  properties: {
+    branch: { type: 'string' },
+    head: { ...cidOrNull, description: 'The branch\'s committed tree (null: no commits)' },
+    indexed: { ...cidOrNull, description: 'The tree the index describes (null: to be rebuilt)' },
+    current: { type: 'boolean' }
+  }
+} as const
+
+const indexUpdate = {
+  type: 'object',
+  required: ['branch', 'mode', 'tree', 'frames', 'keys'],
+  additionalProperties: false,
+  properties: {
+    branch: { type: 'string' },
+    mode: { type: 'string', enum: ['current', 'incremental', 'rebuild', 'drop'] },
+    tree: cidOrNull,
+    frames: { type: 'integer', minimum: 0 },
+    keys: { type: 'integer', minimum: 0 }
+  }
+} as const
+
+export const statusView = (s: IndexStatus): Record<string, unknown> =>
+  ({ branch: s.branch, head: maybeCidText(s.head), indexed: maybeCidText(s.indexed), current: s.current })
+export const updateView = (u: IndexUpdate): Record<string, unknown> =>
+  ({ branch: u.branch, mode: u.mode, tree: maybeCidText(u.tree), frames: u.frames, keys: u.keys })
+
+/** Repository maintenance: garbage collection and the frame index. */
+export async function gcRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { node, auth, limits } = ctx
+
+  app.post<{ Querystring: { dryRun?: boolean } }>('/gc', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Remove every block that no ref, working tree, fork, session head or pin reaches',
+      description: 'Runs under the repository\'s write lock (writes wait until it is done). With dryRun, counts what would go and removes nothing.',
+      tags: ['maintenance'],
+      security: writeSecurity,
+      querystring: { type: 'object', additionalProperties: false, properties: { dryRun: { type: 'boolean', default: false } } },
+      response: { 200: gcResult, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const r = await node.gc.gc({ dryRun: request.query.dryRun === true, signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10) })
+    return { removed: r.removed, kept: r.kept, bytesFreed: r.bytesFreed, dryRun: r.dryRun }
+  })
+
+  app.get('/index', {
+    schema: {
+      summary: 'Where the frame index of each branch stands',
+      tags: ['maintenance'],
+      response: { 200: { type: 'object', required: ['branches'], additionalProperties: false, properties: { branches: { type: 'array', items: indexStatus } } }, ...errorResponses }
+    }
+  }, async () => ({ branches: (await node.index.status()).map(statusView) }))
+
+  app.post<{ Querystring: { branch?: string } }>('/index/rebuild', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Rebuild the frame index of a branch (default: every branch) from its tree',
+      tags: ['maintenance'],
+      security: writeSecurity,
+      querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
+      response: { 200: { type: 'object', required: ['updates'], additionalProperties: false, properties: { updates: { type: 'array', items: indexUpdate } } }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const { branch } = request.query
+    if (branch != null) checkBranchName(branch)
+    const updates = await node.index.rebuild(branch, { signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10) })
+    return { updates: updates.map(updateView) }
+  })
+}
