@@ -17,7 +17,7 @@ export function globals (command: Command): GlobalOptions {
 export async function withNode<T> (options: GlobalOptions, fn: (node: NodeServices) => Promise<T>): Promise<T> {
   // Loaded on demand so that --help and usage errors answer at once (and the node's modules only
   // when the repository is opened here).
-  const { resolveRepoPath } = await import('../storage/repo.ts')
+  const { resolveRepoPath } = await import('../storage/repo-path.ts')
   const path = resolveRepoPath(options.repo)
   let node = await viaDaemon(path)
   if (node == null) {

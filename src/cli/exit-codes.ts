@@ -7,6 +7,7 @@ export const EXIT = {
   invalidInput: 4,
   integrity: 5,
   locked: 6,
+  unavailable: 7,
   internal: 70
 } as const
 
@@ -36,7 +37,12 @@ const byCode: Record<string, number> = {
   ERR_SIGNATURE_INVALID: EXIT.integrity,
   ERR_DAG_INCOMPLETE: EXIT.integrity,
   ERR_REPO_CORRUPT: EXIT.integrity,
-  ERR_REPO_LOCKED: EXIT.locked
+  ERR_REPO_LOCKED: EXIT.locked,
+  ERR_DAEMON_UNREACHABLE: EXIT.unavailable,
+  ERR_TIMEOUT: EXIT.unavailable,
+  ERR_UNAUTHORIZED: EXIT.usage,
+  ERR_PAYLOAD_TOO_LARGE: EXIT.invalidInput,
+  ERR_VALIDATION: EXIT.invalidInput
 }
 
 export function exitCodeFor (code: string): number {

@@ -3,7 +3,7 @@ import mime from 'mime-types'
 import type { CID } from 'multiformats/cid'
 import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
-import { FrameNotFoundError, LinkUnresolvedError } from '../core/errors.ts'
+import { FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
 import { decodeFrame, encodeFrame, frameFromJson, frameLinks, parseJsonText } from '../core/frame.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
 import { buildTree, entries, getEntry, mutateTree } from '../core/tree/index.ts'
@@ -12,6 +12,7 @@ import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 import { frameIndex } from './frame-query.ts'
+import { checkBranchName } from './refs.ts'
 import type { RefService } from './refs.ts'
 
 /** A frame as the services return it. */
@@ -88,6 +89,15 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     }
   }
 
+  /** The branch a write stages on: the current one, or another that exists. */
+  const targetBranch = async (branch?: string): Promise<string> => {
+    const current = await refs.currentBranch()
+    if (branch == null || branch === current) return current
+    checkBranchName(branch)
+    if (await refs.branchHead(branch) == null) throw new RefNotFoundError(`no branch "${branch}" (create it with "framehub branch ${branch}")`, { ref: branch })
+    return branch
+  }
+
   /** Applies changes to a branch's working tree and writes it with `extra` blocks, atomically. */
   const stage = async (branch: string, changes: TreeChange[], extra: Block[], options?: CallOptions): Promise<CID> => {
     const base = await refs.workingTree(branch)
@@ -116,7 +126,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const frame = frameFromJson(asJsonView(json), { source: options?.source })
       await checkResolvable(frameLinks(frame), undefined, `${where}frame ${frame.id} `)
       const block = encodeFrame(frame)
-      const branch = options?.branch ?? await refs.currentBranch()
+      const branch = await targetBranch(options?.branch)
       await stage(branch, [{ key: frame.id, value: block.cid }], [block], options)
       events.publish('frame:put', { id: frame.id, cid: block.cid.toString(), branch })
       return { id: frame.id, cid: block.cid, frame }
@@ -154,7 +164,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       }
       await batch.write()
       for (const { link, where } of pendingLinks) await checkResolvable([link], written, where)
-      const branch = options?.branch ?? await refs.currentBranch()
+      const branch = await targetBranch(options?.branch)
       const sorted = [...changes].map(([key, value]) => ({ key, value }))
       const tree = await stage(branch, sorted, [], options)
       options?.onProgress?.({ type: 'frames:import:done', detail: { frames: changes.size, bytes } })
@@ -196,7 +206,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     },
 
     remove: async (id, options) => await exclusive(async () => {
-      const branch = options?.branch ?? await refs.currentBranch()
+      const branch = await targetBranch(options?.branch)
       const base = await refs.workingTree(branch)
       if (await getEntry(blocks, base, id, options) == null) throw new FrameNotFoundError(`no frame "${id}" on branch ${branch}`, { id })
       const tree = await stage(branch, [{ key: id, value: null }], [], options)

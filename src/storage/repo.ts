@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -18,10 +16,11 @@ import { openRepoDb, WriteBatch } from './level-db.ts'
 import type { Level } from 'level'
 import type { RepoDb } from './level-db.ts'
 import { createStateReader, encodeJson, encodeText, keys } from './state.ts'
+import { REPO_MARKER, repoExists, resolveRepoPath } from './repo-path.ts'
 import type { StateReader } from './state.ts'
 
 export const REPO_VERSION = 1
-const MARKER = 'framehub.json'
+const MARKER = REPO_MARKER
 
 /** Persistent settings of a repository (`framehub config`). */
 export interface RepoConfig {
@@ -53,14 +52,7 @@ export interface Repo {
   close (): Promise<void>
 }
 
-/** `--repo`, else `$FRAMEHUB_REPO`, else `~/.framehub`. */
-export function resolveRepoPath (path?: string): string {
-  return resolve(path ?? process.env.FRAMEHUB_REPO ?? join(homedir(), '.framehub'))
-}
-
-export function repoExists (path: string): boolean {
-  return existsSync(join(path, MARKER))
-}
+export { repoExists, resolveRepoPath }
 
 /** Creates a repository; refuses if one is already there. */
 export async function initRepo (path: string): Promise<Repo> {

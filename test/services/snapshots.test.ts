@@ -39,8 +39,11 @@ describe('snapshots (CAR v1)', () => {
     await fc.assert(fc.asyncProperty(frames, fc.integer({ min: 0, max: 1000 }), async (list, seed) => {
       // Two different insertion orders, one per node: the tree (and its snapshot) must not care.
       const shuffled = [...list].sort((x, y) => ((x.id.length * 31 + seed) % 7) - ((y.id.length * 31 + seed) % 7))
-      const ra = await a.node.frames.import(list.map(f => JSON.stringify(f)), { branch: `p${seed}` })
-      const rb = await b.node.frames.import(shuffled.map(f => JSON.stringify(f)), { branch: `p${seed}` })
+      const branch = `p${seed}-${list.length}`
+      await a.node.refs.checkout(branch, { create: true })
+      await b.node.refs.checkout(branch, { create: true })
+      const ra = await a.node.frames.import(list.map(f => JSON.stringify(f)))
+      const rb = await b.node.frames.import(shuffled.map(f => JSON.stringify(f)))
       assert.ok(ra.tree.equals(rb.tree), 'same frame set, same tree CID')
       const carA = await collect(a.node.snapshots.exportCar(ra.tree).car)
       const carB = await collect(b.node.snapshots.exportCar(rb.tree).car)

@@ -7,8 +7,8 @@ export function registerConfig (program: Command): void {
     .description('show the repository settings: path, peer id, the gateway bearer token, the running daemon')
     .action(async (_opts, command: Command) => {
       const options = globals(command)
-      const [{ resolveRepoPath, openRepo }, { readApiAddress }] = await Promise.all([
-        import('../../storage/repo.ts'), import('../../storage/api-file.ts')
+      const [{ resolveRepoPath }, { readApiAddress }] = await Promise.all([
+        import('../../storage/repo-path.ts'), import('../../storage/api-file.ts')
       ])
       const path = resolveRepoPath(options.repo)
       const daemon = await readApiAddress(path)
@@ -18,6 +18,7 @@ export function registerConfig (program: Command): void {
         const health = await fetch(new URL('/health', daemon.url)).then(async r => await r.json() as { peerId?: string }).catch(() => ({} as { peerId?: string }))
         out = { repo: path, peerId: health.peerId, apiToken: daemon.token, daemon: { url: daemon.url, pid: daemon.pid } }
       } else {
+        const { openRepo } = await import('../../storage/repo.ts')
         const repo = await openRepo(path)
         try {
           out = { repo: path, peerId: repo.peerId, apiToken: repo.config.apiToken, defaultBranch: repo.config.defaultBranch, version: repo.config.version, daemon: null }

@@ -13,7 +13,7 @@ import { progressBar } from '../progress.ts'
  * daemon's client offers, so it gets its own routes).
  */
 export async function onRepository<T> (options: GlobalOptions, local: (node: FramehubNode) => Promise<T>, remote: (api: ApiClient) => Promise<T>): Promise<T> {
-  const [{ resolveRepoPath }, { readApiAddress }] = await Promise.all([import('../../storage/repo.ts'), import('../../storage/api-file.ts')])
+  const [{ resolveRepoPath }, { readApiAddress }] = await Promise.all([import('../../storage/repo-path.ts'), import('../../storage/api-file.ts')])
   const path = resolveRepoPath(options.repo)
   const address = await readApiAddress(path)
   if (address != null) {
