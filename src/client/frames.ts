@@ -40,8 +40,8 @@ export function remoteFrames (api: ApiClient): FrameService {
       if (want <= 0) return
       const page = await api.json<{ frames: FrameRecordView[], cursor: string | null }>('/frames', {
         query: cursor != null
-          ? { cursor, kind: options?.kind, tag: options?.tag, prefix: options?.prefix, limit: want }
-          : { ref: options?.ref, kind: options?.kind, tag: options?.tag, prefix: options?.prefix, after: options?.after, limit: want },
+          ? { cursor, kind: options?.kind, tag: options?.tag, q: options?.q, prefix: options?.prefix, limit: want }
+          : { ref: options?.ref, kind: options?.kind, tag: options?.tag, q: options?.q, prefix: options?.prefix, after: options?.after, limit: want },
         signal: options?.signal
       })
       for (const view of page.frames) {

@@ -73,12 +73,14 @@ export function registerFrame (program: Command): void {
     .option('--kind <kind>', 'only frames of this kind')
     .option('--tag <tag>', 'only frames with this tag')
     .option('--prefix <prefix>', 'only ids starting with this')
+    .option('-q, --query <words>', 'only frames whose title and body hold all these words (case-insensitive)')
     .option('--limit <n>', 'at most n frames', (v) => Number.parseInt(v, 10))
-    .action(async (ref: string | undefined, opts: { kind?: string, tag?: string, prefix?: string, limit?: number }, command: Command) => {
+    .action(async (ref: string | undefined, opts: { kind?: string, tag?: string, prefix?: string, limit?: number, query?: string }, command: Command) => {
       const options = globals(command)
       await withNode(options, async (node) => {
         const rows: Array<{ id: string, cid: CID, kind: string, title?: string, tags?: string[] }> = []
-        for await (const r of node.frames.list({ ref, ...opts })) {
+        const { query, ...filters } = opts
+        for await (const r of node.frames.list({ ref, ...filters, q: query })) {
           rows.push({ id: r.id, cid: r.cid, kind: r.frame.kind, title: r.frame.title, tags: r.frame.tags })
         }
         emit(options, rows, () => rows.map(r => `${shortCid(r.cid)}  ${r.kind.padEnd(12)} ${r.id}${r.title != null ? `  ${r.title}` : ''}`).join('\n'))
