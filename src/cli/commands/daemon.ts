@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import type { NodeEvents } from '../../services/events.ts'
 import { UsageError } from '../../core/errors.ts'
 import { globals } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
@@ -47,8 +48,24 @@ export function registerDaemon (program: Command): void {
       const bound = typeof address === 'object' && address != null ? address : { address: host, port }
       const url = `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`
 
+      // Keep the frame index current in the background: a commit too big to index in its own write
+      // (or an index left stale by an older version) is caught up here, not on the next query.
+      let indexing: Promise<unknown> = Promise.resolve()
+      const catchUp = (branch: string): void => {
+        indexing = indexing.then(async () => await node.index.catchUp(branch)).catch((err: unknown) => {
+          app.log.warn({ err, branch }, 'frame index catch-up failed; queries fall back to the tree')
+        })
+      }
+      for (const s of await node.index.status()) if (!s.current) catchUp(s.branch)
+      const unsubscribe = node.events.subscribe((e) => {
+        if (e.type !== 'ref:move') return
+        const move = e.detail as NodeEvents['ref:move']
+        if (move.to != null) catchUp(move.ref)
+      })
+
       let stopping: Promise<void> | undefined
       const stop = async (): Promise<void> => {
+        unsubscribe()
         // The address goes first: from now on CLI commands stop coming here.
         await clearApiAddress(node.repo.path).catch(() => {})
         await app.close()
