@@ -148,7 +148,18 @@ export function tryParseCid (text: string): CID | undefined {
 
 /** The JSON view of an IPLD value (DAG-JSON: links as {"/": cid}, bytes as {"/": {"bytes": b64}}). */
 export function toJsonView (value: unknown): unknown {
-  return JSON.parse(new TextDecoder().decode(dagJson.encode(value)))
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new BlockInvalidError(`${value} has no JSON form`)
+    if (value === undefined) throw new BlockInvalidError('undefined has no JSON form')
+    return Object.is(value, -0) ? 0 : value
+  }
+  const cid = CID.asCID(value)
+  if (cid != null) return { '/': cid.toString() }
+  if (value instanceof Uint8Array) return { '/': { bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64').replace(/=+$/, '') } }
+  if (Array.isArray(value)) return value.map(toJsonView)
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) out[k] = toJsonView(v)
+  return out
 }
 
 /**

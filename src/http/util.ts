@@ -28,11 +28,16 @@ export function decodeCursor<T extends Record<string, unknown>> (text: string, c
  */
 export function requestSignal (request: FastifyRequest, reply: FastifyReply, timeoutMs: number): AbortSignal {
   const controller = new AbortController()
+  // One timer per request, cleared when the response ends: AbortSignal.timeout cannot be
+  // cancelled and kept every request's signal alive for the whole timeout.
+  const timer = setTimeout(() => { controller.abort(new HttpError(httpCodes.timeout, `request took longer than ${timeoutMs} ms`)) }, timeoutMs)
+  timer.unref()
   reply.raw.once('close', () => {
+    clearTimeout(timer)
     if (!reply.raw.writableFinished) controller.abort(new HttpError(httpCodes.timeout, 'client went away'))
   })
   void request
-  return AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)])
+  return controller.signal
 }
 
 export const cidText = (cid: CID): string => cid.toString()

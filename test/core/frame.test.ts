@@ -97,3 +97,16 @@ it('cidOf lays out the same CID as CID.createV1', async () => {
     }), { numRuns: 100 })
   }
 })
+
+it('toJsonView agrees with the DAG-JSON codec', async () => {
+  const dagJson = await import('@ipld/dag-json')
+  const ipld = fc.letrec(tie => ({
+    value: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null),
+      fc.uint8Array({ maxLength: 20 }), fc.uint8Array({ minLength: 1, maxLength: 20 }).map(b => cidOf(b)),
+      fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(fc.string().filter(k => k !== '/'), tie('value'), { maxKeys: 4 }))
+  })).value
+  fc.assert(fc.property(ipld, (v) => {
+    const expected = JSON.parse(new TextDecoder().decode(dagJson.encode(v)))
+    assert.deepEqual(toJsonView(v), expected)
+  }), { numRuns: 500 })
+})
