@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { FramehubError } from '../core/errors.ts'
 
 /** Where the daemon's gateway is and how to authenticate to it (from the repo's `api.json`). */
@@ -39,6 +40,9 @@ export const segment = (text: string): string => encodeURIComponent(text)
  * True if `text` cannot travel as a path segment: URLs resolve `.` and `..` (also escaped as %2E)
  * before the request leaves, so such names need another route.
  */
+/** Attempts of a request the daemon answers with 503 (overloaded) before the error is shown. */
+const RETRIES = 4
+
 export const isDotSegment = (text: string): boolean => text === '.' || text === '..'
 
 /** A client of the gateway at `init.url`; paths are under `prefix` (default the query API, /api/v1). */
@@ -56,18 +60,26 @@ export function createApiClient (init: ApiClientInit, prefix = '/api/v1'): ApiCl
       headers['content-type'] = req.contentType ?? 'application/octet-stream'
       body = req.body
     }
+    const streamed = body != null && typeof body === 'object' && Symbol.asyncIterator in body
     let res: Response
-    try {
-      res = await fetch(url, {
-        method: req.method ?? 'GET',
-        headers,
-        body,
-        signal: req.signal,
-        // A streamed body: the response may only be read once the whole upload is sent.
-        ...(body != null && typeof body === 'object' && Symbol.asyncIterator in body ? { duplex: 'half' as const } : {})
-      })
-    } catch (err) {
-      throw unreachable(base, err)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await fetch(url, {
+          method: req.method ?? 'GET',
+          headers,
+          body,
+          signal: req.signal,
+          // A streamed body: the response may only be read once the whole upload is sent.
+          ...(streamed ? { duplex: 'half' as const } : {})
+        })
+      } catch (err) {
+        throw unreachable(base, err)
+      }
+      // A daemon shedding load (503 + Retry-After) is asked again a few times, briefly; a streamed
+      // upload cannot be sent twice.
+      if (res.status !== 503 || streamed || attempt >= RETRIES || res.headers.get('retry-after') == null) break
+      await res.body?.cancel()
+      await sleep(Math.min(Number(res.headers.get('retry-after')) * 1000 || 500, 250 * 2 ** attempt))
     }
     if (res.ok) return res
     throw await errorOf(res)

@@ -6,6 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
+import { compareKeys } from './tree/keys.ts'
 import { BlockCorruptError, BlockInvalidError, CidInvalidError, InvalidJsonError } from './errors.ts'
 
 /** A content-addressed block: the bytes and the CID that names them. */
@@ -157,8 +158,9 @@ export function toJsonView (value: unknown): unknown {
   if (cid != null) return { '/': cid.toString() }
   if (value instanceof Uint8Array) return { '/': { bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64').replace(/=+$/, '') } }
   if (Array.isArray(value)) return value.map(toJsonView)
+  // Keys in DAG-JSON's order (UTF-8 bytes), so a view reads the same whichever way it was made.
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) out[k] = toJsonView(v)
+  for (const k of Object.keys(value).sort(compareKeys)) out[k] = toJsonView((value as Record<string, unknown>)[k])
   return out
 }
 

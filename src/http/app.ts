@@ -95,9 +95,9 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
       maxEventLoopDelay: init.underPressure?.maxEventLoopDelay ?? 1000,
       maxHeapUsedBytes: init.underPressure?.maxHeapUsedBytes ?? 0,
       maxRssBytes: init.underPressure?.maxRssBytes ?? 0,
-      retryAfter: 10,
+      retryAfter: 2,
       pressureHandler: async (_request, reply, type) => {
-        void reply.header('retry-after', 10)
+        void reply.header('retry-after', 2)
         throw new HttpError(httpCodes.overloaded, `the node is overloaded (${type}); retry later`)
       }
     })

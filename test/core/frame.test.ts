@@ -108,5 +108,6 @@ it('toJsonView agrees with the DAG-JSON codec', async () => {
   fc.assert(fc.property(ipld, (v) => {
     const expected = JSON.parse(new TextDecoder().decode(dagJson.encode(v)))
     assert.deepEqual(toJsonView(v), expected)
+    assert.equal(JSON.stringify(toJsonView(v)), JSON.stringify(expected), 'same key order')
   }), { numRuns: 500 })
 })

@@ -35,6 +35,9 @@ export function registerDaemon (program: Command): void {
         await node.close()
         throw err
       })
+      // Load Helia (pins, attachments) before the first request: importing it blocks the event
+      // loop for most of a second, which the load shedder would read as overload.
+      await node.repo.helia()
       try {
         await app.listen({ host, port })
       } catch (err) {
