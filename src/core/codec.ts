@@ -160,8 +160,14 @@ export function toJsonView (value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toJsonView)
   // Keys in DAG-JSON's order (UTF-8 bytes), so a view reads the same whichever way it was made.
   const out: Record<string, unknown> = {}
-  for (const k of Object.keys(value).sort(compareKeys)) out[k] = toJsonView((value as Record<string, unknown>)[k])
+  for (const k of Object.keys(value).sort(compareKeys)) setOwn(out, k, toJsonView((value as Record<string, unknown>)[k]))
   return out
+}
+
+/** `obj[k] = v` that also works for a key named `__proto__` (data from outside may have one). */
+function setOwn (obj: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true })
+  else obj[k] = v
 }
 
 /**
@@ -192,7 +198,7 @@ export function fromJsonView (json: unknown): unknown {
   let out: Record<string, unknown> | undefined
   for (const k in obj) {
     const v = fromJsonView(obj[k])
-    if (v !== obj[k]) (out ??= { ...obj })[k] = v
+    if (v !== obj[k]) setOwn(out ??= { ...obj }, k, v)
   }
   return out ?? obj
 }
