@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { FramehubNode } from '../../node.ts'
 import type { EventBus } from '../../services/events.ts'
+import { keys } from '../../storage/state.ts'
+import { PIN_PREFIX } from '../routes/pins/store.ts'
 
 export interface GatewayMetrics {
   readonly registry: Registry
@@ -42,26 +44,19 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
     registers: [registry],
     async collect () { this.set((await node.refs.listBranches()).length) }
   })
-  new Gauge({
-    name: 'framehub_sessions',
-    help: 'Reasoning sessions in the repository',
+  // Counted from the repository's state when scraped: one key per session and per pin request.
+  const countKeys = (name: string, help: string, prefix: string): Gauge => new Gauge({
+    name,
+    help,
     registers: [registry],
     async collect () {
       let n = 0
-      for await (const _ of node.repo.state.scan('session-heads ')) n++
+      for await (const _ of node.repo.state.scan(prefix)) n++
       this.set(n)
     }
   })
-  new Gauge({
-    name: 'framehub_pins',
-    help: 'Pin requests recorded by the pinning service API',
-    registers: [registry],
-    async collect () {
-      let n = 0
-      for await (const _ of node.repo.state.scan('pin ')) n++
-      this.set(n)
-    }
-  })
+  countKeys('framehub_sessions', 'Reasoning sessions in the repository', keys.sessionHeadsPrefix)
+  countKeys('framehub_pins', 'Pin requests recorded by the pinning service API', PIN_PREFIX)
   new Gauge({
     name: 'framehub_index_lag',
     help: 'Branches whose frame index does not describe the branch head (0 normally: ref moves update the index in the same atomic write; a change too big for one write, or an index to rebuild, counts until the next filtered query catches it up)',

@@ -52,7 +52,9 @@ export interface PinStore {
   close (): Promise<void>
 }
 
-const PREFIX = 'pin '
+/** State keys of pin request records: `pin <requestid>`. */
+export const PIN_PREFIX = 'pin '
+const PREFIX = PIN_PREFIX
 const keyOf = (requestid: string): string => PREFIX + requestid
 /** Milliseconds in base 36, fixed width: request ids sort by creation time. */
 const msKey = (ms: number): string => ms.toString(36).padStart(10, '0')
