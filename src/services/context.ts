@@ -24,8 +24,12 @@ export interface ProgressOptions<T = unknown> {
 /** What every service is built from: the open repository and the lock that orders writes. */
 export interface ServiceComponents {
   repo: Repo
-  /** Runs `fn` after every write started before it: a read-modify-write of refs is never interleaved. */
-  exclusive: <T>(fn: () => Promise<T>) => Promise<T>
+  /**
+   * Runs `fn` after every write started before it: a read-modify-write of refs is never
+   * interleaved. Journaled writes reach LevelDB first, so `fn` may read LevelDB directly, unless
+   * `fn` itself only journals (`journaled: true`).
+   */
+  exclusive: <T>(fn: () => Promise<T>, options?: { journaled?: boolean }) => Promise<T>
   /** Where services announce what they wrote, after it has landed. */
   events: EventBus
   /** Heads of the reasoning sessions (shared by traces, which move them, and commits, which name them). */
@@ -40,8 +44,9 @@ export function createServiceComponents (repo: Repo): ServiceComponents {
     repo,
     events: createEventBus(),
     sessions: createSessionHeads(repo.state),
-    exclusive: async <T>(fn: () => Promise<T>): Promise<T> => {
-      const run = tail.then(fn, fn)
+    exclusive: async <T>(fn: () => Promise<T>, options?: { journaled?: boolean }): Promise<T> => {
+      const step = options?.journaled === true ? fn : async () => { await repo.journal.flush(); return await fn() }
+      const run = tail.then(step, step)
       tail = run.catch(() => {})
       return await run
     }

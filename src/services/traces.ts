@@ -121,12 +121,13 @@ export function createTraceService ({ repo, exclusive, events, sessions: session
       const next = [...current.filter(h => !gone.has(h.toString())), block.cid]
       const batch = repo.batch().putBlock(block.cid, block.bytes)
       const moved = sessionHeads.set(batch, session, { heads: next, head: block.cid, dirty: true })
-      await batch.write()
+      // Journaled: durable now, in LevelDB a few milliseconds later (see storage/journal.ts).
+      repo.journal.append(batch.ops)
       moved()
       // Building the event's strings costs more than the rest of the bookkeeping: only with listeners.
       if (events.listeners > 0) events.publish('step:append', { session, cid: block.cid.toString(), parents: parents.map(String), heads: next.map(String) })
       return { cid: block.cid, session, parents, heads: next }
-    }),
+    }, { journaled: true }),
 
     async * show (session, options) {
       yield * causalOrder(await collect(session, options))

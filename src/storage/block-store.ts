@@ -4,6 +4,7 @@ import type { Block } from '../core/codec.ts'
 import { BlockNotFoundError } from '../core/errors.ts'
 import { blockKey, WriteBatch } from './level-db.ts'
 import type { RepoDb } from './level-db.ts'
+import type { Journal } from './journal.ts'
 
 /** Options every I/O call takes. */
 export interface AbortOptions {
@@ -23,18 +24,21 @@ export interface BlockStore {
   putMany (blocks: Iterable<Block>, options?: AbortOptions): Promise<void>
 }
 
-export function createBlockStore (db: RepoDb): BlockStore {
+export function createBlockStore (db: RepoDb, journal?: Journal): BlockStore {
   return {
     async get (cid, options) {
       options?.signal?.throwIfAborted()
-      const bytes = await db.blocks.get(blockKey(cid))
+      const key = blockKey(cid)
+      const bytes = journal?.block(key) ?? await db.blocks.get(key)
       if (bytes === undefined) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
       verifyBlock(cid, bytes)
       return bytes
     },
     async getMany (cids, options) {
       options?.signal?.throwIfAborted()
-      const values = await db.blocks.getMany(cids.map(blockKey))
+      const keys = cids.map(blockKey)
+      const values = await db.blocks.getMany(keys)
+      if (journal != null) keys.forEach((k, i) => { values[i] ??= journal.block(k) })
       return values.map((bytes, i) => {
         if (bytes !== undefined) verifyBlock(cids[i] as CID, bytes)
         return bytes
@@ -42,7 +46,8 @@ export function createBlockStore (db: RepoDb): BlockStore {
     },
     async has (cid, options) {
       options?.signal?.throwIfAborted()
-      return (await db.blocks.get(blockKey(cid))) !== undefined
+      const key = blockKey(cid)
+      return journal?.block(key) !== undefined || (await db.blocks.get(key)) !== undefined
     },
     async putMany (blocks, options) {
       options?.signal?.throwIfAborted()

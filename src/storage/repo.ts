@@ -11,6 +11,8 @@ import type { Signer } from '../core/signing.ts'
 import { emptyTree } from '../core/tree/index.ts'
 import { createBlockStore } from './block-store.ts'
 import { ed25519Signer } from './ed25519-signer.ts'
+import { openJournal } from './journal.ts'
+import type { Journal } from './journal.ts'
 import type { BlockStore } from './block-store.ts'
 import { openRepoDb, WriteBatch } from './level-db.ts'
 import type { Level } from 'level'
@@ -47,6 +49,8 @@ export interface Repo {
   /** The node's identity: its libp2p peer id. */
   readonly peerId: string
   readonly config: RepoConfig
+  /** Small frequent writes (trace appends) go here: durable at once, in LevelDB shortly after. */
+  readonly journal: Journal
   /** Starts an atomic write (blocks and state together). */
   batch (): WriteBatch
   close (): Promise<void>
@@ -81,7 +85,10 @@ export async function openRepo (path: string): Promise<Repo> {
   if (marker.version !== REPO_VERSION) throw new RepoCorruptError(`repository ${path} has version ${String(marker.version)}, this framehub reads ${REPO_VERSION}`)
   const db = await openRepoDb(join(path, 'store'))
   try {
-    const state = createStateReader(db)
+    await mkdir(join(path, 'journal'), { recursive: true })
+    // Replays what a crashed process journaled before anything reads the store.
+    const journal = await openJournal(join(path, 'journal'), db)
+    const state = createStateReader(db, journal)
     const keyBytes = await state.bytes(keys.identity)
     const config = await state.json<RepoConfig>(keys.config)
     if (keyBytes == null || config == null) throw new RepoCorruptError(`repository ${path} has no identity or config`)
@@ -96,8 +103,9 @@ export async function openRepo (path: string): Promise<Repo> {
     return {
       path,
       db,
-      blocks: createBlockStore(db),
+      blocks: createBlockStore(db, journal),
       state,
+      journal,
       helia: async () => await (helia ??= startHelia(db)),
       privateKey,
       signer: ed25519Signer(peerId, privateKey),
@@ -106,6 +114,7 @@ export async function openRepo (path: string): Promise<Repo> {
       batch: () => new WriteBatch(db),
       close: async () => {
         if (helia != null) await (await helia).stop()
+        await journal.close()
         await db.close()
       }
     }

@@ -2,6 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { RepoCorruptError } from '../core/errors.ts'
 import type { RepoDb } from './level-db.ts'
+import type { Journal } from './journal.ts'
 
 /**
  * Keys of framehub's own state. Names (branches, sessions, frame ids) never hold whitespace, so a
@@ -44,8 +45,12 @@ export interface StateReader {
   scan (prefix: string): AsyncIterable<[string, Uint8Array]>
 }
 
-export function createStateReader (db: RepoDb): StateReader {
-  const bytes = async (key: string): Promise<Uint8Array | undefined> => await db.state.get(key)
+export function createStateReader (db: RepoDb, journal?: Journal): StateReader {
+  const bytes = async (key: string): Promise<Uint8Array | undefined> => {
+    const journaled = journal?.state(key)
+    if (journaled !== undefined) return journaled ?? undefined
+    return await db.state.get(key)
+  }
   const corrupt = (key: string, err: unknown): never => {
     throw new RepoCorruptError(`repository state "${key}" is unreadable: ${(err as Error).message}`)
   }
@@ -71,6 +76,8 @@ export function createStateReader (db: RepoDb): StateReader {
       try { return dagCbor.decode(b) as T } catch (err) { return corrupt(key, err) }
     },
     async * scan (prefix) {
+      // Scans read LevelDB alone: bring journaled writes there first.
+      await journal?.flush()
       // '\uffff' sorts after every character a name may hold.
       for await (const [k, v] of db.state.iterator({ gte: prefix, lt: prefix + '\uffff' })) {
         yield [k.slice(prefix.length), v]
