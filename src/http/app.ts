@@ -64,6 +64,7 @@ declare module 'fastify' {
 }
 
 const MiB = 1024 * 1024
+const STARTUP_GRACE_MS = 3000
 
 /**
  * The framehub gateway: `/api/v1` (query API), `/ipfs` (trustless gateway), `/pins` (Pinning
@@ -91,12 +92,18 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
   installErrorHandlers(app)
 
   if (init.underPressure !== false) {
+    // Starting up (loading modules, compiling schemas) blocks the event loop for a while, and the
+    // first delay sample would shed the first requests. Event-loop pressure counts from 3 s after
+    // the server listens (memory pressure counts at once).
+    let judgeDelayFrom = Date.now() + STARTUP_GRACE_MS
+    app.addHook('onListen', (done) => { judgeDelayFrom = Date.now() + STARTUP_GRACE_MS; done() })
     await app.register(underPressure, {
       maxEventLoopDelay: init.underPressure?.maxEventLoopDelay ?? 1000,
       maxHeapUsedBytes: init.underPressure?.maxHeapUsedBytes ?? 0,
       maxRssBytes: init.underPressure?.maxRssBytes ?? 0,
       retryAfter: 2,
       pressureHandler: async (_request, reply, type) => {
+        if (type === 'eventLoopDelay' && Date.now() < judgeDelayFrom) return
         void reply.header('retry-after', 2)
         throw new HttpError(httpCodes.overloaded, `the node is overloaded (${type}); retry later`)
       }

@@ -29,15 +29,15 @@ export function registerDaemon (program: Command): void {
       ])
       const node = await createNode({ repo: options.repo, create: true })
       // Logs go to stderr: stdout carries only the address line (one JSON document with --json).
+      // Load Helia (pins, attachments) before the first request: importing it blocks the event
+      // loop for most of a second, which the load shedder would read as overload.
+      await node.repo.helia()
       const app = await createGateway(node, {
         logger: { level: opts.logLevel, stream: process.stderr, redact: ['req.headers.authorization'] }
       }).catch(async (err: unknown) => {
         await node.close()
         throw err
       })
-      // Load Helia (pins, attachments) before the first request: importing it blocks the event
-      // loop for most of a second, which the load shedder would read as overload.
-      await node.repo.helia()
       try {
         await app.listen({ host, port })
       } catch (err) {
