@@ -8,6 +8,25 @@ import { tempDir } from '../helpers/repo.ts'
 
 const NODE = new URL('../../src/node.ts', import.meta.url).pathname
 
+/** Runs a process that appends `steps` steps to `session` and kills itself at once; returns the last CID. */
+async function appendAndDie (dir: string, repo: string, session: string, steps: number): Promise<string> {
+  const script = join(dir, `append-and-die-${session}.ts`)
+  writeFileSync(script, `
+    import { createNode } from ${JSON.stringify(NODE)}
+    const node = await createNode({ repo: ${JSON.stringify(repo)} })
+    let last
+    for (let i = 0; i < ${steps}; i++) last = await node.traces.append(${JSON.stringify(session)}, { op: 'thought', content: i })
+    process.stdout.write(last.cid.toString())
+    process.kill(process.pid, 'SIGKILL')
+  `)
+  return await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let text = ''
+    child.stdout.on('data', (c: Buffer) => { text += c.toString() })
+    child.on('close', () => { resolve(text) })
+  })
+}
+
 describe('the write-ahead journal of trace appends', () => {
   let dir: string
   let cleanup: () => Promise<void>
@@ -40,21 +59,7 @@ describe('the write-ahead journal of trace appends', () => {
     const path = join(dir, 'killed')
     const node = await initNode({ repo: path })
     await node.close()
-    const script = join(dir, 'append-and-die.ts')
-    writeFileSync(script, `
-      import { createNode } from ${JSON.stringify(NODE)}
-      const node = await createNode({ repo: ${JSON.stringify(path)} })
-      let last
-      for (let i = 0; i < 3000; i++) last = await node.traces.append('crash', { op: 'thought', content: i })
-      process.stdout.write(last.cid.toString())
-      process.kill(process.pid, 'SIGKILL')
-    `)
-    const out = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
-      let text = ''
-      child.stdout.on('data', (c: Buffer) => { text += c.toString() })
-      child.on('close', () => { resolve(text) })
-    })
+    const out = await appendAndDie(dir, path, 'crash', 3000)
     assert.match(out, /^bafy/)
     const reopened = await createNode({ repo: path })
     try {
@@ -71,21 +76,7 @@ describe('the write-ahead journal of trace appends', () => {
     const path = join(dir, 'torn')
     let node = await initNode({ repo: path })
     await node.close()
-    const script = join(dir, 'append-tear.ts')
-    writeFileSync(script, `
-      import { createNode } from ${JSON.stringify(NODE)}
-      const node = await createNode({ repo: ${JSON.stringify(path)} })
-      let last
-      for (let i = 0; i < 10; i++) last = await node.traces.append('torn', { op: 'thought', content: i })
-      process.stdout.write(last.cid.toString())
-      process.kill(process.pid, 'SIGKILL')
-    `)
-    const out = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
-      let text = ''
-      child.stdout.on('data', (c: Buffer) => { text += c.toString() })
-      child.on('close', () => { resolve(text) })
-    })
+    const out = await appendAndDie(dir, path, 'torn', 10)
     const files = readdirSync(join(path, 'journal'))
     assert.ok(files.length > 0, 'the killed process left a journal')
     appendFileSync(join(path, 'journal', files[files.length - 1] as string), Buffer.from([0x46, 0x4a, 0, 0, 0, 9, 1, 2, 3, 4, 5]))
