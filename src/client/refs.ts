@@ -43,6 +43,12 @@ export function remoteRefs (api: ApiClient): RefService {
       return CID.parse(r.commit)
     },
 
+    // The daemon's `as=root` also checks the block is there, which is what every caller needs next.
+    resolveCid: async (spec, options) => {
+      const r = await api.json<{ root: string }>('/resolve', { query: { ref: spec, as: 'root' }, signal: options?.signal })
+      return CID.parse(r.root)
+    },
+
     resolveTree: async (spec, options) => {
       const r = await api.json<{ tree: string, commit?: string }>('/resolve', { query: { ref: spec, as: 'tree' }, signal: options?.signal })
       const out: ResolvedTree = { tree: CID.parse(r.tree) }

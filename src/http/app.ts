@@ -34,8 +34,6 @@ export interface GatewayInit {
   requestTimeout?: number
   /** Time a handler may work on one request, ms (default 60 s; streamed exports get 10×). */
   handlerTimeout?: number
-  /** Most frames one list request examines (default 10,000). */
-  maxScan?: number
   /** Rate limit of write endpoints and /pins, per client IP (default 1,200 per minute); `false` for none. */
   rateLimit?: { max: number, timeWindow: number } | false
   /** Load shedding (@fastify/under-pressure); `false` for none. Default: 503 past 1 s event loop delay. */
@@ -143,8 +141,7 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
       attachmentBytes: init.attachmentLimit ?? 64 * MiB,
       carImportBytes: init.carImportLimit ?? 1024 * MiB,
       frameImportBytes: init.frameImportLimit ?? 1024 * MiB,
-      handlerTimeoutMs,
-      maxScan: init.maxScan ?? 10_000
+      handlerTimeoutMs
     }
   }
   await app.register(healthRoutes, { node, events })

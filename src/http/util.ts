@@ -67,3 +67,11 @@ export async function drainBody (body: IncomingMessage, limit: number, timeoutMs
     body.resume()
   })
 }
+
+/** Refuses an upload whose declared Content-Length is over `limit` before any of it is read. */
+export function refuseDeclaredOver (request: FastifyRequest, limit: number, what: string): void {
+  const declared = Number(request.headers['content-length'])
+  if (Number.isFinite(declared) && declared > limit) {
+    throw new HttpError(httpCodes.payloadTooLarge, `the ${what} is larger than the limit of ${limit} bytes`)
+  }
+}

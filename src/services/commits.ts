@@ -10,7 +10,6 @@ import type { CommitEntry } from '../core/history.ts'
 import { mergeTrees } from '../core/merge.ts'
 import { diffTrees, isTreeNode, mutateTree } from '../core/tree/index.ts'
 import { looksLikeTraceStep } from '../core/trace-step.ts'
-import { tryParseCid } from '../core/codec.ts'
 import { indexChanges } from '../storage/frame-index.ts'
 import { encodeCbor, encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
@@ -133,8 +132,7 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
     },
 
     show: async (spec, options) => {
-      const asCid = tryParseCid(spec)
-      const cid = asCid != null && await refs.branchHead(spec) == null ? asCid : await refs.resolveCommit(spec, options)
+      const cid = await refs.resolveCid(spec, options)
       const bytes = await blocks.get(cid, options)
       const value = decodeAny(cid, bytes)
       const view = toJsonView(value)

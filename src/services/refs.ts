@@ -31,6 +31,8 @@ export interface RefService {
   workingTree (branch?: string): Promise<CID>
   /** `HEAD`, a branch, or a commit CID, each with an optional `~N` (N-th first parent). */
   resolveCommit (spec: string, options?: CallOptions): Promise<CID>
+  /** What a user's CID-or-ref names: a CID of any block (unless a branch has that name), else resolveCommit. */
+  resolveCid (spec: string, options?: CallOptions): Promise<CID>
   /** Like resolveCommit, and also accepts a tree CID; no spec = the current working tree. */
   resolveTree (spec?: string, options?: CallOptions): Promise<ResolvedTree>
   listBranches (): Promise<BranchInfo[]>
@@ -74,10 +76,14 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
       cid = await branchHead(branch)
       if (cid == null) throw new RefNotFoundError(`branch "${branch}" has no commits yet`, { ref: spec })
     } else {
-      cid = await branchHead(base) ?? tryParseCid(base)
-      if (cid == null) throw new RefNotFoundError(`unknown ref "${base}": not a branch and not a CID`, { ref: spec })
-      if (!looksLikeCommit(decodeCbor(cid, await repo.blocks.get(cid, options)))) {
-        throw new RefInvalidError(`${base} is not a commit`, { ref: spec })
+      cid = await branchHead(base)
+      if (cid == null) {
+        // A branch always names a commit; a CID given by the user must be checked to be one.
+        cid = tryParseCid(base)
+        if (cid == null) throw new RefNotFoundError(`unknown ref "${base}": not a branch and not a CID`, { ref: spec })
+        if (!looksLikeCommit(decodeCbor(cid, await repo.blocks.get(cid, options)))) {
+          throw new RefInvalidError(`${base} is not a commit`, { ref: spec })
+        }
       }
     }
     let at: CID = cid
@@ -87,6 +93,12 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
       at = parent
     }
     return at
+  }
+
+  const resolveCid = async (spec: string, options?: CallOptions): Promise<CID> => {
+    const cid = tryParseCid(spec)
+    if (cid != null && await branchHead(spec) == null) return cid
+    return await resolveCommit(spec, options)
   }
 
   const resolveTree = async (spec?: string, options?: CallOptions): Promise<ResolvedTree> => {
@@ -115,6 +127,7 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
     branchHead,
     workingTree,
     resolveCommit,
+    resolveCid,
     resolveTree,
     listBranches,
     createBranch: async (name, start) => await exclusive(async () => {

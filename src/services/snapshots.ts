@@ -1,7 +1,7 @@
 import { CarBlockIterator, CarWriter } from '@ipld/car'
 import type { CID } from 'multiformats/cid'
 import { walkClosure } from '../core/closure.ts'
-import { linksOf, tryParseCid, verifyBlock } from '../core/codec.ts'
+import { linksOf, verifyBlock } from '../core/codec.ts'
 import { BlockNotFoundError, CarInvalidError, DagIncompleteError, isFramehubError } from '../core/errors.ts'
 import { blockKey } from '../storage/level-db.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
@@ -46,12 +46,9 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
 
   return {
     resolveRoot: async (spec, options) => {
-      const cid = tryParseCid(spec)
-      if (cid != null && await refs.branchHead(spec) == null) {
-        if (!await blocks.has(cid)) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
-        return cid
-      }
-      return await refs.resolveCommit(spec, options)
+      const cid = await refs.resolveCid(spec, options)
+      if (!await blocks.has(cid)) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
+      return cid
     },
 
     exportCar (root, options) {

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { cidKey, decodeAny, decodeCbor, linksOf, tryParseCid } from '../core/codec.ts'
+import { cidKey, decodeAny, decodeCbor, linksOf } from '../core/codec.ts'
 import { decodeCommit, looksLikeCommit, verifyCommit } from '../core/commit.ts'
 import { isFramehubError } from '../core/errors.ts'
 import { decodeFrame, frameLinks, looksLikeFrame } from '../core/frame.ts'
@@ -38,8 +38,7 @@ export function createVerifyService ({ repo }: ServiceComponents, refs: RefServi
 
   return {
     async verify (spec, options) {
-      const parsed = spec != null ? tryParseCid(spec) : undefined
-      const root = parsed != null && await refs.branchHead(spec as string) == null ? parsed : await refs.resolveCommit(spec ?? 'HEAD', options)
+      const root = await refs.resolveCid(spec ?? 'HEAD', options)
       const problems: Problem[] = []
       const seen = new Set<string>()
       const stack: Array<{ cid: CID, kind: Kind, from?: CID }> = [{ cid: root, kind: 'any' }]

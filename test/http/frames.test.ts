@@ -9,7 +9,7 @@ interface FrameListView { tree: string, frames: FrameRecordView[], cursor: strin
 
 describe('/api/v1/frames', () => {
   let h: Harness
-  before(async () => { h = await harness({ bodyLimit: 64 * 1024, maxScan: 5 }) })
+  before(async () => { h = await harness({ bodyLimit: 64 * 1024 }) })
   after(async () => { await h.close() })
 
   let gravity: FrameRecordView
@@ -60,7 +60,7 @@ describe('/api/v1/frames', () => {
     const all: FrameRecordView[] = []
     let page: FrameListView = kinds.json()
     all.push(...page.frames)
-    // maxScan is 5 here: the scan stops and hands out a cursor.
+    // Follow the cursor to the last page.
     while (page.cursor != null) {
       const next = await h.app.inject({ url: `/api/v1/frames?kind=plan&prefix=notes/&cursor=${page.cursor}` })
       assert.equal(next.statusCode, 200)

@@ -22,8 +22,6 @@ export interface ApiLimits {
   frameImportBytes: number
   /** Time a handler may spend on one request, ms. */
   handlerTimeoutMs: number
-  /** Most frames a list request examines for one page (the text filter scans). */
-  maxScan: number
 }
 
 /** Standard error responses for OpenAPI. */
@@ -33,3 +31,13 @@ export const errorResponses = {
 } as const
 
 export const writeSecurity = [{ bearer: [] }]
+
+/** Query of the routes that stage frames: which branch, and what to call the input in errors. */
+export const stagingQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    branch: { type: 'string', minLength: 1, maxLength: 200 },
+    source: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f]+$', description: 'Name of the input in error messages (e.g. the file name); default "request body"' }
+  }
+} as const

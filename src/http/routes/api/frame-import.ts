@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import { checkBranchName } from '../../../services/refs.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
-import { drainBody, requestSignal } from '../../util.ts'
-import { errorResponses, writeSecurity } from './context.ts'
+import { drainBody, refuseDeclaredOver, requestSignal } from '../../util.ts'
+import { errorResponses, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'text/plain']
@@ -50,28 +49,16 @@ export async function frameImportRoutes (app: FastifyInstance, ctx: ApiContext):
       description: `Body: NDJSON (Content-Type ${NDJSON_TYPES[0] as string}), streamed; at most the configured import limit. A bad line fails the whole import with the code the CLI gives (ERR_JSON_INVALID, ERR_FRAME_INVALID, ERR_LINK_UNRESOLVED) and its line number in the message.`,
       tags: ['frames'],
       security: writeSecurity,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          branch: { type: 'string', minLength: 1, maxLength: 200 },
-          source: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f]+$', description: 'Name of the input in error messages (e.g. the file name); default "request body"' }
-        }
-      },
+      querystring: stagingQuerystring,
       response: { 201: { $ref: 'api-import-result.schema.json#' }, ...errorResponses }
     }
   }, async (request, reply) => {
-    const declared = Number(request.headers['content-length'])
-    if (Number.isFinite(declared) && declared > limits.frameImportBytes) {
-      throw new HttpError(httpCodes.payloadTooLarge, `the NDJSON upload is larger than the limit of ${limits.frameImportBytes} bytes`)
-    }
+    refuseDeclaredOver(request, limits.frameImportBytes, 'NDJSON upload')
     const body = request.body
     if (body == null) throw new HttpError(httpCodes.badRequest, 'the request has no body: send NDJSON, one frame per line')
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs * 10)
     try {
-      if (request.query.branch != null) checkBranchName(request.query.branch)
-      const branch = request.query.branch ?? await node.refs.currentBranch()
-      const result = await node.frames.import(bodyLines(body, limits.frameImportBytes), { branch, source: request.query.source ?? 'request body', signal })
+      const result = await node.frames.import(bodyLines(body, limits.frameImportBytes), { branch: request.query.branch, source: request.query.source ?? 'request body', signal })
       return await reply.code(201).send({ frames: result.frames, tree: result.tree.toString() })
     } catch (err) {
       await drainBody(body, limits.frameImportBytes)

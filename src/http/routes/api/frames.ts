@@ -5,21 +5,12 @@ import { FrameNotFoundError } from '../../../core/errors.ts'
 import { frameToJson } from '../../../core/frame.ts'
 import type { Frame } from '../../../core/frame.ts'
 import { getEntry } from '../../../core/tree/index.ts'
-import { checkBranchName } from '../../../services/refs.ts'
 import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
-import { errorResponses, writeSecurity } from './context.ts'
+import { errorResponses, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
+import type { ListFramesOptions } from '../../../services/frames.ts'
 
-interface ListQuery {
-  ref?: string
-  kind?: string
-  tag?: string
-  prefix?: string
-  after?: string
-  q?: string
-  limit: number
-  cursor?: string
-}
+type ListQuery = Pick<ListFramesOptions, 'ref' | 'kind' | 'tag' | 'prefix' | 'after' | 'q'> & { limit: number, cursor?: string }
 
 interface FrameCursor extends Record<string, unknown> { t: string, a: string }
 const isFrameCursor = (v: Record<string, unknown>): v is FrameCursor => typeof v.t === 'string' && typeof v.a === 'string'
@@ -43,22 +34,13 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       summary: 'Store a frame and stage it in a branch\'s working tree',
       tags: ['frames'],
       security: writeSecurity,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          branch: { type: 'string', minLength: 1, maxLength: 200 },
-          source: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f]+$', description: 'Name of the input in error messages (e.g. the file name); default "request body"' }
-        }
-      },
+      querystring: stagingQuerystring,
       body: { $ref: 'frame.schema.json#' },
       response: { 201: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    if (request.query.branch != null) checkBranchName(request.query.branch)
-    const branch = request.query.branch ?? await node.refs.currentBranch()
-    const record = await node.frames.put(request.body, { branch, signal, source: request.query.source ?? 'request body' })
+    const record = await node.frames.put(request.body, { branch: request.query.branch, signal, source: request.query.source ?? 'request body' })
     return await reply.code(201).header('location', `/api/v1/frames/${record.cid.toString()}`).send(recordView(record))
   })
 
@@ -153,9 +135,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    if (request.query.branch != null) checkBranchName(request.query.branch)
-    const branch = request.query.branch ?? await node.refs.currentBranch()
-    const result = await node.frames.remove(request.params['*'], { branch, signal })
+    const result = await node.frames.remove(request.params['*'], { branch: request.query.branch, signal })
     return { id: result.id, tree: result.tree.toString() }
   })
 }

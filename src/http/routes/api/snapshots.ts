@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { httpCodes, HttpError } from '../../errors.ts'
-import { drainBody, requestSignal } from '../../util.ts'
+import { drainBody, refuseDeclaredOver, requestSignal } from '../../util.ts'
 import { errorResponses, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
@@ -58,10 +58,7 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
       response: { 201: { $ref: 'api-snapshot-stats.schema.json#' }, ...errorResponses }
     }
   }, async (request, reply) => {
-    const declared = Number(request.headers['content-length'])
-    if (Number.isFinite(declared) && declared > limits.carImportBytes) {
-      throw new HttpError(httpCodes.payloadTooLarge, `the CAR upload is larger than the limit of ${limits.carImportBytes} bytes`)
-    }
+    refuseDeclaredOver(request, limits.carImportBytes, 'CAR upload')
     const body = request.body
     if (body == null) throw new HttpError(httpCodes.badRequest, 'the request has no body: send a CAR file')
     let stats
