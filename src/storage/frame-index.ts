@@ -29,7 +29,9 @@ import type { RepoDb } from './level-db.ts'
  *
  * What the keys of a branch reflect:
  * - meta present and of this version: exactly the frames of `meta.tree`;
- * - no meta and no keys: the empty tree (nothing was ever indexed, or a drop completed);
+ * - no meta and no keys: the empty tree (nothing was ever indexed, a drop completed, or every
+ *   frame was removed). This is the only form of the empty tree: no write stores a meta for it,
+ *   so an index brought to the empty tree by updates and one rebuilt there hold the same keys;
  * - keys without a (valid) meta: unknown (an older version, or a rebuild or chunked update that
  *   was interrupted). Such an index is never read; it is rebuilt.
  * Every write keeps this true: a change that fits one batch moves keys and meta atomically, and a
@@ -186,6 +188,12 @@ export interface ReadOptions {
 
 export function encodeMeta (tree: CID): Uint8Array {
   return dagCbor.encode({ v: INDEX_VERSION, tree })
+}
+
+/** The write that records `tree` as the one the keys describe (none is stored for the empty tree). */
+function metaOp (branch: string, tree: CID): Op {
+  const key = indexKeys.meta(branch)
+  return tree.equals(EMPTY_TREE) ? { type: 'del', key } : { type: 'put', key, value: encodeMeta(tree) }
 }
 
 function decodeMeta (bytes: Uint8Array): CID | undefined {
@@ -359,7 +367,9 @@ export async function indexChanges (batch: WriteBatch, branch: string, oldTree: 
     if (op.type === 'put') batch.putIndex(op.key, op.value)
     else batch.delIndex(op.key)
   }
-  batch.putIndex(indexKeys.meta(branch), encodeMeta(newTree))
+  const meta = metaOp(branch, newTree)
+  if (meta.type === 'put') batch.putIndex(meta.key, meta.value)
+  else batch.delIndex(meta.key)
   return true
 }
 
@@ -406,7 +416,7 @@ class ChunkedWriter {
 
   /** Writes what is left together with the new meta (atomically, if nothing was flushed before). */
   async finish (tree: CID): Promise<void> {
-    this.#ops.push({ type: 'put', key: indexKeys.meta(this.#branch), value: encodeMeta(tree) })
+    this.#ops.push(metaOp(this.#branch, tree))
     this.written += this.#ops.length
     await this.#db.index.batch(this.#ops)
     this.#ops = []

@@ -210,7 +210,16 @@ describe('frame index', () => {
           await cleanup()
         }
       }
-    ), { numRuns: 40 })
+    ), {
+      numRuns: 40,
+      examples: [[
+        // A branch created at the empty tree, and the same branch rebuilt: one form of the empty index.
+        [{ op: 'put', frame: { id: 'ü/1', kind: 'fact' } }, { op: 'merge', name: 'main' }, { op: 'remove', id: 'ü/1' }, { op: 'commit' }, { op: 'branch', name: 'side' },
+          { op: 'put', frame: { id: 'a', kind: 'fact' } }, { op: 'remove', id: 'a' }, { op: 'put', frame: { id: 'a', kind: 'fact' } }, { op: 'checkout', name: 'main' }, { op: 'merge', name: 'main' }],
+        [{ q: 'ALPHA' }, { q: 'ALPHA' }, { kind: 'fact' }],
+        'atomic'
+      ]]
+    })
   })
 
   describe('in one repository', () => {
