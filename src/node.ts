@@ -1,5 +1,13 @@
 import { initRepo, openRepo, repoExists, resolveRepoPath } from './storage/repo.ts'
-import type { Repo } from './storage/repo.ts'
+import type { OpenRepoOptions, Repo } from './storage/repo.ts'
+import { encodeJson, keys } from './storage/state.ts'
+import { networkConfig, orbitDirectory, startNetwork, withNetwork } from './network/index.ts'
+import type { ChainRecord, Network, NetworkConfig } from './network/index.ts'
+import type { NetworkedHelia } from './network/libp2p.ts'
+import { silentLogger } from './network/logger.ts'
+import type { Logger } from './network/logger.ts'
+import { createReplicationService } from './services/replication.ts'
+import type { ReplicationService } from './services/replication.ts'
 import { createServiceComponents } from './services/context.ts'
 import { createCommitService } from './services/commits.ts'
 import type { CommitService } from './services/commits.ts'
@@ -25,6 +33,17 @@ export interface NodeConfig {
   repo?: string
   /** Create the repository if there is none (default false: a missing repo is an error). */
   create?: boolean
+  /**
+   * Join the network (libp2p, chains, sync). Without it the node is offline: nothing listens,
+   * Helia reads and writes only the repository.
+   */
+  network?: Partial<NetworkConfig> & {
+    /** Publish commits to `shared/*` branches automatically (default true). */
+    autoPublish?: boolean
+    /** Coalesce automatic publishing of session heads over this many ms (default 200; 0: off). */
+    sessionPublishMs?: number
+    log?: Logger
+  }
 }
 
 /** A framehub node: the services the CLI, the gateway and embedding agents all use. */
@@ -44,6 +63,10 @@ export interface FramehubNode {
   readonly gc: GcService
   /** What the services wrote, announced after it landed (commits, ref moves, steps, ...). */
   readonly events: EventBus
+  /** The node in the swarm (only when opened with `network`). */
+  readonly network?: Network
+  /** Publishing, sync and remote refs (only when opened with `network`). */
+  readonly replication?: ReplicationService
   close (): Promise<void>
 }
 
@@ -55,20 +78,63 @@ export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'co
 
 /** Creates a new repository at `config.repo` and opens a node on it; refuses if one exists. */
 export async function initNode (config: NodeConfig = {}): Promise<FramehubNode> {
-  return wire(await initRepo(resolveRepoPath(config.repo)))
+  const net = config.network != null ? networkConfig(config.network) : undefined
+  return await wire(await initRepo(resolveRepoPath(config.repo), repoOptions(net)), config, net)
 }
 
 /** Opens the node on an existing repository (or creates it with `create: true`). */
 export async function createNode (config: NodeConfig = {}): Promise<FramehubNode> {
   const path = resolveRepoPath(config.repo)
-  const repo = config.create === true && !repoExists(path) ? await initRepo(path) : await openRepo(path)
-  return wire(repo)
+  const net = config.network != null ? networkConfig(config.network) : undefined
+  const options = repoOptions(net)
+  const repo = config.create === true && !repoExists(path) ? await initRepo(path, options) : await openRepo(path, options)
+  return await wire(repo, config, net)
+}
+
+function repoOptions (net: NetworkConfig | undefined): OpenRepoOptions {
+  return net != null ? { heliaLayers: (helia, key) => withNetwork(net, key)(helia) } : {}
 }
 
 /** The one place where the services are wired together. */
-function wire (repo: Repo): FramehubNode {
+async function wire (repo: Repo, config: NodeConfig, net: NetworkConfig | undefined): Promise<FramehubNode> {
   const components = createServiceComponents(repo)
   const refs = createRefService(components)
+  const snapshots = createSnapshotService(components, refs)
+  const verifier = createVerifyService(components, refs)
+  let network: Network | undefined
+  let replication: ReplicationService | undefined
+  if (net != null) {
+    const log = config.network?.log ?? silentLogger
+    try {
+      const helia = await repo.helia() as NetworkedHelia
+      network = await startNetwork({
+        helia,
+        config: net,
+        signer: repo.signer,
+        blocks: repo.blocks,
+        directory: orbitDirectory(repo.path),
+        log,
+        records: async () => {
+          const out: Array<{ peer: string, record: ChainRecord }> = []
+          for await (const [peer] of repo.state.scan(keys.chainPrefix)) {
+            const record = await repo.state.json<ChainRecord>(keys.chain(peer))
+            if (record != null) out.push({ peer, record })
+          }
+          return out
+        },
+        saveRecord: async (peer, record) => { await repo.batch().putState(keys.chain(peer), encodeJson(record)).write() }
+      })
+      replication = createReplicationService(components, { refs, snapshots, verifier }, network, {
+        autoPublish: config.network?.autoPublish,
+        sessionPublishMs: config.network?.sessionPublishMs,
+        log
+      })
+    } catch (err) {
+      await network?.stop().catch(() => {})
+      await repo.close()
+      throw err
+    }
+  }
   return {
     repo,
     peerId: repo.peerId,
@@ -76,12 +142,16 @@ function wire (repo: Repo): FramehubNode {
     refs,
     commits: createCommitService(components, refs),
     traces: createTraceService(components),
-    snapshots: createSnapshotService(components, refs),
-    verifier: createVerifyService(components, refs),
+    snapshots,
+    verifier,
     index: frameIndex(components, refs),
     gc: createGcService(components),
     events: components.events,
+    network,
+    replication,
     close: async () => {
+      await replication?.stop()
+      await network?.stop()
       await frameIndex(components, refs).close()
       await repo.close()
     }

@@ -8,8 +8,8 @@ import type { BlockReader } from './tree/index.ts'
  * codec lays them out. The order is a function of the DAG alone, so the same root gives the same
  * sequence (and the same CAR bytes) on every machine. Iterative: session chains can be deep.
  */
-export async function * walkClosure (reader: BlockReader & Partial<ManyReader>, root: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Block> {
-  const seen = new Set<string>()
+export async function * walkClosure (reader: BlockReader & Partial<ManyReader>, root: CID, options?: ClosureOptions): AsyncGenerator<Block> {
+  const seen = options?.seen ?? new Set<string>()
   const stack: CID[] = [root]
   // Children are read ahead in one call per parent when the reader can (a tree leaf's 32 frames
   // cost one LevelDB round trip instead of 32); the cache holds only what is still on the stack.
@@ -35,6 +35,15 @@ export async function * walkClosure (reader: BlockReader & Partial<ManyReader>, 
       values.forEach((v, i) => { if (v !== undefined) ahead.set(cidKey(fresh[i] as CID), v) })
     }
   }
+}
+
+export interface ClosureOptions {
+  signal?: AbortSignal
+  /**
+   * Keys (`cidKey`) of blocks not to yield nor descend into; the walk adds every block it yields.
+   * Shared between walks, it makes a second walk skip what the first one covered.
+   */
+  seen?: Set<string>
 }
 
 /** A reader that can fetch many blocks at once (`undefined` where missing). */

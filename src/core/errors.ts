@@ -51,6 +51,11 @@ export const CarInvalidError = errorClass('CarInvalidError', 'ERR_CAR_INVALID')
 export const DagIncompleteError = errorClass('DagIncompleteError', 'ERR_DAG_INCOMPLETE')
 export const UsageError = errorClass('UsageError', 'ERR_USAGE')
 export const FileNotFoundError = errorClass('FileNotFoundError', 'ERR_FILE_NOT_FOUND')
+export const NetworkOfflineError = errorClass('NetworkOfflineError', 'ERR_NETWORK_OFFLINE')
+export const PeerUnreachableError = errorClass('PeerUnreachableError', 'ERR_PEER_UNREACHABLE')
+/** A peer broke the sync protocol: bad request or answer, oversized, stalled. */
+export const SyncProtocolError = errorClass('SyncProtocolError', 'ERR_SYNC_PROTOCOL')
+export const CoherenceError = errorClass('CoherenceError', 'ERR_COHERENCE')
 
 /** True for errors a user caused (bad input, unknown names): shown as one line, no stack. */
 export function isFramehubError (err: unknown): err is FramehubError {

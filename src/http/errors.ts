@@ -56,6 +56,10 @@ export const statusOfCode: Readonly<Record<string, number>> = {
   ERR_REPO_CORRUPT: 500,
   ERR_CAR_INVALID: 400,
   ERR_DAG_INCOMPLETE: 422,
+  ERR_NETWORK_OFFLINE: 409,
+  ERR_PEER_UNREACHABLE: 502,
+  ERR_SYNC_PROTOCOL: 502,
+  ERR_COHERENCE: 422,
   ERR_USAGE: 400,
   ERR_FILE_NOT_FOUND: 404,
   // tree module (src/core/tree/errors.ts)

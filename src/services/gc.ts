@@ -36,7 +36,8 @@ export interface GcResult {
 
 export interface GcService {
   /**
-   * Removes every block that no root reaches. Roots: every branch (`ref`), every working tree
+   * Removes every block that no root reaches. Roots: every branch (`ref`), every peer's published
+   * head (remote-tracking refs), every working tree
    * (`work`), fork records (ours, theirs and the commits they name), session heads, the pinning
    * service's records and Helia's pins, the trees the frame index describes, and the empty tree.
    * Runs under the write lock; blocks written while it runs (by Helia, outside the lock) are kept.
@@ -170,6 +171,7 @@ export function createGcService ({ repo, exclusive }: ServiceComponents): GcServ
       }
     }
     await cids(keys.refPrefix)
+    await cids(keys.remotePrefix)
     await cids('work ')
     await cids('session-head ')
     await records(keys.sessionHeadsPrefix)

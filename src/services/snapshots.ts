@@ -22,6 +22,14 @@ export interface SnapshotProgress {
 export interface ImportSnapshotOptions extends CallOptions, ProgressOptions<SnapshotProgress> {
   /** Refuse a CAR with more block data than this (bytes). Default: unlimited. */
   maxBytes?: number
+  /** Refuse a CAR whose root is not this one. */
+  root?: CID
+  /**
+   * The CAR holds only what this repository lacks (a sync answer): the completeness check stops
+   * at blocks already stored, whose closures the repository keeps complete, so it costs
+   * O(blocks received), not O(DAG).
+   */
+  partial?: boolean
 }
 
 export interface SnapshotService {
@@ -87,6 +95,7 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
       const roots = await reader.getRoots()
       const root = roots[0]
       if (root == null || roots.length !== 1) throw new CarInvalidError(`a snapshot CAR must have exactly one root (this one has ${roots.length})`)
+      if (options?.root != null && !options.root.equals(root)) throw new CarInvalidError(`the CAR's root is ${root}, not the ${options.root} asked for`)
       try {
         // 1. Stage every block, hash-checked, where no read can see it.
         let staged = 0
@@ -133,6 +142,7 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
               else data = stored[j]
               if (data === undefined) throw new DagIncompleteError(`snapshot is incomplete: block ${cid} is missing`, { cid: cid.toString() })
               count++
+              if (options?.partial === true && staged[j] === undefined) continue
               for (const link of linksOf(cid, data)) {
                 const k = blockKey(link)
                 if (!seen.has(k)) { seen.add(k); next.push(link) }

@@ -40,8 +40,8 @@ export interface Repo {
   readonly blocks: BlockStore
   readonly state: StateReader
   /**
-   * The Helia node over the repository's blocks (built with `createHeliaLight`, no network),
-   * created on first use: loading Helia costs most of a second, and most commands never need it.
+   * The Helia node over the repository's blocks (built with `createHeliaLight`; offline unless
+   * opened with network layers), created and started on first use: loading Helia costs most of a second, and most commands never need it.
    */
   helia (): Promise<Helia>
   readonly privateKey: PrivateKey
@@ -58,8 +58,17 @@ export interface Repo {
 
 export { repoExists, resolveRepoPath }
 
+/** How a repository is opened. */
+export interface OpenRepoOptions {
+  /**
+   * Layers added to the repository's Helia before it starts (the network: libp2p, bitswap).
+   * Without them Helia is offline: it reads and writes the repository's blocks and nothing else.
+   */
+  heliaLayers?: (helia: Helia, privateKey: PrivateKey) => Helia
+}
+
 /** Creates a repository; refuses if one is already there. */
-export async function initRepo (path: string): Promise<Repo> {
+export async function initRepo (path: string, options: OpenRepoOptions = {}): Promise<Repo> {
   if (repoExists(path)) throw new RepoExistsError(`a framehub repository already exists at ${path}`, { path })
   await mkdir(path, { recursive: true })
   const db = await openRepoDb(join(path, 'store'))
@@ -76,10 +85,10 @@ export async function initRepo (path: string): Promise<Repo> {
   }
   // The marker is written last: a repository without it was never finished and init may run again.
   await writeFile(join(path, MARKER), JSON.stringify({ version: REPO_VERSION }) + '\n')
-  return await openRepo(path)
+  return await openRepo(path, options)
 }
 
-export async function openRepo (path: string): Promise<Repo> {
+export async function openRepo (path: string, options: OpenRepoOptions = {}): Promise<Repo> {
   if (!repoExists(path)) throw new RepoNotFoundError(`no framehub repository at ${path} (run "framehub init" or pass --repo)`, { path })
   const marker = JSON.parse(await readFile(join(path, MARKER), 'utf8')) as { version?: number }
   if (marker.version !== REPO_VERSION) throw new RepoCorruptError(`repository ${path} has version ${String(marker.version)}, this framehub reads ${REPO_VERSION}`)
@@ -106,7 +115,7 @@ export async function openRepo (path: string): Promise<Repo> {
       blocks: createBlockStore(db, journal),
       state,
       journal,
-      helia: async () => await (helia ??= startHelia(db)),
+      helia: async () => await (helia ??= startHelia(db, h => options.heliaLayers?.(h, privateKey) ?? h)),
       privateKey,
       signer: ed25519Signer(peerId, privateKey),
       peerId,
@@ -124,7 +133,7 @@ export async function openRepo (path: string): Promise<Repo> {
   }
 }
 
-async function startHelia (db: RepoDb): Promise<Helia> {
+async function startHelia (db: RepoDb, layers: (helia: Helia) => Helia): Promise<Helia> {
   const [{ LevelBlockstore }, { LevelDatastore }, { createHeliaLight }] = await Promise.all([
     import('blockstore-level'), import('datastore-level'), import('helia')
   ])
@@ -132,7 +141,7 @@ async function startHelia (db: RepoDb): Promise<Helia> {
   const datastore = new LevelDatastore(db.helia as unknown as Level<string, Uint8Array>)
   await blockstore.open()
   await datastore.open()
-  const helia = createHeliaLight({ blockstore, datastore, codecs: [dagCbor] })
+  const helia = layers(createHeliaLight({ blockstore, datastore, codecs: [dagCbor] }))
   await helia.start()
   return helia
 }

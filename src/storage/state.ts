@@ -23,7 +23,13 @@ export const keys = {
   sessionDirty: (session: string) => `session-dirty ${session}`,
   sessionDirtyPrefix: 'session-dirty ',
   fork: (branch: string, id: string, merge: string) => `fork ${branch} ${id} ${merge}`,
-  forkPrefix: 'fork '
+  forkPrefix: 'fork ',
+  /** A peer's chain (JSON `{ address, seen }`: its OrbitDB address, the newest entry processed). */
+  chain: (peer: string) => `chain ${peer}`,
+  chainPrefix: 'chain ',
+  /** A peer's published head of a shared branch (remote-tracking ref), after its DAG was synced. */
+  remote: (peer: string, ref: string) => `remote ${peer} ${ref}`,
+  remotePrefix: 'remote '
 } as const
 
 const encoder = new TextEncoder()

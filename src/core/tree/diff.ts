@@ -20,23 +20,37 @@ function pushChildren (stack: Item[], at: LoadedNode): void {
   }
 }
 
-async function expand (loader: NodeLoader, stack: Item[]): Promise<void> {
+async function expand (loader: NodeLoader, stack: Item[], onRead?: (node: LoadedNode) => void): Promise<void> {
   const item = stack.pop()
   if (item === undefined || item.kind !== 'tree') throw new RangeError('expand needs a subtree on top')
-  pushChildren(stack, await loader.load(item.cid, { level: item.level, firstKey: item.firstKey, upper: item.upper }))
+  const loaded = await loader.load(item.cid, { level: item.level, firstKey: item.firstKey, upper: item.upper })
+  onRead?.(loaded)
+  pushChildren(stack, loaded)
+}
+
+export interface DiffOptions extends TreeReadOptions {
+  /**
+   * Called with every node of tree `b` that the diff reads. These are all the nodes of `b` that
+   * are not shared with `a` (and a few that are): what a peer holding `a` lacks to read `b`.
+   */
+  onReadB?: (node: LoadedNode) => void
 }
 
 /**
  * The differences from tree `a` to tree `b`, in key order. Subtrees with the same CID on
  * both sides are skipped unread, so it reads O(changes · depth) nodes.
  */
-export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options: TreeReadOptions = {}): AsyncGenerator<TreeDiffEntry, void, undefined> {
+export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options: DiffOptions = {}): AsyncGenerator<TreeDiffEntry, void, undefined> {
   if (a.equals(b)) return
   const loader = new NodeLoader(reader, options.signal)
   const left: Item[] = []
   const right: Item[] = []
+  const onRead = options.onReadB
   pushChildren(left, await loader.root(a))
-  pushChildren(right, await loader.root(b))
+  const rootB = await loader.root(b)
+  onRead?.(rootB)
+  pushChildren(right, rootB)
+  const expandSide = async (stack: Item[]): Promise<void> => { await expand(loader, stack, stack === right ? onRead : undefined) }
   for (;;) {
     const x = left[left.length - 1]
     const y = right[right.length - 1]
@@ -45,7 +59,7 @@ export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options:
       const stack = y === undefined ? left : right
       const item = (x ?? y) as Item
       if (item.kind === 'tree') {
-        await expand(loader, stack)
+        await expandSide(stack)
       } else {
         stack.pop()
         yield y === undefined ? { key: item.key, before: item.value, after: null } : { key: item.key, before: null, after: item.value }
@@ -57,11 +71,11 @@ export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options:
         left.pop()
         right.pop()
       } else if (x.level !== y.level) {
-        await expand(loader, x.level > y.level ? left : right)
+        await expandSide(x.level > y.level ? left : right)
       } else {
         const order = compareKeys(x.firstKey, y.firstKey)
-        if (order <= 0) await expand(loader, left)
-        if (order >= 0) await expand(loader, right)
+        if (order <= 0) await expandSide(left)
+        if (order >= 0) await expandSide(right)
       }
       continue
     }
@@ -71,7 +85,7 @@ export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options:
         right.pop()
         yield { key: y.key, before: null, after: y.value }
       } else {
-        await expand(loader, left)
+        await expandSide(left)
       }
       continue
     }
@@ -80,7 +94,7 @@ export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options:
         left.pop()
         yield { key: x.key, before: x.value, after: null }
       } else {
-        await expand(loader, right)
+        await expandSide(right)
       }
       continue
     }

@@ -1,0 +1,113 @@
+import { createOrbitDB } from '@orbitdb/core'
+import type { OrbitDB, OrbitEventsDb } from '@orbitdb/core'
+import { signChainEntry, verifyChainEntry } from '../core/chain-entry.ts'
+import type { ChainEntry, UnsignedChainEntry } from '../core/chain-entry.ts'
+import type { Signer } from '../core/signing.ts'
+import type { Logger } from './logger.ts'
+
+/** What a chain remembers between runs (kept in the repository's state by the caller). */
+export interface ChainRecord {
+  address: string
+  /** Hash of the newest entry already handed to `onEntries`. */
+  seen?: string
+}
+
+export interface ChainsOptions {
+  helia: unknown
+  directory: string
+  network: string
+  signer: Signer
+  log: Logger
+  /** Newly replicated entries of a peer's chain, oldest first, all verified. */
+  onEntries: (peer: string, entries: ChainEntry[]) => Promise<void>
+  /** Persists a chain's record. */
+  saveRecord: (peer: string, record: ChainRecord) => Promise<void>
+}
+
+export interface Chains {
+  /** This node's chain address. */
+  readonly address: string
+  /** Appends a signed entry to this node's chain (OrbitDB replicates it to every peer that opened it). */
+  append (entry: UnsignedChainEntry): Promise<ChainEntry>
+  /** Opens (and from then on replicates) a peer's chain; reads what it holds that was not seen yet. */
+  follow (peer: string, record: ChainRecord): Promise<void>
+  /** Peers whose chains are open, with their addresses. */
+  followed (): Array<{ peer: string, address: string }>
+  /** Entries of this node's own chain, newest first (at most `limit`). */
+  own (limit?: number): Promise<ChainEntry[]>
+  close (): Promise<void>
+}
+
+/**
+ * Each node owns one OrbitDB events log, named `framehub/<network>/chain/<peer id>`, that only
+ * its OrbitDB identity can append to (OrbitDB's default IPFS access controller, write: [self]);
+ * OrbitDB checks that on every replicated entry. framehub adds its own check on top: an entry
+ * must be signed by the peer id that owns the chain, or it is dropped and logged.
+ */
+export async function openChains (options: ChainsOptions): Promise<Chains> {
+  const { log, signer } = options
+  const orbitdb: OrbitDB = await createOrbitDB({ ipfs: options.helia, directory: options.directory, id: signer.id })
+  const own = await orbitdb.open(`framehub/${options.network}/chain/${signer.id}`, { type: 'events' })
+  const peers = new Map<string, { db: OrbitEventsDb, record: ChainRecord, reading: Promise<void> }>()
+
+  /** Reads new entries newest-first back to the last seen one, then hands them over oldest first. */
+  const readNew = async (peer: string): Promise<void> => {
+    const state = peers.get(peer)
+    if (state == null) return
+    const fresh: ChainEntry[] = []
+    let newest: string | undefined
+    for await (const { hash, value } of state.db.iterator()) {
+      if (hash === state.record.seen) break
+      newest ??= hash
+      try {
+        fresh.push(await verifyChainEntry(value, peer))
+      } catch (err) {
+        log.warn({ peer, entry: hash, err: (err as Error).message }, 'chain entry rejected')
+      }
+    }
+    if (newest == null) return
+    fresh.reverse()
+    await options.onEntries(peer, fresh)
+    state.record = { ...state.record, seen: newest }
+    await options.saveRecord(peer, state.record)
+  }
+
+  /** One read at a time per chain; updates arriving meanwhile are folded into the next read. */
+  const schedule = (peer: string): void => {
+    const state = peers.get(peer)
+    if (state == null) return
+    state.reading = state.reading.then(async () => { await readNew(peer) }).catch((err: unknown) => {
+      log.warn({ peer, err: (err as Error).message }, 'reading a peer chain failed')
+    })
+  }
+
+  return {
+    address: own.address,
+    async append (entry) {
+      const signed = await signChainEntry(signer, entry)
+      await own.add(signed)
+      return signed
+    },
+    async follow (peer, record) {
+      if (peer === signer.id) return
+      const known = peers.get(peer)
+      if (known != null && known.record.address === record.address) return
+      if (known != null) await known.db.close()
+      const db = await orbitdb.open(record.address, { signal: AbortSignal.timeout(30_000) })
+      peers.set(peer, { db, record, reading: Promise.resolve() })
+      await options.saveRecord(peer, record)
+      db.events.on('update', () => { schedule(peer) })
+      schedule(peer)
+    },
+    followed: () => [...peers].map(([peer, s]) => ({ peer, address: s.record.address })),
+    async own (limit = 100) {
+      const out: ChainEntry[] = []
+      for await (const { value } of own.iterator({ amount: limit })) out.push(value as ChainEntry)
+      return out
+    },
+    async close () {
+      for (const s of peers.values()) await s.reading
+      await orbitdb.stop()
+    }
+  }
+}

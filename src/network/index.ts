@@ -1,0 +1,204 @@
+import { join } from 'node:path'
+import type { Connection, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
+import type { ChainEntry, UnsignedChainEntry } from '../core/chain-entry.ts'
+import type { ManyReader } from '../core/closure.ts'
+import { PeerUnreachableError, UsageError } from '../core/errors.ts'
+import type { Signer } from '../core/signing.ts'
+import type { BlockReader } from '../core/tree/index.ts'
+import { openChains } from './chains.ts'
+import type { ChainRecord } from './chains.ts'
+import { checkMultiaddr } from './config.ts'
+import type { NetworkConfig } from './config.ts'
+import type { NetworkedHelia } from './libp2p.ts'
+import type { Logger } from './logger.ts'
+import { startRoster } from './roster.ts'
+import { fetchMissing } from './sync/client.ts'
+import type { FetchOptions } from './sync/client.ts'
+import type { SyncTrailer } from './sync/protocol.ts'
+import { SYNC_PROTOCOL } from './sync/protocol.ts'
+import { serveSync } from './sync/server.ts'
+
+export type { NetworkConfig } from './config.ts'
+export { networkConfig } from './config.ts'
+export { withNetwork } from './libp2p.ts'
+export type { ChainRecord } from './chains.ts'
+
+export interface PeerInfo {
+  peer: string
+  addrs: string[]
+  /** Peers whose chain this node follows (same network). */
+  chain?: string
+  /** Round-trip latency of the last ping, ms (when known). */
+  latencyMs?: number
+}
+
+export interface NetworkComponents {
+  helia: NetworkedHelia
+  config: NetworkConfig
+  signer: Signer
+  /** Where the node's blocks are read when answering sync requests. */
+  blocks: BlockReader & ManyReader & { has: (cid: CID) => Promise<boolean> }
+  /** Directory for OrbitDB's own stores (keystore, log heads and index). */
+  directory: string
+  log: Logger
+  /** Known chains from earlier runs. */
+  records: () => Promise<Array<{ peer: string, record: ChainRecord }>>
+  saveRecord: (peer: string, record: ChainRecord) => Promise<void>
+}
+
+export interface Network {
+  readonly peerId: string
+  readonly config: NetworkConfig
+  /** This node's chain address. */
+  readonly chain: string
+  /** Addresses this node listens on (with /p2p/ID, ready to give to another node's --bootstrap). */
+  addresses (): string[]
+  peers (): PeerInfo[]
+  connect (address: string, options?: { signal?: AbortSignal }): Promise<PeerInfo>
+  disconnect (peer: string): Promise<void>
+  /** Asks peers (the preferred ones first) for what this node lacks of `want`. */
+  fetch (want: CID, have: CID[], options?: FetchOptions & { from?: string[] }): Promise<{ peer: string, car: AsyncIterable<Uint8Array>, trailer: Promise<SyncTrailer> }>
+  /** Appends to this node's chain. */
+  publish (entry: UnsignedChainEntry): Promise<ChainEntry>
+  ownEntries (limit?: number): Promise<ChainEntry[]>
+  /** Called with each peer's new chain entries (set once, by the replication service). */
+  onChainEntries (handler: (peer: string, entries: ChainEntry[]) => Promise<void>): void
+  /** Called when a peer connects (to retry what waited for it). */
+  onPeerConnect (handler: (peer: string) => void): void
+  stop (): Promise<void>
+}
+
+/** How often peers named by --bootstrap are redialled while they are away. */
+const REDIAL_MS = 2000
+
+/** Starts the network parts of a node on its already started, networked Helia. */
+export async function startNetwork (components: NetworkComponents): Promise<Network> {
+  const { helia, config, signer, log } = components
+  const libp2p = helia.libp2p
+  let entriesHandler: ((peer: string, entries: ChainEntry[]) => Promise<void>) | undefined
+  const pendingEntries: Array<[string, ChainEntry[]]> = []
+  const connectHandlers: Array<(peer: string) => void> = []
+
+  await libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => {
+    await serveSync(stream, connection, { blocks: components.blocks, log })
+  }, { maxInboundStreams: 64, runOnLimitedConnection: false })
+
+  const chains = await openChains({
+    helia,
+    directory: components.directory,
+    network: config.network,
+    signer,
+    log,
+    onEntries: async (peer, entries) => {
+      if (entriesHandler == null) { pendingEntries.push([peer, entries]); return }
+      await entriesHandler(peer, entries)
+    },
+    saveRecord: components.saveRecord
+  })
+  const follow = (peer: string, address: string): void => {
+    chains.follow(peer, { address }).catch((err: unknown) => {
+      log.warn({ peer, chain: address, err: (err as Error).message }, 'cannot open a peer chain')
+    })
+  }
+  for (const { peer, record } of await components.records()) {
+    chains.follow(peer, record).catch((err: unknown) => { log.warn({ peer, err: (err as Error).message }, 'cannot reopen a peer chain') })
+  }
+  const roster = startRoster({
+    pubsub: libp2p.services.pubsub,
+    network: config.network,
+    signer,
+    chain: chains.address,
+    log,
+    onPeer: (entry) => {
+      const known = chains.followed().find(f => f.peer === entry.node)
+      if (known?.address !== entry.chain) follow(entry.node, entry.chain)
+    }
+  })
+
+  const onConnect = (evt: CustomEvent<PeerId>): void => {
+    const peer = evt.detail.toString()
+    for (const h of connectHandlers) h(peer)
+  }
+  libp2p.addEventListener('peer:connect', onConnect)
+
+  // Peers named by --bootstrap are kept: redialled while they are away.
+  const bootstrap = config.bootstrap.map(a => multiaddr(a))
+  const redial = setInterval(() => {
+    for (const ma of bootstrap) {
+      const id = ma.getComponents().find(c => c.name === 'p2p')?.value
+      if (id == null || libp2p.getConnections(peerIdFromString(id)).length > 0) continue
+      libp2p.dial(ma, { signal: AbortSignal.timeout(REDIAL_MS) }).catch(() => {})
+    }
+  }, REDIAL_MS)
+  redial.unref()
+
+  const info = (peer: PeerId, connections: Connection[]): PeerInfo => {
+    const followed = chains.followed().find(f => f.peer === peer.toString())
+    return {
+      peer: peer.toString(),
+      addrs: connections.map(c => c.remoteAddr.toString()),
+      ...(followed != null ? { chain: followed.address } : {}),
+      ...(connections[0]?.rtt != null ? { latencyMs: connections[0].rtt } : {})
+    }
+  }
+
+  return {
+    peerId: signer.id,
+    config,
+    chain: chains.address,
+    addresses: () => libp2p.getMultiaddrs().map(a => a.toString()),
+    peers: () => libp2p.getPeers().map(p => info(p, libp2p.getConnections(p))),
+    async connect (address, options) {
+      const ma = checkMultiaddr(address, 'peers connect')
+      try {
+        const connection = await libp2p.dial(ma, { signal: options?.signal ?? AbortSignal.timeout(10_000) })
+        return info(connection.remotePeer, libp2p.getConnections(connection.remotePeer))
+      } catch (err) {
+        throw new PeerUnreachableError(`cannot connect to ${address}: ${(err as Error).message}`, { address })
+      }
+    },
+    async disconnect (peer) {
+      let id: PeerId
+      try { id = peerIdFromString(peer) } catch { throw new UsageError(`"${peer}" is not a peer id`) }
+      await libp2p.hangUp(id)
+    },
+    async fetch (want, have, options = {}) {
+      const connected = libp2p.getPeers().map(p => p.toString())
+      const order = [...new Set([...(options.from ?? []), ...connected])]
+      let last: unknown
+      for (const peer of order) {
+        try {
+          const { car, trailer } = await fetchMissing(libp2p, peerIdFromString(peer), want, have, options)
+          return { peer, car, trailer }
+        } catch (err) {
+          last = err
+          log.debug({ peer, want: want.toString(), err: (err as Error).message }, 'sync: peer cannot answer')
+        }
+      }
+      throw last ?? new PeerUnreachableError(`no connected peer to sync ${want} from`, { cid: want.toString() })
+    },
+    publish: async (entry) => await chains.append(entry),
+    ownEntries: async (limit) => await chains.own(limit),
+    onChainEntries (handler) {
+      entriesHandler = handler
+      for (const [peer, entries] of pendingEntries.splice(0)) {
+        handler(peer, entries).catch((err: unknown) => { log.warn({ peer, err: (err as Error).message }, 'chain entries failed') })
+      }
+    },
+    onPeerConnect (handler) { connectHandlers.push(handler) },
+    async stop () {
+      clearInterval(redial)
+      roster.stop()
+      libp2p.removeEventListener('peer:connect', onConnect)
+      await libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
+      await chains.close()
+    }
+  }
+}
+
+export function orbitDirectory (repoPath: string): string {
+  return join(repoPath, 'orbitdb')
+}

@@ -1,0 +1,56 @@
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import type { HeliaWithLibp2p } from '@helia/libp2p'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import { kadDHT, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import type { Helia } from 'helia'
+import { PUBLIC_BOOTSTRAP } from './config.ts'
+import type { NetworkConfig } from './config.ts'
+
+/** The libp2p services every framehub node runs (the DHT only with `public`). */
+export interface NodeLibp2pServices extends Record<string, unknown> {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+}
+
+export type NetworkedHelia = HeliaWithLibp2p<NodeLibp2pServices>
+
+/**
+ * Turns the repository's offline Helia into a networked one: libp2p with the node's own key (so
+ * the peer id is the one that signs commits and steps), TCP and WebSocket, noise, yamux,
+ * identify, ping and gossipsub, then bitswap for stock IPFS peers and as the fallback of sync.
+ * Nothing public is contacted unless `config.public`: no bootstrap list, no DHT, no delegated
+ * routing (Helia is built light, so it adds none of its own).
+ */
+export function withNetwork (config: NetworkConfig, privateKey: PrivateKey): (helia: Helia) => Helia {
+  return (helia) => {
+    const bootstrapList = [...config.bootstrap, ...(config.public ? PUBLIC_BOOTSTRAP : [])]
+    const networked = withLibp2pLight(helia, {
+      privateKey,
+      addresses: { listen: config.listen },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 100 })] : [],
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+        ...(config.public ? { dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', peerInfoMapper: removePrivateAddressesMapper, clientMode: false }) } : {})
+      }
+    })
+    return withBitswap(networked as unknown as HeliaWithLibp2p)
+  }
+}

@@ -1,0 +1,80 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub'
+import { signValue, verifyValueSignature } from '../core/signing.ts'
+import type { Signer } from '../core/signing.ts'
+import type { Logger } from './logger.ts'
+
+/** One node's announcement: its peer id and chain address, signed by its key. */
+export interface RosterEntry {
+  node: string
+  chain: string
+  time: number
+}
+
+export interface RosterOptions {
+  pubsub: GossipSub
+  network: string
+  signer: Signer
+  chain: string
+  log: Logger
+  onPeer: (entry: RosterEntry) => void
+}
+
+/** How often a node announces itself: often while the swarm forms, then rarely. */
+const FAST_MS = 1000
+const FAST_FOR_MS = 30_000
+const SLOW_MS = 30_000
+
+/**
+ * The roster of a network: every node announces `{ node, chain }` on the pubsub topic
+ * `framehub/<network>/roster`, signed with its node key, at start, whenever a peer joins the
+ * topic, and periodically; every node follows the chains it hears of.
+ */
+export function startRoster (options: RosterOptions): { stop: () => void } {
+  const topic = `framehub/${options.network}/roster`
+  const { pubsub, log } = options
+  const started = Date.now()
+
+  const announce = async (): Promise<void> => {
+    const value = await signValue(options.signer, { node: options.signer.id, chain: options.chain, time: Date.now() })
+    await pubsub.publish(topic, dagCbor.encode(value))
+  }
+  const announceSoon = (): void => { announce().catch((err: unknown) => { log.debug({ err: (err as Error).message }, 'roster announce failed') }) }
+
+  const onMessage = (evt: CustomEvent<Message>): void => {
+    if (evt.detail.topic !== topic) return
+    void (async () => {
+      try {
+        const value = dagCbor.decode(evt.detail.data) as Record<string, unknown>
+        if (typeof value?.node !== 'string' || typeof value.chain !== 'string' || typeof value.time !== 'number' || !value.chain.startsWith('/orbitdb/')) throw new Error('not a roster entry')
+        await verifyValueSignature('roster entry', value.node, value)
+        if (value.node === options.signer.id) return
+        options.onPeer({ node: value.node, chain: value.chain, time: value.time })
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'roster message rejected')
+      }
+    })()
+  }
+  const onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    if (evt.detail.subscriptions.some(s => s.topic === topic && s.subscribe)) announceSoon()
+  }
+
+  pubsub.addEventListener('message', onMessage)
+  pubsub.addEventListener('subscription-change', onSubscription)
+  pubsub.subscribe(topic)
+  let timer: NodeJS.Timeout | undefined
+  const tick = (): void => {
+    announceSoon()
+    timer = setTimeout(tick, Date.now() - started < FAST_FOR_MS ? FAST_MS : SLOW_MS)
+    timer.unref()
+  }
+  tick()
+  return {
+    stop: () => {
+      clearTimeout(timer)
+      pubsub.removeEventListener('message', onMessage)
+      pubsub.removeEventListener('subscription-change', onSubscription)
+      try { pubsub.unsubscribe(topic) } catch { /* already stopped */ }
+    }
+  }
+}

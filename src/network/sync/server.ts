@@ -1,0 +1,85 @@
+import { CarWriter } from '@ipld/car'
+import * as dagCbor from '@ipld/dag-cbor'
+import type { Connection, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { isFramehubError } from '../../core/errors.ts'
+import { missingBlocks } from '../../core/missing.ts'
+import type { ManyReader } from '../../core/closure.ts'
+import type { BlockReader } from '../../core/tree/index.ts'
+import { decodeRequest, frame, FRAME_CAR, FRAME_END, FRAME_ERROR, IDLE_TIMEOUT_MS, MAX_FRAME_BYTES, MAX_REQUEST_BYTES } from './protocol.ts'
+
+export interface SyncServerOptions {
+  blocks: BlockReader & ManyReader & { has: (cid: import('multiformats/cid').CID) => Promise<boolean> }
+  log: { warn: (obj: object, msg: string) => void, debug?: (obj: object, msg: string) => void }
+  onServed?: (stats: { peer: string, want: string, blocks: number, bytes: number, ms: number }) => void
+}
+
+/** Coalesce CAR output into frames of about this size. */
+const CHUNK = 256 * 1024
+
+/** Answers one sync request on `stream` (see protocol.ts). Never throws: a bad asker gets an error frame. */
+export async function serveSync (stream: Stream, connection: Connection, options: SyncServerOptions): Promise<void> {
+  const started = performance.now()
+  const peer = connection.remotePeer.toString()
+  const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
+  const stop = new AbortController()
+  const onClose = (): void => { stop.abort(new Error('stream closed')) }
+  stream.addEventListener('close', onClose)
+  try {
+    const request = decodeRequest((await lp.read({ signal: AbortSignal.timeout(IDLE_TIMEOUT_MS) })).subarray())
+    if (!await options.blocks.has(request.want)) {
+      await lp.write(frame(FRAME_ERROR, dagCbor.encode({ code: 'ERR_BLOCK_NOT_FOUND', message: `block ${request.want} is not on this node` })))
+      await stream.close()
+      return
+    }
+    const { writer, out } = CarWriter.create([request.want])
+    let blocks = 0
+    const feeding = (async () => {
+      try {
+        for await (const block of missingBlocks(options.blocks, request.want, request.have, { signal: stop.signal })) {
+          await writer.put(block)
+          blocks++
+        }
+      } finally {
+        await writer.close()
+      }
+    })()
+    feeding.catch(() => {})
+    let bytes = 0
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
+    const flush = async (): Promise<void> => {
+      if (pendingBytes === 0) return
+      const body = new Uint8Array(pendingBytes)
+      let at = 0
+      for (const p of pending) { body.set(p, at); at += p.byteLength }
+      pending = []
+      pendingBytes = 0
+      // lp.write waits for the stream to drain: a slow asker slows the walk, memory stays flat.
+      await lp.write(frame(FRAME_CAR, body), { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(IDLE_TIMEOUT_MS)]) })
+    }
+    for await (const chunk of out) {
+      bytes += chunk.byteLength
+      pending.push(chunk)
+      pendingBytes += chunk.byteLength
+      if (pendingBytes >= Math.min(CHUNK, MAX_FRAME_BYTES - 1)) await flush()
+    }
+    await feeding
+    await flush()
+    await lp.write(frame(FRAME_END, dagCbor.encode({ blocks, bytes })))
+    await stream.close()
+    options.onServed?.({ peer, want: request.want.toString(), blocks, bytes, ms: performance.now() - started })
+  } catch (err) {
+    stop.abort(err)
+    const code = isFramehubError(err) ? err.code : 'ERR_SYNC_FAILED'
+    options.log.warn({ peer, code, err: (err as Error).message }, 'sync request failed')
+    try {
+      await lp.write(frame(FRAME_ERROR, dagCbor.encode({ code, message: (err as Error).message })), { signal: AbortSignal.timeout(1000) })
+      await stream.close({ signal: AbortSignal.timeout(1000) })
+    } catch {
+      stream.abort(err as Error)
+    }
+  } finally {
+    stream.removeEventListener('close', onClose)
+  }
+}
