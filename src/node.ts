@@ -8,6 +8,8 @@ import { silentLogger } from './network/logger.ts'
 import type { Logger } from './network/logger.ts'
 import { createReplicationService } from './services/replication.ts'
 import type { ReplicationService } from './services/replication.ts'
+import { createSwarmService } from './services/swarm.ts'
+import type { SwarmService } from './services/swarm.ts'
 import { createServiceComponents } from './services/context.ts'
 import { createCommitService } from './services/commits.ts'
 import type { CommitService } from './services/commits.ts'
@@ -67,6 +69,8 @@ export interface FramehubNode {
   readonly network?: Network
   /** Publishing, sync and remote refs (only when opened with `network`). */
   readonly replication?: ReplicationService
+  /** Peers, publishing and sync as the CLI and gateway use them (ERR_NETWORK_OFFLINE when offline). */
+  readonly swarm: SwarmService
   close (): Promise<void>
 }
 
@@ -74,7 +78,7 @@ export interface FramehubNode {
  * The services of a node without its repository: what the CLI needs, whether the node is opened
  * in-process (`createNode`) or reached through a running daemon's API (`src/client`).
  */
-export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'verifier' | 'close'>
+export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'verifier' | 'swarm' | 'close'>
 
 /** Creates a new repository at `config.repo` and opens a node on it; refuses if one exists. */
 export async function initNode (config: NodeConfig = {}): Promise<FramehubNode> {
@@ -149,6 +153,7 @@ async function wire (repo: Repo, config: NodeConfig, net: NetworkConfig | undefi
     events: components.events,
     network,
     replication,
+    swarm: createSwarmService(network, replication),
     close: async () => {
       await replication?.stop()
       await network?.stop()

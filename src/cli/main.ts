@@ -8,6 +8,8 @@ import { registerFrame } from './commands/frame.ts'
 import { registerGc } from './commands/gc.ts'
 import { registerIndex } from './commands/index.ts'
 import { registerInit } from './commands/init.ts'
+import { registerNetwork } from './commands/network.ts'
+import { registerPin } from './commands/pin.ts'
 import { registerSnapshot } from './commands/snapshot.ts'
 import { registerTrace } from './commands/trace.ts'
 import { registerVerify } from './commands/verify.ts'
@@ -32,6 +34,8 @@ export function createProgram (): Command {
   registerVerify(program)
   registerGc(program)
   registerIndex(program)
+  registerNetwork(program)
+  registerPin(program)
   // Subcommands inherit the error behaviour so that usage errors exit with EXIT.usage.
   const inherit = (cmd: Command): void => {
     for (const sub of cmd.commands) {

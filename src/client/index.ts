@@ -7,6 +7,7 @@ import { remoteRefs } from './refs.ts'
 import { remoteSnapshots } from './snapshots.ts'
 import { remoteTraces } from './traces.ts'
 import { remoteVerifier } from './verify.ts'
+import { remoteSwarm } from './swarm.ts'
 
 export { DAEMON_UNREACHABLE }
 export type { ApiClientInit }
@@ -33,6 +34,7 @@ export async function connectNode (init: ApiClientInit, options: ConnectOptions 
     traces: remoteTraces(api),
     snapshots: remoteSnapshots(api),
     verifier: remoteVerifier(api),
+    swarm: remoteSwarm(api),
     // Nothing to release: the daemon keeps the repository; idle connections do not hold the process.
     close: async () => {}
   }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { NodeEvents } from '../../services/events.ts'
 import { UsageError } from '../../core/errors.ts'
-import { globals } from '../context.ts'
+import { collect, globals } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { emit } from '../output.ts'
 
@@ -20,14 +20,29 @@ export function registerDaemon (program: Command): void {
   program.command('daemon')
     .description('open the repository (created on first start) and serve the HTTP gateway until Ctrl-C')
     .option('--api <host:port>', 'where the gateway listens (loopback unless told otherwise)', '127.0.0.1:8080')
+    .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default: TCP and WebSocket on 127.0.0.1, ports picked by the OS)', collect)
+    .option('--bootstrap <multiaddr>', 'peer to dial at start and keep redialling, repeatable (…/p2p/PEER-ID)', collect)
+    .option('--network <name>', 'swarm name: nodes of the same network replicate each other', 'default')
+    .option('--public', 'join the public IPFS network: public bootstrap list, Amino DHT, providing (off by default)')
+    .option('--no-auto-publish', 'do not publish commits to shared/* branches and session heads automatically')
+    .option('--offline', 'no libp2p at all: serve the gateway only')
     .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug, trace, silent)', 'info')
-    .action(async (opts: { api: string, logLevel: string }, command: Command) => {
+    .action(async (opts: { api: string, logLevel: string, listen?: string[], bootstrap?: string[], network: string, public?: boolean, autoPublish: boolean, offline?: boolean }, command: Command) => {
       const options = globals(command)
       const { host, port } = parseHostPort(opts.api)
-      const [{ createNode }, { createGateway }, { writeApiAddress, clearApiAddress }] = await Promise.all([
-        import('../../node.ts'), import('../../http/app.ts'), import('../../storage/api-file.ts')
+      const [{ createNode }, { createGateway }, { writeApiAddress, clearApiAddress }, { networkConfig }] = await Promise.all([
+        import('../../node.ts'), import('../../http/app.ts'), import('../../storage/api-file.ts'), import('../../network/config.ts')
       ])
-      const node = await createNode({ repo: options.repo, create: true })
+      // Checked before anything is opened: a bad address is a usage error, not a half-started node.
+      const network = opts.offline === true ? undefined : networkConfig({ listen: opts.listen, bootstrap: opts.bootstrap, network: opts.network, public: opts.public === true })
+      // Network logs go to the gateway's pino logger once it exists (stderr until then).
+      let logger: { info: (o: object, m: string) => void, warn: (o: object, m: string) => void, debug: (o: object, m: string) => void } | undefined
+      const log = {
+        info: (o: object, m: string) => { logger?.info(o, m) },
+        warn: (o: object, m: string) => { if (logger != null) logger.warn(o, m); else process.stderr.write(`framehub daemon: ${m} ${JSON.stringify(o)}\n`) },
+        debug: (o: object, m: string) => { logger?.debug(o, m) }
+      }
+      const node = await createNode({ repo: options.repo, create: true, network: network != null ? { ...network, autoPublish: opts.autoPublish, sessionPublishMs: opts.autoPublish ? undefined : 0, log } : undefined })
       // Logs go to stderr: stdout carries only the address line (one JSON document with --json).
       // Load Helia (pins, attachments) before the first request: importing it blocks the event
       // loop for most of a second, which the load shedder would read as overload.
@@ -38,6 +53,7 @@ export function registerDaemon (program: Command): void {
         await node.close()
         throw err
       })
+      logger = app.log
       try {
         await app.listen({ host, port })
       } catch (err) {
@@ -103,7 +119,9 @@ export function registerDaemon (program: Command): void {
         await node.close()
         throw err
       }
-      emit(options, { url, peerId: node.peerId, repo: node.repo.path }, () => `framehub daemon: ${url} (repo ${node.repo.path}, peer ${node.peerId})`)
+      const addresses = node.network?.addresses() ?? []
+      emit(options, { url, peerId: node.peerId, repo: node.repo.path, network: network?.network ?? null, addresses },
+        () => [`framehub daemon: ${url} (repo ${node.repo.path}, peer ${node.peerId})`, ...(network != null ? [`network ${network.network}, listening on:`, ...addresses.map(a => `  ${a}`)] : ['offline (no libp2p)'])].join('\n'))
       await stopped
     })
 }

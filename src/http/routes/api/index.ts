@@ -8,6 +8,7 @@ import { frameRoutes } from './frames.ts'
 import { gcRoutes } from './gc.ts'
 import { refRoutes } from './refs.ts'
 import { snapshotRoutes } from './snapshots.ts'
+import { swarmRoutes } from './swarm.ts'
 import { traceRoutes } from './traces.ts'
 import { verifyRoutes } from './verify.ts'
 
@@ -23,4 +24,5 @@ export async function apiRoutes (app: FastifyInstance, ctx: ApiContext): Promise
   await app.register(verifyRoutes, ctx)
   await app.register(eventRoutes, ctx)
   await app.register(gcRoutes, ctx)
+  await app.register(swarmRoutes, ctx)
 }

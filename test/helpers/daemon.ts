@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { CLI, runCli } from './repo.ts'
+import type { CliResult } from './repo.ts'
+
+/** What a daemon prints on start with --json. */
+export interface DaemonInfo {
+  url: string
+  peerId: string
+  repo: string
+  network: string | null
+  /** libp2p listen addresses, each ending in /p2p/<peer id>. */
+  addresses: string[]
+}
+
+export interface DaemonProcess {
+  child: ChildProcessWithoutNullStreams
+  info: DaemonInfo
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  stderr: () => string
+  /** Runs the real CLI on this daemon's repository (so it goes through the daemon's API). */
+  cli: (args: string[], options?: { input?: string, timeoutMs?: number }) => Promise<CliResult>
+  /** SIGTERM, and waits for the exit (SIGKILL after `ms`). */
+  stop: (ms?: number) => Promise<void>
+  /** SIGKILL, and waits for the exit. */
+  kill: () => Promise<void>
+}
+
+/**
+ * Starts `framehub --repo REPO daemon --api 127.0.0.1:0 --json …extra` (libp2p on loopback,
+ * random ports) and waits for its address line, at most `timeoutMs`.
+ */
+export async function startDaemonProcess (repo: string, extra: string[] = [], options: { timeoutMs?: number, cwd?: string, env?: Record<string, string> } = {}): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [CLI, '--repo', repo, 'daemon', '--api', '127.0.0.1:0', '--json', '--log-level', 'warn', ...extra], {
+    cwd: options.cwd,
+    env: { ...process.env, CI: 'true', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => { resolve({ code, signal }) })
+  })
+  let out = ''
+  let err = ''
+  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const timeoutMs = options.timeoutMs ?? 60_000
+  const info = await new Promise<DaemonInfo>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`daemon did not start within ${timeoutMs} ms: ${err}`)) }, timeoutMs)
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+      const line = out.split('\n').find(l => l.startsWith('{') && l.includes('"url"') && l.endsWith('}'))
+      if (line != null) { clearTimeout(timer); resolve(JSON.parse(line) as DaemonInfo) }
+    })
+    void exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`daemon exited with ${code}: ${err}`)) })
+  })
+  const stop = async (ms = 15_000): Promise<void> => {
+    if (child.exitCode != null || child.signalCode != null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, ms)
+    await exited
+    clearTimeout(timer)
+  }
+  return {
+    child,
+    info,
+    exited,
+    stderr: () => err,
+    cli: async (args, o = {}) => await runCli(['--repo', repo, ...args], { ...o, cwd: options.cwd }),
+    stop,
+    kill: async () => {
+      if (child.exitCode != null || child.signalCode != null) return
+      child.kill('SIGKILL')
+      await exited
+    }
+  }
+}
+
+/** Polls `check` every `everyMs` until it returns a value other than undefined, at most `timeoutMs`. */
+export async function waitFor<T> (what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last != null ? ` (last error: ${(last as Error).message})` : ''}`)
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+}
