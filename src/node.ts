@@ -44,6 +44,10 @@ export interface NodeConfig {
     autoPublish?: boolean
     /** Coalesce automatic publishing of session heads over this many ms (default 200; 0: off). */
     sessionPublishMs?: number
+    /** Largest sync answer accepted, bytes of block data (default 4 GiB). */
+    maxSyncBytes?: number
+    /** Give up a sync when the peer sends nothing for this long, ms (default 15 s). */
+    syncIdleMs?: number
     log?: Logger
   }
 }
@@ -131,6 +135,8 @@ async function wire (repo: Repo, config: NodeConfig, net: NetworkConfig | undefi
       replication = createReplicationService(components, { refs, snapshots, verifier }, network, {
         autoPublish: config.network?.autoPublish,
         sessionPublishMs: config.network?.sessionPublishMs,
+        maxSyncBytes: config.network?.maxSyncBytes,
+        syncIdleMs: config.network?.syncIdleMs,
         log
       })
     } catch (err) {

@@ -66,6 +66,8 @@ export interface ReplicationOptions {
   sessionPublishMs?: number
   /** Largest sync answer accepted, bytes of block data (default 4 GiB). */
   maxSyncBytes?: number
+  /** Give up a sync when the peer sends nothing for this long, ms (default: the protocol's 15 s). */
+  syncIdleMs?: number
   log: { warn: (obj: object, msg: string) => void, info: (obj: object, msg: string) => void }
 }
 
@@ -96,7 +98,7 @@ export function createReplicationService (components: ServiceComponents, service
   const sync: ReplicationService['sync'] = async (want, opts = {}) => {
     const started = performance.now()
     if (await blocks.has(want)) return { want, peer: '', blocks: 0, bytes: 0, ms: 0 }
-    const { peer, car } = await network.fetch(want, (opts.have ?? []).slice(0, MAX_HAVES), { signal: opts.signal, from: opts.from })
+    const { peer, car } = await network.fetch(want, (opts.have ?? []).slice(0, MAX_HAVES), { signal: opts.signal, from: opts.from, idleMs: options.syncIdleMs })
     const stats = await snapshots.importCar(car, {
       signal: opts.signal,
       maxBytes,

@@ -90,6 +90,8 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
       try {
         reader = await CarBlockIterator.fromIterable(car)
       } catch (err) {
+        // The source's own errors (a sync stream that broke off) pass through as they are.
+        if (isFramehubError(err)) throw err
         throw new CarInvalidError(`not a CAR file: ${(err as Error).message}`)
       }
       const roots = await reader.getRoots()

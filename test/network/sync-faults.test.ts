@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { CarWriter } from '@ipld/car'
+import * as dagCbor from '@ipld/dag-cbor'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import type { CID } from 'multiformats/cid'
+import { encodeBlock } from '../../src/core/codec.ts'
+import { createNode } from '../../src/node.ts'
+import type { FramehubNode } from '../../src/node.ts'
+import { decodeRequest, frame, FRAME_CAR, FRAME_END, FRAME_ERROR, SYNC_PROTOCOL } from '../../src/network/sync/protocol.ts'
+import { tempDir } from '../helpers/repo.ts'
+
+/** A peer that speaks the sync protocol badly: each test sets how it answers. */
+type Answer = (stream: Stream, want: CID) => Promise<void>
+
+async function carBytes (root: CID, blocks: Array<{ cid: CID, bytes: Uint8Array }>): Promise<Uint8Array> {
+  const { writer, out } = CarWriter.create([root])
+  const chunks: Uint8Array[] = []
+  const reading = (async () => { for await (const c of out) chunks.push(c) })()
+  for (const b of blocks) await writer.put(b)
+  await writer.close()
+  await reading
+  return Buffer.concat(chunks)
+}
+
+describe('sync with a faulty peer: rejected, logged, nothing stored, the node keeps serving', { timeout: 120_000 }, () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  let node: FramehubNode
+  let good: FramehubNode
+  let bad: Libp2p
+  let answer: Answer
+  const warnings: string[] = []
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('framehub-sync-faults-'))
+    const log = { info () {}, debug () {}, warn (o: object, m: string) { warnings.push(`${m} ${JSON.stringify(o)}`) } }
+    const listen = ['/ip4/127.0.0.1/tcp/0']
+    node = await createNode({ repo: join(dir, 'node'), create: true, network: { listen, log, syncIdleMs: 1500 } })
+    good = await createNode({ repo: join(dir, 'good'), create: true, network: { listen } })
+    bad = await createLibp2p({
+      addresses: { listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() }
+    })
+    await bad.handle(SYNC_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream)
+      const request = decodeRequest((await lp.read()).subarray())
+      await answer(stream, request.want)
+    })
+    await node.network?.connect(bad.getMultiaddrs()[0]?.toString() as string)
+    await node.network?.connect(good.network?.addresses()[0] as string)
+  })
+
+  after(async () => {
+    await bad?.stop()
+    await good?.close()
+    await node?.close()
+    await cleanup()
+  })
+
+  const frameBlock = (title: string): { cid: CID, bytes: Uint8Array } => encodeBlock({ id: `f/${title}`, kind: 'fact', title })
+
+  /** Asks the bad peer for `want`; the sync must fail with one of `codes` and leave nothing behind. */
+  const refused = async (want: CID, codes: string[]): Promise<void> => {
+    await assert.rejects(node.replication!.sync(want, { from: [bad.peerId.toString()] }), (err: { code?: string }) => {
+      assert.ok(codes.includes(err.code ?? ''), `code ${err.code}, expected one of ${codes.join(', ')}`)
+      return true
+    })
+    assert.equal(await node.repo.blocks.has(want), false, 'nothing of a refused answer is visible')
+    assert.deepEqual(await node.repo.db.pending.keys({ limit: 1 }).all(), [], 'nothing is left staged')
+    // The node keeps serving: a good peer's DAG still syncs.
+    const stamp = `${Date.now()}-${Math.random()}`
+    const put = await good.frames.put({ id: `ok/${stamp}`, kind: 'fact', title: stamp })
+    const r = await node.replication!.sync(put.cid, { from: [good.peerId] })
+    assert.equal(r.peer, good.peerId)
+    assert.equal(await node.repo.blocks.has(put.cid), true)
+  }
+
+  it('a block whose bytes do not match its CID', async () => {
+    const want = frameBlock('wanted')
+    answer = async (stream, root) => {
+      const lp = lpStream(stream)
+      await lp.write(frame(FRAME_CAR, await carBytes(root, [{ cid: root, bytes: frameBlock('forged').bytes }])))
+      await lp.write(frame(FRAME_END, dagCbor.encode({ blocks: 1, bytes: 10 })))
+      await stream.close()
+    }
+    await refused(want.cid, ['ERR_BLOCK_CORRUPT'])
+  })
+
+  it('junk instead of a CAR', async () => {
+    answer = async (stream) => {
+      const lp = lpStream(stream)
+      await lp.write(frame(FRAME_CAR, new TextEncoder().encode('this is not a CAR file at all, just some junk bytes')))
+      await lp.write(frame(FRAME_END, dagCbor.encode({ blocks: 0, bytes: 0 })))
+      await stream.close()
+    }
+    await refused(frameBlock('junk').cid, ['ERR_CAR_INVALID'])
+  })
+
+  it('a CAR for another root, and a CAR whose DAG is incomplete', async () => {
+    const other = frameBlock('other')
+    answer = async (stream) => {
+      const lp = lpStream(stream)
+      await lp.write(frame(FRAME_CAR, await carBytes(other.cid, [other])))
+      await lp.write(frame(FRAME_END, dagCbor.encode({ blocks: 1, bytes: 1 })))
+      await stream.close()
+    }
+    await refused(frameBlock('asked').cid, ['ERR_CAR_INVALID'])
+    // A frame that links to a block the answer leaves out.
+    const linked = frameBlock('linked')
+    const parent = encodeBlock({ id: 'f/parent', kind: 'fact', links: [linked.cid] })
+    answer = async (stream, root) => {
+      const lp = lpStream(stream)
+      await lp.write(frame(FRAME_CAR, await carBytes(root, [parent])))
+      await lp.write(frame(FRAME_END, dagCbor.encode({ blocks: 1, bytes: 1 })))
+      await stream.close()
+    }
+    await refused(parent.cid, ['ERR_DAG_INCOMPLETE'])
+  })
+
+  it('an oversized frame', async () => {
+    answer = async (stream) => {
+      // A length prefix of 64 MiB (varint), far above the 4 MiB frame limit, then some bytes.
+      const varint = [0x80, 0x80, 0x80, 0x20]
+      stream.send(Uint8Array.from([...varint, FRAME_CAR, 1, 2, 3]))
+      await new Promise(resolve => setTimeout(resolve, 3000))
+      await stream.close().catch(() => {})
+    }
+    await refused(frameBlock('big').cid, ['ERR_SYNC_PROTOCOL'])
+  })
+
+  it('a peer that stalls in the middle of the CAR', async () => {
+    const want = frameBlock('stalled')
+    answer = async (stream, root) => {
+      const lp = lpStream(stream)
+      const car = await carBytes(root, [want])
+      await lp.write(frame(FRAME_CAR, car.subarray(0, 20)))
+      await new Promise(resolve => setTimeout(resolve, 4000))
+      await stream.close().catch(() => {})
+    }
+    const started = Date.now()
+    await refused(want.cid, ['ERR_SYNC_PROTOCOL'])
+    assert.ok(Date.now() - started < 4000, 'given up after the idle timeout, not at the end of the stall')
+  })
+
+  it('an error frame, an unknown frame type, and a stream closed without the end frame', async () => {
+    answer = async (stream) => {
+      await lpStream(stream).write(frame(FRAME_ERROR, dagCbor.encode({ code: 'ERR_BLOCK_NOT_FOUND', message: 'no such block' })))
+      await stream.close()
+    }
+    await refused(frameBlock('missing').cid, ['ERR_BLOCK_NOT_FOUND'])
+    answer = async (stream) => {
+      await lpStream(stream).write(frame(0x7f, new Uint8Array(4)))
+      await stream.close()
+    }
+    await refused(frameBlock('unknown').cid, ['ERR_SYNC_PROTOCOL'])
+    const want = frameBlock('cut')
+    answer = async (stream, root) => {
+      await lpStream(stream).write(frame(FRAME_CAR, await carBytes(root, [want])))
+      await stream.close()
+    }
+    await refused(want.cid, ['ERR_SYNC_PROTOCOL'])
+  })
+
+  it('a bad sync request gets an error frame, and the answering node keeps serving', async () => {
+    const stream = await bad.dialProtocol(peerIdFromString(node.peerId), SYNC_PROTOCOL)
+    const lp = lpStream(stream)
+    await lp.write(dagCbor.encode({ v: 2, want: 'nope', have: [] }))
+    const reply = (await lp.read({ signal: AbortSignal.timeout(5000) })).subarray()
+    assert.equal(reply[0], FRAME_ERROR)
+    assert.equal((dagCbor.decode(reply.subarray(1)) as { code: string }).code, 'ERR_SYNC_PROTOCOL')
+    assert.ok(warnings.some(w => w.startsWith('sync request failed') && w.includes('ERR_SYNC_PROTOCOL')), 'the refusal is logged')
+    // Still answering: the good node syncs from it.
+    const put = await node.frames.put({ id: 'served/after-bad-request', kind: 'fact' })
+    await good.network?.connect(node.network?.addresses()[0] as string)
+    const r = await good.replication!.sync(put.cid, { from: [node.peerId] })
+    assert.equal(r.peer, node.peerId)
+  })
+})
