@@ -4,6 +4,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import type { ChainEntry, UnsignedChainEntry } from '../core/chain-entry.ts'
+import { CarWriter } from '@ipld/car'
+import { walkClosure } from '../core/closure.ts'
 import type { ManyReader } from '../core/closure.ts'
 import { PeerUnreachableError, UsageError } from '../core/errors.ts'
 import type { Signer } from '../core/signing.ts'
@@ -61,6 +63,11 @@ export interface Network {
   disconnect (peer: string): Promise<void>
   /** Asks peers (the preferred ones first) for what this node lacks of `want`. */
   fetch (want: CID, have: CID[], options?: FetchOptions & { from?: string[] }): Promise<{ peer: string, car: AsyncIterable<Uint8Array>, trailer: Promise<SyncTrailer> }>
+  /**
+   * The fallback when no peer speaks framehub sync: the closure of `want` fetched block by block
+   * with bitswap (from any peer, stock IPFS nodes included), as a CAR stream.
+   */
+  bitswapCar (want: CID, options?: { signal?: AbortSignal }): AsyncIterable<Uint8Array>
   /** Appends to this node's chain. */
   publish (entry: UnsignedChainEntry): Promise<ChainEntry>
   ownEntries (limit?: number): Promise<ChainEntry[]>
@@ -70,6 +77,9 @@ export interface Network {
   onPeerConnect (handler: (peer: string) => void): void
   stop (): Promise<void>
 }
+
+/** A block that bitswap cannot find within this long fails the fallback fetch. */
+const BITSWAP_BLOCK_TIMEOUT_MS = 30_000
 
 /** How often peers named by --bootstrap are redialled while they are away. */
 const REDIAL_MS = 2000
@@ -179,6 +189,28 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
         }
       }
       throw last ?? new PeerUnreachableError(`no connected peer to sync ${want} from`, { cid: want.toString() })
+    },
+    bitswapCar (want, options) {
+      const reader = {
+        get: async (cid: CID, o?: { signal?: AbortSignal }): Promise<Uint8Array> => {
+          const chunks: Uint8Array[] = []
+          for await (const chunk of helia.blockstore.get(cid, { signal: o?.signal ?? AbortSignal.timeout(BITSWAP_BLOCK_TIMEOUT_MS) })) chunks.push(chunk)
+          return chunks.length === 1 ? chunks[0] as Uint8Array : Buffer.concat(chunks)
+        }
+      }
+      return (async function * () {
+        const { writer, out } = CarWriter.create([want])
+        const feeding = (async () => {
+          try {
+            for await (const block of walkClosure(reader, want, options)) await writer.put(block)
+          } finally {
+            await writer.close()
+          }
+        })()
+        feeding.catch(() => {})
+        yield * out
+        await feeding
+      })()
     },
     publish: async (entry) => await chains.append(entry),
     ownEntries: async (limit) => await chains.own(limit),

@@ -98,12 +98,22 @@ export function createReplicationService (components: ServiceComponents, service
   const sync: ReplicationService['sync'] = async (want, opts = {}) => {
     const started = performance.now()
     if (await blocks.has(want)) return { want, peer: '', blocks: 0, bytes: 0, ms: 0 }
-    const { peer, car } = await network.fetch(want, (opts.have ?? []).slice(0, MAX_HAVES), { signal: opts.signal, from: opts.from, idleMs: options.syncIdleMs })
+    let answer: { peer: string, car: AsyncIterable<Uint8Array>, partial: boolean }
+    try {
+      answer = { ...await network.fetch(want, (opts.have ?? []).slice(0, MAX_HAVES), { signal: opts.signal, from: opts.from, idleMs: options.syncIdleMs }), partial: true }
+    } catch (err) {
+      // No peer speaks framehub sync (stock IPFS peers): fall back to bitswap, block by block.
+      if ((err as { code?: string }).code !== 'ERR_PEER_UNREACHABLE') throw err
+      log.info({ want: want.toString(), err: (err as Error).message }, 'no peer answers framehub sync; fetching with bitswap')
+      answer = { peer: 'bitswap', car: network.bitswapCar(want, { signal: opts.signal }), partial: false }
+    }
+    const { peer, car } = answer
     const stats = await snapshots.importCar(car, {
       signal: opts.signal,
       maxBytes,
       root: want,
-      partial: true,
+      // A bitswap walk stores what it fetches as it goes, so nothing stored is trusted to be complete.
+      partial: answer.partial,
       onProgress: (e) => {
         const d = e.detail as { blocks: number, bytes: number }
         opts.onProgress?.({ type: 'sync:progress', detail: { peer, want: want.toString(), blocks: d.blocks, bytes: d.bytes } })
