@@ -47,7 +47,7 @@ describe('sync falls back to bitswap when the peer is a stock IPFS node', { time
   it('fetches a small DAG block by block, checks it, and makes it visible', async () => {
     // Three frames: the root links to the other two (no framehub code on the stock side but the encoder).
     const leaves = [encodeBlock({ id: 'leaf/1', kind: 'fact', title: 'one' }), encodeBlock({ id: 'leaf/2', kind: 'fact', title: 'two' })]
-    const root = encodeBlock({ id: 'root', kind: 'fact', links: leaves.map(l => l.cid) })
+    const root = encodeBlock({ id: 'root', kind: 'fact', links: leaves.map(l => ({ cid: l.cid })) })
     for (const b of [root, ...leaves]) await stock.blockstore.put(b.cid, b.bytes)
     await node.network!.connect(stock.libp2p.getMultiaddrs()[0]!.toString())
     const r = await node.replication!.sync(root.cid as CID, { from: [stock.libp2p.peerId.toString()] })
