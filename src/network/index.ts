@@ -68,6 +68,11 @@ export interface Network {
    * with bitswap (from any peer, stock IPFS nodes included), as a CAR stream.
    */
   bitswapCar (want: CID, options?: { signal?: AbortSignal }): AsyncIterable<Uint8Array>
+  /**
+   * With `public`, announces on the Amino DHT that this node provides `cid` (in the background;
+   * failures are logged). Without it, does nothing: a private swarm announces nothing.
+   */
+  provide (cid: CID): void
   /** Appends to this node's chain. */
   publish (entry: UnsignedChainEntry): Promise<ChainEntry>
   ownEntries (limit?: number): Promise<ChainEntry[]>
@@ -211,6 +216,12 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
         yield * out
         await feeding
       })()
+    },
+    provide (cid) {
+      if (!config.public) return
+      libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(60_000) }).catch((err: unknown) => {
+        log.warn({ cid: cid.toString(), err: (err as Error).message }, 'providing on the DHT failed')
+      })
     },
     publish: async (entry) => await chains.append(entry),
     ownEntries: async (limit) => await chains.own(limit),

@@ -12,6 +12,8 @@ export interface NodeEvents {
   'step:append': { session: string, cid: string, parents: string[], heads: string[] }
   'snapshot:import': { root: string, blocks: number, bytes: number }
   'pin:status': { requestid: string, cid: string, status: string }
+  /** A sync under way: blocks and bytes received so far (every few thousand blocks). */
+  'sync:progress': { want: string, peer: string, blocks: number, bytes: number }
   /** A DAG arrived from a peer by the sync protocol and is now visible. */
   'sync:done': { want: string, peer: string, blocks: number, bytes: number, ms: number }
   /** Entries appended to this node's chain. */
@@ -39,7 +41,7 @@ export interface EventBus {
   readonly listeners: number
 }
 
-export const eventTypes: readonly NodeEventType[] = ['frame:put', 'frame:remove', 'frame:import', 'commit', 'ref:move', 'checkout', 'step:append', 'snapshot:import', 'pin:status', 'sync:done', 'publish']
+export const eventTypes: readonly NodeEventType[] = ['frame:put', 'frame:remove', 'frame:import', 'commit', 'ref:move', 'checkout', 'step:append', 'snapshot:import', 'pin:status', 'sync:progress', 'sync:done', 'publish']
 
 export function createEventBus (): EventBus {
   const listeners = new Set<NodeEventListener>()

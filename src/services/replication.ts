@@ -116,7 +116,9 @@ export function createReplicationService (components: ServiceComponents, service
       partial: answer.partial,
       onProgress: (e) => {
         const d = e.detail as { blocks: number, bytes: number }
-        opts.onProgress?.({ type: 'sync:progress', detail: { peer, want: want.toString(), blocks: d.blocks, bytes: d.bytes } })
+        const detail = { peer, want: want.toString(), blocks: d.blocks, bytes: d.bytes }
+        opts.onProgress?.({ type: 'sync:progress', detail })
+        if (e.type.endsWith(':progress')) events.publish('sync:progress', detail)
       }
     })
     const result = { want, peer, blocks: stats.blocks, bytes: stats.bytes, ms: performance.now() - started }
@@ -292,6 +294,9 @@ export function createReplicationService (components: ServiceComponents, service
       ...(out.ref != null ? { ref: { name: out.ref.name, head: out.ref.head.toString() } } : {}),
       ...(Object.keys(out.sessions).length > 0 ? { sessions: Object.fromEntries(Object.entries(out.sessions).map(([k, v]) => [k, v.map(String)])) } : {})
     })
+    // With --public, the published heads become findable by any IPFS node.
+    if (out.ref != null) network.provide(out.ref.head)
+    for (const heads of Object.values(out.sessions)) for (const h of heads) network.provide(h)
     events.publish('publish', { ref: out.ref?.name ?? null, head: out.ref?.head.toString() ?? null, sessions: Object.keys(out.sessions) })
     return out
   }

@@ -1,8 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { NetworkOfflineError } from '../core/errors.ts'
 import type { Network, PeerInfo } from '../network/index.ts'
-import type { CallOptions } from './context.ts'
-import type { PublishResult, RemoteRef, ReplicationService, SyncResult } from './replication.ts'
+import type { CallOptions, ProgressOptions } from './context.ts'
+import type { PublishResult, RemoteRef, ReplicationService, SyncProgress, SyncResult } from './replication.ts'
 
 export interface NodeIdentity {
   peerId: string
@@ -21,7 +21,7 @@ export interface SwarmService {
   disconnect (peer: string): Promise<void>
   publish (options?: CallOptions & { branch?: string | null, sessions?: string[] }): Promise<PublishResult>
   remotes (): Promise<RemoteRef[]>
-  sync (cid: CID, options?: CallOptions & { from?: string[] }): Promise<SyncResult>
+  sync (cid: CID, options?: CallOptions & ProgressOptions<SyncProgress> & { from?: string[] }): Promise<SyncResult>
 }
 
 export function createSwarmService (network: Network | undefined, replication: ReplicationService | undefined): SwarmService {

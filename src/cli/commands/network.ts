@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { parseCid } from '../../core/codec.ts'
 import { collect, globals, withNode } from '../context.ts'
 import { emit, shortCid } from '../output.ts'
+import { progressBar } from '../progress.ts'
 
 /** `id`, `peers`, `publish`, `remotes`, `sync`: the node in the swarm (through the running daemon). */
 export function registerNetwork (program: Command): void {
@@ -76,7 +77,8 @@ export function registerNetwork (program: Command): void {
       const options = globals(command)
       const want = parseCid(cid)
       await withNode(options, async (node) => {
-        const r = await node.swarm.sync(want, { from: opts.from })
+        const bar = progressBar(options, `sync ${shortCid(want)}`, undefined, 'blocks')
+        const r = await node.swarm.sync(want, { from: opts.from, onProgress: (e) => { bar.update(e.detail.blocks, { extra: `${(e.detail.bytes / 1e6).toFixed(1)} MB from ${e.detail.peer}` }) } }).finally(() => { bar.stop() })
         emit(options, r, () => r.blocks === 0 && r.peer === '' ? `already here: ${cid}` : `synced ${r.blocks} blocks (${r.bytes} bytes) from ${r.peer} in ${Math.round(r.ms)} ms`)
       })
     })

@@ -74,7 +74,34 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
       if (typeof db.approximateSize === 'function') this.set(await db.approximateSize('', '\uffff').catch(() => 0))
     }
   })
-  events.subscribe(event => { written.inc({ type: event.type }) })
+  // The network (only a networked node has peers, chains and syncs; the series read 0 otherwise).
+  new Gauge({
+    name: 'framehub_peers',
+    help: 'Connected libp2p peers',
+    registers: [registry],
+    collect () { this.set(node.network?.peers().length ?? 0) }
+  })
+  const syncBlocks = new Counter({ name: 'framehub_sync_blocks_total', help: 'Blocks received by framehub sync (or the bitswap fallback), checked and made visible', registers: [registry] })
+  const syncBytes = new Counter({ name: 'framehub_sync_bytes_total', help: 'Bytes of block data received by sync', registers: [registry] })
+  const syncSeconds = new Histogram({
+    name: 'framehub_sync_duration_seconds',
+    help: 'Time of one sync: request, CAR stream, checks, visible (labelled by who answered: a peer, or bitswap)',
+    labelNames: ['via'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry]
+  })
+  const published = new Counter({ name: 'framehub_chain_entries_published_total', help: 'Entries this node appended to its chain', registers: [registry] })
+  events.subscribe(event => {
+    written.inc({ type: event.type })
+    if (event.type === 'sync:done') {
+      const d = event.detail as { peer: string, blocks: number, bytes: number, ms: number }
+      syncBlocks.inc(d.blocks)
+      syncBytes.inc(d.bytes)
+      syncSeconds.observe({ via: d.peer === 'bitswap' ? 'bitswap' : 'sync' }, d.ms / 1000)
+    } else if (event.type === 'publish') {
+      published.inc()
+    }
+  })
 
   // Fastify times every request itself (reply.elapsedTime, ms since it arrived): no onRequest
   // hook, and a callback hook rather than an async one (no promise per request).
