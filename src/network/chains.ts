@@ -48,6 +48,10 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
   const { log, signer } = options
   const orbitdb: OrbitDB = await createOrbitDB({ ipfs: options.helia, directory: options.directory, id: signer.id })
   const own = await orbitdb.open(`framehub/${options.network}/chain/${signer.id}`, { type: 'events' })
+  // OrbitDB reports replication failures (a peer gone mid-exchange) as 'error' events; an
+  // EventEmitter without a listener would turn them into a crash.
+  const onError = (chain: string) => (err: Error): void => { log.debug({ chain, err: err.message }, 'chain replication') }
+  own.events.on('error', onError(own.address))
   const peers = new Map<string, { db: OrbitEventsDb, record: ChainRecord, reading: Promise<void> }>()
 
   /** Reads new entries newest-first back to the last seen one, then hands them over oldest first. */
@@ -94,6 +98,7 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
       if (known != null && known.record.address === record.address) return
       if (known != null) await known.db.close()
       const db = await orbitdb.open(record.address, { signal: AbortSignal.timeout(30_000) })
+      db.events.on('error', onError(record.address))
       peers.set(peer, { db, record, reading: Promise.resolve() })
       await options.saveRecord(peer, record)
       db.events.on('update', () => { schedule(peer) })

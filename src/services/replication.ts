@@ -37,6 +37,16 @@ export interface PublishResult {
   checked: number
 }
 
+export interface PublishOptions extends CallOptions {
+  branch?: string | null
+  sessions?: string[]
+  /**
+   * Check only what was added since the head this node last published (automatic publishing
+   * does). Default: the whole DAG under the head.
+   */
+  incremental?: boolean
+}
+
 export interface RemoteRef {
   peer: string
   ref: string
@@ -49,7 +59,7 @@ export interface ReplicationService {
    * and appends its head, and the heads of the sessions it names, to this node's chain.
    * `sessions` publishes the heads of those sessions too (or alone, with `branch: null`).
    */
-  publish (options?: CallOptions & { branch?: string | null, sessions?: string[] }): Promise<PublishResult>
+  publish (options?: PublishOptions): Promise<PublishResult>
   /** Fetches what this node lacks of `want` from peers, checks it and makes it visible. */
   sync (want: CID, options?: CallOptions & ProgressOptions<SyncProgress> & { from?: string[], have?: CID[] }): Promise<SyncResult>
   /** Peers' published heads of shared branches that this node has synced. */
@@ -276,7 +286,9 @@ export function createReplicationService (components: ServiceComponents, service
       if (!branch.startsWith('shared/')) throw new UsageError(`only shared/* branches are published, not "${branch}" (create one: framehub branch shared/${branch})`)
       const head = await refs.branchHead(branch)
       if (head == null) throw new UsageError(`branch ${branch} has no commit to publish yet`)
-      const report = await verifier.verify(head.toString(), o)
+      // Only what was added since the last head this node published (and checked) is checked again.
+      const last = o.incremental === true ? await state.cid(keys.published(branch)) : undefined
+      const report = await verifier.verify(head.toString(), { ...o, since: last != null ? [last] : undefined })
       out.checked = report.blocks
       if (!report.ok) {
         throw new CoherenceError(`${branch} fails the coherence check (${report.problems.length} problems, first: ${report.problems[0]?.message ?? 'unknown'}); nothing was published`, { ref: branch })
@@ -290,10 +302,12 @@ export function createReplicationService (components: ServiceComponents, service
       if (heads != null) out.sessions[name] = heads
     }
     if (out.ref == null && Object.keys(out.sessions).length === 0) throw new UsageError('nothing to publish')
-    await network.publish({
+    const entry = network.publish({
       ...(out.ref != null ? { ref: { name: out.ref.name, head: out.ref.head.toString() } } : {}),
       ...(Object.keys(out.sessions).length > 0 ? { sessions: Object.fromEntries(Object.entries(out.sessions).map(([k, v]) => [k, v.map(String)])) } : {})
     })
+    await entry
+    if (out.ref != null) await repo.batch().putState(keys.published(out.ref.name), encodeCid(out.ref.head)).write()
     // With --public, the published heads become findable by any IPFS node.
     if (out.ref != null) network.provide(out.ref.head)
     for (const heads of Object.values(out.sessions)) for (const h of heads) network.provide(h)
@@ -317,7 +331,7 @@ export function createReplicationService (components: ServiceComponents, service
       const move = e.detail as { ref: string, to: string | null, reason: string }
       if (move.ref.startsWith('shared/') && move.to != null && move.reason !== 'import') {
         // A fast-forward to a peer's head is published too: it is this node's proposal from now on.
-        publish({ branch: move.ref }).catch((err: unknown) => { log.warn({ err: (err as Error).message, ref: move.ref }, 'automatic publish failed') })
+        publish({ branch: move.ref, incremental: true }).catch((err: unknown) => { log.warn({ err: (err as Error).message, ref: move.ref }, 'automatic publish failed') })
       }
     } else if (e.type === 'step:append' && sessionDelay > 0) {
       dirtySessions.add((e.detail as { session: string }).session)

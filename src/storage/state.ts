@@ -29,7 +29,9 @@ export const keys = {
   chainPrefix: 'chain ',
   /** A peer's published head of a shared branch (remote-tracking ref), after its DAG was synced. */
   remote: (peer: string, ref: string) => `remote ${peer} ${ref}`,
-  remotePrefix: 'remote '
+  remotePrefix: 'remote ',
+  /** The head of a shared branch this node last published (it passed the coherence check). */
+  published: (ref: string) => `published ${ref}`
 } as const
 
 const encoder = new TextEncoder()

@@ -58,6 +58,25 @@ describe('publishing', { timeout: 120_000 }, () => {
     await cleanup()
   })
 
+  it('automatic publishing checks only what was added since the last published head, and refuses a bad addition', async () => {
+    await a.refs.checkout('shared/inc', { create: true })
+    for (let i = 0; i < 200; i++) await a.frames.put({ id: `inc/${i}`, kind: 'fact', body: i })
+    await a.commits.commit({ message: 'base' })
+    const full = await a.replication!.publish({ branch: 'shared/inc' })
+    const added = await a.frames.put({ id: 'inc/new', kind: 'fact', body: 'new' })
+    await a.commits.commit({ message: 'one more' })
+    const incremental = await a.replication!.publish({ branch: 'shared/inc', incremental: true })
+    assert.ok(incremental.checked < full.checked / 10, `checked ${incremental.checked} blocks, the whole DAG has ${full.checked}`)
+    await a.frames.put({ id: 'inc/bad', kind: 'fact', body: 'bad' })
+    await a.commits.commit({ message: 'bad' })
+    const bad = (await a.frames.get('inc/bad')).cid
+    const bytes = await a.repo.blocks.get(bad)
+    await a.repo.db.blocks.put(blockKey(bad), new TextEncoder().encode('garbage'))
+    await assert.rejects(a.replication!.publish({ branch: 'shared/inc', incremental: true }), { code: 'ERR_COHERENCE' })
+    await a.repo.db.blocks.put(blockKey(bad), bytes)
+    assert.ok(added != null)
+  })
+
   it('nothing that fails the coherence check is published', async () => {
     await a.refs.checkout('shared/main', { create: true })
     const put = await a.frames.put({ id: 'kept', kind: 'fact', title: 'v1' })

@@ -54,6 +54,9 @@ export function registerDaemon (program: Command): void {
         throw err
       })
       logger = app.log
+      // A library's stray rejection (a peer that hung up mid-exchange) is logged; it must not
+      // take the node down with every connection it serves.
+      process.on('unhandledRejection', (err) => { app.log.error({ err }, 'unhandled rejection') })
       try {
         await app.listen({ host, port })
       } catch (err) {
