@@ -4,7 +4,6 @@ import type { PinsGetRequest, PinStatus, RemotePinningServiceClient, Status } fr
 import { parseCid } from '../../core/codec.ts'
 import { FramehubError, isFramehubError, UsageError } from '../../core/errors.ts'
 import { collect, globals } from '../context.ts'
-import { EXIT } from '../exit-codes.ts'
 import { emit } from '../output.ts'
 import type { GlobalOptions } from '../output.ts'
 
@@ -27,17 +26,6 @@ const codes = {
   service: 'ERR_PIN_SERVICE',
   failed: 'ERR_PIN_FAILED'
 } as const
-
-/**
- * Exit statuses of the codes above that src/cli/exit-codes.ts does not list (it would give them
- * EXIT.failure): a missing pin is "not found" and an unreachable service "unavailable", as for
- * the other commands. The rest go through the common table in main.ts.
- */
-const exitOf: Record<string, number> = {
-  [codes.notFound]: EXIT.notFound,
-  ERR_NOT_FOUND: EXIT.notFound,
-  [codes.unreachable]: EXIT.unavailable
-}
 
 interface ServiceOptions { service?: string, token?: string }
 
@@ -151,21 +139,9 @@ function describe (v: Record<string, unknown>): string {
   return lines.join('\n')
 }
 
-/**
- * Runs a command's body; the errors whose exit status the common table does not know are
- * reported here the way main.ts reports every other error (one line, or {code, message} with
- * --json), with their own exit status.
- */
-async function run (options: GlobalOptions, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn()
-  } catch (err) {
-    const exit = isFramehubError(err) ? exitOf[err.code] : undefined
-    if (exit == null || !isFramehubError(err)) throw err
-    if (options.json === true) process.stderr.write(JSON.stringify({ code: err.code, message: err.message }) + '\n')
-    else process.stderr.write(`error: ${err.message} (${err.code})\n`)
-    process.exitCode = exit
-  }
+/** Runs a command's body (errors are reported by main.ts, exit statuses from exit-codes.ts). */
+async function run (_options: GlobalOptions, fn: () => Promise<void>): Promise<void> {
+  await fn()
 }
 
 function positiveNumber (what: string, max?: number, integer = false) {
