@@ -7,6 +7,12 @@
  *   BENCH_ORBITDB=0 (skip OrbitDB)  BENCH_TIMEOUT_MIN (60)
  *   BENCH_GATEWAY=0 (skip the HTTP load tests)  BENCH_GATEWAY_SECONDS (10)  BENCH_SOAK_SECONDS (60)
  *   BENCH_GATEWAY_CONNECTIONS (50)  BENCH_GATEWAY_WARMUP (2)  BENCH_GATEWAY_PROFILE=1 (+ CPU profiles)
+ *   BENCH_SYNC=0 (skip the two-node sync section)  BENCH_SYNC_STEPS (10000)  BENCH_SYNC_FRAMES (100000)
+ *   BENCH_SYNC_LIVE_ROUNDS (10)  BENCH_SYNC_WALK (200)  BENCH_SYNC_KNOWN (2000)  BENCH_SYNC_ORBIT (1000)
+ *   BENCH_SYNC_BREAKDOWN=0  BENCH_SYNC_PROFILE=DIR  BENCH_SYNC_ANCHORS=0  (see sync.ts)
+ *   BENCH_ONLY=sync,traceAppend,...: run only these sections (frameImport, commitDiff, snapshot,
+ *   gateway, traceAppend, sync); commitDiff, snapshot and gateway run on frameImport's repository,
+ *   so asking for one of them runs frameImport too. Sections not run are null in the report.
  *   BENCH_QUICK=1: tiny sizes, for a smoke test.
  */
 import { execFileSync } from 'node:child_process'
@@ -17,10 +23,20 @@ import { benchConfig, cleanupAll, log, mb, now, round, tempDir } from './common.
 import { benchFrameImport } from './frame-import.ts'
 import type { GatewayReport } from './gateway.ts'
 import type { SnapshotReport } from './snapshot.ts'
+import { benchSync } from './sync.ts'
 import { benchTraceAppend } from './trace-append.ts'
 
 const cfg = benchConfig()
 const started = now()
+
+const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync'] as const
+type Section = typeof SECTIONS[number]
+const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(s => s !== ''))
+for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
+const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0' }
+const runs = (section: Section): boolean => (only.size === 0 || only.has(section)) && skipped[section] !== true
+// commitDiff, snapshot and gateway work on frameImport's repository.
+const needsImport = runs('frameImport') || runs('commitDiff') || runs('snapshot') || runs('gateway')
 const loadBefore = loadavg().map(l => round(l, 2))
 
 /** The commit measured, and how many files differed from it (others may be editing the tree). */
@@ -46,18 +62,29 @@ watchdog.unref()
 process.once('SIGTERM', cleanupOnSignal)
 
 try {
-  log(`config ${JSON.stringify(cfg)}`)
-  const frameImport = await benchFrameImport(cfg)
-  const commitDiff = await benchCommitDiff(cfg, frameImport.handoff)
-  const repoDir = frameImport.handoff.repoDir
-  const root = frameImport.handoff.commit
-  frameImport.handoff.lines.length = 0
-  await commitDiff.node.close()
+  log(`config ${JSON.stringify(cfg)}${only.size > 0 ? ` only ${[...only].join(',')}` : ''}`)
+  const frameImport = needsImport ? await benchFrameImport(cfg) : null
+  let commitDiff: Awaited<ReturnType<typeof benchCommitDiff>> | null = null
+  let snapshot: SnapshotReport | null = null
+  let gateway: GatewayReport | null = null
+  if (frameImport != null) {
+    const repoDir = frameImport.handoff.repoDir
+    const root = frameImport.handoff.commit
+    if (runs('commitDiff')) {
+      commitDiff = await benchCommitDiff(cfg, frameImport.handoff)
+      await commitDiff.node.close()
+    } else {
+      await frameImport.handoff.node.close()
+    }
+    frameImport.handoff.lines.length = 0
 
-  const snapshot = await runChild<SnapshotReport>('./snapshot.ts', [repoDir, root.toString(), await tempDir('snapshot')], 30 * 60_000)
-  // The HTTP gateway under load, on the same repository; its servers run in their own processes.
-  const gateway = process.env.BENCH_GATEWAY === '0' ? null : await runChild<GatewayReport>('./gateway.ts', [repoDir], 30 * 60_000)
-  const traceAppend = await benchTraceAppend(cfg)
+    if (runs('snapshot')) snapshot = await runChild<SnapshotReport>('./snapshot.ts', [repoDir, root.toString(), await tempDir('snapshot')], 30 * 60_000)
+    // The HTTP gateway under load, on the same repository; its servers run in their own processes.
+    if (runs('gateway')) gateway = await runChild<GatewayReport>('./gateway.ts', [repoDir], 30 * 60_000)
+  }
+  const traceAppend = runs('traceAppend') ? await benchTraceAppend(cfg) : null
+  // Two framehub nodes on loopback (node A in a child process) beside the stock anchors.
+  const sync = runs('sync') ? await benchSync(cfg) : null
 
   const report = {
     benchmark: 'framehub',
@@ -75,19 +102,24 @@ try {
       git: gitState()
     },
     config: cfg,
-    frameImport: frameImport.report,
+    sections: SECTIONS.filter(section => section === 'frameImport' ? frameImport != null : runs(section)),
+    frameImport: frameImport?.report ?? null,
     traceAppend,
-    commitDiff: {
-      commit: { frames: cfg.frames, commitMs: frameImport.report.framehub.commitMs, treeBuildMs: frameImport.report.breakdownMs.buildTree, importIncludingTreeMs: frameImport.report.framehub.importMs },
-      ...commitDiff.report
-    },
+    commitDiff: frameImport != null && commitDiff != null
+      ? {
+          commit: { frames: cfg.frames, commitMs: frameImport.report.framehub.commitMs, treeBuildMs: frameImport.report.breakdownMs.buildTree, importIncludingTreeMs: frameImport.report.framehub.importMs },
+          ...commitDiff.report
+        }
+      : null,
     snapshot,
     gateway,
+    sync,
     goals: {
-      frameImport: frameImport.report.goal.met,
-      traceAppend: traceAppend.goal.met,
-      diff: commitDiff.report.goal.met,
-      gateway: gateway?.goal.met ?? null
+      frameImport: frameImport?.report.goal.met ?? null,
+      traceAppend: traceAppend?.goal.met ?? null,
+      diff: commitDiff?.report.goal.met ?? null,
+      gateway: gateway?.goal.met ?? null,
+      sync: sync?.goals.met ?? null
     },
     totalSeconds: 0
   }
@@ -100,3 +132,5 @@ try {
 } finally {
   await cleanupAll()
 }
+// libp2p and OrbitDB timers (sync section) must not keep the process alive once the JSON is out.
+process.exit()
