@@ -34,6 +34,13 @@ export async function * missingBlocks (reader: BlockReader & Partial<ManyReader>
   for (const h of haves) known.add(cidKey(h))
   if (known.has(wantKey)) return
 
+  // Haves this side does not hold say nothing: with none left, everything under `want` is new,
+  // and it streams at once (no painting first).
+  const held = reader.getMany != null ? await reader.getMany(haves, { signal }) : []
+  if (haves.length === 0 || (reader.getMany != null && held.every(b => b === undefined))) {
+    yield * walkClosure(reader, want, { signal, seen: known })
+    return
+  }
   const history = await paintHistory(reader, want, haves, signal)
   if (history == null) {
     // Not a commit or a step: its closure, less what the peer named.

@@ -98,30 +98,26 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
       const root = roots[0]
       if (root == null || roots.length !== 1) throw new CarInvalidError(`a snapshot CAR must have exactly one root (this one has ${roots.length})`)
       if (options?.root != null && !options.root.equals(root)) throw new CarInvalidError(`the CAR's root is ${root}, not the ${options.root} asked for`)
+      const staging = createStaging(db)
       try {
         // 1. Stage every block, hash-checked, where no read can see it.
         let staged = 0
         let bytes = 0
-        let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
         try {
           for await (const block of reader) {
             options?.signal?.throwIfAborted()
             verifyBlock(block.cid, block.bytes)
             bytes += block.bytes.byteLength
             if (options?.maxBytes != null && bytes > options.maxBytes) throw new CarInvalidError(`CAR holds more than the limit of ${options.maxBytes} bytes`)
-            ops.push({ type: 'put', key: blockKey(block.cid), value: block.bytes })
+            await staging.put(blockKey(block.cid), block.bytes)
             staged++
-            if (ops.length >= BATCH) {
-              await db.pending.batch(ops)
-              ops = []
-              options?.onProgress?.({ type: 'snapshot:import:progress', detail: { blocks: staged, bytes } })
-            }
+            if (staged % BATCH === 0) options?.onProgress?.({ type: 'snapshot:import:progress', detail: { blocks: staged, bytes } })
           }
         } catch (err) {
           if (isFramehubError(err)) throw err
           throw new CarInvalidError(`CAR is malformed after ${staged} blocks: ${(err as Error).message}`)
         }
-        await db.pending.batch(ops)
+        await staging.flush()
 
         // 2. The DAG under the root must be complete (staged or already stored) before it becomes
         //    visible. Walked breadth-first, one LevelDB call per level of the DAG and batch.
@@ -135,7 +131,7 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
           for (let i = 0; i < frontier.length; i += BATCH) {
             const slice = frontier.slice(i, i + BATCH)
             const keys = slice.map(blockKey)
-            const staged = await db.pending.getMany(keys)
+            const staged = await staging.getMany(keys)
             const stored = staged.some(v => v === undefined) ? await blocks.getMany(slice) : []
             for (let j = 0; j < slice.length; j++) {
               const cid = slice[j] as CID
@@ -157,15 +153,60 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
         // 3. Make it visible.
         for (let i = 0; i < toCopy.length; i += BATCH) {
           const slice = toCopy.slice(i, i + BATCH)
-          const values = await db.pending.getMany(slice)
+          const values = await staging.getMany(slice)
           await db.blocks.batch(slice.map((key, j) => ({ type: 'put' as const, key, value: values[j] as Uint8Array })))
         }
         options?.onProgress?.({ type: 'snapshot:import:done', detail: { blocks: count, bytes } })
         events.publish('snapshot:import', { root: root.toString(), blocks: count, bytes })
         return { root, blocks: count, bytes }
       } finally {
-        await db.pending.clear()
+        await staging.clear()
       }
     })
+  }
+}
+
+/** Staged blocks kept in memory up to this many bytes; past it they spill into the `pending` sublevel. */
+const MEMORY_STAGING_BYTES = 256 * 1024 * 1024
+
+/**
+ * Where an import keeps blocks until the DAG is complete: in memory while it is small enough
+ * (a sync answer usually is: no LevelDB round trips to stage, check and copy), in the `pending`
+ * sublevel past MEMORY_STAGING_BYTES. Neither is visible to reads.
+ */
+function createStaging (db: ServiceComponents['repo']['db']): {
+  put: (key: string, bytes: Uint8Array) => Promise<void>
+  flush: () => Promise<void>
+  getMany: (keys: string[]) => Promise<Array<Uint8Array | undefined>>
+  clear: () => Promise<void>
+} {
+  let memory: Map<string, Uint8Array> | undefined = new Map()
+  let memoryBytes = 0
+  let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
+  const spill = async (): Promise<void> => {
+    if (ops.length > 0) await db.pending.batch(ops)
+    ops = []
+  }
+  return {
+    async put (key, bytes) {
+      if (memory != null) {
+        memory.set(key, bytes)
+        memoryBytes += bytes.byteLength
+        if (memoryBytes <= MEMORY_STAGING_BYTES) return
+        // Too big for memory: everything so far goes to LevelDB, and so does the rest.
+        for (const [k, v] of memory) ops.push({ type: 'put', key: k, value: v })
+        memory = undefined
+      } else {
+        ops.push({ type: 'put', key, value: bytes })
+      }
+      if (ops.length >= BATCH) await spill()
+    },
+    flush: spill,
+    getMany: async (keys) => memory != null ? keys.map(k => memory?.get(k)) : await db.pending.getMany(keys),
+    async clear () {
+      memory = undefined
+      ops = []
+      await db.pending.clear()
+    }
   }
 }

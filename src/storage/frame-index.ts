@@ -346,8 +346,10 @@ export async function indexChanges (batch: WriteBatch, branch: string, oldTree: 
   const at = await indexedTree(db, branch)
   if (at == null) return false
   if (at.equals(newTree)) return true
-  // Normally `at` is `oldTree`; if the index was behind, the same diff from where it is does it.
-  void oldTree
+  // An index that is behind stays behind (a catch-up brings it to the head, in the background or
+  // before the next query): re-diffing from where it is on every ref move would cost each move
+  // up to a full batch of reads, again and again, on a large branch.
+  if (!at.equals(oldTree)) return false
   const reader = batchReader(batch, options.reader ?? dbReader(db))
   let ops: Op[]
   try {
