@@ -126,8 +126,12 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     network: config.network,
     signer,
     chain: chains.address,
+    addrs: () => libp2p.getMultiaddrs().map(a => a.toString()),
     log,
     onPeer: (entry) => {
+      // Remember where it listens: a sync can then go straight to the node that published.
+      const addrs = entry.addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+      if (addrs.length > 0) libp2p.peerStore.merge(peerIdFromString(entry.node), { multiaddrs: addrs }).catch(() => {})
       const known = chains.followed().find(f => f.peer === entry.node)
       if (known?.address !== entry.chain) follow(entry.node, entry.chain)
     }

@@ -4,11 +4,13 @@ import { signValue, verifyValueSignature } from '../core/signing.ts'
 import type { Signer } from '../core/signing.ts'
 import type { Logger } from './logger.ts'
 
-/** One node's announcement: its peer id and chain address, signed by its key. */
+/** One node's announcement: its peer id, chain address and listen addresses, signed by its key. */
 export interface RosterEntry {
   node: string
   chain: string
   time: number
+  /** Where the node listens, so that peers reached only through others can dial it directly. */
+  addrs: string[]
 }
 
 export interface RosterOptions {
@@ -16,6 +18,8 @@ export interface RosterOptions {
   network: string
   signer: Signer
   chain: string
+  /** This node's current listen addresses. */
+  addrs: () => string[]
   log: Logger
   onPeer: (entry: RosterEntry) => void
 }
@@ -36,7 +40,7 @@ export function startRoster (options: RosterOptions): { stop: () => void } {
   const started = Date.now()
 
   const announce = async (): Promise<void> => {
-    const value = await signValue(options.signer, { node: options.signer.id, chain: options.chain, time: Date.now() })
+    const value = await signValue(options.signer, { node: options.signer.id, chain: options.chain, time: Date.now(), addrs: options.addrs().slice(0, 16) })
     await pubsub.publish(topic, dagCbor.encode(value))
   }
   const announceSoon = (): void => { announce().catch((err: unknown) => { log.debug({ err: (err as Error).message }, 'roster announce failed') }) }
@@ -49,7 +53,8 @@ export function startRoster (options: RosterOptions): { stop: () => void } {
         if (typeof value?.node !== 'string' || typeof value.chain !== 'string' || typeof value.time !== 'number' || !value.chain.startsWith('/orbitdb/')) throw new Error('not a roster entry')
         await verifyValueSignature('roster entry', value.node, value)
         if (value.node === options.signer.id) return
-        options.onPeer({ node: value.node, chain: value.chain, time: value.time })
+        const addrs = Array.isArray(value.addrs) ? value.addrs.filter((a): a is string => typeof a === 'string').slice(0, 16) : []
+        options.onPeer({ node: value.node, chain: value.chain, time: value.time, addrs })
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'roster message rejected')
       }

@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import type { ChainEntry } from '../core/chain-entry.ts'
-import { CoherenceError, NetworkOfflineError, TraceStepInvalidError, UsageError } from '../core/errors.ts'
+import { CoherenceError, TraceStepInvalidError, UsageError } from '../core/errors.ts'
 import { isAncestor, readCommit } from '../core/history.ts'
 import { checkSessionName, decodeTraceStep } from '../core/trace-step.ts'
 import type { TraceStep } from '../core/trace-step.ts'
@@ -359,9 +359,4 @@ export function createReplicationService (components: ServiceComponents, service
       await queue
     }
   }
-}
-
-export function assertOnline (network: Network | undefined): Network {
-  if (network == null) throw new NetworkOfflineError('this node is not on the network (start it with "framehub daemon")')
-  return network
 }
