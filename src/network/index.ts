@@ -4,7 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import type { ChainEntry, UnsignedChainEntry } from '../core/chain-entry.ts'
-import { CarWriter } from '@ipld/car'
+import { carStream } from '../core/car.ts'
 import { walkClosure } from '../core/closure.ts'
 import type { ManyReader } from '../core/closure.ts'
 import { PeerUnreachableError, UsageError } from '../core/errors.ts'
@@ -207,19 +207,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
           return chunks.length === 1 ? chunks[0] as Uint8Array : Buffer.concat(chunks)
         }
       }
-      return (async function * () {
-        const { writer, out } = CarWriter.create([want])
-        const feeding = (async () => {
-          try {
-            for await (const block of walkClosure(reader, want, options)) await writer.put(block)
-          } finally {
-            await writer.close()
-          }
-        })()
-        feeding.catch(() => {})
-        yield * out
-        await feeding
-      })()
+      return carStream(want, walkClosure(reader, want, options))
     },
     provide (cid) {
       if (!config.public) return

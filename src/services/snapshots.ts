@@ -1,4 +1,5 @@
-import { CarBlockIterator, CarWriter } from '@ipld/car'
+import { CarBlockIterator } from '@ipld/car'
+import { carStream } from '../core/car.ts'
 import type { CID } from 'multiformats/cid'
 import { walkClosure } from '../core/closure.ts'
 import { linksOf, verifyBlock } from '../core/codec.ts'
@@ -61,26 +62,18 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
 
     exportCar (root, options) {
       const stats: SnapshotStats = { root, blocks: 0, bytes: 0 }
+      const counted = (async function * () {
+        for await (const block of walkClosure(blocks, root, options)) {
+          yield block
+          stats.blocks++
+          if (stats.blocks % BATCH === 0) options?.onProgress?.({ type: 'snapshot:export:progress', detail: { blocks: stats.blocks, bytes: stats.bytes } })
+        }
+      })()
       const car = (async function * () {
-        const { writer, out } = CarWriter.create([root])
-        const feeding = (async () => {
-          try {
-            for await (const block of walkClosure(blocks, root, options)) {
-              await writer.put(block)
-              stats.blocks++
-              if (stats.blocks % BATCH === 0) options?.onProgress?.({ type: 'snapshot:export:progress', detail: { blocks: stats.blocks, bytes: stats.bytes } })
-            }
-          } finally {
-            await writer.close()
-          }
-        })()
-        // Keep the rejection for the end: the stream is read to its close either way.
-        feeding.catch(() => {})
-        for await (const chunk of out) {
+        for await (const chunk of carStream(root, counted)) {
           stats.bytes += chunk.byteLength
           yield chunk
         }
-        await feeding
       })()
       return { car, stats }
     },

@@ -1,8 +1,8 @@
-import { CarWriter } from '@ipld/car'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { isFramehubError } from '../../core/errors.ts'
+import { carStream } from '../../core/car.ts'
 import { missingBlocks } from '../../core/missing.ts'
 import type { ManyReader } from '../../core/closure.ts'
 import type { BlockReader } from '../../core/tree/index.ts'
@@ -32,19 +32,13 @@ export async function serveSync (stream: Stream, connection: Connection, options
       await stream.close()
       return
     }
-    const { writer, out } = CarWriter.create([request.want])
     let blocks = 0
-    const feeding = (async () => {
-      try {
-        for await (const block of missingBlocks(options.blocks, request.want, request.have, { signal: stop.signal })) {
-          await writer.put(block)
-          blocks++
-        }
-      } finally {
-        await writer.close()
+    const counted = (async function * () {
+      for await (const block of missingBlocks(options.blocks, request.want, request.have, { signal: stop.signal })) {
+        yield block
+        blocks++
       }
     })()
-    feeding.catch(() => {})
     let bytes = 0
     let pending: Uint8Array[] = []
     let pendingBytes = 0
@@ -58,13 +52,12 @@ export async function serveSync (stream: Stream, connection: Connection, options
       // lp.write waits for the stream to drain: a slow asker slows the walk, memory stays flat.
       await lp.write(frame(FRAME_CAR, body), { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(IDLE_TIMEOUT_MS)]) })
     }
-    for await (const chunk of out) {
+    for await (const chunk of carStream(request.want, counted)) {
       bytes += chunk.byteLength
       pending.push(chunk)
       pendingBytes += chunk.byteLength
       if (pendingBytes >= Math.min(CHUNK, MAX_FRAME_BYTES - 1)) await flush()
     }
-    await feeding
     await flush()
     await lp.write(frame(FRAME_END, dagCbor.encode({ blocks, bytes })))
     await stream.close()
