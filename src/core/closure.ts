@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { cidKey, linksOf } from './codec.ts'
+import { pacer } from './pace.ts'
 import type { Block } from './codec.ts'
 import type { BlockReader } from './tree/index.ts'
 
@@ -14,7 +15,9 @@ export async function * walkClosure (reader: BlockReader & Partial<ManyReader>, 
   // Children are read ahead in one call per parent when the reader can (a tree leaf's 32 frames
   // cost one LevelDB round trip instead of 32); the cache holds only what is still on the stack.
   const ahead = new Map<string, Uint8Array>()
+  const pace = pacer()
   while (stack.length > 0) {
+    await pace()
     const cid = stack.pop() as CID
     const key = cidKey(cid)
     if (seen.has(key)) continue

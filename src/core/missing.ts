@@ -4,6 +4,7 @@ import type { ManyReader } from './closure.ts'
 import { cidKey, decodeCbor, DAG_CBOR } from './codec.ts'
 import type { Block } from './codec.ts'
 import { looksLikeCommit } from './commit.ts'
+import { pacer } from './pace.ts'
 import { looksLikeTraceStep } from './trace-step.ts'
 import { diffTrees } from './tree/index.ts'
 import type { BlockReader } from './tree/index.ts'
@@ -54,15 +55,44 @@ export async function * missingBlocks (reader: BlockReader & Partial<ManyReader>
     known.add(node.key)
     yield { cid: node.cid, bytes: node.bytes }
   }
-  for (const node of history.ours) {
+  // Then what each brings, parents before children: a tree is diffed only against a parent's
+  // tree that the peer will hold whole (the peer's own, or one already sent here). Diffing
+  // against a tree still to be sent would mark its shared nodes as sent without their frames.
+  const whole = new Set(history.theirs)
+  for (const node of parentsFirst(history.ours)) {
     signal?.throwIfAborted()
     if (node.tree != null) {
-      const base = node.parents.map(p => history.byKey.get(cidKey(p))?.tree).find(t => t != null)
+      const base = node.parents.map(p => history.byKey.get(cidKey(p))).find(p => p?.tree != null && whole.has(p.key))?.tree
       if (base != null) yield * treeChanges(reader, base, node.tree, known, signal)
       else yield * walkClosure(reader, node.tree, { signal, seen: known })
     }
     for (const link of node.others) yield * walkClosure(reader, link, { signal, seen: known })
+    whole.add(node.key)
   }
+}
+
+/** `nodes` ordered so that every node comes after those of its parents that are among them. */
+function parentsFirst (nodes: HistoryNode[]): HistoryNode[] {
+  const byKey = new Map(nodes.map(n => [n.key, n]))
+  const out: HistoryNode[] = []
+  const placed = new Set<string>()
+  for (const start of nodes) {
+    // Iterative post-order: session chains are deep.
+    const stack: Array<{ node: HistoryNode, next: number }> = [{ node: start, next: 0 }]
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as { node: HistoryNode, next: number }
+      if (top.next === 0 && placed.has(top.node.key)) { stack.pop(); continue }
+      const parent = top.node.parents[top.next++]
+      if (parent != null) {
+        const p = byKey.get(cidKey(parent))
+        if (p != null && !placed.has(p.key)) stack.push({ node: p, next: 0 })
+        continue
+      }
+      stack.pop()
+      if (!placed.has(top.node.key)) { placed.add(top.node.key); out.push(top.node) }
+    }
+  }
+  return out
 }
 
 interface HistoryNode {
@@ -204,8 +234,10 @@ async function paintHistory (reader: BlockReader & Partial<ManyReader>, want: CI
 
   const ours: HistoryNode[] = []
   const theirs = new Set<string>()
+  const pace = pacer()
   while (pendingWant > 0) {
     signal?.throwIfAborted()
+    await pace()
     const node = queue.pop()
     if (node == null) break
     queued.delete(node.key)

@@ -102,7 +102,8 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
             verifyBlock(block.cid, block.bytes)
             bytes += block.bytes.byteLength
             if (options?.maxBytes != null && bytes > options.maxBytes) throw new CarInvalidError(`CAR holds more than the limit of ${options.maxBytes} bytes`)
-            await staging.put(blockKey(block.cid), block.bytes)
+            // Links are read now, while the next bytes are on their way, not after the last one.
+            await staging.put(blockKey(block.cid), block.bytes, staging.inMemory ? linksIfReadable(block.cid, block.bytes) : undefined)
             staged++
             if (staged % BATCH === 0) options?.onProgress?.({ type: 'snapshot:import:progress', detail: { blocks: staged, bytes } })
           }
@@ -128,13 +129,14 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
             const stored = staged.some(v => v === undefined) ? await blocks.getMany(slice) : []
             for (let j = 0; j < slice.length; j++) {
               const cid = slice[j] as CID
+              const key = keys[j] as string
               let data = staged[j]
-              if (data !== undefined) toCopy.push(keys[j] as string) // hash checked on arrival
+              if (data !== undefined) toCopy.push(key) // hash checked on arrival
               else data = stored[j]
               if (data === undefined) throw new DagIncompleteError(`snapshot is incomplete: block ${cid} is missing`, { cid: cid.toString() })
               count++
               if (options?.partial === true && staged[j] === undefined) continue
-              for (const link of linksOf(cid, data)) {
+              for (const link of (staged[j] !== undefined ? staging.links(key) : undefined) ?? linksOf(cid, data)) {
                 const k = blockKey(link)
                 if (!seen.has(k)) { seen.add(k); next.push(link) }
               }
@@ -159,6 +161,15 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
   }
 }
 
+/** The links of a block, or undefined if it does not decode (the check reports it if the block is in the DAG). */
+function linksIfReadable (cid: CID, bytes: Uint8Array): CID[] | undefined {
+  try {
+    return linksOf(cid, bytes)
+  } catch {
+    return undefined
+  }
+}
+
 /** Staged blocks kept in memory up to this many bytes; past it they spill into the `pending` sublevel. */
 const MEMORY_STAGING_BYTES = 256 * 1024 * 1024
 
@@ -168,12 +179,16 @@ const MEMORY_STAGING_BYTES = 256 * 1024 * 1024
  * sublevel past MEMORY_STAGING_BYTES. Neither is visible to reads.
  */
 function createStaging (db: ServiceComponents['repo']['db']): {
-  put: (key: string, bytes: Uint8Array) => Promise<void>
+  /** True while blocks are kept in memory (and their links with them). */
+  readonly inMemory: boolean
+  put: (key: string, bytes: Uint8Array, links?: CID[]) => Promise<void>
   flush: () => Promise<void>
   getMany: (keys: string[]) => Promise<Array<Uint8Array | undefined>>
+  /** The links given to `put`, while blocks are in memory. */
+  links: (key: string) => CID[] | undefined
   clear: () => Promise<void>
 } {
-  let memory: Map<string, Uint8Array> | undefined = new Map()
+  let memory: Map<string, { bytes: Uint8Array, links?: CID[] }> | undefined = new Map()
   let memoryBytes = 0
   let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
   const spill = async (): Promise<void> => {
@@ -181,13 +196,14 @@ function createStaging (db: ServiceComponents['repo']['db']): {
     ops = []
   }
   return {
-    async put (key, bytes) {
+    get inMemory () { return memory != null },
+    async put (key, bytes, links) {
       if (memory != null) {
-        memory.set(key, bytes)
+        memory.set(key, { bytes, links })
         memoryBytes += bytes.byteLength
         if (memoryBytes <= MEMORY_STAGING_BYTES) return
         // Too big for memory: everything so far goes to LevelDB, and so does the rest.
-        for (const [k, v] of memory) ops.push({ type: 'put', key: k, value: v })
+        for (const [k, v] of memory) ops.push({ type: 'put', key: k, value: v.bytes })
         memory = undefined
       } else {
         ops.push({ type: 'put', key, value: bytes })
@@ -195,7 +211,8 @@ function createStaging (db: ServiceComponents['repo']['db']): {
       if (ops.length >= BATCH) await spill()
     },
     flush: spill,
-    getMany: async (keys) => memory != null ? keys.map(k => memory?.get(k)) : await db.pending.getMany(keys),
+    getMany: async (keys) => memory != null ? keys.map(k => memory?.get(k)?.bytes) : await db.pending.getMany(keys),
+    links: (key) => memory?.get(key)?.links,
     async clear () {
       memory = undefined
       ops = []

@@ -6,6 +6,7 @@ import { decodeFrame, frameLinks, looksLikeFrame } from '../core/frame.ts'
 import { decodeTraceStep, looksLikeTraceStep, verifyTraceStep } from '../core/trace-step.ts'
 import { decodeTreeNode, isTreeNode, treeNodes } from '../core/tree/index.ts'
 import { missingBlocks } from '../core/missing.ts'
+import { pacer } from '../core/pace.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
 import type { RefService } from './refs.ts'
 
@@ -102,8 +103,10 @@ export function createVerifyService ({ repo }: ServiceComponents, refs: RefServi
           message: (err as Error).message
         })
       }
+      const pace = pacer()
       while (stack.length > 0) {
         options?.signal?.throwIfAborted()
+        await pace()
         const { cid, kind, from } = stack.pop() as { cid: CID, kind: Kind, from?: CID }
         const key = cidKey(cid)
         if (seen.has(key)) continue

@@ -82,7 +82,25 @@ describe('missingBlocks: what a peer holding some heads lacks of a DAG', { timeo
       } finally {
         await cleanup()
       }
-    }), { numRuns: 60 })
+    }), { numRuns: 100 })
+  })
+
+  it('sends the frames of a parent\'s tree that the child\'s tree shares (found by the property above)', async () => {
+    // c1's whole tree is one leaf {f/2}; c2's tree holds that same leaf beside {f/12}. Asked for
+    // c2 by a peer that holds only the frame f/12, both commits are new: the leaf must come with f/2.
+    const { node, cleanup } = await tempNode()
+    try {
+      const f2 = (await node.frames.put({ id: 'f/2', kind: 'fact', title: '' })).cid
+      await node.commits.commit({ message: 'c1' })
+      const f12 = (await node.frames.put({ id: 'f/12', kind: 'fact', title: '' })).cid
+      const c2 = (await node.commits.commit({ message: 'c2' })).commit
+      const sent = new Set(await missing(node, c2, [f12]))
+      assert.ok(sent.has(cidKey(f2)), 'f/2 is sent')
+      const wanted = await closure(node, [c2])
+      for (const k of wanted) assert.ok(sent.has(k) || k === cidKey(f12))
+    } finally {
+      await cleanup()
+    }
   })
 
   it('sends only what changed: a step on a long session, a frame on a large tree', async () => {

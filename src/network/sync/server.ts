@@ -40,25 +40,11 @@ export async function serveSync (stream: Stream, connection: Connection, options
       }
     })()
     let bytes = 0
-    let pending: Uint8Array[] = []
-    let pendingBytes = 0
-    const flush = async (): Promise<void> => {
-      if (pendingBytes === 0) return
-      const body = new Uint8Array(pendingBytes)
-      let at = 0
-      for (const p of pending) { body.set(p, at); at += p.byteLength }
-      pending = []
-      pendingBytes = 0
-      // lp.write waits for the stream to drain: a slow asker slows the walk, memory stays flat.
-      await lp.write(frame(FRAME_CAR, body), { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(IDLE_TIMEOUT_MS)]) })
-    }
-    for await (const chunk of carStream(request.want, counted)) {
+    for await (const chunk of carStream(request.want, counted, { chunkBytes: Math.min(CHUNK, MAX_FRAME_BYTES - 1) })) {
       bytes += chunk.byteLength
-      pending.push(chunk)
-      pendingBytes += chunk.byteLength
-      if (pendingBytes >= Math.min(CHUNK, MAX_FRAME_BYTES - 1)) await flush()
+      // lp.write waits for the stream to drain: a slow asker slows the walk, memory stays flat.
+      await lp.write(frame(FRAME_CAR, chunk), { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(IDLE_TIMEOUT_MS)]) })
     }
-    await flush()
     await lp.write(frame(FRAME_END, dagCbor.encode({ blocks, bytes })))
     await stream.close()
     options.onServed?.({ peer, want: request.want.toString(), blocks, bytes, ms: performance.now() - started })

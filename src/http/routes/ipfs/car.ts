@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto'
-import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
-import { varint } from 'multiformats'
 import { decodeAny, linksOf, RAW } from '../../../core/codec.ts'
 import type { Block } from '../../../core/codec.ts'
 import type { BlockStore } from '../../../storage/block-store.ts'
@@ -30,18 +28,6 @@ export async function hasBlock (blocks: BlockStore, cid: CID, signal?: AbortSign
   return isIdentity(cid) || await blocks.has(cid, { signal })
 }
 
-/** One CAR v1 section (or the header) as bytes. */
-function section (parts: Uint8Array[]): Uint8Array {
-  const length = parts.reduce((n, p) => n + p.byteLength, 0)
-  const out = new Uint8Array(varint.encodingLength(length) + length)
-  varint.encodeTo(length, out, 0)
-  let at = varint.encodingLength(length)
-  for (const p of parts) { out.set(p, at); at += p.byteLength }
-  return out
-}
-
-export const carHeader = (root: CID): Uint8Array => section([dagCbor.encode({ version: 1, roots: [root] })])
-export const carBlock = (block: Block): Uint8Array => section([block.cid.bytes, block.bytes])
 
 /**
  * Resolves an IPLD path below `root` (DAG-CBOR map keys and list indexes, DAG-PB link names).

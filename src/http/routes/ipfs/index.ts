@@ -1,12 +1,14 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CID } from 'multiformats/cid'
+import { carStream } from '../../../core/car.ts'
+import type { Block } from '../../../core/codec.ts'
 import { parseCid } from '../../../core/codec.ts'
 import { BlockNotFoundError } from '../../../core/errors.ts'
 import type { FramehubNode } from '../../../node.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { requestSignal } from '../../util.ts'
-import { carBlock, carHeader, hasBlock, paramsTag, readBlock, resolvePath, scopeBlocks } from './car.ts'
+import { hasBlock, isIdentity, paramsTag, readBlock, resolvePath, scopeBlocks } from './car.ts'
 import type { DagScope, EntityBytes } from './car.ts'
 
 export interface IpfsContext {
@@ -106,28 +108,16 @@ function parseEntityBytes (text: string | undefined): EntityBytes | undefined {
   return { from, to }
 }
 
-async function * carStream (node: FramehubNode, root: CID, via: Array<{ cid: CID, bytes: Uint8Array }>, target: CID, scope: DagScope, range: EntityBytes | undefined, signal: AbortSignal): AsyncGenerator<Buffer> {
-  yield Buffer.from(carHeader(root))
+/** The blocks of a CAR answer: the blocks of the path first, then the scope's, each once, identity blocks left out. */
+async function * answerBlocks (node: FramehubNode, via: Block[], target: CID, scope: DagScope, range: EntityBytes | undefined, signal: AbortSignal): AsyncGenerator<Block> {
   const sent = new Set<string>()
   for (const block of via) {
     sent.add(block.cid.toString())
-    if (block.cid.multihash.code !== 0) yield Buffer.from(carBlock(block))
+    if (!isIdentity(block.cid)) yield block
   }
-  let pending: Buffer[] = []
-  let size = 0
   for await (const block of scopeBlocks(node.repo.blocks, target, scope, range, signal)) {
-    if (sent.has(block.cid.toString())) continue
-    // Coalesce small blocks into fewer writes.
-    const bytes = Buffer.from(carBlock(block))
-    pending.push(bytes)
-    size += bytes.byteLength
-    if (size >= 65536) {
-      yield Buffer.concat(pending)
-      pending = []
-      size = 0
-    }
+    if (!sent.has(block.cid.toString())) yield block
   }
-  if (pending.length > 0) yield Buffer.concat(pending)
 }
 
 /** `GET|HEAD /ipfs/{cid}[/{path}]`: the IPFS trustless gateway (raw blocks and CARs) over the local blockstore only. */
@@ -217,7 +207,7 @@ export async function ipfsRoutes (app: FastifyInstance, ctx: IpfsContext): Promi
     if (fromAccept) void reply.header('content-location', `${base}?${withFormat(request, 'car')}`)
     if (request.headers['if-none-match'] === etag) return await reply.code(304).send()
     if (head) return await reply.send()
-    return await reply.send(Readable.from(carStream(node, cid, via, target, scope, range, signal)))
+    return await reply.send(Readable.from(carStream(cid, answerBlocks(node, via, target, scope, range, signal))))
   }
 
   const params = { type: 'object', required: ['cid'], properties: { cid: { type: 'string', maxLength: 256 }, '*': { type: 'string', maxLength: 4096 } } } as const
