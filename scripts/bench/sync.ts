@@ -34,7 +34,8 @@
  * buffered answer into a fresh offline repository, with the LevelDB calls it makes counted and
  * timed. BENCH_SYNC_PROFILE=DIR also writes V8 CPU profiles of those phases (A while serving the
  * fetch, B while fetching, B while importing) to DIR and summarises them (self time by module,
- * top functions; the live rounds of both nodes too) in the report. BENCH_SYNC_INDEX_CATCHUP=1
+ * top functions; the live rounds of both nodes too) in the report; with BENCH_SYNC_PROFILE_SYNCS=1
+ * also both nodes during the measured chain and commit syncs (whose times the profiler then inflates). BENCH_SYNC_INDEX_CATCHUP=1
  * brings both nodes' frame index of shared/main up to date before the live rounds (diagnostic: by
  * default the index stays behind after the 100k-frame branch creation, as on a node nobody
  * queries, and every ref move then pays for a diff from the indexed tree).
@@ -133,6 +134,8 @@ export interface SyncTransfer {
   bytes: number
   blocksPerSecond: number
   MBps: number
+  /** With BENCH_SYNC_PROFILE: CPU profiles of A and B during this sync (so the measured time is not clean). */
+  profiles?: { a: ProfileSummary, b: ProfileSummary }
 }
 
 export interface LiveRound {
@@ -484,17 +487,28 @@ const refMovedTo = (ref: string, to: string) => (type: string, d: Record<string,
 const publishedHead = (head: string) => (type: string, d: Record<string, unknown>): boolean => type === 'publish' && d.head === head
 const syncDoneOf = (want: string) => (type: string, d: Record<string, unknown>): boolean => type === 'sync:done' && d.want === want
 
-async function measureSync (b: FramehubNode, want: CID, from: string, what: string): Promise<SyncTransfer> {
+async function measureSync (b: FramehubNode, want: CID, from: string, what: string, profile?: { a: PeerA, dir: string }): Promise<SyncTransfer> {
   const replication = b.replication
   if (replication == null) throw new Error('node B has no replication')
   log(`sync ${what}: B syncs ${want} from A`)
+  if (profile != null) await profile.a.call('profile-start', { intervalUs: 500 })
+  const stopB = profile != null ? await startProfile() : null
   const t0 = now()
   const r = await replication.sync(want, { from: [from], signal: AbortSignal.timeout(10 * 60_000) })
   const ms = now() - t0
+  let profiles: SyncTransfer['profiles']
+  if (profile != null && stopB != null) {
+    const fileB = join(profile.dir, `sync-${what}-B.cpuprofile`)
+    const fileA = join(profile.dir, `sync-${what}-A.cpuprofile`)
+    const p = await stopB()
+    await writeFile(fileB, JSON.stringify(p))
+    await profile.a.call('profile-stop', { path: fileA })
+    profiles = { a: summarizeProfile(JSON.parse(await readFile(fileA, 'utf8')) as CpuProfile, fileA), b: summarizeProfile(p, fileB) }
+  }
   if (r.peer !== from) throw new Error(`${what}: synced from "${r.peer}", expected node A`)
   if (!await b.repo.blocks.has(want)) throw new Error(`${what}: B lacks ${want} after the sync`)
   log(`sync ${what}: ${r.blocks} blocks, ${mb(r.bytes)} MB in ${round(ms)} ms (${perSecond(r.blocks, ms)} blocks/s)`)
-  return { ms: round(ms), syncMs: round(r.ms), blocks: r.blocks, bytes: r.bytes, blocksPerSecond: perSecond(r.blocks, ms), MBps: round(r.bytes / 1e6 / (ms / 1000), 1) }
+  return { ms: round(ms), syncMs: round(r.ms), blocks: r.blocks, bytes: r.bytes, blocksPerSecond: perSecond(r.blocks, ms), MBps: round(r.bytes / 1e6 / (ms / 1000), 1), ...(profiles != null ? { profiles } : {}) }
 }
 
 /** Wraps the LevelDB calls an import makes on `node`'s repository, counting calls, keys and time. */
@@ -618,8 +632,9 @@ async function framehubPart (sc: SyncBenchConfig): Promise<FramehubPart> {
     // Warm-up: one small sync opens the protocol stream once (not timed), as the anchors do.
     await b.replication?.sync(CID.parse(chain.warmup), { from: [a.peerId] })
 
-    const chainSync = await measureSync(b, CID.parse(chain.head), a.peerId, 'chain')
-    const commitSync = await measureSync(b, CID.parse(imported.commit), a.peerId, 'commit')
+    const profileSyncs = sc.profileDir != null && process.env.BENCH_SYNC_PROFILE_SYNCS === '1' ? { a, dir: sc.profileDir } : undefined
+    const chainSync = await measureSync(b, CID.parse(chain.head), a.peerId, 'chain', profileSyncs)
+    const commitSync = await measureSync(b, CID.parse(imported.commit), a.peerId, 'commit', profileSyncs)
 
     const breakdown = sc.breakdown
       ? {

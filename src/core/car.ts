@@ -1,6 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { varint } from 'multiformats'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import type { Block } from './codec.ts'
 
 /**
@@ -52,4 +52,134 @@ export async function * carStream (root: CID, blocks: AsyncIterable<Block> | Ite
     if (size >= chunkBytes) yield take()
   }
   if (size > 0) yield take()
+}
+
+/** Largest CAR section (one block with its CID) a reader accepts. IPFS blocks are at most a few MiB. */
+export const MAX_CAR_SECTION = 16 * 1024 * 1024
+
+export type CarContents =
+  | {
+    version: 1
+    roots: CID[]
+    /**
+     * The blocks, as they come: each batch holds the blocks complete in the bytes read so far.
+     * The bytes of a block are its CID's claim; checking the hash is the caller's job.
+     */
+    batches: AsyncGenerator<Block[]>
+  }
+  /** A CAR v2: the whole stream again, for a reader that knows v2. */
+  | { version: 2, replay: AsyncIterable<Uint8Array> }
+
+/**
+ * Reads a CAR v1 stream: the header, then batches of blocks. Written here rather than through
+ * `@ipld/car`'s CarBlockIterator for the same reason as the writer: the iterator reads each
+ * varint and block through an async byte reader that copies, and a sync answer is made of
+ * thousands of small blocks; here each block is a view into the chunk that holds it.
+ * A CAR v2 (header version 2) is not parsed here: the result says `version: 2` and replays
+ * the whole stream for a reader that knows v2.
+ * Throws (and the batches throw) with a plain Error on malformed bytes; nothing is ever
+ * read past a section's length or past MAX_CAR_SECTION.
+ */
+export async function readCar (source: AsyncIterable<Uint8Array>): Promise<CarContents> {
+  const input = source[Symbol.asyncIterator]()
+  let buf: Uint8Array = new Uint8Array(0)
+  let pos = 0
+  let ended = false
+  /** Everything read before the header was parsed (for a v2 replay). */
+  let prefix: Uint8Array[] | undefined = []
+
+  /** Makes at least `n` bytes available at `pos`; false if the stream ends first. */
+  const ensure = async (n: number): Promise<boolean> => {
+    if (buf.byteLength - pos >= n) return true
+    const parts = [buf.subarray(pos)]
+    let have = buf.byteLength - pos
+    while (have < n && !ended) {
+      const next = await input.next()
+      if (next.done === true) { ended = true; break }
+      const chunk = next.value
+      prefix?.push(chunk)
+      parts.push(chunk)
+      have += chunk.byteLength
+    }
+    buf = parts.length === 1 ? parts[0] as Uint8Array : Buffer.concat(parts, have)
+    pos = 0
+    return have >= n
+  }
+  /** A varint at `pos` from the bytes available (undefined if they end inside it). */
+  const varintHere = (): { value: number, length: number } | undefined => {
+    let value = 0
+    let scale = 1
+    for (let i = 0; i < 9; i++) {
+      if (pos + i >= buf.byteLength) return undefined
+      const b = buf[pos + i] as number
+      value += (b & 0x7f) * scale
+      if (b < 0x80) return { value, length: i + 1 }
+      scale *= 128
+    }
+    throw new Error('CAR section length is not a valid varint')
+  }
+  const readVarint = async (): Promise<number | undefined> => {
+    for (let want = 1; ; want++) {
+      const v = varintHere()
+      if (v != null) { pos += v.length; return v.value }
+      if (!await ensure(want + (buf.byteLength - pos))) {
+        if (buf.byteLength - pos === 0) return undefined
+        throw new Error('CAR ends inside a section length')
+      }
+    }
+  }
+
+  const headerLength = await readVarint()
+  if (headerLength == null) throw new Error('empty CAR')
+  if (headerLength === 0 || headerLength > MAX_CAR_SECTION) throw new Error(`CAR header length ${headerLength} is out of range`)
+  if (!await ensure(headerLength)) throw new Error('CAR ends inside its header')
+  let header: { version?: unknown, roots?: unknown }
+  try {
+    header = dagCbor.decode(buf.subarray(pos, pos + headerLength))
+  } catch (err) {
+    throw new Error(`CAR header is not DAG-CBOR: ${(err as Error).message}`)
+  }
+  pos += headerLength
+  if (header?.version === 2) {
+    const replay = prefix ?? []
+    return { version: 2, replay: (async function * () { yield * replay; for (;;) { const n = await input.next(); if (n.done === true) return; yield n.value } })() }
+  }
+  prefix = undefined
+  if (header?.version !== 1) throw new Error(`CAR version ${String(header?.version)} is not supported (1 is)`)
+  const roots = Array.isArray(header.roots) ? header.roots.map(r => CID.asCID(r)) : null
+  if (roots == null || roots.some(r => r == null)) throw new Error('CAR header roots must be a list of CIDs')
+
+  const batches = async function * (): AsyncGenerator<Block[]> {
+    for (;;) {
+      const batch: Block[] = []
+      // Every section complete in the bytes at hand, without waiting for more.
+      for (;;) {
+        const v = varintHere()
+        if (v == null) break
+        const length = v.value
+        if (length === 0 || length > MAX_CAR_SECTION) throw new Error(`CAR section length ${length} is out of range`)
+        if (buf.byteLength - pos - v.length < length) break
+        const section = buf.subarray(pos + v.length, pos + v.length + length)
+        pos += v.length + length
+        let cid: CID
+        let bytes: Uint8Array
+        try {
+          [cid, bytes] = CID.decodeFirst(section)
+        } catch (err) {
+          throw new Error(`CAR section does not start with a CID: ${(err as Error).message}`)
+        }
+        batch.push({ cid, bytes })
+      }
+      if (batch.length > 0) yield batch
+      // Then wait for the rest of the next section.
+      const v = varintHere()
+      const more = v == null ? 1 + (buf.byteLength - pos) : v.length + v.value
+      if (v != null && (v.value === 0 || v.value > MAX_CAR_SECTION)) throw new Error(`CAR section length ${v.value} is out of range`)
+      if (!await ensure(more)) {
+        if (buf.byteLength - pos === 0) return
+        throw new Error('CAR ends inside a block')
+      }
+    }
+  }
+  return { version: 1, roots: roots as CID[], batches: batches() }
 }

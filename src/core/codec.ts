@@ -6,6 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
+import { cborLinks } from './cbor-links.ts'
 import { compareKeys } from './tree/keys.ts'
 import { BlockCorruptError, BlockInvalidError, CidInvalidError, InvalidJsonError } from './errors.ts'
 
@@ -108,10 +109,17 @@ function mayHoldLinks (bytes: Uint8Array): boolean {
   return false
 }
 
-/** Every CID linked from a block, in the order the codec lays them out (deterministic). */
+/** Every CID linked from a block, in the order the codec lays them out (deterministic; for DAG-CBOR, the encoded order). */
 export function linksOf (cid: CID, bytes: Uint8Array): CID[] {
   if (cid.code === RAW) return []
-  if (cid.code === DAG_CBOR && !mayHoldLinks(bytes)) return []
+  if (cid.code === DAG_CBOR) {
+    if (!mayHoldLinks(bytes)) return []
+    try {
+      return cborLinks(bytes)
+    } catch (err) {
+      throw new BlockInvalidError(`block ${cid} is not valid DAG-CBOR: ${(err as Error).message}`, { cid: cid.toString() })
+    }
+  }
   const value = decodeAny(cid, bytes)
   if (cid.code === DAG_PB) return (value as dagPb.PBNode).Links.map(l => l.Hash)
   const out: CID[] = []

@@ -1,5 +1,7 @@
 import { CarBlockIterator } from '@ipld/car'
-import { carStream } from '../core/car.ts'
+import { carStream, readCar } from '../core/car.ts'
+import type { CarContents } from '../core/car.ts'
+import type { Block } from '../core/codec.ts'
 import type { CID } from 'multiformats/cid'
 import { walkClosure } from '../core/closure.ts'
 import { linksOf, verifyBlock } from '../core/codec.ts'
@@ -79,15 +81,18 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
     },
 
     importCar: async (car, options) => await exclusive(async () => {
-      let reader: CarBlockIterator
+      let car1: Extract<CarContents, { version: 1 }> | undefined
+      let car2: CarBlockIterator | undefined
       try {
-        reader = await CarBlockIterator.fromIterable(car)
+        const contents = await readCar(car)
+        if (contents.version === 1) car1 = contents
+        else car2 = await CarBlockIterator.fromIterable(contents.replay)
       } catch (err) {
         // The source's own errors (a sync stream that broke off) pass through as they are.
         if (isFramehubError(err)) throw err
         throw new CarInvalidError(`not a CAR file: ${(err as Error).message}`)
       }
-      const roots = await reader.getRoots()
+      const roots = car1?.roots ?? await (car2 as CarBlockIterator).getRoots()
       const root = roots[0]
       if (root == null || roots.length !== 1) throw new CarInvalidError(`a snapshot CAR must have exactly one root (this one has ${roots.length})`)
       if (options?.root != null && !options.root.equals(root)) throw new CarInvalidError(`the CAR's root is ${root}, not the ${options.root} asked for`)
@@ -97,15 +102,18 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
         let staged = 0
         let bytes = 0
         try {
-          for await (const block of reader) {
+          for await (const batch of car1?.batches ?? oneByOne(car2 as CarBlockIterator)) {
             options?.signal?.throwIfAborted()
-            verifyBlock(block.cid, block.bytes)
-            bytes += block.bytes.byteLength
-            if (options?.maxBytes != null && bytes > options.maxBytes) throw new CarInvalidError(`CAR holds more than the limit of ${options.maxBytes} bytes`)
-            // Links are read now, while the next bytes are on their way, not after the last one.
-            await staging.put(blockKey(block.cid), block.bytes, staging.inMemory ? linksIfReadable(block.cid, block.bytes) : undefined)
-            staged++
-            if (staged % BATCH === 0) options?.onProgress?.({ type: 'snapshot:import:progress', detail: { blocks: staged, bytes } })
+            for (const block of batch) {
+              verifyBlock(block.cid, block.bytes)
+              bytes += block.bytes.byteLength
+              if (options?.maxBytes != null && bytes > options.maxBytes) throw new CarInvalidError(`CAR holds more than the limit of ${options.maxBytes} bytes`)
+              // Links are read now, while the next bytes are on their way, not after the last one.
+              const spilling = staging.put(blockKey(block.cid), block.bytes, staging.inMemory ? linksIfReadable(block.cid, block.bytes) : undefined)
+              if (spilling != null) await spilling
+              staged++
+              if (staged % BATCH === 0) options?.onProgress?.({ type: 'snapshot:import:progress', detail: { blocks: staged, bytes } })
+            }
           }
         } catch (err) {
           if (isFramehubError(err)) throw err
@@ -114,41 +122,53 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
         await staging.flush()
 
         // 2. The DAG under the root must be complete (staged or already stored) before it becomes
-        //    visible. Walked breadth-first, one LevelDB call per level of the DAG and batch.
+        //    visible. Staged blocks are followed at once (a lookup in memory, or one LevelDB call
+        //    per batch once spilled); blocks not staged are looked up in the store in batches.
         const toCopy: string[] = []
         const seen = new Set<string>([blockKey(root)])
-        let frontier: CID[] = [root]
+        const queue: CID[] = [root]
+        const outside: CID[] = []
         let count = 0
-        while (frontier.length > 0) {
+        const follow = (cid: CID, data: Uint8Array, links: CID[] | undefined): void => {
+          for (const link of links ?? linksOf(cid, data)) {
+            const k = blockKey(link)
+            if (!seen.has(k)) { seen.add(k); queue.push(link) }
+          }
+        }
+        while (queue.length > 0 || outside.length > 0) {
           options?.signal?.throwIfAborted()
-          const next: CID[] = []
-          for (let i = 0; i < frontier.length; i += BATCH) {
-            const slice = frontier.slice(i, i + BATCH)
+          while (queue.length > 0) {
+            const slice = queue.splice(0, BATCH)
             const keys = slice.map(blockKey)
-            const staged = await staging.getMany(keys)
-            const stored = staged.some(v => v === undefined) ? await blocks.getMany(slice) : []
+            const got = staging.getMany(keys)
+            const staged = Array.isArray(got) ? got : await got
             for (let j = 0; j < slice.length; j++) {
-              const cid = slice[j] as CID
+              const data = staged[j]
               const key = keys[j] as string
-              let data = staged[j]
-              if (data !== undefined) toCopy.push(key) // hash checked on arrival
-              else data = stored[j]
-              if (data === undefined) throw new DagIncompleteError(`snapshot is incomplete: block ${cid} is missing`, { cid: cid.toString() })
+              if (data === undefined) { outside.push(slice[j] as CID); continue }
+              toCopy.push(key) // hash checked on arrival
               count++
-              if (options?.partial === true && staged[j] === undefined) continue
-              for (const link of (staged[j] !== undefined ? staging.links(key) : undefined) ?? linksOf(cid, data)) {
-                const k = blockKey(link)
-                if (!seen.has(k)) { seen.add(k); next.push(link) }
-              }
+              follow(slice[j] as CID, data, staging.links(key))
             }
           }
-          frontier = next
+          const slice = outside.splice(0, BATCH)
+          if (slice.length === 0) continue
+          const stored = await blocks.getMany(slice)
+          for (let j = 0; j < slice.length; j++) {
+            const cid = slice[j] as CID
+            const data = stored[j]
+            if (data === undefined) throw new DagIncompleteError(`snapshot is incomplete: block ${cid} is missing`, { cid: cid.toString() })
+            count++
+            // A stored block's closure is complete unless the CAR is not a partial answer.
+            if (options?.partial !== true) follow(cid, data, undefined)
+          }
         }
 
         // 3. Make it visible.
         for (let i = 0; i < toCopy.length; i += BATCH) {
           const slice = toCopy.slice(i, i + BATCH)
-          const values = await staging.getMany(slice)
+          const got = staging.getMany(slice)
+          const values = Array.isArray(got) ? got : await got
           await db.blocks.batch(slice.map((key, j) => ({ type: 'put' as const, key, value: values[j] as Uint8Array })))
         }
         options?.onProgress?.({ type: 'snapshot:import:done', detail: { blocks: count, bytes } })
@@ -159,6 +179,11 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
       }
     })
   }
+}
+
+/** A CAR v2's blocks (read by @ipld/car), one per batch. */
+async function * oneByOne (reader: CarBlockIterator): AsyncGenerator<Block[]> {
+  for await (const block of reader) yield [block]
 }
 
 /** The links of a block, or undefined if it does not decode (the check reports it if the block is in the DAG). */
@@ -181,9 +206,11 @@ const MEMORY_STAGING_BYTES = 256 * 1024 * 1024
 function createStaging (db: ServiceComponents['repo']['db']): {
   /** True while blocks are kept in memory (and their links with them). */
   readonly inMemory: boolean
-  put: (key: string, bytes: Uint8Array, links?: CID[]) => Promise<void>
+  /** Stages a block; returns a promise only when it has to wait for LevelDB. */
+  put: (key: string, bytes: Uint8Array, links?: CID[]) => Promise<void> | undefined
   flush: () => Promise<void>
-  getMany: (keys: string[]) => Promise<Array<Uint8Array | undefined>>
+  /** Staged blocks by key (`undefined` where not staged): at once while in memory. */
+  getMany: (keys: string[]) => Array<Uint8Array | undefined> | Promise<Array<Uint8Array | undefined>>
   /** The links given to `put`, while blocks are in memory. */
   links: (key: string) => CID[] | undefined
   clear: () => Promise<void>
@@ -192,12 +219,13 @@ function createStaging (db: ServiceComponents['repo']['db']): {
   let memoryBytes = 0
   let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
   const spill = async (): Promise<void> => {
-    if (ops.length > 0) await db.pending.batch(ops)
+    const batch = ops
     ops = []
+    if (batch.length > 0) await db.pending.batch(batch)
   }
   return {
     get inMemory () { return memory != null },
-    async put (key, bytes, links) {
+    put (key, bytes, links) {
       if (memory != null) {
         memory.set(key, { bytes, links })
         memoryBytes += bytes.byteLength
@@ -208,10 +236,10 @@ function createStaging (db: ServiceComponents['repo']['db']): {
       } else {
         ops.push({ type: 'put', key, value: bytes })
       }
-      if (ops.length >= BATCH) await spill()
+      return ops.length >= BATCH ? spill() : undefined
     },
     flush: spill,
-    getMany: async (keys) => memory != null ? keys.map(k => memory?.get(k)?.bytes) : await db.pending.getMany(keys),
+    getMany: (keys) => memory != null ? keys.map(k => memory?.get(k)?.bytes) : db.pending.getMany(keys),
     links: (key) => memory?.get(key)?.links,
     async clear () {
       memory = undefined

@@ -299,8 +299,10 @@ describe('frame index', () => {
         await big.frames.remove('f/0007')
         const blocks = big.repo.db.blocks
         const get = blocks.get.bind(blocks)
+        const getSync = blocks.getSync.bind(blocks)
         let reads = 0
         ;(blocks as unknown as { get: typeof get }).get = (async (...args: Parameters<typeof get>) => { reads++; return await get(...args) }) as typeof get
+        ;(blocks as unknown as { getSync: typeof getSync }).getSync = ((...args: Parameters<typeof getSync>) => { reads++; return getSync(...args) }) as typeof getSync
         try {
           const count = async (options: ListFramesOptions): Promise<[string[], number]> => {
             reads = 0
@@ -317,6 +319,7 @@ describe('frame index', () => {
           assert.ok(scanReads > 5000, 'an unfiltered list does read every frame')
         } finally {
           (blocks as unknown as { get: typeof get }).get = get
+          ;(blocks as unknown as { getSync: typeof getSync }).getSync = getSync
         }
       } finally {
         await done()
