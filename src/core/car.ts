@@ -25,33 +25,40 @@ export const carHeader = (root: CID): Uint8Array => section([dagCbor.encode({ ve
 export const carBlock = (block: Block): Uint8Array => section([block.cid.bytes, block.bytes])
 
 export interface CarStreamOptions {
-  /** Blocks are coalesced into chunks of at least this many bytes (the last one may be shorter). Default 64 KiB. */
+  /**
+   * Blocks are written into chunks of this many bytes, each given out when the next block does
+   * not fit (a block larger than that gets a chunk of its own). Default 64 KiB.
+   */
   chunkBytes?: number
 }
 
 /**
  * A CAR v1 with one root, streamed as `blocks` are read (in their order), in chunks of about
- * `chunkBytes`. An error of `blocks` ends the stream with that error, after the chunks already
- * given out.
+ * `chunkBytes`: each block is framed straight into its chunk, one copy. An error of `blocks` ends
+ * the stream with that error, after the chunks already given out.
  */
 export async function * carStream (root: CID, blocks: AsyncIterable<Block> | Iterable<Block>, options: CarStreamOptions = {}): AsyncGenerator<Buffer> {
   const chunkBytes = options.chunkBytes ?? 64 * 1024
-  let pending: Uint8Array[] = [carHeader(root)]
-  let size = pending[0]?.byteLength ?? 0
-  const take = (): Buffer => {
-    const one = pending[0] as Uint8Array
-    const out = pending.length === 1 ? Buffer.from(one.buffer, one.byteOffset, one.byteLength) : Buffer.concat(pending, size)
-    pending = []
-    size = 0
-    return out
-  }
+  const header = carHeader(root)
+  let chunk = Buffer.allocUnsafe(Math.max(chunkBytes, header.byteLength))
+  chunk.set(header, 0)
+  let used = header.byteLength
   for await (const block of blocks) {
-    const bytes = carBlock(block)
-    pending.push(bytes)
-    size += bytes.byteLength
-    if (size >= chunkBytes) yield take()
+    const length = block.cid.bytes.byteLength + block.bytes.byteLength
+    const size = varint.encodingLength(length) + length
+    if (used + size > chunk.byteLength) {
+      if (used > 0) yield chunk.subarray(0, used)
+      chunk = Buffer.allocUnsafe(Math.max(chunkBytes, size))
+      used = 0
+    }
+    varint.encodeTo(length, chunk, used)
+    used += size - length
+    chunk.set(block.cid.bytes, used)
+    used += block.cid.bytes.byteLength
+    chunk.set(block.bytes, used)
+    used += block.bytes.byteLength
   }
-  if (size > 0) yield take()
+  if (used > 0) yield chunk.subarray(0, used)
 }
 
 /** Largest CAR section (one block with its CID) a reader accepts. IPFS blocks are at most a few MiB. */
@@ -82,26 +89,51 @@ export type CarContents =
  */
 export async function readCar (source: AsyncIterable<Uint8Array>): Promise<CarContents> {
   const input = source[Symbol.asyncIterator]()
+  /** The bytes being read, from `pos`; then the chunks after them, not yet read. */
   let buf: Uint8Array = new Uint8Array(0)
   let pos = 0
+  const queue: Uint8Array[] = []
   let ended = false
   /** Everything read before the header was parsed (for a v2 replay). */
   let prefix: Uint8Array[] | undefined = []
 
-  /** Makes at least `n` bytes available at `pos`; false if the stream ends first. */
+  /** The next chunk of the source, as a plain Uint8Array (a Buffer's views would be Buffers, slower to take CIDs from). */
+  const pull = async (): Promise<Uint8Array | undefined> => {
+    const queued = queue.shift()
+    if (queued != null || ended) return queued
+    const next = await input.next()
+    if (next.done === true) { ended = true; return undefined }
+    const chunk = next.value.constructor === Uint8Array ? next.value : new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength)
+    prefix?.push(chunk)
+    return chunk
+  }
+  /** Moves on to the next chunk at hand when the current one is read to its end. */
+  const advance = (): void => {
+    while (pos === buf.byteLength && queue.length > 0) { buf = queue.shift() as Uint8Array; pos = 0 }
+  }
+  /**
+   * Makes at least `n` bytes available at `pos`; false if the source ends first. A section that
+   * straddles chunks is copied into one piece of exactly its size; the rest of the last chunk
+   * waits in the queue, so no chunk is copied whole.
+   */
   const ensure = async (n: number): Promise<boolean> => {
+    advance()
     if (buf.byteLength - pos >= n) return true
     const parts = [buf.subarray(pos)]
     let have = buf.byteLength - pos
-    while (have < n && !ended) {
-      const next = await input.next()
-      if (next.done === true) { ended = true; break }
-      const chunk = next.value
-      prefix?.push(chunk)
-      parts.push(chunk)
-      have += chunk.byteLength
+    while (have < n) {
+      const chunk = await pull()
+      if (chunk == null) break
+      if (have === 0 && chunk.byteLength >= n) { buf = chunk; pos = 0; return true }
+      const take = Math.min(chunk.byteLength, n - have)
+      parts.push(chunk.subarray(0, take))
+      have += take
+      if (take < chunk.byteLength) queue.unshift(chunk.subarray(take))
     }
-    buf = parts.length === 1 ? parts[0] as Uint8Array : Buffer.concat(parts, have)
+    const joined = new Uint8Array(have)
+    let at = 0
+    for (const p of parts) { joined.set(p, at); at += p.byteLength }
+    buf = joined
     pos = 0
     return have >= n
   }
@@ -141,6 +173,7 @@ export async function readCar (source: AsyncIterable<Uint8Array>): Promise<CarCo
   }
   pos += headerLength
   if (header?.version === 2) {
+    // Replay what was pulled so far (the queue holds only views into it), then the rest.
     const replay = prefix ?? []
     return { version: 2, replay: (async function * () { yield * replay; for (;;) { const n = await input.next(); if (n.done === true) return; yield n.value } })() }
   }
@@ -154,6 +187,7 @@ export async function readCar (source: AsyncIterable<Uint8Array>): Promise<CarCo
       const batch: Block[] = []
       // Every section complete in the bytes at hand, without waiting for more.
       for (;;) {
+        advance()
         const v = varintHere()
         if (v == null) break
         const length = v.value
@@ -172,6 +206,7 @@ export async function readCar (source: AsyncIterable<Uint8Array>): Promise<CarCo
       }
       if (batch.length > 0) yield batch
       // Then wait for the rest of the next section.
+      advance()
       const v = varintHere()
       const more = v == null ? 1 + (buf.byteLength - pos) : v.length + v.value
       if (v != null && (v.value === 0 || v.value > MAX_CAR_SECTION)) throw new Error(`CAR section length ${v.value} is out of range`)

@@ -9,12 +9,9 @@ import type { BlockReader } from './tree/index.ts'
  * codec lays them out. The order is a function of the DAG alone, so the same root gives the same
  * sequence (and the same CAR bytes) on every machine. Iterative: session chains can be deep.
  */
-export async function * walkClosure (reader: BlockReader & Partial<ManyReader>, root: CID, options?: ClosureOptions): AsyncGenerator<Block> {
+export async function * walkClosure (reader: BlockReader, root: CID, options?: ClosureOptions): AsyncGenerator<Block> {
   const seen = options?.seen ?? new Set<string>()
   const stack: CID[] = [root]
-  // Children are read ahead in one call per parent when the reader can (a tree leaf's 32 frames
-  // cost one LevelDB round trip instead of 32); the cache holds only what is still on the stack.
-  const ahead = new Map<string, Uint8Array>()
   const pace = pacer()
   while (stack.length > 0) {
     await pace()
@@ -22,20 +19,12 @@ export async function * walkClosure (reader: BlockReader & Partial<ManyReader>, 
     const key = cidKey(cid)
     if (seen.has(key)) continue
     seen.add(key)
-    let bytes = ahead.get(key)
-    if (bytes !== undefined) ahead.delete(key)
-    else bytes = await reader.get(cid, options)
+    const bytes = await reader.get(cid, options)
     yield { cid, bytes }
     const links = linksOf(cid, bytes)
-    const fresh: CID[] = []
     for (let i = links.length - 1; i >= 0; i--) {
       const link = links[i] as CID
-      if (!seen.has(cidKey(link))) { stack.push(link); fresh.push(link) }
-    }
-    if (reader.getMany != null && fresh.length > 1) {
-      const values = await reader.getMany(fresh, options)
-      // Missing ones are left for `get`, which names them in its error.
-      values.forEach((v, i) => { if (v !== undefined) ahead.set(cidKey(fresh[i] as CID), v) })
+      if (!seen.has(cidKey(link))) stack.push(link)
     }
   }
 }

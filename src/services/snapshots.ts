@@ -125,30 +125,30 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
         //    visible. Staged blocks are followed at once (a lookup in memory, or one LevelDB call
         //    per batch once spilled); blocks not staged are looked up in the store in batches.
         const toCopy: string[] = []
-        const seen = new Set<string>([blockKey(root)])
-        const queue: CID[] = [root]
+        const rootKey = blockKey(root)
+        const seen = new Set<string>([rootKey])
+        const queue: Array<{ cid: CID, key: string }> = [{ cid: root, key: rootKey }]
         const outside: CID[] = []
         let count = 0
         const follow = (cid: CID, data: Uint8Array, links: CID[] | undefined): void => {
           for (const link of links ?? linksOf(cid, data)) {
-            const k = blockKey(link)
-            if (!seen.has(k)) { seen.add(k); queue.push(link) }
+            const key = blockKey(link)
+            if (!seen.has(key)) { seen.add(key); queue.push({ cid: link, key }) }
           }
         }
         while (queue.length > 0 || outside.length > 0) {
           options?.signal?.throwIfAborted()
           while (queue.length > 0) {
             const slice = queue.splice(0, BATCH)
-            const keys = slice.map(blockKey)
-            const got = staging.getMany(keys)
+            const got = staging.getMany(slice.map(q => q.key))
             const staged = Array.isArray(got) ? got : await got
             for (let j = 0; j < slice.length; j++) {
               const data = staged[j]
-              const key = keys[j] as string
-              if (data === undefined) { outside.push(slice[j] as CID); continue }
+              const { cid, key } = slice[j] as { cid: CID, key: string }
+              if (data === undefined) { outside.push(cid); continue }
               toCopy.push(key) // hash checked on arrival
               count++
-              follow(slice[j] as CID, data, staging.links(key))
+              follow(cid, data, staging.links(key))
             }
           }
           const slice = outside.splice(0, BATCH)

@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncProtocolError } from '../../core/errors.ts'
 
 /**
@@ -59,11 +60,9 @@ export function decodeRequest (bytes: Uint8Array): SyncRequest {
   return { want, have }
 }
 
-export function frame (type: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(body.byteLength + 1)
-  out[0] = type
-  out.set(body, 1)
-  return out
+/** A frame: its type byte, then `body` (not copied). */
+export function frame (type: number, body: Uint8Array): Uint8ArrayList {
+  return new Uint8ArrayList(Uint8Array.of(type), body)
 }
 
 export interface SyncTrailer {
