@@ -155,7 +155,7 @@ function createFrameIndexService ({ repo, exclusive }: ServiceComponents, refs: 
   async function * overlay (snapshot: AbstractSnapshot, branch: string, indexed: CID, tree: CID, filter: FrameFilter, options: ListFramesOptions, start: string | undefined): AsyncGenerator<FrameRecord> {
     const reader = dbReader(db, snapshot)
     const changes = rangeDiff(reader, indexed, tree, options, start)
-    const candidates = indexCandidates(db, branch, filter, { snapshot, signal: options.signal, start, prefix: options.prefix })
+    const candidates = indexCandidates(db, branch, filter, { snapshot, signal: options.signal, start, prefix: options.prefix, pageHint: options.limit })
     try {
       let count = 0
       const limit = options.limit ?? Number.POSITIVE_INFINITY

@@ -211,7 +211,7 @@ function decodeMeta (bytes: Uint8Array): CID | undefined {
  * null when the keys cannot be trusted (must be rebuilt).
  */
 export async function indexedTree (db: RepoDb, branch: string, options: ReadOptions = {}): Promise<CID | null> {
-  const meta = await db.index.get(indexKeys.meta(branch), { snapshot: options.snapshot })
+  const meta = db.index.getSync(indexKeys.meta(branch), { snapshot: options.snapshot })
   if (meta !== undefined) return decodeMeta(meta) ?? null
   const any = await db.index.keys({ gte: indexKeys.base(branch), lt: indexKeys.end(branch), limit: 1, snapshot: options.snapshot }).all()
   return any.length === 0 ? EMPTY_TREE : null
@@ -263,7 +263,7 @@ export function dbReader (db: RepoDb, snapshot?: AbstractSnapshot): BlockReader 
   return {
     async get (cid, options) {
       options?.signal?.throwIfAborted()
-      const bytes = await db.blocks.get(blockKey(cid), { snapshot })
+      const bytes = db.blocks.getSync(blockKey(cid), { snapshot })
       if (bytes === undefined) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
       verifyBlock(cid, bytes)
       return bytes
@@ -314,7 +314,7 @@ async function changesOps (db: RepoDb, reader: BlockReader, branch: string, chan
     if (c.after != null) cids.push(c.after)
   }
   options.signal?.throwIfAborted()
-  const found = await db.blocks.getMany(cids.map(blockKey), { snapshot: options.snapshot })
+  const found = cids.map(cid => db.blocks.getSync(blockKey(cid), { snapshot: options.snapshot }))
   const terms = new Map<string, FrameTerms | undefined>()
   for (let i = 0; i < cids.length; i++) {
     const cid = cids[i] as CID
@@ -493,7 +493,7 @@ export async function updateIndex (db: RepoDb, reader: BlockReader, branch: stri
 
 /** The CID the index records for frame `id` of `branch`. */
 export async function indexedCid (db: RepoDb, branch: string, id: string, options: ReadOptions = {}): Promise<CID | undefined> {
-  const bytes = await db.index.get(indexKeys.doc(branch, id), { snapshot: options.snapshot })
+  const bytes = db.index.getSync(indexKeys.doc(branch, id), { snapshot: options.snapshot })
   return bytes === undefined ? undefined : CID.decode(bytes)
 }
 
@@ -502,7 +502,12 @@ export interface CandidateOptions extends ReadOptions {
   start?: string
   /** Only ids starting with prefix. */
   prefix?: string
+  /** About how many ids the caller wants (a page size): the first read fetches that many keys. */
+  pageHint?: number
 }
+
+/** Most keys of a posting list read in one LevelDB call. */
+const MAX_KEY_BATCH = 1024
 
 /**
  * The ids of the frames of `branch`'s indexed tree that match `filter` (not empty), in key order:
@@ -516,11 +521,25 @@ export async function * indexCandidates (db: RepoDb, branch: string, filter: Fra
   const { prefix } = options
   if (prefix != null && compareKeys(prefix, low) > 0) low = prefix
   const beyond = (id: string): boolean => prefix != null && !id.startsWith(prefix)
-  const lists = prefixes.map(p => ({ p, it: db.index.keys({ gte: p + low, lt: rangeEnd(p), snapshot: options.snapshot }) }))
+  // Keys are read in batches sized to what the query needs: LevelDB's own read-ahead fetches
+  // about 16 KiB of keys (hundreds) for a page of 20.
+  const first = Math.max(1, Math.min(MAX_KEY_BATCH, (options.pageHint ?? MAX_KEY_BATCH) + 1))
+  const lists = prefixes.map(p => ({ p, it: db.index.keys({ gte: p + low, lt: rangeEnd(p), snapshot: options.snapshot }), keys: [] as string[], at: 0, size: first }))
   const read = async (list: typeof lists[number]): Promise<string | undefined> => {
     options.signal?.throwIfAborted()
-    const key = await list.it.next()
+    if (list.at >= list.keys.length) {
+      list.keys = await list.it.nextv(list.size)
+      list.at = 0
+      list.size = Math.min(list.size * 2, MAX_KEY_BATCH)
+    }
+    const key = list.keys[list.at++]
     return key === undefined ? undefined : key.slice(list.p.length)
+  }
+  const seek = (list: typeof lists[number], target: string): void => {
+    list.it.seek(target)
+    list.keys = []
+    list.at = 0
+    list.size = 1
   }
   try {
     const n = lists.length
@@ -534,14 +553,14 @@ export async function * indexCandidates (db: RepoDb, branch: string, filter: Fra
         const list = lists[i] as typeof lists[number]
         // One list reads on in batches; with several, every read is a seek (of one entry), so
         // that a read never fetches a batch that the next seek throws away.
-        if (n > 1) list.it.seek(list.p + target + SEP)
+        if (n > 1) seek(list, list.p + target + SEP)
         target = await read(list)
         agreed = 1
         continue
       }
       i = (i + 1) % n
       const list = lists[i] as typeof lists[number]
-      list.it.seek(list.p + target)
+      seek(list, list.p + target)
       const id = await read(list)
       if (id === undefined) return
       if (id === target) agreed++

@@ -57,7 +57,7 @@ export function createStateReader (db: RepoDb, journal?: Journal): StateReader {
   const bytes = async (key: string): Promise<Uint8Array | undefined> => {
     const journaled = journal?.state(key)
     if (journaled !== undefined) return journaled ?? undefined
-    return await db.state.get(key)
+    return db.state.getSync(key)
   }
   const corrupt = (key: string, err: unknown): never => {
     throw new RepoCorruptError(`repository state "${key}" is unreadable: ${(err as Error).message}`)
