@@ -2,7 +2,10 @@
  * The server side of the gateway benchmark, one process per server so the load generator
  * (gateway.ts, the parent) never shares an event loop with it:
  *
- *   node gateway-server.ts hello            a hello-world Fastify 5 route (the ceiling)
+ *   node gateway-server.ts hello [BYTES]    a hello-world Fastify 5 route (the ceiling); also, at
+ *                                           /shaped/{cid}, a fixed body of BYTES bytes (default 600)
+ *                                           with the headers of a raw-block answer (the ceiling for
+ *                                           that response shape: same bytes on the wire, no work)
  *   node gateway-server.ts helia REPO       a bare Fastify route serving raw blocks through Helia (the stock anchor)
  *   node gateway-server.ts framehub REPO    framehub's gateway (createGateway, no logger, no rate limit)
  *
@@ -52,11 +55,28 @@ const RAW_TYPE = 'application/vnd.ipld.raw'
 const send = (message: ServerMessage): void => { process.stdout.write(JSON.stringify(message) + '\n') }
 
 /** Hello world, on the same path shape as the gateway so the load generator does the same work. */
-function helloServer (): FastifyInstance {
+function helloServer (bodyBytes: number): FastifyInstance {
   const app = Fastify({ logger: false })
   const hello = async (): Promise<{ hello: string }> => ({ hello: 'world' })
   app.get('/', hello)
   app.get('/ipfs/:cid', hello)
+  // The response of a raw block without reading one: the same headers and about the same body size.
+  const body = Buffer.alloc(bodyBytes, 0x61)
+  app.get<{ Params: { cid: string } }>('/shaped/:cid', async (request, reply) => {
+    const cid = request.params.cid
+    return await reply
+      .header('x-content-type-options', 'nosniff')
+      .header('vary', 'Accept')
+      .header('etag', `"${cid}.raw"`)
+      .header('cache-control', 'public, max-age=29030400, immutable')
+      .header('x-ipfs-path', `/ipfs/${cid}`)
+      .header('x-ipfs-roots', cid)
+      .header('content-disposition', `attachment; filename="${cid}.bin"`)
+      .header('content-length', body.byteLength)
+      .header('content-location', `/ipfs/${cid}?format=raw`)
+      .type(RAW_TYPE)
+      .send(body)
+  })
   return app
 }
 
@@ -90,13 +110,14 @@ async function main (): Promise<void> {
   const [mode, repo] = process.argv.slice(2) as [string | undefined, string | undefined]
   if (mode !== 'hello' && mode !== 'helia' && mode !== 'framehub') throw new Error('usage: gateway-server.ts hello|helia|framehub [REPO]')
   if (mode !== 'hello' && repo == null) throw new Error(`gateway-server.ts ${mode} needs a repository`)
+  const bodyBytes = mode === 'hello' && repo != null ? Number(repo) : 600
 
   const watchdog = setTimeout(() => { process.exit(3) }, Number(process.env.BENCH_SERVER_MAX_MIN ?? 60) * 60_000)
   watchdog.unref()
 
   const node = repo != null && mode !== 'hello' ? await createNode({ repo }) : undefined
   let app: FastifyInstance
-  if (mode === 'hello') app = helloServer()
+  if (mode === 'hello') app = helloServer(bodyBytes)
   else if (mode === 'helia') app = await heliaServer(node as FramehubNode)
   else app = await createGateway(node as FramehubNode, { logger: false, rateLimit: false })
   await app.listen({ host: '127.0.0.1', port: 0 })

@@ -6,7 +6,10 @@
  *
  *   ceiling      hello-world Fastify 5 route, requested on the same rotating /ipfs/{cid} paths and
  *                headers as the gateway (so the load generator does the same work per request);
- *                `ceilingStaticPath` is the same server on a fixed `/`, for reference
+ *                `ceilingStaticPath` is the same server on a fixed `/`, for reference;
+ *                `ceilingRawShape` is the same server answering /shaped/{cid} with the headers of a
+ *                raw-block answer and a body of the mean size of 1,000 frame blocks: the ceiling for the
+ *                bytes a raw answer puts on the wire (the load generator parses them too)
  *   heliaRaw     a bare Fastify route serving raw blocks through Helia (helia.blockstore.get, offline)
  *   framehub     createGateway(node, { logger: false, rateLimit: false }):
  *                  ipfsRaw      GET /ipfs/{cid}, Accept: application/vnd.ipld.raw
@@ -142,6 +145,7 @@ export interface GatewayReport {
   config: GatewayConfig
   ceiling: LoadResult
   ceilingStaticPath: ComparedLoad
+  ceilingRawShape: ComparedLoad
   heliaRaw: ComparedLoad
   framehub: {
     ipfsRaw: ComparedLoad
@@ -505,7 +509,7 @@ interface IndexCatchUp {
  * the time it took to bring the frame index up to date first (so list queries are measured in the
  * steady state, not while the first one catches the index up).
  */
-async function frameCids (repo: string): Promise<{ cids: string[], samples: Array<{ cid: string, bytes: Uint8Array }>, indexCatchUpMs: number | null }> {
+async function frameCids (repo: string): Promise<{ cids: string[], samples: Array<{ cid: string, bytes: Uint8Array }>, indexCatchUpMs: number | null, meanBlockBytes: number }> {
   const node = await createNode({ repo })
   try {
     let indexCatchUpMs: number | null = null
@@ -519,11 +523,14 @@ async function frameCids (repo: string): Promise<{ cids: string[], samples: Arra
     const { tree } = await node.refs.resolveTree()
     const cids: string[] = []
     const samples: Array<{ cid: string, bytes: Uint8Array }> = []
+    let sizeSum = 0
+    let sized = 0
     for await (const entry of entries(node.repo.blocks, tree)) {
       cids.push(entry.value.toString())
       if (samples.length < 3) samples.push({ cid: entry.value.toString(), bytes: await node.repo.blocks.get(entry.value) })
+      if (sized < 1000) { sizeSum += (await node.repo.blocks.get(entry.value)).byteLength; sized++ }
     }
-    return { cids, samples, indexCatchUpMs }
+    return { cids, samples, indexCatchUpMs, meanBlockBytes: Math.round(sizeSum / Math.max(1, sized)) }
   } finally {
     await node.close()
   }
@@ -547,7 +554,7 @@ export async function benchGateway (cfg: BenchConfig, gw: GatewayConfig, repoArg
   const started = now()
   const loadBefore = loadavg().map(l => round(l, 2))
   const repo = repoArg ?? await makeRepo(cfg)
-  const { cids, samples, indexCatchUpMs } = await frameCids(repo)
+  const { cids, samples, indexCatchUpMs, meanBlockBytes } = await frameCids(repo)
   if (cids.length === 0) throw new Error('the repository has no frames')
   shuffle(cids, cfg.seed)
   log(`gateway: ${cids.length} frame CIDs; ${gw.connections} connections, ${gw.seconds} s per run (+${gw.warmupSeconds} s warm-up), soak ${gw.soakSeconds} s`)
@@ -558,12 +565,15 @@ export async function benchGateway (cfg: BenchConfig, gw: GatewayConfig, repoArg
   const raw = (): Target => ({ path: rotate(ipfsPaths), headers: rawHeaders })
 
   // Ceiling: hello world, on the same paths and headers as the raw requests.
-  let server = await startServer('hello')
+  let server = await startServer('hello', String(meanBlockBytes))
   let ceiling: LoadResult
   let ceilingStatic: LoadResult
+  let ceilingShape: LoadResult
   try {
     ceiling = await measure(server, raw(), gw, 'ceiling (hello world)')
     ceilingStatic = await measure(server, { path: () => '/' }, gw, 'ceiling, static path')
+    const shapedPaths = cids.map(c => `/shaped/${c}`)
+    ceilingShape = await measure(server, { path: rotate(shapedPaths), headers: rawHeaders }, gw, `ceiling, raw-block response shape (${meanBlockBytes} B body)`)
   } finally {
     await server.stop()
   }
@@ -648,6 +658,7 @@ export async function benchGateway (cfg: BenchConfig, gw: GatewayConfig, repoArg
     config: gw,
     ceiling,
     ceilingStaticPath: compared(ceilingStatic, ceiling),
+    ceilingRawShape: compared(ceilingShape, ceiling),
     heliaRaw: compared(heliaRaw, ceiling),
     framehub: fh,
     soak,
