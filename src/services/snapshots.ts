@@ -7,6 +7,8 @@ import { walkClosure } from '../core/closure.ts'
 import { linksOf, verifyBlock } from '../core/codec.ts'
 import { BlockNotFoundError, CarInvalidError, DagIncompleteError, isFramehubError } from '../core/errors.ts'
 import { blockKey } from '../storage/level-db.ts'
+import { promotePending } from '../storage/pending.ts'
+import { keys } from '../storage/state.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 import type { RefService } from './refs.ts'
 
@@ -33,6 +35,8 @@ export interface ImportSnapshotOptions extends CallOptions, ProgressOptions<Snap
    * O(blocks received), not O(DAG).
    */
   partial?: boolean
+  /** Staged blocks are kept in memory up to this many bytes, then in LevelDB (default 256 MiB). */
+  stagingMemoryBytes?: number
 }
 
 export interface SnapshotService {
@@ -96,7 +100,7 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
       const root = roots[0]
       if (root == null || roots.length !== 1) throw new CarInvalidError(`a snapshot CAR must have exactly one root (this one has ${roots.length})`)
       if (options?.root != null && !options.root.equals(root)) throw new CarInvalidError(`the CAR's root is ${root}, not the ${options.root} asked for`)
-      const staging = createStaging(db)
+      const staging = createStaging(db, options?.stagingMemoryBytes ?? MEMORY_STAGING_BYTES)
       try {
         // 1. Stage every block, hash-checked, where no read can see it.
         let staged = 0
@@ -164,13 +168,10 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
           }
         }
 
-        // 3. Make it visible.
-        for (let i = 0; i < toCopy.length; i += BATCH) {
-          const slice = toCopy.slice(i, i + BATCH)
-          const got = staging.getMany(slice)
-          const values = Array.isArray(got) ? got : await got
-          await db.blocks.batch(slice.map((key, j) => ({ type: 'put' as const, key, value: values[j] as Uint8Array })))
-        }
+        // 3. Make it visible, all at once: one LevelDB batch while the blocks are in memory (at
+        //    most MEMORY_STAGING_BYTES); past that, `pending` keeps only the blocks to copy, a
+        //    marker is set, and the copy is finished at the next open if the process dies.
+        await staging.promote(toCopy)
         options?.onProgress?.({ type: 'snapshot:import:done', detail: { blocks: count, bytes } })
         events.publish('snapshot:import', { root: root.toString(), blocks: count, bytes })
         return { root, blocks: count, bytes }
@@ -203,7 +204,7 @@ const MEMORY_STAGING_BYTES = 256 * 1024 * 1024
  * (a sync answer usually is: no LevelDB round trips to stage, check and copy), in the `pending`
  * sublevel past MEMORY_STAGING_BYTES. Neither is visible to reads.
  */
-function createStaging (db: ServiceComponents['repo']['db']): {
+function createStaging (db: ServiceComponents['repo']['db'], memoryLimit: number): {
   /** True while blocks are kept in memory (and their links with them). */
   readonly inMemory: boolean
   /** Stages a block; returns a promise only when it has to wait for LevelDB. */
@@ -213,10 +214,13 @@ function createStaging (db: ServiceComponents['repo']['db']): {
   getMany: (keys: string[]) => Array<Uint8Array | undefined> | Promise<Array<Uint8Array | undefined>>
   /** The links given to `put`, while blocks are in memory. */
   links: (key: string) => CID[] | undefined
+  /** Makes the staged blocks named by `keys` visible (and drops the others). */
+  promote: (chosen: string[]) => Promise<void>
   clear: () => Promise<void>
 } {
   let memory: Map<string, { bytes: Uint8Array, links?: CID[] }> | undefined = new Map()
   let memoryBytes = 0
+  let promoting = false
   let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
   const spill = async (): Promise<void> => {
     const batch = ops
@@ -229,7 +233,7 @@ function createStaging (db: ServiceComponents['repo']['db']): {
       if (memory != null) {
         memory.set(key, { bytes, links })
         memoryBytes += bytes.byteLength
-        if (memoryBytes <= MEMORY_STAGING_BYTES) return
+        if (memoryBytes <= memoryLimit) return
         // Too big for memory: everything so far goes to LevelDB, and so does the rest.
         for (const [k, v] of memory) ops.push({ type: 'put', key: k, value: v.bytes })
         memory = undefined
@@ -241,10 +245,26 @@ function createStaging (db: ServiceComponents['repo']['db']): {
     flush: spill,
     getMany: (keys) => memory != null ? keys.map(k => memory?.get(k)?.bytes) : db.pending.getMany(keys),
     links: (key) => memory?.get(key)?.links,
+    async promote (chosen) {
+      if (memory != null) {
+        const staged = memory
+        await db.blocks.batch(chosen.map(key => ({ type: 'put' as const, key, value: (staged.get(key) as { bytes: Uint8Array }).bytes })))
+        return
+      }
+      const wanted = new Set(chosen)
+      const junk: string[] = []
+      for await (const key of db.pending.keys()) if (!wanted.has(key)) junk.push(key)
+      for (let i = 0; i < junk.length; i += BATCH) await db.pending.batch(junk.slice(i, i + BATCH).map(key => ({ type: 'del' as const, key })))
+      promoting = true
+      await db.state.put(keys.importPromoting, new Uint8Array([1]))
+      await promotePending(db)
+      promoting = false
+    },
     async clear () {
       memory = undefined
       ops = []
-      await db.pending.clear()
+      // A promotion that failed half-way is finished at the next open, from what is pending.
+      if (!promoting) await db.pending.clear()
     }
   }
 }

@@ -17,6 +17,7 @@ import type { BlockStore } from './block-store.ts'
 import { openRepoDb, WriteBatch } from './level-db.ts'
 import type { Level } from 'level'
 import type { RepoDb } from './level-db.ts'
+import { recoverPending } from './pending.ts'
 import { createStateReader, encodeJson, encodeText, keys } from './state.ts'
 import { REPO_MARKER, repoExists, resolveRepoPath } from './repo-path.ts'
 import type { StateReader } from './state.ts'
@@ -103,8 +104,9 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
     if (keyBytes == null || config == null) throw new RepoCorruptError(`repository ${path} has no identity or config`)
     const privateKey = privateKeyFromProtobuf(keyBytes)
     const peerId = peerIdFromPrivateKey(privateKey).toString()
-    // Blocks of an import that never finished were never visible: drop them.
-    await db.pending.clear()
+    // Blocks of an import that never finished were never visible: drop them; an import that was
+    // checked complete and killed while copying is finished.
+    await recoverPending(db)
     // The empty tree is every new branch's tree: keep it readable like any other block.
     const empty = emptyTree()
     await new WriteBatch(db).putBlock(empty.root, empty.blocks[0]?.bytes ?? new Uint8Array()).write()

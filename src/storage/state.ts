@@ -31,7 +31,9 @@ export const keys = {
   remote: (peer: string, ref: string) => `remote ${peer} ${ref}`,
   remotePrefix: 'remote ',
   /** The head of a shared branch this node last published (it passed the coherence check). */
-  published: (ref: string) => `published ${ref}`
+  published: (ref: string) => `published ${ref}`,
+  /** Set while a checked import's staged blocks are being copied into the blockstore (see storage/pending.ts). */
+  importPromoting: 'import-promoting'
 } as const
 
 const encoder = new TextEncoder()

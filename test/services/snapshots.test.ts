@@ -125,4 +125,47 @@ describe('snapshots (CAR v1)', () => {
       }), { numRuns: 200 })
     })
   })
+
+  it('an import larger than the memory for staging goes through LevelDB and ends the same', async () => {
+    const { tree } = await a.node.frames.import(Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: `spill/${i}`, kind: 'fact', body: 'x'.repeat(200) })))
+    const car = await collect(a.node.snapshots.exportCar(tree).car)
+    const junk = encodeBlock({ not: 'in the DAG' })
+    const withJunk = Buffer.concat([car, (await carOf([tree], [junk])).subarray((await carOf([tree], [])).length)])
+    const fresh = await tempNode()
+    try {
+      const r = await fresh.node.snapshots.importCar(once(withJunk), { stagingMemoryBytes: 4096 })
+      assert.ok(r.root.equals(tree))
+      assert.equal((await fresh.node.verifier.verify(tree.toString())).ok, true)
+      assert.equal(await fresh.node.repo.blocks.has(junk.cid), false, 'a block outside the DAG is not kept')
+      assert.equal((await fresh.node.repo.db.pending.keys().all()).length, 0, 'nothing left staged')
+    } finally {
+      await fresh.cleanup()
+    }
+  })
+
+  it('a copy into the blockstore killed half-way is finished when the repository opens; an unchecked one is dropped', async () => {
+    const { promotePending, recoverPending } = await import('../../src/storage/pending.ts')
+    const { blockKey } = await import('../../src/storage/level-db.ts')
+    const { keys } = await import('../../src/storage/state.ts')
+    const fresh = await tempNode()
+    try {
+      const db = fresh.node.repo.db
+      const blocks = Array.from({ length: 10 }, (_, i) => encodeBlock({ promoted: i }))
+      // As a killed promotion leaves it: the marker, some blocks copied, all still pending.
+      await db.pending.batch(blocks.map(b => ({ type: 'put' as const, key: blockKey(b.cid), value: b.bytes })))
+      await db.blocks.put(blockKey(blocks[0]?.cid as CID), blocks[0]?.bytes as Uint8Array)
+      await db.state.put(keys.importPromoting, new Uint8Array([1]))
+      assert.equal(await recoverPending(db), 'promoted')
+      for (const b of blocks) assert.equal(await fresh.node.repo.blocks.has(b.cid), true)
+      assert.equal(db.state.getSync(keys.importPromoting), undefined)
+      // Without the marker, pending blocks were never checked: dropped.
+      const unchecked = encodeBlock({ unchecked: true })
+      await db.pending.put(blockKey(unchecked.cid), unchecked.bytes)
+      assert.equal(await recoverPending(db), 'dropped')
+      assert.equal(await fresh.node.repo.blocks.has(unchecked.cid), false)
+      assert.equal(await promotePending(db), 0)
+    } finally {
+      await fresh.cleanup()
+    }
+  })
 })
