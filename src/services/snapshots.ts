@@ -134,11 +134,16 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
         const queue: Array<{ cid: CID, key: string }> = [{ cid: root, key: rootKey }]
         const outside: CID[] = []
         let count = 0
-        const follow = (cid: CID, data: Uint8Array, links: CID[] | undefined): void => {
+        /** The children of each staged block (keys), to copy children before parents. */
+        const childrenOf = new Map<string, string[]>()
+        const follow = (cid: CID, data: Uint8Array, links: CID[] | undefined, parent?: string): void => {
+          const children: string[] = []
           for (const link of links ?? linksOf(cid, data)) {
             const key = blockKey(link)
+            children.push(key)
             if (!seen.has(key)) { seen.add(key); queue.push({ cid: link, key }) }
           }
+          if (parent != null) childrenOf.set(parent, children)
         }
         while (queue.length > 0 || outside.length > 0) {
           options?.signal?.throwIfAborted()
@@ -152,7 +157,7 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
               if (data === undefined) { outside.push(cid); continue }
               toCopy.push(key) // hash checked on arrival
               count++
-              follow(cid, data, staging.links(key))
+              follow(cid, data, staging.links(key), key)
             }
           }
           const slice = outside.splice(0, BATCH)
@@ -168,10 +173,11 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
           }
         }
 
-        // 3. Make it visible, all at once: one LevelDB batch while the blocks are in memory (at
-        //    most MEMORY_STAGING_BYTES); past that, `pending` keeps only the blocks to copy, a
-        //    marker is set, and the copy is finished at the next open if the process dies.
-        await staging.promote(toCopy)
+        // 3. Make it visible. From memory, blocks are written children before parents, in
+        //    batches: whenever the process dies, every block already written has its closure
+        //    written too (the root comes last). Past MEMORY_STAGING_BYTES, `pending` keeps only
+        //    the blocks to copy, a marker is set, and the next open finishes a copy cut short.
+        await staging.promote(staging.inMemory ? childrenFirst(rootKey, childrenOf, new Set(toCopy)) : toCopy)
         options?.onProgress?.({ type: 'snapshot:import:done', detail: { blocks: count, bytes } })
         events.publish('snapshot:import', { root: root.toString(), blocks: count, bytes })
         return { root, blocks: count, bytes }
@@ -180,6 +186,24 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
       }
     })
   }
+}
+
+/** The keys of `copy` reachable from `root` (through `childrenOf`), every block after its children. */
+export function childrenFirst (root: string, childrenOf: Map<string, string[]>, copy: Set<string>): string[] {
+  const out: string[] = []
+  const done = new Set<string>()
+  const stack: Array<{ key: string, next: number }> = [{ key: root, next: 0 }]
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as { key: string, next: number }
+    const child = childrenOf.get(top.key)?.[top.next++]
+    if (child != null) {
+      if (copy.has(child) && !done.has(child)) stack.push({ key: child, next: 0 })
+      continue
+    }
+    stack.pop()
+    if (!done.has(top.key) && copy.has(top.key)) { done.add(top.key); out.push(top.key) }
+  }
+  return out
 }
 
 /** A CAR v2's blocks (read by @ipld/car), one per batch. */
@@ -248,7 +272,14 @@ function createStaging (db: ServiceComponents['repo']['db'], memoryLimit: number
     async promote (chosen) {
       if (memory != null) {
         const staged = memory
-        await db.blocks.batch(chosen.map(key => ({ type: 'put' as const, key, value: (staged.get(key) as { bytes: Uint8Array }).bytes })))
+        // In order, one batch at a time; the next batch is prepared while one is being written.
+        let writing: Promise<void> = Promise.resolve()
+        for (let i = 0; i < chosen.length; i += BATCH) {
+          const ops = chosen.slice(i, i + BATCH).map(key => ({ type: 'put' as const, key, value: (staged.get(key) as { bytes: Uint8Array }).bytes }))
+          await writing
+          writing = db.blocks.batch(ops)
+        }
+        await writing
         return
       }
       const wanted = new Set(chosen)

@@ -168,4 +168,17 @@ describe('snapshots (CAR v1)', () => {
       await fresh.cleanup()
     }
   })
+
+  it('blocks are copied children first, so a copy cut anywhere leaves only complete closures', async () => {
+    const { childrenFirst } = await import('../../src/services/snapshots.ts')
+    // r → a, b; a → c, s; b → s; c → s (s is shared at several depths); x is stored already.
+    const childrenOf = new Map([['r', ['a', 'b', 'x']], ['a', ['c', 's']], ['b', ['s']], ['c', ['s']], ['s', []]])
+    const order = childrenFirst('r', childrenOf, new Set(['r', 'a', 'b', 'c', 's']))
+    assert.equal(order.length, 5)
+    assert.equal(order[order.length - 1], 'r')
+    for (const [i, key] of order.entries()) {
+      for (const child of childrenOf.get(key) ?? []) if (child !== 'x') assert.ok(order.indexOf(child) < i, `${child} before ${key}`)
+    }
+    assert.deepEqual(childrenFirst('r', childrenOf, new Set(['a', 'c', 's'])), ['s', 'c', 'a'], 'a root already stored is not copied')
+  })
 })
