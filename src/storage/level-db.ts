@@ -82,13 +82,12 @@ export async function openRepoDb (path: string): Promise<RepoDb> {
     throw new RepoCorruptError(`cannot open repository store ${path}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, { path })
   }
   const sub = (name: string): Sub => db.sublevel<string, Bytes>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  const subs = { blocks: sub('blocks'), state: sub('state'), helia: sub('helia'), pending: sub('pending'), index: sub('index') }
+  // Synchronous reads (`getSync`) need an open sublevel: a new one finishes opening a tick later.
+  await Promise.all(Object.values(subs).map(async s => { await s.open() }))
   return {
     db,
-    blocks: sub('blocks'),
-    state: sub('state'),
-    helia: sub('helia'),
-    pending: sub('pending'),
-    index: sub('index'),
+    ...subs,
     close: async () => { await db.close() }
   }
 }
