@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { CID } from 'multiformats/cid'
-import { parseCid } from '../../../core/codec.ts'
+import { cidString, parseCid } from '../../../core/codec.ts'
 import { FrameNotFoundError } from '../../../core/errors.ts'
 import { frameToJson } from '../../../core/frame.ts'
 import type { Frame } from '../../../core/frame.ts'
@@ -16,7 +16,7 @@ interface FrameCursor extends Record<string, unknown> { t: string, a: string }
 const isFrameCursor = (v: Record<string, unknown>): v is FrameCursor => typeof v.t === 'string' && typeof v.a === 'string'
 
 const recordView = (r: { id: string, cid: CID, frame: Frame }): { id: string, cid: string, frame: Record<string, unknown> } =>
-  ({ id: r.id, cid: r.cid.toString(), frame: frameToJson(r.frame) })
+  ({ id: r.id, cid: cidString(r.cid), frame: frameToJson(r.frame) })
 
 const idParams = {
   type: 'object',
@@ -100,7 +100,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     }
   }, async (request, reply) => {
     const cid = parseCid(request.params.cid, 'frame CID')
-    return recordView(await node.frames.get(cid.toString(), { signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
+    return recordView(await node.frames.get(cidString(cid), { signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
   })
 
   app.get<{ Params: { '*': string }, Querystring: { ref?: string } }>('/frames/by-id/*', {
@@ -119,7 +119,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const { tree } = await node.refs.resolveTree(ref, { signal })
     const cid = await getEntry(node.repo.blocks, tree, id, { signal })
     if (cid == null) throw new FrameNotFoundError(`no frame "${id}" in ${ref ?? 'the working tree'}`, { id })
-    return recordView(await node.frames.get(cid.toString(), { signal }))
+    return recordView(await node.frames.get(cidString(cid), { signal }))
   })
 
   app.delete<{ Params: { '*': string }, Querystring: { branch?: string } }>('/frames/by-id/*', {

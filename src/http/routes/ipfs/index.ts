@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { carStream } from '../../../core/car.ts'
 import type { Block } from '../../../core/codec.ts'
-import { parseCid } from '../../../core/codec.ts'
+import { cidString, parseCid } from '../../../core/codec.ts'
 import { BlockNotFoundError } from '../../../core/errors.ts'
 import type { FramehubNode } from '../../../node.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
@@ -156,7 +156,7 @@ export async function ipfsRoutes (app: FastifyInstance, ctx: IpfsContext): Promi
     const path = rest == null || rest === '' ? [] : rest.split('/').filter(s => s !== '')
     const { wanted, fromAccept } = negotiate(request)
     const head = request.method === 'HEAD'
-    const cidText = cid.toString()
+    const cidText = cidString(cid)
 
     void reply.header('x-content-type-options', 'nosniff').header('vary', 'Accept')
     const base = `/ipfs/${cidText}${path.length > 0 ? '/' + path.map(encodeURIComponent).join('/') : ''}`
@@ -193,16 +193,16 @@ export async function ipfsRoutes (app: FastifyInstance, ctx: IpfsContext): Promi
     const scope = parseScope(request.query['dag-scope']) ?? (range != null ? 'entity' : 'all')
     const { via, target } = await resolvePath(node.repo.blocks, cid, path, signal)
     if (!await hasBlock(node.repo.blocks, target, signal)) throw new BlockNotFoundError(`block ${target} (at ${base}) is not in this repository`, { cid: target.toString() })
-    const roots = [...via.map(b => b.cid.toString()), target.toString()]
+    const roots = [...via.map(b => cidString(b.cid)), cidString(target)]
     const tag = paramsTag(`${path.join('/')}|${scope}|${rangeText ?? ''}`)
     // Deterministic bytes for a CID and parameters (DFS, no duplicates): a strong ETag.
-    const etag = `"${cid.toString()}.car.${tag}"`
+    const etag = `"${cidText}.car.${tag}"`
     void reply
       .header('etag', etag)
       .header('cache-control', IMMUTABLE)
       .header('x-ipfs-path', base)
       .header('x-ipfs-roots', roots.join(','))
-      .header('content-disposition', `attachment; filename="${cid.toString()}.car"`)
+      .header('content-disposition', `attachment; filename="${cidText}.car"`)
       .type(`${CAR_TYPE}; version=1; order=${wanted.order}; dups=n`)
     if (fromAccept) void reply.header('content-location', `${base}?${withFormat(request, 'car')}`)
     if (request.headers['if-none-match'] === etag) return await reply.code(304).send()
