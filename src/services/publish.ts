@@ -1,0 +1,129 @@
+import { CoherenceError, UsageError } from '../core/errors.ts'
+import { readCommit } from '../core/history.ts'
+import { decodeTraceStep } from '../core/trace-step.ts'
+import type { CID } from 'multiformats/cid'
+import type { Network } from '../network/index.ts'
+import { encodeCid, keys } from '../storage/state.ts'
+import type { CallOptions, ServiceComponents } from './context.ts'
+import type { RefService } from './refs.ts'
+import type { VerifyService } from './verify.ts'
+
+export interface PublishResult {
+  ref?: { name: string, head: CID }
+  sessions: Record<string, CID[]>
+  /** Blocks the coherence check read. */
+  checked: number
+}
+
+export interface PublishOptions extends CallOptions {
+  branch?: string | null
+  sessions?: string[]
+  /**
+   * Check only what was added since the head this node last published (automatic publishing
+   * does). Default: the whole DAG under the head.
+   */
+  incremental?: boolean
+}
+
+export interface Publisher {
+  /**
+   * Runs the coherence check on `branch` (default: the current one, which must be `shared/*`)
+   * and appends its head, and the heads of the sessions it names, to this node's chain.
+   * `sessions` publishes the heads of those sessions too (or alone, with `branch: null`).
+   */
+  publish (options?: PublishOptions): Promise<PublishResult>
+  /** Stops automatic publishing; session heads still waiting are published first. */
+  stop (): void
+}
+
+export interface PublisherOptions {
+  /** Publish on every commit or fast-forward of a `shared/*` branch (default true). */
+  autoPublish?: boolean
+  /** Publish session heads after appends, coalesced over this many ms (default 200; 0: never). */
+  sessionPublishMs?: number
+  log: { warn: (obj: object, msg: string) => void }
+}
+
+/**
+ * Publishing on this node's chain: by hand (`publish`), and automatically on every commit or
+ * fast-forward of a `shared/*` branch and after trace appends (session heads, coalesced).
+ * A branch that fails the coherence check is never published.
+ */
+export function createPublisher (components: ServiceComponents, services: { refs: RefService, verifier: VerifyService }, network: Network, options: PublisherOptions): Publisher {
+  const { repo, events, sessions: sessionHeads } = components
+  const { refs, verifier } = services
+  const { blocks, state } = repo
+  const log = options.log
+  let stopped = false
+  const readStep = async (cid: CID): Promise<{ session: string }> => decodeTraceStep(cid, await blocks.get(cid))
+
+  const publish = async (o: PublishOptions = {}): Promise<PublishResult> => {
+    const branch = o.branch === null ? undefined : o.branch ?? await refs.currentBranch()
+    const out: PublishResult = { sessions: {}, checked: 0 }
+    const sessionNames = new Set(o.sessions ?? [])
+    if (branch != null) {
+      if (!branch.startsWith('shared/')) throw new UsageError(`only shared/* branches are published, not "${branch}" (create one: framehub branch shared/${branch})`)
+      const head = await refs.branchHead(branch)
+      if (head == null) throw new UsageError(`branch ${branch} has no commit to publish yet`)
+      // Only what was added since the last head this node published (and checked) is checked again.
+      const last = o.incremental === true ? await state.cid(keys.published(branch)) : undefined
+      const report = await verifier.verify(head.toString(), { ...o, since: last != null ? [last] : undefined })
+      out.checked = report.blocks
+      if (!report.ok) {
+        throw new CoherenceError(`${branch} fails the coherence check (${report.problems.length} problems, first: ${report.problems[0]?.message ?? 'unknown'}); nothing was published`, { ref: branch })
+      }
+      out.ref = { name: branch, head }
+      const commit = await readCommit(blocks, head)
+      for (const s of commit.sessions ?? []) sessionNames.add((await readStep(s)).session)
+    }
+    for (const name of sessionNames) {
+      const heads = (await sessionHeads.get(name))?.heads
+      if (heads != null) out.sessions[name] = heads
+    }
+    if (out.ref == null && Object.keys(out.sessions).length === 0) throw new UsageError('nothing to publish')
+    const entry = network.publish({
+      ...(out.ref != null ? { ref: { name: out.ref.name, head: out.ref.head.toString() } } : {}),
+      ...(Object.keys(out.sessions).length > 0 ? { sessions: Object.fromEntries(Object.entries(out.sessions).map(([k, v]) => [k, v.map(String)])) } : {})
+    })
+    await entry
+    if (out.ref != null) await repo.batch().putState(keys.published(out.ref.name), encodeCid(out.ref.head)).write()
+    // With --public, the published heads become findable by any IPFS node.
+    if (out.ref != null) network.provide(out.ref.head)
+    for (const heads of Object.values(out.sessions)) for (const h of heads) network.provide(h)
+    events.publish('publish', { ref: out.ref?.name ?? null, head: out.ref?.head.toString() ?? null, sessions: Object.keys(out.sessions) })
+    return out
+  }
+
+  // Automatic publishing: commits to shared/* branches, and session heads after appends (coalesced).
+  const dirtySessions = new Set<string>()
+  let sessionTimer: NodeJS.Timeout | undefined
+  const sessionDelay = options.sessionPublishMs ?? 200
+  const flushSessions = (): void => {
+    sessionTimer = undefined
+    const names = [...dirtySessions]
+    dirtySessions.clear()
+    publish({ branch: null, sessions: names }).catch((err: unknown) => { log.warn({ err: (err as Error).message, sessions: names }, 'publishing session heads failed') })
+  }
+  const unsubscribe = events.subscribe((e) => {
+    if (stopped) return
+    if (e.type === 'ref:move' && options.autoPublish !== false) {
+      const move = e.detail as { ref: string, to: string | null, reason: string }
+      if (move.ref.startsWith('shared/') && move.to != null && move.reason !== 'import') {
+        // A fast-forward to a peer's head is published too: it is this node's proposal from now on.
+        publish({ branch: move.ref, incremental: true }).catch((err: unknown) => { log.warn({ err: (err as Error).message, ref: move.ref }, 'automatic publish failed') })
+      }
+    } else if (e.type === 'step:append' && sessionDelay > 0) {
+      dirtySessions.add((e.detail as { session: string }).session)
+      sessionTimer ??= setTimeout(flushSessions, sessionDelay)
+    }
+  })
+
+  return {
+    publish,
+    stop () {
+      stopped = true
+      unsubscribe()
+      if (sessionTimer != null) { clearTimeout(sessionTimer); flushSessions() }
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import type { CID } from 'multiformats/cid'
+import type { Network } from '../network/index.ts'
+import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
+import type { SnapshotService } from './snapshots.ts'
+
+export interface SyncProgress {
+  peer: string
+  want: string
+  blocks: number
+  bytes: number
+}
+
+export interface SyncResult {
+  want: CID
+  /** The peer that answered ('' when nothing was missing). */
+  peer: string
+  /** Blocks received and bytes of block data. */
+  blocks: number
+  bytes: number
+  ms: number
+}
+
+export interface SyncOptions extends CallOptions, ProgressOptions<SyncProgress> {
+  /** Ask these peers only (peer ids). */
+  from?: string[]
+  /** Heads this node holds of the same DAG: the answer leaves out what they reach. */
+  have?: CID[]
+}
+
+export type Sync = (want: CID, options?: SyncOptions) => Promise<SyncResult>
+
+/** At most this many haves go with a sync request. */
+const MAX_HAVES = 256
+
+/**
+ * Fetches what this node lacks of `want` with framehub sync (one CAR of the missing blocks from
+ * one peer), or with bitswap when no peer speaks it, and imports it: every block checked, nothing
+ * visible until the DAG is complete (`snapshots.importCar`).
+ */
+export function createSync ({ repo, events }: ServiceComponents, snapshots: SnapshotService, network: Network, options: { maxSyncBytes?: number, syncIdleMs?: number, log: { info: (obj: object, msg: string) => void } }): Sync {
+  const { blocks } = repo
+  const log = options.log
+  const maxBytes = options.maxSyncBytes ?? 4 * 1024 ** 3
+  return async (want, opts = {}) => {
+    const started = performance.now()
+    if (await blocks.has(want)) return { want, peer: '', blocks: 0, bytes: 0, ms: 0 }
+    let answer: { peer: string, car: AsyncIterable<Uint8Array>, partial: boolean }
+    try {
+      answer = { ...await network.fetch(want, (opts.have ?? []).slice(0, MAX_HAVES), { signal: opts.signal, from: opts.from, idleMs: options.syncIdleMs }), partial: true }
+    } catch (err) {
+      // No peer speaks framehub sync (stock IPFS peers): fall back to bitswap, block by block.
+      if ((err as { code?: string }).code !== 'ERR_PEER_UNREACHABLE') throw err
+      log.info({ want: want.toString(), err: (err as Error).message }, 'no peer answers framehub sync; fetching with bitswap')
+      answer = { peer: 'bitswap', car: network.bitswapCar(want, { signal: opts.signal }), partial: false }
+    }
+    const { peer, car } = answer
+    const stats = await snapshots.importCar(car, {
+      signal: opts.signal,
+      maxBytes,
+      root: want,
+      // A bitswap walk stores what it fetches as it goes, so nothing stored is trusted to be complete.
+      partial: answer.partial,
+      onProgress: (e) => {
+        const d = e.detail as { blocks: number, bytes: number }
+        const detail = { peer, want: want.toString(), blocks: d.blocks, bytes: d.bytes }
+        opts.onProgress?.({ type: 'sync:progress', detail })
+        if (e.type.endsWith(':progress')) events.publish('sync:progress', detail)
+      }
+    })
+    const result = { want, peer, blocks: stats.blocks, bytes: stats.bytes, ms: performance.now() - started }
+    events.publish('sync:done', { want: want.toString(), peer, blocks: stats.blocks, bytes: stats.bytes, ms: Math.round(result.ms) })
+    return result
+  }
+}
