@@ -6,6 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
+import { base32Lower, base32LowerBytes } from './base32.ts'
 import { cborLinks } from './cbor-links.ts'
 import { compareKeys } from './tree/keys.ts'
 import { BlockCorruptError, BlockInvalidError, CidInvalidError, InvalidJsonError } from './errors.ts'
@@ -144,58 +145,14 @@ function collectLinks (value: unknown, out: CID[]): void {
  * against 0.9 for a hello-world server). CIDv1 in base32, what framehub writes and gateways
  * use, is parsed and printed here without that cache; anything else goes through multiformats.
  */
-const BASE32_LOWER = 'abcdefghijklmnopqrstuvwxyz234567'
-const BASE32_CODES = (() => {
-  const codes = new Int8Array(128).fill(-1)
-  for (let i = 0; i < 32; i++) codes[BASE32_LOWER.charCodeAt(i)] = i
-  return codes
-})()
 
 /** `cid.toString()`, without multiformats' string cache for CIDv1 (base32). */
 export function cidString (cid: CID): string {
-  if (cid.version !== 1) return cid.toString()
-  const bytes = cid.bytes
-  let out = 'b'
-  let bits = 0
-  let value = 0
-  for (let i = 0; i < bytes.length; i++) {
-    value = (value << 8) | (bytes[i] as number)
-    bits += 8
-    while (bits >= 5) {
-      bits -= 5
-      out += BASE32_LOWER[(value >>> bits) & 31]
-    }
-    value &= (1 << bits) - 1
-  }
-  if (bits > 0) out += BASE32_LOWER[(value << (5 - bits)) & 31]
-  return out
-}
-
-/** The bytes of multibase base32 text (`b` + RFC 4648 lower case, no padding); undefined if it is not that. */
-function base32Bytes (text: string): Uint8Array | undefined {
-  if (text.length < 2 || text.charCodeAt(0) !== 0x62) return undefined
-  const out = new Uint8Array(((text.length - 1) * 5) >> 3)
-  let bits = 0
-  let value = 0
-  let o = 0
-  for (let i = 1; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    const v = c < 128 ? BASE32_CODES[c] as number : -1
-    if (v < 0) return undefined
-    value = ((value << 5) | v) & 0xfff
-    bits += 5
-    if (bits >= 8) {
-      bits -= 8
-      out[o++] = (value >>> bits) & 0xff
-    }
-  }
-  // What multiformats refuses too: a dangling character, or padding bits that are not zero.
-  if (bits >= 5 || ((value << (8 - bits)) & 0xff) !== 0) return undefined
-  return out
+  return cid.version === 1 ? base32Lower(cid.bytes, 'b') : cid.toString()
 }
 
 function parseCidText (text: string): CID {
-  const bytes = base32Bytes(text)
+  const bytes = text.charCodeAt(0) === 0x62 ? base32LowerBytes(text) : undefined
   if (bytes === undefined) return CID.parse(text)
   const cid = CID.decode(bytes)
   if (cid.version !== 1) return CID.parse(text) // a CIDv0 in base32 is not valid text; let multiformats say so

@@ -1,6 +1,7 @@
 import { Level } from 'level'
 import { base32upper } from 'multiformats/bases/base32'
 import type { CID } from 'multiformats/cid'
+import { base32Upper } from '../core/base32.ts'
 import { RepoCorruptError, RepoLockedError } from '../core/errors.ts'
 
 import type { AbstractSublevel } from 'abstract-level'
@@ -29,33 +30,14 @@ export interface RepoDb {
   close (): Promise<void>
 }
 
-const BASE32 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 'latin1')
-
 /**
  * The blockstore key of a CID: `/` + multibase base32upper(multihash) (prefix `B`, unpadded): what
  * `blockstore-level` uses, so Helia reads framehub's blocks and the other way round. Encoded
- * through a table into one Buffer: the multibase encoder builds strings a character at a time,
+ * through a table (`core/base32.ts`): the multibase encoder builds strings a character at a time,
  * which costs time and memory on 100k-block writes and walks.
  */
 export function blockKey (cid: CID): string {
-  const bytes = cid.multihash.bytes
-  const out = Buffer.allocUnsafe(2 + Math.ceil(bytes.length * 8 / 5))
-  out[0] = 0x2f // '/'
-  out[1] = 0x42 // 'B', the multibase prefix of base32upper
-  let o = 2
-  let bits = 0
-  let value = 0
-  for (let i = 0; i < bytes.length; i++) {
-    value = (value << 8) | (bytes[i] as number)
-    bits += 8
-    while (bits >= 5) {
-      out[o++] = BASE32[(value >>> (bits - 5)) & 31] as number
-      bits -= 5
-    }
-    value &= (1 << bits) - 1
-  }
-  if (bits > 0) out[o++] = BASE32[(value << (5 - bits)) & 31] as number
-  return out.toString('latin1', 0, o)
+  return base32Upper(cid.multihash.bytes, '/B')
 }
 
 /** The multibase encoder's result, kept to check the table encoder against. */
