@@ -4,6 +4,7 @@ import type { ManyReader } from './closure.ts'
 import { cidKey, decodeCbor, DAG_CBOR } from './codec.ts'
 import type { Block } from './codec.ts'
 import { looksLikeCommit } from './commit.ts'
+import { dependenciesFirst } from './order.ts'
 import { pacer } from './pace.ts'
 import { looksLikeTraceStep } from './trace-step.ts'
 import { diffTrees } from './tree/index.ts'
@@ -74,25 +75,7 @@ export async function * missingBlocks (reader: BlockReader & Partial<ManyReader>
 /** `nodes` ordered so that every node comes after those of its parents that are among them. */
 function parentsFirst (nodes: HistoryNode[]): HistoryNode[] {
   const byKey = new Map(nodes.map(n => [n.key, n]))
-  const out: HistoryNode[] = []
-  const placed = new Set<string>()
-  for (const start of nodes) {
-    // Iterative post-order: session chains are deep.
-    const stack: Array<{ node: HistoryNode, next: number }> = [{ node: start, next: 0 }]
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1] as { node: HistoryNode, next: number }
-      if (top.next === 0 && placed.has(top.node.key)) { stack.pop(); continue }
-      const parent = top.node.parents[top.next++]
-      if (parent != null) {
-        const p = byKey.get(cidKey(parent))
-        if (p != null && !placed.has(p.key)) stack.push({ node: p, next: 0 })
-        continue
-      }
-      stack.pop()
-      if (!placed.has(top.node.key)) { placed.add(top.node.key); out.push(top.node) }
-    }
-  }
-  return out
+  return dependenciesFirst(nodes, n => n.parents.map(p => byKey.get(cidKey(p))).filter(p => p != null))
 }
 
 interface HistoryNode {

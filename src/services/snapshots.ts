@@ -5,6 +5,7 @@ import type { Block } from '../core/codec.ts'
 import type { CID } from 'multiformats/cid'
 import { walkClosure } from '../core/closure.ts'
 import { linksOf, verifyBlock } from '../core/codec.ts'
+import { dependenciesFirst } from '../core/order.ts'
 import { BlockNotFoundError, CarInvalidError, DagIncompleteError, isFramehubError } from '../core/errors.ts'
 import { blockKey } from '../storage/level-db.ts'
 import { promotePending } from '../storage/pending.ts'
@@ -190,20 +191,7 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
 
 /** The keys of `copy` reachable from `root` (through `childrenOf`), every block after its children. */
 export function childrenFirst (root: string, childrenOf: Map<string, string[]>, copy: Set<string>): string[] {
-  const out: string[] = []
-  const done = new Set<string>()
-  const stack: Array<{ key: string, next: number }> = [{ key: root, next: 0 }]
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1] as { key: string, next: number }
-    const child = childrenOf.get(top.key)?.[top.next++]
-    if (child != null) {
-      if (copy.has(child) && !done.has(child)) stack.push({ key: child, next: 0 })
-      continue
-    }
-    stack.pop()
-    if (!done.has(top.key) && copy.has(top.key)) { done.add(top.key); out.push(top.key) }
-  }
-  return out
+  return dependenciesFirst([root], key => (childrenOf.get(key) ?? []).filter(child => copy.has(child))).filter(key => copy.has(key))
 }
 
 /** A CAR v2's blocks (read by @ipld/car), one per batch. */
