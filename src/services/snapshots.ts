@@ -135,7 +135,8 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
         const queue: Array<{ cid: CID, key: string }> = [{ cid: root, key: rootKey }]
         const outside: CID[] = []
         let count = 0
-        /** The children of each staged block (keys), to copy children before parents. */
+        /** The children of each staged block (keys), to copy children before parents: kept only
+         *  while blocks are in memory (a spilled import is copied under a marker instead). */
         const childrenOf = new Map<string, string[]>()
         const follow = (cid: CID, data: Uint8Array, links: CID[] | undefined, parent?: string): void => {
           const children: string[] = []
@@ -144,7 +145,7 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
             children.push(key)
             if (!seen.has(key)) { seen.add(key); queue.push({ cid: link, key }) }
           }
-          if (parent != null) childrenOf.set(parent, children)
+          if (parent != null && staging.inMemory) childrenOf.set(parent, children)
         }
         while (queue.length > 0 || outside.length > 0) {
           options?.signal?.throwIfAborted()
