@@ -4,6 +4,8 @@
  * encoder builds its strings a character at a time and keeps a global cache per CID; these are
  * on every block read and every gateway request.
  */
+import { smallBytes } from './slab.ts'
+
 const UPPER = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 'latin1')
 const LOWER = Buffer.from('abcdefghijklmnopqrstuvwxyz234567', 'latin1')
 const LOWER_CODES = (() => {
@@ -42,7 +44,7 @@ export const base32Lower = (bytes: Uint8Array, prefix = ''): string => encode(by
  */
 export function base32LowerBytes (text: string): Uint8Array | undefined {
   if (text.length < 2) return undefined
-  const out = new Uint8Array(((text.length - 1) * 5) >> 3)
+  const out = smallBytes(((text.length - 1) * 5) >> 3)
   let bits = 0
   let value = 0
   let o = 0

@@ -5,7 +5,8 @@ import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { cidString, parseCid, tryParseCid } from '../../src/core/codec.ts'
+import { cidOf, cidString, parseCid, tryParseCid } from '../../src/core/codec.ts'
+import { smallBytes } from '../../src/core/slab.ts'
 
 const cidArb = fc.tuple(fc.constantFrom(0x55, 0x70, 0x71, 0x0129, 0x300000), fc.uint8Array({ maxLength: 70 }), fc.boolean()).map(([codec, bytes, hashed]) =>
   hashed ? CID.createV1(codec, sha256.digest(bytes) as Awaited<ReturnType<typeof sha256.digest>>) : CID.createV1(codec, identity.digest(bytes)))
@@ -34,5 +35,37 @@ describe('CID text without the multiformats string cache', () => {
       try { expected = CID.parse(text).toString() } catch { expected = undefined }
       assert.equal(tryParseCid(text)?.toString(), expected, JSON.stringify(text))
     }), { numRuns: 5000 })
+  })
+
+  it('reads CIDv1 sha2-256 text in place into the same CID as multiformats, each in bytes of its own', () => {
+    const parsed: CID[] = []
+    const expected: CID[] = []
+    fc.assert(fc.property(fc.constantFrom(0x55, 0x70, 0x71), fc.uint8Array({ maxLength: 64 }), (codec, bytes) => {
+      const reference = CID.createV1(codec, sha256.digest(bytes) as Awaited<ReturnType<typeof sha256.digest>>)
+      const cid = parseCid(reference.toString())
+      assert.equal(cid.version, 1)
+      assert.equal(cid.code, codec)
+      assert.equal(cid.multihash.code, reference.multihash.code)
+      assert.equal(cid.multihash.size, 32)
+      assert.deepEqual([...cid.multihash.digest], [...reference.multihash.digest])
+      assert.deepEqual([...cid.multihash.bytes], [...reference.multihash.bytes])
+      assert.deepEqual([...cid.bytes], [...reference.bytes])
+      assert.ok(CID.asCID(cid)?.equals(reference))
+      assert.ok(cidOf(bytes, codec).equals(reference))
+      parsed.push(cid, cidOf(bytes, codec))
+      expected.push(reference, reference)
+    }), { numRuns: 1000 })
+    // Views into shared slabs: none overwrote another.
+    parsed.forEach((cid, i) => { assert.ok(cid.equals(expected[i]), `CID ${i} changed`) })
+  })
+
+  it('hands out slab views that never overlap', () => {
+    const views = Array.from({ length: 2000 }, (_, i) => {
+      const view = smallBytes(1 + (i % 130))
+      assert.ok(view.every(b => b === 0), 'a new view is zero-filled')
+      view.fill(i & 0xff)
+      return view
+    })
+    views.forEach((view, i) => { assert.ok(view.every(b => b === (i & 0xff)), `view ${i} was overwritten`) })
   })
 })
