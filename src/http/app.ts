@@ -1,13 +1,13 @@
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import underPressure from '@fastify/under-pressure'
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { FramehubNode } from '../node.ts'
 import { httpCodes, HttpError, installErrorHandlers } from './errors.ts'
 import type { EventBus } from '../services/events.ts'
 import { registerMetrics } from './plugins/metrics.ts'
+import { loadShedding } from './plugins/pressure.ts'
 import { bearerAuth } from './plugins/auth.ts'
 import { apiRoutes } from './routes/api/index.ts'
 import type { ApiContext } from './routes/api/context.ts'
@@ -62,7 +62,6 @@ declare module 'fastify' {
 }
 
 const MiB = 1024 * 1024
-const STARTUP_GRACE_MS = 3000
 
 /**
  * The framehub gateway: `/api/v1` (query API), `/ipfs` (trustless gateway), `/pins` (Pinning
@@ -89,24 +88,9 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
   registerSchemas(app)
   installErrorHandlers(app)
 
-  if (init.underPressure !== false) {
-    // Starting up (loading modules, compiling schemas) blocks the event loop for a while, and the
-    // first delay sample would shed the first requests. Event-loop pressure counts from 3 s after
-    // the server listens (memory pressure counts at once).
-    let judgeDelayFrom = Date.now() + STARTUP_GRACE_MS
-    app.addHook('onListen', (done) => { judgeDelayFrom = Date.now() + STARTUP_GRACE_MS; done() })
-    await app.register(underPressure, {
-      maxEventLoopDelay: init.underPressure?.maxEventLoopDelay ?? 1000,
-      maxHeapUsedBytes: init.underPressure?.maxHeapUsedBytes ?? 0,
-      maxRssBytes: init.underPressure?.maxRssBytes ?? 0,
-      retryAfter: 2,
-      pressureHandler: async (_request, reply, type) => {
-        if (type === 'eventLoopDelay' && Date.now() < judgeDelayFrom) return
-        void reply.header('retry-after', 2)
-        throw new HttpError(httpCodes.overloaded, `the node is overloaded (${type}); retry later`)
-      }
-    })
-  }
+  // Metrics first: they time every route added after them.
+  registerMetrics(app, node, events)
+  if (init.underPressure !== false) await loadShedding(app, init.underPressure ?? {})
   const rate = init.rateLimit ?? { max: 1200, timeWindow: 60_000 }
   let writeRateLimit: Record<string, unknown> | undefined
   if (rate !== false) {
@@ -129,7 +113,6 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
     await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
   }
 
-  registerMetrics(app, node, events)
   const auth = bearerAuth(node.repo.config.apiToken)
   const handlerTimeoutMs = init.handlerTimeout ?? 60_000
   const ctx: ApiContext = {

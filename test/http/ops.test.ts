@@ -19,10 +19,22 @@ describe('operations: health, metrics, docs, events, limits', () => {
 
   test('/metrics in Prometheus text format with per-route latency', async () => {
     await h.app.inject({ url: '/health' })
+    await h.app.inject({ url: '/ipfs/bafkqaaa', headers: { accept: 'application/vnd.ipld.raw' } })
+    await h.app.inject({ method: 'HEAD', url: '/ipfs/bafkqaaa', headers: { accept: 'application/vnd.ipld.raw' } })
+    await h.app.inject({ url: '/api/v1/frames/not-a-cid' })
+    await h.app.inject({ url: '/no/such/route' })
+    await h.app.inject({ url: '/docs/json' })
     const res = await h.app.inject({ url: '/metrics' })
     assert.equal(res.statusCode, 200)
     assert.match(String(res.headers['content-type']), /^text\/plain/)
-    assert.match(res.body, /framehub_http_request_duration_seconds_bucket\{[^}]*route="\/health"/)
+    const count = (labels: string): number => Number(new RegExp(`^framehub_http_request_duration_seconds_count\\{${labels}\\} (\\d+)$`, 'm').exec(res.body)?.[1] ?? 0)
+    assert.ok(count('method="GET",route="/health",status_code="200"') >= 1)
+    // The route pattern, prefix included; one series per method and status.
+    assert.equal(count('method="GET",route="/ipfs/:cid",status_code="200"'), 1)
+    assert.equal(count('method="HEAD",route="/ipfs/:cid",status_code="200"'), 1)
+    assert.equal(count('method="GET",route="/api/v1/frames/:cid",status_code="400"'), 1)
+    assert.equal(count('method="GET",route="unmatched",status_code="404"'), 1)
+    assert.equal(count('method="GET",route="/docs/json",status_code="200"'), 1)
     assert.match(res.body, /^framehub_branches \d+$/m)
     assert.match(res.body, /^framehub_sessions \d+$/m)
   })

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { FramehubNode } from '../../node.ts'
 import type { EventBus } from '../../services/events.ts'
@@ -104,10 +104,33 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
   })
 
   // Fastify times every request itself (reply.elapsedTime, ms since it arrived): no onRequest
-  // hook, and a callback hook rather than an async one (no promise per request).
+  // hook, and callback hooks rather than async ones (no promise per request). The route pattern
+  // is bound into a hook of each route as it is added, rather than read per request from
+  // `request.routeOptions` (see plugins/pressure.ts for what that read costs); requests that
+  // matched no route are counted by one global hook. Label sets are resolved once per route,
+  // method and status.
+  const timer = (route: string): ((request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void) => {
+    const children = new Map<string, Histogram.Internal<'method' | 'route' | 'status_code'>>()
+    return (request, reply, done) => {
+      const key = `${request.method} ${reply.statusCode}`
+      let child = children.get(key)
+      if (child === undefined) {
+        child = duration.labels({ method: request.method, route, status_code: String(reply.statusCode) })
+        children.set(key, child)
+      }
+      child.observe(reply.elapsedTime / 1000)
+      done()
+    }
+  }
+  app.addHook('onRoute', (route) => {
+    const hooks = route.onResponse
+    const own = timer(route.url ?? route.path)
+    route.onResponse = hooks == null ? [own] : [...(Array.isArray(hooks) ? hooks : [hooks]), own]
+  })
+  const unmatched = timer('unmatched')
   app.addHook('onResponse', (request, reply, done) => {
-    duration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
-    done()
+    if (request.is404) unmatched(request, reply, done)
+    else done()
   })
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
