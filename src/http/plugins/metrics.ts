@@ -106,9 +106,9 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
   // Fastify times every request itself (reply.elapsedTime, ms since it arrived): no onRequest
   // hook, and callback hooks rather than async ones (no promise per request). The route pattern
   // is bound into a hook of each route as it is added, rather than read per request from
-  // `request.routeOptions` (see plugins/pressure.ts for what that read costs); requests that
-  // matched no route are counted by one global hook. Label sets are resolved once per route,
-  // method and status.
+  // `request.routeOptions` (an object Fastify builds on every read); requests that matched no
+  // route are counted by one global hook. Label sets are resolved once per route, method and
+  // status, not hashed on every request.
   const timer = (route: string): ((request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void) => {
     const children = new Map<string, Histogram.Internal<'method' | 'route' | 'status_code'>>()
     return (request, reply, done) => {
