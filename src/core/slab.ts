@@ -7,7 +7,7 @@
  * `ArrayBuffer`, and `subarray` does; from then on it owns an off-heap `ArrayBuffer`, and every
  * young-generation GC must sweep each one that died. A parsed CID is cut into views (its
  * multihash, its digest) at once, so each cost one `ArrayBuffer`: under gateway load, one per
- * request and most of the sweep time of every scavenge. Views into a slab share one.
+ * request. Views into a slab share one.
  *
  * The cost: a slab stays in memory while any view into it does (at most 8 KiB per CID kept).
  */
