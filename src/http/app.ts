@@ -40,6 +40,8 @@ export interface GatewayInit {
   underPressure?: { maxEventLoopDelay?: number, maxHeapUsedBytes?: number, maxRssBytes?: number } | false
   /** Serve the OpenAPI document and Swagger UI at /docs (default true). */
   docs?: boolean
+  /** Longest a pin request may wait on the network for blocks this node lacks, ms (default 5 minutes). */
+  pinFetchTimeout?: number
   /** The event bus to stream and count (default: the node's). */
   events?: EventBus
 }
@@ -81,7 +83,7 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
     onConstructorPoisoning: 'error'
   })
   const events = init.events ?? node.events
-  const pins = createPinStore(node, events)
+  const pins = createPinStore(node, events, { fetchTimeoutMs: init.pinFetchTimeout })
   app.decorate('framehub', { node, events, pins })
   app.addHook('onClose', async () => { await pins.close() })
 

@@ -63,9 +63,14 @@ function splitList (text: string | undefined, what: string, max: number): string
 export async function pinRoutes (app: FastifyInstance, ctx: PinsContext): Promise<void> {
   const { node } = ctx
   const { store } = ctx
-  const delegates = [`/p2p/${node.peerId}`]
+  // Where a client may connect to hand over the data: this node's listen addresses when it is
+  // on the network, else its peer id alone.
+  const delegates = (): string[] => {
+    const addresses = node.network?.addresses() ?? []
+    return addresses.length > 0 ? addresses.slice(0, 20) : [`/p2p/${node.peerId}`]
+  }
   const view = (r: PinRecord): Record<string, unknown> => {
-    const out: Record<string, unknown> = { requestid: r.requestid, status: r.status, created: r.created, pin: r.pin, delegates }
+    const out: Record<string, unknown> = { requestid: r.requestid, status: r.status, created: r.created, pin: r.pin, delegates: delegates() }
     if (r.info != null) out.info = r.info
     return out
   }

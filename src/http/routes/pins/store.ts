@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { walkClosure } from '../../../core/closure.ts'
+import type { CID } from 'multiformats/cid'
 import { parseCid } from '../../../core/codec.ts'
 import { isFramehubError } from '../../../core/errors.ts'
 import type { FramehubNode } from '../../../node.ts'
@@ -59,17 +60,32 @@ const keyOf = (requestid: string): string => PREFIX + requestid
 /** Milliseconds in base 36, fixed width: request ids sort by creation time. */
 const msKey = (ms: number): string => ms.toString(36).padStart(10, '0')
 
+export interface PinStoreOptions {
+  /** Longest a pin may wait on the network for its blocks, ms (default 5 minutes). */
+  fetchTimeoutMs?: number
+}
+
+/** Time to dial one of a pin request's origins, ms. */
+const ORIGIN_DIAL_MS = 10_000
+
 /**
  * The pinning service's records, in the repository state next to refs, and the pins themselves
  * in Helia's pin store. Work runs one job at a time in the background, as the spec's
- * queued → pinning → pinned|failed lifecycle expects. This node does not fetch from the network
- * yet: a pin whose DAG is not complete locally fails, with the missing block in `info`.
+ * queued → pinning → pinned|failed lifecycle expects.
+ *
+ * A DAG this node lacks is fetched from its peers first, after dialling the request's `origins`:
+ * through framehub sync, or bitswap for stock peers (`replication.sync`), so every block is
+ * checked and nothing is stored until the DAG is complete. Helia then pins offline, over blocks
+ * that are all here. An offline node (no `network`), or a DAG no peer gives in time, fails the
+ * pin with the reason in `info.status_details`.
  */
-export function createPinStore (node: FramehubNode, events: EventBus): PinStore {
+export function createPinStore (node: FramehubNode, events: EventBus, options: PinStoreOptions = {}): PinStore {
   const { state } = node.repo.db
+  const fetchTimeoutMs = options.fetchTimeoutMs ?? 5 * 60_000
   let lastMs = 0
   let chain: Promise<void> = Promise.resolve()
   let closed = false
+  const closing = new AbortController()
 
   const serial = (job: () => Promise<void>): Promise<void> => {
     chain = chain.then(async () => { if (!closed) await job() }).catch(() => {})
@@ -103,20 +119,45 @@ export function createPinStore (node: FramehubNode, events: EventBus): PinStore 
     await setStatus(requestid, 'pinning')
     const cid = parseCid(record.pin.cid)
     try {
-      // Every block must be here first: Helia would otherwise wait on a network this node does not have.
+      const fetched = await fetchMissing(cid, record.pin.origins ?? [])
+      // Every block must be here: Helia pins offline.
       let blocks = 0
       for await (const _ of walkClosure(node.repo.blocks, cid)) blocks++
       const pins = (await node.repo.helia()).pins
       if (!await pins.isPinned(cid)) {
         for await (const _ of pins.add(cid, { offline: true } as Parameters<typeof pins.add>[1])) { /* drain */ }
       }
-      await setStatus(requestid, 'pinned', { dag_blocks: String(blocks) })
+      await setStatus(requestid, 'pinned', { dag_blocks: String(blocks), ...(fetched != null ? { fetched_blocks: String(fetched.blocks), fetched_from: fetched.peer } : {}) })
     } catch (err) {
+      if (closing.signal.aborted) return // stays `pinning`: picked up again at the next start
       const details = isFramehubError(err) ? `${err.code}: ${err.message}` : (err as Error).message
       const missing = isFramehubError(err) && err.code === 'ERR_BLOCK_NOT_FOUND'
       await setStatus(requestid, 'failed', {
-        status_details: missing ? `${details} (this node does not fetch blocks from the network yet: import them first)` : details
+        status_details: missing && node.network == null ? `${details} (this node is offline: import the blocks, or start it with the network)` : details
       })
+    }
+  }
+
+  /**
+   * Fetches `cid`'s DAG from the network when this node does not have it (a stored block always
+   * has its whole closure here). Returns what came in, or undefined when nothing was needed.
+   */
+  const fetchMissing = async (cid: CID, origins: string[]): Promise<{ blocks: number, peer: string } | undefined> => {
+    const { network, replication } = node
+    if (network == null || replication == null || await node.repo.blocks.has(cid)) return undefined
+    // All at once; an origin that cannot be dialled is not an error: another peer may have the DAG.
+    await Promise.all(origins.map(async origin => {
+      await network.connect(origin, { signal: AbortSignal.any([closing.signal, AbortSignal.timeout(ORIGIN_DIAL_MS)]) }).catch(() => {})
+    }))
+    const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(fetchTimeoutMs)])
+    try {
+      const result = await replication.sync(cid, { signal })
+      return { blocks: result.blocks, peer: result.peer }
+    } catch (err) {
+      if (signal.aborted && !closing.signal.aborted) {
+        throw new Error(`no connected peer gave ${cid} within ${Math.round(fetchTimeoutMs / 1000)} s (${network.peers().length} peers connected)`)
+      }
+      throw err
     }
   }
 
@@ -226,8 +267,10 @@ export function createPinStore (node: FramehubNode, events: EventBus): PinStore 
     },
     async close () {
       await ready.catch(() => {})
-      // Jobs not started yet stay queued in the records and run on the next start.
+      // Jobs not started yet stay queued in the records and run on the next start; a fetch under
+      // way is abandoned (its staged blocks are dropped) and runs again then too.
       closed = true
+      closing.abort()
       await chain
     }
   }
