@@ -22,6 +22,12 @@ const branchInfo = (b: BranchView): BranchInfo => ({ name: b.name, commit: CID.p
 /** RefService over the daemon's `/api/v1/head`, `/resolve`, `/branches` and `/checkout`. */
 export function remoteRefs (api: ApiClient): RefService {
   const state = async (branch?: string): Promise<BranchState> => await api.json<BranchState>('/head', { query: { branch } })
+  const resolveTree: RefService['resolveTree'] = async (spec, options) => {
+    const r = await api.json<{ tree: string, commit?: string }>('/resolve', { query: { ref: spec, as: 'tree' }, signal: options?.signal })
+    const out: ResolvedTree = { tree: CID.parse(r.tree) }
+    if (r.commit != null) out.commit = CID.parse(r.commit)
+    return out
+  }
   return {
     currentBranch: async () => (await state()).branch,
 
@@ -49,12 +55,9 @@ export function remoteRefs (api: ApiClient): RefService {
       return CID.parse(r.root)
     },
 
-    resolveTree: async (spec, options) => {
-      const r = await api.json<{ tree: string, commit?: string }>('/resolve', { query: { ref: spec, as: 'tree' }, signal: options?.signal })
-      const out: ResolvedTree = { tree: CID.parse(r.tree) }
-      if (r.commit != null) out.commit = CID.parse(r.commit)
-      return out
-    },
+    resolveTree,
+
+    treeOfCommit: async (commit, options) => (await resolveTree(commit.toString(), options)).tree,
 
     listBranches: async () => (await api.json<{ branches: BranchView[] }>('/branches')).branches.map(branchInfo),
 

@@ -3,7 +3,6 @@ import type { AbstractSnapshot } from 'abstract-level'
 import type { CID } from 'multiformats/cid'
 import { RefNotFoundError } from '../core/errors.ts'
 import { decodeFrame } from '../core/frame.ts'
-import { readCommit } from '../core/history.ts'
 import { compareKeys, diffTrees, entries } from '../core/tree/index.ts'
 import type { BlockReader, TreeDiffEntry } from '../core/tree/index.ts'
 import {
@@ -74,7 +73,7 @@ function createFrameIndexService ({ repo, exclusive }: ServiceComponents, refs: 
 
   const headTree = async (branch: string, options?: CallOptions): Promise<CID | null> => {
     const head = await refs.branchHead(branch)
-    return head == null ? null : (await readCommit(repo.blocks, head, options)).tree
+    return head == null ? null : await refs.treeOfCommit(head, options)
   }
 
   /** Must run under `exclusive`: no ref move of the branch interleaves with the chunked writes. */

@@ -6,7 +6,6 @@ import type { Block } from '../core/codec.ts'
 import { FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
 import { decodeFrame, encodeFrame, frameFromJson, frameLinks, parseJsonText } from '../core/frame.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
-import { readCommit } from '../core/history.ts'
 import { buildTree, entries, getEntry, mutateTree } from '../core/tree/index.ts'
 import type { TreeChange } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
@@ -109,7 +108,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     for (const b of extra) batch.putBlock(b.cid, b.bytes)
     for (const b of result.blocks) batch.putBlock(b.cid, b.bytes)
     const head = await refs.branchHead(branch)
-    const headTree = head == null ? EMPTY_TREE : (await readCommit(blocks, head, options)).tree
+    const headTree = head == null ? EMPTY_TREE : await refs.treeOfCommit(head, options)
     if (result.root.equals(headTree)) batch.delState(keys.work(branch))
     else batch.putState(keys.work(branch), encodeCid(result.root))
     await batch.write()

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { tryParseCid } from '../core/codec.ts'
+import { cidString, tryParseCid } from '../core/codec.ts'
 import { RefExistsError, RefInvalidError, RefNotFoundError, UsageError } from '../core/errors.ts'
 import { readCommit } from '../core/history.ts'
 import { looksLikeCommit } from '../core/commit.ts'
@@ -33,6 +33,8 @@ export interface RefService {
   resolveCommit (spec: string, options?: CallOptions): Promise<CID>
   /** What a user's CID-or-ref names: a CID of any block (unless a branch has that name), else resolveCommit. */
   resolveCid (spec: string, options?: CallOptions): Promise<CID>
+  /** The tree a commit names (remembered: a commit's CID always names the same tree). */
+  treeOfCommit (commit: CID, options?: CallOptions): Promise<CID>
   /** Like resolveCommit, and also accepts a tree CID; no spec = the current working tree. */
   resolveTree (spec?: string, options?: CallOptions): Promise<ResolvedTree>
   listBranches (): Promise<BranchInfo[]>
@@ -50,13 +52,28 @@ export function checkBranchName (name: string): void {
   }
 }
 
+/** Commits whose trees are remembered (oldest first out). */
+const TREES_REMEMBERED = 1024
+
 export function createRefService ({ repo, exclusive, events }: ServiceComponents): RefService {
   const { state } = repo
 
   const currentBranch = async (): Promise<string> => (await state.text(keys.head)) ?? repo.config.defaultBranch
   const branchHead = async (branch: string): Promise<CID | undefined> => await state.cid(keys.ref(branch))
 
-  const treeOfCommit = async (cid: CID, options?: CallOptions): Promise<CID> => (await readCommit(repo.blocks, cid, options)).tree
+  // Reading a commit for its tree decodes and schema-checks the whole commit (about 0.15 ms),
+  // and every list query and checkout asks for a branch head's tree: commits are immutable, so
+  // the answer is kept for the most recent ones.
+  const treeOf = new Map<string, CID>()
+  const treeOfCommit = async (cid: CID, options?: CallOptions): Promise<CID> => {
+    const key = cidString(cid)
+    const known = treeOf.get(key)
+    if (known !== undefined) return known
+    const { tree } = await readCommit(repo.blocks, cid, options)
+    if (treeOf.size >= TREES_REMEMBERED) treeOf.delete(treeOf.keys().next().value as string)
+    treeOf.set(key, tree)
+    return tree
+  }
 
   const workingTree = async (branch?: string): Promise<CID> => {
     const name = branch ?? await currentBranch()
@@ -128,6 +145,7 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
     workingTree,
     resolveCommit,
     resolveCid,
+    treeOfCommit,
     resolveTree,
     listBranches,
     createBranch: async (name, start) => await exclusive(async () => {
