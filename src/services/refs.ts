@@ -52,8 +52,21 @@ export function checkBranchName (name: string): void {
   }
 }
 
-/** Commits whose trees are remembered (oldest first out). */
-const TREES_REMEMBERED = 1024
+/** Answers read from blocks that are remembered, per kind of answer (oldest out first). */
+const REMEMBERED = 1024
+
+/** A memo of facts about immutable blocks, by CID, holding the most recent `REMEMBERED`. */
+function remembered<T> (): (cid: CID, read: () => Promise<T>) => Promise<T> {
+  const known = new Map<string, T>()
+  return async (cid, read) => {
+    const key = cidString(cid)
+    if (known.has(key)) return known.get(key) as T
+    const value = await read()
+    if (known.size >= REMEMBERED) known.delete(known.keys().next().value as string)
+    known.set(key, value)
+    return value
+  }
+}
 
 export function createRefService ({ repo, exclusive, events }: ServiceComponents): RefService {
   const { state } = repo
@@ -61,19 +74,16 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
   const currentBranch = async (): Promise<string> => (await state.text(keys.head)) ?? repo.config.defaultBranch
   const branchHead = async (branch: string): Promise<CID | undefined> => await state.cid(keys.ref(branch))
 
-  // Reading a commit for its tree decodes and schema-checks the whole commit (about 0.15 ms),
-  // and every list query and checkout asks for a branch head's tree: commits are immutable, so
-  // the answer is kept for the most recent ones.
-  const treeOf = new Map<string, CID>()
-  const treeOfCommit = async (cid: CID, options?: CallOptions): Promise<CID> => {
-    const key = cidString(cid)
-    const known = treeOf.get(key)
-    if (known !== undefined) return known
-    const { tree } = await readCommit(repo.blocks, cid, options)
-    if (treeOf.size >= TREES_REMEMBERED) treeOf.delete(treeOf.keys().next().value as string)
-    treeOf.set(key, tree)
-    return tree
-  }
+  // What a block is never changes with time, so answers read from blocks are kept for the most
+  // recent CIDs: reading a commit for its tree decodes and schema-checks the whole commit (about
+  // 0.15 ms), telling a tree CID from a commit CID decodes the tree's root node, and every list
+  // query asks one or the other.
+  const treeOf = remembered<CID>()
+  const treeOfCommit = async (cid: CID, options?: CallOptions): Promise<CID> =>
+    await treeOf(cid, async () => (await readCommit(repo.blocks, cid, options)).tree)
+  const isTree = remembered<boolean>()
+  const isTreeCid = async (cid: CID, options?: CallOptions): Promise<boolean> =>
+    await isTree(cid, async () => isTreeNode(decodeCbor(cid, await repo.blocks.get(cid, options))))
 
   const workingTree = async (branch?: string): Promise<CID> => {
     const name = branch ?? await currentBranch()
@@ -121,10 +131,7 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
   const resolveTree = async (spec?: string, options?: CallOptions): Promise<ResolvedTree> => {
     if (spec == null) return { tree: await workingTree() }
     const asCid = tryParseCid(spec)
-    if (asCid != null && await branchHead(spec) == null) {
-      const value = decodeCbor(asCid, await repo.blocks.get(asCid, options))
-      if (isTreeNode(value)) return { tree: asCid }
-    }
+    if (asCid != null && await branchHead(spec) == null && await isTreeCid(asCid, options)) return { tree: asCid }
     const commit = await resolveCommit(spec, options)
     return { tree: await treeOfCommit(commit, options), commit }
   }
