@@ -147,7 +147,9 @@ export function createPinStore (node: FramehubNode, events: EventBus, options: P
     if (network == null || replication == null || await node.repo.blocks.has(cid)) return undefined
     // All at once; an origin that cannot be dialled is not an error: another peer may have the DAG.
     await Promise.all(origins.map(async origin => {
-      await network.connect(origin, { signal: AbortSignal.any([closing.signal, AbortSignal.timeout(ORIGIN_DIAL_MS)]) }).catch(() => {})
+      try {
+        await network.connect(origin, { signal: AbortSignal.any([closing.signal, AbortSignal.timeout(ORIGIN_DIAL_MS)]) })
+      } catch {}
     }))
     const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(fetchTimeoutMs)])
     try {
