@@ -14,8 +14,8 @@ import type { ApiContext } from './routes/api/context.ts'
 import { healthRoutes } from './routes/health.ts'
 import { ipfsRoutes } from './routes/ipfs/index.ts'
 import { pinRoutes } from './routes/pins/index.ts'
-import { createPinStore } from './routes/pins/store.ts'
-import type { PinStore } from './routes/pins/store.ts'
+import { createPinStore } from '../services/pins.ts'
+import type { PinStore } from '../services/pins.ts'
 import { registerSchemas } from './schemas.ts'
 
 /** How the gateway is set up. Every limit has a default that suits one node on loopback. */

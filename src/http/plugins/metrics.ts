@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { FramehubNode } from '../../node.ts'
 import type { EventBus } from '../../services/events.ts'
 import { keys } from '../../storage/state.ts'
-import { PIN_PREFIX } from '../routes/pins/store.ts'
+import { PIN_PREFIX } from '../../services/pins.ts'
 
 export interface GatewayMetrics {
   readonly registry: Registry

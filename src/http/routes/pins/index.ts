@@ -4,7 +4,7 @@ import type { FramehubNode } from '../../../node.ts'
 import { httpCodes, HttpError, installErrorHandlers } from '../../errors.ts'
 import type { ErrorFormatter } from '../../errors.ts'
 import type { EventBus } from '../../../services/events.ts'
-import type { PinRecord, PinRequest, PinState, PinStore, TextMatch } from './store.ts'
+import type { PinRecord, PinRequest, PinState, PinStore, TextMatch } from '../../../services/pins.ts'
 
 export interface PinsContext {
   node: FramehubNode

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { walkClosure } from '../../../core/closure.ts'
 import type { CID } from 'multiformats/cid'
-import { parseCid } from '../../../core/codec.ts'
-import { isFramehubError } from '../../../core/errors.ts'
-import type { FramehubNode } from '../../../node.ts'
-import { encodeJson } from '../../../storage/state.ts'
-import type { EventBus } from '../../../services/events.ts'
+import { walkClosure } from '../core/closure.ts'
+import { parseCid } from '../core/codec.ts'
+import { isFramehubError } from '../core/errors.ts'
+import type { FramehubNode } from '../node.ts'
+import { encodeJson } from '../storage/state.ts'
+import type { EventBus } from './events.ts'
 
 export type PinState = 'queued' | 'pinning' | 'pinned' | 'failed'
 
