@@ -31,15 +31,19 @@ export interface BlockStore {
  * and the gateway's raw-block route are made of such reads. A read from a cold disk blocks the
  * event loop for its duration; long walks yield to it between batches (see `walkClosure`).
  */
+/** The bytes read for `cid`, hash-checked; `ERR_BLOCK_NOT_FOUND` when nothing was read. */
+export function checkedBlock (cid: CID, bytes: Uint8Array | undefined): Uint8Array {
+  if (bytes === undefined) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
+  verifyBlock(cid, bytes)
+  return bytes
+}
+
 export function createBlockStore (db: RepoDb, journal?: Journal): BlockStore {
   const read = (key: string): Uint8Array | undefined => journal?.block(key) ?? db.blocks.getSync(key)
   return {
     async get (cid, options) {
       options?.signal?.throwIfAborted()
-      const bytes = read(blockKey(cid))
-      if (bytes === undefined) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
-      verifyBlock(cid, bytes)
-      return bytes
+      return checkedBlock(cid, read(blockKey(cid)))
     },
     async getMany (cids, options) {
       options?.signal?.throwIfAborted()

@@ -2,12 +2,13 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { AbstractSnapshot } from 'abstract-level'
 import { CID } from 'multiformats/cid'
 import { cidKey, verifyBlock } from '../core/codec.ts'
-import { BlockNotFoundError, isFramehubError } from '../core/errors.ts'
+import { isFramehubError } from '../core/errors.ts'
 import type { Frame } from '../core/frame.ts'
 import { compareKeys, diffTrees, emptyTree, entries } from '../core/tree/index.ts'
 import type { BlockReader, TreeDiffEntry } from '../core/tree/index.ts'
 import { blockKey, WriteBatch } from './level-db.ts'
 import type { RepoDb } from './level-db.ts'
+import { checkedBlock } from './block-store.ts'
 
 /**
  * The frame index: for each branch, postings from a frame's kind, tags and words (of its title
@@ -263,10 +264,7 @@ export function dbReader (db: RepoDb, snapshot?: AbstractSnapshot): BlockReader 
   return {
     async get (cid, options) {
       options?.signal?.throwIfAborted()
-      const bytes = db.blocks.getSync(blockKey(cid), { snapshot })
-      if (bytes === undefined) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
-      verifyBlock(cid, bytes)
-      return bytes
+      return checkedBlock(cid, db.blocks.getSync(blockKey(cid), { snapshot }))
     }
   }
 }
