@@ -119,6 +119,7 @@ try {
       traceAppend: traceAppend?.goal.met ?? null,
       diff: commitDiff?.report.goal.met ?? null,
       gateway: gateway?.goal.met ?? null,
+      gatewaySameRun: gateway != null ? gateway.goal.sameRun.met && gateway.goal.memoryFlatMet : null,
       sync: sync?.goals.met ?? null
     },
     totalSeconds: 0
