@@ -19,6 +19,7 @@ export async function * walkClosure (reader: BlockReader, root: CID, options?: C
     const key = cidKey(cid)
     if (seen.has(key)) continue
     seen.add(key)
+    if (options?.held != null && await options.held(cid)) continue
     const bytes = await reader.get(cid, options)
     yield { cid, bytes }
     const links = linksOf(cid, bytes)
@@ -36,6 +37,11 @@ export interface ClosureOptions {
    * Shared between walks, it makes a second walk skip what the first one covered.
    */
   seen?: Set<string>
+  /**
+   * Blocks whose closure the reader of the walk already holds whole: neither yielded nor
+   * descended into (a fetch of what is missing stops there).
+   */
+  held?: (cid: CID) => boolean | Promise<boolean>
 }
 
 /** A reader that can fetch many blocks at once (`undefined` where missing). */

@@ -8,6 +8,7 @@ import { carStream } from '../core/car.ts'
 import { walkClosure } from '../core/closure.ts'
 import type { ManyReader } from '../core/closure.ts'
 import { PeerUnreachableError, UsageError } from '../core/errors.ts'
+import { fetchedOptions } from '../core/fetched.ts'
 import type { Signer } from '../core/signing.ts'
 import type { BlockReader } from '../core/tree/index.ts'
 import { openChains } from './chains.ts'
@@ -64,8 +65,9 @@ export interface Network {
   /** Asks peers (the preferred ones first) for what this node lacks of `want`. */
   fetch (want: CID, have: CID[], options?: FetchOptions & { from?: string[] }): Promise<{ peer: string, car: AsyncIterable<Uint8Array>, trailer: Promise<SyncTrailer> }>
   /**
-   * The fallback when no peer speaks framehub sync: the closure of `want` fetched block by block
-   * with bitswap (from any peer, stock IPFS nodes included), as a CAR stream.
+   * The fallback when no peer speaks framehub sync: what this node lacks of the closure of `want`,
+   * fetched block by block with bitswap (from any peer, stock IPFS nodes included), as a CAR
+   * stream. Fetched blocks stay invisible (Helia keeps them apart) until they are imported.
    */
   bitswapCar (want: CID, options?: { signal?: AbortSignal }): AsyncIterable<Uint8Array>
   /**
@@ -203,11 +205,13 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
       const reader = {
         get: async (cid: CID, o?: { signal?: AbortSignal }): Promise<Uint8Array> => {
           const chunks: Uint8Array[] = []
-          for await (const chunk of helia.blockstore.get(cid, { signal: o?.signal ?? AbortSignal.timeout(BITSWAP_BLOCK_TIMEOUT_MS) })) chunks.push(chunk)
+          // Helia stores what it fetches; FETCHED keeps it apart until the import checks the DAG.
+          for await (const chunk of helia.blockstore.get(cid, fetchedOptions({ signal: o?.signal ?? AbortSignal.timeout(BITSWAP_BLOCK_TIMEOUT_MS) }))) chunks.push(chunk)
           return chunks.length === 1 ? chunks[0] as Uint8Array : Buffer.concat(chunks)
         }
       }
-      return carStream(want, walkClosure(reader, want, options))
+      // Stored blocks have complete closures: the walk fetches only what is missing.
+      return carStream(want, walkClosure(reader, want, { signal: options?.signal, held: async cid => await components.blocks.has(cid) }))
     },
     provide (cid) {
       if (!config.public) return

@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { Network } from '../network/index.ts'
+import { dropFetched } from '../storage/fetched.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 import type { SnapshotService } from './snapshots.ts'
 
@@ -44,22 +45,23 @@ export function createSync ({ repo, events }: ServiceComponents, snapshots: Snap
   return async (want, opts = {}) => {
     const started = performance.now()
     if (await blocks.has(want)) return { want, peer: '', blocks: 0, bytes: 0, ms: 0 }
-    let answer: { peer: string, car: AsyncIterable<Uint8Array>, partial: boolean }
+    let answer: { peer: string, car: AsyncIterable<Uint8Array> }
     try {
-      answer = { ...await network.fetch(want, (opts.have ?? []).slice(0, MAX_HAVES), { signal: opts.signal, from: opts.from, idleMs: options.syncIdleMs }), partial: true }
+      answer = await network.fetch(want, (opts.have ?? []).slice(0, MAX_HAVES), { signal: opts.signal, from: opts.from, idleMs: options.syncIdleMs })
     } catch (err) {
       // No peer speaks framehub sync (stock IPFS peers): fall back to bitswap, block by block.
       if ((err as { code?: string }).code !== 'ERR_PEER_UNREACHABLE') throw err
       log.info({ want: want.toString(), err: (err as Error).message }, 'no peer answers framehub sync; fetching with bitswap')
-      answer = { peer: 'bitswap', car: network.bitswapCar(want, { signal: opts.signal }), partial: false }
+      answer = { peer: 'bitswap', car: network.bitswapCar(want, { signal: opts.signal }) }
     }
     const { peer, car } = answer
     const stats = await snapshots.importCar(car, {
       signal: opts.signal,
       maxBytes,
       root: want,
-      // A bitswap walk stores what it fetches as it goes, so nothing stored is trusted to be complete.
-      partial: answer.partial,
+      // Only what this node lacks: stored blocks have complete closures (a bitswap walk's fetched
+      // blocks are kept apart until this import makes them visible).
+      partial: true,
       onProgress: (e) => {
         const d = e.detail as { blocks: number, bytes: number }
         const detail = { peer, want: want.toString(), blocks: d.blocks, bytes: d.bytes }
@@ -67,6 +69,8 @@ export function createSync ({ repo, events }: ServiceComponents, snapshots: Snap
         if (e.type.endsWith(':progress')) events.publish('sync:progress', detail)
       }
     })
+    // The fetched copies of what is now stored are not needed any more.
+    if (peer === 'bitswap') await dropFetched(repo.db)
     const result = { want, peer, blocks: stats.blocks, bytes: stats.bytes, ms: performance.now() - started }
     events.publish('sync:done', { want: want.toString(), peer, blocks: stats.blocks, bytes: stats.bytes, ms: Math.round(result.ms) })
     return result

@@ -25,6 +25,11 @@ export interface RepoDb {
   readonly helia: Sub
   /** Blocks of an import that is not yet verified complete. */
   readonly pending: Sub
+  /**
+   * Blocks Helia fetched from the network one by one (the bitswap fallback), invisible to
+   * framehub until an import checks their DAG complete (`src/storage/helia-blockstore.ts`).
+   */
+  readonly fetched: Sub
   /** Derived data that can be rebuilt from the DAG: the frame index (`src/storage/frame-index.ts`). */
   readonly index: Sub
   close (): Promise<void>
@@ -64,7 +69,7 @@ export async function openRepoDb (path: string): Promise<RepoDb> {
     throw new RepoCorruptError(`cannot open repository store ${path}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, { path })
   }
   const sub = (name: string): Sub => db.sublevel<string, Bytes>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })
-  const subs = { blocks: sub('blocks'), state: sub('state'), helia: sub('helia'), pending: sub('pending'), index: sub('index') }
+  const subs = { blocks: sub('blocks'), state: sub('state'), helia: sub('helia'), pending: sub('pending'), fetched: sub('fetched'), index: sub('index') }
   // Synchronous reads (`getSync`) need an open sublevel: a new one finishes opening a tick later.
   await Promise.all(Object.values(subs).map(async s => { await s.open() }))
   return {

@@ -107,6 +107,8 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
     // Blocks of an import that never finished were never visible: drop them; an import that was
     // checked complete and killed while copying is finished.
     await recoverPending(db)
+    // Blocks a bitswap fetch left behind: no fetch runs yet, and none of them is visible.
+    await db.fetched.clear()
     // The empty tree is every new branch's tree: keep it readable like any other block.
     const empty = emptyTree()
     await new WriteBatch(db).putBlock(empty.root, empty.blocks[0]?.bytes ?? new Uint8Array()).write()
@@ -136,10 +138,10 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
 }
 
 async function startHelia (db: RepoDb, layers: (helia: Helia) => Helia): Promise<Helia> {
-  const [{ LevelBlockstore }, { LevelDatastore }, { createHeliaLight }] = await Promise.all([
-    import('blockstore-level'), import('datastore-level'), import('helia')
+  const [{ HeliaBlockstore }, { LevelDatastore }, { createHeliaLight }] = await Promise.all([
+    import('./helia-blockstore.ts'), import('datastore-level'), import('helia')
   ])
-  const blockstore = new LevelBlockstore(db.blocks as unknown as Level<string, Uint8Array>)
+  const blockstore = new HeliaBlockstore(db)
   const datastore = new LevelDatastore(db.helia as unknown as Level<string, Uint8Array>)
   await blockstore.open()
   await datastore.open()

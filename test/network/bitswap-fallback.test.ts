@@ -15,7 +15,9 @@ import { createHeliaLight } from 'helia'
 import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
 import { encodeBlock } from '../../src/core/codec.ts'
+import { createGateway } from '../../src/http/app.ts'
 import { createNode } from '../../src/node.ts'
+import { blockKey } from '../../src/storage/level-db.ts'
 import type { FramehubNode } from '../../src/node.ts'
 import { tempDir } from '../helpers/repo.ts'
 
@@ -55,5 +57,50 @@ describe('sync falls back to bitswap when the peer is a stock IPFS node', { time
     assert.equal(r.blocks, 3)
     for (const b of [root, ...leaves]) assert.ok(Buffer.from(await node.repo.blocks.get(b.cid)).equals(b.bytes))
     assert.equal((await node.frames.get(root.cid.toString())).frame.id, 'root')
+    assert.deepEqual(await fetchedKeys(), [], 'nothing is left apart once imported')
   })
+
+  it('a fallback that fails half-way makes nothing visible, and the next one completes the DAG', async () => {
+    const held = encodeBlock({ id: 'held/1', kind: 'fact', title: 'the stock node has it' })
+    const late = encodeBlock({ id: 'late/1', kind: 'fact', title: 'the stock node gets it later' })
+    const root = encodeBlock({ id: 'root/2', kind: 'fact', links: [{ cid: held.cid }, { cid: late.cid }] })
+    for (const b of [root, held]) await stock.blockstore.put(b.cid, b.bytes)
+    const from = [stock.libp2p.peerId.toString()]
+
+    await assert.rejects(node.replication!.sync(root.cid as CID, { from, signal: AbortSignal.timeout(2000) }))
+    // What bitswap brought is kept apart, not visible: no stored block lacks its children.
+    for (const b of [root, held, late]) assert.equal(await node.repo.blocks.has(b.cid), false, `${b.cid} is not visible`)
+    assert.deepEqual(await fetchedKeys(), [blockKey(root.cid), blockKey(held.cid)].sort())
+    const gateway = await createGateway(node, { logger: false, rateLimit: false })
+    try {
+      const res = await gateway.inject({ url: `/ipfs/${root.cid.toString()}`, headers: { accept: 'application/vnd.ipld.raw' } })
+      assert.equal(res.statusCode, 404)
+    } finally {
+      await gateway.close()
+    }
+
+    await stock.blockstore.put(late.cid, late.bytes)
+    const r = await node.replication!.sync(root.cid as CID, { from })
+    assert.equal(r.peer, 'bitswap')
+    for (const b of [root, held, late]) assert.ok(Buffer.from(await node.repo.blocks.get(b.cid)).equals(b.bytes))
+    assert.deepEqual(await fetchedKeys(), [])
+  })
+
+  it('fetches only what is missing: a stored block\'s closure is complete', async () => {
+    const stored = encodeBlock({ id: 'stored/1', kind: 'fact', title: 'both have it' })
+    await node.repo.batch().putBlock(stored.cid, stored.bytes).write()
+    await stock.blockstore.put(stored.cid, stored.bytes)
+    const root = encodeBlock({ id: 'root/3', kind: 'fact', links: [{ cid: stored.cid }] })
+    await stock.blockstore.put(root.cid, root.bytes)
+    const r = await node.replication!.sync(root.cid as CID, { from: [stock.libp2p.peerId.toString()] })
+    assert.equal(r.peer, 'bitswap')
+    assert.equal(r.bytes, root.bytes.byteLength, 'only the new block travelled')
+    assert.ok(await node.repo.blocks.has(root.cid))
+  })
+
+  async function fetchedKeys (): Promise<string[]> {
+    const keys: string[] = []
+    for await (const key of node.repo.db.fetched.keys()) keys.push(key)
+    return keys.sort()
+  }
 })
