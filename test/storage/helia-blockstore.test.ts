@@ -21,7 +21,7 @@ it('Helia\'s blockstore keeps fetched blocks apart from the repository\'s blocks
     const own = encodeBlock({ id: 'own', kind: 'fact' })
     const fetched = encodeBlock({ id: 'fetched', kind: 'fact' })
     await helia.blockstore.put(own.cid, own.bytes)
-    await helia.blockstore.put(fetched.cid, fetched.bytes, fetchedOptions({}))
+    await helia.blockstore.put(fetched.cid, fetched.bytes, fetchedOptions({ signal: AbortSignal.timeout(10_000) }))
 
     // framehub sees only its own write; Helia sees both.
     assert.equal(await node.repo.blocks.has(own.cid), true)
@@ -45,13 +45,13 @@ it('Helia\'s blockstore keeps fetched blocks apart from the repository\'s blocks
 
     // Deleting through Helia deletes both copies.
     const twice = encodeBlock({ id: 'twice', kind: 'fact' })
-    await helia.blockstore.put(twice.cid, twice.bytes, fetchedOptions({}))
+    await helia.blockstore.put(twice.cid, twice.bytes, fetchedOptions({ signal: AbortSignal.timeout(10_000) }))
     await helia.blockstore.delete(twice.cid)
     assert.equal(await helia.blockstore.has(twice.cid), false)
 
     // What a fetch left behind is dropped when the repository opens again.
     const left = encodeBlock({ id: 'left', kind: 'fact' })
-    await helia.blockstore.put(left.cid, left.bytes, fetchedOptions({}))
+    await helia.blockstore.put(left.cid, left.bytes, fetchedOptions({ signal: AbortSignal.timeout(10_000) }))
     await node.close()
     const repo = await openRepo(join(dir, 'repo'))
     try {
