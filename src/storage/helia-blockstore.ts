@@ -45,7 +45,14 @@ export class HeliaBlockstore extends BaseBlockstore {
   }
 
   async * get (cid: CID, options?: Options): AsyncGenerator<Uint8Array> {
-    yield * (await this.#stored.has(cid, options) ? this.#stored : this.#fetched).get(cid, options)
+    // Stored first (one read when it is there); a miss there throws before yielding anything.
+    try {
+      yield * this.#stored.get(cid, options)
+      return
+    } catch (err) {
+      if ((err as Error).name !== 'NotFoundError') throw err
+    }
+    yield * this.#fetched.get(cid, options)
   }
 
   async delete (cid: CID, options?: Options): Promise<void> {
