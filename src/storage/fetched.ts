@@ -1,3 +1,4 @@
+import { inBatches } from './level-db.ts'
 import type { RepoDb } from './level-db.ts'
 
 /** Fetched blocks checked per LevelDB batch. */
@@ -10,18 +11,11 @@ const BATCH = 1024
  */
 export async function dropFetched (db: RepoDb): Promise<number> {
   let dropped = 0
-  const it = db.fetched.keys()
-  try {
-    for (;;) {
-      const keys = await it.nextv(BATCH)
-      if (keys.length === 0) break
-      const stored = await db.blocks.getMany(keys)
-      const promoted = keys.filter((_, i) => stored[i] !== undefined)
-      if (promoted.length > 0) await db.fetched.batch(promoted.map(key => ({ type: 'del' as const, key })))
-      dropped += promoted.length
-    }
-  } finally {
-    await it.close()
-  }
+  await inBatches(db.fetched.keys(), BATCH, async (keys) => {
+    const stored = await db.blocks.getMany(keys)
+    const promoted = keys.filter((_, i) => stored[i] !== undefined)
+    if (promoted.length > 0) await db.fetched.batch(promoted.map(key => ({ type: 'del' as const, key })))
+    dropped += promoted.length
+  })
   return dropped
 }

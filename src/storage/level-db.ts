@@ -79,6 +79,19 @@ export async function openRepoDb (path: string): Promise<RepoDb> {
   }
 }
 
+/** Reads an iterator `size` items at a time, hands each batch to `each`, and closes it. */
+export async function inBatches<T> (it: { nextv: (size: number) => Promise<T[]>, close: () => Promise<void> }, size: number, each: (items: T[]) => Promise<void>): Promise<void> {
+  try {
+    for (;;) {
+      const items = await it.nextv(size)
+      if (items.length === 0) return
+      await each(items)
+    }
+  } finally {
+    await it.close()
+  }
+}
+
 /** One atomic write across sublevels. */
 export class WriteBatch {
   readonly ops: Array<{ type: 'put', sublevel: Sub, key: string, value: Bytes } | { type: 'del', sublevel: Sub, key: string }> = []

@@ -1,4 +1,5 @@
 import { keys } from './state.ts'
+import { inBatches } from './level-db.ts'
 import type { RepoDb } from './level-db.ts'
 
 /** Blocks moved per LevelDB batch when pending blocks are promoted. */
@@ -14,17 +15,10 @@ const BATCH = 4096
  */
 export async function promotePending (db: RepoDb): Promise<number> {
   let moved = 0
-  const it = db.pending.iterator()
-  try {
-    for (;;) {
-      const entries = await it.nextv(BATCH)
-      if (entries.length === 0) break
-      await db.blocks.batch(entries.map(([key, value]) => ({ type: 'put' as const, key, value })))
-      moved += entries.length
-    }
-  } finally {
-    await it.close()
-  }
+  await inBatches(db.pending.iterator(), BATCH, async (entries) => {
+    await db.blocks.batch(entries.map(([key, value]) => ({ type: 'put' as const, key, value })))
+    moved += entries.length
+  })
   await db.state.del(keys.importPromoting)
   await db.pending.clear()
   return moved
