@@ -108,7 +108,7 @@ export async function openJournal (dir: string, db: RepoDb): Promise<Journal> {
 
   const openLog = (): void => {
     file = join(dir, `journal-${generation++}.log`)
-    fd = openSync(file, 'a')
+    fd = openSync(file, 'a', 0o600) // trace steps and state: the owner's only, like the repository
   }
 
   const flush = async (): Promise<void> => {

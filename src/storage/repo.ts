@@ -1,5 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -68,10 +68,39 @@ export interface OpenRepoOptions {
   heliaLayers?: (helia: Helia, privateKey: PrivateKey) => Helia
 }
 
+/**
+ * The repository holds the node's private key and the API token (in its LevelDB), so it is the
+ * owner's only: the repository directory and every directory framehub makes in it are 0700, the
+ * files framehub writes itself 0600. LevelDB and OrbitDB create their files with the process
+ * umask (often 0644), but inside a 0700 directory no other user can reach them; framehub does not
+ * change the umask (it is process-wide, and an embedding application owns it).
+ */
+export const REPO_DIR_MODE = 0o700
+export const REPO_FILE_MODE = 0o600
+
+/** Makes `dir` (its parents with the usual mode) and gives it mode 0700, even if it existed. */
+async function privateDir (dir: string): Promise<void> {
+  await mkdir(dirname(dir), { recursive: true })
+  await mkdir(dir, { recursive: true, mode: REPO_DIR_MODE })
+  await chmod(dir, REPO_DIR_MODE) // mkdir's mode is masked by the umask, and an existing directory keeps its own
+}
+
+/**
+ * Tightens `dir` to 0700 if group or others may enter it (a repository made by an older framehub,
+ * or by hand). Like ssh with ~/.ssh, but it fixes rather than refuses, so an existing repository
+ * keeps working. A directory this user cannot chmod (not the owner) is left for open to fail on.
+ */
+async function tighten (dir: string): Promise<void> {
+  const s = await stat(dir).catch(() => undefined)
+  if (s == null || !s.isDirectory() || (s.mode & 0o077) === 0) return
+  await chmod(dir, s.mode & REPO_DIR_MODE).catch(() => {})
+}
+
 /** Creates a repository; refuses if one is already there. */
 export async function initRepo (path: string, options: OpenRepoOptions = {}): Promise<Repo> {
   if (repoExists(path)) throw new RepoExistsError(`a framehub repository already exists at ${path}`, { path })
-  await mkdir(path, { recursive: true })
+  await privateDir(path)
+  await privateDir(join(path, 'store'))
   const db = await openRepoDb(join(path, 'store'))
   try {
     const key = await generateKeyPair('Ed25519')
@@ -85,7 +114,7 @@ export async function initRepo (path: string, options: OpenRepoOptions = {}): Pr
     await db.close()
   }
   // The marker is written last: a repository without it was never finished and init may run again.
-  await writeFile(join(path, MARKER), JSON.stringify({ version: REPO_VERSION }) + '\n')
+  await writeFile(join(path, MARKER), JSON.stringify({ version: REPO_VERSION }) + '\n', { mode: REPO_FILE_MODE })
   return await openRepo(path, options)
 }
 
@@ -93,9 +122,11 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
   if (!repoExists(path)) throw new RepoNotFoundError(`no framehub repository at ${path} (run "framehub init" or pass --repo)`, { path })
   const marker = JSON.parse(await readFile(join(path, MARKER), 'utf8')) as { version?: number }
   if (marker.version !== REPO_VERSION) throw new RepoCorruptError(`repository ${path} has version ${String(marker.version)}, this framehub reads ${REPO_VERSION}`)
+  await tighten(path)
+  await tighten(join(path, 'store'))
   const db = await openRepoDb(join(path, 'store'))
   try {
-    await mkdir(join(path, 'journal'), { recursive: true })
+    await privateDir(join(path, 'journal'))
     // Replays what a crashed process journaled before anything reads the store.
     const journal = await openJournal(join(path, 'journal'), db)
     const state = createStateReader(db, journal)
@@ -113,13 +144,14 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
     const empty = emptyTree()
     await new WriteBatch(db).putBlock(empty.root, empty.blocks[0]?.bytes ?? new Uint8Array()).write()
     let helia: Promise<Helia> | undefined
+    const blocks = createBlockStore(db, journal)
     return {
       path,
       db,
-      blocks: createBlockStore(db, journal),
+      blocks,
       state,
       journal,
-      helia: async () => await (helia ??= startHelia(db, h => options.heliaLayers?.(h, privateKey) ?? h)),
+      helia: async () => await (helia ??= startHelia(db, blocks, h => options.heliaLayers?.(h, privateKey) ?? h)),
       privateKey,
       signer: ed25519Signer(peerId, privateKey),
       peerId,
@@ -137,11 +169,11 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
   }
 }
 
-async function startHelia (db: RepoDb, layers: (helia: Helia) => Helia): Promise<Helia> {
+async function startHelia (db: RepoDb, blocks: BlockStore, layers: (helia: Helia) => Helia): Promise<Helia> {
   const [{ HeliaBlockstore }, { LevelDatastore }, { createHeliaLight }] = await Promise.all([
     import('./helia-blockstore.ts'), import('datastore-level'), import('helia')
   ])
-  const blockstore = new HeliaBlockstore(db)
+  const blockstore = new HeliaBlockstore(db, blocks)
   const datastore = new LevelDatastore(db.helia as unknown as Level<string, Uint8Array>)
   await blockstore.open()
   await datastore.open()

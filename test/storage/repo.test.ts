@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { chmod, mkdir, readdir, stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -53,6 +53,50 @@ describe('the repository on disk', () => {
     const cli = await runCli(['--repo', path, 'verify', '--json'])
     assert.equal(cli.code, 5)
     assert.equal(cli.json.ok, false)
+  })
+
+  it('is the owner\'s only: the repository and its directories 0700, framehub\'s own files 0600, and no way in for others', async () => {
+    const path = join(dir, 'private')
+    const r = await runCli(['--repo', path, 'init', '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777
+    assert.equal(await mode(path), 0o700)
+    assert.equal(await mode(join(path, 'store')), 0o700)
+    assert.equal(await mode(join(path, 'framehub.json')), 0o600)
+    // Opening makes the journal directory; the node's key and API token are in store/.
+    const node = await createNode({ repo: path })
+    try {
+      assert.equal(await mode(join(path, 'journal')), 0o700)
+      await node.traces.append('goal', { op: 'thought', content: 'private' })
+      const logs = (await readdir(join(path, 'journal'))).filter(f => f.endsWith('.log'))
+      assert.ok(logs.length > 0, 'the step is in the journal')
+      for (const f of logs) assert.equal(await mode(join(path, 'journal', f)), 0o600, f)
+    } finally {
+      await node.close()
+    }
+    // Whatever LevelDB made with the umask sits behind 0700 directories: nothing under the
+    // repository is reachable by group or others unless a 0700 directory is on the way.
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        const p = join(d, e.name)
+        if (e.isDirectory()) { assert.equal(await mode(p) & 0o077, 0, `${p} is private`); await walk(p) }
+      }
+    }
+    await walk(path)
+  })
+
+  it('an existing repository that others may enter is tightened to 0700 when opened', async () => {
+    const path = join(dir, 'loose')
+    await mkdir(path) // an empty directory made with the usual mode is fine to init into
+    await chmod(path, 0o755)
+    await (await initNode({ repo: path })).close()
+    assert.equal((await stat(path)).mode & 0o777, 0o700, 'init makes an existing empty directory private')
+    await chmod(path, 0o755)
+    await chmod(join(path, 'store'), 0o775)
+    const r = await runCli(['--repo', path, 'branch', '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal((await stat(path)).mode & 0o777, 0o700)
+    assert.equal((await stat(join(path, 'store'))).mode & 0o777, 0o700)
   })
 
   it('killing an import half-way leaves the repository exactly as it was', async () => {
