@@ -21,6 +21,7 @@ import { benchCommitDiff } from './commit-diff.ts'
 import { runChild } from './child.ts'
 import { benchConfig, cleanupAll, log, mb, now, round, tempDir } from './common.ts'
 import { benchFrameImport } from './frame-import.ts'
+import { reasonLine, summaryGoals } from './goals.ts'
 import type { GatewayReport } from './gateway.ts'
 import type { SnapshotReport } from './snapshot.ts'
 import { benchSync } from './sync.ts'
@@ -114,14 +115,15 @@ try {
     snapshot,
     gateway,
     sync,
-    goals: {
-      frameImport: frameImport?.report.goal.met ?? null,
-      traceAppend: traceAppend?.goal.met ?? null,
-      diff: commitDiff?.report.goal.met ?? null,
-      gateway: gateway?.goal.met ?? null,
-      gatewaySameRun: gateway != null ? gateway.goal.sameRun.met && gateway.goal.memoryFlatMet : null,
-      sync: sync?.goals.met ?? null
-    },
+    // A goal whose section did not run (or failed) is not met (false); goalsNotMet says why.
+    ...summaryGoals({
+      frameImport: { met: frameImport?.report.goal.met, notRun: !runs('frameImport') },
+      traceAppend: { met: traceAppend?.goal.met, notRun: !runs('traceAppend'), reason: traceAppend?.goal.reason },
+      diff: { met: commitDiff?.report.goal.met, notRun: !runs('commitDiff') },
+      gateway: { met: gateway?.goal.met, notRun: !runs('gateway') },
+      gatewaySameRun: { met: gateway != null ? gateway.goal.sameRun.met && gateway.goal.memoryFlatMet : undefined, notRun: !runs('gateway') },
+      sync: { met: sync?.goals.met, notRun: !runs('sync'), reason: sync != null ? reasonLine(sync.goals) : undefined }
+    }),
     totalSeconds: 0
   }
   report.totalSeconds = round((now() - started) / 1000, 1)
