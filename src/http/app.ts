@@ -17,6 +17,8 @@ import { pinRoutes } from './routes/pins/index.ts'
 import { createPinStore } from '../services/pins.ts'
 import type { PinStore } from '../services/pins.ts'
 import { registerSchemas } from './schemas.ts'
+import { createStreamSlots } from './plugins/streams.ts'
+import type { StreamSlots } from './plugins/streams.ts'
 
 /** How the gateway is set up. Every limit has a default that suits one node on loopback. */
 export interface GatewayInit {
@@ -44,6 +46,8 @@ export interface GatewayInit {
   pinFetchTimeout?: number
   /** The event bus to stream and count (default: the node's). */
   events?: EventBus
+  /** Most event streams (`GET /api/v1/events`) open at once; past it, 503 ERR_OVERLOADED (default 64). */
+  maxEventStreams?: number
 }
 
 /** What the gateway adds to its Fastify instance. */
@@ -51,6 +55,8 @@ export interface GatewayDecorations {
   node: FramehubNode
   events: EventBus
   pins: PinStore
+  /** The open event streams. */
+  streams: StreamSlots
 }
 
 declare module 'fastify' {
@@ -84,14 +90,15 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
   })
   const events = init.events ?? node.events
   const pins = createPinStore(node, events, { fetchTimeoutMs: init.pinFetchTimeout })
-  app.decorate('framehub', { node, events, pins })
+  const streams = createStreamSlots(init.maxEventStreams)
+  app.decorate('framehub', { node, events, pins, streams })
   app.addHook('onClose', async () => { await pins.close() })
 
   registerSchemas(app)
   installErrorHandlers(app)
 
   // Metrics first: they time every route added after them.
-  registerMetrics(app, node, events)
+  registerMetrics(app, node, events, streams)
   if (init.underPressure !== false) await loadShedding(app, init.underPressure ?? {})
   const rate = init.rateLimit ?? { max: 1200, timeWindow: 60_000 }
   let writeRateLimit: Record<string, unknown> | undefined
@@ -122,6 +129,7 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
     events,
     auth,
     writeRateLimit,
+    streams,
     limits: {
       attachmentBytes: init.attachmentLimit ?? 64 * MiB,
       carImportBytes: init.carImportLimit ?? 1024 * MiB,
@@ -129,7 +137,7 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
       handlerTimeoutMs
     }
   }
-  await app.register(healthRoutes, { node, events })
+  await app.register(healthRoutes, { node, streams })
   await app.register(async (scope) => { await apiRoutes(scope, ctx) }, { prefix: '/api/v1' })
   await app.register(ipfsRoutes, { node, handlerTimeoutMs })
   await app.register(async (scope) => { await pinRoutes(scope, { node, events, auth, writeRateLimit, store: pins }) }, { prefix: '/pins' })

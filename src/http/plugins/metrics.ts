@@ -4,6 +4,8 @@ import type { FramehubNode } from '../../node.ts'
 import type { EventBus } from '../../services/events.ts'
 import { keys } from '../../storage/state.ts'
 import { PIN_PREFIX } from '../../services/pins.ts'
+import { repoCounter } from './repo-counts.ts'
+import type { StreamSlots } from './streams.ts'
 
 export interface GatewayMetrics {
   readonly registry: Registry
@@ -14,9 +16,10 @@ export interface GatewayMetrics {
  * clash): request latency per route, what the gateway's routes wrote (from the event bus), and a
  * few gauges read from the repository when scraped.
  */
-export function registerMetrics (app: FastifyInstance, node: FramehubNode, events: EventBus): GatewayMetrics {
+export function registerMetrics (app: FastifyInstance, node: FramehubNode, events: EventBus, streams: StreamSlots): GatewayMetrics {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'framehub_process_' })
+  // prom-client's names already start with process_ or nodejs_: framehub_process_cpu_seconds_total, ...
+  collectDefaultMetrics({ register: registry, prefix: 'framehub_' })
 
   const duration = new Histogram({
     name: 'framehub_http_request_duration_seconds',
@@ -31,13 +34,12 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
     labelNames: ['type'] as const,
     registers: [registry]
   })
-  const sseClients = new Gauge({
+  new Gauge({
     name: 'framehub_event_stream_clients',
-    help: 'Open Server-Sent Events streams',
+    help: 'Open Server-Sent Events streams (GET /api/v1/events)',
     registers: [registry],
-    collect () { this.set(events.listeners) }
+    collect () { this.set(streams.open) }
   })
-  void sseClients
   new Gauge({
     name: 'framehub_branches',
     help: 'Branches in the repository',
@@ -53,6 +55,39 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
       let n = 0
       for await (const _ of node.repo.state.scan(prefix)) n++
       this.set(n)
+    }
+  })
+  // Frames and commits: counted once, then kept up to date from what changed (repo-counts.ts).
+  // Two gauges read one count: a scrape collects them together, and the second finds nothing new.
+  const counts = repoCounter(node)
+  new Gauge({
+    name: 'framehub_frames',
+    help: 'Frames in the tree of each branch head (committed frames)',
+    labelNames: ['branch'] as const,
+    registers: [registry],
+    async collect () {
+      const { frames } = await counts()
+      this.reset()
+      for (const [branch, n] of frames) this.set({ branch }, n)
+    }
+  })
+  new Gauge({
+    name: 'framehub_commits',
+    help: 'Distinct commits reachable from the branches',
+    registers: [registry],
+    async collect () { this.set((await counts()).commits) }
+  })
+  new Gauge({
+    name: 'framehub_blocks_bytes',
+    help: 'Approximate on-disk size of the stored blocks (LevelDB estimate; data not yet compacted to disk counts later)',
+    registers: [registry],
+    async collect () {
+      const blocks = node.repo.db.blocks
+      const start = blocks.prefix
+      // The sublevel's keys are prefix + key; the prefix with its last character bumped ends the range.
+      const end = start.slice(0, -1) + String.fromCharCode(start.charCodeAt(start.length - 1) + 1)
+      const db = node.repo.db.db as unknown as { approximateSize?: (a: string, b: string) => Promise<number> }
+      if (typeof db.approximateSize === 'function') this.set(await db.approximateSize(start, end).catch(() => 0))
     }
   })
   countKeys('framehub_sessions', 'Reasoning sessions in the repository', keys.sessionHeadsPrefix)

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import type { FramehubNode } from '../../node.ts'
-import type { EventBus } from '../../services/events.ts'
+import type { StreamSlots } from '../plugins/streams.ts'
 
 const started = Date.now()
 
 /** `/health`: liveness and a few facts about the node; cheap, no auth. */
-export async function healthRoutes (app: FastifyInstance, ctx: { node: FramehubNode, events: EventBus }): Promise<void> {
+export async function healthRoutes (app: FastifyInstance, ctx: { node: FramehubNode, streams: StreamSlots }): Promise<void> {
   app.get('/health', {
     schema: {
       summary: 'Liveness of the node',
@@ -19,7 +19,7 @@ export async function healthRoutes (app: FastifyInstance, ctx: { node: FramehubN
             peerId: { type: 'string' },
             branch: { type: 'string' },
             uptime: { type: 'number', description: 'Seconds since the gateway started' },
-            eventStreams: { type: 'integer' }
+            eventStreams: { type: 'integer', description: 'Open event streams (GET /api/v1/events)' }
           }
         }
       }
@@ -29,6 +29,6 @@ export async function healthRoutes (app: FastifyInstance, ctx: { node: FramehubN
     peerId: ctx.node.peerId,
     branch: await ctx.node.refs.currentBranch(),
     uptime: (Date.now() - started) / 1000,
-    eventStreams: ctx.events.listeners
+    eventStreams: ctx.streams.open
   }))
 }

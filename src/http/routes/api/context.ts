@@ -1,6 +1,7 @@
 import type { onRequestHookHandler } from 'fastify'
 import type { FramehubNode } from '../../../node.ts'
 import type { EventBus } from '../../../services/events.ts'
+import type { StreamSlots } from '../../plugins/streams.ts'
 
 /** What every route plugin under /api/v1 is given. */
 export interface ApiContext {
@@ -11,6 +12,8 @@ export interface ApiContext {
   limits: ApiLimits
   /** Route-level rate limit config for write endpoints (`config.rateLimit`), or undefined. */
   writeRateLimit: Record<string, unknown> | undefined
+  /** The open event streams and their limit (`GET /api/v1/events`). */
+  streams: StreamSlots
 }
 
 export interface ApiLimits {

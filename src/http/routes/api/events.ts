@@ -20,7 +20,7 @@ export async function eventRoutes (app: FastifyInstance, ctx: ApiContext): Promi
   app.get<{ Querystring: { types?: string, session?: string, limit?: number } }>('/events', {
     schema: {
       summary: 'Live stream of node events (Server-Sent Events): commits, ref moves, frames, steps, pins',
-      description: `Event types: ${eventTypes.join(', ')}. Each message has \`event: <type>\`, \`id\` and \`data\` (JSON). Only writes made through this gateway are seen for now.`,
+      description: `Event types: ${eventTypes.join(', ')}. Each message has \`event: <type>\`, \`id\` and \`data\` (JSON). Only writes made through this gateway are seen for now. At most ${ctx.streams.limit} streams are open at once (503 ERR_OVERLOADED beyond).`,
       tags: ['events'],
       querystring: {
         type: 'object',
@@ -39,6 +39,11 @@ export async function eventRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     }
     const wanted = types == null || types.length === 0 ? undefined : new Set(types)
     const { session, limit } = request.query
+    // A stream holds a socket and a subscriber for as long as the client wants: a bounded number.
+    if (!ctx.streams.acquire()) {
+      void reply.header('retry-after', 5)
+      throw new HttpError(httpCodes.overloaded, `this gateway already serves ${ctx.streams.limit} event streams; retry later`)
+    }
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, {
@@ -50,10 +55,14 @@ export async function eventRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     res.write(': framehub events\n\n')
     open.add(res)
     let sent = 0
+    let stopped = false
     const stop = (): void => {
+      if (stopped) return
+      stopped = true
       unsubscribe()
       clearInterval(heartbeat)
       open.delete(res)
+      ctx.streams.release()
     }
     const unsubscribe = ctx.events.subscribe(event => {
       if (wanted != null && !wanted.has(event.type)) return
@@ -67,5 +76,7 @@ export async function eventRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const heartbeat = setInterval(() => { res.write(': ping\n\n') }, HEARTBEAT_MS)
     heartbeat.unref()
     res.once('close', stop)
+    // A client that went away before the stream opened gets no 'close' any more.
+    if (res.destroyed) stop()
   })
 }
