@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { SignatureInvalidError } from './errors.ts'
+import { checkBranchName } from './ref-spec.ts'
 import { signValue, verifyValueSignature } from './signing.ts'
 import type { Signer } from './signing.ts'
 
@@ -44,6 +45,8 @@ export async function verifyChainEntry (value: unknown, expectedNode?: string): 
   if (expectedNode != null && e.node !== expectedNode) return bad(`written for ${e.node} on the chain of ${expectedNode}`)
   if (e.ref != null) {
     if (typeof e.ref.name !== 'string' || !e.ref.name.startsWith('shared/')) return bad('a ref update names a shared/* branch')
+    // It becomes a local branch and a remote-tracking ref: the same rules as a branch made here.
+    try { checkBranchName(e.ref.name) } catch (err) { return bad((err as Error).message) }
     checkCid(e.ref.head, bad)
   }
   if (e.sessions != null) {

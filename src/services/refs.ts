@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
-import { cidString, tryParseCid } from '../core/codec.ts'
+import { cidString, DAG_CBOR } from '../core/codec.ts'
 import { RefExistsError, RefInvalidError, RefNotFoundError, UsageError } from '../core/errors.ts'
+import { checkBranchName, checkBranchSyntax, parseRefSpec, unknownRef } from '../core/ref-spec.ts'
 import { readCommit } from '../core/history.ts'
 import { looksLikeCommit } from '../core/commit.ts'
 import { decodeCbor } from '../core/codec.ts'
@@ -29,9 +30,14 @@ export interface RefService {
   branchHead (branch: string): Promise<CID | undefined>
   /** The staged frame set of a branch (defaults to the current one). */
   workingTree (branch?: string): Promise<CID>
-  /** `HEAD`, a branch, or a commit CID, each with an optional `~N` (N-th first parent). */
+  /**
+   * The commit a REF names: `HEAD`, `refs/heads/NAME`, a commit CID (in any multibase), or a
+   * branch, tried in that order (a CID always wins over a branch of the same name), each with an
+   * optional `~N` (N-th first parent). A REF that names nothing is `ERR_REF_NOT_FOUND`, or
+   * `ERR_CID_INVALID` when it looks like a CID (see core/ref-spec.ts).
+   */
   resolveCommit (spec: string, options?: CallOptions): Promise<CID>
-  /** What a user's CID-or-ref names: a CID of any block (unless a branch has that name), else resolveCommit. */
+  /** What a user's CID-or-REF names: the CID of any block when it spells one (without `~N`), else resolveCommit. */
   resolveCid (spec: string, options?: CallOptions): Promise<CID>
   /** The tree a commit names (remembered: a commit's CID always names the same tree). */
   treeOfCommit (commit: CID, options?: CallOptions): Promise<CID>
@@ -43,13 +49,15 @@ export interface RefService {
   checkout (name: string, options?: { create?: boolean }): Promise<{ branch: string, commit?: CID }>
 }
 
-const BRANCH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/
+// The one validator of branch names and the one reader of REFs live in core (peers' chain entries
+// are checked with the same rules); services and routes import them from here.
+export { checkBranchName, checkBranchSyntax, branchNameIsCid, HEADS_PREFIX } from '../core/ref-spec.ts'
 
-/** Throws `ERR_REF_INVALID` unless `name` is a usable branch name. */
-export function checkBranchName (name: string): void {
-  if (!BRANCH.test(name) || name === 'HEAD' || name.includes('..') || name.endsWith('.') || name.length > 200) {
-    throw new RefInvalidError(`"${name}" is not a valid branch name (letters, digits, . _ - and / between parts)`)
-  }
+/** Where a REF starts, before its `~N`: a commit, or (`cid`) the CID the user spelled. */
+interface Start {
+  at: CID
+  back: number
+  cid: boolean
 }
 
 /** Answers read from blocks that are remembered, per kind of answer (oldest out first). */
@@ -93,46 +101,51 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
     return head == null ? EMPTY_TREE : await treeOfCommit(head)
   }
 
-  const resolveCommit = async (spec: string, options?: CallOptions): Promise<CID> => {
-    const m = /^(.*?)(?:~(\d+))?$/.exec(spec.trim())
-    const base = m?.[1] ?? spec
-    let back = Number(m?.[2] ?? 0)
-    let cid: CID | undefined
-    if (base === 'HEAD' || base === '') {
-      const branch = await currentBranch()
-      cid = await branchHead(branch)
-      if (cid == null) throw new RefNotFoundError(`branch "${branch}" has no commits yet`, { ref: spec })
-    } else {
-      cid = await branchHead(base)
-      if (cid == null) {
-        // A branch always names a commit; a CID given by the user must be checked to be one.
-        cid = tryParseCid(base)
-        if (cid == null) throw new RefNotFoundError(`unknown ref "${base}": not a branch and not a CID`, { ref: spec })
-        if (!looksLikeCommit(decodeCbor(cid, await repo.blocks.get(cid, options)))) {
-          throw new RefInvalidError(`${base} is not a commit`, { ref: spec })
-        }
-      }
-    }
-    let at: CID = cid
-    while (back-- > 0) {
+  /**
+   * Where a REF starts, before its `~N`: HEAD's or a branch's commit, or the CID it spells (any
+   * block, `cid: true`). The one resolver: every command and route reads REFs through it.
+   */
+  const start = async (spec: string): Promise<Start> => {
+    const ref = parseRefSpec(spec)
+    if (ref.kind === 'cid') return { at: ref.cid, back: ref.back, cid: true }
+    const branch = ref.kind === 'head' ? await currentBranch() : ref.name
+    const at = await branchHead(branch)
+    if (at != null) return { at, back: ref.back, cid: false }
+    if (ref.kind === 'head') throw new RefNotFoundError(`branch "${branch}" has no commits yet`, { ref: spec })
+    throw unknownRef(spec, ref.name, ref.explicit)
+  }
+
+  const isCommitCid = async (cid: CID, options?: CallOptions): Promise<boolean> =>
+    cid.code === DAG_CBOR && looksLikeCommit(decodeCbor(cid, await repo.blocks.get(cid, options)))
+
+  const back = async (spec: string, from: CID, n: number, options?: CallOptions): Promise<CID> => {
+    let at = from
+    while (n-- > 0) {
       const parent: CID | undefined = (await readCommit(repo.blocks, at, options)).parents[0]
-      if (parent == null) throw new RefNotFoundError(`${spec} goes back past the first commit`, { ref: spec })
+      if (parent == null) throw new RefNotFoundError(`${spec.trim()} goes back past the first commit`, { ref: spec })
       at = parent
     }
     return at
   }
 
+  const commitOf = async (spec: string, s: Start, options?: CallOptions): Promise<CID> => {
+    // A branch always names a commit; a CID given by the user must be checked to be one.
+    if (s.cid && !await isCommitCid(s.at, options)) throw new RefInvalidError(`${s.at} is not a commit`, { ref: spec })
+    return await back(spec, s.at, s.back, options)
+  }
+
+  const resolveCommit = async (spec: string, options?: CallOptions): Promise<CID> => await commitOf(spec, await start(spec), options)
+
   const resolveCid = async (spec: string, options?: CallOptions): Promise<CID> => {
-    const cid = tryParseCid(spec)
-    if (cid != null && await branchHead(spec) == null) return cid
-    return await resolveCommit(spec, options)
+    const s = await start(spec)
+    return s.cid && s.back === 0 ? s.at : await commitOf(spec, s, options)
   }
 
   const resolveTree = async (spec?: string, options?: CallOptions): Promise<ResolvedTree> => {
     if (spec == null) return { tree: await workingTree() }
-    const asCid = tryParseCid(spec)
-    if (asCid != null && await branchHead(spec) == null && await isTreeCid(asCid, options)) return { tree: asCid }
-    const commit = await resolveCommit(spec, options)
+    const s = await start(spec)
+    if (s.cid && s.back === 0 && s.at.code === DAG_CBOR && await isTreeCid(s.at, options)) return { tree: s.at }
+    const commit = await commitOf(spec, s, options)
     return { tree: await treeOfCommit(commit, options), commit }
   }
 
@@ -177,9 +190,12 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
       events.publish('ref:move', { ref: name, from: before.toString(), to: null, reason: 'branch-delete' })
     }),
     checkout: async (name, options) => await exclusive(async () => {
-      checkBranchName(name)
+      checkBranchSyntax(name)
       const batch = repo.batch()
       let commit = await branchHead(name)
+      // An existing branch is switched to whatever its name (one made before names that read as
+      // CIDs were refused stays reachable); a new one must have a name a branch may take.
+      if (options?.create === true || (commit == null && await state.cid(keys.work(name)) == null)) checkBranchName(name)
       if (options?.create === true) {
         if (commit != null) throw new RefExistsError(`branch "${name}" already exists`)
         commit = await branchHead(await currentBranch())

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { globals, withNode } from '../context.ts'
 import { emit, shortCid } from '../output.ts'
+import { branchNameIsCid, HEADS_PREFIX } from '../../core/ref-spec.ts'
 
 export function registerBranch (program: Command): void {
   program.command('branch')
@@ -17,6 +18,10 @@ export function registerBranch (program: Command): void {
           emit(options, { current, branches }, () => branches.length === 0
             ? `on branch ${current} (no commits yet)`
             : branches.map(b => `${b.current ? '*' : ' '} ${b.name}  ${shortCid(b.commit)}`).join('\n'))
+          // Made before such names were refused: in a REF the text means the CID, never this branch.
+          for (const b of branches.filter(b => branchNameIsCid(b.name))) {
+            process.stderr.write(`warning: branch "${b.name}" has a name that reads as a CID; name it as ${HEADS_PREFIX}${b.name}, or move it: framehub branch NEW --start ${HEADS_PREFIX}${b.name} && framehub branch -d ${b.name}\n`)
+          }
         } else if (opts.delete === true) {
           await node.refs.deleteBranch(name)
           emit(options, { deleted: name }, () => `deleted branch ${name}`)

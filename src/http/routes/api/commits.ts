@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { parseCid, toJsonView } from '../../../core/codec.ts'
 import type { ForkRecord } from '../../../core/commit.ts'
 import { walkHistory } from '../../../core/history.ts'
-import { checkBranchName } from '../../../services/refs.ts'
+import { checkBranchSyntax } from '../../../services/refs.ts'
 import { cidsText, decodeCursor, encodeCursor, maybeCidText, requestSignal } from '../../util.ts'
 import { errorResponses, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
@@ -139,7 +139,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       response: { 200: { type: 'object', required: ['forks'], properties: { forks: { type: 'array', items: { $ref: 'api-fork.schema.json#' } } } }, ...errorResponses }
     }
   }, async (request) => {
-    if (request.query.branch != null) checkBranchName(request.query.branch)
+    if (request.query.branch != null) checkBranchSyntax(request.query.branch)
     const forks: Array<Record<string, unknown>> = []
     for await (const f of node.commits.forks({ branch: request.query.branch })) {
       forks.push(forkView(f))
@@ -194,7 +194,8 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     }
   }, async (request, reply) => {
     const name = request.params['*']
-    checkBranchName(name)
+    // Any existing branch can be deleted, also one whose name reads as a CID (made before such names were refused).
+    checkBranchSyntax(name)
     await node.refs.deleteBranch(name)
     return await reply.code(204).send()
   })

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { checkBranchName } from '../../../services/refs.ts'
+import { checkBranchSyntax } from '../../../services/refs.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { requestSignal } from '../../util.ts'
 import { errorResponses, writeSecurity } from './context.ts'
@@ -21,7 +21,8 @@ export async function refRoutes (app: FastifyInstance, ctx: ApiContext): Promise
   }, async (request) => {
     const current = await node.refs.currentBranch()
     const branch = request.query.branch ?? current
-    checkBranchName(branch)
+    // A lookup: an existing branch is shown whatever its name (see checkBranchSyntax).
+    checkBranchSyntax(branch)
     const commit = await node.refs.branchHead(branch)
     return { branch, current: branch === current, commit: commit?.toString() ?? null, workingTree: (await node.refs.workingTree(branch)).toString() }
   })
@@ -29,7 +30,7 @@ export async function refRoutes (app: FastifyInstance, ctx: ApiContext): Promise
   app.get<{ Querystring: { ref?: string, as: 'commit' | 'tree' | 'root' } }>('/resolve', {
     schema: {
       summary: 'What a ref spec (HEAD, HEAD~N, a branch, a CID) names',
-      description: '`as=commit` (default): the commit (`ref` defaults to HEAD). `as=tree`: its tree, and its commit unless `ref` is a tree CID (no `ref`: the working tree). `as=root`: the root a snapshot export of `ref` writes (any stored CID, or a commit).',
+      description: 'A ref is read in this order: `HEAD`; `refs/heads/NAME` (branch NAME); text that parses as a CID in any multibase (always the CID, never a branch); a branch name; each with an optional `~N`. A ref that names nothing is `ERR_REF_NOT_FOUND` (404), or `ERR_CID_INVALID` (400) when it looks like a mistyped CID. `as=commit` (default): the commit (`ref` defaults to HEAD). `as=tree`: its tree, and its commit unless `ref` is a tree CID (no `ref`: the working tree). `as=root`: the root a snapshot export of `ref` writes (any stored CID, or a commit).',
       tags: ['refs'],
       querystring: {
         type: 'object',
