@@ -3,7 +3,11 @@ import { LevelBlockstore } from 'blockstore-level'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import type { Level } from 'level'
 import type { CID } from 'multiformats/cid'
+import { BlockNotFoundError } from '../core/errors.ts'
 import { isFetched } from '../core/fetched.ts'
+import { checkedBlock } from './block-store.ts'
+import type { BlockStore } from './block-store.ts'
+import { blockKey } from './level-db.ts'
 import type { RepoDb } from './level-db.ts'
 
 type Options = Parameters<Blockstore['put']>[2]
@@ -20,13 +24,23 @@ type Options = Parameters<Blockstore['put']>[2]
  *   only through an import that checked its whole DAG (`snapshots.importCar`).
  * - Every other write (UnixFS attachments) goes to the repository's blocks, as before.
  * - `getAll` lists the repository's blocks only.
+ *
+ * Every read is hash-checked, with the same check as framehub's own reads (`checkedBlock`): a
+ * block corrupted on disk is `ERR_BLOCK_CORRUPT` for UnixFS reads (attachments), pins and the
+ * bitswap server too, never bytes. Blocks of the repository are read through its `BlockStore`
+ * (so Helia also sees what the journal holds and LevelDB does not yet).
  */
 export class HeliaBlockstore extends BaseBlockstore {
   readonly #stored: LevelBlockstore
   readonly #fetched: LevelBlockstore
+  readonly #db: RepoDb
+  readonly #blocks: BlockStore
 
-  constructor (db: RepoDb) {
+  /** `blocks`: the repository's checked reads (`createBlockStore`). */
+  constructor (db: RepoDb, blocks: BlockStore) {
     super()
+    this.#db = db
+    this.#blocks = blocks
     this.#stored = new LevelBlockstore(db.blocks as unknown as Level<string, Uint8Array>)
     this.#fetched = new LevelBlockstore(db.fetched as unknown as Level<string, Uint8Array>)
   }
@@ -37,7 +51,7 @@ export class HeliaBlockstore extends BaseBlockstore {
   }
 
   async has (cid: CID, options?: Options): Promise<boolean> {
-    return await this.#stored.has(cid, options) || await this.#fetched.has(cid, options)
+    return await this.#blocks.has(cid, options) || this.#db.fetched.getSync(blockKey(cid)) !== undefined
   }
 
   async put (cid: CID, bytes: InputPair['bytes'], options?: Options): Promise<CID> {
@@ -45,14 +59,15 @@ export class HeliaBlockstore extends BaseBlockstore {
   }
 
   async * get (cid: CID, options?: Options): AsyncGenerator<Uint8Array> {
-    // Stored first (one read when it is there); a miss there throws before yielding anything.
-    try {
-      yield * this.#stored.get(cid, options)
+    // Stored first (one read when it is there), then fetched; both checked.
+    const [stored] = await this.#blocks.getMany([cid], options)
+    if (stored !== undefined) {
+      yield stored
       return
-    } catch (err) {
-      if ((err as Error).name !== 'NotFoundError') throw err
     }
-    yield * this.#fetched.get(cid, options)
+    const fetched = this.#db.fetched.getSync(blockKey(cid))
+    if (fetched === undefined) throw notFound(cid)
+    yield checkedBlock(cid, fetched)
   }
 
   async delete (cid: CID, options?: Options): Promise<void> {
@@ -63,4 +78,11 @@ export class HeliaBlockstore extends BaseBlockstore {
   async * getAll (options?: Options): AsyncGenerator<Pair> {
     yield * this.#stored.getAll(options)
   }
+}
+
+/** A miss: `ERR_BLOCK_NOT_FOUND`, named as Helia and its modules expect of a blockstore (`NotFoundError`). */
+function notFound (cid: CID): Error {
+  const err = new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
+  err.name = 'NotFoundError'
+  return err
 }

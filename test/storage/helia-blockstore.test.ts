@@ -65,3 +65,28 @@ it('Helia\'s blockstore keeps fetched blocks apart from the repository\'s blocks
     await cleanup()
   }
 })
+
+it('Helia\'s reads are hash-checked like framehub\'s: a block corrupted on disk is ERR_BLOCK_CORRUPT, never bytes', async () => {
+  const { node, cleanup } = await tempNode()
+  try {
+    const helia = await node.repo.helia()
+    const stored = encodeBlock({ id: 'stored', kind: 'fact' })
+    const fetched = encodeBlock({ id: 'fetched', kind: 'fact' })
+    await helia.blockstore.put(stored.cid, stored.bytes)
+    await helia.blockstore.put(fetched.cid, fetched.bytes, fetchedOptions({ signal: AbortSignal.timeout(10_000) }))
+    const garbage = new TextEncoder().encode('garbage')
+    await node.repo.db.blocks.put(blockKey(stored.cid), garbage)
+    await node.repo.db.fetched.put(blockKey(fetched.cid), garbage)
+    await assert.rejects(bytesOf(helia.blockstore.get(stored.cid)), { code: 'ERR_BLOCK_CORRUPT' })
+    await assert.rejects(bytesOf(helia.blockstore.get(fetched.cid)), { code: 'ERR_BLOCK_CORRUPT' })
+    // A miss is still what Helia and its modules expect of a blockstore.
+    const missing = encodeBlock({ id: 'missing', kind: 'fact' })
+    await assert.rejects(bytesOf(helia.blockstore.get(missing.cid, { offline: true } as never)), (err: Error) => err.name === 'NotFoundError' || err.name === 'BlockNotFoundWhileOfflineError')
+    // Helia reads what framehub reads, the journal's blocks included: one read path.
+    const step = await node.traces.append('goal', { op: 'thought', content: 'journaled' })
+    assert.equal(await helia.blockstore.has(step.cid), true)
+    assert.ok((await bytesOf(helia.blockstore.get(step.cid))).equals(await node.repo.blocks.get(step.cid)))
+  } finally {
+    await cleanup()
+  }
+})

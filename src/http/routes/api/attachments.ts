@@ -1,11 +1,11 @@
-import { Readable } from 'node:stream'
 import { unixfs } from '@helia/unixfs'
 import type { FastifyInstance } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { parseCid } from '../../../core/codec.ts'
-import { BlockNotFoundError } from '../../../core/errors.ts'
+import { BlockNotFoundError, isFramehubError } from '../../../core/errors.ts'
 import { encodeJson } from '../../../storage/state.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
+import { primedStream } from '../../primed.ts'
 import { requestSignal } from '../../util.ts'
 import { errorResponses, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
@@ -19,6 +19,9 @@ interface AttachmentMeta {
 
 /** State key of an attachment's metadata (a space separates kind and name, as in src/storage/state.ts). */
 const metaKey = (cid: CID): string => `attachment ${cid.toString()}`
+
+/** Errors of a download's UnixFS read that are answered as they are (not as "not a UnixFS file"). */
+const PASS_THROUGH = new Set(['ERR_BLOCK_CORRUPT', 'ERR_BLOCK_NOT_FOUND', 'ERR_BLOCK_INVALID'])
 
 const MEDIA_TYPE = /^[\w.+-]+\/[\w.+-]+$/
 const SAFE_NAME = /^[^/\\\u0000-\u001f"]{1,255}$/
@@ -108,13 +111,23 @@ export async function attachmentRoutes (app: FastifyInstance, ctx: ApiContext): 
       if (stat.type === 'directory') throw new HttpError(httpCodes.notAcceptable, `${cid} is a directory, not a file`)
       size = Number(stat.size)
     } catch (err) {
-      if (err instanceof HttpError) throw err
+      // A block corrupt on disk (hash-checked by the repository's Helia blockstore) or gone is not
+      // "not a file"; neither is an abort. Anything else UnixFS refuses is.
+      if (err instanceof HttpError || (isFramehubError(err) && PASS_THROUGH.has(err.code)) || (err as Error).name === 'AbortError') throw err
       throw new HttpError(httpCodes.notAcceptable, `${cid} is not a UnixFS file: fetch it from /ipfs/${cid}?format=raw`)
     }
     const stored = await node.repo.state.json<AttachmentMeta>(metaKey(cid))
     const type = stored?.type ?? 'application/octet-stream'
     const name = (stored?.name ?? cid.toString()).replace(/[^\w.+-]/g, '_')
     const etag = `"${cid.toString()}"`
+    const range = parseRange(request.headers.range, size)
+    const offset = range === 'unsatisfiable' ? 0 : range?.start ?? 0
+    const length = range === 'unsatisfiable' ? 0 : range == null ? size : range.end - range.start + 1
+    const body = request.method === 'HEAD' || length === 0 || request.headers['if-none-match'] === etag
+      ? undefined
+      // The first chunk is read, its blocks hash-checked, before any header is set: a corrupt
+      // block there is a plain JSON error (ERR_BLOCK_CORRUPT).
+      : await primedStream((await fs()).cat(cid, { offset, length, offline: true, signal }))
     void reply
       .header('accept-ranges', 'bytes')
       .header('etag', etag)
@@ -124,25 +137,13 @@ export async function attachmentRoutes (app: FastifyInstance, ctx: ApiContext): 
       .header('content-disposition', `attachment; filename="${name}"`)
       .type(type)
     if (request.headers['if-none-match'] === etag) return await reply.code(304).send()
-    const range = parseRange(request.headers.range, size)
     if (range === 'unsatisfiable') {
       void reply.header('content-range', `bytes */${size}`)
       throw new HttpError(httpCodes.rangeNotSatisfiable, `range ${request.headers.range ?? ''} is outside the ${size} bytes of ${cid}`)
     }
-    const offset = range?.start ?? 0
-    const length = range == null ? size : range.end - range.start + 1
     if (range != null) void reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`)
     void reply.header('content-length', length)
-    if (request.method === 'HEAD' || length === 0) return await reply.send(length === 0 ? '' : undefined)
-    return await reply.send(toNodeStream((await fs()).cat(cid, { offset, length, offline: true, signal })))
+    if (body == null) return await reply.send(length === 0 ? '' : undefined)
+    return await reply.send(body)
   })
 }
-
-async function * chunks (source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
-  for await (const chunk of source) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-}
-
-function toNodeStream (source: AsyncIterable<Uint8Array>): NodeJS.ReadableStream {
-  return Readable.from(chunks(source), { objectMode: false })
-}
-

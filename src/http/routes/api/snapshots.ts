@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
-import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { httpCodes, HttpError } from '../../errors.ts'
+import { primedStream } from '../../primed.ts'
 import { drainBody, refuseDeclaredOver, requestSignal } from '../../util.ts'
 import { errorResponses, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
@@ -38,13 +38,15 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs * 10)
     const root = await node.snapshots.resolveRoot(request.params['*'], { signal })
     const { car } = node.snapshots.exportCar(root, { signal })
+    // The first 64 KiB of the CAR are read, their blocks hash-checked, before any header is set:
+    // a corrupt block there is a plain JSON error (ERR_BLOCK_CORRUPT).
+    const body = request.method === 'HEAD' ? undefined : await primedStream(car)
     void reply
       .type('application/vnd.ipld.car; version=1; order=dfs; dups=n')
       .header('content-disposition', `attachment; filename="${root.toString()}.car"`)
       .header('x-ipfs-roots', root.toString())
       .header('x-content-type-options', 'nosniff')
-    if (request.method === 'HEAD') return await reply.send()
-    return await reply.send(Readable.from(car))
+    return await reply.send(body)
   })
 
   app.post<{ Body: IncomingMessage | undefined }>('/snapshots', {
