@@ -1,7 +1,6 @@
 import { initRepo, openRepo, repoExists, resolveRepoPath } from './storage/repo.ts'
 import type { OpenRepoOptions, Repo } from './storage/repo.ts'
 import { encodeJson, keys } from './storage/state.ts'
-import { networkConfig, orbitDirectory, startNetwork, withNetwork } from './network/index.ts'
 import type { ChainRecord, Network, NetworkConfig } from './network/index.ts'
 import type { NetworkedHelia } from './network/libp2p.ts'
 import { silentLogger } from './network/logger.ts'
@@ -84,27 +83,44 @@ export interface FramehubNode {
  */
 export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'verifier' | 'swarm' | 'close'>
 
+/** The network layers of a node that joins the network. */
+interface Networking {
+  config: NetworkConfig
+  module: typeof import('./network/index.ts')
+}
+
+/**
+ * Loads the network layers only for a node that joins the network: libp2p, OrbitDB and their
+ * dependencies are about 1,500 of the 1,900 modules of a node, most of a one-shot CLI command's
+ * start-up (`frame import`, `commit`), which never uses them.
+ */
+async function networking (config: NodeConfig): Promise<Networking | undefined> {
+  if (config.network == null) return undefined
+  const module = await import('./network/index.ts')
+  return { config: module.networkConfig(config.network), module }
+}
+
 /** Creates a new repository at `config.repo` and opens a node on it; refuses if one exists. */
 export async function initNode (config: NodeConfig = {}): Promise<FramehubNode> {
-  const net = config.network != null ? networkConfig(config.network) : undefined
+  const net = await networking(config)
   return await wire(await initRepo(resolveRepoPath(config.repo), repoOptions(net)), config, net)
 }
 
 /** Opens the node on an existing repository (or creates it with `create: true`). */
 export async function createNode (config: NodeConfig = {}): Promise<FramehubNode> {
   const path = resolveRepoPath(config.repo)
-  const net = config.network != null ? networkConfig(config.network) : undefined
+  const net = await networking(config)
   const options = repoOptions(net)
   const repo = config.create === true && !repoExists(path) ? await initRepo(path, options) : await openRepo(path, options)
   return await wire(repo, config, net)
 }
 
-function repoOptions (net: NetworkConfig | undefined): OpenRepoOptions {
-  return net != null ? { heliaLayers: (helia, key) => withNetwork(net, key)(helia) } : {}
+function repoOptions (net: Networking | undefined): OpenRepoOptions {
+  return net != null ? { heliaLayers: (helia, key) => net.module.withNetwork(net.config, key)(helia) } : {}
 }
 
 /** The one place where the services are wired together. */
-async function wire (repo: Repo, config: NodeConfig, net: NetworkConfig | undefined): Promise<FramehubNode> {
+async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined): Promise<FramehubNode> {
   const components = createServiceComponents(repo)
   const refs = createRefService(components)
   const snapshots = createSnapshotService(components, refs)
@@ -115,12 +131,12 @@ async function wire (repo: Repo, config: NodeConfig, net: NetworkConfig | undefi
     const log = config.network?.log ?? silentLogger
     try {
       const helia = await repo.helia() as NetworkedHelia
-      network = await startNetwork({
+      network = await net.module.startNetwork({
         helia,
-        config: net,
+        config: net.config,
         signer: repo.signer,
         blocks: repo.blocks,
-        directory: orbitDirectory(repo.path),
+        directory: net.module.orbitDirectory(repo.path),
         log,
         records: async () => {
           const out: Array<{ peer: string, record: ChainRecord }> = []
