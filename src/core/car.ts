@@ -86,9 +86,28 @@ export type CarContents =
  * the whole stream for a reader that knows v2.
  * Throws (and the batches throw) with a plain Error on malformed bytes; nothing is ever
  * read past a section's length or past MAX_CAR_SECTION.
+ * A reader that stops early (an error, or the batches left unfinished) ends its source
+ * (`return()`): an HTTP upload's body is let go, so that its rest can be drained and the error
+ * answered at once.
  */
 export async function readCar (source: AsyncIterable<Uint8Array>): Promise<CarContents> {
   const input = source[Symbol.asyncIterator]()
+  try {
+    return await readCarFrom(input)
+  } catch (err) {
+    await release(input)
+    throw err
+  }
+}
+
+/** Ends a source that was not read to its end (its own failure to end is not the reader's error). */
+async function release (input: AsyncIterator<Uint8Array>): Promise<void> {
+  try {
+    await input.return?.()
+  } catch {}
+}
+
+async function readCarFrom (input: AsyncIterator<Uint8Array>): Promise<CarContents> {
   /** The bytes being read, from `pos`; then the chunks after them, not yet read. */
   let buf: Uint8Array = new Uint8Array(0)
   let pos = 0
@@ -178,11 +197,22 @@ export async function readCar (source: AsyncIterable<Uint8Array>): Promise<CarCo
     return { version: 2, replay: (async function * () { yield * replay; for (;;) { const n = await input.next(); if (n.done === true) return; yield n.value } })() }
   }
   prefix = undefined
-  if (header?.version !== 1) throw new Error(`CAR version ${String(header?.version)} is not supported (1 is)`)
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error('CAR header is not a map')
+  if (!('version' in header)) throw new Error('CAR header has no version (a CAR v1 header is { version: 1, roots })')
+  if (header.version !== 1) throw new Error(`CAR version ${typeof header.version === 'string' ? JSON.stringify(header.version) : String(header.version)} is not supported (1 and 2 are)`)
   const roots = Array.isArray(header.roots) ? header.roots.map(r => CID.asCID(r)) : null
   if (roots == null || roots.some(r => r == null)) throw new Error('CAR header roots must be a list of CIDs')
 
   const batches = async function * (): AsyncGenerator<Block[]> {
+    let done = false
+    try {
+      yield * sections()
+      done = true
+    } finally {
+      if (!done) await release(input)
+    }
+  }
+  const sections = async function * (): AsyncGenerator<Block[]> {
     for (;;) {
       const batch: Block[] = []
       // Every section complete in the bytes at hand, without waiting for more.

@@ -107,6 +107,48 @@ describe('carStream: CAR v1 framing', () => {
     await assert.rejects(one(Buffer.concat([header, withVarint(5), Buffer.from([9, 9, 9, 9, 9])])), /CID/)
   })
 
+  it('readCar ends its source when it stops early: a bad header, a bad section, batches left unread', async () => {
+    const good = await block({ a: 1 })
+    const other = await block({ b: 2 })
+    const v1 = await concat(carStream(good.cid, [good, other]))
+    const withVarint = (n: number): Uint8Array => { const v = new Uint8Array(varint.encodingLength(n)); varint.encodeTo(n, v, 0); return v }
+    const section = (value: unknown): Uint8Array => { const b = dagCbor.encode(value); return Buffer.concat([withVarint(b.length), b]) }
+    /** A source that is never done by itself (like an upload still arriving) and says whether it was ended. */
+    const source = (first: Uint8Array): { chunks: AsyncGenerator<Uint8Array>, ended: () => boolean } => {
+      let ended = false
+      const chunks = (async function * () {
+        try {
+          yield first
+          await new Promise(() => {})
+        } finally {
+          ended = true
+        }
+      })()
+      return { chunks, ended: () => ended }
+    }
+    for (const [name, bytes, message] of [
+      ['no version', section({ roots: [] }), /no version/],
+      ['version 3', section({ version: 3, roots: [] }), /version 3 is not supported/],
+      ['not a map', section('v1'), /not a map/],
+      ['bad roots', section({ version: 1, roots: 5 }), /roots/]
+    ] as const) {
+      const s = source(bytes)
+      await assert.rejects(readCar(s.chunks), message, name)
+      assert.equal(s.ended(), true, `${name}: the source was ended`)
+    }
+    const bad = source(Buffer.concat([v1, withVarint(5), Buffer.from([9, 9, 9, 9, 9])]))
+    const car = await readCar(bad.chunks)
+    assert.equal(car.version, 1)
+    if (car.version !== 1) return
+    await assert.rejects((async () => { for await (const _ of car.batches) { /* read on */ } })(), /CID/)
+    assert.equal(bad.ended(), true, 'a bad section ends the source')
+    const left = source(v1)
+    const unread = await readCar(left.chunks)
+    if (unread.version !== 1) return
+    for await (const batch of unread.batches) { assert.equal(batch.length, 2); break }
+    assert.equal(left.ended(), true, 'batches left unfinished end the source')
+  })
+
   it('readCar hands a CAR v2 back for replay', async () => {
     const good = await block({ a: 1 })
     const v1 = await concat(carStream(good.cid, [good]))

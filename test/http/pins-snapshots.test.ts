@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import * as dagCbor from '@ipld/dag-cbor'
+import { varint } from 'multiformats'
 import { errorBody, frame, harness } from './helpers.ts'
 import type { Harness } from './helpers.ts'
 
@@ -151,5 +153,34 @@ describe('/pins and /api/v1/snapshots', () => {
     const unknown = await h.app.inject({ url: `/api/v1/snapshots/${MISSING}` })
     assert.equal(unknown.statusCode, 404)
     assert.equal((await h.app.inject({ url: '/api/v1/snapshots/no-such-branch' })).statusCode, 404)
+  })
+
+  test('snapshot import of a CAR whose header has no version, an unknown one, or junk after it: 400 ERR_CAR_INVALID, answered', async () => {
+    // Over a real connection: a reply that never comes (the upload left half-read) fails the fetch.
+    await other.app.listen({ host: '127.0.0.1', port: 0 })
+    const { port } = other.app.server.address() as { port: number }
+    const section = (value: unknown, tail: Uint8Array = new Uint8Array(0)): Buffer => {
+      const bytes = dagCbor.encode(value)
+      const length = new Uint8Array(varint.encodingLength(bytes.length))
+      varint.encodeTo(bytes.length, length, 0)
+      return Buffer.concat([length, bytes, tail])
+    }
+    const blockBytes = Buffer.alloc(40 * 1024, 7)
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['no version', section({ roots: [] }, blockBytes), /no version/],
+      ['version 3', section({ version: 3, roots: [] }, blockBytes), /version 3/],
+      ['version "1"', section({ version: '1', roots: [] }), /version "1"/],
+      ['not a map', section([1, 2, 3]), /not a map/],
+      ['junk after a v1 header', section({ version: 1, roots: [] }, Buffer.from('junk'.repeat(100))), /./],
+      ['a v2 pragma and junk', section({ version: 2 }, Buffer.from('junk'.repeat(100))), /./],
+      ['junk', Buffer.from('junk'), /./]
+    ]
+    for (const [name, body, message] of cases) {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/snapshots`, { method: 'POST', body, headers: { ...other.auth, 'content-type': 'application/vnd.ipld.car' } })
+      const json = await res.json() as { code: string, message: string }
+      assert.equal(res.status, 400, `${name}: ${JSON.stringify(json)}`)
+      assert.equal(json.code, 'ERR_CAR_INVALID', name)
+      assert.match(json.message, message, name)
+    }
   })
 })

@@ -63,13 +63,17 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
     refuseDeclaredOver(request, limits.carImportBytes, 'CAR upload')
     const body = request.body
     if (body == null) throw new HttpError(httpCodes.badRequest, 'the request has no body: send a CAR file')
+    const upload = capped(body, limits.carImportBytes)
     let stats
     try {
-      stats = await node.snapshots.importCar(capped(body, limits.carImportBytes), {
+      stats = await node.snapshots.importCar(upload, {
         maxBytes: limits.carImportBytes,
         signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10)
       })
     } catch (err) {
+      // An import that stopped early lets go of the body (a reader attached to it would keep the
+      // rest from being drained), then the rest is drained so that the client gets the error.
+      await upload.return(undefined)
       await drainBody(body, limits.carImportBytes)
       throw err
     }
