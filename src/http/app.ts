@@ -1,3 +1,4 @@
+import cors from '@fastify/cors'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -18,6 +19,7 @@ import { createPinStore } from '../services/pins.ts'
 import type { PinStore } from '../services/pins.ts'
 import { registerSchemas } from './schemas.ts'
 import { createStreamSlots } from './plugins/streams.ts'
+import { hostCheck } from './plugins/host.ts'
 import type { StreamSlots } from './plugins/streams.ts'
 
 /** How the gateway is set up. Every limit has a default that suits one node on loopback. */
@@ -48,6 +50,12 @@ export interface GatewayInit {
   events?: EventBus
   /** Most event streams (`GET /api/v1/events`) open at once; past it, 503 ERR_OVERLOADED (default 64). */
   maxEventStreams?: number
+  /**
+   * `Host` values answered besides the gateway's own addresses (`--allow-host`): `HOST` (any
+   * port), `HOST:PORT`, `[IPv6]:PORT`, or `*` for any (see `plugins/host.ts`). Others get 403
+   * ERR_HOST_NOT_ALLOWED. Default none; a gateway listening on all interfaces with none allows any.
+   */
+  allowHosts?: readonly string[]
 }
 
 /** What the gateway adds to its Fastify instance. */
@@ -96,6 +104,11 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
 
   registerSchemas(app)
   installErrorHandlers(app)
+  // First of the hooks: a request for another host is refused before anything else runs.
+  hostCheck(app, init.allowHosts)
+  // Bodies are JSON or what a route declares (NDJSON, CAR, attachments): Fastify's default
+  // text/plain parser would hand a JSON route a string and answer 400 instead of 415.
+  app.removeContentTypeParser('text/plain')
 
   // Metrics first: they time every route added after them.
   registerMetrics(app, node, events, streams)
@@ -139,7 +152,26 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
   }
   await app.register(healthRoutes, { node, streams })
   await app.register(async (scope) => { await apiRoutes(scope, ctx) }, { prefix: '/api/v1' })
-  await app.register(ipfsRoutes, { node, handlerTimeoutMs })
+  await app.register(async (scope) => {
+    // Trustless gateway reads may be made by any web page (as Kubo's and boxo's gateways allow):
+    // `Access-Control-Allow-Origin: *`, and preflights for GET and HEAD. The token-protected API
+    // and /pins get no CORS headers. @fastify/cors answers preflights through an OPTIONS route
+    // on every path; in this scope only /ipfs paths get an answer, others go to the 404/405 handler.
+    scope.addHook('onRequest', (request, reply, done) => {
+      if (request.method === 'OPTIONS' && !request.url.startsWith('/ipfs/')) { reply.callNotFound(); return }
+      done()
+    })
+    await scope.register(cors, {
+      origin: '*',
+      methods: ['GET', 'HEAD', 'OPTIONS'],
+      allowedHeaders: ['Accept', 'Cache-Control', 'If-None-Match', 'Range', 'User-Agent', 'X-Requested-With'],
+      exposedHeaders: ['Content-Length', 'Content-Location', 'Content-Range', 'Etag', 'X-Ipfs-Path', 'X-Ipfs-Roots'],
+      maxAge: 86400,
+      // An OPTIONS without the preflight headers gets the same 204 instead of a text/plain 400.
+      strictPreflight: false
+    })
+    await ipfsRoutes(scope, { node, handlerTimeoutMs })
+  })
   await app.register(async (scope) => { await pinRoutes(scope, { node, events, auth, writeRateLimit, store: pins }) }, { prefix: '/pins' })
   return app
 }

@@ -9,6 +9,7 @@ export const httpCodes = {
   validation: 'ERR_VALIDATION',
   badRequest: 'ERR_BAD_REQUEST',
   unauthorized: 'ERR_UNAUTHORIZED',
+  hostNotAllowed: 'ERR_HOST_NOT_ALLOWED',
   notFound: 'ERR_NOT_FOUND',
   methodNotAllowed: 'ERR_METHOD_NOT_ALLOWED',
   notAcceptable: 'ERR_NOT_ACCEPTABLE',
@@ -69,6 +70,7 @@ export const statusOfCode: Readonly<Record<string, number>> = {
   ERR_VALIDATION: 400,
   ERR_BAD_REQUEST: 400,
   ERR_UNAUTHORIZED: 401,
+  ERR_HOST_NOT_ALLOWED: 403,
   ERR_NOT_FOUND: 404,
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_NOT_ACCEPTABLE: 406,
@@ -158,7 +160,29 @@ export function installErrorHandlers (app: FastifyInstance, format: ErrorFormatt
     void reply.code(status).type('application/json; charset=utf-8').send(format(status, body))
   })
   app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = { code: httpCodes.notFound, message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }
+    const path = request.url.split('?')[0] ?? ''
+    const allow = allowedMethods(app, path)
+    if (allow.length > 0) {
+      const body: ErrorBody = { code: httpCodes.methodNotAllowed, message: `${request.method} is not allowed on ${path} (allowed: ${allow.join(', ')})` }
+      void reply.code(405).header('allow', allow.join(', ')).type('application/json; charset=utf-8').send(format(405, body))
+      return
+    }
+    const body: ErrorBody = { code: httpCodes.notFound, message: `no route ${request.method} ${path}` }
     void reply.code(404).type('application/json; charset=utf-8').send(format(404, body))
   })
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+
+/**
+ * The methods that have a route for `path` (for a 405 and its `Allow` header); empty when the path
+ * has none. OPTIONS is left out: the CORS preflight route matches every path. Asked only when a
+ * request matched no route, so it costs nothing on routes that exist.
+ */
+function allowedMethods (app: FastifyInstance, path: string): string[] {
+  const allow: string[] = []
+  for (const method of METHODS) {
+    if (app.findRoute({ method, url: path }) != null) allow.push(method)
+  }
+  return allow
 }

@@ -144,7 +144,7 @@ describe('/ipfs trustless gateway', () => {
     assert.equal((await h.app.inject({ url: `/ipfs/${leaf}?format=zip` })).statusCode, 400)
     assert.equal((await h.app.inject({ url: `/ipfs/${leaf}?format=car&dag-scope=most` })).statusCode, 400)
     assert.equal((await h.app.inject({ url: `/ipfs/${leaf}?format=car&entity-bytes=a:b` })).statusCode, 400)
-    assert.equal((await h.app.inject({ method: 'POST', url: `/ipfs/${leaf}` })).statusCode, 404)
+    assert.equal((await h.app.inject({ method: 'POST', url: `/ipfs/${leaf}` })).statusCode, 405)
   })
 
   test('attachments: download with media type and Range', async () => {

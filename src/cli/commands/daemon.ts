@@ -4,6 +4,7 @@ import { UsageError } from '../../core/errors.ts'
 import { collect, globals } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { emit } from '../output.ts'
+import { parseAllowHost } from '../../http/plugins/host.ts'
 
 /** How long the daemon may take to close the gateway and the repository after a signal, ms. */
 const STOP_TIMEOUT_MS = 10_000
@@ -26,10 +27,15 @@ export function registerDaemon (program: Command): void {
     .option('--public', 'join the public IPFS network: public bootstrap list, Amino DHT, providing (off by default)')
     .option('--no-auto-publish', 'do not publish commits to shared/* branches and session heads automatically')
     .option('--offline', 'no libp2p at all: serve the gateway only')
+    .option('--allow-host <host[:port]>', 'answer requests whose Host header names HOST (any port) or HOST:PORT, repeatable; * for any (default: the --api address, localhost, and 127.0.0.1 and [::1] on loopback; any host when listening on 0.0.0.0 or ::)', collect)
     .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug, trace, silent)', 'info')
-    .action(async (opts: { api: string, logLevel: string, listen?: string[], bootstrap?: string[], network: string, public?: boolean, autoPublish: boolean, offline?: boolean }, command: Command) => {
+    .action(async (opts: { api: string, logLevel: string, allowHost?: string[], listen?: string[], bootstrap?: string[], network: string, public?: boolean, autoPublish: boolean, offline?: boolean }, command: Command) => {
       const options = globals(command)
       const { host, port } = parseHostPort(opts.api)
+      const allowHosts = opts.allowHost ?? []
+      for (const h of allowHosts) {
+        try { parseAllowHost(h) } catch (err) { throw new UsageError((err as Error).message) }
+      }
       const [{ createNode }, { createGateway }, { writeApiAddress, clearApiAddress }, { networkConfig }] = await Promise.all([
         import('../../node.ts'), import('../../http/app.ts'), import('../../storage/api-file.ts'), import('../../network/config.ts')
       ])
@@ -48,7 +54,8 @@ export function registerDaemon (program: Command): void {
       // loop for most of a second, which the load shedder would read as overload.
       await node.repo.helia()
       const app = await createGateway(node, {
-        logger: { level: opts.logLevel, stream: process.stderr, redact: ['req.headers.authorization'] }
+        logger: { level: opts.logLevel, stream: process.stderr, redact: ['req.headers.authorization'] },
+        allowHosts
       }).catch(async (err: unknown) => {
         await node.close()
         throw err
