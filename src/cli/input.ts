@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
-import { FileNotFoundError } from '../core/errors.ts'
+import { FileNotFoundError, PayloadTooLargeError } from '../core/errors.ts'
 
 function missing (path: string, err: unknown): never {
   const code = (err as { code?: string }).code
@@ -10,22 +10,33 @@ function missing (path: string, err: unknown): never {
   throw new FileNotFoundError(`cannot read ${path}: ${why}`, { path })
 }
 
-/** Reads a whole file, or standard input for `-`. */
-export async function readInput (path: string): Promise<Uint8Array> {
+function tooLarge (path: string, limit: number): never {
+  throw new PayloadTooLargeError(`${path === '-' ? 'standard input' : path} is larger than the limit of ${limit} bytes`, { path, limit })
+}
+
+/** Reads a whole file, or standard input for `-`; past `limit` bytes, `ERR_PAYLOAD_TOO_LARGE` (without reading it all). */
+export async function readInput (path: string, limit?: number): Promise<Uint8Array> {
   if (path === '-') {
     const chunks: Buffer[] = []
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    let total = 0
+    for await (const chunk of process.stdin) {
+      total += (chunk as Buffer).byteLength
+      if (limit != null && total > limit) tooLarge(path, limit)
+      chunks.push(chunk as Buffer)
+    }
     return Buffer.concat(chunks)
   }
   try {
+    if (limit != null && (await stat(path)).size > limit) tooLarge(path, limit)
     return await readFile(path)
   } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_PAYLOAD_TOO_LARGE') throw err
     return missing(path, err)
   }
 }
 
-export async function readTextInput (path: string): Promise<string> {
-  return new TextDecoder().decode(await readInput(path))
+export async function readTextInput (path: string, limit?: number): Promise<string> {
+  return new TextDecoder().decode(await readInput(path, limit))
 }
 
 /** A byte stream from a file or standard input, and its size when known. */

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FramehubError } from '../core/errors.ts'
 
@@ -55,12 +56,18 @@ export function createApiClient (init: ApiClientInit, prefix = '/api/v1'): ApiCl
     let body: RequestInit['body']
     if (req.json !== undefined) {
       headers['content-type'] = 'application/json'
-      body = JSON.stringify(req.json)
+      try {
+        body = JSON.stringify(req.json)
+      } catch (err) {
+        // A value nested past what V8 can write (services refuse such values before they get here).
+        throw new FramehubError('ERR_JSON_INVALID', `the request cannot be written as JSON: ${(err as Error).message}`)
+      }
     } else if (req.body !== undefined) {
       headers['content-type'] = req.contentType ?? 'application/octet-stream'
       body = req.body
     }
     const streamed = body != null && typeof body === 'object' && Symbol.asyncIterator in body
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : undefined
     let res: Response
     for (let attempt = 1; ; attempt++) {
       try {
@@ -73,7 +80,13 @@ export function createApiClient (init: ApiClientInit, prefix = '/api/v1'): ApiCl
           ...(streamed ? { duplex: 'half' as const } : {})
         })
       } catch (err) {
-        throw unreachable(base, err)
+        // The daemon refuses an upload over its limit as soon as it reads the Content-Length (413)
+        // and closes the connection, and the upload still under way usually fails first (EPIPE,
+        // ECONNRESET), losing the answer. Asked again with only the headers, it gives that answer.
+        const answer = length != null && cutOff(err) ? await askDeclared(url, req.method ?? 'GET', headers, length) : undefined
+        if (answer == null) throw unreachable(base, err)
+        res = answer
+        break
       }
       // A daemon shedding load (503 + Retry-After) is asked again a few times, briefly; a streamed
       // upload cannot be sent twice.
@@ -98,6 +111,49 @@ export function createApiClient (init: ApiClientInit, prefix = '/api/v1'): ApiCl
   }
 }
 
+/** Socket errors of a connection cut while the request was being sent (not: nothing listens). */
+const CUT_OFF = new Set(['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET'])
+
+function cutOff (err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown } }).cause
+  return typeof cause?.code === 'string' && CUT_OFF.has(cause.code)
+}
+
+/** How long the daemon has to answer a request sent with headers only. */
+const ASK_DECLARED_MS = 2000
+
+/**
+ * Sends the request's headers, Content-Length `length` included, and none of its body: a daemon
+ * that refuses the upload from its headers (413 over its limit, 401) answers at once. Returns that
+ * error answer, or undefined if none comes (the connection was cut for another reason).
+ */
+async function askDeclared (url: URL, method: string, headers: Record<string, string>, length: number): Promise<Response | undefined> {
+  if (url.protocol !== 'http:') return undefined
+  return await new Promise((resolve) => {
+    let settled = false
+    const request = httpRequest(url, { method, headers: { ...headers, 'content-length': String(length) }, timeout: ASK_DECLARED_MS })
+    const settle = (answer?: Response): void => {
+      if (settled) return
+      settled = true
+      request.destroy()
+      resolve(answer)
+    }
+    request.on('response', (incoming) => {
+      const status = incoming.statusCode ?? 0
+      if (status < 400) { settle(); return }
+      const chunks: Buffer[] = []
+      const answer = (): void => { settle(new Response(Buffer.concat(chunks), { status, statusText: incoming.statusMessage ?? '' })) }
+      incoming.on('data', (c: Buffer) => chunks.push(c)).once('end', answer).once('error', answer).once('close', answer)
+    })
+    request.once('timeout', () => { settle() })
+    request.once('error', () => { settle() })
+    request.flushHeaders()
+  })
+}
+
+/** Codes for error answers without a readable `{code, message}` body. */
+const codeOfStatus: Readonly<Record<number, string>> = { 413: 'ERR_PAYLOAD_TOO_LARGE', 401: 'ERR_UNAUTHORIZED', 429: 'ERR_RATE_LIMITED', 503: 'ERR_OVERLOADED' }
+
 /** The gateway's `{code, message}` as the FramehubError the service would have thrown in-process. */
 async function errorOf (res: Response): Promise<FramehubError> {
   let body: { code?: unknown, message?: unknown, details?: unknown } | undefined
@@ -110,6 +166,8 @@ async function errorOf (res: Response): Promise<FramehubError> {
     const details = body.details !== null && typeof body.details === 'object' ? body.details as Record<string, unknown> : undefined
     return new FramehubError(body.code, body.message, details)
   }
+  const code = codeOfStatus[res.status]
+  if (code != null) return new FramehubError(code, `the daemon answered ${res.status} ${res.statusText}`.trimEnd())
   return new FramehubError('ERR_INTERNAL', `the daemon answered ${res.status} ${res.statusText} without an error body`)
 }
 

@@ -2,6 +2,7 @@ import { basename } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { asJsonView, fromJsonView, tryParseCid } from '../core/codec.ts'
 import { FrameNotFoundError, UsageError } from '../core/errors.ts'
+import { encodeFrame, frameFromJson } from '../core/frame.ts'
 import type { Frame } from '../core/frame.ts'
 import type { FrameRecord, FrameService, ImportResult } from '../services/frames.ts'
 import { isDotSegment, segment } from './api.ts'
@@ -53,12 +54,18 @@ export function remoteFrames (api: ApiClient): FrameService {
   }
 
   return {
-    put: async (json, options) => frameRecord(await api.json<FrameRecordView>('/frames', {
-      method: 'POST',
-      query: { branch: options?.branch, source: sourceParam(options?.source) },
-      json: asJsonView(json),
-      signal: options?.signal
-    })),
+    put: async (json, options) => {
+      const view = asJsonView(json)
+      // Checked here with the code the daemon runs (schema, depth, the 1 MiB frame limit), so a
+      // frame is refused the same way with or without a daemon, and nothing oversized is uploaded.
+      encodeFrame(frameFromJson(view, { source: options?.source }), { source: options?.source })
+      return frameRecord(await api.json<FrameRecordView>('/frames', {
+        method: 'POST',
+        query: { branch: options?.branch, source: sourceParam(options?.source) },
+        json: view,
+        signal: options?.signal
+      }))
+    },
 
     import: async (lines, options) => {
       let frames = 0

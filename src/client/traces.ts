@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { asJsonView, fromJsonView } from '../core/codec.ts'
+import { traceStepInputFromJson } from '../core/trace-step.ts'
 import type { TraceStep } from '../core/trace-step.ts'
 import type { TraceService } from '../services/traces.ts'
 import { UsageError } from '../core/errors.ts'
@@ -17,9 +18,12 @@ export function remoteTraces (api: ApiClient): TraceService {
   }
   return {
     append: async (session, json, options) => {
+      const step = asJsonView(json)
+      // Checked here as the daemon checks it, so bad input gets the same error (and a value too deep to be sent as JSON is refused, not a crash).
+      traceStepInputFromJson(step)
       const r = await api.json<{ cid: string, session: string, parents: string[], heads: string[] }>(path(session, 'steps'), {
         method: 'POST',
-        json: { step: asJsonView(json), parents: options?.parents?.map(p => p.toString()) },
+        json: { step, parents: options?.parents?.map(p => p.toString()) },
         signal: options?.signal
       })
       return { cid: CID.parse(r.cid), session: r.session, parents: cids(r.parents), heads: cids(r.heads) }

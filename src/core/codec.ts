@@ -10,7 +10,7 @@ import { base32Lower, base32LowerBytes } from './base32.ts'
 import { smallBytes } from './slab.ts'
 import { cborLinks } from './cbor-links.ts'
 import { compareKeys } from './tree/keys.ts'
-import { BlockCorruptError, BlockInvalidError, CidInvalidError, InvalidJsonError } from './errors.ts'
+import { BlockCorruptError, BlockInvalidError, CidInvalidError, InvalidJsonError, PayloadTooLargeError } from './errors.ts'
 
 /** A content-addressed block: the bytes and the CID that names them. */
 export interface Block {
@@ -40,10 +40,51 @@ function latin1Equals (text: string, bytes: Uint8Array): boolean {
   return true
 }
 
-/** Encodes a value as DAG-CBOR and names it with a CIDv1 (sha2-256). Synchronous. */
-export function encodeBlock (value: unknown): Block {
+/**
+ * Largest block framehub writes or sends, bytes of encoded data: 1 MiB, the block size every IPFS
+ * implementation transfers (Kubo refuses bigger blocks without `--allow-big-block`, "such blocks
+ * won't be transferable over the standard bitswap"). A frame, a trace step or a commit is one
+ * block, so this is also the largest frame. Checked where blocks are encoded (encodeBlock), so
+ * nothing is stored that a peer could not take.
+ */
+export const MAX_BLOCK_BYTES = 1024 * 1024
+
+/**
+ * Longest JSON text of one frame or trace step (a file given to `frame put`, a request body, an
+ * NDJSON line): 8 MiB. Compact JSON takes at most 6 bytes per byte of DAG-CBOR (`false,` in an
+ * array, or a control character's `\u0000` escape), so every value whose block fits in
+ * MAX_BLOCK_BYTES has a JSON text under this; the gateway's JSON body limit is this too, so a
+ * daemon accepts exactly what the local path accepts.
+ */
+export const MAX_JSON_TEXT_BYTES = 8 * MAX_BLOCK_BYTES
+
+/**
+ * Deepest nesting of arrays and objects in a frame or trace step input (the frame or step itself
+ * counted as one level; a link `{"/": CID}` counts too). Checked before anything recursive runs on
+ * the value (DAG-CBOR encoding, canonicalisation, JSON views): 100k levels would overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 128
+
+/** Throws `ERR_PAYLOAD_TOO_LARGE` if encoded block bytes are over MAX_BLOCK_BYTES. */
+export function checkBlockSize (bytes: Uint8Array, what = 'block'): void {
+  if (bytes.byteLength > MAX_BLOCK_BYTES) {
+    throw new PayloadTooLargeError(`${what} is ${bytes.byteLength} bytes encoded (DAG-CBOR), over the limit of ${MAX_BLOCK_BYTES} bytes (1 MiB)`, { bytes: bytes.byteLength, limit: MAX_BLOCK_BYTES })
+  }
+}
+
+/**
+ * Encodes a value as DAG-CBOR and names it with a CIDv1 (sha2-256). Synchronous. Throws
+ * `ERR_PAYLOAD_TOO_LARGE` (naming `what`) past MAX_BLOCK_BYTES.
+ */
+export function encodeBlock (value: unknown, what?: string): Block {
   const bytes = dagCbor.encode(value)
+  checkBlockSize(bytes, what)
   return { cid: cidOf(bytes), bytes }
+}
+
+/** Refuses a value nested deeper than MAX_JSON_DEPTH (callers wrap it in their own code). */
+function tooDeep (): never {
+  throw new InvalidJsonError(`nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`, { limit: MAX_JSON_DEPTH })
 }
 
 /**
@@ -199,19 +240,20 @@ export function tryParseCid (text: string): CID | undefined {
 }
 
 /** The JSON view of an IPLD value (DAG-JSON: links as {"/": cid}, bytes as {"/": {"bytes": b64}}). */
-export function toJsonView (value: unknown): unknown {
+export function toJsonView (value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value)) throw new BlockInvalidError(`${value} has no JSON form`)
     if (value === undefined) throw new BlockInvalidError('undefined has no JSON form')
     return Object.is(value, -0) ? 0 : value
   }
   const cid = CID.asCID(value)
-  if (cid != null) return { '/': cidString(cid) }
-  if (value instanceof Uint8Array) return { '/': { bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64').replace(/=+$/, '') } }
-  if (Array.isArray(value)) return value.map(toJsonView)
+  if (cid != null) return depth >= MAX_JSON_DEPTH ? tooDeep() : { '/': cidString(cid) }
+  if (value instanceof Uint8Array) return depth + 1 >= MAX_JSON_DEPTH ? tooDeep() : { '/': { bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64').replace(/=+$/, '') } }
+  if (++depth > MAX_JSON_DEPTH) tooDeep()
+  if (Array.isArray(value)) return value.map(v => toJsonView(v, depth))
   // Keys in DAG-JSON's order (UTF-8 bytes), so a view reads the same whichever way it was made.
   const out: Record<string, unknown> = {}
-  for (const k of Object.keys(value).sort(compareKeys)) setOwn(out, k, toJsonView((value as Record<string, unknown>)[k]))
+  for (const k of Object.keys(value).sort(compareKeys)) setOwn(out, k, toJsonView((value as Record<string, unknown>)[k], depth))
   return out
 }
 
@@ -225,14 +267,17 @@ function setOwn (obj: Record<string, unknown>, k: string, v: unknown): void {
  * The IPLD value of a parsed JSON view (inverse of toJsonView): `{"/": "<cid>"}` becomes a CID and
  * `{"/": {"bytes": "<base64>"}}` becomes bytes, as DAG-JSON says. A hand walk over the already
  * parsed value: re-decoding the text with the DAG-JSON codec costs several times more per frame.
+ * Refuses (ERR_JSON_INVALID) a value nested deeper than MAX_JSON_DEPTH before going deeper: it is
+ * the first walk over a frame or step input, so nothing recursive has run on it yet.
  */
-export function fromJsonView (json: unknown): unknown {
+export function fromJsonView (json: unknown, depth = 0): unknown {
   if (json === null || typeof json !== 'object') return json
+  if (++depth > MAX_JSON_DEPTH) tooDeep()
   if (Array.isArray(json)) {
     // Copy on write: most of a frame (its body) holds no links and is returned as it is.
     let out: unknown[] | undefined
     for (let i = 0; i < json.length; i++) {
-      const v = fromJsonView(json[i])
+      const v = fromJsonView(json[i], depth)
       if (v !== json[i]) (out ??= json.slice())[i] = v
     }
     return out ?? json
@@ -248,7 +293,7 @@ export function fromJsonView (json: unknown): unknown {
   }
   let out: Record<string, unknown> | undefined
   for (const k in obj) {
-    const v = fromJsonView(obj[k])
+    const v = fromJsonView(obj[k], depth)
     if (v !== obj[k]) setOwn(out ??= { ...obj }, k, v)
   }
   return out ?? obj
@@ -269,17 +314,25 @@ export function parseJsonText (text: string, hint?: SourceHint): unknown {
   }
 }
 
-function hasIpldValues (value: unknown): boolean {
+/** Does the value hold CIDs or bytes? `'deep'` (and no further walk) past MAX_JSON_DEPTH. */
+function hasIpldValues (value: unknown, depth = 0): boolean | 'deep' {
   if (value === null || typeof value !== 'object') return false
   if (value instanceof Uint8Array || CID.asCID(value) != null) return true
-  for (const v of Array.isArray(value) ? value : Object.values(value)) if (hasIpldValues(v)) return true
-  return false
+  if (++depth > MAX_JSON_DEPTH) return 'deep'
+  let found = false
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    const has = hasIpldValues(v, depth)
+    if (has === 'deep') return has
+    found ||= has
+  }
+  return found
 }
 
 /**
  * The JSON view of a value that may already hold CIDs or bytes (the TypeScript API accepts both
- * forms): plain JSON is returned as it is, anything else goes through toJsonView.
+ * forms): plain JSON is returned as it is, anything else goes through toJsonView. A value nested
+ * deeper than MAX_JSON_DEPTH is returned as it is, for the validation that follows to refuse.
  */
 export function asJsonView (value: unknown): unknown {
-  return hasIpldValues(value) ? toJsonView(value) : value
+  return hasIpldValues(value) === true ? toJsonView(value) : value
 }

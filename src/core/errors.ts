@@ -56,6 +56,8 @@ export const PeerUnreachableError = errorClass('PeerUnreachableError', 'ERR_PEER
 /** A peer broke the sync protocol: bad request or answer, oversized, stalled. */
 export const SyncProtocolError = errorClass('SyncProtocolError', 'ERR_SYNC_PROTOCOL')
 export const CoherenceError = errorClass('CoherenceError', 'ERR_COHERENCE')
+/** Input larger than framehub accepts: a block over MAX_BLOCK_BYTES, a JSON text or upload over its limit. */
+export const PayloadTooLargeError = errorClass('PayloadTooLargeError', 'ERR_PAYLOAD_TOO_LARGE')
 
 /** True for errors a user caused (bad input, unknown names): shown as one line, no stack. */
 export function isFramehubError (err: unknown): err is FramehubError {

@@ -1,9 +1,10 @@
 import { CID } from 'multiformats/cid'
-import { decodeCbor, encodeBlock, fromJsonView, toJsonView } from './codec.ts'
+import { DAG_CBOR, DAG_PB, decodeCbor, encodeBlock, fromJsonView, RAW, toJsonView } from './codec.ts'
 export { parseJsonText } from './codec.ts'
 import type { Block } from './codec.ts'
-import { FrameInvalidError } from './errors.ts'
+import { FrameInvalidError, FrameNotFoundError } from './errors.ts'
 import { describeSchemaError, validateFrameJson } from './schemas.ts'
+import { isTreeNode } from './tree/node.ts'
 
 /** A link from a frame to another frame, with an optional relation name (`cites`, `contradicts`, ...). */
 export interface FrameLink {
@@ -43,10 +44,22 @@ function where (hint?: SourceHint): string {
 }
 
 /**
+ * A frame id as framehub stores and looks it up: Unicode NFC, so `café` typed with a combining
+ * accent (NFD, as macOS file names are) is the same id as the precomposed one.
+ */
+export function frameId (id: string): string {
+  return id.normalize('NFC')
+}
+
+/**
  * Validates the JSON view of a frame against `schemas/frame.schema.json` and returns its canonical
- * IPLD form: tags sorted and unique, empty lists dropped, so equal content gives equal CIDs.
+ * IPLD form: id in NFC, tags sorted and unique, empty lists dropped, so equal content gives equal
+ * CIDs. A frame nested deeper than MAX_JSON_DEPTH is refused before any recursive work.
  */
 export function frameFromJson (json: unknown, hint?: SourceHint): Frame {
+  // The id is normalised before it is validated, so the stored id is the one the schema passed.
+  const rawId = (json as { id?: unknown } | null)?.id
+  if (typeof rawId === 'string' && frameId(rawId) !== rawId) json = { ...(json as object), id: frameId(rawId) }
   if (!validateFrameJson(json)) {
     throw new FrameInvalidError(`${where(hint)}frame ${describeSchemaError(validateFrameJson.errors)}`, { source: hint?.source })
   }
@@ -62,9 +75,9 @@ export function frameFromJson (json: unknown, hint?: SourceHint): Frame {
   return canonicalFrame(value as unknown as Frame)
 }
 
-/** Canonical form of a frame: sorted unique tags, no empty lists, no undefined fields. */
+/** Canonical form of a frame: id in NFC, sorted unique tags, no empty lists, no undefined fields. */
 export function canonicalFrame (frame: Frame): Frame {
-  const out: Frame = { id: frame.id, kind: frame.kind }
+  const out: Frame = { id: frameId(frame.id), kind: frame.kind }
   if (frame.title !== undefined) out.title = frame.title
   if (frame.body !== undefined) out.body = frame.body
   if (frame.tags != null && frame.tags.length > 0) out.tags = [...new Set(frame.tags)].sort()
@@ -73,14 +86,38 @@ export function canonicalFrame (frame: Frame): Frame {
   return out
 }
 
-/** Encodes a (canonical) frame as a DAG-CBOR block. */
-export function encodeFrame (frame: Frame): Block {
-  return encodeBlock(frame)
+/**
+ * Encodes a (canonical) frame as a DAG-CBOR block. Throws `ERR_PAYLOAD_TOO_LARGE` past
+ * MAX_BLOCK_BYTES (1 MiB), the largest frame.
+ */
+export function encodeFrame (frame: Frame, hint?: SourceHint): Block {
+  return encodeBlock(frame, `${where(hint)}frame ${frame.id}`)
 }
 
-/** Decodes and validates a stored frame block. */
+/** What a block that is not a frame is, for messages: `a commit`, `a trace step`, ... */
+function blockKind (cid: CID, value: unknown): string | undefined {
+  if (cid.code === RAW) return 'a raw block (file data)'
+  if (cid.code === DAG_PB) return 'a UnixFS node (dag-pb: a file or directory)'
+  if (cid.code !== DAG_CBOR) return `a block of codec 0x${cid.code.toString(16)}`
+  if (value === null || typeof value !== 'object') return undefined
+  if ('tree' in value && 'parents' in value && 'author' in value) return 'a commit'
+  if ('session' in value && 'op' in value && 'node' in value) return 'a trace step'
+  if (isTreeNode(value)) return 'a tree node'
+  return undefined
+}
+
+/**
+ * Decodes and validates a stored frame block. A block that is something else (a commit, a trace
+ * step, a tree node, file data) is `ERR_FRAME_NOT_FOUND`, saying what it is.
+ */
 export function decodeFrame (cid: CID, bytes: Uint8Array): Frame {
-  const value = decodeCbor(cid, bytes)
+  const other = cid.code !== DAG_CBOR ? blockKind(cid, undefined) : undefined
+  const value = other == null ? decodeCbor(cid, bytes) : undefined
+  const kind = other ?? (looksLikeFrame(value) ? undefined : blockKind(cid, value))
+  if (kind != null) {
+    const hint = cid.code === DAG_CBOR ? `; use \`framehub show ${cid}\`` : ''
+    throw new FrameNotFoundError(`${cid} is ${kind}, not a frame${hint}`, { cid: cid.toString(), kind: kind.replace(/^an? /, '').replace(/ \(.*$/, '') })
+  }
   let json: unknown
   try {
     json = toJsonView(value)

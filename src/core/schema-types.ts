@@ -10,7 +10,7 @@ export type SessionName = string;
  */
 export interface Frame {
   /**
-   * Stable logical id, '/'-separated segments without whitespace, e.g. physics/gravity.
+   * Stable logical id, '/'-separated segments without whitespace or control characters (C0, DEL, C1), e.g. physics/gravity. Stored and looked up in Unicode NFC.
    */
   id: string;
   /**

@@ -32,7 +32,10 @@ export interface TraceStep {
   sig: Uint8Array
 }
 
-/** Validates the JSON form of a step input (`schemas/trace-step-input.schema.json`). */
+/**
+ * Validates the JSON form of a step input (`schemas/trace-step-input.schema.json`); content nested
+ * deeper than MAX_JSON_DEPTH is refused before any recursive work.
+ */
 export function traceStepInputFromJson (json: unknown, source?: string): TraceStepInput {
   const at = source != null ? `${source}: ` : ''
   if (!validateTraceStepInputJson(json)) {
@@ -71,7 +74,7 @@ export async function createTraceStep (signer: Signer, fields: TraceStepFields):
     node: signer.id,
     time: fields.time ?? Date.now()
   }) as unknown as TraceStep
-  return { ...encodeBlock(step), step }
+  return { ...encodeBlock(step, `trace step of session ${fields.session}`), step }
 }
 
 /** Decodes a stored step and checks its shape (not its signature: see verifyTraceStep). */

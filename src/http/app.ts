@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify from 'fastify'
+import { MAX_JSON_TEXT_BYTES } from '../core/codec.ts'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { FramehubNode } from '../node.ts'
 import { httpCodes, HttpError, installErrorHandlers } from './errors.ts'
@@ -26,7 +27,7 @@ import type { StreamSlots } from './plugins/streams.ts'
 export interface GatewayInit {
   /** Fastify's pino logger: options, `false` for none. Default: info level. */
   logger?: FastifyServerOptions['logger']
-  /** Largest JSON body, bytes (default 1 MiB). */
+  /** Largest JSON body, bytes (default 8 MiB: MAX_JSON_TEXT_BYTES, the JSON text of the largest frame). */
   bodyLimit?: number
   /** Largest attachment upload, bytes (default 64 MiB). */
   attachmentLimit?: number
@@ -87,7 +88,8 @@ const MiB = 1024 * 1024
 export async function createGateway (node: FramehubNode, init: GatewayInit = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: init.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
-    bodyLimit: init.bodyLimit ?? MiB,
+    // The JSON text of any frame or step the local path accepts (a block of at most 1 MiB) fits.
+    bodyLimit: init.bodyLimit ?? MAX_JSON_TEXT_BYTES,
     requestTimeout: init.requestTimeout ?? 30_000,
     connectionTimeout: init.requestTimeout ?? 30_000,
     keepAliveTimeout: 10_000,

@@ -1,10 +1,10 @@
 import { basename } from 'node:path'
 import mime from 'mime-types'
 import type { CID } from 'multiformats/cid'
-import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
+import { asJsonView, cidKey, MAX_JSON_TEXT_BYTES, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
-import { FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
-import { decodeFrame, encodeFrame, frameFromJson, frameLinks, parseJsonText } from '../core/frame.ts'
+import { FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, PayloadTooLargeError, RefNotFoundError } from '../core/errors.ts'
+import { decodeFrame, encodeFrame, frameFromJson, frameId, frameLinks, parseJsonText } from '../core/frame.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
 import { buildTree, entries, getEntry, mutateTree } from '../core/tree/index.ts'
 import type { TreeChange } from '../core/tree/index.ts'
@@ -125,7 +125,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const where = options?.source != null ? `${options.source}: ` : ''
       const frame = frameFromJson(asJsonView(json), { source: options?.source })
       await checkResolvable(frameLinks(frame), undefined, `${where}frame ${frame.id} `)
-      const block = encodeFrame(frame)
+      const block = encodeFrame(frame, { source: options?.source })
       const branch = await targetBranch(options?.branch)
       await stage(branch, [{ key: frame.id, value: block.cid }], [block], options)
       events.publish('frame:put', { id: frame.id, cid: block.cid.toString(), branch })
@@ -145,9 +145,13 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
         options?.signal?.throwIfAborted()
         if (line.trim() === '') continue
         const hint = { source: `${source}:${lineNo}` }
+        // The limits of `frame put`: a line is one frame's JSON text.
+        if (line.length > MAX_JSON_TEXT_BYTES / 3 && Buffer.byteLength(line) > MAX_JSON_TEXT_BYTES) throw new PayloadTooLargeError(`${hint.source}: the line is longer than the limit of ${MAX_JSON_TEXT_BYTES} bytes of JSON for one frame`, { source: hint.source, line: lineNo, limit: MAX_JSON_TEXT_BYTES })
         const frame = frameFromJson(parseJsonText(line, hint), hint)
-        const block = encodeFrame(frame)
+        const block = encodeFrame(frame, hint)
         for (const link of frameLinks(frame)) pendingLinks.push({ link, where: `${hint.source}: frame ${frame.id} ` })
+        // All or nothing, like the rest of an import: two lines for one id are refused, not collapsed.
+        if (changes.has(frame.id)) throw new FrameInvalidError(`${hint.source}: frame id "${frame.id}" appears twice in this import (an import holds each id once)`, { source: hint.source, line: lineNo, id: frame.id })
         changes.set(frame.id, block.cid)
         const key = cidKey(block.cid)
         if (!written.has(key)) {
@@ -184,7 +188,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const asCid = tryParseCid(cidOrId)
       if (asCid != null) return await readFrame(asCid, options)
       const { tree } = await refs.resolveTree(options?.ref, options)
-      const cid = await getEntry(blocks, tree, cidOrId, options)
+      const cid = await getEntry(blocks, tree, frameId(cidOrId), options)
       if (cid == null) throw new FrameNotFoundError(`no frame "${cidOrId}" in ${options?.ref ?? 'the working tree'}`, { id: cidOrId })
       return await readFrame(cid, options)
     },
@@ -205,7 +209,8 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       }
     },
 
-    remove: async (id, options) => await exclusive(async () => {
+    remove: async (rawId, options) => await exclusive(async () => {
+      const id = frameId(rawId)
       const branch = await targetBranch(options?.branch)
       const base = await refs.workingTree(branch)
       if (await getEntry(blocks, base, id, options) == null) throw new FrameNotFoundError(`no frame "${id}" on branch ${branch}`, { id })

@@ -95,6 +95,12 @@ export function createReplicationService (components: ServiceComponents, service
       await apply(peer, queued)
     } catch (err) {
       if (stopped) return
+      // A peer's DAG holding a block over the block limit is refused for good (it cannot shrink):
+      // logged once, not retried every RETRY_MS. A later entry of that peer is tried afresh.
+      if ((err as { code?: string }).code === 'ERR_PAYLOAD_TOO_LARGE') {
+        log.warn({ peer, err: (err as Error).message, code: 'ERR_PAYLOAD_TOO_LARGE' }, 'sync of a peer chain entry refused: a block is over the limit; not retried')
+        return
+      }
       retry.set(peer, queued)
       log.warn({ peer, err: (err as Error).message, code: (err as { code?: string }).code }, 'sync of a peer chain entry failed; will retry')
     }

@@ -3,10 +3,11 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { cidOf, encodeBlock, fromJsonView, toJsonView, verifyBlock } from '../../src/core/codec.ts'
-import { decodeFrame, encodeFrame, frameFromJson } from '../../src/core/frame.ts'
+import { asJsonView, cidOf, encodeBlock, fromJsonView, MAX_BLOCK_BYTES, MAX_JSON_DEPTH, MAX_JSON_TEXT_BYTES, toJsonView, verifyBlock } from '../../src/core/codec.ts'
+import { decodeFrame, encodeFrame, frameFromJson, frameId } from '../../src/core/frame.ts'
+import { traceStepInputFromJson } from '../../src/core/trace-step.ts'
 
-const idSegment = fc.stringMatching(/^[^\s/]{1,12}$/)
+const idSegment = fc.stringMatching(/^[^\s/\u0000-\u001f\u007f-\u009f]{1,12}$/)
 const frameJson = fc.record({
   id: fc.array(idSegment, { minLength: 1, maxLength: 3 }).map(s => s.join('/')),
   kind: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,10}$/),
@@ -110,4 +111,82 @@ it('toJsonView agrees with the DAG-JSON codec', async () => {
     assert.deepEqual(toJsonView(v), expected)
     assert.equal(JSON.stringify(toJsonView(v)), JSON.stringify(expected), 'same key order')
   }), { numRuns: 500 })
+})
+
+describe('frame limits and ids (issue #10)', () => {
+  /** A frame whose DAG-CBOR block is exactly `size` bytes (padding its body). */
+  const frameOfSize = (size: number): Record<string, unknown> => {
+    let pad = size - 100
+    for (;;) {
+      const json = { id: 'big/one', kind: 'fact', body: 'x'.repeat(pad) }
+      const bytes = dagCbor.encode(json).byteLength
+      if (bytes === size) return json
+      pad += size - bytes
+    }
+  }
+
+  it('a frame is at most MAX_BLOCK_BYTES encoded: one byte over is ERR_PAYLOAD_TOO_LARGE, the limit itself is stored', () => {
+    assert.equal(MAX_BLOCK_BYTES, 1024 * 1024)
+    const atLimit = encodeFrame(frameFromJson(frameOfSize(MAX_BLOCK_BYTES)))
+    assert.equal(atLimit.bytes.byteLength, MAX_BLOCK_BYTES)
+    assert.throws(() => encodeFrame(frameFromJson(frameOfSize(MAX_BLOCK_BYTES + 1)), { source: 'f.json' }),
+      (err: { code?: string, message: string }) => err.code === 'ERR_PAYLOAD_TOO_LARGE' && /^f\.json: frame big\/one is 1048577 bytes/.test(err.message))
+    // Every block framehub encodes has the same limit (trace steps, commits).
+    assert.throws(() => encodeBlock({ blob: new Uint8Array(MAX_BLOCK_BYTES) }), { code: 'ERR_PAYLOAD_TOO_LARGE' })
+  })
+
+  it('the JSON text limit holds the compact JSON of any frame that fits a block (6 bytes of JSON per byte at worst)', () => {
+    const falses = new Array<boolean>(MAX_BLOCK_BYTES - 64).fill(false)
+    const worst = { id: 'w', kind: 'fact', body: falses }
+    assert.ok(dagCbor.encode(worst).byteLength <= MAX_BLOCK_BYTES)
+    assert.ok(Buffer.byteLength(JSON.stringify(worst)) <= MAX_JSON_TEXT_BYTES)
+    const controls = { id: 'c', kind: 'fact', body: '\u0001'.repeat(MAX_BLOCK_BYTES - 64) }
+    assert.ok(dagCbor.encode(controls).byteLength <= MAX_BLOCK_BYTES)
+    assert.ok(Buffer.byteLength(JSON.stringify(controls)) <= MAX_JSON_TEXT_BYTES)
+  })
+
+  const nested = (levels: number): unknown => JSON.parse('['.repeat(levels) + ']'.repeat(levels))
+
+  it('nesting: 100k levels is ERR_FRAME_INVALID / ERR_TRACE_STEP_INVALID, not a stack overflow; the limit itself passes', () => {
+    assert.throws(() => frameFromJson({ id: 'deep', kind: 'fact', body: nested(100_000) }),
+      (err: { code?: string, message: string }) => err.code === 'ERR_FRAME_INVALID' && /deeper than 128 levels/.test(err.message))
+    assert.throws(() => frameFromJson(asJsonView({ id: 'deep', kind: 'fact', body: nested(100_000) })), { code: 'ERR_FRAME_INVALID' })
+    assert.throws(() => traceStepInputFromJson({ op: 'thought', content: nested(100_000) }), { code: 'ERR_TRACE_STEP_INVALID' })
+    // The frame object is level 1: its body may nest 127 levels, not 128.
+    assert.equal(MAX_JSON_DEPTH, 128)
+    const ok = encodeFrame(frameFromJson({ id: 'deep', kind: 'fact', body: nested(MAX_JSON_DEPTH - 1) }))
+    assert.ok(decodeFrame(ok.cid, ok.bytes))
+    assert.throws(() => frameFromJson({ id: 'deep', kind: 'fact', body: nested(MAX_JSON_DEPTH) }), { code: 'ERR_FRAME_INVALID' })
+    // A link counts as a level, both ways.
+    let linkAtLimit: unknown = { '/': encodeBlock({ x: 1 }).cid.toString() }
+    for (let i = 0; i < MAX_JSON_DEPTH - 2; i++) linkAtLimit = [linkAtLimit]
+    const frame = frameFromJson({ id: 'l', kind: 'fact', body: linkAtLimit })
+    assert.ok(encodeFrame(frameFromJson(toJsonView(frame))).cid.equals(encodeFrame(frame).cid))
+    assert.throws(() => frameFromJson({ id: 'l', kind: 'fact', body: [linkAtLimit] }), { code: 'ERR_FRAME_INVALID' })
+  })
+
+  it('ids are stored in NFC: café typed as NFC or NFD is one frame, one CID', () => {
+    const nfc = 'notes/caf\u00e9'
+    const nfd = 'notes/cafe\u0301'
+    const a = frameFromJson({ id: nfc, kind: 'fact' })
+    const b = frameFromJson({ id: nfd, kind: 'fact' })
+    assert.equal(b.id, nfc)
+    assert.ok(encodeFrame(a).cid.equals(encodeFrame(b).cid))
+    assert.equal(frameId(nfd), nfc)
+  })
+
+  it('ids with control characters (C0, DEL, C1) are ERR_FRAME_INVALID', () => {
+    for (const c of ['\u0000', '\u0001', '\u001b', '\u007f', '\u0080', '\u0085', '\u009f']) {
+      assert.throws(() => frameFromJson({ id: `a${c}b`, kind: 'fact' }), { code: 'ERR_FRAME_INVALID' }, JSON.stringify(c))
+    }
+    assert.equal(frameFromJson({ id: 'caf\u00e9/\u65e5\u672c', kind: 'fact' }).id, 'caf\u00e9/\u65e5\u672c', 'other Unicode stays allowed')
+  })
+
+  it('a block that is a commit, a tree node or file data is not a frame: ERR_FRAME_NOT_FOUND saying what it is', () => {
+    const commit = encodeBlock({ tree: encodeBlock({ x: 1 }).cid, parents: [], author: 'me', time: 1, message: 'm', sig: new Uint8Array(1) })
+    assert.throws(() => decodeFrame(commit.cid, commit.bytes),
+      (err: { code?: string, message: string }) => err.code === 'ERR_FRAME_NOT_FOUND' && err.message === `${commit.cid} is a commit, not a frame; use \`framehub show ${commit.cid}\``)
+    const raw = new Uint8Array([1, 2, 3])
+    assert.throws(() => decodeFrame(cidOf(raw, 0x55), raw), (err: { code?: string, message: string }) => err.code === 'ERR_FRAME_NOT_FOUND' && /is a raw block/.test(err.message))
+  })
 })

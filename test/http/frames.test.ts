@@ -165,8 +165,10 @@ describe('/api/v1/frames', () => {
       assert.equal(unknown.statusCode, 404)
       assert.equal(errorBody(unknown).code, 'ERR_BLOCK_NOT_FOUND')
       const notFrame = await h.app.inject({ url: `/api/v1/frames/${(await h.app.inject({ url: '/api/v1/frames' })).json().tree as string}` })
-      assert.ok(notFrame.statusCode >= 400 && notFrame.statusCode < 500)
-      assert.equal(errorBody(notFrame).code, 'ERR_FRAME_INVALID')
+      // A block that is something else is no frame: 404, saying what it is.
+      assert.equal(notFrame.statusCode, 404)
+      assert.equal(errorBody(notFrame).code, 'ERR_FRAME_NOT_FOUND')
+      assert.match(errorBody(notFrame).message, /is a tree node, not a frame; use `framehub show /)
       const noId = await h.app.inject({ url: '/api/v1/frames/by-id/no/such/frame' })
       assert.equal(noId.statusCode, 404)
       const badRef = await h.app.inject({ url: '/api/v1/frames/by-id/physics/gravity?ref=nope' })

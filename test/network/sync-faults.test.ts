@@ -11,11 +11,12 @@ import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
-import { encodeBlock } from '../../src/core/codec.ts'
+import { cidOf, encodeBlock, MAX_BLOCK_BYTES } from '../../src/core/codec.ts'
 import { createNode } from '../../src/node.ts'
 import type { FramehubNode } from '../../src/node.ts'
-import { decodeRequest, frame, FRAME_CAR, FRAME_END, FRAME_ERROR, SYNC_PROTOCOL } from '../../src/network/sync/protocol.ts'
+import { decodeRequest, encodeRequest, frame, FRAME_CAR, FRAME_END, FRAME_ERROR, MAX_FRAME_BYTES, SYNC_PROTOCOL } from '../../src/network/sync/protocol.ts'
 import { tempDir } from '../helpers/repo.ts'
 
 /** A peer that speaks the sync protocol badly: each test sets how it answers. */
@@ -137,7 +138,8 @@ describe('sync with a faulty peer: rejected, logged, nothing stored, the node ke
       await new Promise(resolve => setTimeout(resolve, 3000))
       await stream.close().catch(() => {})
     }
-    await refused(frameBlock('big').cid, ['ERR_SYNC_PROTOCOL'])
+    // What a framehub without the block limit sends for a big block: final (not retried), not a hiccup.
+    await refused(frameBlock('big').cid, ['ERR_PAYLOAD_TOO_LARGE'])
   })
 
   it('a peer that stalls in the middle of the CAR', async () => {
@@ -171,6 +173,41 @@ describe('sync with a faulty peer: rejected, logged, nothing stored, the node ke
       await stream.close()
     }
     await refused(want.cid, ['ERR_SYNC_PROTOCOL'])
+  })
+
+  it('a frame of the largest size syncs; a stored block over the limit is refused as ERR_PAYLOAD_TOO_LARGE, never sent over the frame limit', async () => {
+    // A frame at the block limit travels between real nodes.
+    const padded = (size: number, id: string): Record<string, unknown> => {
+      let pad = size - 100
+      for (;;) {
+        const json = { id, kind: 'fact', body: 'y'.repeat(pad) }
+        const bytes = dagCbor.encode(json).byteLength
+        if (bytes === size) return json
+        pad += size - bytes
+      }
+    }
+    const largest = await good.frames.put(padded(MAX_BLOCK_BYTES, 'sync/largest'))
+    const r = await node.replication!.sync(largest.cid, { from: [good.peerId] })
+    assert.equal(r.blocks, 1)
+    assert.equal(await node.repo.blocks.has(largest.cid), true)
+    // A 5 MiB frame block, as a framehub without the limit stored it (written past encodeBlock).
+    const bytes = dagCbor.encode(padded(5 * 1024 * 1024, 'sync/too-big'))
+    const old = { cid: cidOf(bytes), bytes }
+    await good.repo.batch().putBlock(old.cid, old.bytes).write()
+    // Asked as a peer that reads frames up to the protocol's limit, it answers with frames that
+    // all fit, ending with the refusal; it never sends a frame over MAX_FRAME_BYTES.
+    const stream = await bad.dialProtocol(multiaddr(good.network?.addresses()[0] as string), SYNC_PROTOCOL)
+    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    await lp.write(encodeRequest({ want: old.cid, have: [] }))
+    let last: Uint8Array
+    do last = (await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray()
+    while (last[0] === FRAME_CAR)
+    assert.equal(last[0], FRAME_ERROR)
+    assert.equal((dagCbor.decode(last.subarray(1)) as { code: string }).code, 'ERR_PAYLOAD_TOO_LARGE')
+    await stream.close().catch(() => {})
+    // Through the node's sync: the same code, which the node does not retry, and nothing stored.
+    await assert.rejects(node.replication!.sync(old.cid, { from: [good.peerId] }), { code: 'ERR_PAYLOAD_TOO_LARGE' })
+    assert.equal(await node.repo.blocks.has(old.cid), false)
   })
 
   it('a bad sync request gets an error frame, and the answering node keeps serving', async () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { CID } from 'multiformats/cid'
-import { parseJsonText } from '../../core/codec.ts'
+import { MAX_JSON_TEXT_BYTES, parseJsonText } from '../../core/codec.ts'
 import { collect, globals, withNode } from '../context.ts'
 import { openInput, readInput, readLines, readTextInput } from '../input.ts'
 import { emit, shortCid } from '../output.ts'
@@ -17,7 +17,8 @@ export function registerFrame (program: Command): void {
     .option('--branch <name>', 'stage on this branch instead of the current one')
     .action(async (file: string, opts: { attach?: string[], branch?: string }, command: Command) => {
       const options = globals(command)
-      const json = parseJsonText(await readTextInput(file), { source: file === '-' ? 'stdin' : file }) as Record<string, unknown>
+      // The limit of one frame's JSON text, with or without a daemon (frames themselves are at most 1 MiB encoded).
+      const json = parseJsonText(await readTextInput(file, MAX_JSON_TEXT_BYTES), { source: file === '-' ? 'stdin' : file }) as Record<string, unknown>
       await withNode(options, async (node) => {
         if (opts.attach != null && opts.attach.length > 0) {
           const attached = []

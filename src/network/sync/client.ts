@@ -2,8 +2,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { CID } from 'multiformats/cid'
-import { BlockNotFoundError, PeerUnreachableError, SyncProtocolError } from '../../core/errors.ts'
-import { encodeRequest, FRAME_CAR, FRAME_END, FRAME_ERROR, IDLE_TIMEOUT_MS, MAX_FRAME_BYTES, SYNC_PROTOCOL } from './protocol.ts'
+import { BlockNotFoundError, PayloadTooLargeError, PeerUnreachableError, SyncProtocolError } from '../../core/errors.ts'
+import { encodeRequest, FRAME_CAR, FRAME_END, FRAME_ERROR, IDLE_TIMEOUT_MS, MAX_FRAME_BYTES, SYNC_PROTOCOL, TOO_LARGE } from './protocol.ts'
 import type { SyncTrailer } from './protocol.ts'
 
 export interface FetchOptions {
@@ -40,6 +40,11 @@ export async function fetchMissing (libp2p: Libp2p, peer: PeerId, want: CID, hav
           message = (await lp.read({ signal })).subarray()
         } catch (err) {
           if (options.signal?.aborted === true) throw options.signal.reason
+          // Only a framehub without the block limit sends a frame this long (a block over 4 MiB in
+          // one piece): asking again would get the same, so this is final, not a protocol hiccup.
+          if ((err as Error).name === 'InvalidDataLengthError') {
+            throw new PayloadTooLargeError(`sync from ${peer.toString()}: the peer sent a frame over ${MAX_FRAME_BYTES} bytes (it holds a block over the block limit, written by an older framehub): ${(err as Error).message}`, { peer: peer.toString(), cid: want.toString() })
+          }
           const why = signal.aborted ? `sent nothing for ${idle} ms` : (err as Error).message
           throw new SyncProtocolError(`sync from ${peer.toString()} broke off: ${why}`, { peer: peer.toString() })
         }
@@ -55,7 +60,9 @@ export async function fetchMissing (libp2p: Libp2p, peer: PeerId, want: CID, hav
         } else if (type === FRAME_ERROR) {
           const e = decodeCbor<{ code?: unknown, message?: unknown }>(body, peer)
           const message = `peer ${peer.toString()}: ${String(e.message)}`
-          throw e.code === 'ERR_BLOCK_NOT_FOUND' ? new BlockNotFoundError(message, { cid: want.toString() }) : new SyncProtocolError(message, { peer: peer.toString(), code: String(e.code) })
+          if (e.code === 'ERR_BLOCK_NOT_FOUND') throw new BlockNotFoundError(message, { cid: want.toString() })
+          if (e.code === TOO_LARGE) throw new PayloadTooLargeError(message, { peer: peer.toString(), cid: want.toString() })
+          throw new SyncProtocolError(message, { peer: peer.toString(), code: String(e.code) })
         } else {
           throw new SyncProtocolError(`sync from ${peer.toString()}: unknown frame type ${String(type)}`, { peer: peer.toString() })
         }

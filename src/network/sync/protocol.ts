@@ -15,14 +15,23 @@ import { SyncProtocolError } from '../../core/errors.ts'
  * - `0x03` + DAG-CBOR `{ code, message }`: the answer failed (e.g. `ERR_BLOCK_NOT_FOUND`).
  * Everything arriving is checked by the asker: every block's hash, and that the DAG under `want`
  * is complete before anything becomes visible.
+ *
+ * Sizes: no frame is longer than MAX_FRAME_BYTES (4 MiB): the CAR is cut into pieces that fit,
+ * whatever the blocks in it. Blocks themselves are at most MAX_BLOCK_BYTES (1 MiB, the limit
+ * framehub writes with); a block over it (written by an older framehub) is not sent: the answer
+ * fails with `ERR_PAYLOAD_TOO_LARGE`, which the asker does not retry.
  */
 export const SYNC_PROTOCOL = '/framehub/sync/1.0.0'
 
 export const MAX_HAVES = 1024
 /** Largest request (haves included): 1024 CIDs of ~40 bytes fit. */
 export const MAX_REQUEST_BYTES = 64 * 1024
-/** Largest frame an answer may use. */
+/** Largest frame an answer may use (type byte included); every side reads frames up to this. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
+/** Largest CAR piece in one frame. */
+export const MAX_CAR_PIECE = MAX_FRAME_BYTES - 1
+/** The code of an answer refused because a block is over MAX_BLOCK_BYTES: final, not retried. */
+export const TOO_LARGE = 'ERR_PAYLOAD_TOO_LARGE'
 /** A stream with no data for this long is given up. */
 export const IDLE_TIMEOUT_MS = 15_000
 

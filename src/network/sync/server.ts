@@ -1,12 +1,13 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { isFramehubError } from '../../core/errors.ts'
+import { MAX_BLOCK_BYTES } from '../../core/codec.ts'
+import { isFramehubError, PayloadTooLargeError } from '../../core/errors.ts'
 import { carStream } from '../../core/car.ts'
 import { missingBlocks } from '../../core/missing.ts'
 import type { ManyReader } from '../../core/closure.ts'
 import type { BlockReader } from '../../core/tree/index.ts'
-import { decodeRequest, frame, FRAME_CAR, FRAME_END, FRAME_ERROR, IDLE_TIMEOUT_MS, MAX_FRAME_BYTES, MAX_REQUEST_BYTES } from './protocol.ts'
+import { decodeRequest, frame, FRAME_CAR, FRAME_END, FRAME_ERROR, IDLE_TIMEOUT_MS, MAX_CAR_PIECE, MAX_REQUEST_BYTES } from './protocol.ts'
 
 export interface SyncServerOptions {
   blocks: BlockReader & ManyReader & { has: (cid: import('multiformats/cid').CID) => Promise<boolean> }
@@ -35,15 +36,23 @@ export async function serveSync (stream: Stream, connection: Connection, options
     let blocks = 0
     const counted = (async function * () {
       for await (const block of missingBlocks(options.blocks, request.want, request.have, { signal: stop.signal })) {
+        // A block over the limit (stored by an older framehub) is never sent: no peer would take it.
+        if (block.bytes.byteLength > MAX_BLOCK_BYTES) {
+          throw new PayloadTooLargeError(`block ${block.cid} is ${block.bytes.byteLength} bytes, over the block limit of ${MAX_BLOCK_BYTES} bytes: it cannot be synced`, { cid: block.cid.toString(), bytes: block.bytes.byteLength, limit: MAX_BLOCK_BYTES })
+        }
         yield block
         blocks++
       }
     })()
     let bytes = 0
-    for await (const chunk of carStream(request.want, counted, { chunkBytes: Math.min(CHUNK, MAX_FRAME_BYTES - 1) })) {
+    for await (const chunk of carStream(request.want, counted, { chunkBytes: Math.min(CHUNK, MAX_CAR_PIECE) })) {
       bytes += chunk.byteLength
-      // lp.write waits for the stream to drain: a slow asker slows the walk, memory stays flat.
-      await lp.write(frame(FRAME_CAR, chunk), { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(IDLE_TIMEOUT_MS)]) })
+      // A chunk with a big block is longer than CHUNK: the CAR is a byte stream, so it goes in
+      // pieces that each fit a frame the asker reads.
+      for (let at = 0; at < chunk.byteLength; at += MAX_CAR_PIECE) {
+        // lp.write waits for the stream to drain: a slow asker slows the walk, memory stays flat.
+        await lp.write(frame(FRAME_CAR, chunk.subarray(at, at + MAX_CAR_PIECE)), { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(IDLE_TIMEOUT_MS)]) })
+      }
     }
     await lp.write(frame(FRAME_END, dagCbor.encode({ blocks, bytes })))
     await stream.close()

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
+import { MAX_JSON_TEXT_BYTES } from '../../../core/codec.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { drainBody, refuseDeclaredOver, requestSignal } from '../../util.ts'
 import { errorResponses, stagingQuerystring, writeSecurity } from './context.ts'
@@ -7,8 +8,11 @@ import type { ApiContext } from './context.ts'
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'text/plain']
 
-/** Longest NDJSON line (one frame): far above any sane frame, low enough to bound memory. */
-const MAX_LINE = 16 * 1024 * 1024
+/**
+ * Longest NDJSON line held in memory: twice the JSON text of one frame, so a line over that limit
+ * still reaches the import and is refused there as `frame import` refuses it (with its line number).
+ */
+const MAX_LINE = 2 * MAX_JSON_TEXT_BYTES
 
 /**
  * The lines of a request body (LF or CRLF), read as they arrive. Stops past `limit` bytes. The body

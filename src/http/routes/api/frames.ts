@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { cidString, parseCid } from '../../../core/codec.ts'
 import { FrameNotFoundError } from '../../../core/errors.ts'
-import { frameToJson } from '../../../core/frame.ts'
+import { frameId, frameToJson } from '../../../core/frame.ts'
 import type { Frame } from '../../../core/frame.ts'
 import { getEntry } from '../../../core/tree/index.ts'
 import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
@@ -113,7 +113,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    const id = request.params['*']
+    const id = frameId(request.params['*'])
     const { ref } = request.query
     // Looked up in the tree even when the id happens to parse as a CID.
     const { tree } = await node.refs.resolveTree(ref, { signal })
