@@ -44,6 +44,9 @@ describe('refs: branch names and the one REF resolver', () => {
     assert.deepEqual((await node.commits.diff(legacy, c2.toString())).added.map(c => c.id), ['r/b'])
     await assert.rejects(node.frames.get('r/b', { ref: legacy }), code('ERR_FRAME_NOT_FOUND'))
     assert.deepEqual((await Array.fromAsync(node.frames.list({ ref: legacy }))).map(r => r.id), ['r/a'])
+    // Filtered lists go through the frame index, which must answer for c1's tree, not the branch's.
+    assert.deepEqual((await Array.fromAsync(node.frames.list({ ref: legacy, kind: 'fact' }))).map(r => r.id), ['r/a'])
+    assert.deepEqual((await Array.fromAsync(node.frames.list({ ref: `refs/heads/${legacy}`, kind: 'fact' }))).map(r => r.id), ['r/a', 'r/b'])
     // The same CID in other bases names the same commit.
     for (const text of [c1.toString(bases.base36), c1.toString(bases.base58btc), c1.toString(bases.base32upper), c1.toString(bases.base16)]) {
       assert.ok((await node.refs.resolveCommit(text)).equals(c1), text)
