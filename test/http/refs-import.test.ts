@@ -113,7 +113,12 @@ describe('/api/v1 routes the CLI needs through a daemon: head, resolve, checkout
   })
 
   test('frame import: NDJSON (LF, CRLF, blank lines) staged in one batch', async () => {
-    const body = ndjson(frame('imp/a'), frame('imp/b'), '', frame('imp/a', { title: 'again' })).replace('\n', '\r\n')
+    // An import holds each id once: a second line for the same id is refused, nothing staged.
+    const twice = await importFrames(ndjson(frame('imp/a'), frame('imp/a', { title: 'again' })), '?source=batch.ndjson')
+    assert.equal(twice.statusCode, 400, twice.body)
+    assert.equal(errorBody(twice).code, 'ERR_FRAME_INVALID')
+    assert.equal((await h.app.inject({ url: '/api/v1/frames/by-id/imp/a' })).statusCode, 404)
+    const body = ndjson(frame('imp/a', { title: 'again' }), '', frame('imp/b')).replace('\n', '\r\n')
     const res = await importFrames(body, '?source=batch.ndjson')
     assert.equal(res.statusCode, 201, res.body)
     assert.equal(res.json().frames, 2)
