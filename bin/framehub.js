@@ -2,25 +2,55 @@
 // Entry point of the `framehub` command. The CLI is TypeScript run by Node's type stripping
 // (Node >= 22.18). On an older system Node, re-run with the Node 24 that the project brings in
 // as its `node` devDependency, so `./bin/framehub.js` works from any shell.
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { constants } from 'node:os'
 
 const [major, minor] = process.versions.node.split('.').map(Number)
+const args = process.argv.slice(2)
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+
 if (major > 22 || (major === 22 && minor >= 18)) {
   await import('../src/cli/main.ts')
+} else if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  // Answered here: starting Node 24 to print one line would cost more than everything else.
+  process.stdout.write(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version + '\n')
 } else {
-  let bundled
-  try {
-    bundled = join(dirname(createRequire(import.meta.url).resolve('node/package.json')), 'bin', 'node')
-  } catch {}
-  if (bundled == null || !existsSync(bundled)) {
+  // The project's own Node 24 (node_modules/node), else wherever `node` resolves from here.
+  let bundled = join(root, 'node_modules', 'node', 'bin', 'node')
+  if (!existsSync(bundled)) {
+    try {
+      bundled = join(dirname(createRequire(import.meta.url).resolve('node/package.json')), 'bin', 'node')
+    } catch {}
+  }
+  if (!existsSync(bundled)) {
     process.stderr.write(`framehub needs Node >= 22.18 (this is ${process.version}); run "npm install" to bring in Node 24\n`)
     process.exit(1)
   }
-  const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.ts')
-  const r = spawnSync(bundled, [main, ...process.argv.slice(2)], { stdio: 'inherit' })
-  process.exit(r.status ?? 1)
+  const child = spawn(bundled, [join(root, 'src', 'cli', 'main.ts'), ...args], { stdio: 'inherit' })
+  // This process only waits: a signal sent to it (SIGTERM from a service manager, `kill`, SIGINT
+  // or SIGHUP) is passed on to the CLI, which stops as it would if it had got it itself (the
+  // daemon closes its gateway and repository). A Ctrl-C in a terminal reaches both processes;
+  // the daemon takes a repeat that close together as one request.
+  const forward = (signal) => { if (child.exitCode == null && child.signalCode == null) child.kill(signal) }
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
+  for (const signal of signals) process.on(signal, forward)
+  child.on('error', (err) => {
+    process.stderr.write(`framehub: cannot start ${bundled}: ${err.message}\n`)
+    process.exit(1)
+  })
+  child.on('exit', (code, signal) => {
+    for (const s of signals) process.off(s, forward)
+    if (signal != null) {
+      // Die of the same signal, so the shell sees what the CLI saw (128 + signal number).
+      process.kill(process.pid, signal)
+      // A signal that does not end this process (ignored here): the shell's convention.
+      setImmediate(() => process.exit(128 + (constants.signals[signal] ?? 0)))
+      return
+    }
+    process.exit(code ?? 1)
+  })
 }

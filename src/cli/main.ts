@@ -1,51 +1,31 @@
-import { Command, CommanderError } from 'commander'
-import { isFramehubError } from '../core/errors.ts'
-import { registerBranch } from './commands/branch.ts'
-import { registerCommit } from './commands/commit.ts'
-import { registerConfig } from './commands/config.ts'
-import { registerDaemon } from './commands/daemon.ts'
-import { registerFrame } from './commands/frame.ts'
-import { registerGc } from './commands/gc.ts'
-import { registerIndex } from './commands/index.ts'
-import { registerInit } from './commands/init.ts'
-import { registerNetwork } from './commands/network.ts'
-import { registerPin } from './commands/pin.ts'
-import { registerSnapshot } from './commands/snapshot.ts'
-import { registerTrace } from './commands/trace.ts'
-import { registerVerify } from './commands/verify.ts'
-import { EXIT, exitCodeFor } from './exit-codes.ts'
+// The `framehub` command. Only Node built-ins are imported statically: Node's compile cache is
+// switched on first, so that every module loaded after it (commander, the command's own modules,
+// the node's) is compiled, and its types stripped, from the cache on later runs.
+import { enableCompileCache } from 'node:module'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
 
-/** The `framehub` command tree. */
-export function createProgram (): Command {
-  const program = new Command('framehub')
-    .description('content-addressed, versioned memory and reasoning for AI agents')
-    .option('--repo <dir>', 'repository directory (default: $FRAMEHUB_REPO, else ~/.framehub)')
-    .option('--json', 'machine-readable output (one JSON document on stdout)')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride()
-  registerInit(program)
-  registerConfig(program)
-  registerDaemon(program)
-  registerFrame(program)
-  registerCommit(program)
-  registerBranch(program)
-  registerTrace(program)
-  registerSnapshot(program)
-  registerVerify(program)
-  registerGc(program)
-  registerIndex(program)
-  registerNetwork(program)
-  registerPin(program)
-  // Subcommands inherit the error behaviour so that usage errors exit with EXIT.usage.
-  const inherit = (cmd: Command): void => {
-    for (const sub of cmd.commands) {
-      sub.exitOverride().showHelpAfterError('(run with --help for usage)')
-      inherit(sub)
-    }
-  }
-  inherit(program)
-  return program
+/**
+ * Where compiled code is cached: `node_modules/.cache/framehub` next to framehub's own modules,
+ * or, when that is not writable (a read-only install), a directory of this user's in the OS temp
+ * dir. Nothing else reads it; `FRAMEHUB_COMPILE_CACHE=0` turns it off.
+ */
+function compileCache (): void {
+  if (process.env.FRAMEHUB_COMPILE_CACHE === '0' || process.env.NODE_COMPILE_CACHE != null) return
+  const local = new URL('../../node_modules/.cache/framehub', import.meta.url).pathname
+  try {
+    const r = enableCompileCache(local)
+    if (r.directory != null) return
+  } catch {}
+  try {
+    enableCompileCache(join(tmpdir(), `framehub-compile-cache-${userInfo().uid}`))
+  } catch {}
 }
+compileCache()
+
+const [{ CommanderError }, { isFramehubError }, { EXIT, exitCodeFor }, { createProgram }] = await Promise.all([
+  import('commander'), import('../core/errors.ts'), import('./exit-codes.ts'), import('./program.ts')
+])
 
 function report (err: unknown, json: boolean): number {
   if (isFramehubError(err)) {
@@ -60,10 +40,10 @@ function report (err: unknown, json: boolean): number {
   return EXIT.internal
 }
 
-export async function main (argv: string[]): Promise<number> {
-  const program = createProgram()
+async function main (argv: string[]): Promise<number> {
   const json = argv.includes('--json')
   try {
+    const program = await createProgram(argv)
     await program.parseAsync(argv, { from: 'user' })
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok
   } catch (err) {
@@ -75,5 +55,4 @@ export async function main (argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2))
-process.exitCode = code
+process.exitCode = await main(process.argv.slice(2))

@@ -8,6 +8,8 @@ import { parseAllowHost } from '../../http/plugins/host.ts'
 
 /** How long the daemon may take to close the gateway and the repository after a signal, ms. */
 const STOP_TIMEOUT_MS = 10_000
+/** A second stop signal within this long of the first is the same request delivered twice, ms. */
+const REPEAT_MS = 1_000
 
 /** Parses HOST:PORT (IPv6 as [::1]:PORT). */
 export function parseHostPort (text: string): { host: string, port: number } {
@@ -101,12 +103,17 @@ export function registerDaemon (program: Command): void {
         await node.close()
       }
       const stopped = new Promise<void>((resolve) => {
+        let firstSignal = 0
         const onSignal = (): void => {
           if (stopping != null) {
-            // A second Ctrl-C: the user does not want to wait.
+            // A Ctrl-C reaches every process of the terminal's group, and a wrapper that forwards
+            // signals (npm start, bin/framehub.js on an older Node) sends it once more: a repeat
+            // within REPEAT_MS is that same request. A later one: the user does not want to wait.
+            if (performance.now() - firstSignal < REPEAT_MS) return
             process.stderr.write('framehub daemon: stopping now\n')
             process.exit(EXIT.failure)
           }
+          firstSignal = performance.now()
           // Closing is bounded: a stuck request or store must not keep the process alive.
           setTimeout(() => {
             process.stderr.write(`framehub daemon: did not stop within ${STOP_TIMEOUT_MS} ms, exiting\n`)
@@ -120,6 +127,7 @@ export function registerDaemon (program: Command): void {
         }
         process.on('SIGINT', onSignal)
         process.on('SIGTERM', onSignal)
+        process.on('SIGHUP', onSignal) // its terminal went away
       })
 
       try {
