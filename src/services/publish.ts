@@ -32,12 +32,18 @@ export interface Publisher {
    * `sessions` publishes the heads of those sessions too (or alone, with `branch: null`).
    */
   publish (options?: PublishOptions): Promise<PublishResult>
-  /** Stops automatic publishing; session heads still waiting are published first. */
-  stop (): void
+  /**
+   * Stops automatic publishing; session heads still waiting are published first, and a start-up
+   * catch-up still running ends after the branch it is publishing.
+   */
+  stop (): Promise<void>
 }
 
 export interface PublisherOptions {
-  /** Publish on every commit or fast-forward of a `shared/*` branch (default true). */
+  /**
+   * Publish on every commit or fast-forward of a `shared/*` branch (default true), and, at start,
+   * every `shared/*` branch whose head is not the one this node last published.
+   */
   autoPublish?: boolean
   /** Publish session heads after appends, coalesced over this many ms (default 200; 0: never). */
   sessionPublishMs?: number
@@ -46,7 +52,8 @@ export interface PublisherOptions {
 
 /**
  * Publishing on this node's chain: by hand (`publish`), and automatically on every commit or
- * fast-forward of a `shared/*` branch and after trace appends (session heads, coalesced).
+ * fast-forward of a `shared/*` branch, at start for the branches committed to while the node was
+ * offline, and after trace appends (session heads, coalesced).
  * A branch that fails the coherence check is never published.
  */
 export function createPublisher (components: ServiceComponents, services: { refs: RefService, verifier: VerifyService }, network: Network, options: PublisherOptions): Publisher {
@@ -118,12 +125,31 @@ export function createPublisher (components: ServiceComponents, services: { refs
     }
   })
 
+  // Commits made while no networked node ran on this repository (the CLI alone, a stopped
+  // daemon) moved shared/* branches without an event here: at start, each shared/* branch whose
+  // head differs from the head this node last published on its chain is published now, checked
+  // like any automatic publish (a branch failing the check is logged and left unpublished).
+  const catchUp = async (): Promise<void> => {
+    for (const branch of await refs.listBranches()) {
+      if (stopped) return
+      if (!branch.name.startsWith('shared/')) continue
+      if ((await state.cid(keys.published(branch.name)))?.equals(branch.commit) === true) continue
+      await publish({ branch: branch.name, incremental: true }).catch((err: unknown) => {
+        log.warn({ err: (err as Error).message, ref: branch.name }, 'publishing a branch committed while the node was offline failed')
+      })
+    }
+  }
+  const caughtUp = options.autoPublish !== false
+    ? catchUp().catch((err: unknown) => { if (!stopped) log.warn({ err: (err as Error).message }, 'publishing branches committed while the node was offline failed') })
+    : Promise.resolve()
+
   return {
     publish,
-    stop () {
+    async stop () {
       stopped = true
       unsubscribe()
       if (sessionTimer != null) { clearTimeout(sessionTimer); flushSessions() }
+      await caughtUp
     }
   }
 }

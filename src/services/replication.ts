@@ -126,7 +126,7 @@ export function createReplicationService (components: ServiceComponents, service
     remotes: adoption.remotes,
     async stop () {
       stopped = true
-      publisher.stop()
+      await publisher.stop()
       clearInterval(retryTimer)
       await queue
     }
