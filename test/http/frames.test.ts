@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import * as dagCbor from '@ipld/dag-cbor'
 import type { LightMyRequestResponse } from 'fastify'
+import { MAX_BLOCK_BYTES, MAX_JSON_TEXT_BYTES } from '../../src/core/codec.ts'
 import { errorBody, frame, harness } from './helpers.ts'
 import type { Harness } from './helpers.ts'
 
@@ -180,5 +182,82 @@ describe('/api/v1/frames', () => {
         assert.match(errorBody(res).code, /^ERR_(VALIDATION|CID_INVALID)$/, q)
       }
     })
+  })
+})
+
+describe('/api/v1/frames: limits and ids, with the default limits', () => {
+  let h: Harness
+  before(async () => { h = await harness() })
+  after(async () => { await h.close() })
+
+  const frameOfSize = (id: string, size: number): Record<string, unknown> => {
+    let pad = size - 100
+    for (;;) {
+      const json = { id, kind: 'fact', body: 'x'.repeat(pad) }
+      const bytes = dagCbor.encode(json).byteLength
+      if (bytes === size) return json
+      pad += size - bytes
+    }
+  }
+  const nested = (levels: number): string => '['.repeat(levels) + ']'.repeat(levels)
+  const post = async (payload: string): Promise<LightMyRequestResponse> =>
+    await h.authed({ method: 'POST', url: '/api/v1/frames', payload, headers: { 'content-type': 'application/json' } })
+  const ndjson = async (payload: string): Promise<LightMyRequestResponse> =>
+    await h.authed({ method: 'POST', url: '/api/v1/frames/import', payload, headers: { 'content-type': 'application/x-ndjson' } })
+
+  test('a frame of 1 MiB encoded is stored; one byte more is 413 ERR_PAYLOAD_TOO_LARGE, as the CLI says', async () => {
+    assert.equal((await post(JSON.stringify(frameOfSize('big/at', MAX_BLOCK_BYTES)))).statusCode, 201)
+    const over = await post(JSON.stringify(frameOfSize('big/over', MAX_BLOCK_BYTES + 1)))
+    assert.equal(over.statusCode, 413)
+    assert.equal(errorBody(over).code, 'ERR_PAYLOAD_TOO_LARGE')
+    const line = await ndjson(JSON.stringify(frameOfSize('big/line', MAX_BLOCK_BYTES + 1)) + '\n')
+    assert.equal(line.statusCode, 413)
+    assert.equal(errorBody(line).code, 'ERR_PAYLOAD_TOO_LARGE')
+    // The body limit is the JSON text limit: a body over it is refused before it is parsed.
+    const huge = await post(JSON.stringify({ id: 'huge', kind: 'fact', body: 'z'.repeat(MAX_JSON_TEXT_BYTES) }))
+    assert.equal(huge.statusCode, 413)
+    assert.equal(errorBody(huge).code, 'ERR_PAYLOAD_TOO_LARGE')
+  })
+
+  test('100k levels of nesting: 400 ERR_FRAME_INVALID (frames, import) and ERR_TRACE_STEP_INVALID (steps)', async () => {
+    const deep = await post(`{"id":"deep","kind":"fact","body":${nested(100_000)}}`)
+    assert.equal(deep.statusCode, 400)
+    assert.equal(errorBody(deep).code, 'ERR_FRAME_INVALID')
+    const line = await ndjson(`{"id":"ok","kind":"fact"}\n{"id":"deep","kind":"fact","body":${nested(100_000)}}\n`)
+    assert.equal(line.statusCode, 400)
+    assert.equal(errorBody(line).code, 'ERR_FRAME_INVALID')
+    assert.match(errorBody(line).message, /:2: frame .*deeper than 128 levels/)
+    const step = await h.authed({ method: 'POST', url: '/api/v1/sessions/deep/steps', payload: `{"step":{"op":"thought","content":${nested(100_000)}}}`, headers: { 'content-type': 'application/json' } })
+    assert.equal(step.statusCode, 400)
+    assert.equal(errorBody(step).code, 'ERR_TRACE_STEP_INVALID')
+  })
+
+  test('an import with one id twice is refused whole with the line number (also NFC and NFD)', async () => {
+    const dup = await ndjson('{"id":"dup/a","kind":"fact"}\n{"id":"dup/b","kind":"fact"}\n{"id":"dup/a","kind":"note"}\n')
+    assert.equal(dup.statusCode, 400)
+    const body = dup.json() as { code: string, message: string, details: { line: number } }
+    assert.equal(body.code, 'ERR_FRAME_INVALID')
+    assert.equal(body.details.line, 3)
+    const nfd = await ndjson('{"id":"dup/caf\u00e9","kind":"fact"}\n{"id":"dup/cafe\u0301","kind":"note"}\n')
+    assert.equal(nfd.statusCode, 400)
+    assert.equal((nfd.json() as { details: { line: number } }).details.line, 2)
+    const list = await h.app.inject({ url: '/api/v1/frames?prefix=dup/' })
+    assert.deepEqual((list.json() as FrameListView).frames, [], 'nothing of a refused import is staged')
+  })
+
+  test('ids are NFC: an NFD id reads and removes the NFC frame; control characters are refused', async () => {
+    const put = await post(JSON.stringify({ id: 'ids/cafe\u0301', kind: 'fact' }))
+    assert.equal(put.statusCode, 201)
+    assert.equal((put.json() as FrameRecordView).id, 'ids/caf\u00e9')
+    const got = await h.app.inject({ url: `/api/v1/frames/by-id/${encodeURIComponent('ids/cafe\u0301')}` })
+    assert.equal(got.statusCode, 200)
+    assert.equal((got.json() as FrameRecordView).cid, (put.json() as FrameRecordView).cid)
+    const del = await h.authed({ method: 'DELETE', url: `/api/v1/frames/by-id/${encodeURIComponent('ids/cafe\u0301')}` })
+    assert.equal(del.statusCode, 200)
+    for (const c of ['\u0001', '\u007f', '\u0085']) {
+      const res = await post(JSON.stringify({ id: `ids/a${c}b`, kind: 'fact' }))
+      assert.equal(res.statusCode, 400, JSON.stringify(c))
+      assert.equal(errorBody(res).code, 'ERR_FRAME_INVALID')
+    }
   })
 })
