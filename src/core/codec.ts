@@ -105,7 +105,7 @@ export function cidOf (bytes: Uint8Array, codec: number = DAG_CBOR): CID {
 }
 
 /** The CID of 36 bytes laid out as CIDv1, a one-byte codec, sha2-256, 32 (the caller checked). */
-function cidV1Sha256 (cidBytes: Uint8Array): CID {
+export function cidV1Sha256 (cidBytes: Uint8Array): CID {
   return new CID(1, cidBytes[1] as number, new Digest.Digest(SHA2_256, 32, cidBytes.subarray(4), cidBytes.subarray(2)), cidBytes)
 }
 

@@ -1,10 +1,12 @@
 import { basename } from 'node:path'
 import mime from 'mime-types'
-import type { CID } from 'multiformats/cid'
-import { asJsonView, cidKey, MAX_JSON_TEXT_BYTES, tryParseCid } from '../core/codec.ts'
+import { CID } from 'multiformats/cid'
+import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
-import { FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, PayloadTooLargeError, RefNotFoundError } from '../core/errors.ts'
-import { decodeFrame, encodeFrame, frameFromJson, frameId, frameLinks, parseJsonText } from '../core/frame.ts'
+import { FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
+import { decodeFrame, encodeFrame, frameFromJson, frameId, frameLinks } from '../core/frame.ts'
+import { frameBytesAt, frameCidAt } from '../core/frame-lines.ts'
+import type { EncodedFrames } from '../core/frame-lines.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
 import { buildTree, entries, getEntry, mutateTree } from '../core/tree/index.ts'
 import type { TreeChange } from '../core/tree/index.ts'
@@ -12,6 +14,8 @@ import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 import { frameIndex } from './frame-query.ts'
+import { encodeRun, importPool } from './import-workers.ts'
+import type { EncodedRun } from './import-workers.ts'
 import { checkBranchName } from './refs.ts'
 import type { RefService } from './refs.ts'
 
@@ -78,6 +82,26 @@ export interface FrameService {
 
 const IMPORT_BATCH = 8192
 
+/** Lines in runs of `size` (the last may be shorter); a sync iterable is read without a promise per line. */
+async function * chunksOf (lines: AsyncIterable<string> | Iterable<string>, size: number, signal?: AbortSignal): AsyncGenerator<string[]> {
+  let chunk: string[] = []
+  if (Symbol.asyncIterator in lines) {
+    for await (const line of lines) {
+      signal?.throwIfAborted()
+      chunk.push(line)
+      if (chunk.length >= size) { yield chunk; chunk = [] }
+    }
+  } else {
+    for (const line of lines) {
+      signal?.throwIfAborted()
+      chunk.push(line)
+      if (chunk.length >= size) { yield chunk; chunk = [] }
+    }
+  }
+  signal?.throwIfAborted()
+  if (chunk.length > 0) yield chunk
+}
+
 export function createFrameService (components: ServiceComponents, refs: RefService): FrameService {
   const { repo, exclusive, events } = components
   const blocks = repo.blocks
@@ -135,39 +159,68 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     import: async (lines, options) => await exclusive(async () => {
       const source = options?.source ?? 'input'
       const changes = new Map<string, CID>()
-      const written = new Set<string>()
       const pendingLinks: Array<{ link: CID, where: string }> = []
       let batch = repo.batch()
-      let lineNo = 0
+      let writing: Promise<void> | undefined
       let bytes = 0
-      for await (const line of lines) {
-        lineNo++
-        options?.signal?.throwIfAborted()
-        if (line.trim() === '') continue
-        const hint = { source: `${source}:${lineNo}` }
-        // The limits of `frame put`: a line is one frame's JSON text.
-        if (line.length > MAX_JSON_TEXT_BYTES / 3 && Buffer.byteLength(line) > MAX_JSON_TEXT_BYTES) throw new PayloadTooLargeError(`${hint.source}: the line is longer than the limit of ${MAX_JSON_TEXT_BYTES} bytes of JSON for one frame`, { source: hint.source, line: lineNo, limit: MAX_JSON_TEXT_BYTES })
-        const frame = frameFromJson(parseJsonText(line, hint), hint)
-        const block = encodeFrame(frame, hint)
-        for (const link of frameLinks(frame)) pendingLinks.push({ link, where: `${hint.source}: frame ${frame.id} ` })
-        // All or nothing, like the rest of an import: two lines for one id are refused, not collapsed.
-        if (changes.has(frame.id)) throw new FrameInvalidError(`${hint.source}: frame id "${frame.id}" appears twice in this import (an import holds each id once)`, { source: hint.source, line: lineNo, id: frame.id })
-        changes.set(frame.id, block.cid)
-        const key = cidKey(block.cid)
-        if (!written.has(key)) {
-          written.add(key)
-          batch.putBlock(block.cid, block.bytes)
-          bytes += block.bytes.byteLength
+      // Runs of lines are encoded in order, on worker threads once the import is big
+      // (`import-workers.ts`), while this thread stores the runs already encoded.
+      const runs: EncodedRun[] = []
+      const store = async (frames: EncodedFrames): Promise<void> => {
+        const { ids, lineNumbers } = frames
+        for (let i = 0; i < ids.length; i++) {
+          const id = ids[i] as string
+          // All or nothing, like the rest of an import: two lines for one id are refused, not collapsed.
+          if (changes.has(id)) {
+            const at = `${source}:${lineNumbers[i] as number}`
+            throw new FrameInvalidError(`${at}: frame id "${id}" appears twice in this import (an import holds each id once)`, { source: at, line: lineNumbers[i], id })
+          }
+          const cid = frameCidAt(frames, i)
+          changes.set(id, cid)
+          const block = frameBytesAt(frames, i)
+          batch.putBlock(cid, block)
+          bytes += block.byteLength
         }
-        // Frame blocks go down in big batches; they stay invisible until the working tree moves.
+        for (const { frame, cids } of frames.links) {
+          const where = `${source}:${frames.lineNumbers[frame] as number}: frame ${frames.ids[frame] as string} `
+          for (const link of cids) pendingLinks.push({ link: CID.decode(link), where })
+        }
+        if (frames.failure !== undefined) throw frames.failure
+        // Frame blocks go down in big batches, one written while the next is filled; they stay
+        // invisible until the working tree moves.
         if (batch.size >= IMPORT_BATCH) {
-          await batch.write()
+          await writing
+          writing = batch.write()
           batch = repo.batch()
           options?.onProgress?.({ type: 'frames:import:progress', detail: { frames: changes.size, bytes } })
         }
       }
-      await batch.write()
-      for (const { link, where } of pendingLinks) await checkResolvable([link], written, where)
+      try {
+        let first = 1
+        for await (const chunk of chunksOf(lines, importPool.chunkLines, options?.signal)) {
+          const run = encodeRun(chunk, first, source)
+          // A run still on a worker may fail later: it is awaited (and its failure thrown) in order.
+          if (run instanceof Promise) run.catch(() => {})
+          runs.push(run)
+          first += chunk.length
+          // Store what is ready; keep at most two runs per worker under way.
+          while (runs.length > 0 && (!(runs[0] instanceof Promise) || runs.length > 2 * Math.max(1, importPool.workers))) {
+            await store(await (runs.shift() as EncodedRun))
+          }
+        }
+        while (runs.length > 0) await store(await (runs.shift() as EncodedRun))
+        await writing
+        writing = batch.write()
+        await writing
+      } finally {
+        // Nothing of a failed import is written after it returns.
+        await writing?.catch(() => {})
+      }
+      if (pendingLinks.length > 0) {
+        const written = new Set<string>()
+        for (const cid of changes.values()) written.add(cidKey(cid))
+        for (const { link, where } of pendingLinks) await checkResolvable([link], written, where)
+      }
       const branch = await targetBranch(options?.branch)
       const sorted = [...changes].map(([key, value]) => ({ key, value }))
       const tree = await stage(branch, sorted, [], options)

@@ -1,0 +1,49 @@
+/**
+ * A worker thread of the import pool (`import-workers.ts`): encodes runs of NDJSON lines with
+ * `encodeFrameLines`, the same code the main thread runs for small imports, and hands the packed
+ * result back without copying its buffers.
+ */
+import { parentPort } from 'node:worker_threads'
+import { encodeFrameLines } from '../core/frame-lines.ts'
+import type { EncodedFrames } from '../core/frame-lines.ts'
+
+export interface EncodeTask {
+  id: number
+  lines: string[]
+  first: number
+  source: string
+}
+
+/** An error as it crosses threads (framehub's errors keep their code and details). */
+export interface ErrorData {
+  name: string
+  message: string
+  code?: string
+  details?: Record<string, unknown>
+}
+
+export type EncodeAnswer =
+  | { id: number, frames: Omit<EncodedFrames, 'failure'>, failure?: ErrorData }
+  | { id: number, error: ErrorData }
+
+export function errorData (err: unknown): ErrorData {
+  const e = err as { name?: unknown, message?: unknown, code?: unknown, details?: unknown }
+  const out: ErrorData = { name: typeof e?.name === 'string' ? e.name : 'Error', message: typeof e?.message === 'string' ? e.message : String(err) }
+  if (typeof e?.code === 'string') out.code = e.code
+  if (e?.details != null && typeof e.details === 'object') out.details = e.details as Record<string, unknown>
+  return out
+}
+
+const port = parentPort
+if (port != null) {
+  port.on('message', (task: EncodeTask) => {
+    try {
+      const { failure, ...frames } = encodeFrameLines(task.lines, task.first, task.source)
+      const answer: EncodeAnswer = failure === undefined ? { id: task.id, frames } : { id: task.id, frames, failure: errorData(failure) }
+      port.postMessage(answer, [frames.cids.buffer, frames.bytes.buffer, frames.ends.buffer, frames.lineNumbers.buffer])
+    } catch (err) {
+      port.postMessage({ id: task.id, error: errorData(err) } satisfies EncodeAnswer)
+    }
+  })
+  port.postMessage({ ready: true })
+}

@@ -1,0 +1,173 @@
+/**
+ * Worker threads for big imports. Parsing, validating, canonicalising, encoding and hashing the
+ * frames of an NDJSON import is most of its CPU time, and each line is independent, so runs of
+ * lines are encoded on worker threads (`import-worker.ts`, running the same `encodeFrameLines`
+ * as the main thread) while the main thread writes the batches and builds the tree.
+ *
+ * The pool starts only when an import passes `importPool.threshold` lines (starting a worker
+ * costs more than encoding a small import), is shared by the imports of a process, never keeps
+ * the process alive (its workers are unreferenced while idle) and is shut down after
+ * `importPool.idleMs` without work.
+ */
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import { encodeFrameLines } from '../core/frame-lines.ts'
+import type { EncodedFrames } from '../core/frame-lines.ts'
+import { FramehubError } from '../core/errors.ts'
+import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
+
+/**
+ * How imports use worker threads (mutable: tests force the pool on small inputs).
+ * - `threshold`: lines an import must pass before its later lines go to workers;
+ * - `workers`: size of the pool (default: the available cores less one, for the main thread,
+ *   and at least one); 0 turns the pool off;
+ * - `chunkLines`: lines per task;
+ * - `idleMs`: the pool is shut down after this long without work.
+ */
+export const importPool = {
+  threshold: 16_384,
+  workers: Math.max(1, availableParallelism() - 1),
+  chunkLines: 1024,
+  idleMs: 10_000
+}
+
+interface Task {
+  resolve: (frames: EncodedFrames) => void
+  reject: (err: Error) => void
+}
+
+interface PoolWorker {
+  worker: Worker
+  ready: boolean
+  tasks: Map<number, Task>
+}
+
+const WORKER_URL = new URL('./import-worker.ts', import.meta.url)
+
+let pool: PoolWorker[] = []
+let nextId = 0
+/** Runs encoded on workers since the process started. */
+let workerRuns = 0
+let idleTimer: NodeJS.Timeout | undefined
+/** A worker that failed before it was ready (it cannot load): imports stay on the main thread. */
+let broken = false
+
+function errorOf (answer: ErrorData): Error {
+  const err = answer.code != null && answer.code.startsWith('ERR_')
+    ? new FramehubError(answer.code, answer.message, answer.details)
+    : new Error(answer.message)
+  err.name = answer.name
+  return err
+}
+
+function busy (): boolean {
+  return pool.some(w => w.tasks.size > 0)
+}
+
+/** Ends the workers once no import has used them for `idleMs`. */
+function scheduleIdle (): void {
+  if (idleTimer != null) clearTimeout(idleTimer)
+  idleTimer = setTimeout(() => {
+    idleTimer = undefined
+    if (!busy()) void stopImportPool()
+  }, importPool.idleMs)
+  idleTimer.unref()
+}
+
+function remove (w: PoolWorker, err: Error): void {
+  pool = pool.filter(p => p !== w)
+  for (const task of w.tasks.values()) task.reject(err)
+  w.tasks.clear()
+}
+
+function spawn (): PoolWorker {
+  // Workers inherit the parent's Node options, except one about the parent's own entry point
+  // (`node --input-type=module -e …`), which a worker refuses.
+  const argv = process.execArgv
+  const worker = argv.some(a => a.startsWith('--input-type'))
+    ? new Worker(WORKER_URL, { execArgv: argv.filter(a => !a.startsWith('--input-type')) })
+    : new Worker(WORKER_URL)
+  const w: PoolWorker = { worker, ready: false, tasks: new Map() }
+  worker.on('message', (message: EncodeAnswer | { ready: true }) => {
+    if ('ready' in message) {
+      w.ready = true
+      return
+    }
+    const task = w.tasks.get(message.id)
+    if (task == null) return
+    w.tasks.delete(message.id)
+    if (w.tasks.size === 0) {
+      worker.unref()
+      if (!busy()) scheduleIdle()
+    }
+    if ('error' in message) task.reject(errorOf(message.error))
+    else task.resolve(message.failure == null ? message.frames : { ...message.frames, failure: errorOf(message.failure) })
+  })
+  worker.on('error', (err) => {
+    if (!w.ready) broken = true
+    remove(w, new Error(`import worker failed: ${err.message}`))
+  })
+  worker.on('exit', (code) => { remove(w, new Error(`import worker exited (code ${code})`)) })
+  // After the listeners: adding a message listener references the worker's port again.
+  worker.unref()
+  return w
+}
+
+/** Starts the pool's workers if they are not running (they load their modules in the background). */
+function startPool (): void {
+  try {
+    while (pool.length < importPool.workers) pool.push(spawn())
+  } catch {
+    // No worker can start here: imports stay on the main thread.
+    broken = true
+  }
+}
+
+/** Terminates the pool's workers (the next big import starts new ones). */
+export async function stopImportPool (): Promise<void> {
+  const workers = pool
+  pool = []
+  if (idleTimer != null) clearTimeout(idleTimer)
+  idleTimer = undefined
+  await Promise.all(workers.map(async w => { await w.worker.terminate() }))
+}
+
+/** The encoding of one run of lines: done already (on this thread) or under way on a worker. */
+export type EncodedRun = EncodedFrames | Promise<EncodedFrames>
+
+/**
+ * Encodes `lines` (numbered from `first`) with `encodeFrameLines`: on the least busy worker when
+ * the import has passed the threshold and a worker is ready, else here. A bad line is reported
+ * the same way on both (`failure`, with its code and message); the promise rejects only when a
+ * worker fails.
+ */
+export function encodeRun (lines: string[], first: number, source: string): EncodedRun {
+  if (broken || importPool.workers <= 0 || first - 1 + lines.length <= importPool.threshold) return encodeFrameLines(lines, first, source)
+  startPool()
+  let best: PoolWorker | undefined
+  for (const w of pool) if (w.ready && (best == null || w.tasks.size < best.tasks.size)) best = w
+  // While the workers start, this thread encodes: it would only wait for them otherwise.
+  if (best == null) return encodeFrameLines(lines, first, source)
+  const w = best
+  const id = nextId++
+  workerRuns++
+  const promise = new Promise<EncodedFrames>((resolve, reject) => { w.tasks.set(id, { resolve, reject }) })
+  if (w.tasks.size === 1) w.worker.ref()
+  w.worker.postMessage({ id, lines, first, source } satisfies EncodeTask)
+  return promise
+}
+
+/** Runs of lines encoded on workers so far (for tests). */
+export function importPoolRuns (): number {
+  return workerRuns
+}
+
+/** Workers running (for tests). */
+export function importPoolSize (): number {
+  return pool.length
+}
+
+/** Workers that can take work now. */
+export function importPoolReady (): number {
+  return pool.filter(w => w.ready).length
+}

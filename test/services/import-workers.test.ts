@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { after, afterEach, beforeEach, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { CID } from 'multiformats/cid'
+import { encodeFrame, frameFromJson } from '../../src/core/frame.ts'
+import { encodeFrameLines, frameBytesAt, frameCidAt } from '../../src/core/frame-lines.ts'
+import { buildTree } from '../../src/core/tree/index.ts'
+import { EMPTY_TREE } from '../../src/services/context.ts'
+import { encodeRun, importPool, importPoolReady, importPoolRuns, importPoolSize, stopImportPool } from '../../src/services/import-workers.ts'
+import { tempDir, tempNode } from '../helpers/repo.ts'
+
+const defaults = { ...importPool }
+
+/** Starts the pool and waits until its workers take work (they load their modules first). */
+async function poolUp (): Promise<void> {
+  const run = encodeRun(['{"id": "warm", "kind": "note"}'], importPool.threshold + 1, 'warm')
+  if (run instanceof Promise) await run
+  while (importPoolReady() < importPool.workers) await new Promise(resolve => setTimeout(resolve, 20))
+}
+
+/** Lines of `count` frames of several shapes: links, bytes, numbers, unicode ids, blank lines. */
+function frameLines (count: number): string[] {
+  const lines: string[] = []
+  for (let i = 0; i < count; i++) {
+    if (i % 97 === 13) lines.push(i % 2 === 0 ? '' : '   ')
+    const frame: Record<string, unknown> = { id: `t-${i % 7}/ü-${i}`, kind: ['fact', 'note'][i % 2], title: `frame ${i}`, tags: ['b', 'a', 'b'] }
+    if (i % 3 === 0) frame.body = { n: i, f: i / 7, ok: i % 2 === 0, list: [1, 'x', null], bytes: { '/': { bytes: 'aGVsbG8' } } }
+    else frame.body = `text ${i} 数据`
+    lines.push(JSON.stringify(frame))
+  }
+  return lines
+}
+
+/** The tree and CIDs the single-frame path (`frameFromJson` + `encodeFrame`) gives for these lines. */
+function expected (lines: string[]): { root: string, cids: Map<string, string> } {
+  const cids = new Map<string, string>()
+  for (const line of lines) {
+    if (line.trim() === '') continue
+    const frame = frameFromJson(JSON.parse(line))
+    cids.set(frame.id, encodeFrame(frame).cid.toString())
+  }
+  const tree = buildTree([...cids].map(([key, value]) => ({ key, value: CID.parse(value) })))
+  return { root: tree.root.toString(), cids }
+}
+
+describe('frame import on worker threads', () => {
+  beforeEach(() => { Object.assign(importPool, defaults) })
+  afterEach(async () => {
+    Object.assign(importPool, defaults)
+    await stopImportPool()
+  })
+  after(async () => { await stopImportPool() })
+
+  it('encodeFrameLines gives the blocks and CIDs of frameFromJson + encodeFrame, blank lines skipped', () => {
+    const lines = frameLines(300)
+    const out = encodeFrameLines(lines, 1, 'x')
+    assert.equal(out.failure, undefined)
+    assert.equal(out.lines, lines.length)
+    let i = 0
+    for (const [n, line] of lines.entries()) {
+      if (line.trim() === '') continue
+      const block = encodeFrame(frameFromJson(JSON.parse(line)))
+      assert.equal(frameCidAt(out, i).toString(), block.cid.toString())
+      assert.deepEqual(frameBytesAt(out, i), block.bytes)
+      assert.equal(out.lineNumbers[i], n + 1)
+      i++
+    }
+    assert.equal(out.ids.length, i)
+  })
+
+  it('the same input gives the same CIDs and tree on worker threads as on the main thread', async () => {
+    const lines = frameLines(5000)
+    const want = expected(lines)
+    const trees: string[] = []
+    for (const workers of [0, 2]) {
+      Object.assign(importPool, { workers, threshold: 0, chunkLines: 128 })
+      if (workers > 0) await poolUp()
+      const { node, cleanup } = await tempNode()
+      try {
+        const before = importPoolRuns()
+        const result = await node.frames.import(lines, { source: 'in.ndjson' })
+        assert.equal(result.frames, want.cids.size)
+        trees.push(result.tree.toString())
+        // Every run went to the workers when they were up, none without them.
+        assert.equal(importPoolRuns() - before, workers > 0 ? Math.ceil(lines.length / 128) : 0)
+        for (const id of ['t-0/ü-0', 't-0/ü-4998', 't-3/ü-2502']) {
+          const record = await node.frames.get(id)
+          assert.equal(record.cid.toString(), want.cids.get(id))
+        }
+      } finally {
+        await cleanup()
+        await stopImportPool()
+      }
+    }
+    assert.deepEqual(trees, [want.root, want.root])
+  })
+
+  it('a bad line in a worker run fails the import with its line number, and nothing becomes visible', async () => {
+    Object.assign(importPool, { workers: 2, threshold: 0, chunkLines: 64 })
+    const { node, cleanup } = await tempNode()
+    try {
+      await poolUp()
+      const base = await node.refs.workingTree(await node.refs.currentBranch())
+      for (const [bad, code] of [['{"id": "x", "kind": 5}', 'ERR_FRAME_INVALID'], ['{"id": "x", ', 'ERR_JSON_INVALID']] as const) {
+        const lines = frameLines(3000).map(l => l.replace('"t-', '"u-'))
+        lines.splice(2499, 0, bad) // line 2500
+        const before = importPoolRuns()
+        await assert.rejects(node.frames.import(lines, { source: 'bad.ndjson' }), (err: Error & { code?: string }) => {
+          assert.equal(err.code, code)
+          assert.match(err.message, /^bad\.ndjson:2500: /)
+          return true
+        })
+        // The bad line was in run 40 (lines 2497..2560): it and the runs before went to the workers.
+        assert.ok(importPoolRuns() - before >= 40)
+        assert.ok((await node.refs.workingTree(await node.refs.currentBranch())).equals(base))
+        await assert.rejects(node.frames.get('u-0/ü-0'), { code: 'ERR_FRAME_NOT_FOUND' })
+      }
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('a duplicate id in a later run is refused with the line of its second occurrence', async () => {
+    Object.assign(importPool, { workers: 2, threshold: 0, chunkLines: 50 })
+    await poolUp()
+    const { node, cleanup } = await tempNode()
+    try {
+      const lines = frameLines(1000)
+      lines.push(lines[10] as string)
+      await assert.rejects(node.frames.import(lines, { source: 'dup.ndjson' }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'ERR_FRAME_INVALID')
+        assert.match(err.message, new RegExp(`^dup\\.ndjson:${lines.length}: `))
+        return true
+      })
+      assert.ok((await node.refs.workingTree(await node.refs.currentBranch())).equals(EMPTY_TREE))
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('links to frames of the same import resolve across runs; an unresolved one is reported with its line', async () => {
+    Object.assign(importPool, { workers: 2, threshold: 0, chunkLines: 40 })
+    await poolUp()
+    const { node, cleanup } = await tempNode()
+    try {
+      const lines = frameLines(400)
+      const target = encodeFrame(frameFromJson(JSON.parse(lines[399] as string))).cid.toString()
+      lines.unshift(JSON.stringify({ id: 'links/first', kind: 'note', links: [{ cid: { '/': target }, rel: 'cites' }] }))
+      const result = await node.frames.import(lines, { source: 'links.ndjson' })
+      assert.equal(result.frames, 401)
+      const missing = encodeFrame(frameFromJson({ id: 'never/stored', kind: 'note' })).cid.toString()
+      const more = frameLines(300).map(l => l.replace('"t-', '"v-'))
+      more.push(JSON.stringify({ id: 'links/missing', kind: 'note', links: [{ cid: { '/': missing } }] }))
+      await assert.rejects(node.frames.import(more, { source: 'more.ndjson' }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'ERR_LINK_UNRESOLVED')
+        assert.match(err.message, new RegExp(`^more\\.ndjson:${more.length}: frame links/missing links to ${missing}`))
+        return true
+      })
+      assert.ok((await node.refs.workingTree(await node.refs.currentBranch())).equals(result.tree))
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('a small import stays on the main thread', async () => {
+    const { node, cleanup } = await tempNode()
+    try {
+      await node.frames.import(frameLines(200), { source: 'small' })
+      assert.equal(importPoolSize(), 0)
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('the pool does not keep a process alive', async () => {
+    const { dir, cleanup } = await tempDir()
+    try {
+      // The child imports on the pool and closes its node; it must then exit by itself.
+      const script = `
+        import { createNode } from ${JSON.stringify(fileURLToPath(new URL('../../src/node.ts', import.meta.url)))}
+        import { importPool, importPoolReady, importPoolSize } from ${JSON.stringify(fileURLToPath(new URL('../../src/services/import-workers.ts', import.meta.url)))}
+        Object.assign(importPool, { workers: 1, threshold: 0, chunkLines: 64, idleMs: 600000 })
+        const node = await createNode({ repo: ${JSON.stringify(join(dir, 'repo'))}, create: true })
+        const lines = (tag) => Array.from({ length: 3000 }, (_, i) => JSON.stringify({ id: tag + '/' + i, kind: 'note' }))
+        await node.frames.import(lines('a'))
+        // The second import runs on the worker once it is up.
+        while (importPoolReady() === 0) await new Promise(resolve => setTimeout(resolve, 20))
+        const r = await node.frames.import(lines('b'))
+        await node.close()
+        process.stdout.write(JSON.stringify({ frames: r.frames, pool: importPoolSize() }))
+      `
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+      child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+      const killer = setTimeout(() => { child.kill('SIGKILL') }, 60_000)
+      const [code, signal] = await new Promise<[number | null, string | null]>(resolve => { child.on('close', (c, s) => { resolve([c, s]) }) })
+      clearTimeout(killer)
+      assert.equal(signal, null, `the child did not exit by itself: ${err}`)
+      assert.equal(code, 0, err)
+      assert.deepEqual(JSON.parse(out), { frames: 3000, pool: 1 })
+    } finally {
+      await cleanup()
+    }
+  })
+})
