@@ -16,13 +16,54 @@ export const HEADS_PREFIX = 'refs/heads/'
 const BRANCH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/
 const MAX_BRANCH = 200
 
-/** Every multibase multiformats knows (base16, base32 upper and lower, base36, base58, base64, ...). */
+/** Every multibase multiformats knows (base16, base32 upper and lower, base36, base58, base64, ...), by prefix. */
+const BASES = new Map<string, MultibaseDecoder<string>>(Object.values(bases).map(b => [b.prefix as string, b.decoder as MultibaseDecoder<string>]))
 const ANY_BASE: MultibaseDecoder<string> = {
   decode (text: string): Uint8Array<ArrayBuffer> {
-    const base = Object.values(bases).find(b => text.startsWith(b.prefix))
-    if (base == null) throw new Error('no multibase has this prefix')
-    return base.decoder.decode(text) as Uint8Array<ArrayBuffer>
+    const decoder = BASES.get(String.fromCodePoint(text.codePointAt(0) ?? 0))
+    if (decoder == null) throw new Error('no multibase has this prefix')
+    return decoder.decode(text) as Uint8Array<ArrayBuffer>
   }
+}
+
+/**
+ * CID text after each multibase prefix: the alphabet of multiformats' base (`i`: its decoder
+ * ignores case), and for the bit-packed bases the first characters a CIDv1 (first byte 0x01) has
+ * there. Text that does not match is no CID and is not decoded: decoding throws for most names,
+ * and every REF asks.
+ */
+const ALPHABET: Record<string, RegExp> = {
+  0: /^000000001[01]*$/,
+  7: /^700[23][0-7]*$/,
+  9: /^9[0-9]+$/,
+  f: /^f01[0-9a-f]*$/i,
+  F: /^F01[0-9a-f]*$/i,
+  b: /^ba[e-h][a-z2-7]*$/i,
+  B: /^Ba[e-h][a-z2-7]*$/i,
+  c: /^ca[e-h][a-z2-7=]*$/i,
+  C: /^Ca[e-h][a-z2-7=]*$/i,
+  v: /^v0[4-7][0-9a-v]*$/i,
+  V: /^V0[4-7][0-9a-v]*$/i,
+  t: /^t0[4-7][0-9a-v=]*$/i,
+  T: /^T0[4-7][0-9a-v=]*$/i,
+  h: /^hy[rfg8][ybndrfg8ejkmcpqxot1uwisza345h769]*$/,
+  k: /^k[0-9a-z]+$/i,
+  K: /^K[0-9a-z]+$/i,
+  z: /^z[1-9A-HJ-NP-Za-km-z]+$/,
+  Z: /^Z[1-9A-HJ-NP-Za-km-z]+$/,
+  Q: /^Qm[1-9A-HJ-NP-Za-km-z]{44}$/, // CIDv0: 34 bytes in base58btc, without prefix
+  m: /^mA[Q-Za-f][A-Za-z0-9+/]*$/,
+  M: /^MA[Q-Za-f][A-Za-z0-9+/=]*$/,
+  u: /^uA[Q-Za-f][A-Za-z0-9_-]*$/,
+  U: /^UA[Q-Za-f][A-Za-z0-9_=-]*$/
+}
+
+/** False for text that cannot be a CID: no multibase prefix, a character its base lacks, or too short. */
+function mayBeCid (text: string): boolean {
+  if (text.length < 5) return false // the smallest CID is 4 bytes: a prefix and 4 characters in the identity base, 5 in base58
+  const first = String.fromCodePoint(text.codePointAt(0) ?? 0)
+  const alphabet = ALPHABET[first]
+  return alphabet != null ? alphabet.test(text) : BASES.has(first) // identity and emoji bases: names never hold them
 }
 
 /**
@@ -30,10 +71,19 @@ const ANY_BASE: MultibaseDecoder<string> = {
  * else undefined. What a REF reads as a CID, and what a branch may therefore not be called.
  */
 export function cidOfText (text: string): CID | undefined {
-  const fast = tryParseCid(text)
-  if (fast != null) return fast
+  if (!mayBeCid(text)) return undefined
+  // CIDv0, and base32 (what framehub writes), read without multiformats' string cache.
+  if (text.startsWith('Q') || text.startsWith('b')) return tryParseCid(text)
+  let bytes: Uint8Array
   try {
-    return CID.parse(text, ANY_BASE)
+    bytes = ANY_BASE.decode(text)
+  } catch {
+    return undefined
+  }
+  // Text with a multibase prefix is a CIDv1 (CIDv0 is written only as bare base58btc): version 1 first.
+  if (bytes[0] !== 1) return undefined
+  try {
+    return CID.decode(bytes)
   } catch {
     return undefined
   }

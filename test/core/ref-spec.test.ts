@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import fc from 'fast-check'
 import { bases } from 'multiformats/basics'
 import { CID } from 'multiformats/cid'
 import { signChainEntry, verifyChainEntry } from '../../src/core/chain-entry.ts'
@@ -36,6 +37,16 @@ describe('ref names and REF text (core/ref-spec)', () => {
       if (text !== 'f01550000') assert.ok(cid.equals(text.startsWith('Qm') ? V0 : V1), text)
     }
     for (const name of ['main', 'zebra', 'bagel', 'kitten', 'feature/x', 'mAXE', 'f0155000', 'HEAD']) assert.equal(cidOfText(name), undefined, name)
+  })
+
+  it('reads every CID in every base multiformats knows (the alphabets checked before decoding are not stricter than the decoders)', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 64 }), fc.constantFrom(0x55, 0x70, 0x71, 0x0129, 0x72), (digest, codec) => {
+      const cid = CID.createV1(codec, { code: 0x00, size: digest.length, digest, bytes: new Uint8Array([0x00, digest.length, ...digest]) } as any)
+      for (const base of Object.values(bases)) {
+        const text = cid.toString(base as any)
+        assert.ok(cidOfText(text)?.equals(cid) === true, `${base.name}: ${text}`)
+      }
+    }), { numRuns: 200 })
   })
 
   it('a new branch may not be called like a CID (any base) or under refs/; ordinary names pass', () => {
