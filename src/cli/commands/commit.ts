@@ -18,7 +18,7 @@ export function registerCommit (program: Command): void {
 
   program.command('log')
     .description('show the commit history of a branch or commit, newest first')
-    .argument('[ref]', 'branch, commit CID, HEAD, HEAD~N (default: HEAD)')
+    .argument('[ref]', 'HEAD, a commit CID, a branch (or refs/heads/NAME), each with ~N (default: HEAD)')
     .option('-n, --max-count <n>', 'show at most n commits', (v) => Number.parseInt(v, 10))
     .action(async (ref: string | undefined, opts: { maxCount?: number }, command: Command) => {
       const options = globals(command)
@@ -33,7 +33,7 @@ export function registerCommit (program: Command): void {
 
   program.command('show')
     .description('decode whatever a CID or ref names: commit, tree node, frame, trace step')
-    .argument('<cid-or-ref>', 'a CID, branch, HEAD or HEAD~N')
+    .argument('<cid-or-ref>', 'the CID of any block, or HEAD, a branch (or refs/heads/NAME), each with ~N')
     .action(async (spec: string, _opts, command: Command) => {
       const options = globals(command)
       await withNode(options, async (node) => {
