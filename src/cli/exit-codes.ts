@@ -23,6 +23,7 @@ const byCode: Record<string, number> = {
   ERR_BLOCK_NOT_FOUND: EXIT.notFound,
   ERR_SESSION_NOT_FOUND: EXIT.notFound,
   ERR_FILE_NOT_FOUND: EXIT.notFound,
+  ERR_FILE_WRITE: EXIT.failure,
   ERR_JSON_INVALID: EXIT.invalidInput,
   ERR_FRAME_INVALID: EXIT.invalidInput,
   ERR_TRACE_STEP_INVALID: EXIT.invalidInput,

@@ -66,15 +66,17 @@ export function remoteSnapshots (api: ApiClient): SnapshotService {
     },
 
     // `maxBytes` is the in-process limit; through the daemon its own CAR import limit applies.
+    // The daemon treats every upload as a client's input (`clientInput`).
     importCar: async (car, options) => {
-      const r = await api.json<{ root: string, blocks: number, bytes: number }>('/snapshots', {
+      const r = await api.json<{ root: string, blocks: number, bytes: number, branch?: string }>('/snapshots', {
         method: 'POST',
+        query: options?.branch != null ? { branch: options.branch } : undefined,
         body: car,
         contentType: 'application/vnd.ipld.car',
         signal: options?.signal
       })
       options?.onProgress?.({ type: 'snapshot:import:done', detail: { blocks: r.blocks, bytes: r.bytes } })
-      return { root: CID.parse(r.root), blocks: r.blocks, bytes: r.bytes }
+      return { root: CID.parse(r.root), blocks: r.blocks, bytes: r.bytes, ...(r.branch != null ? { branch: r.branch } : {}) }
     }
   }
 }

@@ -51,6 +51,8 @@ export const CarInvalidError = errorClass('CarInvalidError', 'ERR_CAR_INVALID')
 export const DagIncompleteError = errorClass('DagIncompleteError', 'ERR_DAG_INCOMPLETE')
 export const UsageError = errorClass('UsageError', 'ERR_USAGE')
 export const FileNotFoundError = errorClass('FileNotFoundError', 'ERR_FILE_NOT_FOUND')
+/** An output file could not be written to the end (disk full, I/O error). */
+export const FileWriteError = errorClass('FileWriteError', 'ERR_FILE_WRITE')
 export const NetworkOfflineError = errorClass('NetworkOfflineError', 'ERR_NETWORK_OFFLINE')
 export const PeerUnreachableError = errorClass('PeerUnreachableError', 'ERR_PEER_UNREACHABLE')
 /** A peer broke the sync protocol: bad request or answer, oversized, stalled. */

@@ -63,6 +63,7 @@ export const statusOfCode: Readonly<Record<string, number>> = {
   ERR_COHERENCE: 422,
   ERR_USAGE: 400,
   ERR_FILE_NOT_FOUND: 404,
+  ERR_FILE_WRITE: 500,
   // tree module (src/core/tree/errors.ts)
   ERR_TREE_INVALID: 422,
   ERR_TREE_INPUT_INVALID: 400,

@@ -6,7 +6,9 @@ import type { CID } from 'multiformats/cid'
 import { walkClosure } from '../core/closure.ts'
 import { linksOf, verifyBlock } from '../core/codec.ts'
 import { dependenciesFirst } from '../core/order.ts'
-import { BlockNotFoundError, CarInvalidError, DagIncompleteError, isFramehubError } from '../core/errors.ts'
+import { decodeCommit } from '../core/commit.ts'
+import { BlockNotFoundError, CarInvalidError, DagIncompleteError, isFramehubError, RefExistsError, UsageError } from '../core/errors.ts'
+import { checkBranchName } from '../core/ref-spec.ts'
 import { blockKey } from '../storage/level-db.ts'
 import { promotePending } from '../storage/pending.ts'
 import { keys } from '../storage/state.ts'
@@ -18,6 +20,8 @@ export interface SnapshotStats {
   blocks: number
   /** Bytes of the CAR (export) or of block data (import). */
   bytes: number
+  /** The branch an import created at its root (`ImportSnapshotOptions.branch`). */
+  branch?: string
 }
 
 export interface SnapshotProgress {
@@ -38,6 +42,19 @@ export interface ImportSnapshotOptions extends CallOptions, ProgressOptions<Snap
   partial?: boolean
   /** Staged blocks are kept in memory up to this many bytes, then in LevelDB (default 256 MiB). */
   stagingMemoryBytes?: number
+  /**
+   * The CAR is a client's upload (`snapshot import`, `POST /api/v1/snapshots`): a block whose
+   * bytes do not match its CID is the client's fault, `ERR_CAR_INVALID` (HTTP 400, exit 4) naming
+   * the block. Otherwise (a sync answer) it is `ERR_BLOCK_CORRUPT`. Either way a block of this
+   * repository that fails its check while the DAG is walked stays `ERR_BLOCK_CORRUPT` (a 500).
+   */
+  clientInput?: boolean
+  /**
+   * A new branch to create at the imported root, which must then be a commit. Checked before
+   * anything is read: a bad name is `ERR_REF_INVALID`, an existing branch `ERR_REF_EXISTS` (as for
+   * `branch NAME`); a root that is not a commit is `ERR_USAGE`, before anything becomes visible.
+   */
+  branch?: string
 }
 
 export interface SnapshotService {
@@ -85,7 +102,22 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
       return { car, stats }
     },
 
-    importCar: async (car, options) => await exclusive(async () => {
+    importCar: async (car, options) => {
+      const branch = options?.branch
+      if (branch != null) {
+        checkBranchName(branch)
+        if (await refs.branchHead(branch) != null) throw new RefExistsError(`branch "${branch}" already exists: import without a branch, or name a new one`, { ref: branch })
+      }
+      const stats = await importDag(car, options)
+      if (branch == null) return stats
+      // After the import's turn (creating a branch takes its own).
+      await refs.createBranch(branch, stats.root.toString())
+      return { ...stats, branch }
+    }
+  }
+
+  async function importDag (car: AsyncIterable<Uint8Array>, options: ImportSnapshotOptions | undefined): Promise<SnapshotStats> {
+    return await exclusive(async () => {
       let car1: Extract<CarContents, { version: 1 }> | undefined
       let car2: CarBlockIterator | undefined
       try {
@@ -110,7 +142,8 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
           for await (const batch of car1?.batches ?? oneByOne(car2 as CarBlockIterator)) {
             options?.signal?.throwIfAborted()
             for (const block of batch) {
-              verifyBlock(block.cid, block.bytes)
+              if (options?.clientInput === true) verifyInput(block, staged)
+              else verifyBlock(block.cid, block.bytes)
               bytes += block.bytes.byteLength
               if (options?.maxBytes != null && bytes > options.maxBytes) throw new CarInvalidError(`CAR holds more than the limit of ${options.maxBytes} bytes`)
               // Links are read now, while the next bytes are on their way, not after the last one.
@@ -175,6 +208,17 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
           }
         }
 
+        // A branch is put only on a commit: checked before anything is visible.
+        if (options?.branch != null) {
+          const [bytes] = await staging.getMany([rootKey])
+          try {
+            decodeCommit(root, bytes ?? await blocks.get(root))
+          } catch (err) {
+            if (!isFramehubError(err) || !['ERR_COMMIT_INVALID', 'ERR_BLOCK_INVALID'].includes(err.code)) throw err
+            throw new UsageError(`a branch can only point at a commit, and the CAR's root ${root} is not one (${err.message}); import it without a branch`, { cid: root.toString() })
+          }
+        }
+
         // 3. Make it visible. From memory, blocks are written children before parents, in
         //    batches: whenever the process dies, every block already written has its closure
         //    written too (the root comes last). Past MEMORY_STAGING_BYTES, `pending` keeps only
@@ -187,6 +231,16 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
         await staging.clear()
       }
     })
+  }
+}
+
+/** Checks a client's block: a mismatch is its input's fault (ERR_CAR_INVALID), not this repository's. */
+function verifyInput (block: Block, index: number): void {
+  try {
+    verifyBlock(block.cid, block.bytes)
+  } catch (err) {
+    if (!isFramehubError(err) || err.code !== 'ERR_BLOCK_CORRUPT') throw err
+    throw new CarInvalidError(`block ${index + 1} of the CAR (${block.cid}) does not match its CID (corrupt or forged)`, { cid: block.cid.toString(), block: index + 1, reason: 'hash mismatch' })
   }
 }
 

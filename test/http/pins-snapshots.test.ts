@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import * as dagCbor from '@ipld/dag-cbor'
 import { varint } from 'multiformats'
+import type { LightMyRequestResponse } from 'fastify'
 import { errorBody, frame, harness } from './helpers.ts'
 import type { Harness } from './helpers.ts'
 
@@ -182,5 +183,46 @@ describe('/pins and /api/v1/snapshots', () => {
       assert.equal(json.code, 'ERR_CAR_INVALID', name)
       assert.match(json.message, message, name)
     }
+  })
+
+  test('snapshot import: a client\'s corrupt block is 400 ERR_CAR_INVALID naming the block; ?branch= puts a new branch on the imported commit', async () => {
+    assert.equal((await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame('p/imported') })).statusCode, 201)
+    const committed = await h.authed({ method: 'POST', url: '/api/v1/commits', payload: { message: 'for import' } })
+    assert.equal(committed.statusCode, 201, committed.body)
+    const commit = committed.json().commit as string
+    const car = (await h.app.inject({ url: `/api/v1/snapshots/${commit}` })).rawPayload
+    const post = async (payload: Buffer, query = ''): Promise<LightMyRequestResponse> =>
+      await other.authed({ method: 'POST', url: `/api/v1/snapshots${query}`, payload, headers: { 'content-type': 'application/vnd.ipld.car' } })
+
+    // Flip a byte in the last block's data: its hash no longer matches the CID that precedes it.
+    const forged = Buffer.from(car)
+    forged[forged.length - 3] = (forged[forged.length - 3] as number) ^ 0xff
+    const bad = await post(forged)
+    assert.equal(bad.statusCode, 400, bad.body)
+    const body = bad.json() as { code: string, message: string, details?: { cid?: string } }
+    assert.equal(body.code, 'ERR_CAR_INVALID')
+    assert.match(body.message, /does not match its CID/)
+    assert.match(body.details?.cid ?? '', /^baf/)
+    assert.equal((await other.app.inject({ url: `/api/v1/snapshots/${commit}` })).statusCode, 404, 'nothing became visible')
+
+    const made = await post(car, '?branch=restored')
+    assert.equal(made.statusCode, 201, made.body)
+    assert.deepEqual(made.json(), { root: commit, blocks: made.json().blocks, bytes: made.json().bytes, branch: 'restored' })
+    const log = await other.app.inject({ url: '/api/v1/commits?ref=restored' })
+    assert.equal(log.statusCode, 200, log.body)
+    assert.equal(JSON.stringify(log.json()).includes(commit), true)
+    const again = await post(car, '?branch=restored')
+    assert.equal(again.statusCode, 409)
+    assert.equal(errorBody(again).code, 'ERR_REF_EXISTS')
+    assert.equal(errorBody(await post(car, '?branch=a..b')).code, 'ERR_REF_INVALID')
+    const shown = (await h.app.inject({ url: `/api/v1/commits/${commit}` })).json() as { value: { tree: string | { '/': string } } }
+    const tree = typeof shown.value.tree === 'string' ? shown.value.tree : shown.value.tree['/']
+    const treeCar = (await h.app.inject({ url: `/api/v1/snapshots/${tree}` })).rawPayload
+    const notCommit = await post(treeCar, '?branch=tree')
+    assert.equal(notCommit.statusCode, 400)
+    assert.equal(errorBody(notCommit).code, 'ERR_USAGE')
+    const plain = await post(car)
+    assert.equal(plain.statusCode, 201)
+    assert.deepEqual(Object.keys(plain.json()).sort(), ['blocks', 'bytes', 'root'])
   })
 })

@@ -97,6 +97,21 @@ describe('snapshots (CAR v1)', () => {
       await assert.rejects(b.node.snapshots.importCar(once(car)), { code: 'ERR_BLOCK_CORRUPT' })
       assert.equal(await b.node.repo.blocks.has(good.cid), false)
     })
+    it('a client\'s block that does not match its CID is the client\'s fault (ERR_CAR_INVALID naming it); a corrupt block of this repository stays ERR_BLOCK_CORRUPT', async () => {
+      const forged = await carOf([good.cid], [{ cid: good.cid, bytes: encodeBlock({ hello: 'w0rld' }).bytes }])
+      await assert.rejects(b.node.snapshots.importCar(once(forged), { clientInput: true }), (err: { code?: string, details?: { cid?: string } }) => {
+        assert.equal(err.code, 'ERR_CAR_INVALID')
+        assert.equal(err.details?.cid, good.cid.toString())
+        return true
+      })
+      assert.equal(await b.node.repo.blocks.has(good.cid), false)
+      // The CAR is sound, but a block it links to is stored here, corrupt: this repository's fault.
+      const stored = encodeBlock({ stored: 'here' })
+      const above = encodeBlock({ below: stored.cid })
+      await b.node.repo.batch().putBlock(stored.cid, new TextEncoder().encode('rotten')).write()
+      await assert.rejects(b.node.snapshots.importCar(once(await carOf([above.cid], [above])), { clientInput: true }), { code: 'ERR_BLOCK_CORRUPT' })
+      assert.equal(await b.node.repo.blocks.has(above.cid), false)
+    })
     it('a missing block', async () => {
       const car = await carOf([parent.cid], [parent])
       await assert.rejects(b.node.snapshots.importCar(once(car)), { code: 'ERR_DAG_INCOMPLETE' })
@@ -124,6 +139,39 @@ describe('snapshots (CAR v1)', () => {
         }
       }), { numRuns: 200 })
     })
+  })
+
+  it('an import can create a branch at its root: a new name, and only on a commit', async () => {
+    const { node } = a
+    await node.refs.checkout('for-branch', { create: true })
+    await node.frames.put({ id: 'branch/one', kind: 'fact', body: 1 })
+    const commit = await node.commits.commit({ message: 'to branch' })
+    const car = await collect(node.snapshots.exportCar(commit.commit).car)
+    const treeCar = await collect(node.snapshots.exportCar(commit.tree).car)
+    const fresh = await tempNode()
+    try {
+      const heads = async (): Promise<string[]> => (await fresh.node.refs.listBranches()).map(x => x.name)
+      const r = await fresh.node.snapshots.importCar(once(car), { branch: 'restored' })
+      assert.equal(r.branch, 'restored')
+      assert.ok((await fresh.node.refs.branchHead('restored'))?.equals(commit.commit))
+      assert.deepEqual((await fresh.node.frames.get('branch/one', { ref: 'restored' })).frame.body, 1)
+      // Like `branch NAME`: an existing branch is refused before anything is read.
+      await assert.rejects(fresh.node.snapshots.importCar(once(car), { branch: 'restored' }), { code: 'ERR_REF_EXISTS' })
+      await assert.rejects(fresh.node.snapshots.importCar(once(car), { branch: 'bad..name' }), { code: 'ERR_REF_INVALID' })
+      // A tree is not a commit: refused, and nothing of it becomes visible.
+      await assert.rejects(fresh.node.snapshots.importCar(once(treeCar), { branch: 'tree' }), { code: 'ERR_USAGE' })
+      assert.equal(await fresh.node.repo.blocks.has(commit.tree), true, 'the tree came with the commit')
+      const other = await tempNode()
+      try {
+        await assert.rejects(other.node.snapshots.importCar(once(treeCar), { branch: 'tree' }), { code: 'ERR_USAGE' })
+        assert.equal(await other.node.repo.blocks.has(commit.tree), false, 'a refused import leaves nothing visible')
+      } finally {
+        await other.cleanup()
+      }
+      assert.deepEqual((await heads()).sort(), ['restored'])
+    } finally {
+      await fresh.cleanup()
+    }
   })
 
   it('an import larger than the memory for staging goes through LevelDB and ends the same', async () => {

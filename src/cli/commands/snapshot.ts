@@ -1,11 +1,7 @@
-import { createWriteStream } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
 import { globals, withNode } from '../context.ts'
 import { openInput } from '../input.ts'
-import { emit } from '../output.ts'
+import { emit, openOutput } from '../output.ts'
 import { progressBar } from '../progress.ts'
 
 export function registerSnapshot (program: Command): void {
@@ -17,43 +13,48 @@ export function registerSnapshot (program: Command): void {
     .requiredOption('-o, --output <file>', 'CAR file to write (- for standard output)')
     .action(async (spec: string, opts: { output: string }, command: Command) => {
       const options = globals(command)
-      await withNode(options, async (node) => {
-        const root = await node.snapshots.resolveRoot(spec)
-        const bar = progressBar(options, 'exporting', undefined, 'blocks')
-        const { car, stats } = node.snapshots.exportCar(root, { onProgress: (e) => { bar.update(e.detail.blocks) } })
-        try {
-          if (opts.output === '-') {
-            await pipeline(Readable.from(car), process.stdout)
-          } else {
-            // Written beside the target and renamed: a failed export never leaves half a CAR.
-            const tmp = `${opts.output}.partial`
-            try {
-              await pipeline(Readable.from(car), createWriteStream(tmp))
-              await rename(tmp, opts.output)
-            } catch (err) {
-              await rm(tmp, { force: true })
-              throw err
-            }
+      // Opened first: a path that cannot be written fails at once (ERR_FILE_NOT_FOUND).
+      const output = await openOutput(opts.output)
+      try {
+        await withNode(options, async (node) => {
+          const root = await node.snapshots.resolveRoot(spec)
+          const bar = progressBar(options, 'exporting', undefined, 'blocks')
+          const { car, stats } = node.snapshots.exportCar(root, { onProgress: (e) => { bar.update(e.detail.blocks) } })
+          try {
+            await output.write(car)
+          } finally {
+            bar.stop()
           }
-        } finally {
-          bar.stop()
-        }
-        if (opts.output !== '-') emit(options, stats, () => `exported ${stats.blocks} blocks (${stats.bytes} bytes), root ${stats.root}`)
-      })
+          if (opts.output !== '-') emit(options, stats, () => `exported ${stats.blocks} blocks (${stats.bytes} bytes), root ${stats.root}`)
+        })
+      } finally {
+        await output.abort()
+      }
     })
 
   snapshot.command('import')
     .description('verify and store a CAR: every hash checked, the DAG complete, before anything is visible')
     .argument('<file>', 'CAR file, or - for standard input')
-    .action(async (file: string, _opts, command: Command) => {
+    .option('--branch <name>', 'create this branch at the imported root (a commit); refused if the branch exists')
+    .action(async (file: string, opts: { branch?: string }, command: Command) => {
       const options = globals(command)
       const { stream, size } = await openInput(file)
       await withNode(options, async (node) => {
         const bar = progressBar(options, 'importing', undefined, 'blocks')
         try {
-          const r = await node.snapshots.importCar(stream, { onProgress: (e) => { bar.update(e.detail.blocks) } })
+          const r = await node.snapshots.importCar(stream, { clientInput: true, branch: opts.branch, onProgress: (e) => { bar.update(e.detail.blocks) } })
           bar.stop()
-          emit(options, { root: r.root, blocks: r.blocks, bytes: r.bytes }, () => `imported ${r.blocks} blocks${size != null ? ` from ${size} bytes` : ''}\nroot ${r.root}`)
+          // The human output says where the import is: a branch on it, or how to put one there.
+          const on = options.json === true || r.branch != null ? [] : (await node.refs.listBranches()).filter(b => b.commit.equals(r.root)).map(b => b.name)
+          emit(options, { root: r.root, blocks: r.blocks, bytes: r.bytes, branch: r.branch }, () => [
+            `imported ${r.blocks} blocks${size != null ? ` from ${size} bytes` : ''}`,
+            `root ${r.root}`,
+            r.branch != null
+              ? `created branch ${r.branch} at it`
+              : on.length > 0
+                ? `on branch ${on.join(', ')}`
+                : `no branch points at it; if it is a commit, put one there with: framehub branch NAME --start ${r.root} (or import with --branch NAME)`
+          ].join('\n'))
         } finally {
           bar.stop()
         }

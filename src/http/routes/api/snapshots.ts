@@ -49,14 +49,21 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
     return await reply.send(body)
   })
 
-  app.post<{ Body: IncomingMessage | undefined }>('/snapshots', {
+  app.post<{ Body: IncomingMessage | undefined, Querystring: { branch?: string } }>('/snapshots', {
     onRequest: auth,
     config: { rateLimit: ctx.writeRateLimit },
     schema: {
       summary: 'Import a CAR upload: every block is hash-checked, nothing becomes visible until the DAG under its one root is complete',
-      description: `Body: a CAR v1 (Content-Type ${CAR_TYPES.join(' or ')}); at most the configured CAR import limit.`,
+      description: `Body: a CAR v1 (Content-Type ${CAR_TYPES.join(' or ')}); at most the configured CAR import limit. ` +
+        'A block whose bytes do not match its CID is the upload\'s fault: 400 ERR_CAR_INVALID naming the block. ' +
+        '`branch`: create this branch at the imported root, which must be a commit (409 ERR_REF_EXISTS if it exists, 400 ERR_USAGE if the root is not a commit).',
       tags: ['snapshots'],
       security: writeSecurity,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { branch: { type: 'string', minLength: 1, maxLength: 255 } }
+      },
       response: { 201: { $ref: 'api-snapshot-stats.schema.json#' }, ...errorResponses }
     }
   }, async (request, reply) => {
@@ -68,6 +75,8 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
     try {
       stats = await node.snapshots.importCar(upload, {
         maxBytes: limits.carImportBytes,
+        clientInput: true,
+        branch: request.query.branch,
         signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10)
       })
     } catch (err) {
@@ -77,7 +86,7 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
       await drainBody(body, limits.carImportBytes)
       throw err
     }
-    const view = { root: stats.root.toString(), blocks: stats.blocks, bytes: stats.bytes }
+    const view = { root: stats.root.toString(), blocks: stats.blocks, bytes: stats.bytes, ...(stats.branch != null ? { branch: stats.branch } : {}) }
     return await reply.code(201).send(view)
   })
 }
