@@ -121,7 +121,7 @@ try {
     sync,
     // A goal whose section did not run (or failed) is not met (false); goalsNotMet says why.
     ...summaryGoals({
-      frameImport: { met: frameImport?.report.goal.met, notRun: !runs('frameImport') },
+      frameImport: { met: frameImport?.report.goal.met, notRun: !runs('frameImport'), reason: frameImport?.report.goal.reason },
       traceAppend: { met: traceAppend?.goal.met, notRun: !runs('traceAppend'), reason: traceAppend?.goal.reason },
       diff: { met: commitDiff?.report.goal.met, notRun: !runs('commitDiff') },
       gateway: { met: gateway?.goal.met, notRun: !runs('gateway'), reason: gateway != null ? Object.entries(gateway.goal.reasons).filter(([k]) => k !== 'met').map(([k, v]) => `${k}: ${v}`).join('; ') : undefined },
