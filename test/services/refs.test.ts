@@ -77,6 +77,23 @@ describe('refs: branch names and the one REF resolver', () => {
     assert.ok(!(await node.refs.listBranches()).some(b => b.name === c2.toString()))
   })
 
+  it('snapshot import --branch goes through the same validator', async () => {
+    const { node } = t
+    const fresh = await tempNode()
+    try {
+      const chunks: Uint8Array[] = []
+      for await (const c of node.snapshots.exportCar(c1).car) chunks.push(c)
+      const car = Buffer.concat(chunks)
+      async function * once (): AsyncGenerator<Uint8Array> { yield car }
+      for (const name of [c1.toString(), c1.toString(bases.base58btc), 'refs/heads/x']) {
+        await assert.rejects(fresh.node.snapshots.importCar(once(), { branch: name }), code('ERR_REF_INVALID'), name)
+      }
+      assert.deepEqual(await fresh.node.refs.listBranches(), [])
+    } finally {
+      await fresh.cleanup()
+    }
+  })
+
   it('a branch already named like a CID is listed, can be checked out and deleted', async () => {
     const { node } = t
     assert.ok((await node.refs.listBranches()).some(b => b.name === legacy && b.commit.equals(c2)))
