@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { cidString, DAG_CBOR } from '../core/codec.ts'
 import { RefExistsError, RefInvalidError, RefNotFoundError, UsageError } from '../core/errors.ts'
-import { checkBranchName, checkBranchSyntax, parseRefSpec, unknownRef } from '../core/ref-spec.ts'
+import { checkBranchName, checkBranchSyntax, HEADS_PREFIX, parseRefSpec, unknownRef } from '../core/ref-spec.ts'
 import { readCommit } from '../core/history.ts'
 import { looksLikeCommit } from '../core/commit.ts'
 import { decodeCbor } from '../core/codec.ts'
@@ -112,6 +112,9 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
     const at = await branchHead(branch)
     if (at != null) return { at, back: ref.back, cid: false }
     if (ref.kind === 'head') throw new RefNotFoundError(`branch "${branch}" has no commits yet`, { ref: spec })
+    // A branch literally named refs/heads/… (made before refs/ was kept for this form) is still found.
+    const literal = ref.explicit ? await branchHead(HEADS_PREFIX + ref.name) : undefined
+    if (literal != null) return { at: literal, back: ref.back, cid: false }
     throw unknownRef(spec, ref.name, ref.explicit)
   }
 

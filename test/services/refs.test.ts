@@ -66,6 +66,10 @@ describe('refs: branch names and the one REF resolver', () => {
     assert.ok((await node.refs.resolveCommit(`${explicit}~1`)).equals(c1))
     assert.ok((await node.refs.resolveCommit('refs/heads/main')).equals(c2))
     await assert.rejects(node.refs.resolveCommit('refs/heads/nope'), code('ERR_REF_NOT_FOUND'))
+    // A branch literally named refs/heads/… from before refs/ was kept is found when no branch has the short name.
+    await node.repo.batch().putState(keys.ref('refs/heads/old'), encodeCid(c1)).write()
+    assert.ok((await node.refs.resolveCommit('refs/heads/old')).equals(c1))
+    await node.repo.batch().delState(keys.ref('refs/heads/old')).write()
   })
 
   it('no new branch may be named like a CID (create, checkout -b), nor under refs/', async () => {
