@@ -57,8 +57,73 @@ export function blockKeyReference (cid: CID): string {
  */
 const CACHE_BYTES = 64 * 1024 * 1024
 
-export async function openRepoDb (path: string): Promise<RepoDb> {
-  const db = new Level<string, Bytes>(path, { keyEncoding: 'utf8', valueEncoding: 'view', cacheSize: CACHE_BYTES })
+/**
+ * True for LevelDB's own failures: a damaged file (`LEVEL_CORRUPTION`, "Corruption: …") or a
+ * read of one that fails (`LEVEL_IO_ERROR`, "IO error: …", e.g. a truncated table file).
+ * `getSync` throws them without a code, hence the messages.
+ */
+export function isStoreFailure (err: unknown): boolean {
+  const e = err as { code?: unknown, message?: unknown } | undefined
+  if (e?.code === 'LEVEL_CORRUPTION' || e?.code === 'LEVEL_IO_ERROR') return true
+  return typeof e?.message === 'string' && /^(Corruption|IO error): /.test(e.message)
+}
+
+/** A LevelDB failure as `ERR_REPO_CORRUPT` (exit 5), naming the store; anything else as it is. */
+export function storeError (err: unknown, path: string): unknown {
+  if (!isStoreFailure(err)) return err
+  return new RepoCorruptError(`repository store ${path} is damaged: ${(err as Error).message} (restore it from a backup or a snapshot)`, { path }, { cause: err })
+}
+
+type Method = (...args: unknown[]) => unknown
+
+/** Wraps `object[name]` (an own property afterwards) so that what it throws or rejects with goes through `map`. */
+function guard (object: object, name: string, map: (err: unknown) => unknown, kind: 'sync' | 'async' | 'iterator'): void {
+  const target = object as Record<string, Method>
+  const original = target[name]
+  if (typeof original !== 'function') return
+  const call = original.bind(object)
+  if (kind === 'sync') {
+    target[name] = (...args) => { try { return call(...args) } catch (err) { throw map(err) } }
+  } else if (kind === 'async') {
+    target[name] = async (...args) => { try { return await call(...args) } catch (err) { throw map(err) } }
+  } else {
+    target[name] = (...args) => {
+      const it = call(...args) as object
+      for (const m of ['_next', '_nextv', '_all', '_seek']) guard(it, m, map, m === '_seek' ? 'sync' : 'async')
+      return it
+    }
+  }
+}
+
+/**
+ * Every read and write of the repository's LevelDB reports LevelDB's own failures as
+ * `ERR_REPO_CORRUPT`: the store's private methods, which every sublevel and iterator ends in
+ * (abstract-level), are wrapped once per database. A try/catch that throws nothing costs nothing
+ * on the hot path (the gateway's `getSync`).
+ */
+function guardStore (db: Level<string, Bytes>, path: string): void {
+  const map = (err: unknown): unknown => storeError(err, path)
+  guard(db, '_getSync', map, 'sync')
+  for (const name of ['_get', '_getMany', '_put', '_del', '_batch', '_clear']) guard(db, name, map, 'async')
+  guard(db, '_iterator', map, 'iterator')
+  const chained = (db as unknown as Record<string, Method>)._chainedBatch
+  if (typeof chained === 'function') {
+    const make = chained.bind(db)
+    ;(db as unknown as Record<string, Method>)._chainedBatch = (...args) => {
+      const batch = make(...args) as object
+      guard(batch, '_write', map, 'async')
+      return batch
+    }
+  }
+}
+
+export interface OpenRepoDbOptions {
+  /** Create the store if it is not there (init). Opening a repository never does: a store that lost its CURRENT file is damaged, not new. */
+  create?: boolean
+}
+
+export async function openRepoDb (path: string, options: OpenRepoDbOptions = {}): Promise<RepoDb> {
+  const db = new Level<string, Bytes>(path, { keyEncoding: 'utf8', valueEncoding: 'view', cacheSize: CACHE_BYTES, createIfMissing: options.create ?? true })
   try {
     await db.open()
   } catch (err) {
@@ -68,6 +133,7 @@ export async function openRepoDb (path: string): Promise<RepoDb> {
     }
     throw new RepoCorruptError(`cannot open repository store ${path}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, { path })
   }
+  guardStore(db, path)
   const sub = (name: string): Sub => db.sublevel<string, Bytes>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })
   const subs = { blocks: sub('blocks'), state: sub('state'), helia: sub('helia'), pending: sub('pending'), fetched: sub('fetched'), index: sub('index') }
   // Synchronous reads (`getSync`) need an open sublevel: a new one finishes opening a tick later.

@@ -120,11 +120,18 @@ export async function initRepo (path: string, options: OpenRepoOptions = {}): Pr
 
 export async function openRepo (path: string, options: OpenRepoOptions = {}): Promise<Repo> {
   if (!repoExists(path)) throw new RepoNotFoundError(`no framehub repository at ${path} (run "framehub init" or pass --repo)`, { path })
-  const marker = JSON.parse(await readFile(join(path, MARKER), 'utf8')) as { version?: number }
+  let marker: { version?: number }
+  try {
+    marker = JSON.parse(await readFile(join(path, MARKER), 'utf8')) as { version?: number }
+    if (marker === null || typeof marker !== 'object') throw new Error('not a JSON object')
+  } catch (err) {
+    throw new RepoCorruptError(`repository ${path} has an unreadable ${MARKER}: ${(err as Error).message}`, { path })
+  }
   if (marker.version !== REPO_VERSION) throw new RepoCorruptError(`repository ${path} has version ${String(marker.version)}, this framehub reads ${REPO_VERSION}`)
   await tighten(path)
   await tighten(join(path, 'store'))
-  const db = await openRepoDb(join(path, 'store'))
+  // Never creates a store: one that lost its CURRENT file is damaged (ERR_REPO_CORRUPT), not new.
+  const db = await openRepoDb(join(path, 'store'), { create: false })
   try {
     await privateDir(join(path, 'journal'))
     // Replays what a crashed process journaled before anything reads the store.
