@@ -128,7 +128,7 @@ const LETTERS_AND_DIGITS = /^[A-Za-z0-9]+$/
 /**
  * True when a REF that is neither a CID nor a branch was meant as a CID: letters and digits only
  * (as all CID text is, and few branch names are), and either a CID's first characters with 10 or
- * more characters, or a multibase prefix with 32 or more (real CIDs are 46 to 62).
+ * more characters, or a multibase prefix with 32 or more (CIDs of SHA-256 hashes have 46 to 73).
  */
 export function looksLikeCid (text: string): boolean {
   if (!LETTERS_AND_DIGITS.test(text)) return false
