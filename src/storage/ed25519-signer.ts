@@ -12,7 +12,11 @@ const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
  */
 export function ed25519Signer (id: string, key: PrivateKey): Signer {
   if (key.type !== 'Ed25519') return { id, sign: (bytes) => key.sign(bytes) }
-  const seed = key.raw.subarray(0, 32)
+  return ed25519SeedSigner(id, key.raw.subarray(0, 32))
+}
+
+/** The same signer from the key's 32-byte seed (no `@libp2p/crypto` key object needed). */
+export function ed25519SeedSigner (id: string, seed: Uint8Array): Signer {
   const keyObject = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' })
   return { id, sign: (bytes) => sign(null, bytes, keyObject) }
 }

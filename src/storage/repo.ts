@@ -2,15 +2,14 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Helia } from 'helia'
 import { RepoCorruptError, RepoExistsError, RepoNotFoundError } from '../core/errors.ts'
 import type { Signer } from '../core/signing.ts'
 import { emptyTree } from '../core/tree/index.ts'
 import { createBlockStore } from './block-store.ts'
-import { ed25519Signer } from './ed25519-signer.ts'
+import { ed25519SeedSigner, ed25519Signer } from './ed25519-signer.ts'
+import { generateNodeKey, readNodeKey } from './node-key.ts'
 import { openJournal } from './journal.ts'
 import type { Journal } from './journal.ts'
 import type { BlockStore } from './block-store.ts'
@@ -45,7 +44,8 @@ export interface Repo {
    * opened with network layers), created and started on first use: loading Helia costs most of a second, and most commands never need it.
    */
   helia (): Promise<Helia>
-  readonly privateKey: PrivateKey
+  /** The node's key as libp2p's key object (loads `@libp2p/crypto`, which only the network needs). */
+  privateKey (): Promise<PrivateKey>
   readonly signer: Signer
   /** The node's identity: its libp2p peer id. */
   readonly peerId: string
@@ -103,10 +103,9 @@ export async function initRepo (path: string, options: OpenRepoOptions = {}): Pr
   await privateDir(join(path, 'store'))
   const db = await openRepoDb(join(path, 'store'))
   try {
-    const key = await generateKeyPair('Ed25519')
     const config: RepoConfig = { version: REPO_VERSION, apiToken: randomBytes(24).toString('base64url'), defaultBranch: 'main' }
     await new WriteBatch(db)
-      .putState(keys.identity, privateKeyToProtobuf(key))
+      .putState(keys.identity, generateNodeKey())
       .putState(keys.config, encodeJson(config))
       .putState(keys.head, encodeText(config.defaultBranch))
       .write()
@@ -140,8 +139,12 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
     const keyBytes = await state.bytes(keys.identity)
     const config = await state.json<RepoConfig>(keys.config)
     if (keyBytes == null || config == null) throw new RepoCorruptError(`repository ${path} has no identity or config`)
-    const privateKey = privateKeyFromProtobuf(keyBytes)
-    const peerId = peerIdFromPrivateKey(privateKey).toString()
+    let libp2pKey: Promise<PrivateKey> | undefined
+    const privateKey = async (): Promise<PrivateKey> => await (libp2pKey ??= import('@libp2p/crypto/keys').then(m => m.privateKeyFromProtobuf(keyBytes)))
+    // framehub makes Ed25519 keys and reads them with node:crypto; any other key goes through libp2p.
+    const ed25519 = readNodeKey(keyBytes)
+    const peerId = ed25519?.peerId ?? (await import('@libp2p/peer-id')).peerIdFromPrivateKey(await privateKey()).toString()
+    const signer = ed25519 != null ? ed25519SeedSigner(peerId, ed25519.seed) : ed25519Signer(peerId, await privateKey())
     // Blocks of an import that never finished were never visible: drop them; an import that was
     // checked complete and killed while copying is finished.
     await recoverPending(db)
@@ -158,9 +161,13 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
       blocks,
       state,
       journal,
-      helia: async () => await (helia ??= startHelia(db, blocks, h => options.heliaLayers?.(h, privateKey) ?? h)),
+      helia: async () => await (helia ??= (async () => {
+        const layers = options.heliaLayers
+        const key = layers != null ? await privateKey() : undefined
+        return await startHelia(db, blocks, h => layers != null && key != null ? layers(h, key) : h)
+      })()),
       privateKey,
-      signer: ed25519Signer(peerId, privateKey),
+      signer,
       peerId,
       config,
       batch: () => new WriteBatch(db),

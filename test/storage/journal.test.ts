@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { appendFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createNode, initNode } from '../../src/node.ts'
+import { openJournal } from '../../src/storage/journal.ts'
+import { openRepoDb } from '../../src/storage/level-db.ts'
 import { tempDir } from '../helpers/repo.ts'
 
 const NODE = new URL('../../src/node.ts', import.meta.url).pathname
@@ -32,6 +34,22 @@ describe('the write-ahead journal of trace appends', () => {
   let cleanup: () => Promise<void>
   before(async () => { ({ dir, cleanup } = await tempDir()) })
   after(async () => { await cleanup() })
+
+  it('journal files are the owner\'s only (0600): they hold trace steps and state', async () => {
+    const path = join(dir, 'modes')
+    mkdirSync(join(path, 'journal'), { recursive: true })
+    const db = await openRepoDb(join(path, 'store'))
+    const journal = await openJournal(join(path, 'journal'), db)
+    try {
+      journal.append([{ type: 'put', sublevel: db.state, key: 'k', value: new Uint8Array([1]) }])
+      const files = readdirSync(join(path, 'journal'))
+      assert.equal(files.length, 1)
+      for (const f of files) assert.equal(statSync(join(path, 'journal', f)).mode & 0o777, 0o600, f)
+    } finally {
+      await journal.close()
+      await db.close()
+    }
+  })
 
   it('appended steps are readable at once, reach LevelDB, and leave no journal after close', async () => {
     const path = join(dir, 'plain')
