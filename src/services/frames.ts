@@ -14,7 +14,7 @@ import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 import { frameIndex } from './frame-query.ts'
-import { encodeRun, importPool } from './import-workers.ts'
+import { encodeRun, importPool, startImportPool } from './import-workers.ts'
 import type { EncodedRun } from './import-workers.ts'
 import { checkBranchName } from './refs.ts'
 import type { RefService } from './refs.ts'
@@ -195,6 +195,8 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
           options?.onProgress?.({ type: 'frames:import:progress', detail: { frames: changes.size, bytes } })
         }
       }
+      // An import known to be big starts the workers at once: they start while this thread encodes.
+      if (Array.isArray(lines) && lines.length > importPool.threshold) startImportPool()
       try {
         let first = 1
         for await (const chunk of chunksOf(lines, importPool.chunkLines, options?.signal)) {

@@ -2,9 +2,13 @@
  * A worker thread of the import pool (`import-workers.ts`): encodes runs of NDJSON lines with
  * `encodeFrameLines`, the same code the main thread runs for small imports, and hands the packed
  * result back without copying its buffers.
+ *
+ * Only Node built-ins are imported statically: the worker first switches on the compile cache
+ * the main thread uses (its directory comes as `workerData.compileCache`), then loads framehub's
+ * modules from it. Type stripping them anew was a third of a worker's start.
  */
-import { parentPort } from 'node:worker_threads'
-import { encodeFrameLines } from '../core/frame-lines.ts'
+import { enableCompileCache } from 'node:module'
+import { parentPort, workerData } from 'node:worker_threads'
 import type { EncodedFrames } from '../core/frame-lines.ts'
 
 export interface EncodeTask {
@@ -33,6 +37,14 @@ export function errorData (err: unknown): ErrorData {
   if (e?.details != null && typeof e.details === 'object') out.details = e.details as Record<string, unknown>
   return out
 }
+
+const cache = (workerData as { compileCache?: unknown } | null)?.compileCache
+if (typeof cache === 'string') {
+  try {
+    enableCompileCache(cache)
+  } catch {}
+}
+const { encodeFrameLines } = await import('../core/frame-lines.ts')
 
 const port = parentPort
 if (port != null) {

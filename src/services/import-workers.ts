@@ -9,7 +9,9 @@
  * the process alive (its workers are unreferenced while idle) and is shut down after
  * `importPool.idleMs` without work.
  */
+import { getCompileCacheDir } from 'node:module'
 import { availableParallelism } from 'node:os'
+import { dirname } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { encodeFrameLines } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
@@ -18,14 +20,18 @@ import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
 
 /**
  * How imports use worker threads (mutable: tests force the pool on small inputs).
- * - `threshold`: lines an import must pass before its later lines go to workers;
+ * - `threshold`: lines an import must pass before the pool starts and its later runs go to the
+ *   workers (as soon as they are up; this thread encodes meanwhile). Measured: a worker takes
+ *   about as long to start (load its modules, compile the schemas) as this thread takes to encode
+ *   20,000 lines, so a smaller import is done before a worker could help. An import given as an
+ *   array longer than this starts the pool at once (`startImportPool`);
  * - `workers`: size of the pool (default: the available cores less one, for the main thread,
  *   and at least one); 0 turns the pool off;
  * - `chunkLines`: lines per task;
  * - `idleMs`: the pool is shut down after this long without work.
  */
 export const importPool = {
-  threshold: 16_384,
+  threshold: 8192,
   workers: Math.max(1, availableParallelism() - 1),
   chunkLines: 1024,
   idleMs: 10_000
@@ -84,9 +90,12 @@ function spawn (): PoolWorker {
   // Workers inherit the parent's Node options, except one about the parent's own entry point
   // (`node --input-type=module -e …`), which a worker refuses.
   const argv = process.execArgv
+  // The main thread's compile cache (`<dir>/<node version>`), for the worker to load its modules from.
+  const cacheDir = getCompileCacheDir()
+  const workerData = { compileCache: cacheDir != null ? dirname(cacheDir) : undefined }
   const worker = argv.some(a => a.startsWith('--input-type'))
-    ? new Worker(WORKER_URL, { execArgv: argv.filter(a => !a.startsWith('--input-type')) })
-    : new Worker(WORKER_URL)
+    ? new Worker(WORKER_URL, { workerData, execArgv: argv.filter(a => !a.startsWith('--input-type')) })
+    : new Worker(WORKER_URL, { workerData })
   const w: PoolWorker = { worker, ready: false, tasks: new Map() }
   worker.on('message', (message: EncodeAnswer | { ready: true }) => {
     if ('ready' in message) {
@@ -113,7 +122,15 @@ function spawn (): PoolWorker {
   return w
 }
 
-/** Starts the pool's workers if they are not running (they load their modules in the background). */
+/**
+ * Starts the pool's workers if they are not running (they load their modules in the background),
+ * for an import known to be big from its start.
+ */
+export function startImportPool (): void {
+  if (broken || importPool.workers <= 0) return
+  startPool()
+}
+
 function startPool (): void {
   try {
     while (pool.length < importPool.workers) pool.push(spawn())
