@@ -21,6 +21,7 @@ import type { PinStore } from '../services/pins.ts'
 import { registerSchemas } from './schemas.ts'
 import { createStreamSlots } from './plugins/streams.ts'
 import { hostCheck } from './plugins/host.ts'
+import { openapiTransform } from './plugins/openapi.ts'
 import type { StreamSlots } from './plugins/streams.ts'
 
 /** How the gateway is set up. Every limit has a default that suits one node on loopback. */
@@ -132,7 +133,8 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
         info: { title: 'framehub gateway', version: '1', description: 'Query API, IPFS trustless gateway and IPFS Pinning Service API of a framehub node.' },
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The repository\'s apiToken ("framehub config").' } } }
       },
-      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
+      transform: openapiTransform
     })
     await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
   }

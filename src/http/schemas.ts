@@ -65,8 +65,47 @@ function newAjv (coerce: boolean): Ajv {
  * and params with it.
  */
 export function registerSchemas (app: FastifyInstance): void {
-  for (const schema of allSchemas) app.addSchema(schema)
+  // The gateway's copies (serializer, OpenAPI document) leave out keywords that only the type
+  // generator reads: they are not JSON Schema, and OpenAPI 3.0 refuses unknown keywords.
+  for (const schema of allSchemas) app.addSchema(withoutToolKeywords(schema))
   const body = newAjv(false)
   const text = newAjv(true)
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema))
+}
+
+/** Keywords of json-schema-to-typescript (`npm run gen:types`), not of JSON Schema. */
+const TOOL_KEYWORDS = new Set(['tsType', 'tsEnumNames'])
+/** Keywords whose value is a schema, a list of schemas, or a map of names to schemas. */
+const SUBSCHEMA = new Set(['items', 'additionalItems', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames'])
+const SUBSCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'items'])
+const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs', 'dependencies'])
+
+/**
+ * A copy of `schema` without the type generator's keywords, wherever a subschema can be (the
+ * names under `properties` are data, not keywords, and are kept whatever they are).
+ */
+export function withoutToolKeywords<T> (schema: T): T {
+  if (schema === null || typeof schema !== 'object') return schema
+  if (Array.isArray(schema)) return schema.map(s => withoutToolKeywords(s)) as T
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(schema as Record<string, unknown>)) {
+    if (TOOL_KEYWORDS.has(key)) continue
+    if (SUBSCHEMA_MAPS.has(key) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, withoutToolKeywords(sub)]))
+    } else if (SUBSCHEMA.has(key) || SUBSCHEMA_LISTS.has(key)) {
+      out[key] = withoutToolKeywords(value)
+    } else {
+      out[key] = value
+    }
+  }
+  return out as T
+}
+
+/**
+ * A route's own error answers (404, 409, 422, ...), each with the one error body, for its
+ * `schema.response`. The statuses every route shares are added to the OpenAPI document by the
+ * gateway (`plugins/openapi.ts`).
+ */
+export function errors (...statuses: number[]): Record<number, { $ref: 'api-error.schema.json#' }> {
+  return Object.fromEntries(statuses.map(s => [s, { $ref: 'api-error.schema.json#' as const }]))
 }

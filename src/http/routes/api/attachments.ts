@@ -7,7 +7,7 @@ import { encodeJson } from '../../../storage/state.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { primedStream } from '../../primed.ts'
 import { requestSignal } from '../../util.ts'
-import { errorResponses, writeSecurity } from './context.ts'
+import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 /** What the gateway remembers of an upload, so a download gets the right media type. */
@@ -98,7 +98,8 @@ export async function attachmentRoutes (app: FastifyInstance, ctx: ApiContext): 
     schema: {
       summary: 'Download a file by CID, with its media type; supports Range',
       tags: ['attachments'],
-      params: { type: 'object', required: ['cid'], properties: { cid: { type: 'string', maxLength: 256 } } }
+      params: { type: 'object', required: ['cid'], properties: { cid: { type: 'string', maxLength: 256 } } },
+      response: { 200: { description: 'The file' }, 206: { description: 'The requested range (Range)' }, ...errorResponses, ...errors(404, 406, 416) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)

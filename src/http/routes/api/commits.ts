@@ -4,7 +4,7 @@ import type { ForkRecord } from '../../../core/commit.ts'
 import { walkHistory } from '../../../core/history.ts'
 import { checkBranchSyntax } from '../../../services/refs.ts'
 import { cidsText, decodeCursor, encodeCursor, maybeCidText, requestSignal } from '../../util.ts'
-import { errorResponses, writeSecurity } from './context.ts'
+import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 interface LogCursor extends Record<string, unknown> { h: string, n: number }
@@ -31,7 +31,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       tags: ['commits'],
       security: writeSecurity,
       body: { $ref: 'api-commit-request.schema.json#' },
-      response: { 201: { $ref: 'api-commit-result.schema.json#' }, ...errorResponses }
+      response: { 201: { $ref: 'api-commit-result.schema.json#' }, ...errorResponses, ...errors(404, 409, 422) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
@@ -59,7 +59,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
           cursor: { type: 'string', minLength: 1, maxLength: 1024 }
         }
       },
-      response: { 200: { $ref: 'api-commit-log.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-commit-log.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
@@ -91,7 +91,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       summary: 'Show what a CID or ref names (commit, tree node, frame, trace step or other block), decoded',
       tags: ['commits'],
       params: { type: 'object', required: ['*'], properties: { '*': refText } },
-      response: { 200: { $ref: 'api-shown-block.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-shown-block.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const shown = await node.commits.show(request.params['*'], { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
@@ -103,7 +103,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       summary: 'Frame-level differences between two versions (default: HEAD → working tree)',
       tags: ['commits'],
       querystring: { type: 'object', additionalProperties: false, properties: { from: refText, to: refText } },
-      response: { 200: { $ref: 'api-diff-result.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-diff-result.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const d = await node.commits.diff(request.query.from, request.query.to, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
@@ -119,7 +119,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       tags: ['commits'],
       security: writeSecurity,
       body: { $ref: 'api-merge-request.schema.json#' },
-      response: { 200: { $ref: 'api-merge-result.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-merge-result.schema.json#' }, ...errorResponses, ...errors(404, 409, 422) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
@@ -136,7 +136,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
         additionalProperties: false,
         properties: { branch: { type: 'string', minLength: 1, maxLength: 200 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } }
       },
-      response: { 200: { type: 'object', required: ['forks'], properties: { forks: { type: 'array', items: { $ref: 'api-fork.schema.json#' } } } }, ...errorResponses }
+      response: { 200: { type: 'object', required: ['forks'], properties: { forks: { type: 'array', items: { $ref: 'api-fork.schema.json#' } } } }, ...errorResponses, ...errors(404) }
     }
   }, async (request) => {
     if (request.query.branch != null) checkBranchSyntax(request.query.branch)
@@ -175,7 +175,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       tags: ['refs'],
       security: writeSecurity,
       body: { $ref: 'api-branch-create.schema.json#' },
-      response: { 201: { $ref: 'api-branch.schema.json#' }, ...errorResponses }
+      response: { 201: { $ref: 'api-branch.schema.json#' }, ...errorResponses, ...errors(404, 409) }
     }
   }, async (request, reply) => {
     const b = await node.refs.createBranch(request.body.name, request.body.start)
@@ -190,7 +190,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       tags: ['refs'],
       security: writeSecurity,
       params: { type: 'object', required: ['*'], properties: { '*': { type: 'string', minLength: 1, maxLength: 200 } } },
-      response: { 204: { type: 'null' }, ...errorResponses }
+      response: { 204: { type: 'null' }, ...errorResponses, ...errors(404, 409) }
     }
   }, async (request, reply) => {
     const name = request.params['*']

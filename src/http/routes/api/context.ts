@@ -27,11 +27,18 @@ export interface ApiLimits {
   handlerTimeoutMs: number
 }
 
-/** Standard error responses for OpenAPI. */
+/**
+ * The error body for every 4xx and 5xx answer of a route (serialization). In the OpenAPI
+ * document these ranges give way to the statuses the route can answer: those every route of its
+ * kind shares, added by the gateway (`src/http/plugins/openapi.ts`), and its own, given with
+ * `errors(...)`.
+ */
 export const errorResponses = {
   '4xx': { $ref: 'api-error.schema.json#' },
   '5xx': { $ref: 'api-error.schema.json#' }
 } as const
+
+export { errors } from '../../schemas.ts'
 
 export const writeSecurity = [{ bearer: [] }]
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { MAX_JSON_TEXT_BYTES } from '../../../core/codec.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { drainBody, refuseDeclaredOver, requestSignal } from '../../util.ts'
-import { errorResponses, stagingQuerystring, writeSecurity } from './context.ts'
+import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'text/plain']
@@ -54,7 +54,7 @@ export async function frameImportRoutes (app: FastifyInstance, ctx: ApiContext):
       tags: ['frames'],
       security: writeSecurity,
       querystring: stagingQuerystring,
-      response: { 201: { $ref: 'api-import-result.schema.json#' }, ...errorResponses }
+      response: { 201: { $ref: 'api-import-result.schema.json#' }, ...errorResponses, ...errors(404, 422) }
     }
   }, async (request, reply) => {
     refuseDeclaredOver(request, limits.frameImportBytes, 'NDJSON upload')

@@ -6,7 +6,7 @@ import { frameId, frameToJson } from '../../../core/frame.ts'
 import type { Frame } from '../../../core/frame.ts'
 import { getEntry } from '../../../core/tree/index.ts'
 import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
-import { errorResponses, stagingQuerystring, writeSecurity } from './context.ts'
+import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 import type { ListFramesOptions } from '../../../services/frames.ts'
 
@@ -36,7 +36,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       security: writeSecurity,
       querystring: stagingQuerystring,
       body: { $ref: 'frame.schema.json#' },
-      response: { 201: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses }
+      response: { 201: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses, ...errors(404, 422) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
@@ -63,7 +63,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
           cursor: { type: 'string', minLength: 1, maxLength: 2048 }
         }
       },
-      response: { 200: { $ref: 'api-frame-list.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-frame-list.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
@@ -96,7 +96,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       summary: 'Read a frame by CID',
       tags: ['frames'],
       params: { type: 'object', required: ['cid'], properties: { cid: { type: 'string', maxLength: 256 } } },
-      response: { 200: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const cid = parseCid(request.params.cid, 'frame CID')
@@ -109,7 +109,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       tags: ['frames'],
       params: idParams,
       querystring: { type: 'object', additionalProperties: false, properties: { ref: { type: 'string', minLength: 1, maxLength: 256 } } },
-      response: { 200: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
@@ -131,7 +131,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       security: writeSecurity,
       params: idParams,
       querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
-      response: { 200: { $ref: 'api-frame-remove-result.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-frame-remove-result.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)

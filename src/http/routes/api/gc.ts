@@ -3,7 +3,7 @@ import { checkBranchName } from '../../../services/refs.ts'
 import type { IndexStatus } from '../../../services/frame-query.ts'
 import type { IndexUpdate } from '../../../storage/frame-index.ts'
 import { maybeCidText, requestSignal } from '../../util.ts'
-import { errorResponses, writeSecurity } from './context.ts'
+import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 const cidOrNull = { type: ['string', 'null'] } as const
@@ -86,7 +86,7 @@ export async function gcRoutes (app: FastifyInstance, ctx: ApiContext): Promise<
       tags: ['maintenance'],
       security: writeSecurity,
       querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
-      response: { 200: { type: 'object', required: ['updates'], additionalProperties: false, properties: { updates: { type: 'array', items: indexUpdate } } }, ...errorResponses }
+      response: { 200: { type: 'object', required: ['updates'], additionalProperties: false, properties: { updates: { type: 'array', items: indexUpdate } } }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const { branch } = request.query

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { checkBranchSyntax } from '../../../services/refs.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { requestSignal } from '../../util.ts'
-import { errorResponses, writeSecurity } from './context.ts'
+import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 const refText = { type: 'string', minLength: 1, maxLength: 256 } as const
@@ -16,7 +16,7 @@ export async function refRoutes (app: FastifyInstance, ctx: ApiContext): Promise
       summary: 'The checked-out branch (or `branch`): its commit and its working tree',
       tags: ['refs'],
       querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
-      response: { 200: { $ref: 'api-head.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-head.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request) => {
     const current = await node.refs.currentBranch()
@@ -37,7 +37,7 @@ export async function refRoutes (app: FastifyInstance, ctx: ApiContext): Promise
         additionalProperties: false,
         properties: { ref: refText, as: { type: 'string', enum: ['commit', 'tree', 'root'], default: 'commit' } }
       },
-      response: { 200: { $ref: 'api-resolved.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-resolved.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
@@ -59,7 +59,7 @@ export async function refRoutes (app: FastifyInstance, ctx: ApiContext): Promise
       tags: ['refs'],
       security: writeSecurity,
       body: { $ref: 'api-checkout-request.schema.json#' },
-      response: { 200: { $ref: 'api-checkout-result.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-checkout-result.schema.json#' }, ...errorResponses, ...errors(404, 409) }
     }
   }, async (request) => {
     const r = await node.refs.checkout(request.body.branch, { create: request.body.create })

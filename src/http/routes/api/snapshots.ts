@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { primedStream } from '../../primed.ts'
 import { drainBody, refuseDeclaredOver, requestSignal } from '../../util.ts'
-import { errorResponses, writeSecurity } from './context.ts'
+import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 const CAR_TYPES = ['application/vnd.ipld.car', 'application/octet-stream']
@@ -32,7 +32,8 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
     schema: {
       summary: 'Export the closure of a commit, tree or any CID as a CAR v1 stream (deterministic DFS order)',
       tags: ['snapshots'],
-      params: { type: 'object', required: ['*'], properties: { '*': { type: 'string', minLength: 1, maxLength: 256 } } }
+      params: { type: 'object', required: ['*'], properties: { '*': { type: 'string', minLength: 1, maxLength: 256 } } },
+      response: { 200: { description: 'The CAR (application/vnd.ipld.car)' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs * 10)
@@ -64,7 +65,7 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
         additionalProperties: false,
         properties: { branch: { type: 'string', minLength: 1, maxLength: 255 } }
       },
-      response: { 201: { $ref: 'api-snapshot-stats.schema.json#' }, ...errorResponses }
+      response: { 201: { $ref: 'api-snapshot-stats.schema.json#' }, ...errorResponses, ...errors(422) }
     }
   }, async (request, reply) => {
     refuseDeclaredOver(request, limits.carImportBytes, 'CAR upload')

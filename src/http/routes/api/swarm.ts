@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { parseCid } from '../../../core/codec.ts'
 import { requestSignal } from '../../util.ts'
-import { errorResponses, writeSecurity } from './context.ts'
+import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 const peerInfo = {
@@ -27,13 +27,13 @@ export async function swarmRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       tags,
       response: {
         200: { type: 'object', required: ['peerId', 'network', 'addresses', 'chain'], properties: { peerId: { type: 'string' }, network: { type: 'string' }, addresses: { type: 'array', items: { type: 'string' } }, chain: { type: 'string' } } },
-        ...errorResponses
+        ...errorResponses, ...errors(409)
       }
     }
   }, async () => await swarm.id())
 
   app.get('/peers', {
-    schema: { summary: 'Connected peers', tags, response: { 200: { type: 'object', required: ['peers'], properties: { peers: { type: 'array', items: peerInfo } } }, ...errorResponses } }
+    schema: { summary: 'Connected peers', tags, response: { 200: { type: 'object', required: ['peers'], properties: { peers: { type: 'array', items: peerInfo } } }, ...errorResponses, ...errors(409) } }
   }, async () => ({ peers: await swarm.peers() }))
 
   app.post<{ Body: { address: string } }>('/peers/connect', {
@@ -44,7 +44,7 @@ export async function swarmRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       tags,
       security: writeSecurity,
       body: { type: 'object', required: ['address'], additionalProperties: false, properties: { address: { type: 'string', minLength: 1, maxLength: 1024 } } },
-      response: { 200: peerInfo, ...errorResponses }
+      response: { 200: peerInfo, ...errorResponses, ...errors(409, 502) }
     }
   }, async (request, reply) => await swarm.connect(request.body.address, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
 
@@ -56,7 +56,7 @@ export async function swarmRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       tags,
       security: writeSecurity,
       body: { type: 'object', required: ['peer'], additionalProperties: false, properties: { peer: { type: 'string', minLength: 1, maxLength: 256 } } },
-      response: { 200: { type: 'object', properties: { peer: { type: 'string' } } }, ...errorResponses }
+      response: { 200: { type: 'object', properties: { peer: { type: 'string' } } }, ...errorResponses, ...errors(409) }
     }
   }, async (request) => {
     await swarm.disconnect(request.body.peer)
@@ -88,7 +88,7 @@ export async function swarmRoutes (app: FastifyInstance, ctx: ApiContext): Promi
             checked: { type: 'integer' }
           }
         },
-        ...errorResponses
+        ...errorResponses, ...errors(404, 409, 422)
       }
     }
   }, async (request, reply) => {
@@ -104,7 +104,7 @@ export async function swarmRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     schema: {
       summary: "Peers' published heads of shared branches (remote-tracking refs)",
       tags,
-      response: { 200: { type: 'object', required: ['remotes'], properties: { remotes: { type: 'array', items: { type: 'object', properties: { peer: { type: 'string' }, ref: { type: 'string' }, head: { type: 'string' } } } } } }, ...errorResponses }
+      response: { 200: { type: 'object', required: ['remotes'], properties: { remotes: { type: 'array', items: { type: 'object', properties: { peer: { type: 'string' }, ref: { type: 'string' }, head: { type: 'string' } } } } } }, ...errorResponses, ...errors(409) }
     }
   }, async () => ({ remotes: (await swarm.remotes()).map(r => ({ peer: r.peer, ref: r.ref, head: r.head.toString() })) }))
 
@@ -116,7 +116,7 @@ export async function swarmRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       tags,
       security: writeSecurity,
       body: { type: 'object', required: ['cid'], additionalProperties: false, properties: { cid: { type: 'string', minLength: 1, maxLength: 256 }, from: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } } } },
-      response: { 200: { type: 'object', properties: { want: { type: 'string' }, peer: { type: 'string' }, blocks: { type: 'integer' }, bytes: { type: 'integer' }, ms: { type: 'number' } } }, ...errorResponses }
+      response: { 200: { type: 'object', properties: { want: { type: 'string' }, peer: { type: 'string' }, blocks: { type: 'integer' }, bytes: { type: 'integer' }, ms: { type: 'number' } } }, ...errorResponses, ...errors(404, 409, 422, 502) }
     }
   }, async (request, reply) => {
     const r = await swarm.sync(parseCid(request.body.cid), { from: request.body.from, signal: requestSignal(request, reply, limits.handlerTimeoutMs * 60) })

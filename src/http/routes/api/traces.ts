@@ -4,7 +4,7 @@ import { parseCid, toJsonView } from '../../../core/codec.ts'
 import { checkSessionName } from '../../../core/trace-step.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { cidsText, decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
-import { errorResponses, writeSecurity } from './context.ts'
+import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 interface StepCursor extends Record<string, unknown> { s: string, n: number }
@@ -64,7 +64,7 @@ export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       security: writeSecurity,
       params: sessionParams,
       body: { $ref: 'api-step-append.schema.json#' },
-      response: { 201: { $ref: 'api-append-result.schema.json#' }, ...errorResponses }
+      response: { 201: { $ref: 'api-append-result.schema.json#' }, ...errorResponses, ...errors(404, 422) }
     }
   }, async (request, reply) => {
     const { session } = request.params
@@ -84,7 +84,7 @@ export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promi
         additionalProperties: false,
         properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, cursor: { type: 'string', minLength: 1, maxLength: 1024 } }
       },
-      response: { 200: { $ref: 'api-step-list.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-step-list.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const { session } = request.params
@@ -113,7 +113,7 @@ export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       summary: 'A session\'s heads (its open routes)',
       tags: ['traces'],
       params: sessionParams,
-      response: { 200: { $ref: 'api-session.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-session.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request) => {
     const { session } = request.params
@@ -126,7 +126,7 @@ export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       tags: ['traces'],
       params: sessionParams,
       querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } } },
-      response: { 200: { $ref: 'api-routes.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-routes.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const { session } = request.params

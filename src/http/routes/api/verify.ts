@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { requestSignal } from '../../util.ts'
-import { errorResponses } from './context.ts'
+import { errorResponses, errors } from './context.ts'
 import type { ApiContext } from './context.ts'
 
 export async function verifyRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
@@ -11,7 +11,7 @@ export async function verifyRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       description: 'Every block present and hash-valid, schema-valid, signatures valid, parents and links resolvable. Problems are reported in the body with 200; only a ref that cannot be resolved is an error.',
       tags: ['verify'],
       querystring: { type: 'object', additionalProperties: false, properties: { ref: { type: 'string', minLength: 1, maxLength: 256 } } },
-      response: { 200: { $ref: 'api-verify-report.schema.json#' }, ...errorResponses }
+      response: { 200: { $ref: 'api-verify-report.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const report = await node.verifier.verify(request.query.ref, { signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10) })

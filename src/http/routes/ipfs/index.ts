@@ -8,6 +8,7 @@ import { BlockNotFoundError } from '../../../core/errors.ts'
 import type { FramehubNode } from '../../../node.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { requestSignal } from '../../util.ts'
+import { errorResponses, errors } from '../api/context.ts'
 import { hasBlock, isIdentity, paramsTag, readBlock, resolvePath, scopeBlocks } from './car.ts'
 import type { DagScope, EntityBytes } from './car.ts'
 
@@ -216,7 +217,8 @@ export async function ipfsRoutes (app: FastifyInstance, ctx: IpfsContext): Promi
     description: 'Per specs.ipfs.tech/http-gateways/trustless-gateway. Serves only blocks in this node\'s store (404 otherwise, never waits on the network). CARs: version=1, order=dfs, dups=n; dag-scope=block|entity|all; entity-bytes for UnixFS files; IPLD paths for CAR requests.',
     tags: ['ipfs'],
     params,
-    querystring
+    querystring,
+    response: { 200: { description: 'The block or the CAR' }, 304: { description: 'Not modified (If-None-Match)', type: 'null' }, ...errorResponses, ...errors(404, 406, 412) }
   }
   for (const url of ['/ipfs/:cid', '/ipfs/:cid/*']) {
     app.route({ method: 'GET', url, schema, exposeHeadRoute: false, handler })
