@@ -13,9 +13,10 @@
  *   BENCH_SYNC_LIVE_ROUNDS (10)  BENCH_SYNC_WALK (200)  BENCH_SYNC_KNOWN (2000)  BENCH_SYNC_ORBIT (1000)
  *   BENCH_SYNC_BREAKDOWN=0  BENCH_SYNC_PROFILE=DIR  BENCH_SYNC_ANCHORS=0  (see sync.ts)
  *   BENCH_ONLY=sync,traceAppend,...: run only these sections (frameImport, commitDiff, snapshot,
- *   gateway, traceAppend, sync); commitDiff, snapshot and gateway run on frameImport's repository,
+ *   gateway, traceAppend, sync, cliStartup); commitDiff, snapshot and gateway run on frameImport's repository,
  *   so asking for one of them runs frameImport too. Sections not run are null in the report.
  *   BENCH_QUICK=1: tiny sizes, for a smoke test.
+ *   BENCH_CLI=0 (skip CLI start-up)  BENCH_CLI_RUNS (10)  BENCH_CLI_WARMUP (2)  (see cli-startup.ts)
  * `goals` says true only for a goal measured and met: a section not run or failed, or a ratio
  * whose anchor failed or was skipped, is false, and `goalsNotMet` says why (scripts/bench/goals.ts).
  */
@@ -30,15 +31,16 @@ import type { GatewayReport } from './gateway.ts'
 import type { SnapshotReport } from './snapshot.ts'
 import { benchSync } from './sync.ts'
 import { benchTraceAppend } from './trace-append.ts'
+import { benchCliStartup } from './cli-startup.ts'
 
 const cfg = benchConfig()
 const started = now()
 
-const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync'] as const
+const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup'] as const
 type Section = typeof SECTIONS[number]
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(s => s !== ''))
 for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
-const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0' }
+const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0', cliStartup: process.env.BENCH_CLI === '0' }
 const runs = (section: Section): boolean => (only.size === 0 || only.has(section)) && skipped[section] !== true
 // commitDiff, snapshot and gateway work on frameImport's repository.
 const needsImport = runs('frameImport') || runs('commitDiff') || runs('snapshot') || runs('gateway')
@@ -90,6 +92,8 @@ try {
   const traceAppend = runs('traceAppend') ? await benchTraceAppend(cfg) : null
   // Two framehub nodes on loopback (node A in a child process) beside the stock anchors.
   const sync = runs('sync') ? await benchSync(cfg) : null
+  // `framehub --help` and `frame get` from a cold process (hyperfine when installed).
+  const cliStartup = runs('cliStartup') ? await benchCliStartup() : null
 
   const report = {
     benchmark: 'framehub',
@@ -119,6 +123,7 @@ try {
     snapshot,
     gateway,
     sync,
+    cliStartup,
     // A goal whose section did not run (or failed) is not met (false); goalsNotMet says why.
     ...summaryGoals({
       frameImport: { met: frameImport?.report.goal.met, notRun: !runs('frameImport'), reason: frameImport?.report.goal.reason },
@@ -129,7 +134,8 @@ try {
       // The daemon as users run it (logging, rate limit), and a repository larger than LevelDB's cache.
       gatewayAsRunSameRun: { met: gateway?.goal.sameRunAsRun.met, notRun: !runs('gateway'), reason: gateway?.goal.sameRunAsRun.reason },
       gatewayLargeRepoSameRun: { met: gateway?.goal.sameRunLargeRepo.met, notRun: !runs('gateway'), reason: gateway?.goal.sameRunLargeRepo.reason },
-      sync: { met: sync?.goals.met, notRun: !runs('sync'), reason: sync != null ? reasonLine(sync.goals) : undefined }
+      sync: { met: sync?.goals.met, notRun: !runs('sync'), reason: sync != null ? reasonLine(sync.goals) : undefined },
+      cliStartup: { met: cliStartup?.goal.met, notRun: !runs('cliStartup'), reason: cliStartup?.goal.reason }
     }),
     totalSeconds: 0
   }

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as dagCbor from '@ipld/dag-cbor'
+import { Level } from 'level'
 import { varint } from 'multiformats'
+import { CID } from 'multiformats/cid'
+import { blockKey } from '../../src/storage/level-db.ts'
 import { startDaemonProcess } from '../helpers/daemon.ts'
 import { runCli, tempDir } from '../helpers/repo.ts'
 
@@ -48,6 +51,21 @@ describe('framehub snapshot (CLI)', () => {
     // A failed export (unknown ref) leaves no file and no .partial behind.
     failsWith(await cli(a, ['snapshot', 'export', 'no-such-branch', '-o', join(dir, 'never.car')]), 'ERR_REF_NOT_FOUND', 3)
     assert.deepEqual((await readdir(dir)).filter(f => f.startsWith('never')), [])
+  })
+
+  it('export of a DAG with a block corrupted on disk is ERR_BLOCK_CORRUPT (exit 5) and leaves no file', async () => {
+    const c = join(dir, 'c-corrupt')
+    await cp(a, c, { recursive: true })
+    const frame = await cli(c, ['frame', 'get', 'snap/one', '--ref', 'main', '--json'])
+    assert.equal(frame.code, 0, frame.stderr)
+    const db = new Level<string, Uint8Array>(join(c, 'store'), { valueEncoding: 'view' })
+    await db.open()
+    await db.sublevel<string, Uint8Array>('blocks', { valueEncoding: 'view' }).put(blockKey(CID.parse(frame.json.cid)), new TextEncoder().encode('rotten'))
+    await db.close()
+    const out = join(dir, 'corrupt-export.car')
+    const r = await cli(c, ['snapshot', 'export', 'main', '-o', out])
+    failsWith(r, 'ERR_BLOCK_CORRUPT', 5)
+    assert.deepEqual((await readdir(dir)).filter(f => f.startsWith('corrupt-export')), [], 'no CAR and no .partial')
   })
 
   it('import of a CAR with a corrupt block is ERR_CAR_INVALID (exit 4) naming the block; nothing is visible', async () => {
