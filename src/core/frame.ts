@@ -5,6 +5,8 @@ import type { Block } from './codec.ts'
 import { FrameInvalidError, FrameNotFoundError } from './errors.ts'
 import { describeSchemaError, validateFrameJson } from './schemas.ts'
 import { isTreeNode } from './tree/node.ts'
+import { getEntry } from './tree/read.ts'
+import type { BlockReader } from './tree/types.ts'
 
 /** A link from a frame to another frame, with an optional relation name (`cites`, `contradicts`, ...). */
 export interface FrameLink {
@@ -49,6 +51,18 @@ function where (hint?: SourceHint): string {
  */
 export function frameId (id: string): string {
   return id.normalize('NFC')
+}
+
+/**
+ * The tree entry of a frame id: its NFC form, else (a frame stored before ids were normalised)
+ * the id exactly as given. Undefined if neither is there.
+ */
+export async function findFrame (reader: BlockReader, tree: CID, id: string, options?: { signal?: AbortSignal }): Promise<{ id: string, cid: CID } | undefined> {
+  const nfc = frameId(id)
+  const cid = await getEntry(reader, tree, nfc, options)
+  if (cid != null) return { id: nfc, cid }
+  const exact = nfc !== id ? await getEntry(reader, tree, id, options) : undefined
+  return exact != null ? { id, cid: exact } : undefined
 }
 
 /**

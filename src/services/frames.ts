@@ -4,11 +4,11 @@ import { CID } from 'multiformats/cid'
 import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
 import { FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
-import { decodeFrame, encodeFrame, frameFromJson, frameId, frameLinks } from '../core/frame.ts'
+import { decodeFrame, encodeFrame, findFrame, frameFromJson, frameLinks } from '../core/frame.ts'
 import { frameBytesAt, frameCidAt } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
-import { buildTree, entries, getEntry, mutateTree } from '../core/tree/index.ts'
+import { buildTree, entries, mutateTree } from '../core/tree/index.ts'
 import type { TreeChange } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
@@ -243,9 +243,9 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const asCid = tryParseCid(cidOrId)
       if (asCid != null) return await readFrame(asCid, options)
       const { tree } = await refs.resolveTree(options?.ref, options)
-      const cid = await getEntry(blocks, tree, frameId(cidOrId), options)
-      if (cid == null) throw new FrameNotFoundError(`no frame "${cidOrId}" in ${options?.ref ?? 'the working tree'}`, { id: cidOrId })
-      return await readFrame(cid, options)
+      const found = await findFrame(blocks, tree, cidOrId, options)
+      if (found == null) throw new FrameNotFoundError(`no frame "${cidOrId}" in ${options?.ref ?? 'the working tree'}`, { id: cidOrId })
+      return await readFrame(found.cid, options)
     },
 
     async * list (options) {
@@ -265,10 +265,11 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     },
 
     remove: async (rawId, options) => await exclusive(async () => {
-      const id = frameId(rawId)
       const branch = await targetBranch(options?.branch)
       const base = await refs.workingTree(branch)
-      if (await getEntry(blocks, base, id, options) == null) throw new FrameNotFoundError(`no frame "${id}" on branch ${branch}`, { id })
+      const found = await findFrame(blocks, base, rawId, options)
+      if (found == null) throw new FrameNotFoundError(`no frame "${rawId}" on branch ${branch}`, { id: rawId })
+      const id = found.id
       const tree = await stage(branch, [{ key: id, value: null }], [], options)
       events.publish('frame:remove', { id, branch, tree: tree.toString() })
       return { id, tree }

@@ -4,7 +4,8 @@ import fc from 'fast-check'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { asJsonView, cidOf, encodeBlock, fromJsonView, MAX_BLOCK_BYTES, MAX_JSON_DEPTH, MAX_JSON_TEXT_BYTES, toJsonView, verifyBlock } from '../../src/core/codec.ts'
-import { decodeFrame, encodeFrame, frameFromJson, frameId } from '../../src/core/frame.ts'
+import { decodeFrame, encodeFrame, findFrame, frameFromJson, frameId } from '../../src/core/frame.ts'
+import { buildTree } from '../../src/core/tree/index.ts'
 import { traceStepInputFromJson } from '../../src/core/trace-step.ts'
 
 const idSegment = fc.stringMatching(/^[^\s/\u0000-\u001f\u007f-\u009f]{1,12}$/)
@@ -189,4 +190,16 @@ describe('frame limits and ids (issue #10)', () => {
     const raw = new Uint8Array([1, 2, 3])
     assert.throws(() => decodeFrame(cidOf(raw, 0x55), raw), (err: { code?: string, message: string }) => err.code === 'ERR_FRAME_NOT_FOUND' && /is a raw block/.test(err.message))
   })
+})
+
+it('findFrame: an id is looked up in NFC first, then as given (a frame stored before ids were normalised)', async () => {
+  const nfcCid = encodeBlock({ n: 1 }).cid
+  const oldCid = encodeBlock({ n: 2 }).cid
+  const built = buildTree([{ key: 'new/caf\u00e9', value: nfcCid }, { key: 'old/cafe\u0301', value: oldCid }])
+  const store = new Map(built.blocks.map(b => [b.cid.toString(), b.bytes]))
+  const reader = { get: async (cid: CID): Promise<Uint8Array> => store.get(cid.toString()) as Uint8Array }
+  assert.deepEqual(await findFrame(reader, built.root, 'new/cafe\u0301'), { id: 'new/caf\u00e9', cid: nfcCid })
+  assert.deepEqual(await findFrame(reader, built.root, 'new/caf\u00e9'), { id: 'new/caf\u00e9', cid: nfcCid })
+  assert.deepEqual(await findFrame(reader, built.root, 'old/cafe\u0301'), { id: 'old/cafe\u0301', cid: oldCid })
+  assert.equal(await findFrame(reader, built.root, 'old/caf\u00e9'), undefined)
 })

@@ -2,9 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { cidString, parseCid } from '../../../core/codec.ts'
 import { FrameNotFoundError } from '../../../core/errors.ts'
-import { frameId, frameToJson } from '../../../core/frame.ts'
+import { findFrame, frameToJson } from '../../../core/frame.ts'
 import type { Frame } from '../../../core/frame.ts'
-import { getEntry } from '../../../core/tree/index.ts'
 import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
 import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
@@ -113,13 +112,13 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    const id = frameId(request.params['*'])
+    const id = request.params['*']
     const { ref } = request.query
     // Looked up in the tree even when the id happens to parse as a CID.
     const { tree } = await node.refs.resolveTree(ref, { signal })
-    const cid = await getEntry(node.repo.blocks, tree, id, { signal })
-    if (cid == null) throw new FrameNotFoundError(`no frame "${id}" in ${ref ?? 'the working tree'}`, { id })
-    return recordView(await node.frames.get(cidString(cid), { signal }))
+    const found = await findFrame(node.repo.blocks, tree, id, { signal })
+    if (found == null) throw new FrameNotFoundError(`no frame "${id}" in ${ref ?? 'the working tree'}`, { id })
+    return recordView(await node.frames.get(cidString(found.cid), { signal }))
   })
 
   app.delete<{ Params: { '*': string }, Querystring: { branch?: string } }>('/frames/by-id/*', {
