@@ -80,6 +80,8 @@ declare module 'fastify' {
 }
 
 const MiB = 1024 * 1024
+/** Response headers of /ipfs that a web page may read (CORS). */
+const IPFS_EXPOSED_HEADERS = 'Content-Length, Content-Location, Content-Range, Etag, X-Ipfs-Path, X-Ipfs-Roots'
 
 /**
  * The framehub gateway: `/api/v1` (query API), `/ipfs` (trustless gateway), `/pins` (Pinning
@@ -158,21 +160,32 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
   await app.register(async (scope) => { await apiRoutes(scope, ctx) }, { prefix: '/api/v1' })
   await app.register(async (scope) => {
     // Trustless gateway reads may be made by any web page (as Kubo's and boxo's gateways allow):
-    // `Access-Control-Allow-Origin: *`, and preflights for GET and HEAD. The token-protected API
-    // and /pins get no CORS headers. @fastify/cors answers preflights through an OPTIONS route
-    // on every path; in this scope only /ipfs paths get an answer, others go to the 404/405 handler.
+    // `Access-Control-Allow-Origin: *` on every /ipfs answer, and preflights for GET and HEAD.
+    // The token-protected API and /pins get no CORS headers.
+    // - Answers: two constant headers set by this hook. @fastify/cors's own hook reads
+    //   `request.routeOptions` twice and copies its options on every request, which the block
+    //   route's hot path avoids (see plugins/metrics.ts).
+    // - Preflights: @fastify/cors, in a scope of its own that holds only its OPTIONS route. That
+    //   route matches every path: OPTIONS outside /ipfs goes to the 404/405 handler instead.
     scope.addHook('onRequest', (request, reply, done) => {
-      if (request.method === 'OPTIONS' && !request.url.startsWith('/ipfs/')) { reply.callNotFound(); return }
+      if (request.method !== 'OPTIONS') {
+        void reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', IPFS_EXPOSED_HEADERS)
+      } else if (!request.url.startsWith('/ipfs/')) {
+        reply.callNotFound()
+        return
+      }
       done()
     })
-    await scope.register(cors, {
-      origin: '*',
-      methods: ['GET', 'HEAD', 'OPTIONS'],
-      allowedHeaders: ['Accept', 'Cache-Control', 'If-None-Match', 'Range', 'User-Agent', 'X-Requested-With'],
-      exposedHeaders: ['Content-Length', 'Content-Location', 'Content-Range', 'Etag', 'X-Ipfs-Path', 'X-Ipfs-Roots'],
-      maxAge: 86400,
-      // An OPTIONS without the preflight headers gets the same 204 instead of a text/plain 400.
-      strictPreflight: false
+    await scope.register(async (preflight) => {
+      await preflight.register(cors, {
+        origin: '*',
+        methods: ['GET', 'HEAD', 'OPTIONS'],
+        allowedHeaders: ['Accept', 'Cache-Control', 'If-None-Match', 'Range', 'User-Agent', 'X-Requested-With'],
+        exposedHeaders: IPFS_EXPOSED_HEADERS,
+        maxAge: 86400,
+        // An OPTIONS without the preflight headers gets the same 204 instead of a text/plain 400.
+        strictPreflight: false
+      })
     })
     await ipfsRoutes(scope, { node, handlerTimeoutMs })
   })
