@@ -1,5 +1,5 @@
-import { Ajv } from 'ajv'
-import type { ErrorObject, ValidateFunction } from 'ajv'
+import { createRequire } from 'node:module'
+import type { Ajv, ErrorObject } from 'ajv'
 import { CID } from 'multiformats/cid'
 import bytesSchema from '../../schemas/bytes.schema.json' with { type: 'json' }
 import commitSchema from '../../schemas/commit.schema.json' with { type: 'json' }
@@ -33,13 +33,36 @@ export function addFramehubFormats (ajv: Ajv): Ajv {
   return ajv
 }
 
-const ajv = addFramehubFormats(new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }))
-for (const schema of schemas) ajv.addSchema(schema)
+/** A schema's validator: true or false, and the errors of the last call that failed. */
+export interface Validator {
+  (data: unknown): boolean
+  errors?: ErrorObject[] | null
+}
 
-function compiled (id: string): ValidateFunction {
-  const fn = ajv.getSchema(id)
-  if (fn == null) throw new Error(`schema ${id} is not registered`)
-  return fn
+// Ajv and the validators are made on first use: loading Ajv and compiling every schema cost a
+// large part of each CLI command's start-up, and most commands check one schema or none.
+let ajv: Ajv | undefined
+function instance (): Ajv {
+  if (ajv == null) {
+    const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv')
+    ajv = addFramehubFormats(new AjvClass({ allErrors: false, strict: true, allowUnionTypes: true }))
+    for (const schema of schemas) ajv.addSchema(schema)
+  }
+  return ajv
+}
+
+function compiled (id: string): Validator {
+  let fn: ((data: unknown) => boolean) & { errors?: ErrorObject[] | null } | undefined
+  const validate: Validator = (data) => {
+    if (fn == null) {
+      fn = instance().getSchema(id)
+      if (fn == null) throw new Error(`schema ${id} is not registered`)
+    }
+    const ok = fn(data)
+    validate.errors = fn.errors
+    return ok
+  }
+  return validate
 }
 
 export const validateFrameJson = compiled('frame.schema.json')
