@@ -15,6 +15,8 @@ import { apiRoutes } from './routes/api/index.ts'
 import type { ApiContext } from './routes/api/context.ts'
 import { healthRoutes } from './routes/health.ts'
 import { ipfsRoutes } from './routes/ipfs/index.ts'
+import { createExportGate } from './exports.ts'
+import type { ExportGate, ExportLimits } from './exports.ts'
 import { pinRoutes } from './routes/pins/index.ts'
 import { createPinStore } from '../services/pins.ts'
 import type { PinStore } from '../services/pins.ts'
@@ -36,10 +38,15 @@ export interface GatewayInit {
   carImportLimit?: number
   /** Largest NDJSON upload for frame import, bytes (default 1 GiB). */
   frameImportLimit?: number
-  /** Time to receive a whole request, ms (default 30 s); Node's `requestTimeout`. */
+  /**
+   * Time to receive a whole request (headers and body), ms (default 30 s); Node's
+   * `requestTimeout`. It stops counting once the request is in: a handler at work is never cut.
+   */
   requestTimeout?: number
   /** Time a handler may work on one request, ms (default 60 s; streamed exports get 10×). */
   handlerTimeout?: number
+  /** Full-DAG exports (CARs with dag-scope=all, snapshot exports): at once, waiting, stall timeout (see `exports.ts`). */
+  exports?: Partial<ExportLimits>
   /** Rate limit of write endpoints and /pins, per client IP (default 1,200 per minute); `false` for none. */
   rateLimit?: { max: number, timeWindow: number } | false
   /** Load shedding (@fastify/under-pressure); `false` for none. Default: 503 past 1 s event loop delay. */
@@ -67,6 +74,8 @@ export interface GatewayDecorations {
   pins: PinStore
   /** The open event streams. */
   streams: StreamSlots
+  /** The gate of full-DAG exports. */
+  exports: ExportGate
 }
 
 declare module 'fastify' {
@@ -94,7 +103,12 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
     // The JSON text of any frame or step the local path accepts (a block of at most 1 MiB) fits.
     bodyLimit: init.bodyLimit ?? MAX_JSON_TEXT_BYTES,
     requestTimeout: init.requestTimeout ?? 30_000,
-    connectionTimeout: init.requestTimeout ?? 30_000,
+    // No socket idle timeout (Node's and Fastify's default): it also counts the time a handler
+    // works, and cut `gc` or `index rebuild` on a large repository mid-answer. Slow senders are
+    // bounded by requestTimeout (and Node's headersTimeout), idle keep-alive connections by
+    // keepAliveTimeout, a handler's work by handlerTimeout, a client that stops reading an
+    // export by the exports' stall timeout.
+    connectionTimeout: 0,
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
@@ -104,7 +118,8 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
   const events = init.events ?? node.events
   const pins = createPinStore(node, events, { fetchTimeoutMs: init.pinFetchTimeout })
   const streams = createStreamSlots(init.maxEventStreams)
-  app.decorate('framehub', { node, events, pins, streams })
+  const exports = createExportGate(init.exports)
+  app.decorate('framehub', { node, events, pins, streams, exports })
   app.addHook('onClose', async () => { await pins.close() })
 
   registerSchemas(app)
@@ -187,7 +202,7 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
         strictPreflight: false
       })
     })
-    await ipfsRoutes(scope, { node, handlerTimeoutMs })
+    await ipfsRoutes(scope, { node, handlerTimeoutMs, exports })
   })
   await app.register(async (scope) => { await pinRoutes(scope, { node, events, auth, writeRateLimit, store: pins }) }, { prefix: '/pins' })
   return app

@@ -38,6 +38,8 @@ export async function snapshotRoutes (app: FastifyInstance, ctx: ApiContext): Pr
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs * 10)
     const root = await node.snapshots.resolveRoot(request.params['*'], { signal })
+    // An export waits for a turn among the full-DAG exports (shared with the /ipfs CARs).
+    if (request.method !== 'HEAD') await request.server.framehub.exports.enter(reply, signal)
     const { car } = node.snapshots.exportCar(root, { signal })
     // The first 64 KiB of the CAR are read, their blocks hash-checked, before any header is set:
     // a corrupt block there is a plain JSON error (ERR_BLOCK_CORRUPT).

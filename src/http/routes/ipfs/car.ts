@@ -3,8 +3,11 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
-import { decodeAny, linksOf, RAW } from '../../../core/codec.ts'
+import { walkClosure } from '../../../core/closure.ts'
+import { cidKey, decodeAny, RAW } from '../../../core/codec.ts'
 import type { Block } from '../../../core/codec.ts'
+import { pacer } from '../../../core/pace.ts'
+import type { BlockReader } from '../../../core/tree/index.ts'
 import type { BlockStore } from '../../../storage/block-store.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 
@@ -62,44 +65,56 @@ export async function resolvePath (blocks: BlockStore, root: CID, segments: stri
   return { via, target: cid }
 }
 
-/** Blocks of `root` for a scope, depth-first pre-order, each once, identity blocks left out. */
-export async function * scopeBlocks (blocks: BlockStore, root: CID, scope: DagScope, range: EntityBytes | undefined, signal?: AbortSignal): AsyncGenerator<Block> {
-  const seen = new Set<string>()
+/**
+ * Blocks of `root` for a scope, depth-first pre-order, each once, identity blocks left out.
+ * `seen` (keys as `cidKey`) holds blocks already sent (the blocks of the path): they are not sent
+ * again. Every walk here lets the event loop run between pieces (`pacer`): block reads are
+ * synchronous, and a full-DAG CAR of 100k blocks would otherwise hold the loop for seconds.
+ */
+export async function * scopeBlocks (blocks: BlockStore, root: CID, scope: DagScope, range: EntityBytes | undefined, signal?: AbortSignal, seen = new Set<string>()): AsyncGenerator<Block> {
   const emit = (cid: CID): boolean => {
-    const key = cid.toString()
+    const key = cidKey(cid)
     if (seen.has(key)) return false
     seen.add(key)
     return true
   }
+  if (scope === 'all') {
+    // The closure walk every export shares (snapshots, sync answers): paced, keyed by CID bytes.
+    for await (const block of walkClosure(identityAware(blocks), root, { signal, seen })) {
+      if (!isIdentity(block.cid)) yield block
+    }
+    return
+  }
   const rootBytes = await readBlock(blocks, root, signal)
   if (scope === 'block' || root.code === RAW) {
-    if (!isIdentity(root)) yield { cid: root, bytes: rootBytes }
+    if (emit(root) && !isIdentity(root)) yield { cid: root, bytes: rootBytes }
     return
   }
-  if (scope === 'entity') {
-    if (root.code !== dagPb.code) {
-      // For anything that is not UnixFS, the entity is the block.
-      if (!isIdentity(root)) yield { cid: root, bytes: rootBytes }
-      return
-    }
-    const node = dagPb.decode(rootBytes)
-    const fs = node.Data != null ? tryUnixFs(node.Data) : undefined
-    if (fs?.type === 'file' || fs?.type === 'raw') {
-      yield * fileBlocks(blocks, root, rootBytes, range, fs.fileSize(), emit, signal)
-      return
-    }
-    if (fs?.type === 'hamt-sharded-directory') {
-      // A sharded directory's entity is its shard nodes: the links whose names are only the bucket prefix.
-      const prefixLength = ((fs.fanout ?? 256n) - 1n).toString(16).length
-      yield * walk(blocks, root, rootBytes, emit, signal, (parent, link) => parent.code === dagPb.code && (link.Name?.length ?? 0) === prefixLength)
-      return
-    }
-    // A plain directory (or symlink, metadata): its own block lists everything.
-    if (!isIdentity(root)) yield { cid: root, bytes: rootBytes }
+  if (root.code !== dagPb.code) {
+    // For anything that is not UnixFS, the entity is the block.
+    if (emit(root) && !isIdentity(root)) yield { cid: root, bytes: rootBytes }
     return
   }
-  yield * walk(blocks, root, rootBytes, emit, signal)
+  const node = dagPb.decode(rootBytes)
+  const fs = node.Data != null ? tryUnixFs(node.Data) : undefined
+  if (fs?.type === 'file' || fs?.type === 'raw') {
+    yield * fileBlocks(blocks, root, rootBytes, range, fs.fileSize(), emit, signal)
+    return
+  }
+  if (fs?.type === 'hamt-sharded-directory') {
+    // A sharded directory's entity is its shard nodes: the links whose names are only the bucket prefix.
+    const prefixLength = ((fs.fanout ?? 256n) - 1n).toString(16).length
+    yield * shardBlocks(blocks, root, rootBytes, emit, signal, (link) => (link.Name?.length ?? 0) === prefixLength)
+    return
+  }
+  // A plain directory (or symlink, metadata): its own block lists everything.
+  if (emit(root) && !isIdentity(root)) yield { cid: root, bytes: rootBytes }
 }
+
+/** The block store as a closure walk reads it, identity CIDs answered from their digest. */
+const identityAware = (blocks: BlockStore): BlockReader => ({
+  get: async (cid, options) => await readBlock(blocks, cid, options?.signal)
+})
 
 function tryUnixFs (data: Uint8Array): UnixFS | undefined {
   try {
@@ -109,19 +124,20 @@ function tryUnixFs (data: Uint8Array): UnixFS | undefined {
   }
 }
 
-async function * walk (
+/** The shard nodes of a HAMT directory (DAG-PB links `follow` accepts), depth-first pre-order. */
+async function * shardBlocks (
   blocks: BlockStore, root: CID, rootBytes: Uint8Array, emit: (cid: CID) => boolean, signal: AbortSignal | undefined,
-  follow?: (parent: CID, link: dagPb.PBLink) => boolean
+  follow: (link: dagPb.PBLink) => boolean
 ): AsyncGenerator<Block> {
   const stack: Array<{ cid: CID, bytes?: Uint8Array }> = [{ cid: root, bytes: rootBytes }]
+  const pace = pacer()
   while (stack.length > 0) {
+    await pace()
     const next = stack.pop() as { cid: CID, bytes?: Uint8Array }
     if (!emit(next.cid)) continue
     const bytes = next.bytes ?? await readBlock(blocks, next.cid, signal)
     if (!isIdentity(next.cid)) yield { cid: next.cid, bytes }
-    let links: CID[]
-    if (follow != null && next.cid.code === dagPb.code) links = dagPb.decode(bytes).Links.filter(l => follow(next.cid, l)).map(l => l.Hash)
-    else links = follow != null ? [] : linksOf(next.cid, bytes)
+    const links = next.cid.code === dagPb.code ? dagPb.decode(bytes).Links.filter(follow).map(l => l.Hash) : []
     for (let i = links.length - 1; i >= 0; i--) stack.push({ cid: links[i] as CID })
   }
 }
@@ -144,7 +160,9 @@ async function * fileBlocks (
     return
   }
   const stack: Array<{ cid: CID, offset: number, bytes?: Uint8Array }> = [{ cid: root, offset: 0, bytes: rootBytes }]
+  const pace = pacer()
   while (stack.length > 0) {
+    await pace()
     const { cid, offset, bytes: known } = stack.pop() as { cid: CID, offset: number, bytes?: Uint8Array }
     const bytes = known ?? await readBlock(blocks, cid, signal)
     if (emit(cid) && !isIdentity(cid)) yield { cid, bytes }

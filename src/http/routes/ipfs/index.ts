@@ -1,12 +1,13 @@
-import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { carStream } from '../../../core/car.ts'
 import type { Block } from '../../../core/codec.ts'
-import { cidString, parseCid } from '../../../core/codec.ts'
+import { cidKey, cidString, parseCid } from '../../../core/codec.ts'
 import { BlockNotFoundError } from '../../../core/errors.ts'
 import type { FramehubNode } from '../../../node.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
+import { exportBody } from '../../exports.ts'
+import type { ExportGate } from '../../exports.ts'
 import { requestSignal } from '../../util.ts'
 import { errorResponses, errors } from '../api/context.ts'
 import { hasBlock, isIdentity, paramsTag, readBlock, resolvePath, scopeBlocks } from './car.ts'
@@ -15,6 +16,8 @@ import type { DagScope, EntityBytes } from './car.ts'
 export interface IpfsContext {
   node: FramehubNode
   handlerTimeoutMs: number
+  /** The gate full-DAG CARs (dag-scope=all) pass, shared with snapshot exports. */
+  exports: ExportGate
 }
 
 const RAW_TYPE = 'application/vnd.ipld.raw'
@@ -113,12 +116,10 @@ function parseEntityBytes (text: string | undefined): EntityBytes | undefined {
 async function * answerBlocks (node: FramehubNode, via: Block[], target: CID, scope: DagScope, range: EntityBytes | undefined, signal: AbortSignal): AsyncGenerator<Block> {
   const sent = new Set<string>()
   for (const block of via) {
-    sent.add(block.cid.toString())
+    sent.add(cidKey(block.cid))
     if (!isIdentity(block.cid)) yield block
   }
-  for await (const block of scopeBlocks(node.repo.blocks, target, scope, range, signal)) {
-    if (!sent.has(block.cid.toString())) yield block
-  }
+  yield * scopeBlocks(node.repo.blocks, target, scope, range, signal, sent)
 }
 
 /** `GET|HEAD /ipfs/{cid}[/{path}]`: the IPFS trustless gateway (raw blocks and CARs) over the local blockstore only. */
@@ -187,11 +188,12 @@ export async function ipfsRoutes (app: FastifyInstance, ctx: IpfsContext): Promi
       return await reply.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
     }
 
-    const signal = requestSignal(request, reply, ctx.handlerTimeoutMs)
-    if (!await hasBlock(node.repo.blocks, cid, signal)) throw notFound(request, cid)
+    if (!await hasBlock(node.repo.blocks, cid)) throw notFound(request, cid)
     const rangeText = request.query['entity-bytes']
     const range = parseEntityBytes(rangeText)
     const scope = parseScope(request.query['dag-scope']) ?? (range != null ? 'entity' : 'all')
+    // A full DAG is an export, streamed for as long as snapshot exports are.
+    const signal = requestSignal(request, reply, scope === 'all' ? ctx.handlerTimeoutMs * 10 : ctx.handlerTimeoutMs)
     const { via, target } = await resolvePath(node.repo.blocks, cid, path, signal)
     if (!await hasBlock(node.repo.blocks, target, signal)) throw new BlockNotFoundError(`block ${target} (at ${base}) is not in this repository`, { cid: target.toString() })
     const roots = [...via.map(b => cidString(b.cid)), cidString(target)]
@@ -208,7 +210,9 @@ export async function ipfsRoutes (app: FastifyInstance, ctx: IpfsContext): Promi
     if (fromAccept) void reply.header('content-location', `${base}?${withFormat(request, 'car')}`)
     if (request.headers['if-none-match'] === etag) return await reply.code(304).send()
     if (head) return await reply.send()
-    return await reply.send(Readable.from(carStream(cid, answerBlocks(node, via, target, scope, range, signal))))
+    // A full DAG waits for a turn among the exports; the other scopes are a few blocks.
+    if (scope === 'all') await ctx.exports.enter(reply, signal)
+    return await reply.send(exportBody(carStream(cid, answerBlocks(node, via, target, scope, range, signal))))
   }
 
   const params = { type: 'object', required: ['cid'], properties: { cid: { type: 'string', maxLength: 256 }, '*': { type: 'string', maxLength: 4096 } } } as const
