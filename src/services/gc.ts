@@ -2,7 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { AbstractSnapshot } from 'abstract-level'
 import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
-import { DAG_CBOR, DAG_PB, linksOf, RAW, SHA2_256 } from '../core/codec.ts'
+import { DAG_CBOR, DAG_PB, linksOf, RAW, SHA2_256, verifyBlock } from '../core/codec.ts'
 import { identity } from 'multiformats/hashes/identity'
 import { indexKeys } from '../storage/frame-index.ts'
 import { blockKey } from '../storage/level-db.ts'
@@ -216,6 +216,9 @@ export function createGcService ({ repo, exclusive }: ServiceComponents): GcServ
         missing++
         continue
       }
+      // A reachable block that is corrupt stops the collection (ERR_BLOCK_CORRUPT) before anything
+      // is swept: its links cannot be known, and sweeping what it links to would lose them for good.
+      if (cid.multihash.code !== identity.code) verifyBlock(cid, bytes)
       let links: CID[]
       try {
         links = linksOf(cid, bytes)
