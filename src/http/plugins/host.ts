@@ -33,14 +33,18 @@ export function hostCheck (app: FastifyInstance, allowHosts: readonly string[] =
   })
   app.addHook('onRequest', (request, _reply, done) => {
     const host = request.headers.host
-    const socket = request.raw.socket as { localAddress?: string, localPort?: number } | null | undefined
-    if (allowed(host, socket?.localAddress, socket?.localPort)) { done(); return }
+    // The socket goes in as is: its localAddress is a getter (a getsockname call and an object),
+    // read only when the header is not one of the gateway's own names.
+    if (allowed(host, request.raw.socket as LocalEnd | null | undefined)) { done(); return }
     done(new HttpError(httpCodes.hostNotAllowed, `Host "${String(host ?? '')}" does not name this gateway: start the daemon with --allow-host ${hostName(host ?? '') || 'HOST'} to allow it`))
   })
 }
 
-/** Whether a request with this `Host`, received on this local address and port, is answered. */
-export type HostPolicy = (host: string | undefined, localAddress: string | undefined, localPort: number | undefined) => boolean
+/** The local end of the connection a request came in on (a socket; app.inject's has no address). */
+export interface LocalEnd { readonly localAddress?: string, readonly localPort?: number }
+
+/** Whether a request with this `Host`, received on this connection, is answered. */
+export type HostPolicy = (host: string | undefined, local: LocalEnd | null | undefined) => boolean
 
 /** The policy of a gateway listening on `bound`, with `--allow-host` entries (see hostCheck). */
 export function hostPolicy (bound: readonly AddressInfo[], entries: ReadonlyArray<{ host: string, port?: number }>): HostPolicy {
@@ -59,15 +63,16 @@ export function hostPolicy (bound: readonly AddressInfo[], entries: ReadonlyArra
       for (const host of hostValues(name, a.port)) exact.add(host)
     }
   }
-  return (host, localAddress, localPort) => {
+  return (host, local) => {
     // The common case first: one lookup of the header as sent.
     if (host !== undefined && exact.has(host)) return true
     // Not a network request (app.inject), or a client without Host (HTTP/1.0; no browser).
+    const localAddress = local?.localAddress
     if (localAddress === undefined || host === undefined) return true
     const lower = host.toLowerCase()
     if (exact.has(lower) || anyPort.has(hostName(lower))) return true
     // The address the client connected to, by its literal (no name to rebind).
-    return hostValues(localAddress, localPort ?? 0).includes(lower)
+    return hostValues(localAddress, local?.localPort ?? 0).includes(lower)
   }
 }
 
