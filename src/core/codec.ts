@@ -9,6 +9,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { base32Lower, base32LowerBytes } from './base32.ts'
 import { smallBytes } from './slab.ts'
 import { cborLinks } from './cbor-links.ts'
+import { encodeDagCbor } from './cbor-encode.ts'
 import { compareKeys } from './tree/keys.ts'
 import { BlockCorruptError, BlockInvalidError, CidInvalidError, InvalidJsonError, PayloadTooLargeError } from './errors.ts'
 
@@ -77,7 +78,7 @@ export function checkBlockSize (bytes: Uint8Array, what = 'block'): void {
  * `ERR_PAYLOAD_TOO_LARGE` (naming `what`) past MAX_BLOCK_BYTES.
  */
 export function encodeBlock (value: unknown, what?: string): Block {
-  const bytes = dagCbor.encode(value)
+  const bytes = encodeDagCbor(value)
   checkBlockSize(bytes, what)
   return { cid: cidOf(bytes), bytes }
 }
