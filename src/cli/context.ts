@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { isFramehubError } from '../core/errors.ts'
+import { isFramehubError, UsageError } from '../core/errors.ts'
 import type { NodeServices } from '../node.ts'
 import type { GlobalOptions } from './output.ts'
 
@@ -19,14 +19,22 @@ export async function withNode<T> (options: GlobalOptions, fn: (node: NodeServic
   // when the repository is opened here).
   const { resolveRepoPath } = await import('../storage/repo-path.ts')
   const path = resolveRepoPath(options.repo)
-  let node = await viaDaemon(path)
+  let daemonError: unknown
+  let node = await viaDaemon(path).catch((err: unknown) => {
+    // A recorded daemon that does not answer (crashed, its pid reused, or busy): the repository decides.
+    if (!isFramehubError(err) || (err.code !== 'ERR_DAEMON_UNREACHABLE' && err.code !== 'ERR_TIMEOUT')) throw err
+    daemonError = err
+    return undefined
+  })
   if (node == null) {
     const { createNode } = await import('../node.ts')
     try {
       node = await createNode({ repo: path })
     } catch (err) {
-      // A daemon that was starting when we looked has its address written by now.
       if (!isFramehubError(err) || err.code !== 'ERR_REPO_LOCKED') throw err
+      // The daemon holds the repository but did not answer in time: say so, not "locked".
+      if (daemonError != null) throw daemonError
+      // A daemon that was starting when we looked has its address written by now.
       node = await viaDaemon(path)
       if (node == null) throw err
     }
@@ -38,19 +46,57 @@ export async function withNode<T> (options: GlobalOptions, fn: (node: NodeServic
   }
 }
 
-/** The daemon's services if one holds the repository at `path` and answers; else undefined. */
+/**
+ * The daemon's services if one holds the repository at `path` and answers; undefined if none is
+ * recorded. A recorded daemon that cannot be reached or does not answer in time throws
+ * (ERR_DAEMON_UNREACHABLE, ERR_TIMEOUT): the caller tries the repository, and reports that
+ * error, not ERR_REPO_LOCKED, if the repository is locked (the daemon is alive but slow).
+ */
 async function viaDaemon (path: string): Promise<NodeServices | undefined> {
   const { readApiAddress } = await import('../storage/api-file.ts')
   const address = await readApiAddress(path)
   if (address == null) return undefined
-  const { connectNode, DAEMON_UNREACHABLE } = await import('../client/index.ts')
+  const { connectNode } = await import('../client/index.ts')
+  return await connectNode({ url: address.url, token: address.token, timeoutMs: daemonTimeoutMs() })
+}
+
+/**
+ * Runs `remote` on the API of the daemon that holds the repository at `path`, if one does;
+ * otherwise, or if that daemon cannot be reached or goes silent (crashed, its pid reused), runs
+ * `local` on the repository opened here. When the repository is locked all the same, the
+ * daemon's error is reported (exit 7), never ERR_REPO_LOCKED: the daemon is alive, only slow.
+ */
+export async function daemonOrLocal<T> (path: string, remote: (init: { url: string, token: string, timeoutMs: number }) => Promise<T>, local: () => Promise<T>): Promise<T> {
+  const { readApiAddress } = await import('../storage/api-file.ts')
+  const address = await readApiAddress(path)
+  if (address == null) return await local()
   try {
-    return await connectNode({ url: address.url, token: address.token })
+    return await remote({ url: address.url, token: address.token, timeoutMs: daemonTimeoutMs() })
   } catch (err) {
-    // A recorded daemon that does not answer (crashed, its pid reused): the repository decides.
-    if (isFramehubError(err) && (err.code === DAEMON_UNREACHABLE || err.code === 'ERR_TIMEOUT')) return undefined
-    throw err
+    if (!isFramehubError(err) || (err.code !== 'ERR_DAEMON_UNREACHABLE' && err.code !== 'ERR_TIMEOUT')) throw err
+    try {
+      return await local()
+    } catch (localErr) {
+      if (isFramehubError(localErr) && localErr.code === 'ERR_REPO_LOCKED') throw err
+      throw localErr
+    }
   }
+}
+
+/** Default seconds the CLI waits on a daemon that sends nothing (FRAMEHUB_DAEMON_TIMEOUT). */
+export const DAEMON_TIMEOUT_S = 300
+
+/**
+ * How long the CLI waits on a daemon that sends nothing, ms: `FRAMEHUB_DAEMON_TIMEOUT` seconds,
+ * default 300. Long work (gc, index rebuild, verify) reports progress at least every 5 s, so
+ * only a daemon that stopped answering reaches it (ERR_TIMEOUT, exit 7).
+ */
+export function daemonTimeoutMs (): number {
+  const text = process.env.FRAMEHUB_DAEMON_TIMEOUT
+  if (text == null || text.trim() === '') return DAEMON_TIMEOUT_S * 1000
+  const seconds = Number(text)
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`FRAMEHUB_DAEMON_TIMEOUT must be a number of seconds above 0, not "${text}"`)
+  return seconds * 1000
 }
 
 /** Collects a repeatable option into an array. */

@@ -8,7 +8,16 @@ export interface ApiClientInit {
   url: string
   /** Bearer token for write endpoints (sent with every request). */
   token: string
+  /**
+   * Longest the daemon may stay silent, ms: until its answer's headers, then between two pieces
+   * of its body. Past it the request is dropped with ERR_TIMEOUT (default 300 s). Long work
+   * streams progress (see `progressJson`), so it is never silent that long.
+   */
+  timeoutMs?: number
 }
+
+/** Default of `ApiClientInit.timeoutMs`. */
+export const DEFAULT_TIMEOUT_MS = 300_000
 
 export interface ApiRequest {
   method?: 'GET' | 'POST' | 'DELETE'
@@ -19,6 +28,8 @@ export interface ApiRequest {
   /** A raw body (bytes or a stream of bytes) and its media type. */
   body?: Uint8Array | AsyncIterable<Uint8Array>
   contentType?: string
+  /** The Accept header (default JSON). */
+  accept?: string
   signal?: AbortSignal
 }
 
@@ -49,10 +60,21 @@ export const isDotSegment = (text: string): boolean => text === '.' || text === 
 /** A client of the gateway at `init.url`; paths are under `prefix` (default the query API, /api/v1). */
 export function createApiClient (init: ApiClientInit, prefix = '/api/v1'): ApiClient {
   const base = init.url.replace(/\/+$/, '')
+  const timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const request = async (path: string, req: ApiRequest = {}): Promise<Response> => {
+    const silence = silenceTimer(base, timeoutMs)
+    const signal = req.signal != null ? AbortSignal.any([req.signal, silence.signal]) : silence.signal
+    try {
+      return silence.watch(await send(path, req, signal))
+    } catch (err) {
+      silence.stop()
+      throw err
+    }
+  }
+  const send = async (path: string, req: ApiRequest, signal: AbortSignal): Promise<Response> => {
     const url = new URL(`${base}${prefix}${path}`)
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v))
-    const headers: Record<string, string> = { authorization: `Bearer ${init.token}`, accept: 'application/json, */*' }
+    const headers: Record<string, string> = { authorization: `Bearer ${init.token}`, accept: req.accept ?? 'application/json, */*' }
     let body: RequestInit['body']
     if (req.json !== undefined) {
       headers['content-type'] = 'application/json'
@@ -75,7 +97,7 @@ export function createApiClient (init: ApiClientInit, prefix = '/api/v1'): ApiCl
           method: req.method ?? 'GET',
           headers,
           body,
-          signal: req.signal,
+          signal,
           // A streamed body: the response may only be read once the whole upload is sent.
           ...(streamed ? { duplex: 'half' as const } : {})
         })
@@ -171,10 +193,39 @@ async function errorOf (res: Response): Promise<FramehubError> {
   return new FramehubError('ERR_INTERNAL', `the daemon answered ${res.status} ${res.statusText} without an error body`)
 }
 
+/**
+ * The client's own timeout: aborts a request (with ERR_TIMEOUT) when the daemon sends nothing for
+ * `ms`, first its headers, then each piece of the body (`watch` wraps the body to see them).
+ */
+function silenceTimer (base: string, ms: number): { signal: AbortSignal, watch: (res: Response) => Response, stop: () => void } {
+  const controller = new AbortController()
+  const fire = (): void => {
+    controller.abort(new FramehubError('ERR_TIMEOUT', `the framehub daemon at ${base} sent nothing for ${ms / 1000} s (FRAMEHUB_DAEMON_TIMEOUT)`))
+  }
+  let timer = setTimeout(fire, ms)
+  // A response nobody reads to its end must not keep the process alive.
+  timer.unref()
+  const stop = (): void => { clearTimeout(timer) }
+  const touch = (): void => { clearTimeout(timer); timer = setTimeout(fire, ms); timer.unref() }
+  const watch = (res: Response): Response => {
+    if (res.body == null) { stop(); return res }
+    touch()
+    const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform (chunk, out) { touch(); out.enqueue(chunk) },
+      flush () { stop() }
+    }))
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
+  }
+  return { signal: controller.signal, watch, stop }
+}
+
+/** undici's own timeouts (its defaults: 300 s for the headers and between body pieces). */
+const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
+
 function unreachable (base: string, err: unknown): FramehubError {
   if (err instanceof FramehubError) return err
   const e = err as { name?: string, message?: string, cause?: { code?: string, message?: string } }
-  if (e.name === 'AbortError' || e.name === 'TimeoutError') {
+  if (e.name === 'AbortError' || e.name === 'TimeoutError' || UNDICI_TIMEOUTS.has(e.cause?.code ?? '')) {
     return new FramehubError('ERR_TIMEOUT', `the request to the framehub daemon at ${base} was aborted or timed out`)
   }
   const why = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err)

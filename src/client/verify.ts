@@ -1,12 +1,15 @@
 import { CID } from 'multiformats/cid'
-import type { Problem, VerifyService } from '../services/verify.ts'
+import type { Problem, VerifyProgress, VerifyService } from '../services/verify.ts'
 import type { ApiClient } from './api.ts'
+import { progressJson } from './progress.ts'
 
 /** VerifyService over the daemon's `/api/v1/verify`. */
 export function remoteVerifier (api: ApiClient): VerifyService {
   return {
     verify: async (spec, options) => {
-      const r = await api.json<{ root: string, ok: boolean, blocks: number, problems: Problem[] }>('/verify', { query: { ref: spec }, signal: options?.signal })
+      // Followed as it goes: a big repository takes longer than the client waits on a silent daemon.
+      const r = await progressJson<{ root: string, ok: boolean, blocks: number, problems: Problem[] }, VerifyProgress>(api, '/verify', { query: { ref: spec }, signal: options?.signal },
+        (blocks) => { options?.onProgress?.({ type: 'verify:progress', detail: blocks }) })
       return { root: CID.parse(r.root), ok: r.ok, blocks: r.blocks, problems: r.problems }
     }
   }

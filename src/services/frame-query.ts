@@ -10,7 +10,7 @@ import {
 } from '../storage/frame-index.ts'
 import type { FrameFilter, IndexUpdate } from '../storage/frame-index.ts'
 import { EMPTY_TREE } from './context.ts'
-import type { CallOptions, ServiceComponents } from './context.ts'
+import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 import type { FrameRecord, ListFramesOptions } from './frames.ts'
 import type { RefService } from './refs.ts'
 
@@ -23,6 +23,13 @@ export interface IndexStatus {
   indexed: CID | null
   /** True when the index describes the branch's head (or there is nothing to index). */
   current: boolean
+}
+
+/** Where a rebuild stands: `done` of `total` branches rebuilt, `branch` the one at work (or last done). */
+export interface RebuildProgress {
+  branch: string
+  done: number
+  total: number
 }
 
 /** The frame index as a service: filtered lists, and keeping the index up to date. */
@@ -39,7 +46,7 @@ export interface FrameIndexService {
    * Rebuilds the index of a branch from its tree; without a branch, of every branch, and drops the
    * index data of branches that no longer exist.
    */
-  rebuild (branch?: string, options?: CallOptions): Promise<IndexUpdate[]>
+  rebuild (branch?: string, options?: CallOptions & ProgressOptions<RebuildProgress>): Promise<IndexUpdate[]>
   status (): Promise<IndexStatus[]>
   /** Stops background catch-ups (they resume on the next query). */
   close (): Promise<void>
@@ -241,13 +248,28 @@ function createFrameIndexService ({ repo, exclusive }: ServiceComponents, refs: 
         if (await refs.branchHead(branch) == null && !(await indexedBranches(db)).includes(branch)) {
           throw new RefNotFoundError(`no branch "${branch}" (and no index data under that name)`, { ref: branch })
         }
-        return [await update(branch, { ...options, rebuild: true })]
+        const progress = (done: number): void => { options?.onProgress?.({ type: 'index:rebuild:progress', detail: { branch, done, total: 1 } }) }
+        progress(0)
+        const updated = await update(branch, { signal: options?.signal, rebuild: true })
+        progress(1)
+        return [updated]
       }
       const out: IndexUpdate[] = []
       const names = new Set((await refs.listBranches()).map(b => b.name))
-      for (const name of names) out.push(await update(name, { ...options, rebuild: true }))
+      let total = names.size
+      const progress = (name: string): void => { options?.onProgress?.({ type: 'index:rebuild:progress', detail: { branch: name, done: out.length, total } }) }
+      for (const name of names) {
+        progress(name)
+        out.push(await update(name, { signal: options?.signal, rebuild: true }))
+      }
       // Leftovers of branches deleted while their index data was being cleared.
-      for (const name of await indexedBranches(db)) if (!names.has(name)) out.push(await update(name, options))
+      const leftovers = (await indexedBranches(db)).filter(name => !names.has(name))
+      total += leftovers.length
+      for (const name of leftovers) {
+        progress(name)
+        out.push(await update(name, { signal: options?.signal }))
+      }
+      if (out.length > 0) progress(out[out.length - 1]?.branch as string)
       return out
     }),
 

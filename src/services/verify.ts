@@ -7,7 +7,7 @@ import { decodeTraceStep, looksLikeTraceStep, verifyTraceStep } from '../core/tr
 import { decodeTreeNode, isTreeNode, treeNodes } from '../core/tree/index.ts'
 import { missingBlocks } from '../core/missing.ts'
 import { pacer } from '../core/pace.ts'
-import type { CallOptions, ServiceComponents } from './context.ts'
+import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 import type { RefService } from './refs.ts'
 
 /** One thing the coherence check found wrong. */
@@ -33,7 +33,15 @@ export interface VerifyService {
   verify (spec?: string, options?: VerifyOptions): Promise<VerifyReport>
 }
 
-export interface VerifyOptions extends CallOptions {
+/** Blocks checked so far. */
+export interface VerifyProgress {
+  blocks: number
+}
+
+/** Blocks between two progress reports. */
+const PROGRESS_EVERY = 4096
+
+export interface VerifyOptions extends CallOptions, ProgressOptions<VerifyProgress> {
   /**
    * Roots already checked: only what `spec` adds to them is checked (the blocks a peer holding
    * them would lack, see core/missing.ts), each block decoded, schema- and signature-checked, and
@@ -68,12 +76,12 @@ async function checkBlock (cid: CID, bytes: Uint8Array): Promise<CID[]> {
 export function createVerifyService ({ repo }: ServiceComponents, refs: RefService): VerifyService {
   const { blocks } = repo
 
-  const verifyAdded = async (root: CID, since: CID[], options: CallOptions): Promise<VerifyReport> => {
+  const verifyAdded = async (root: CID, since: CID[], options: VerifyOptions): Promise<VerifyReport> => {
     const problems: Problem[] = []
     let count = 0
     try {
       for await (const block of missingBlocks(blocks, root, since, options)) {
-        count++
+        if (++count % PROGRESS_EVERY === 0) options.onProgress?.({ type: 'verify:progress', detail: { blocks: count } })
         try {
           for (const link of await checkBlock(block.cid, block.bytes)) {
             if (!await blocks.has(link)) problems.push({ cid: link.toString(), code: 'ERR_BLOCK_NOT_FOUND', message: `block ${link} (linked from ${block.cid}) is missing` })
@@ -111,6 +119,7 @@ export function createVerifyService ({ repo }: ServiceComponents, refs: RefServi
         const key = cidKey(cid)
         if (seen.has(key)) continue
         seen.add(key)
+        if (seen.size % PROGRESS_EVERY === 0) options?.onProgress?.({ type: 'verify:progress', detail: { blocks: seen.size } })
         let bytes: Uint8Array
         try {
           bytes = await blocks.get(cid, options)

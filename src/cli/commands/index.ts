@@ -1,6 +1,9 @@
 import type { Command } from 'commander'
+import { progressJson } from '../../client/progress.ts'
+import type { RebuildProgress } from '../../services/frame-query.ts'
 import { globals } from '../context.ts'
 import { emit, shortCid } from '../output.ts'
+import { progressBar } from '../progress.ts'
 import { onRepository } from './gc.ts'
 
 interface StatusView { branch: string, head: string | null, indexed: string | null, current: boolean }
@@ -26,9 +29,16 @@ export function registerIndex (program: Command): void {
     .argument('[branch]', 'branch to rebuild')
     .action(async (branch: string | undefined, _opts, command: Command) => {
       const options = globals(command)
-      const updates = await onRepository<UpdateView[]>(options,
-        async (node) => (await node.index.rebuild(branch)).map(u => ({ branch: u.branch, mode: u.mode, tree: u.tree?.toString() ?? null, frames: u.frames, keys: u.keys })),
-        async (api) => (await api.json<{ updates: UpdateView[] }>('/index/rebuild', { method: 'POST', query: { branch } })).updates)
+      const bar = progressBar(options, 'index rebuild', undefined, 'branches')
+      const progress = (p: Partial<RebuildProgress>): void => { if (p.done != null) bar.update(p.done, { extra: p.branch ?? '' }) }
+      let updates: UpdateView[]
+      try {
+        updates = await onRepository<UpdateView[]>(options,
+          async (node) => (await node.index.rebuild(branch, { onProgress: (e) => { progress(e.detail) } })).map(u => ({ branch: u.branch, mode: u.mode, tree: u.tree?.toString() ?? null, frames: u.frames, keys: u.keys })),
+          async (api) => (await progressJson<{ updates: UpdateView[] }, Partial<RebuildProgress>>(api, '/index/rebuild', { method: 'POST', query: { branch } }, progress)).updates)
+      } finally {
+        bar.stop()
+      }
       emit(options, { updates }, () => updates.length === 0
         ? 'no branches'
         : updates.map(u => u.mode === 'drop' ? `dropped the index of ${u.branch} (no such branch)` : `rebuilt ${u.branch}: ${u.frames} frames, ${u.keys} keys (tree ${shortCid(u.tree)})`).join('\n'))

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { checkBranchName } from '../../../services/refs.ts'
-import type { IndexStatus } from '../../../services/frame-query.ts'
+import type { IndexStatus, RebuildProgress } from '../../../services/frame-query.ts'
+import type { GcProgress, GcResult } from '../../../services/gc.ts'
 import type { IndexUpdate } from '../../../storage/frame-index.ts'
+import { answerWithProgress, wantsProgress } from '../../long-work.ts'
 import { maybeCidText, requestSignal } from '../../util.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
@@ -59,15 +61,20 @@ export async function gcRoutes (app: FastifyInstance, ctx: ApiContext): Promise<
     config: { rateLimit: ctx.writeRateLimit },
     schema: {
       summary: 'Remove every block that no ref, working tree, fork, session head or pin reaches',
-      description: 'Runs under the repository\'s write lock (writes wait until it is done). With dryRun, counts what would go and removes nothing.',
+      description: 'Runs under the repository\'s write lock (writes wait until it is done). With dryRun, counts what would go and removes nothing. With `Accept: application/x-ndjson` the answer starts at once and streams `{"progress":{"phase","blocks"}}` lines (at least every 5 s) then one `{"result":{...}}` or `{"error":{"code","message"}}` line.',
       tags: ['maintenance'],
       security: writeSecurity,
       querystring: { type: 'object', additionalProperties: false, properties: { dryRun: { type: 'boolean', default: false } } },
       response: { 200: gcResult, ...errorResponses }
     }
   }, async (request, reply) => {
-    const r = await node.gc.gc({ dryRun: request.query.dryRun === true, signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10) })
-    return { removed: r.removed, kept: r.kept, bytesFreed: r.bytesFreed, dryRun: r.dryRun }
+    const dryRun = request.query.dryRun === true
+    const view = (r: GcResult): Record<string, unknown> => ({ removed: r.removed, kept: r.kept, bytesFreed: r.bytesFreed, dryRun: r.dryRun })
+    if (wantsProgress(request)) {
+      return await answerWithProgress<GcProgress, GcResult>(request, reply, async ({ report, signal }) =>
+        await node.gc.gc({ dryRun, signal, onProgress: (e) => { report(e.detail) } }), view)
+    }
+    return view(await node.gc.gc({ dryRun, signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10) }))
   })
 
   app.get('/index', {
@@ -83,6 +90,7 @@ export async function gcRoutes (app: FastifyInstance, ctx: ApiContext): Promise<
     config: { rateLimit: ctx.writeRateLimit },
     schema: {
       summary: 'Rebuild the frame index of a branch (default: every branch) from its tree',
+      description: 'With `Accept: application/x-ndjson` the answer starts at once and streams `{"progress":{"branch","done","total"}}` lines (at least every 5 s) then one `{"result":{"updates":[...]}}` or `{"error":{"code","message"}}` line.',
       tags: ['maintenance'],
       security: writeSecurity,
       querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
@@ -91,7 +99,11 @@ export async function gcRoutes (app: FastifyInstance, ctx: ApiContext): Promise<
   }, async (request, reply) => {
     const { branch } = request.query
     if (branch != null) checkBranchName(branch)
-    const updates = await node.index.rebuild(branch, { signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10) })
-    return { updates: updates.map(updateView) }
+    const view = (updates: IndexUpdate[]): Record<string, unknown> => ({ updates: updates.map(updateView) })
+    if (wantsProgress(request)) {
+      return await answerWithProgress<RebuildProgress, IndexUpdate[]>(request, reply, async ({ report, signal }) =>
+        await node.index.rebuild(branch, { signal, onProgress: (e) => { report(e.detail) } }), view)
+    }
+    return view(await node.index.rebuild(branch, { signal: requestSignal(request, reply, limits.handlerTimeoutMs * 10) }))
   })
 }
