@@ -128,7 +128,7 @@ try {
     ...summaryGoals({
       frameImport: { met: frameImport?.report.goal.met, notRun: !runs('frameImport'), reason: frameImport?.report.goal.reason },
       traceAppend: { met: traceAppend?.goal.met, notRun: !runs('traceAppend'), reason: traceAppend?.goal.reason },
-      diff: { met: commitDiff?.report.goal.met, notRun: !runs('commitDiff') },
+      diff: { met: commitDiff?.report.goal.met, notRun: !runs('commitDiff'), reason: commitDiff?.report.goal.reason },
       gateway: { met: gateway?.goal.met, notRun: !runs('gateway'), reason: gateway != null ? Object.entries(gateway.goal.reasons).filter(([k]) => k !== 'met').map(([k, v]) => `${k}: ${v}`).join('; ') : undefined },
       gatewaySameRun: { met: gateway != null ? gateway.goal.sameRun.met && gateway.goal.memoryFlatMet : undefined, notRun: !runs('gateway'), reason: gateway != null ? [gateway.goal.sameRun.reason, gateway.goal.reasons.memoryFlatMet != null ? `memory: ${gateway.goal.reasons.memoryFlatMet}` : undefined].filter(r => r != null).join('; ') : undefined },
       // The daemon as users run it (logging, rate limit), and a repository larger than LevelDB's cache.

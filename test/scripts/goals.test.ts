@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { allMet, judge, ratioOf, summaryGoals } from '../../scripts/bench/goals.ts'
+import { commitDiffGoal } from '../../scripts/bench/commit-diff.ts'
 import { syncGoals } from '../../scripts/bench/sync.ts'
 import { traceAppendGoal } from '../../scripts/bench/trace-append.ts'
 
@@ -80,5 +81,17 @@ describe('bench goals: a goal without a measurement is not met', () => {
     })
     assert.deepEqual(goals, { a: true, b: false, c: false, d: false })
     assert.deepEqual(goalsNotMet, { b: 'not measured: section not run', c: 'not measured: section failed', d: 'ratio: anchor OrbitDB failed' })
+  })
+})
+
+describe('commit/diff goal', () => {
+  it('is met within both bounds, and not met (with a reason) past one or without a figure', () => {
+    assert.equal(commitDiffGoal(40, 80, 3).met, true)
+    assert.equal(commitDiffGoal(80, 80, 3).met, true)
+    const tooMany = commitDiffGoal(81, 80, 3)
+    assert.equal(tooMany.met, false)
+    assert.match(tooMany.reason ?? '', /blocksRead/)
+    assert.equal(commitDiffGoal(40, 80, 150).met, false)
+    assert.equal(commitDiffGoal(null, 80, 3).met, false)
   })
 })
