@@ -48,6 +48,7 @@ const byCode: Record<string, number> = {
   ERR_REPO_LOCKED: EXIT.locked,
   ERR_DAEMON_UNREACHABLE: EXIT.unavailable,
   ERR_TIMEOUT: EXIT.unavailable,
+  ERR_OVERLOADED: EXIT.unavailable,
   ERR_UNAUTHORIZED: EXIT.usage,
   ERR_PAYLOAD_TOO_LARGE: EXIT.invalidInput,
   ERR_VALIDATION: EXIT.invalidInput
