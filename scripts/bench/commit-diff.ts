@@ -131,7 +131,7 @@ export async function benchCommitDiff (cfg: BenchConfig, handoff: FrameImportHan
       boundTwoTreesTimesChangesTimesDepth: bound,
       fractionOfTreeNodes: round(counter.reads / Math.max(1, nodes), 4)
     },
-    goal: commitDiffGoal(counter.reads, bound, firstMs)
+    goal: commitDiffGoal(counter.reads, bound, round(firstMs, 2))
   }
   return { report, node, commitB: b.commit }
 }
