@@ -3,7 +3,7 @@
 // (Node >= 22.18). On an older system Node, re-run with the Node 24 that the project brings in
 // as its `node` devDependency, so `./bin/framehub.js` works from any shell.
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs'
 import module, { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,7 +21,14 @@ if (major > 22 || (major === 22 && minor >= 18)) {
     let r
     try { r = module.enableCompileCache(join(root, 'node_modules', '.cache', 'framehub')) } catch {}
     if (r?.directory == null) {
-      try { module.enableCompileCache(join(tmpdir(), `framehub-compile-cache-${userInfo().uid}`)) } catch {}
+      // The shared temp dir: only a directory of this user's that nobody else may write to
+      // (compiled code is run from it).
+      try {
+        const dir = join(tmpdir(), `framehub-compile-cache-${userInfo().uid}`)
+        try { mkdirSync(dir, { mode: 0o700 }) } catch {}
+        const s = lstatSync(dir)
+        if (s.isDirectory() && s.uid === userInfo().uid && (s.mode & 0o022) === 0) module.enableCompileCache(dir)
+      } catch {}
     }
   }
   await import('../src/cli/main.ts')

@@ -1,6 +1,7 @@
 // The `framehub` command. Only Node built-ins are imported statically: Node's compile cache is
 // switched on first, so that every module loaded after it (commander, the command's own modules,
 // the node's) is compiled, and its types stripped, from the cache on later runs.
+import { lstatSync, mkdirSync } from 'node:fs'
 import { enableCompileCache } from 'node:module'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -8,7 +9,8 @@ import { join } from 'node:path'
 /**
  * Where compiled code is cached: `node_modules/.cache/framehub` next to framehub's own modules,
  * or, when that is not writable (a read-only install), a directory of this user's in the OS temp
- * dir. Nothing else reads it; `FRAMEHUB_COMPILE_CACHE=0` turns it off.
+ * dir that nobody else may write to (compiled code is run from it). bin/framehub.js does the same
+ * before loading this file. `FRAMEHUB_COMPILE_CACHE=0` turns it off.
  */
 function compileCache (): void {
   if (process.env.FRAMEHUB_COMPILE_CACHE === '0' || process.env.NODE_COMPILE_CACHE != null) return
@@ -18,7 +20,10 @@ function compileCache (): void {
     if (r.directory != null) return
   } catch {}
   try {
-    enableCompileCache(join(tmpdir(), `framehub-compile-cache-${userInfo().uid}`))
+    const dir = join(tmpdir(), `framehub-compile-cache-${userInfo().uid}`)
+    try { mkdirSync(dir, { mode: 0o700 }) } catch {}
+    const s = lstatSync(dir)
+    if (s.isDirectory() && s.uid === userInfo().uid && (s.mode & 0o022) === 0) enableCompileCache(dir)
   } catch {}
 }
 compileCache()
