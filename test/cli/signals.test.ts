@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { createNode } from '../../src/node.ts'
-import { waitFor } from '../helpers/daemon.ts'
+import { startDaemonProcess, waitFor } from '../helpers/daemon.ts'
 import { tempDir } from '../helpers/repo.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -93,6 +93,17 @@ describe('stopping the daemon through its launchers', { timeout: 600_000 }, () =
     for (const s of started) if (s.child.exitCode == null && s.child.signalCode == null) s.child.kill('SIGKILL')
     await cleanup()
   })
+
+  for (const [name, signals] of [['SIGHUP (its terminal went away)', ['SIGHUP']], ['SIGTERM sent twice at once (a launcher forwarding what the daemon got too)', ['SIGTERM', 'SIGTERM']]] as const) {
+    it(`the daemon stops cleanly on ${name}`, async () => {
+      const repo = join(dir, `direct-${signals.length}-${signals[0]}`)
+      const d = await startDaemonProcess(repo, ['--offline'])
+      const launcher: Started = { child: d.child, url: d.info.url, exited: d.exited, stderr: d.stderr }
+      started.push(launcher)
+      for (const signal of signals) d.child.kill(signal)
+      await assertStoppedCleanly(repo, d.info.url, d.child.pid as number, launcher)
+    })
+  }
 
   const older = olderNode()
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
