@@ -4,10 +4,10 @@ import type { CarContents } from '../core/car.ts'
 import type { Block } from '../core/codec.ts'
 import type { CID } from 'multiformats/cid'
 import { walkClosure } from '../core/closure.ts'
-import { linksOf, verifyBlock } from '../core/codec.ts'
+import { linksOf, MAX_BLOCK_BYTES, verifyBlock } from '../core/codec.ts'
 import { dependenciesFirst } from '../core/order.ts'
 import { decodeCommit } from '../core/commit.ts'
-import { BlockNotFoundError, CarInvalidError, DagIncompleteError, isFramehubError, RefExistsError, UsageError } from '../core/errors.ts'
+import { BlockNotFoundError, CarInvalidError, DagIncompleteError, isFramehubError, PayloadTooLargeError, RefExistsError, UsageError } from '../core/errors.ts'
 import { checkBranchName } from '../core/ref-spec.ts'
 import { blockKey } from '../storage/level-db.ts'
 import { promotePending } from '../storage/pending.ts'
@@ -142,6 +142,8 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
           for await (const batch of car1?.batches ?? oneByOne(car2 as CarBlockIterator)) {
             options?.signal?.throwIfAborted()
             for (const block of batch) {
+              // A block over the limit could be stored but never synced on: refused like a frame over it.
+              if (block.bytes.byteLength > MAX_BLOCK_BYTES) throw new PayloadTooLargeError(`block ${staged + 1} of the CAR (${block.cid}) is ${block.bytes.byteLength} bytes, over the block limit of ${MAX_BLOCK_BYTES} bytes`, { cid: block.cid.toString(), block: staged + 1, bytes: block.bytes.byteLength, limit: MAX_BLOCK_BYTES })
               if (options?.clientInput === true) verifyInput(block, staged)
               else verifyBlock(block.cid, block.bytes)
               bytes += block.bytes.byteLength

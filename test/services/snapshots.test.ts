@@ -229,4 +229,21 @@ describe('snapshots (CAR v1)', () => {
     }
     assert.deepEqual(childrenFirst('r', childrenOf, new Set(['a', 'c', 's'])), ['s', 'c', 'a'], 'a root already stored is not copied')
   })
+  it('a block over the block limit is refused (ERR_PAYLOAD_TOO_LARGE) and nothing is stored; one at the limit imports', async () => {
+    const { CID } = await import('multiformats/cid')
+    const raw = await import('multiformats/codecs/raw')
+    const { sha256 } = await import('multiformats/hashes/sha2')
+    const { MAX_BLOCK_BYTES } = await import('../../src/core/codec.ts')
+    const rawBlock = async (size: number, fill: number): Promise<Block> => {
+      const bytes = new Uint8Array(size).fill(fill)
+      return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+    }
+    const over = await rawBlock(MAX_BLOCK_BYTES + 1, 7)
+    await assert.rejects(b.node.snapshots.importCar(once(await carOf([over.cid], [over]))), (err: { code?: string }) => err.code === 'ERR_PAYLOAD_TOO_LARGE')
+    assert.equal(await b.node.repo.blocks.has(over.cid), false)
+    const at = await rawBlock(MAX_BLOCK_BYTES, 8)
+    const stats = await b.node.snapshots.importCar(once(await carOf([at.cid], [at])))
+    assert.ok(stats.root.equals(at.cid))
+    assert.equal(await b.node.repo.blocks.has(at.cid), true)
+  })
 })
