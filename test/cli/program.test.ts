@@ -49,3 +49,18 @@ describe('framehub --version', () => {
     assert.match(r.stderr, /commit/)
   })
 })
+
+describe('bin/framehub.js and the compile cache', () => {
+  it('a second run takes the type-stripped and compiled CLI from the cache', async () => {
+    const { spawnSync } = await import('node:child_process')
+    const bin = new URL('../../bin/framehub.js', import.meta.url).pathname
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }
+    delete env.NODE_COMPILE_CACHE
+    delete env.FRAMEHUB_COMPILE_CACHE
+    const run = (): string => spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8', env }).stderr
+    run()
+    const log = run()
+    assert.match(log, /retrieving transpile cache for StrippedTypeScript file:\/\/\S+\/src\/cli\/main\.ts\.\.\.success/)
+    assert.match(log, /V8 code cache for ESM file:\/\/\S+\/src\/cli\/program\.ts was accepted/)
+  })
+})
