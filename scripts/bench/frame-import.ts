@@ -22,7 +22,7 @@ import { encodeFrame, frameFromJson } from '../../src/core/frame.ts'
 import { buildTree } from '../../src/core/tree/index.ts'
 import { createNode } from '../../src/node.ts'
 import type { FramehubNode } from '../../src/node.ts'
-import { importPool } from '../../src/services/import-workers.ts'
+import { importPool, importPoolRuns } from '../../src/services/import-workers.ts'
 import { blockKey } from '../../src/storage/level-db.ts'
 import { judge, ratioOf, reasonLine, roundMeasurement } from './goals.ts'
 import type { Judged } from './goals.ts'
@@ -35,7 +35,10 @@ export interface FrameImportReport {
   inputMB: number
   blockMB: number
   meanFrameJsonBytes: number
-  /** Worker threads an import of this size uses (0: all on the main thread). */
+  /**
+   * Worker threads an import of this size may use (0: all on the main thread); the pool starts
+   * only while the load average is below `importPool.maxLoad` (`workerRuns` per round says whether it did).
+   */
   importWorkers: number
   framehub: {
     /** `frames.import` (parse, validate, encode, batch writes, tree build, tree write). */
@@ -69,7 +72,7 @@ export interface FrameImportReport {
    */
   goal: { framesPerSecond: number, ratioVsStock: number, inProcess: Judged, cli: Judged, absolute: Judged, met: boolean, reason?: string }
   /** Every round, in order (framehub in process, the CLI, then stock, then raw, on the same data). */
-  runs: Array<{ framehubFramesPerSecond: number, framehubCpuMs: number, cliFramesPerSecond: number, stockBlocksPerSecond: number, rawBlocksPerSecond: number }>
+  runs: Array<{ framehubFramesPerSecond: number, framehubCpuMs: number, workerRuns: number, cliFramesPerSecond: number, stockBlocksPerSecond: number, rawBlocksPerSecond: number }>
   /** CPU-only phases of the import on the same data, ms for all frames (no I/O). */
   breakdownMs: {
     jsonParse: number
@@ -132,6 +135,8 @@ interface FramehubRun {
   commitMs: number
   totalMs: number
   cpuMs: number
+  /** Runs of 1,024 lines encoded on worker threads. */
+  workerRuns: number
 }
 
 async function framehubImport (cfg: BenchConfig, lines: string[]): Promise<FramehubRun> {
@@ -140,6 +145,7 @@ async function framehubImport (cfg: BenchConfig, lines: string[]): Promise<Frame
   await collectGarbage()
   log(`frame import: framehub frames.import of ${cfg.frames} frames`)
   const cpu0 = process.cpuUsage()
+  const runs0 = importPoolRuns()
   const start = now()
   const imported = await node.frames.import(lines, {
     source: 'bench.ndjson',
@@ -156,7 +162,7 @@ async function framehubImport (cfg: BenchConfig, lines: string[]): Promise<Frame
   const used = cpuMs(cpu0)
   if (imported.frames !== cfg.frames) throw new Error(`import stored ${imported.frames} frames, expected ${cfg.frames}`)
   log(`frame import: framehub ${perSecond(cfg.frames, totalMs)} frames/s (import ${round(importMs)} ms, commit ${round(commitMs)} ms)`)
-  return { node, repoDir, commit: committed.commit, tree: committed.tree, importMs, commitMs, totalMs, cpuMs: used }
+  return { node, repoDir, commit: committed.commit, tree: committed.tree, importMs, commitMs, totalMs, cpuMs: used, workerRuns: importPoolRuns() - runs0 }
 }
 
 const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
@@ -262,6 +268,7 @@ export async function benchFrameImport (cfg: BenchConfig): Promise<{ report: Fra
     runs.push({
       framehubFramesPerSecond: perSecond(cfg.frames, run.totalMs),
       framehubCpuMs: run.cpuMs,
+      workerRuns: run.workerRuns,
       cliFramesPerSecond: perSecond(cfg.frames, cliRun.totalMs),
       stockBlocksPerSecond: perSecond(blocks.length, stockMs),
       rawBlocksPerSecond: perSecond(blocks.length, rawMs)

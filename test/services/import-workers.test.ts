@@ -75,7 +75,7 @@ describe('frame import on worker threads', () => {
     const want = expected(lines)
     const trees: string[] = []
     for (const workers of [0, 2]) {
-      Object.assign(importPool, { workers, threshold: 0, chunkLines: 128 })
+      Object.assign(importPool, { workers, maxLoad: Infinity, threshold: 0, chunkLines: 128 })
       if (workers > 0) await poolUp()
       const { node, cleanup } = await tempNode()
       try {
@@ -98,7 +98,7 @@ describe('frame import on worker threads', () => {
   })
 
   it('a bad line in a worker run fails the import with its line number, and nothing becomes visible', async () => {
-    Object.assign(importPool, { workers: 2, threshold: 0, chunkLines: 64 })
+    Object.assign(importPool, { workers: 2, maxLoad: Infinity, threshold: 0, chunkLines: 64 })
     const { node, cleanup } = await tempNode()
     try {
       await poolUp()
@@ -123,7 +123,7 @@ describe('frame import on worker threads', () => {
   })
 
   it('a duplicate id in a later run is refused with the line of its second occurrence', async () => {
-    Object.assign(importPool, { workers: 2, threshold: 0, chunkLines: 50 })
+    Object.assign(importPool, { workers: 2, maxLoad: Infinity, threshold: 0, chunkLines: 50 })
     await poolUp()
     const { node, cleanup } = await tempNode()
     try {
@@ -141,7 +141,7 @@ describe('frame import on worker threads', () => {
   })
 
   it('links to frames of the same import resolve across runs; an unresolved one is reported with its line', async () => {
-    Object.assign(importPool, { workers: 2, threshold: 0, chunkLines: 40 })
+    Object.assign(importPool, { workers: 2, maxLoad: Infinity, threshold: 0, chunkLines: 40 })
     await poolUp()
     const { node, cleanup } = await tempNode()
     try {
@@ -164,6 +164,21 @@ describe('frame import on worker threads', () => {
     }
   })
 
+  it('the pool does not start while the cores are busy (load average at or above maxLoad)', async () => {
+    Object.assign(importPool, { workers: 2, maxLoad: -1, threshold: 0, chunkLines: 64 })
+    const { node, cleanup } = await tempNode()
+    try {
+      const lines = frameLines(1000)
+      const before = importPoolRuns()
+      const result = await node.frames.import(lines, { source: 'busy' })
+      assert.equal(importPoolSize(), 0)
+      assert.equal(importPoolRuns(), before)
+      assert.equal(result.tree.toString(), expected(lines).root)
+    } finally {
+      await cleanup()
+    }
+  })
+
   it('a small import stays on the main thread', async () => {
     const { node, cleanup } = await tempNode()
     try {
@@ -181,7 +196,7 @@ describe('frame import on worker threads', () => {
       const script = `
         import { createNode } from ${JSON.stringify(fileURLToPath(new URL('../../src/node.ts', import.meta.url)))}
         import { importPool, importPoolReady, importPoolSize } from ${JSON.stringify(fileURLToPath(new URL('../../src/services/import-workers.ts', import.meta.url)))}
-        Object.assign(importPool, { workers: 1, threshold: 0, chunkLines: 64, idleMs: 600000 })
+        Object.assign(importPool, { workers: 1, maxLoad: Infinity, threshold: 0, chunkLines: 64, idleMs: 600000 })
         const node = await createNode({ repo: ${JSON.stringify(join(dir, 'repo'))}, create: true })
         const lines = (tag) => Array.from({ length: 3000 }, (_, i) => JSON.stringify({ id: tag + '/' + i, kind: 'note' }))
         await node.frames.import(lines('a'))
