@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module'
 import { basename } from 'node:path'
-import mime from 'mime-types'
+import type mimeTypes from 'mime-types'
 import { CID } from 'multiformats/cid'
 import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
@@ -235,7 +236,8 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const { unixfs } = await import('@helia/unixfs')
       const fs = unixfs(await repo.helia())
       const cid = await fs.addBytes(input.bytes, { signal: options?.signal })
-      const type = input.type ?? (mime.lookup(input.name) || 'application/octet-stream')
+      // mime-types (and its 200 kB table) is loaded only when an attachment needs a type guessed.
+      const type = input.type ?? ((createRequire(import.meta.url)('mime-types') as typeof mimeTypes).lookup(input.name) || 'application/octet-stream')
       return { name: basename(input.name), cid, size: input.bytes.byteLength, type }
     },
 

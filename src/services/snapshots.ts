@@ -1,4 +1,4 @@
-import { CarBlockIterator } from '@ipld/car'
+import type { CarBlockIterator } from '@ipld/car'
 import { carStream, readCar } from '../core/car.ts'
 import type { CarContents } from '../core/car.ts'
 import type { Block } from '../core/codec.ts'
@@ -123,7 +123,7 @@ export function createSnapshotService ({ repo, exclusive, events }: ServiceCompo
       try {
         const contents = await readCar(car)
         if (contents.version === 1) car1 = contents
-        else car2 = await CarBlockIterator.fromIterable(contents.replay)
+        else car2 = await (await import('@ipld/car')).CarBlockIterator.fromIterable(contents.replay) // CAR v2 only: loaded when one comes
       } catch (err) {
         // The source's own errors (a sync stream that broke off) pass through as they are.
         if (isFramehubError(err)) throw err
