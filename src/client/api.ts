@@ -64,8 +64,10 @@ export function createApiClient (init: ApiClientInit, prefix = '/api/v1'): ApiCl
   const request = async (path: string, req: ApiRequest = {}): Promise<Response> => {
     const silence = silenceTimer(base, timeoutMs)
     const signal = req.signal != null ? AbortSignal.any([req.signal, silence.signal]) : silence.signal
+    // An upload in progress is not silence: each piece sent restarts the clock.
+    const body = req.body != null && !(req.body instanceof Uint8Array) ? sending(req.body, silence.touch) : req.body
     try {
-      return silence.watch(await send(path, req, signal))
+      return silence.watch(await send(path, { ...req, body }, signal))
     } catch (err) {
       silence.stop()
       throw err
@@ -197,7 +199,7 @@ async function errorOf (res: Response): Promise<FramehubError> {
  * The client's own timeout: aborts a request (with ERR_TIMEOUT) when the daemon sends nothing for
  * `ms`, first its headers, then each piece of the body (`watch` wraps the body to see them).
  */
-function silenceTimer (base: string, ms: number): { signal: AbortSignal, watch: (res: Response) => Response, stop: () => void } {
+function silenceTimer (base: string, ms: number): { signal: AbortSignal, watch: (res: Response) => Response, touch: () => void, stop: () => void } {
   const controller = new AbortController()
   const fire = (): void => {
     controller.abort(new FramehubError('ERR_TIMEOUT', `the framehub daemon at ${base} sent nothing for ${ms / 1000} s (FRAMEHUB_DAEMON_TIMEOUT)`))
@@ -216,7 +218,14 @@ function silenceTimer (base: string, ms: number): { signal: AbortSignal, watch: 
     }))
     return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
   }
-  return { signal: controller.signal, watch, stop }
+  return { signal: controller.signal, watch, touch, stop }
+}
+
+async function * sending (body: AsyncIterable<Uint8Array>, touch: () => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    touch()
+    yield chunk
+  }
 }
 
 /** undici's own timeouts (its defaults: 300 s for the headers and between body pieces). */

@@ -98,6 +98,24 @@ describe('long work over HTTP: gc, index rebuild and verify outlast the gateway\
     assert.equal(JSON.parse(gc.stderr).code, 'ERR_REPO_CORRUPT')
   })
 
+  test('an upload is not silence: a slow streamed body outlasts the client\'s timeout', async () => {
+    const head = (await h.node.refs.resolveCommit('main')).toString()
+    const parts: Uint8Array[] = []
+    for await (const chunk of h.node.snapshots.exportCar(await h.node.snapshots.resolveRoot(head)).car) parts.push(chunk)
+    const car = Buffer.concat(parts)
+    const slowly = async function * (): AsyncGenerator<Uint8Array> {
+      const step = Math.ceil(car.byteLength / 8)
+      for (let at = 0; at < car.byteLength; at += step) {
+        await sleep(100)
+        yield car.subarray(at, at + step)
+      }
+    }
+    // 8 pieces 100 ms apart: longer in all than the 300 ms of silence the client allows.
+    const api = createApiClient({ url, token: h.token, timeoutMs: 300 })
+    const stats = await api.json<{ root: string }>('/snapshots', { method: 'POST', body: slowly(), contentType: 'application/vnd.ipld.car' })
+    assert.equal(stats.root, head)
+  })
+
   test('index rebuild and verify stream their progress too', async () => {
     const rebuild = await fetch(`${url}/api/v1/index/rebuild`, { method: 'POST', headers: { ...h.auth, accept: 'application/x-ndjson' } })
     const rebuildLines = (await rebuild.text()).trim().split('\n').map(l => JSON.parse(l) as Record<string, any>)
