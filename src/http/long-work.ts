@@ -38,7 +38,7 @@ export async function answerWithProgress<P, R> (
   request: FastifyRequest, reply: FastifyReply, work: (io: LongWork<P>) => Promise<R>, view: (result: R) => unknown, heartbeatMs = HEARTBEAT_MS
 ): Promise<FastifyReply> {
   const out = new PassThrough()
-  const line = (value: unknown): void => { if (!out.writableEnded) out.write(JSON.stringify(value) + '\n') }
+  const line = (value: unknown): void => { if (!out.writableEnded && !out.destroyed) out.write(JSON.stringify(value) + '\n') }
   const controller = new AbortController()
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) controller.abort(new HttpError(httpCodes.timeout, 'the client went away'))
