@@ -6,4 +6,5 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 ENV FRAMEHUB_REPO=/data/repo
 ENTRYPOINT []
-CMD ["npx", "framehub", "daemon", "--api", "0.0.0.0:8080"]
+# The daemon is PID 1 itself (no npm or shell in between), so `docker stop`'s SIGTERM closes it cleanly.
+CMD ["node", "bin/framehub.js", "daemon", "--api", "0.0.0.0:8080"]

@@ -68,10 +68,11 @@ async function portFree (url: string): Promise<boolean> {
  * After the launcher got `signal` and exited: the daemon it ran is gone, it exited cleanly
  * (address file removed), its port is free and its repository opens here (the lock is released).
  */
-async function assertStoppedCleanly (repo: string, url: string, daemonPid: number, launcher: Started, options: { launcherSignal?: NodeJS.Signals } = {}): Promise<void> {
+async function assertStoppedCleanly (repo: string, url: string, daemonPid: number, launcher: Started, options: { launcherSignal?: NodeJS.Signals, launcherStatusAnyway?: boolean } = {}): Promise<void> {
   const { code, signal } = await launcher.exited
-  if (options.launcherSignal != null && signal === options.launcherSignal) {
-    // npm itself dies of a Ctrl-C it got from the terminal; the daemon stops on its own.
+  if ((options.launcherSignal != null && signal === options.launcherSignal) || options.launcherStatusAnyway === true) {
+    // npm itself dies of a Ctrl-C it got from the terminal (or reports its shell's death); the
+    // daemon stops on its own.
     await waitFor('the daemon exits', async () => alive(daemonPid) ? undefined : true, 60_000)
   } else {
     assert.equal(code, 0, `the launcher exits 0 once the daemon has stopped cleanly (signal ${String(signal)}); stderr: ${launcher.stderr()}`)
@@ -134,6 +135,17 @@ describe('stopping the daemon through its launchers', { timeout: 600_000 }, () =
       await assertStoppedCleanly(repo, launcher.url, daemonPid, launcher)
     })
   }
+
+  const npx = npm != null ? join(npm, '..', 'npx') : undefined
+  it('npx framehub daemon stops on SIGTERM sent to npx (its shell dies without passing it on; the daemon notices)', { skip: npx == null || !existsSync(npx) ? 'npx is not on PATH' : false }, async () => {
+    const repo = join(dir, 'npx')
+    const launcher = await startVia(npx as string, ['--no-install', 'framehub', '--repo', repo, 'daemon', '--api', '127.0.0.1:0', '--json', '--offline', '--log-level', 'warn'])
+    started.push(launcher)
+    const daemonPid = (JSON.parse(readFileSync(join(repo, 'api.json'), 'utf8')) as { pid: number }).pid
+    assert.notEqual(daemonPid, launcher.child.pid)
+    launcher.child.kill('SIGTERM')
+    await assertStoppedCleanly(repo, launcher.url, daemonPid, launcher, { launcherStatusAnyway: true })
+  })
 
   it('a Ctrl-C in a terminal (SIGINT to the whole process group, forwarded once more by npm) is one clean stop', { skip: npm == null ? 'npm is not on PATH' : false }, async () => {
     const repo = join(dir, 'npm-group')

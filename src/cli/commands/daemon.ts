@@ -10,6 +10,8 @@ import { parseAllowHost } from '../../http/plugins/host.ts'
 const STOP_TIMEOUT_MS = 10_000
 /** A second stop signal within this long of the first is the same request delivered twice, ms. */
 const REPEAT_MS = 1_000
+/** How often a daemon started by npm checks that its parent is still there, ms. */
+const PARENT_POLL_MS = 500
 
 /** Parses HOST:PORT (IPv6 as [::1]:PORT). */
 export function parseHostPort (text: string): { host: string, port: number } {
@@ -128,6 +130,13 @@ export function registerDaemon (program: Command): void {
         process.on('SIGINT', onSignal)
         process.on('SIGTERM', onSignal)
         process.on('SIGHUP', onSignal) // its terminal went away
+        // Started by npm (`npx framehub daemon`, an npm script that does not exec): npm passes a
+        // stop signal to the shell it runs the command in, and that shell dies without passing
+        // it on. Losing that parent is the stop request, so the daemon never outlives npm.
+        if (process.env.npm_command != null) {
+          const parent = process.ppid
+          setInterval(() => { if (process.ppid !== parent && stopping == null) onSignal() }, PARENT_POLL_MS).unref()
+        }
       })
 
       try {
