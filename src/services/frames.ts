@@ -17,7 +17,7 @@ import type { CallOptions, ProgressOptions, ServiceComponents } from './context.
 import { frameIndex } from './frame-query.ts'
 import { encodeRun, importPool, startImportPool } from './import-workers.ts'
 import type { EncodedRun } from './import-workers.ts'
-import { checkBranchName } from './refs.ts'
+import { checkBranchSyntax } from './refs.ts'
 import type { RefService } from './refs.ts'
 
 /** A frame as the services return it. */
@@ -118,7 +118,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
   const targetBranch = async (branch?: string): Promise<string> => {
     const current = await refs.currentBranch()
     if (branch == null || branch === current) return current
-    checkBranchName(branch)
+    checkBranchSyntax(branch)
     if (await refs.branchHead(branch) == null) throw new RefNotFoundError(`no branch "${branch}" (create it with "framehub branch ${branch}")`, { ref: branch })
     return branch
   }

@@ -105,6 +105,9 @@ describe('refs: branch names and the one REF resolver', () => {
     assert.equal(await node.refs.currentBranch(), legacy)
     assert.ok((await node.refs.resolveCommit('HEAD')).equals(c2))
     await node.refs.checkout('main')
+    // Writes and index rebuilds address it too (a lookup, not a new name).
+    await node.frames.put({ id: 'r/legacy', kind: 'fact', body: 'staged there' }, { branch: legacy })
+    assert.equal((await node.index.rebuild(legacy)).length, 1)
     await node.refs.createBranch('moved', `refs/heads/${legacy}`)
     await node.refs.deleteBranch(legacy)
     assert.ok(!(await node.refs.listBranches()).some(b => b.name === legacy))

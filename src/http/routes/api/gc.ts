@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { checkBranchName } from '../../../services/refs.ts'
+import { checkBranchSyntax } from '../../../services/refs.ts'
 import type { IndexStatus, RebuildProgress } from '../../../services/frame-query.ts'
 import type { GcProgress, GcResult } from '../../../services/gc.ts'
 import type { IndexUpdate } from '../../../storage/frame-index.ts'
@@ -98,7 +98,7 @@ export async function gcRoutes (app: FastifyInstance, ctx: ApiContext): Promise<
     }
   }, async (request, reply) => {
     const { branch } = request.query
-    if (branch != null) checkBranchName(branch)
+    if (branch != null) checkBranchSyntax(branch)
     const view = (updates: IndexUpdate[]): Record<string, unknown> => ({ updates: updates.map(updateView) })
     if (wantsProgress(request)) {
       return await answerWithProgress<RebuildProgress, IndexUpdate[]>(request, reply, async ({ report, signal }) =>
