@@ -50,6 +50,10 @@ const byCode: Record<string, number> = {
   ERR_TIMEOUT: EXIT.unavailable,
   ERR_OVERLOADED: EXIT.unavailable,
   ERR_UNAUTHORIZED: EXIT.usage,
+  ERR_HOST_NOT_ALLOWED: EXIT.usage,
+  ERR_RATE_LIMITED: EXIT.unavailable,
+  ERR_BAD_REQUEST: EXIT.invalidInput,
+  ERR_UNSUPPORTED_MEDIA_TYPE: EXIT.invalidInput,
   ERR_PAYLOAD_TOO_LARGE: EXIT.invalidInput,
   ERR_VALIDATION: EXIT.invalidInput
 }
