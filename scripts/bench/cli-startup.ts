@@ -18,6 +18,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { olderNode } from '../older-node.ts'
 import { isMain, log, round } from './common.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -59,16 +60,6 @@ function has (tool: string): boolean {
   return spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0
 }
 
-function olderNode (): string | null {
-  for (const candidate of ['/usr/bin/node', '/usr/local/bin/node', '/bin/node']) {
-    if (!existsSync(candidate)) continue
-    try {
-      const [major, minor] = execFileSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim().split('.').map(Number) as [number, number]
-      if (major < 22 || (major === 22 && minor < 18)) return candidate
-    } catch {}
-  }
-  return null
-}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -135,7 +126,7 @@ export async function benchCliStartup (): Promise<CliStartupReport> {
   const warmup = Number(process.env.BENCH_CLI_WARMUP ?? 2)
   const hyperfine = has('hyperfine')
   const loadBefore = round(loadavg()[0] as number, 2)
-  const older = olderNode()
+  const older = olderNode() ?? null
   const dir = await mkdtemp(join(tmpdir(), 'framehub-cli-startup-'))
   try {
     const repo = join(dir, 'repo')

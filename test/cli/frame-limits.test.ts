@@ -2,25 +2,13 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import * as dagCbor from '@ipld/dag-cbor'
 import { MAX_BLOCK_BYTES, MAX_JSON_TEXT_BYTES } from '../../src/core/codec.ts'
 import { startDaemonProcess } from '../helpers/daemon.ts'
+import { frameOfSize, nested } from '../helpers/frames.ts'
 import type { DaemonProcess } from '../helpers/daemon.ts'
 import { runCli, tempDir } from '../helpers/repo.ts'
 import type { CliResult } from '../helpers/repo.ts'
 
-/** A frame whose DAG-CBOR block is exactly `size` bytes (its body padded). */
-function frameOfSize (id: string, size: number): Record<string, unknown> {
-  let pad = size - 100
-  for (;;) {
-    const json = { id, kind: 'fact', body: 'x'.repeat(pad) }
-    const bytes = dagCbor.encode(json).byteLength
-    if (bytes === size) return json
-    pad += size - bytes
-  }
-}
-
-const nested = (levels: number): string => '['.repeat(levels) + ']'.repeat(levels)
 
 /** The one-line `{code, message}` a failed command writes with --json: never a stack trace. */
 function failure (r: CliResult): { code: string, message: string } {

@@ -7,23 +7,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { createNode } from '../../src/node.ts'
+import { olderNode } from '../../scripts/older-node.ts'
 import { startDaemonProcess, waitFor } from '../helpers/daemon.ts'
 import { tempDir } from '../helpers/repo.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = join(ROOT, 'bin', 'framehub.js')
 
-/** A Node older than 22.18 on this machine (the one that makes bin/framehub.js re-spawn), if any. */
-function olderNode (): string | undefined {
-  for (const candidate of ['/usr/bin/node', '/usr/local/bin/node', '/bin/node']) {
-    if (!existsSync(candidate)) continue
-    try {
-      const [major, minor] = execFileSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim().split('.').map(Number) as [number, number]
-      if (major < 22 || (major === 22 && minor < 18)) return candidate
-    } catch {}
-  }
-  return undefined
-}
 
 function npmPath (): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':')) if (dir !== '' && existsSync(join(dir, 'npm'))) return join(dir, 'npm')

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import * as dagCbor from '@ipld/dag-cbor'
 import type { LightMyRequestResponse } from 'fastify'
 import { MAX_BLOCK_BYTES, MAX_JSON_TEXT_BYTES } from '../../src/core/codec.ts'
+import { frameOfSize, nested } from '../helpers/frames.ts'
 import { errorBody, frame, harness } from './helpers.ts'
 import type { Harness } from './helpers.ts'
 
@@ -190,16 +190,6 @@ describe('/api/v1/frames: limits and ids, with the default limits', () => {
   before(async () => { h = await harness() })
   after(async () => { await h.close() })
 
-  const frameOfSize = (id: string, size: number): Record<string, unknown> => {
-    let pad = size - 100
-    for (;;) {
-      const json = { id, kind: 'fact', body: 'x'.repeat(pad) }
-      const bytes = dagCbor.encode(json).byteLength
-      if (bytes === size) return json
-      pad += size - bytes
-    }
-  }
-  const nested = (levels: number): string => '['.repeat(levels) + ']'.repeat(levels)
   const post = async (payload: string): Promise<LightMyRequestResponse> =>
     await h.authed({ method: 'POST', url: '/api/v1/frames', payload, headers: { 'content-type': 'application/json' } })
   const ndjson = async (payload: string): Promise<LightMyRequestResponse> =>
