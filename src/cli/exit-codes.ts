@@ -1,3 +1,5 @@
+import type { Code } from '../core/errors.ts'
+
 /** Exit status per error code: scripts can tell bad input from missing data from integrity failures. */
 export const EXIT = {
   ok: 0,
@@ -11,7 +13,11 @@ export const EXIT = {
   internal: 70
 } as const
 
-const byCode: Record<string, number> = {
+/**
+ * The exit status of every code of the registry (`tsc` fails on a missing entry). The README's
+ * table of exit statuses lists the same codes (a test holds them together).
+ */
+export const exitOfCode = {
   ERR_USAGE: EXIT.usage,
   ERR_REF_INVALID: EXIT.usage,
   ERR_REF_EXISTS: EXIT.usage,
@@ -55,9 +61,18 @@ const byCode: Record<string, number> = {
   ERR_BAD_REQUEST: EXIT.invalidInput,
   ERR_UNSUPPORTED_MEDIA_TYPE: EXIT.invalidInput,
   ERR_PAYLOAD_TOO_LARGE: EXIT.invalidInput,
-  ERR_VALIDATION: EXIT.invalidInput
-}
+  ERR_VALIDATION: EXIT.invalidInput,
+  ERR_INTERNAL: EXIT.failure,
+  ERR_METHOD_NOT_ALLOWED: EXIT.failure,
+  ERR_NOT_ACCEPTABLE: EXIT.failure,
+  ERR_RANGE_NOT_SATISFIABLE: EXIT.failure,
+  ERR_PRECONDITION_FAILED: EXIT.failure,
+  ERR_PIN_SERVICE: EXIT.failure,
+  ERR_PIN_FAILED: EXIT.failure,
+  ERR_SYNC_FAILED: EXIT.failure
+} as const satisfies Record<Code, number>
 
+/** The exit status of `code`; 1 (failure) for a code outside the registry (from a daemon of another version). */
 export function exitCodeFor (code: string): number {
-  return byCode[code] ?? EXIT.failure
+  return Object.hasOwn(exitOfCode, code) ? exitOfCode[code as Code] : EXIT.failure
 }

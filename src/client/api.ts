@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FramehubError } from '../core/errors.ts'
+import type { Code } from '../core/errors.ts'
 
 /** Where the daemon's gateway is and how to authenticate to it (from the repo's `api.json`). */
 export interface ApiClientInit {
@@ -43,7 +44,7 @@ export interface ApiClient {
 }
 
 /** Raised when the daemon cannot be reached at all (not running, or gone mid-command). */
-export const DAEMON_UNREACHABLE = 'ERR_DAEMON_UNREACHABLE'
+export const DAEMON_UNREACHABLE = 'ERR_DAEMON_UNREACHABLE' satisfies Code
 
 /** One URL path segment: everything escaped, `/` included (the gateway decodes `%2F` in parameters). */
 export const segment = (text: string): string => encodeURIComponent(text)
@@ -176,7 +177,7 @@ async function askDeclared (url: URL, method: string, headers: Record<string, st
 }
 
 /** Codes for error answers without a readable `{code, message}` body. */
-const codeOfStatus: Readonly<Record<number, string>> = { 413: 'ERR_PAYLOAD_TOO_LARGE', 401: 'ERR_UNAUTHORIZED', 429: 'ERR_RATE_LIMITED', 503: 'ERR_OVERLOADED' }
+const codeOfStatus: Readonly<Record<number, Code>> = { 413: 'ERR_PAYLOAD_TOO_LARGE', 401: 'ERR_UNAUTHORIZED', 429: 'ERR_RATE_LIMITED', 503: 'ERR_OVERLOADED' }
 
 /** The gateway's `{code, message}` as the FramehubError the service would have thrown in-process. */
 async function errorOf (res: Response): Promise<FramehubError> {
@@ -188,7 +189,8 @@ async function errorOf (res: Response): Promise<FramehubError> {
   }
   if (typeof body?.code === 'string' && body.code.startsWith('ERR_') && typeof body.message === 'string') {
     const details = body.details !== null && typeof body.details === 'object' ? body.details as Record<string, unknown> : undefined
-    return new FramehubError(body.code, body.message, details)
+    // A daemon of another version may send a code this registry lacks: it is passed on as sent (exit 1).
+    return new FramehubError(body.code as Code, body.message, details)
   }
   const code = codeOfStatus[res.status]
   if (code != null) return new FramehubError(code, `the daemon answered ${res.status} ${res.statusText}`.trimEnd())

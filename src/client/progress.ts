@@ -1,4 +1,5 @@
 import { FramehubError, isFramehubError } from '../core/errors.ts'
+import type { Code } from '../core/errors.ts'
 import { DAEMON_UNREACHABLE } from './api.ts'
 import type { ApiClient, ApiRequest } from './api.ts'
 
@@ -28,7 +29,8 @@ export async function progressJson<T, P = unknown> (api: ApiClient, path: string
         const line = JSON.parse(text) as { progress?: P, result?: T, error?: { code?: unknown, message?: unknown, details?: unknown } }
         if (line.error != null) {
           const { code, message, details } = line.error
-          throw new FramehubError(typeof code === 'string' ? code : 'ERR_INTERNAL', typeof message === 'string' ? message : 'the daemon reported an error',
+          // A code this registry lacks (a daemon of another version) is passed on as sent, as in api.ts.
+          throw new FramehubError(typeof code === 'string' ? code as Code : 'ERR_INTERNAL', typeof message === 'string' ? message : 'the daemon reported an error',
             details !== null && typeof details === 'object' ? details as Record<string, unknown> : undefined)
         }
         // Leaving the loop cancels the rest of the body.

@@ -1,21 +1,111 @@
 /**
+ * The layers that raise a code: `core` (and the services over it), `http` (the gateway itself),
+ * `client` (the CLI's HTTP client of a daemon), `cli` (a command's own checks), `network` (a
+ * peer's answer on the sync protocol).
+ */
+export type Layer = 'core' | 'http' | 'client' | 'cli' | 'network'
+
+/**
+ * The one registry of error codes: every code framehub raises, and the layers that raise it.
+ * Codes are stable: clients, scripts and peers match on them. The HTTP status table
+ * (`statusOfCode`, src/http/errors.ts) and the CLI exit table (src/cli/exit-codes.ts) are declared
+ * `satisfies Record<Code, …>`, so a code added here without a status or an exit code fails `tsc`.
+ */
+export const CODES = {
+  ERR_JSON_INVALID: ['core', 'http'],
+  ERR_FRAME_INVALID: ['core'],
+  ERR_TRACE_STEP_INVALID: ['core'],
+  ERR_COMMIT_INVALID: ['core'],
+  ERR_BLOCK_INVALID: ['core'],
+  ERR_BLOCK_NOT_FOUND: ['core', 'network'],
+  ERR_BLOCK_CORRUPT: ['core'],
+  ERR_CID_INVALID: ['core', 'http'],
+  ERR_SIGNATURE_INVALID: ['core'],
+  ERR_REF_NOT_FOUND: ['core'],
+  ERR_REF_INVALID: ['core'],
+  ERR_REF_EXISTS: ['core'],
+  ERR_FRAME_NOT_FOUND: ['core'],
+  ERR_SESSION_NOT_FOUND: ['core'],
+  ERR_LINK_UNRESOLVED: ['core'],
+  ERR_NOTHING_TO_COMMIT: ['core'],
+  ERR_REPO_EXISTS: ['core'],
+  ERR_REPO_NOT_FOUND: ['core'],
+  ERR_REPO_LOCKED: ['core'],
+  ERR_REPO_CORRUPT: ['core'],
+  ERR_CAR_INVALID: ['core'],
+  ERR_DAG_INCOMPLETE: ['core'],
+  ERR_USAGE: ['core', 'cli'],
+  ERR_FILE_NOT_FOUND: ['core', 'cli'],
+  ERR_FILE_WRITE: ['cli'],
+  ERR_NETWORK_OFFLINE: ['core'],
+  ERR_PEER_UNREACHABLE: ['network'],
+  ERR_SYNC_PROTOCOL: ['network'],
+  /** What a serving peer answers on the sync protocol when a request fails for a reason without a code of its own. */
+  ERR_SYNC_FAILED: ['network'],
+  ERR_COHERENCE: ['core'],
+  ERR_PAYLOAD_TOO_LARGE: ['core', 'http', 'network'],
+  /** src/core/tree/errors.ts */
+  ERR_TREE_INVALID: ['core'],
+  ERR_TREE_INPUT_INVALID: ['core'],
+  ERR_VALIDATION: ['http', 'cli'],
+  ERR_BAD_REQUEST: ['http'],
+  ERR_UNAUTHORIZED: ['http', 'cli'],
+  ERR_HOST_NOT_ALLOWED: ['http'],
+  ERR_NOT_FOUND: ['http', 'cli'],
+  ERR_METHOD_NOT_ALLOWED: ['http'],
+  ERR_NOT_ACCEPTABLE: ['http'],
+  ERR_UNSUPPORTED_MEDIA_TYPE: ['http'],
+  ERR_RANGE_NOT_SATISFIABLE: ['http'],
+  ERR_PRECONDITION_FAILED: ['http'],
+  ERR_RATE_LIMITED: ['http', 'client'],
+  ERR_OVERLOADED: ['http', 'client'],
+  ERR_TIMEOUT: ['http', 'client', 'cli'],
+  ERR_INTERNAL: ['http', 'client'],
+  /** The daemon holding the repository cannot be reached (not running, or gone mid-command). */
+  ERR_DAEMON_UNREACHABLE: ['client'],
+  ERR_PIN_NOT_FOUND: ['http', 'cli'],
+  /** `pin remote`: the pinning service cannot be reached or is unavailable (502, 503, 504). */
+  ERR_PIN_SERVICE_UNREACHABLE: ['cli'],
+  /** `pin remote`: the pinning service answered something else than the spec allows. */
+  ERR_PIN_SERVICE: ['cli'],
+  /** `pin remote add`: the pinning service could not make the pin (its status is `failed`). */
+  ERR_PIN_FAILED: ['cli']
+} as const satisfies Record<`ERR_${string}`, readonly Layer[]>
+
+/** A stable framehub error code. */
+export type Code = keyof typeof CODES
+
+/** True if `code` is a code of the registry (a peer or a daemon may send anything). */
+export function isCode (code: unknown): code is Code {
+  return typeof code === 'string' && Object.hasOwn(CODES, code)
+}
+
+/**
+ * Marks framehub's errors. `Symbol.for`, so an error made by another copy of this module (another
+ * version of framehub in the same process) is still recognised: errors are recognised by shape.
+ */
+const BRAND = Symbol.for('framehub.error')
+
+/**
  * Every error a user can cause has its own class with a stable `code`.
  * Callers match on `code`, never on `instanceof` (two copies of a module may coexist).
  * The HTTP layer maps codes to status codes and the CLI maps them to exit codes, each in one table.
  */
 export class FramehubError extends Error {
-  readonly code: string
+  readonly code: Code
   /** Extra machine-readable context (a path, a line number, a CID). */
   readonly details?: Record<string, unknown>
 
-  constructor (code: string, message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
+  constructor (code: Code, message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
     super(message, options)
     this.code = code
     if (details !== undefined) this.details = details
   }
 }
+// On the prototype, not enumerable: inspection and JSON of an error stay as they were.
+Object.defineProperty(FramehubError.prototype, BRAND, { value: true })
 
-function errorClass (name: string, code: string) {
+function errorClass (name: string, code: Code) {
   const cls = class extends FramehubError {
     static readonly code = code
     constructor (message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
@@ -61,10 +151,13 @@ export const CoherenceError = errorClass('CoherenceError', 'ERR_COHERENCE')
 /** Input larger than framehub accepts: a block over MAX_BLOCK_BYTES, a JSON text or upload over its limit. */
 export const PayloadTooLargeError = errorClass('PayloadTooLargeError', 'ERR_PAYLOAD_TOO_LARGE')
 
-/** True for errors a user caused (bad input, unknown names): shown as one line, no stack. */
+/**
+ * True for errors a user caused (bad input, unknown names): shown as one line, no stack.
+ * Recognised by the brand every FramehubError carries, not by an `ERR_` prefix: Node's own
+ * errors (`ERR_INVALID_ARG_TYPE`, ...) are framehub's faults, reported as internal.
+ */
 export function isFramehubError (err: unknown): err is FramehubError {
   return typeof err === 'object' && err !== null &&
-    typeof (err as { code?: unknown }).code === 'string' &&
-    (err as { code: string }).code.startsWith('ERR_') &&
-    err instanceof Error
+    (err as { [BRAND]?: unknown })[BRAND] === true &&
+    typeof (err as { code?: unknown }).code === 'string'
 }

@@ -1,9 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { FramehubError, isFramehubError } from '../core/errors.ts'
+import type { Code } from '../core/errors.ts'
 
 /**
- * Codes that only the HTTP layer raises (the domain codes live in src/core/errors.ts).
- * Stable: clients and the CLI match on them.
+ * The codes the HTTP layer raises itself, by name (all codes are in the one registry,
+ * `CODES` in src/core/errors.ts). Stable: clients and the CLI match on them.
  */
 export const httpCodes = {
   validation: 'ERR_VALIDATION',
@@ -22,18 +23,21 @@ export const httpCodes = {
   timeout: 'ERR_TIMEOUT',
   pinNotFound: 'ERR_PIN_NOT_FOUND',
   internal: 'ERR_INTERNAL'
-} as const
+} as const satisfies Record<string, Code>
 
 /** An error the gateway raises itself, with the HTTP-only codes above. */
 export class HttpError extends FramehubError {
-  constructor (code: string, message: string, details?: Record<string, unknown>) {
+  constructor (code: Code, message: string, details?: Record<string, unknown>) {
     super(code, message, details)
     this.name = 'HttpError'
   }
 }
 
-/** The one table: stable error code → HTTP status. Codes not listed here are 500. */
-export const statusOfCode: Readonly<Record<string, number>> = {
+/**
+ * The one table: stable error code → HTTP status. Every code of the registry has one (`tsc`
+ * fails on a missing entry); a code outside it (sent by a peer or daemon of another version) is 500.
+ */
+export const statusOfCode = {
   // core
   ERR_JSON_INVALID: 400,
   ERR_FRAME_INVALID: 400,
@@ -64,6 +68,8 @@ export const statusOfCode: Readonly<Record<string, number>> = {
   ERR_USAGE: 400,
   ERR_FILE_NOT_FOUND: 404,
   ERR_FILE_WRITE: 500,
+  // network: what a serving peer answers on the sync protocol; never a gateway answer
+  ERR_SYNC_FAILED: 502,
   // tree module (src/core/tree/errors.ts)
   ERR_TREE_INVALID: 422,
   ERR_TREE_INPUT_INVALID: 400,
@@ -83,11 +89,21 @@ export const statusOfCode: Readonly<Record<string, number>> = {
   ERR_OVERLOADED: 503,
   ERR_TIMEOUT: 503,
   ERR_PIN_NOT_FOUND: 404,
-  ERR_INTERNAL: 500
+  ERR_INTERNAL: 500,
+  // raised by the CLI and its client of a daemon, never by the gateway: an upstream that failed
+  ERR_DAEMON_UNREACHABLE: 502,
+  ERR_PIN_SERVICE_UNREACHABLE: 502,
+  ERR_PIN_SERVICE: 502,
+  ERR_PIN_FAILED: 502
+} as const satisfies Record<Code, number>
+
+/** The HTTP status of `code`: from `statusOfCode`, 500 for a code outside the registry. */
+export function statusOf (code: string): number {
+  return Object.hasOwn(statusOfCode, code) ? statusOfCode[code as Code] : 500
 }
 
 /** Fastify's own error codes (and the Node ones it passes on) → ours. */
-const fastifyCodes: Readonly<Record<string, string>> = {
+const fastifyCodes: Readonly<Record<string, Code>> = {
   FST_ERR_VALIDATION: httpCodes.validation,
   FST_ERR_CTP_BODY_TOO_LARGE: httpCodes.payloadTooLarge,
   FST_ERR_CTP_INVALID_MEDIA_TYPE: httpCodes.unsupportedMediaType,
@@ -110,8 +126,8 @@ export interface ErrorBody {
 /** Maps anything thrown in a handler to (status, body). Never leaks a stack. */
 export function describeError (err: unknown): { status: number, body: ErrorBody } {
   if (isFramehubError(err)) {
-    const status = statusOfCode[err.code] ?? 500
-    const body: ErrorBody = { code: err.code, message: status >= 500 && !(err.code in statusOfCode) ? 'internal error' : err.message }
+    const status = statusOf(err.code)
+    const body: ErrorBody = { code: err.code, message: status >= 500 && !Object.hasOwn(statusOfCode, err.code) ? 'internal error' : err.message }
     if (err.details !== undefined && status < 500) body.details = err.details
     return { status, body }
   }
@@ -120,8 +136,8 @@ export function describeError (err: unknown): { status: number, body: ErrorBody 
     return { status: 503, body: { code: httpCodes.timeout, message: 'the request was aborted or timed out' } }
   }
   if (typeof e?.code === 'string' && e.code in fastifyCodes) {
-    const code = fastifyCodes[e.code] as string
-    const status = code === httpCodes.internal ? 500 : (statusOfCode[code] ?? e.statusCode ?? 400)
+    const code = fastifyCodes[e.code] as Code
+    const status = statusOfCode[code]
     return { status, body: { code, message: e.message ?? code } }
   }
   // The JSON parser's SyntaxError (fastify attaches statusCode 400).
@@ -148,7 +164,7 @@ export function installErrorHandlers (app: FastifyInstance, format: ErrorFormatt
     const bodyCode = (request.routeOptions.config as { bodyErrorCode?: string } | undefined)?.bodyErrorCode
     if (body.code === httpCodes.validation && (err as { validationContext?: string }).validationContext === 'body' && bodyCode != null) {
       body = { ...body, code: bodyCode }
-      status = statusOfCode[bodyCode] ?? status
+      status = Object.hasOwn(statusOfCode, bodyCode) ? statusOf(bodyCode) : status
     }
     if (status >= 500) request.log.error({ err }, 'request failed')
     else request.log.debug({ code: body.code }, body.message)

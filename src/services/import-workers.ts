@@ -15,7 +15,7 @@ import { dirname } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { encodeFrameLines } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
-import { FramehubError } from '../core/errors.ts'
+import { FramehubError, isCode } from '../core/errors.ts'
 import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
 
 /**
@@ -65,7 +65,7 @@ let idleTimer: NodeJS.Timeout | undefined
 let broken = false
 
 function errorOf (answer: ErrorData): Error {
-  const err = answer.code != null && answer.code.startsWith('ERR_')
+  const err = isCode(answer.code)
     ? new FramehubError(answer.code, answer.message, answer.details)
     : new Error(answer.message)
   err.name = answer.name

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import type { PinsGetRequest, PinStatus, RemotePinningServiceClient, Status } from '@ipfs-shipyard/pinning-service-client'
 import { parseCid } from '../../core/codec.ts'
 import { FramehubError, isFramehubError, UsageError } from '../../core/errors.ts'
+import type { Code } from '../../core/errors.ts'
 import { collect, globals } from '../context.ts'
 import { emit } from '../output.ts'
 import type { GlobalOptions } from '../output.ts'
@@ -19,13 +20,13 @@ const PAGE = 1000
 const STATES = ['queued', 'pinning', 'pinned', 'failed'] as const
 const MATCHES = ['exact', 'iexact', 'partial', 'ipartial'] as const
 
-/** Codes only these commands raise; the service's errors become them (see `serviceError`). */
+/** Codes (of the one registry) only these commands raise; the service's errors become them (see `serviceError`). */
 const codes = {
   notFound: 'ERR_PIN_NOT_FOUND',
   unreachable: 'ERR_PIN_SERVICE_UNREACHABLE',
   service: 'ERR_PIN_SERVICE',
   failed: 'ERR_PIN_FAILED'
-} as const
+} as const satisfies Record<string, Code>
 
 interface ServiceOptions { service?: string, token?: string }
 

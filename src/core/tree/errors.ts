@@ -1,17 +1,15 @@
+import { FramehubError } from '../errors.ts'
+import type { Code } from '../errors.ts'
+
 /**
  * A tree node or tree structure is malformed: wrong shape, a child at the wrong level,
  * a child whose first key differs from its parent entry, or keys out of order.
  * Code `ERR_TREE_INVALID`. Callers should match on `code`, not `instanceof`.
  */
-export class TreeError extends Error {
-  readonly code: string = 'ERR_TREE_INVALID'
-  /** Machine-readable context, e.g. `{ cid }` of the offending node. */
-  readonly details?: Record<string, unknown>
-
+export class TreeError extends FramehubError {
   constructor (message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
-    super(message, options)
+    super('ERR_TREE_INVALID', message, details, options)
     this.name = 'TreeError'
-    if (details !== undefined) this.details = details
   }
 }
 
@@ -21,7 +19,7 @@ export class TreeError extends Error {
  * Code `ERR_TREE_INPUT_INVALID`. A subclass of `TreeError`, so `instanceof TreeError` holds.
  */
 export class TreeInputError extends TreeError {
-  override readonly code: string = 'ERR_TREE_INPUT_INVALID'
+  override readonly code: Code = 'ERR_TREE_INPUT_INVALID'
 
   constructor (message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
     super(message, details, options)

@@ -2,6 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncProtocolError } from '../../core/errors.ts'
+import type { Code } from '../../core/errors.ts'
 
 /**
  * framehub sync, one round trip per DAG (like a Git fetch with the haves sent up front).
@@ -31,7 +32,7 @@ export const MAX_FRAME_BYTES = 4 * 1024 * 1024
 /** Largest CAR piece in one frame. */
 export const MAX_CAR_PIECE = MAX_FRAME_BYTES - 1
 /** The code of an answer refused because a block is over MAX_BLOCK_BYTES: final, not retried. */
-export const TOO_LARGE = 'ERR_PAYLOAD_TOO_LARGE'
+export const TOO_LARGE = 'ERR_PAYLOAD_TOO_LARGE' satisfies Code
 /** A stream with no data for this long is given up. */
 export const IDLE_TIMEOUT_MS = 15_000
 

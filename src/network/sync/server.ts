@@ -3,6 +3,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { MAX_BLOCK_BYTES } from '../../core/codec.ts'
 import { isFramehubError, PayloadTooLargeError } from '../../core/errors.ts'
+import type { Code } from '../../core/errors.ts'
 import { carStream } from '../../core/car.ts'
 import { missingBlocks } from '../../core/missing.ts'
 import type { ManyReader } from '../../core/closure.ts'
@@ -59,7 +60,7 @@ export async function serveSync (stream: Stream, connection: Connection, options
     options.onServed?.({ peer, want: request.want.toString(), blocks, bytes, ms: performance.now() - started })
   } catch (err) {
     stop.abort(err)
-    const code = isFramehubError(err) ? err.code : 'ERR_SYNC_FAILED'
+    const code: Code = isFramehubError(err) ? err.code : 'ERR_SYNC_FAILED'
     options.log.warn({ peer, code, err: (err as Error).message }, 'sync request failed')
     try {
       await lp.write(frame(FRAME_ERROR, dagCbor.encode({ code, message: (err as Error).message })), { signal: AbortSignal.timeout(1000) })
