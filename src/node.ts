@@ -23,9 +23,11 @@ import type { TraceService } from './services/traces.ts'
 import { createVerifyService } from './services/verify.ts'
 import type { VerifyService } from './services/verify.ts'
 import type { EventBus } from './services/events.ts'
-import { frameIndex } from './services/frame-query.ts'
+import { createFrameIndexService } from './services/frame-query.ts'
 import type { FrameIndexService } from './services/frame-query.ts'
-import { createGcService } from './services/gc.ts'
+import { createGcService, gcComponents } from './services/gc.ts'
+import { createPinStore } from './services/pins.ts'
+import type { PinStore } from './services/pins.ts'
 import type { GcService } from './services/gc.ts'
 
 /** How to open a node. */
@@ -49,6 +51,19 @@ export interface NodeConfig {
     syncIdleMs?: number
     log?: Logger
   }
+  /**
+   * Run the node's background work (default false: a one-shot command leaves it to the next
+   * query; the daemon turns it on): keep every branch's frame index caught up (`index.start()`)
+   * and resume the pin requests an earlier run left queued (`pins.start()`). Stopped by `close`.
+   */
+  background?: boolean
+  /** The pinning service. */
+  pins?: {
+    /** Longest a pin request may wait on the network for blocks this node lacks, ms (default 5 minutes). */
+    fetchTimeoutMs?: number
+  }
+  /** Where the node reports failed background work (default: `network.log`, else nothing). */
+  log?: Logger
 }
 
 /** A framehub node: the services the CLI, the gateway and embedding agents all use. */
@@ -66,6 +81,8 @@ export interface FramehubNode {
   readonly index: FrameIndexService
   /** Garbage collection of unreachable, unpinned blocks. */
   readonly gc: GcService
+  /** The pinning service's requests (IPFS Pinning Service API) and the pins they hold. */
+  readonly pins: PinStore
   /** What the services wrote, announced after it landed (commits, ref moves, steps, ...). */
   readonly events: EventBus
   /** The node in the swarm (only when opened with `network`). */
@@ -122,6 +139,7 @@ function repoOptions (net: Networking | undefined): OpenRepoOptions {
 /** The one place where the services are wired together. */
 async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined): Promise<FramehubNode> {
   const components = createServiceComponents(repo)
+  const log = config.log ?? config.network?.log ?? silentLogger
   const refs = createRefService(components)
   const snapshots = createSnapshotService(components, refs)
   const verifier = createVerifyService(components, refs)
@@ -161,25 +179,42 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
       throw err
     }
   }
+  const { exclusive, events } = components
+  const index = createFrameIndexService({ db: repo.db, blocks: repo.blocks, exclusive, refs, events, log })
+  const pins = createPinStore({
+    state: repo.db.state,
+    blocks: repo.blocks,
+    helia: async () => await repo.helia(),
+    events,
+    network,
+    replication
+  }, { fetchTimeoutMs: config.pins?.fetchTimeoutMs })
+  if (config.background === true) {
+    index.start()
+    pins.start().catch((err: unknown) => { log.warn({ err }, 'resuming queued pin requests failed') })
+  }
   return {
     repo,
     peerId: repo.peerId,
-    frames: createFrameService(components, refs),
+    frames: createFrameService(components, refs, index),
     refs,
     commits: createCommitService(components, refs),
     traces: createTraceService(components),
     snapshots,
     verifier,
-    index: frameIndex(components, refs),
-    gc: createGcService(components),
+    index,
+    gc: createGcService(gcComponents(components)),
+    pins,
     events: components.events,
     network,
     replication,
     swarm: createSwarmService(network, replication),
     close: async () => {
+      // Background work first: pin fetches use the network, catch-ups the repository.
+      await pins.close()
+      await index.close()
       await replication?.stop()
       await network?.stop()
-      await frameIndex(components, refs).close()
       await repo.close()
     }
   }

@@ -18,7 +18,6 @@ import { ipfsRoutes } from './routes/ipfs/index.ts'
 import { createExportGate } from './exports.ts'
 import type { ExportGate, ExportLimits } from './exports.ts'
 import { pinRoutes } from './routes/pins/index.ts'
-import { createPinStore } from '../services/pins.ts'
 import type { PinStore } from '../services/pins.ts'
 import { registerSchemas } from './schemas.ts'
 import { createStreamSlots } from './plugins/streams.ts'
@@ -53,9 +52,7 @@ export interface GatewayInit {
   underPressure?: { maxEventLoopDelay?: number, maxHeapUsedBytes?: number, maxRssBytes?: number } | false
   /** Serve the OpenAPI document and Swagger UI at /docs (default true). */
   docs?: boolean
-  /** Longest a pin request may wait on the network for blocks this node lacks, ms (default 5 minutes). */
-  pinFetchTimeout?: number
-  /** The event bus to stream and count (default: the node's). */
+  /** The event bus to stream and count (default: the node's; pin status events go to the node's). */
   events?: EventBus
   /** Most event streams (`GET /api/v1/events`) open at once; past it, 503 ERR_OVERLOADED (default 64). */
   maxEventStreams?: number
@@ -71,6 +68,7 @@ export interface GatewayInit {
 export interface GatewayDecorations {
   node: FramehubNode
   events: EventBus
+  /** The node's pinning service. */
   pins: PinStore
   /** The open event streams. */
   streams: StreamSlots
@@ -116,11 +114,13 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
     onConstructorPoisoning: 'error'
   })
   const events = init.events ?? node.events
-  const pins = createPinStore(node, events, { fetchTimeoutMs: init.pinFetchTimeout })
+  // The services are the node's (built by createNode); the gateway only serves them.
+  const { pins } = node
   const streams = createStreamSlots(init.maxEventStreams)
   const exports = createExportGate(init.exports)
   app.decorate('framehub', { node, events, pins, streams, exports })
-  app.addHook('onClose', async () => { await pins.close() })
+  // Serving the pinning API: requests an earlier run left queued are resumed now, not at the first call.
+  pins.start().catch((err: unknown) => { app.log.warn({ err }, 'resuming queued pin requests failed') })
 
   registerSchemas(app)
   installErrorHandlers(app)

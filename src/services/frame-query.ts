@@ -9,8 +9,11 @@ import {
   dbReader, filterOf, indexCandidates, indexedBranches, indexedCid, indexedTree, isEmptyFilter, matchesFilter, updateIndex
 } from '../storage/frame-index.ts'
 import type { FrameFilter, IndexUpdate } from '../storage/frame-index.ts'
+import type { BlockStore } from '../storage/block-store.ts'
+import type { RepoDb } from '../storage/level-db.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
+import type { EventBus, NodeEvents } from './events.ts'
 import type { FrameRecord, ListFramesOptions } from './frames.ts'
 import type { RefService } from './refs.ts'
 
@@ -48,8 +51,27 @@ export interface FrameIndexService {
    */
   rebuild (branch?: string, options?: CallOptions & ProgressOptions<RebuildProgress>): Promise<IndexUpdate[]>
   status (): Promise<IndexStatus[]>
-  /** Stops background catch-ups (they resume on the next query). */
+  /**
+   * Keeps every branch's index current in the background: the branches behind now, then each
+   * branch a ref move leaves behind (a commit too big to index in its own write, an index left
+   * stale by an older version), instead of on the next query. Failures are logged; queries fall
+   * back to the tree. Idempotent; stopped by `close`.
+   */
+  start (): void
+  /** Stops background catch-ups (they resume on the next query, or the next `start`). */
   close (): Promise<void>
+}
+
+/** What the frame index uses. */
+export interface FrameIndexComponents {
+  db: RepoDb
+  blocks: BlockStore
+  exclusive: ServiceComponents['exclusive']
+  refs: RefService
+  /** Ref moves, which background catch-ups follow. */
+  events: EventBus
+  /** Where failed background catch-ups are reported. */
+  log: { warn: (obj: object, msg: string) => void }
 }
 
 /**
@@ -61,20 +83,8 @@ const LOCK_WAIT_MS = 2000
 /** Queries that find the index being rewritten retry this many times before they scan. */
 const ATTEMPTS = 3
 
-const services = new WeakMap<ServiceComponents, FrameIndexService>()
-
-/** The frame index service of a set of components (one per node: catch-ups are shared). */
-export function frameIndex (components: ServiceComponents, refs: RefService): FrameIndexService {
-  let service = services.get(components)
-  if (service == null) {
-    service = createFrameIndexService(components, refs)
-    services.set(components, service)
-  }
-  return service
-}
-
-function createFrameIndexService ({ repo, exclusive }: ServiceComponents, refs: RefService): FrameIndexService {
-  const { db } = repo
+/** The frame index of a node (one per node: catch-ups are shared by every query). */
+export function createFrameIndexService ({ db, blocks, exclusive, refs, events, log }: FrameIndexComponents): FrameIndexService {
   const stop = new AbortController()
   const jobs = new Map<string, { started: Promise<void>, done: Promise<IndexUpdate> }>()
 
@@ -87,7 +97,7 @@ function createFrameIndexService ({ repo, exclusive }: ServiceComponents, refs: 
   const update = async (branch: string, options: CallOptions & { rebuild?: boolean } = {}): Promise<IndexUpdate> => {
     const signal = options.signal != null ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
     signal.throwIfAborted()
-    return await updateIndex(db, repo.blocks, branch, await headTree(branch, { signal }), { signal, rebuild: options.rebuild })
+    return await updateIndex(db, blocks, branch, await headTree(branch, { signal }), { signal, rebuild: options.rebuild })
   }
 
   /** One catch-up per branch at a time, queued behind the writes in progress. */
@@ -206,7 +216,7 @@ function createFrameIndexService ({ repo, exclusive }: ServiceComponents, refs: 
     if (options.limit != null && options.limit <= 0) return
     if (isEmptyFilter(filter)) {
       const { tree } = await refs.resolveTree(options.ref, options)
-      yield * scan(repo.blocks, tree, filter, options, start)
+      yield * scan(blocks, tree, filter, options, start)
       return
     }
     const { branch, tree } = await target(options.ref, options)
@@ -235,10 +245,23 @@ function createFrameIndexService ({ repo, exclusive }: ServiceComponents, refs: 
       }
     }
     // The index kept being rewritten under us: answer from the tree.
-    yield * scan(repo.blocks, tree, filter, options, start)
+    yield * scan(blocks, tree, filter, options, start)
   }
 
-  return {
+  /** Background catch-ups, one after another. */
+  let indexing: Promise<unknown> = Promise.resolve()
+  let unsubscribe: (() => void) | undefined
+  const background = (work: string | (() => Promise<void>)): void => {
+    indexing = indexing.then(async () => {
+      if (stop.signal.aborted) return
+      if (typeof work === 'string') await service.catchUp(work)
+      else await work()
+    }).catch((err: unknown) => {
+      if (!stop.signal.aborted) log.warn({ err, branch: typeof work === 'string' ? work : undefined }, 'frame index catch-up failed; queries fall back to the tree')
+    })
+  }
+
+  const service: FrameIndexService = {
     list,
 
     catchUp: async (branch, options) => await exclusive(async () => await update(branch, options)),
@@ -284,9 +307,22 @@ function createFrameIndexService ({ repo, exclusive }: ServiceComponents, refs: 
       return out
     },
 
+    start: () => {
+      if (unsubscribe != null || stop.signal.aborted) return
+      unsubscribe = events.subscribe((e) => {
+        if (e.type !== 'ref:move') return
+        const move = e.detail as NodeEvents['ref:move']
+        if (move.to != null) background(move.ref)
+      })
+      background(async () => { for (const s of await service.status()) if (!s.current) background(s.branch) })
+    },
+
     close: async () => {
+      unsubscribe?.()
       stop.abort(new Error('the node is closing'))
       await Promise.all([...jobs.values()].map(async j => { await j.done.catch(() => {}) }))
+      await indexing
     }
   }
+  return service
 }

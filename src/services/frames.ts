@@ -14,7 +14,7 @@ import type { TreeChange } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
-import { frameIndex } from './frame-query.ts'
+import type { FrameIndexService } from './frame-query.ts'
 import { encodeRun, importPool, startImportPool } from './import-workers.ts'
 import type { EncodedRun } from './import-workers.ts'
 import { checkBranchSyntax } from './refs.ts'
@@ -103,7 +103,7 @@ async function * chunksOf (lines: AsyncIterable<string> | Iterable<string>, size
   if (chunk.length > 0) yield chunk
 }
 
-export function createFrameService (components: ServiceComponents, refs: RefService): FrameService {
+export function createFrameService (components: ServiceComponents, refs: RefService, index: FrameIndexService): FrameService {
   const { repo, exclusive, events } = components
   const blocks = repo.blocks
 
@@ -253,7 +253,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     async * list (options) {
       if (options?.kind != null || options?.tag != null || options?.q != null) {
         // Filters are answered by the frame index, never by scanning the tree.
-        yield * frameIndex(components, refs).list(options)
+        yield * index.list(options)
         return
       }
       const { tree } = await refs.resolveTree(options?.ref, options)

@@ -4,9 +4,13 @@ import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, DAG_PB, linksOf, RAW, SHA2_256, verifyBlock } from '../core/codec.ts'
 import { identity } from 'multiformats/hashes/identity'
+import type { Helia } from '@helia/interface'
+import { RepoCorruptError } from '../core/errors.ts'
 import { indexKeys } from '../storage/frame-index.ts'
 import { blockKey } from '../storage/level-db.ts'
-import { keys } from '../storage/state.ts'
+import type { RepoDb } from '../storage/level-db.ts'
+import { STATE_KINDS, stateKindOf } from '../storage/state.ts'
+import type { StateKinds, StateReader, StateRoots } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 
@@ -36,10 +40,11 @@ export interface GcResult {
 
 export interface GcService {
   /**
-   * Removes every block that no root reaches. Roots: every branch (`ref`), every peer's published
-   * head (remote-tracking refs), every working tree
-   * (`work`), fork records (ours, theirs and the commits they name), session heads, the pinning
-   * service's records and Helia's pins, the trees the frame index describes, and the empty tree.
+   * Removes every block that no root reaches. Roots: the CIDs held by every state key whose kind
+   * STATE_KINDS declares with `roots` (branches, remote-tracking refs, published heads, working
+   * trees, fork records, session heads, the pinning service's records), Helia's pins, the trees
+   * the frame index describes, and the empty tree. A state key of an undeclared kind stops the
+   * collection before anything is removed (ERR_REPO_CORRUPT): the blocks it holds are unknown.
    * Runs under the write lock; blocks written while it runs (by Helia, outside the lock) are kept.
    */
   gc (options?: GcOptions): Promise<GcResult>
@@ -154,45 +159,81 @@ function isSha256 (mh: Uint8Array): boolean {
   return mh.length === 34 && mh[0] === SHA2_256 && mh[1] === 32
 }
 
-export function createGcService ({ repo, exclusive }: ServiceComponents): GcService {
-  const { db, state } = repo
+/** Every CID a JSON value names: string properties named `cid`, and `{ "/": CID }` links. */
+function collectJsonCids (value: unknown, out: CID[], depth = 0): void {
+  if (value === null || typeof value !== 'object' || depth > 64) return
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v === 'string' && (k === 'cid' || (k === '/' && !Array.isArray(value)))) {
+      try { out.push(CID.parse(v)) } catch { /* not a CID: nothing to keep */ }
+    } else {
+      collectJsonCids(v, out, depth + 1)
+    }
+  }
+}
 
-  /** Roots kept in framehub's own state (refs, working trees, sessions, forks, index trees). */
+const textDecoder = new TextDecoder()
+
+/** The CIDs a state value holds, as its kind declares. Unreadable values hold nothing. */
+function rootsOf (how: StateRoots, value: Uint8Array, out: CID[]): void {
+  try {
+    if (how === 'cid') out.push(CID.decode(value))
+    else if (how === 'cids') collectCids(dagCbor.decode(value), out)
+    else if (how === 'json-cids') collectJsonCids(JSON.parse(textDecoder.decode(value)), out)
+  } catch { /* not what the kind holds: nothing to keep */ }
+}
+
+/** What garbage collection uses: the repository's stores, Helia's pins and the write lock. */
+export interface GcComponents {
+  db: RepoDb
+  state: StateReader
+  helia: () => Promise<Pick<Helia, 'pins'>>
+  exclusive: ServiceComponents['exclusive']
+}
+
+export interface GcInit {
+  /** The kinds of state keys and the CIDs each holds (default STATE_KINDS). */
+  stateKinds?: StateKinds
+}
+
+/** The garbage collector's components from a node's service components. */
+export const gcComponents = ({ repo, exclusive }: ServiceComponents): GcComponents =>
+  ({ db: repo.db, state: repo.state, helia: async () => await repo.helia(), exclusive })
+
+export function createGcService ({ db, state, helia, exclusive }: GcComponents, init: GcInit = {}): GcService {
+  const kinds = init.stateKinds ?? STATE_KINDS
+
+  /** Roots held in framehub's own state (every kind declared with roots) and index trees. */
   const stateRoots = async (): Promise<CID[]> => {
     const roots: CID[] = [EMPTY_TREE]
-    const cids = async (prefix: string): Promise<void> => {
-      for await (const [, value] of state.scan(prefix)) {
-        try { roots.push(CID.decode(value)) } catch { /* not a CID: nothing to keep */ }
+    // Every key, not a list of prefixes: a kind of key this code does not know stops the
+    // collection instead of having its blocks swept.
+    for await (const [key, value] of state.scan('')) {
+      const kind = stateKindOf(key, kinds)
+      if (kind == null) {
+        throw new RepoCorruptError(`repository state key "${key.slice(0, 100)}" is of no kind this version of framehub knows: garbage collection cannot tell which blocks it holds, nothing was removed`)
       }
+      // Kinds written outside the lock are read by pinRoots, before and after marking.
+      if (kind.declared.roots !== false && kind.declared.unlocked !== true) rootsOf(kind.declared.roots, value, roots)
     }
-    const records = async (prefix: string): Promise<void> => {
-      for await (const [, value] of state.scan(prefix)) {
-        try { collectCids(dagCbor.decode(value), roots) } catch { /* unreadable: nothing to keep */ }
-      }
-    }
-    await cids(keys.refPrefix)
-    await cids(keys.remotePrefix)
-    await cids('work ')
-    await cids('session-head ')
-    await records(keys.sessionHeadsPrefix)
-    await records(keys.forkPrefix)
     for await (const value of db.index.values({ gte: indexKeys.metaPrefix, lt: indexKeys.metaEnd })) {
       try { collectCids(dagCbor.decode(value), roots) } catch { /* a broken meta is rebuilt anyway */ }
     }
     return roots
   }
 
-  /** Roots held for pinning: the pinning service's records and Helia's own pins. */
+  /** Roots held for pinning: state written outside the lock (the pinning service's records) and Helia's own pins. */
   const pinRoots = async (options?: CallOptions): Promise<CID[]> => {
     const roots: CID[] = []
-    for await (const [, value] of state.scan('pin ')) {
-      try {
-        const record = JSON.parse(new TextDecoder().decode(value)) as { pin?: { cid?: unknown } }
-        if (typeof record.pin?.cid === 'string') roots.push(CID.parse(record.pin.cid))
-      } catch { /* not a pin record */ }
+    for (const [kind, declared] of Object.entries(kinds)) {
+      if (declared.unlocked !== true || declared.roots === false) continue
+      if (declared.named) {
+        for await (const [, value] of state.scan(`${kind} `)) rootsOf(declared.roots, value, roots)
+      } else {
+        const value = await state.bytes(kind)
+        if (value !== undefined) rootsOf(declared.roots, value, roots)
+      }
     }
-    const helia = await repo.helia()
-    for await (const pin of helia.pins.ls({ signal: options?.signal })) roots.push(pin.cid)
+    for await (const pin of (await helia()).pins.ls({ signal: options?.signal })) roots.push(pin.cid)
     return roots
   }
 

@@ -2,10 +2,14 @@ import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { walkClosure } from '../core/closure.ts'
 import { parseCid } from '../core/codec.ts'
+import type { Helia } from '@helia/interface'
 import { isFramehubError } from '../core/errors.ts'
-import type { FramehubNode } from '../node.ts'
-import { encodeJson } from '../storage/state.ts'
+import type { Network } from '../network/index.ts'
+import type { BlockStore } from '../storage/block-store.ts'
+import type { RepoDb } from '../storage/level-db.ts'
+import { encodeJson, keys } from '../storage/state.ts'
 import type { EventBus } from './events.ts'
+import type { ReplicationService } from './replication.ts'
 
 export type PinState = 'queued' | 'pinning' | 'pinned' | 'failed'
 
@@ -50,19 +54,38 @@ export interface PinStore {
   remove (requestid: string): Promise<boolean>
   /** Resolves when every queued job has run. */
   idle (): Promise<void>
+  /**
+   * Resumes the requests an earlier run left queued or pinning (idempotent). Every other call
+   * starts it too: a node that never serves pins never touches them.
+   */
+  start (): Promise<void>
   close (): Promise<void>
 }
 
 /** State keys of pin request records: `pin <requestid>`. */
-export const PIN_PREFIX = 'pin '
+export const PIN_PREFIX = keys.pinPrefix
 const PREFIX = PIN_PREFIX
-const keyOf = (requestid: string): string => PREFIX + requestid
+const keyOf = keys.pin
 /** Milliseconds in base 36, fixed width: request ids sort by creation time. */
 const msKey = (ms: number): string => ms.toString(36).padStart(10, '0')
 
-export interface PinStoreOptions {
+export interface PinStoreInit {
   /** Longest a pin may wait on the network for its blocks, ms (default 5 minutes). */
   fetchTimeoutMs?: number
+}
+
+/** What the pinning service uses. */
+export interface PinStoreComponents {
+  /** The repository's state, where the records are kept (written outside the write lock). */
+  state: RepoDb['state']
+  blocks: BlockStore
+  /** Helia, whose pin store holds the pins. */
+  helia: () => Promise<Pick<Helia, 'pins'>>
+  events: EventBus
+  /** The node in the swarm, to dial a request's origins (absent when offline). */
+  network?: Pick<Network, 'connect' | 'peers'>
+  /** Sync, to fetch a DAG this node lacks (absent when offline). */
+  replication?: Pick<ReplicationService, 'sync'>
 }
 
 /** Time to dial one of a pin request's origins, ms. */
@@ -79,9 +102,9 @@ const ORIGIN_DIAL_MS = 10_000
  * that are all here. An offline node (no `network`), or a DAG no peer gives in time, fails the
  * pin with the reason in `info.status_details`.
  */
-export function createPinStore (node: FramehubNode, events: EventBus, options: PinStoreOptions = {}): PinStore {
-  const { state } = node.repo.db
-  const fetchTimeoutMs = options.fetchTimeoutMs ?? 5 * 60_000
+export function createPinStore (components: PinStoreComponents, init: PinStoreInit = {}): PinStore {
+  const { state, blocks, helia, events } = components
+  const fetchTimeoutMs = init.fetchTimeoutMs ?? 5 * 60_000
   let lastMs = 0
   let chain: Promise<void> = Promise.resolve()
   let closed = false
@@ -121,19 +144,19 @@ export function createPinStore (node: FramehubNode, events: EventBus, options: P
     try {
       const fetched = await fetchMissing(cid, record.pin.origins ?? [])
       // Every block must be here: Helia pins offline.
-      let blocks = 0
-      for await (const _ of walkClosure(node.repo.blocks, cid)) blocks++
-      const pins = (await node.repo.helia()).pins
+      let count = 0
+      for await (const _ of walkClosure(blocks, cid)) count++
+      const pins = (await helia()).pins
       if (!await pins.isPinned(cid)) {
         for await (const _ of pins.add(cid, { offline: true } as Parameters<typeof pins.add>[1])) { /* drain */ }
       }
-      await setStatus(requestid, 'pinned', { dag_blocks: String(blocks), ...(fetched != null ? { fetched_blocks: String(fetched.blocks), fetched_from: fetched.peer } : {}) })
+      await setStatus(requestid, 'pinned', { dag_blocks: String(count), ...(fetched != null ? { fetched_blocks: String(fetched.blocks), fetched_from: fetched.peer } : {}) })
     } catch (err) {
       if (closing.signal.aborted) return // stays `pinning`: picked up again at the next start
       const details = isFramehubError(err) ? `${err.code}: ${err.message}` : (err as Error).message
       const missing = isFramehubError(err) && err.code === 'ERR_BLOCK_NOT_FOUND'
       await setStatus(requestid, 'failed', {
-        status_details: missing && node.network == null ? `${details} (this node is offline: import the blocks, or start it with the network)` : details
+        status_details: missing && components.network == null ? `${details} (this node is offline: import the blocks, or start it with the network)` : details
       })
     }
   }
@@ -143,8 +166,8 @@ export function createPinStore (node: FramehubNode, events: EventBus, options: P
    * has its whole closure here). Returns what came in, or undefined when nothing was needed.
    */
   const fetchMissing = async (cid: CID, origins: string[]): Promise<{ blocks: number, peer: string } | undefined> => {
-    const { network, replication } = node
-    if (network == null || replication == null || await node.repo.blocks.has(cid)) return undefined
+    const { network, replication } = components
+    if (network == null || replication == null || await blocks.has(cid)) return undefined
     // All at once; an origin that cannot be dialled is not an error: another peer may have the DAG.
     await Promise.all(origins.map(async origin => {
       try {
@@ -169,7 +192,7 @@ export function createPinStore (node: FramehubNode, events: EventBus, options: P
       if (r.pin.cid === cid && r.status !== 'failed') return
     }
     const parsed = parseCid(cid)
-    const pins = (await node.repo.helia()).pins
+    const pins = (await helia()).pins
     if (await pins.isPinned(parsed)) {
       for await (const _ of pins.rm(parsed)) { /* drain */ }
     }
@@ -190,16 +213,20 @@ export function createPinStore (node: FramehubNode, events: EventBus, options: P
     return record
   }
 
-  const ready = (async () => {
-    // Pick up where a previous run stopped.
-    for await (const r of all({ reverse: true })) {
-      lastMs = Math.max(lastMs, Date.parse(r.created))
-      break
-    }
-    for await (const r of all()) {
-      if (r.status === 'queued' || r.status === 'pinning') void serial(pinJob(r.requestid))
-    }
-  })()
+  let ready: Promise<void> | undefined
+  const start = async (): Promise<void> => {
+    ready ??= (async () => {
+      // Pick up where a previous run stopped.
+      for await (const r of all({ reverse: true })) {
+        lastMs = Math.max(lastMs, Date.parse(r.created))
+        break
+      }
+      for await (const r of all()) {
+        if (r.status === 'queued' || r.status === 'pinning') void serial(pinJob(r.requestid))
+      }
+    })()
+    await ready
+  }
 
   const matches = (r: PinRecord, f: PinFilter): boolean => {
     if (!f.status.includes(r.status)) return false
@@ -221,14 +248,14 @@ export function createPinStore (node: FramehubNode, events: EventBus, options: P
 
   return {
     async add (pin) {
-      await ready
+      await start()
       const record = await newRecord(pin)
       void serial(pinJob(record.requestid))
       return record
     },
     get: read,
     async list (f) {
-      await ready
+      await start()
       // Request ids start with the creation time: before/after become key bounds.
       const lt = f.before != null ? PREFIX + msKey(f.before.getTime()) : undefined
       const gte = f.after != null ? PREFIX + msKey(f.after.getTime() + 1) : undefined
@@ -242,7 +269,7 @@ export function createPinStore (node: FramehubNode, events: EventBus, options: P
       return { count, results }
     },
     async replace (requestid, pin) {
-      await ready
+      await start()
       const old = await read(requestid)
       if (old == null) return undefined
       const record = await newRecord(pin)
@@ -252,7 +279,7 @@ export function createPinStore (node: FramehubNode, events: EventBus, options: P
       return record
     },
     async remove (requestid) {
-      await ready
+      await start()
       const old = await read(requestid)
       if (old == null) return false
       await state.del(keyOf(requestid))
@@ -260,15 +287,16 @@ export function createPinStore (node: FramehubNode, events: EventBus, options: P
       return true
     },
     async idle () {
-      await ready
+      await start()
       let seen: Promise<void> | undefined
       while (seen !== chain) {
         seen = chain
         await chain
       }
     },
+    start,
     async close () {
-      await ready.catch(() => {})
+      await ready?.catch(() => {})
       // Jobs not started yet stay queued in the records and run on the next start; a fetch under
       // way is abandoned (its staged blocks are dropped) and runs again then too.
       closed = true

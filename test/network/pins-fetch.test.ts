@@ -24,8 +24,8 @@ describe('the pinning service fetches what this node lacks from the network', { 
     ({ dir, cleanup } = await tempDir('framehub-pins-fetch-'))
     a = await createNode({ repo: join(dir, 'a'), create: true, network: { listen, network: 'pins-fetch' } })
     // b knows nobody at first: the pin request's origins name a.
-    b = await createNode({ repo: join(dir, 'b'), create: true, network: { listen, network: 'pins-fetch' } })
-    app = await createGateway(b, { logger: false, underPressure: false, pinFetchTimeout: 3000 })
+    b = await createNode({ repo: join(dir, 'b'), create: true, network: { listen, network: 'pins-fetch' }, pins: { fetchTimeoutMs: 3000 } })
+    app = await createGateway(b, { logger: false, underPressure: false })
     auth = { authorization: `Bearer ${b.repo.config.apiToken}` }
   })
   after(async () => {

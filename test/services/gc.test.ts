@@ -14,9 +14,11 @@ import { encodeFrame, frameFromJson } from '../../src/core/frame.ts'
 import { createNode, initNode } from '../../src/node.ts'
 import type { FramehubNode } from '../../src/node.ts'
 import { EMPTY_TREE } from '../../src/services/context.ts'
-import { MarkSet } from '../../src/services/gc.ts'
+import { createGcService, MarkSet } from '../../src/services/gc.ts'
+import type { GcComponents } from '../../src/services/gc.ts'
 import { blockKey } from '../../src/storage/level-db.ts'
-import { encodeCbor, encodeCid, encodeJson } from '../../src/storage/state.ts'
+import { encodeCbor, encodeCid, encodeJson, keys, STATE_KINDS, stateKindOf } from '../../src/storage/state.ts'
+import type { StateKinds } from '../../src/storage/state.ts'
 import { CLI, runCli, tempDir, tempNode } from '../helpers/repo.ts'
 
 async function * once (bytes: Uint8Array): AsyncGenerator<Uint8Array> { yield bytes }
@@ -273,5 +275,78 @@ describe('garbage collection', () => {
     } finally {
       await cleanup()
     }
+  })
+
+  describe('roots come from the declared kinds of state keys', () => {
+    let node: FramehubNode
+    let cleanup: () => Promise<void>
+    before(async () => { ({ node, cleanup } = await tempNode()) })
+    after(async () => { await cleanup() })
+
+    /** A garbage collector over `node`'s repository that knows `kinds`. */
+    const gcWith = (kinds: StateKinds): ReturnType<typeof createGcService> => {
+      const components: GcComponents = {
+        db: node.repo.db,
+        state: node.repo.state,
+        helia: async () => await node.repo.helia(),
+        exclusive: async (fn) => await fn()
+      }
+      return createGcService(components, { stateKinds: kinds })
+    }
+
+    it('every key the state builders make is of a declared kind', () => {
+      for (const [name, key] of Object.entries(keys)) {
+        const built = typeof key === 'string' ? (key.endsWith(' ') ? key + 'name' : key) : (key as (...a: string[]) => string)('a', 'b', 'c')
+        assert.ok(stateKindOf(built) != null, `keys.${name} builds "${built}", of no declared kind`)
+      }
+      assert.equal(stateKindOf('ref'), undefined, 'a named kind without a name')
+      assert.equal(stateKindOf('config x'), undefined, 'a single key with a name')
+      assert.equal(stateKindOf('toString x'), undefined, 'not a kind: a property every object has')
+    })
+
+    it('a state key of an undeclared kind stops the collection before anything is removed', async () => {
+      const orphan = dag('unknown-kind')
+      await node.repo.blocks.putMany(orphan)
+      const held = dag('held-by-unknown-kind')
+      await node.repo.blocks.putMany(held)
+      await node.repo.db.state.put('future-kind x', encodeCid((held[0] as Block).cid))
+      try {
+        const before = await blockCount(node)
+        for (const options of [{ dryRun: true }, {}]) {
+          await assert.rejects(node.gc.gc(options), (err: { code?: string, message?: string }) => {
+            assert.equal(err.code, 'ERR_REPO_CORRUPT')
+            assert.match(err.message ?? '', /future-kind x/)
+            return true
+          })
+        }
+        assert.equal(await blockCount(node), before, 'nothing was removed')
+        for (const b of [...orphan, ...held]) assert.equal(await node.repo.blocks.has(b.cid), true)
+      } finally {
+        await node.repo.db.state.del('future-kind x')
+      }
+    })
+
+    it('a new kind declared as holding CIDs keeps what it holds; declared as holding none, it keeps nothing', async () => {
+      for (const [roots, kept] of [['cid', true], ['cids', true], ['json-cids', true], [false, false]] as const) {
+        const held = dag(`new-kind-${String(roots)}`)
+        const orphan = dag(`orphan-${String(roots)}`)
+        await node.repo.blocks.putMany([...held, ...orphan])
+        const root = (held[0] as Block).cid
+        const value = roots === 'cids' ? encodeCbor({ at: [root] }) : roots === 'json-cids' ? encodeJson({ record: { cid: root.toString() } }) : encodeCid(root)
+        await node.repo.db.state.put('new-kind x', value)
+        const r = await gcWith({ ...STATE_KINDS, 'new-kind': { named: true, roots } }).gc()
+        assert.equal(r.missing, 0)
+        for (const b of held) assert.equal(await node.repo.blocks.has(b.cid), kept, `roots ${String(roots)}: ${b.cid}`)
+        for (const b of orphan) assert.equal(await node.repo.blocks.has(b.cid), false, 'what nothing holds goes')
+        await node.repo.db.state.del('new-kind x')
+      }
+      // A single key (no name) of a new kind too.
+      const held = dag('single-kind')
+      await node.repo.blocks.putMany(held)
+      await node.repo.db.state.put('single-kind', encodeCid((held[0] as Block).cid))
+      await gcWith({ ...STATE_KINDS, 'single-kind': { named: false, roots: 'cid' } }).gc()
+      for (const b of held) assert.equal(await node.repo.blocks.has(b.cid), true)
+      await node.repo.db.state.del('single-kind')
+    })
   })
 })

@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import type { NodeEvents } from '../../services/events.ts'
 import { UsageError } from '../../core/errors.ts'
 import { collect, globals } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
@@ -52,7 +51,8 @@ export function registerDaemon (program: Command): void {
         warn: (o: object, m: string) => { if (logger != null) logger.warn(o, m); else process.stderr.write(`framehub daemon: ${m} ${JSON.stringify(o)}\n`) },
         debug: (o: object, m: string) => { logger?.debug(o, m) }
       }
-      const node = await createNode({ repo: options.repo, create: true, network: network != null ? { ...network, autoPublish: opts.autoPublish, sessionPublishMs: opts.autoPublish ? undefined : 0, log } : undefined })
+      // A long-running node: its frame index is kept caught up and queued pin requests resume.
+      const node = await createNode({ repo: options.repo, create: true, background: true, log, network: network != null ? { ...network, autoPublish: opts.autoPublish, sessionPublishMs: opts.autoPublish ? undefined : 0, log } : undefined })
       // Logs go to stderr: stdout carries only the address line (one JSON document with --json).
       // Load Helia (pins, attachments) before the first request: importing it blocks the event
       // loop for most of a second, which the load shedder would read as overload.
@@ -81,24 +81,8 @@ export function registerDaemon (program: Command): void {
       const bound = typeof address === 'object' && address != null ? address : { address: host, port }
       const url = `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`
 
-      // Keep the frame index current in the background: a commit too big to index in its own write
-      // (or an index left stale by an older version) is caught up here, not on the next query.
-      let indexing: Promise<unknown> = Promise.resolve()
-      const catchUp = (branch: string): void => {
-        indexing = indexing.then(async () => await node.index.catchUp(branch)).catch((err: unknown) => {
-          app.log.warn({ err, branch }, 'frame index catch-up failed; queries fall back to the tree')
-        })
-      }
-      for (const s of await node.index.status()) if (!s.current) catchUp(s.branch)
-      const unsubscribe = node.events.subscribe((e) => {
-        if (e.type !== 'ref:move') return
-        const move = e.detail as NodeEvents['ref:move']
-        if (move.to != null) catchUp(move.ref)
-      })
-
       let stopping: Promise<void> | undefined
       const stop = async (): Promise<void> => {
-        unsubscribe()
         // The address goes first: from now on CLI commands stop coming here.
         await clearApiAddress(node.repo.path).catch(() => {})
         await app.close()
