@@ -29,6 +29,10 @@ import { createGcService, gcComponents } from './services/gc.ts'
 import { createPinStore } from './services/pins.ts'
 import type { PinStore } from './services/pins.ts'
 import type { GcService } from './services/gc.ts'
+import { createAttachmentService } from './services/attachments.ts'
+import type { AttachmentService } from './services/attachments.ts'
+import { createRepoStats } from './services/repo-stats.ts'
+import type { RepoStats } from './services/repo-stats.ts'
 
 /** How to open a node. */
 export interface NodeConfig {
@@ -83,6 +87,10 @@ export interface FramehubNode {
   readonly gc: GcService
   /** The pinning service's requests (IPFS Pinning Service API) and the pins they hold. */
   readonly pins: PinStore
+  /** Files stored with UnixFS (frame attachments), with the name and media type given at upload. */
+  readonly attachments: AttachmentService
+  /** Counts and sizes of the repository, for monitoring. */
+  readonly stats: RepoStats
   /** What the services wrote, announced after it landed (commits, ref moves, steps, ...). */
   readonly events: EventBus
   /** The node in the swarm (only when opened with `network`). */
@@ -205,6 +213,8 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
     index,
     gc: createGcService(gcComponents(components)),
     pins,
+    attachments: createAttachmentService(components),
+    stats: createRepoStats(components),
     events: components.events,
     network,
     replication,

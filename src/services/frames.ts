@@ -1,6 +1,3 @@
-import { createRequire } from 'node:module'
-import { basename } from 'node:path'
-import type mimeTypes from 'mime-types'
 import { CID } from 'multiformats/cid'
 import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
@@ -17,6 +14,8 @@ import type { CallOptions, ProgressOptions, ServiceComponents } from './context.
 import type { FrameIndexService } from './frame-query.ts'
 import { encodeRun, importPool, startImportPool } from './import-workers.ts'
 import type { EncodedRun } from './import-workers.ts'
+import { storeFile } from './attachments.ts'
+import type { AttachmentInput } from './attachments.ts'
 import { checkBranchSyntax } from './refs.ts'
 import type { RefService } from './refs.ts'
 
@@ -59,12 +58,7 @@ export interface ListFramesOptions extends CallOptions {
   limit?: number
 }
 
-export interface AttachmentInput {
-  name: string
-  bytes: Uint8Array
-  /** Media type; guessed from the name if missing. */
-  type?: string
-}
+export type { AttachmentInput } from './attachments.ts'
 
 /** Writing, staging and reading frames. */
 export interface FrameService {
@@ -74,8 +68,11 @@ export interface FrameService {
   import (lines: AsyncIterable<string> | Iterable<string>, options?: PutFrameOptions & ProgressOptions<ImportProgress>): Promise<ImportResult>
   /** Stores a file with UnixFS and describes it for a frame's `attachments`. */
   attach (input: AttachmentInput, options?: CallOptions): Promise<Attachment>
-  /** Reads a frame by CID, or by id in `ref` (default: the current working tree). */
-  get (cidOrId: string, options?: CallOptions & { ref?: string }): Promise<FrameRecord>
+  /**
+   * Reads a frame by CID, or by id in `ref` (default: the current working tree). With `byId`,
+   * always by id, also when the id happens to parse as a CID.
+   */
+  get (cidOrId: string, options?: CallOptions & { ref?: string, byId?: boolean }): Promise<FrameRecord>
   list (options?: ListFramesOptions): AsyncIterable<FrameRecord>
   /** Stages the removal of a frame id. */
   remove (id: string, options?: PutFrameOptions): Promise<{ id: string, tree: CID }>
@@ -232,17 +229,10 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       return { frames: changes.size, tree }
     }),
 
-    attach: async (input, options) => {
-      const { unixfs } = await import('@helia/unixfs')
-      const fs = unixfs(await repo.helia())
-      const cid = await fs.addBytes(input.bytes, { signal: options?.signal })
-      // mime-types (and its 200 kB table) is loaded only when an attachment needs a type guessed.
-      const type = input.type ?? ((createRequire(import.meta.url)('mime-types') as typeof mimeTypes).lookup(input.name) || 'application/octet-stream')
-      return { name: basename(input.name), cid, size: input.bytes.byteLength, type }
-    },
+    attach: async (input, options) => await storeFile(repo, input, options),
 
     get: async (cidOrId, options) => {
-      const asCid = tryParseCid(cidOrId)
+      const asCid = options?.byId === true ? undefined : tryParseCid(cidOrId)
       if (asCid != null) return await readFrame(asCid, options)
       const { tree } = await refs.resolveTree(options?.ref, options)
       const found = await findFrame(blocks, tree, cidOrId, options)

@@ -2,8 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { FramehubNode } from '../../node.ts'
 import type { EventBus } from '../../services/events.ts'
-import { keys } from '../../storage/state.ts'
-import { PIN_PREFIX } from '../../services/pins.ts'
 import { repoCounter } from './repo-counts.ts'
 import type { StreamSlots } from './streams.ts'
 
@@ -46,16 +44,12 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
     registers: [registry],
     async collect () { this.set((await node.refs.listBranches()).length) }
   })
-  // Counted from the repository's state when scraped: one key per session and per pin request.
-  const countKeys = (name: string, help: string, prefix: string): Gauge => new Gauge({
+  // Read from the repository when scraped.
+  const readGauge = (name: string, help: string, read: () => Promise<number>): Gauge => new Gauge({
     name,
     help,
     registers: [registry],
-    async collect () {
-      let n = 0
-      for await (const _ of node.repo.state.scan(prefix)) n++
-      this.set(n)
-    }
+    async collect () { this.set(await read()) }
   })
   // Frames and commits: counted once, then kept up to date from what changed (repo-counts.ts).
   // Two gauges read one count: a scrape collects them together, and the second finds nothing new.
@@ -77,21 +71,10 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
     registers: [registry],
     async collect () { this.set((await counts()).commits) }
   })
-  new Gauge({
-    name: 'framehub_blocks_bytes',
-    help: 'Approximate on-disk size of the stored blocks (LevelDB estimate; data not yet compacted to disk counts later)',
-    registers: [registry],
-    async collect () {
-      const blocks = node.repo.db.blocks
-      const start = blocks.prefix
-      // The sublevel's keys are prefix + key; the prefix with its last character bumped ends the range.
-      const end = start.slice(0, -1) + String.fromCharCode(start.charCodeAt(start.length - 1) + 1)
-      const db = node.repo.db.db as unknown as { approximateSize?: (a: string, b: string) => Promise<number> }
-      if (typeof db.approximateSize === 'function') this.set(await db.approximateSize(start, end).catch(() => 0))
-    }
-  })
-  countKeys('framehub_sessions', 'Reasoning sessions in the repository', keys.sessionHeadsPrefix)
-  countKeys('framehub_pins', 'Pin requests recorded by the pinning service API', PIN_PREFIX)
+  const { stats } = node
+  readGauge('framehub_blocks_bytes', 'Approximate on-disk size of the stored blocks (LevelDB estimate; data not yet compacted to disk counts later)', stats.blocksBytes)
+  readGauge('framehub_sessions', 'Reasoning sessions in the repository', stats.sessions)
+  readGauge('framehub_pins', 'Pin requests recorded by the pinning service API', stats.pins)
   new Gauge({
     name: 'framehub_index_lag',
     help: 'Branches whose frame index does not describe the branch head (0 normally: ref moves update the index in the same atomic write; a change too big for one write, or an index to rebuild, counts until the next filtered query catches it up)',
@@ -100,15 +83,7 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
       this.set((await node.index.status()).filter(s => !s.current).length)
     }
   })
-  new Gauge({
-    name: 'framehub_store_bytes',
-    help: 'Approximate on-disk size of the repository store (LevelDB estimate)',
-    registers: [registry],
-    async collect () {
-      const db = node.repo.db.db as unknown as { approximateSize?: (a: string, b: string) => Promise<number> }
-      if (typeof db.approximateSize === 'function') this.set(await db.approximateSize('', '\uffff').catch(() => 0))
-    }
-  })
+  readGauge('framehub_store_bytes', 'Approximate on-disk size of the repository store (LevelDB estimate)', stats.storeBytes)
   // The network (only a networked node has peers, chains and syncs; the series read 0 otherwise).
   new Gauge({
     name: 'framehub_peers',

@@ -1,24 +1,11 @@
-import { unixfs } from '@helia/unixfs'
 import type { FastifyInstance } from 'fastify'
-import type { CID } from 'multiformats/cid'
 import { parseCid } from '../../../core/codec.ts'
-import { BlockNotFoundError, isFramehubError } from '../../../core/errors.ts'
-import { encodeJson } from '../../../storage/state.ts'
+import { isFramehubError } from '../../../core/errors.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { primedStream } from '../../primed.ts'
-import { requestSignal } from '../../util.ts'
+import { parseRange, requestSignal } from '../../util.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
-
-/** What the gateway remembers of an upload, so a download gets the right media type. */
-interface AttachmentMeta {
-  name: string
-  type: string
-  size: number
-}
-
-/** State key of an attachment's metadata (a space separates kind and name, as in src/storage/state.ts). */
-const metaKey = (cid: CID): string => `attachment ${cid.toString()}`
 
 /** Errors of a download's UnixFS read that are answered as they are (not as "not a UnixFS file"). */
 const PASS_THROUGH = new Set(['ERR_BLOCK_CORRUPT', 'ERR_BLOCK_NOT_FOUND', 'ERR_BLOCK_INVALID'])
@@ -26,34 +13,8 @@ const PASS_THROUGH = new Set(['ERR_BLOCK_CORRUPT', 'ERR_BLOCK_NOT_FOUND', 'ERR_B
 const MEDIA_TYPE = /^[\w.+-]+\/[\w.+-]+$/
 const SAFE_NAME = /^[^/\\\u0000-\u001f"]{1,255}$/
 
-/** Parses `Range: bytes=a-b` for a body of `size` bytes: a range, null (serve all), or 'unsatisfiable'. */
-export function parseRange (header: string | undefined, size: number): { start: number, end: number } | null | 'unsatisfiable' {
-  if (header == null) return null
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
-  // Several ranges or other units: ignoring Range and sending everything is allowed (RFC 9110 14.2).
-  if (m == null) return null
-  const [, a = '', b = ''] = m
-  if (a === '' && b === '') return null
-  let start: number
-  let end: number
-  if (a === '') {
-    const suffix = Number(b)
-    if (suffix === 0) return 'unsatisfiable'
-    start = Math.max(0, size - suffix)
-    end = size - 1
-  } else {
-    start = Number(a)
-    end = b === '' ? size - 1 : Math.min(Number(b), size - 1)
-    if (b !== '' && Number(b) < start) return null
-  }
-  if (start >= size || size === 0) return 'unsatisfiable'
-  return { start, end }
-}
-
 export async function attachmentRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { node, auth, limits } = ctx
-  // Helia starts on first use (the repository opens it lazily).
-  const fs = async (): Promise<ReturnType<typeof unixfs>> => unixfs(await node.repo.helia())
 
   // Uploads are raw bytes of any media type: no JSON parsing here.
   app.removeAllContentTypeParsers()
@@ -86,9 +47,7 @@ export async function attachmentRoutes (app: FastifyInstance, ctx: ApiContext): 
     if (type != null && !MEDIA_TYPE.test(type)) throw new HttpError(httpCodes.validation, `"${type}" is not a media type`)
     type = type?.toLowerCase()
     const bytes = request.body ?? Buffer.alloc(0)
-    const record = await node.frames.attach({ name, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), type }, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
-    const meta: AttachmentMeta = { name: record.name, type: record.type, size: record.size }
-    await node.repo.db.state.put(metaKey(record.cid), encodeJson(meta))
+    const record = await node.attachments.add({ name, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), type }, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
     const cid = record.cid.toString()
     return await reply.code(201).header('location', `/api/v1/attachments/${cid}`)
       .send({ name: record.name, cid, size: record.size, type: record.type, link: { '/': cid } })
@@ -104,12 +63,11 @@ export async function attachmentRoutes (app: FastifyInstance, ctx: ApiContext): 
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
     const cid = parseCid(request.params.cid, 'attachment CID')
-    // Local blocks only: the gateway never waits on the network.
-    if (!await node.repo.blocks.has(cid)) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
     let size: number
     try {
-      const stat = await (await fs()).stat(cid, { offline: true, signal })
-      if (stat.type === 'directory') throw new HttpError(httpCodes.notAcceptable, `${cid} is a directory, not a file`)
+      // Local blocks only (ERR_BLOCK_NOT_FOUND otherwise): the gateway never waits on the network.
+      const stat = await node.attachments.stat(cid, { signal })
+      if (stat.kind === 'directory') throw new HttpError(httpCodes.notAcceptable, `${cid} is a directory, not a file`)
       size = Number(stat.size)
     } catch (err) {
       // A block corrupt on disk (hash-checked by the repository's Helia blockstore) or gone is not
@@ -117,7 +75,7 @@ export async function attachmentRoutes (app: FastifyInstance, ctx: ApiContext): 
       if (err instanceof HttpError || (isFramehubError(err) && PASS_THROUGH.has(err.code)) || (err as Error).name === 'AbortError') throw err
       throw new HttpError(httpCodes.notAcceptable, `${cid} is not a UnixFS file: fetch it from /ipfs/${cid}?format=raw`)
     }
-    const stored = await node.repo.state.json<AttachmentMeta>(metaKey(cid))
+    const stored = await node.attachments.label(cid)
     const type = stored?.type ?? 'application/octet-stream'
     const name = (stored?.name ?? cid.toString()).replace(/[^\w.+-]/g, '_')
     const etag = `"${cid.toString()}"`
@@ -128,7 +86,7 @@ export async function attachmentRoutes (app: FastifyInstance, ctx: ApiContext): 
       ? undefined
       // The first chunk is read, its blocks hash-checked, before any header is set: a corrupt
       // block there is a plain JSON error (ERR_BLOCK_CORRUPT).
-      : await primedStream((await fs()).cat(cid, { offset, length, offline: true, signal }))
+      : await primedStream(node.attachments.cat(cid, { offset, length, signal }))
     void reply
       .header('accept-ranges', 'bytes')
       .header('etag', etag)

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { parseCid, toJsonView } from '../../../core/codec.ts'
 import type { ForkRecord } from '../../../core/commit.ts'
-import { walkHistory } from '../../../core/history.ts'
 import { checkBranchSyntax } from '../../../services/refs.ts'
 import { cidsText, decodeCursor, encodeCursor, maybeCidText, requestSignal } from '../../util.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
@@ -78,7 +77,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     const commits: Array<{ cid: string, commit: unknown }> = []
     let seen = 0
     let more = false
-    for await (const entry of walkHistory(node.repo.blocks, [parseCid(head)], { signal })) {
+    for await (const entry of node.commits.log(head, { signal })) {
       if (seen++ < skip) continue
       if (commits.length >= limit) { more = true; break }
       commits.push({ cid: entry.cid.toString(), commit: toJsonView(entry.commit) })

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { cidString, parseCid } from '../../../core/codec.ts'
-import { FrameNotFoundError } from '../../../core/errors.ts'
-import { findFrame, frameToJson } from '../../../core/frame.ts'
+import { frameToJson } from '../../../core/frame.ts'
 import type { Frame } from '../../../core/frame.ts'
 import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
 import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'
@@ -112,13 +111,8 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    const id = request.params['*']
-    const { ref } = request.query
     // Looked up in the tree even when the id happens to parse as a CID.
-    const { tree } = await node.refs.resolveTree(ref, { signal })
-    const found = await findFrame(node.repo.blocks, tree, id, { signal })
-    if (found == null) throw new FrameNotFoundError(`no frame "${id}" in ${ref ?? 'the working tree'}`, { id })
-    return recordView(await node.frames.get(cidString(found.cid), { signal }))
+    return recordView(await node.frames.get(request.params['*'], { ref: request.query.ref, byId: true, signal }))
   })
 
   app.delete<{ Params: { '*': string }, Querystring: { branch?: string } }>('/frames/by-id/*', {

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify'
 import { checkBranchSyntax } from '../../../services/refs.ts'
-import type { IndexStatus, RebuildProgress } from '../../../services/frame-query.ts'
+import type { FrameIndexService, IndexStatus, RebuildProgress } from '../../../services/frame-query.ts'
 import type { GcProgress, GcResult } from '../../../services/gc.ts'
-import type { IndexUpdate } from '../../../storage/frame-index.ts'
 import { answerWithProgress, wantsProgress } from '../../long-work.ts'
 import { maybeCidText, requestSignal } from '../../util.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
+
+/** What a rebuild or catch-up did to one branch's index. */
+type IndexUpdate = Awaited<ReturnType<FrameIndexService['catchUp']>>
 
 const cidOrNull = { type: ['string', 'null'] } as const
 

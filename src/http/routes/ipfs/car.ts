@@ -8,8 +8,12 @@ import { cidKey, decodeAny, RAW } from '../../../core/codec.ts'
 import type { Block } from '../../../core/codec.ts'
 import { pacer } from '../../../core/pace.ts'
 import type { BlockReader } from '../../../core/tree/index.ts'
-import type { BlockStore } from '../../../storage/block-store.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
+
+/** What the gateway reads blocks from: the repository's blocks, local only. */
+export interface BlockSource extends BlockReader {
+  has (cid: CID, options?: { signal?: AbortSignal }): Promise<boolean>
+}
 
 export type DagScope = 'block' | 'entity' | 'all'
 
@@ -22,12 +26,12 @@ export interface EntityBytes {
 export const isIdentity = (cid: CID): boolean => cid.multihash.code === identity.code
 
 /** Reads a block; identity CIDs are answered from their own digest. */
-export async function readBlock (blocks: BlockStore, cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
+export async function readBlock (blocks: BlockSource, cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
   if (isIdentity(cid)) return cid.multihash.digest
   return await blocks.get(cid, { signal })
 }
 
-export async function hasBlock (blocks: BlockStore, cid: CID, signal?: AbortSignal): Promise<boolean> {
+export async function hasBlock (blocks: BlockSource, cid: CID, signal?: AbortSignal): Promise<boolean> {
   return isIdentity(cid) || await blocks.has(cid, { signal })
 }
 
@@ -36,7 +40,7 @@ export async function hasBlock (blocks: BlockStore, cid: CID, signal?: AbortSign
  * Resolves an IPLD path below `root` (DAG-CBOR map keys and list indexes, DAG-PB link names).
  * Returns the blocks it went through (to go first in the CAR) and the CID at the end.
  */
-export async function resolvePath (blocks: BlockStore, root: CID, segments: string[], signal?: AbortSignal): Promise<{ via: Block[], target: CID }> {
+export async function resolvePath (blocks: BlockSource, root: CID, segments: string[], signal?: AbortSignal): Promise<{ via: Block[], target: CID }> {
   const via: Block[] = []
   let cid = root
   let i = 0
@@ -71,7 +75,7 @@ export async function resolvePath (blocks: BlockStore, root: CID, segments: stri
  * again. Every walk here lets the event loop run between pieces (`pacer`): block reads are
  * synchronous, and a full-DAG CAR of 100k blocks would otherwise hold the loop for seconds.
  */
-export async function * scopeBlocks (blocks: BlockStore, root: CID, scope: DagScope, range: EntityBytes | undefined, signal?: AbortSignal, seen = new Set<string>()): AsyncGenerator<Block> {
+export async function * scopeBlocks (blocks: BlockSource, root: CID, scope: DagScope, range: EntityBytes | undefined, signal?: AbortSignal, seen = new Set<string>()): AsyncGenerator<Block> {
   const emit = (cid: CID): boolean => {
     const key = cidKey(cid)
     if (seen.has(key)) return false
@@ -112,7 +116,7 @@ export async function * scopeBlocks (blocks: BlockStore, root: CID, scope: DagSc
 }
 
 /** The block store as a closure walk reads it, identity CIDs answered from their digest. */
-const identityAware = (blocks: BlockStore): BlockReader => ({
+const identityAware = (blocks: BlockSource): BlockReader => ({
   get: async (cid, options) => await readBlock(blocks, cid, options?.signal)
 })
 
@@ -126,7 +130,7 @@ function tryUnixFs (data: Uint8Array): UnixFS | undefined {
 
 /** The shard nodes of a HAMT directory (DAG-PB links `follow` accepts), depth-first pre-order. */
 async function * shardBlocks (
-  blocks: BlockStore, root: CID, rootBytes: Uint8Array, emit: (cid: CID) => boolean, signal: AbortSignal | undefined,
+  blocks: BlockSource, root: CID, rootBytes: Uint8Array, emit: (cid: CID) => boolean, signal: AbortSignal | undefined,
   follow: (link: dagPb.PBLink) => boolean
 ): AsyncGenerator<Block> {
   const stack: Array<{ cid: CID, bytes?: Uint8Array }> = [{ cid: root, bytes: rootBytes }]
@@ -144,7 +148,7 @@ async function * shardBlocks (
 
 /** The blocks of a UnixFS file needed for bytes [from, to] (all of them without a range). */
 async function * fileBlocks (
-  blocks: BlockStore, root: CID, rootBytes: Uint8Array, range: EntityBytes | undefined, size: bigint,
+  blocks: BlockSource, root: CID, rootBytes: Uint8Array, range: EntityBytes | undefined, size: bigint,
   emit: (cid: CID) => boolean, signal: AbortSignal | undefined
 ): AsyncGenerator<Block> {
   const total = Number(size)
