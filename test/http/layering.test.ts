@@ -58,3 +58,13 @@ test('the CLI (src/cli) imports from src/storage only where a repository or a ru
   const reaching = (await storageImports('cli')).filter(line => !allowed.has(line.split(' → ')[1] as string) && !known.has(line))
   assert.deepEqual(reaching, [])
 })
+
+test('no file of the gateway reads or writes the repository\'s state, database or Helia directly', async () => {
+  // State writes must go through a service (write lock, WriteBatch); reads of state through one too.
+  const direct: string[] = []
+  for await (const file of sources(join(SRC, 'http'))) {
+    const text = await readFile(file, 'utf8')
+    for (const m of text.matchAll(/\.repo\.(db|state|batch|journal|helia)\b/g)) direct.push(`${relative(SRC, file)}: ${m[0]}`)
+  }
+  assert.deepEqual(direct, [])
+})
