@@ -214,7 +214,7 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
     gc: createGcService(gcComponents(components)),
     pins,
     attachments: createAttachmentService(components),
-    stats: createRepoStats(components),
+    stats: createRepoStats({ repo, refs }),
     events: components.events,
     network,
     replication,

@@ -1,10 +1,11 @@
 import type { CID } from 'multiformats/cid'
-import { readCommit } from '../../core/history.ts'
-import { pacer } from '../../core/pace.ts'
-import { countEntries, diffTrees } from '../../core/tree/index.ts'
-import type { FramehubNode } from '../../node.ts'
+import { readCommit } from '../core/history.ts'
+import { pacer } from '../core/pace.ts'
+import { countEntries, diffTrees } from '../core/tree/index.ts'
+import type { BlockReader } from '../core/tree/index.ts'
+import type { RefService } from './refs.ts'
 
-/** What the scrape reads: frames per branch head, distinct commits under all branches. */
+/** What a metrics scrape reads: frames per branch head, distinct commits under all branches. */
 export interface RepoCounts {
   /** Frames in the committed tree of each branch. */
   frames: Map<string, number>
@@ -22,8 +23,12 @@ export interface RepoCounts {
  *   complete). A deleted branch starts the count over, on the next scrape.
  * The first scrape walks everything once, yielding to the event loop as it goes.
  */
-export function repoCounter (node: FramehubNode): () => Promise<RepoCounts> {
-  const reader = node.repo.blocks
+export interface RepoCounterComponents {
+  blocks: BlockReader
+  refs: Pick<RefService, 'listBranches' | 'treeOfCommit'>
+}
+
+export function repoCounter ({ blocks: reader, refs }: RepoCounterComponents): () => Promise<RepoCounts> {
   const trees = new Map<string, { tree: CID, frames: number }>()
   let seen = new Set<string>()
   let heads = new Map<string, string>()
@@ -63,7 +68,7 @@ export function repoCounter (node: FramehubNode): () => Promise<RepoCounts> {
   }
 
   const count = async (): Promise<RepoCounts> => {
-    const branches = await node.refs.listBranches()
+    const branches = await refs.listBranches()
     const now = new Map(branches.map(b => [b.name, b.commit.toString()]))
     // Branch heads only move forward (commit, merge, fast-forward); one that went away may have
     // taken commits with it, so the set is rebuilt.
@@ -73,7 +78,7 @@ export function repoCounter (node: FramehubNode): () => Promise<RepoCounts> {
     const frames = new Map<string, number>()
     for (const branch of branches) {
       await addHistory(branch.commit)
-      frames.set(branch.name, await framesOf(branch.name, await node.refs.treeOfCommit(branch.commit)))
+      frames.set(branch.name, await framesOf(branch.name, await refs.treeOfCommit(branch.commit)))
     }
     return { frames, commits: seen.size }
   }

@@ -1,6 +1,10 @@
 import type { Repo } from '../storage/repo.ts'
 import { keys } from '../storage/state.ts'
 import { PIN_PREFIX } from './pins.ts'
+import { repoCounter } from './repo-counts.ts'
+import type { RepoCounterComponents, RepoCounts } from './repo-counts.ts'
+
+export type { RepoCounts } from './repo-counts.ts'
 
 /** Sizes and counts of a repository, as monitoring reads them (`/metrics`). */
 export interface RepoStats {
@@ -15,15 +19,22 @@ export interface RepoStats {
   blocksBytes (): Promise<number>
   /** Approximate on-disk bytes of the whole store (LevelDB's estimate); 0 when it cannot estimate. */
   storeBytes (): Promise<number>
+  /**
+   * Frames per branch head and distinct commits under the branches: counted once, then kept up to
+   * date from what changed (`repo-counts.ts`); two calls at once share one count.
+   */
+  counts (): Promise<RepoCounts>
 }
 
 export interface RepoStatsComponents {
-  repo: Pick<Repo, 'state' | 'db'>
+  repo: Pick<Repo, 'state' | 'db' | 'blocks'>
+  refs: RepoCounterComponents['refs']
 }
 
 type SizedDb = { approximateSize?: (start: string, end: string) => Promise<number> }
 
-export function createRepoStats ({ repo }: RepoStatsComponents): RepoStats {
+export function createRepoStats ({ repo, refs }: RepoStatsComponents): RepoStats {
+  const counts = repoCounter({ blocks: repo.blocks, refs })
   // One key per session and per pin request.
   const count = async (prefix: string): Promise<number> => {
     let n = 0
@@ -43,6 +54,7 @@ export function createRepoStats ({ repo }: RepoStatsComponents): RepoStats {
       const end = start.slice(0, -1) + String.fromCharCode(start.charCodeAt(start.length - 1) + 1)
       return await approximate(start, end)
     },
-    storeBytes: async () => await approximate('', '\uffff')
+    storeBytes: async () => await approximate('', '\uffff'),
+    counts
   }
 }

@@ -53,23 +53,3 @@ describe('attachment service', () => {
     await assert.rejects(node.attachments.stat(absent), { code: 'ERR_BLOCK_NOT_FOUND' })
   })
 })
-
-describe('repository stats', () => {
-  let t: Awaited<ReturnType<typeof tempNode>>
-  before(async () => { t = await tempNode() })
-  after(async () => { await t.cleanup() })
-
-  it('counts sessions and pins, and estimates sizes', async () => {
-    const { node } = t
-    assert.equal(await node.stats.sessions(), 0)
-    assert.equal(await node.stats.pins(), 0)
-    await node.traces.append('one', { op: 'thought', content: 'a' })
-    await node.traces.append('one', { op: 'thought', content: 'b' })
-    await node.traces.append('two', { op: 'thought', content: 'c' })
-    assert.equal(await node.stats.sessions(), 2)
-    for (const read of [node.stats.blocksBytes, node.stats.storeBytes]) {
-      const n = await read()
-      assert.ok(Number.isSafeInteger(n) && n >= 0, `size ${n}`)
-    }
-  })
-})

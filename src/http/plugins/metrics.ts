@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { FramehubNode } from '../../node.ts'
 import type { EventBus } from '../../services/events.ts'
-import { repoCounter } from './repo-counts.ts'
 import type { StreamSlots } from './streams.ts'
 
 export interface GatewayMetrics {
@@ -51,9 +50,10 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
     registers: [registry],
     async collect () { this.set(await read()) }
   })
-  // Frames and commits: counted once, then kept up to date from what changed (repo-counts.ts).
+  // Frames and commits: counted once, then kept up to date from what changed (services/repo-counts.ts).
   // Two gauges read one count: a scrape collects them together, and the second finds nothing new.
-  const counts = repoCounter(node)
+  const { stats } = node
+  const counts = stats.counts
   new Gauge({
     name: 'framehub_frames',
     help: 'Frames in the tree of each branch head (committed frames)',
@@ -71,7 +71,6 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
     registers: [registry],
     async collect () { this.set((await counts()).commits) }
   })
-  const { stats } = node
   readGauge('framehub_blocks_bytes', 'Approximate on-disk size of the stored blocks (LevelDB estimate; data not yet compacted to disk counts later)', stats.blocksBytes)
   readGauge('framehub_sessions', 'Reasoning sessions in the repository', stats.sessions)
   readGauge('framehub_pins', 'Pin requests recorded by the pinning service API', stats.pins)
