@@ -7,6 +7,7 @@ import { createGateway } from '../src/http/app.ts'
 import { createNode } from '../src/node.ts'
 import type { FramehubNode } from '../src/node.ts'
 import { indexLimits } from '../src/storage/frame-index.ts'
+import { startDaemonProcess, waitFor } from './helpers/daemon.ts'
 import { tempDir } from './helpers/repo.ts'
 
 /** Waits (without querying the index) until `main`'s index describes its head; false if it never does. */
@@ -53,6 +54,27 @@ describe('createNode, the one composition root', { timeout: 120_000 }, () => {
       assert.ok(indexed?.head != null && indexed.indexed?.equals(indexed.head))
     } finally {
       await node.close()
+    }
+  })
+
+  it('the daemon is such a node: it catches up an index left behind, with no query', async () => {
+    const repo = join(dir, 'daemon')
+    Object.assign(indexLimits, { maxBatchOps: 10, chunkOps: 4 })
+    const plain = await createNode({ repo, create: true })
+    await bigCommit(plain, 'one')
+    assert.equal((await plain.index.status()).find(s => s.branch === 'main')?.current, false, 'behind after the big commit')
+    await plain.close()
+    const daemon = await startDaemonProcess(repo, ['--offline'])
+    try {
+      const status = await waitFor('the daemon to catch the index up', async () => {
+        const r = await daemon.cli(['index', 'status', '--json'])
+        assert.equal(r.code, 0, r.stderr)
+        const main = (r.json.branches as Array<{ branch: string, current: boolean, head: string, indexed: string }>).find(b => b.branch === 'main')
+        return main?.current === true ? main : undefined
+      })
+      assert.equal(status.indexed, status.head)
+    } finally {
+      await daemon.stop()
     }
   })
 
