@@ -21,7 +21,7 @@ describe('GET /api/v1/commits pages through commits.log', () => {
     const messages: string[] = []
     let cursor: string | null = null
     do {
-      const res = await h.app.inject({ url: `/api/v1/commits?limit=1${cursor != null ? `&cursor=${cursor}` : ''}` })
+      const res: Awaited<ReturnType<Harness['authed']>> = await h.app.inject({ url: `/api/v1/commits?limit=1${cursor != null ? `&cursor=${cursor}` : ''}` })
       assert.equal(res.statusCode, 200)
       const body = res.json() as { commits: Array<{ commit: { message: string } }>, cursor: string | null }
       messages.push(...body.commits.map(c => c.commit.message))
