@@ -1,7 +1,7 @@
 /**
- * The layers that raise a code: `core` (and the services over it), `http` (the gateway itself),
- * `client` (the CLI's HTTP client of a daemon), `cli` (a command's own checks), `network` (a
- * peer's answer on the sync protocol).
+ * The layers that raise a code: `core` (the domain: core, storage and the services over them),
+ * `http` (the gateway itself), `client` (the CLI's HTTP client of a daemon), `cli` (a command's
+ * own checks), `network` (libp2p and the sync protocol, a peer's answers included).
  */
 export type Layer = 'core' | 'http' | 'client' | 'cli' | 'network'
 
@@ -12,7 +12,7 @@ export type Layer = 'core' | 'http' | 'client' | 'cli' | 'network'
  * `satisfies Record<Code, …>`, so a code added here without a status or an exit code fails `tsc`.
  */
 export const CODES = {
-  ERR_JSON_INVALID: ['core', 'http'],
+  ERR_JSON_INVALID: ['core', 'http', 'client'],
   ERR_FRAME_INVALID: ['core'],
   ERR_TRACE_STEP_INVALID: ['core'],
   ERR_COMMIT_INVALID: ['core'],
@@ -34,8 +34,8 @@ export const CODES = {
   ERR_REPO_CORRUPT: ['core'],
   ERR_CAR_INVALID: ['core'],
   ERR_DAG_INCOMPLETE: ['core'],
-  ERR_USAGE: ['core', 'cli'],
-  ERR_FILE_NOT_FOUND: ['core', 'cli'],
+  ERR_USAGE: ['core', 'cli', 'client', 'network'],
+  ERR_FILE_NOT_FOUND: ['cli'],
   ERR_FILE_WRITE: ['cli'],
   ERR_NETWORK_OFFLINE: ['core'],
   ERR_PEER_UNREACHABLE: ['network'],
