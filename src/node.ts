@@ -28,7 +28,7 @@ import type { FrameIndexService } from './services/frame-query.ts'
 import { createGcService, gcComponents } from './services/gc.ts'
 import { createPinStore } from './services/pins.ts'
 import type { PinStore } from './services/pins.ts'
-import type { GcService } from './services/gc.ts'
+import type { GcOptions, GcResult, GcService } from './services/gc.ts'
 import { createAttachmentService } from './services/attachments.ts'
 import type { AttachmentService } from './services/attachments.ts'
 import { createRepoStats } from './services/repo-stats.ts'
@@ -106,7 +106,12 @@ export interface FramehubNode {
  * The services of a node without its repository: what the CLI needs, whether the node is opened
  * in-process (`createNode`) or reached through a running daemon's API (`src/client`).
  */
-export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'verifier' | 'swarm' | 'close'>
+export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'verifier' | 'swarm' | 'close'> & {
+  /** Garbage collection; over the API only the counts of `GcResult` travel. */
+  readonly gc: { gc (options?: GcOptions): Promise<Pick<GcResult, 'removed' | 'kept' | 'bytesFreed' | 'dryRun'>> }
+  /** The frame index's maintenance: where each branch's index stands, and rebuilding it. */
+  readonly index: Pick<FrameIndexService, 'status' | 'rebuild'>
+}
 
 /** The network layers of a node that joins the network. */
 interface Networking {

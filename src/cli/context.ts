@@ -9,10 +9,13 @@ export function globals (command: Command): GlobalOptions {
 }
 
 /**
- * Runs `fn` on the node of the repository and always closes it. While a daemon holds the
- * repository (its address is in `api.json` and its process is alive), the services are the
- * daemon's, reached through its API; otherwise the repository is opened here (and its lock
- * released at the end).
+ * Runs `fn` on the node of the repository and always closes it: the one way a command reaches
+ * the repository. While a daemon holds the repository (its address is in `api.json` and it
+ * answers), the services are the daemon's, reached through its API (`src/client`); otherwise the
+ * repository is opened here (and its lock released at the end). A recorded daemon that cannot be
+ * reached or goes silent (crashed, its pid reused) leaves the repository to decide; when that is
+ * locked all the same, the daemon's error is reported (exit 7), never ERR_REPO_LOCKED: the daemon
+ * is alive, only slow.
  */
 export async function withNode<T> (options: GlobalOptions, fn: (node: NodeServices) => Promise<T>): Promise<T> {
   // Loaded on demand so that --help and usage errors answer at once (and the node's modules only
@@ -58,29 +61,6 @@ async function viaDaemon (path: string): Promise<NodeServices | undefined> {
   if (address == null) return undefined
   const { connectNode } = await import('../client/index.ts')
   return await connectNode({ url: address.url, token: address.token, timeoutMs: daemonTimeoutMs() })
-}
-
-/**
- * Runs `remote` on the API of the daemon that holds the repository at `path`, if one does;
- * otherwise, or if that daemon cannot be reached or goes silent (crashed, its pid reused), runs
- * `local` on the repository opened here. When the repository is locked all the same, the
- * daemon's error is reported (exit 7), never ERR_REPO_LOCKED: the daemon is alive, only slow.
- */
-export async function daemonOrLocal<T> (path: string, remote: (init: { url: string, token: string, timeoutMs: number }) => Promise<T>, local: () => Promise<T>): Promise<T> {
-  const { readApiAddress } = await import('../storage/api-file.ts')
-  const address = await readApiAddress(path)
-  if (address == null) return await local()
-  try {
-    return await remote({ url: address.url, token: address.token, timeoutMs: daemonTimeoutMs() })
-  } catch (err) {
-    if (!isFramehubError(err) || (err.code !== 'ERR_DAEMON_UNREACHABLE' && err.code !== 'ERR_TIMEOUT')) throw err
-    try {
-      return await local()
-    } catch (localErr) {
-      if (isFramehubError(localErr) && localErr.code === 'ERR_REPO_LOCKED') throw err
-      throw localErr
-    }
-  }
 }
 
 /** Default seconds the CLI waits on a daemon that sends nothing (FRAMEHUB_DAEMON_TIMEOUT). */

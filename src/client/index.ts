@@ -3,6 +3,7 @@ import { createApiClient, DAEMON_UNREACHABLE } from './api.ts'
 import type { ApiClientInit } from './api.ts'
 import { remoteCommits } from './commits.ts'
 import { remoteFrames } from './frames.ts'
+import { remoteGc, remoteIndex } from './maintenance.ts'
 import { remoteRefs } from './refs.ts'
 import { remoteSnapshots } from './snapshots.ts'
 import { remoteTraces } from './traces.ts'
@@ -35,6 +36,8 @@ export async function connectNode (init: ApiClientInit, options: ConnectOptions 
     snapshots: remoteSnapshots(api),
     verifier: remoteVerifier(api),
     swarm: remoteSwarm(api),
+    gc: remoteGc(api),
+    index: remoteIndex(api),
     // Nothing to release: the daemon keeps the repository; idle connections do not hold the process.
     close: async () => {}
   }

@@ -1,10 +1,8 @@
 import type { Command } from 'commander'
-import { progressJson } from '../../client/progress.ts'
 import type { RebuildProgress } from '../../services/frame-query.ts'
-import { globals } from '../context.ts'
+import { globals, withNode } from '../context.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'
-import { onRepository } from './gc.ts'
 
 interface StatusView { branch: string, head: string | null, indexed: string | null, current: boolean }
 interface UpdateView { branch: string, mode: string, tree: string | null, frames: number, keys: number }
@@ -16,9 +14,8 @@ export function registerIndex (program: Command): void {
     .description('show, per branch, the tree its index describes and whether that is the branch head')
     .action(async (_opts, command: Command) => {
       const options = globals(command)
-      const branches = await onRepository<StatusView[]>(options,
-        async (node) => (await node.index.status()).map(s => ({ branch: s.branch, head: s.head?.toString() ?? null, indexed: s.indexed?.toString() ?? null, current: s.current })),
-        async (api) => (await api.json<{ branches: StatusView[] }>('/index')).branches)
+      const branches = await withNode<StatusView[]>(options,
+        async (node) => (await node.index.status()).map(s => ({ branch: s.branch, head: s.head?.toString() ?? null, indexed: s.indexed?.toString() ?? null, current: s.current })))
       emit(options, { branches }, () => branches.length === 0
         ? 'no branches'
         : branches.map(b => `${b.current ? 'current' : b.indexed == null ? 'stale  ' : 'behind '}  ${b.branch}  index ${shortCid(b.indexed)}  head ${shortCid(b.head)}`).join('\n'))
@@ -33,9 +30,8 @@ export function registerIndex (program: Command): void {
       const progress = (p: Partial<RebuildProgress>): void => { if (p.done != null) bar.update(p.done, { extra: p.branch ?? '' }) }
       let updates: UpdateView[]
       try {
-        updates = await onRepository<UpdateView[]>(options,
-          async (node) => (await node.index.rebuild(branch, { onProgress: (e) => { progress(e.detail) } })).map(u => ({ branch: u.branch, mode: u.mode, tree: u.tree?.toString() ?? null, frames: u.frames, keys: u.keys })),
-          async (api) => (await progressJson<{ updates: UpdateView[] }, Partial<RebuildProgress>>(api, '/index/rebuild', { method: 'POST', query: { branch } }, progress)).updates)
+        updates = await withNode<UpdateView[]>(options,
+          async (node) => (await node.index.rebuild(branch, { onProgress: (e) => { progress(e.detail) } })).map(u => ({ branch: u.branch, mode: u.mode, tree: u.tree?.toString() ?? null, frames: u.frames, keys: u.keys })))
       } finally {
         bar.stop()
       }
