@@ -15,15 +15,19 @@ export function registerConfig (program: Command): void {
       let out: Record<string, unknown>
       if (daemon != null) {
         // The daemon holds the repository: what it published is what there is to show.
-        const health = await fetch(new URL('/health', daemon.url)).then(async r => await r.json() as { peerId?: string }).catch(() => ({} as { peerId?: string }))
+        const { createApiClient } = await import('../../client/api.ts')
+        const health = await createApiClient({ url: daemon.url, token: daemon.token }, '')
+          .json<{ peerId?: string }>('/health').catch(() => ({} as { peerId?: string }))
         out = { repo: path, peerId: health.peerId, apiToken: daemon.token, daemon: { url: daemon.url, pid: daemon.pid } }
       } else {
-        const { openRepo } = await import('../../storage/repo.ts')
-        const repo = await openRepo(path)
+        // The node opened here, as every command opens it (never the repository's storage directly).
+        const { createNode } = await import('../../node.ts')
+        const node = await createNode({ repo: path })
         try {
-          out = { repo: path, peerId: repo.peerId, apiToken: repo.config.apiToken, defaultBranch: repo.config.defaultBranch, version: repo.config.version, daemon: null }
+          const { config } = node.repo
+          out = { repo: path, peerId: node.peerId, apiToken: config.apiToken, defaultBranch: config.defaultBranch, version: config.version, daemon: null }
         } finally {
-          await repo.close()
+          await node.close()
         }
       }
       emit(options, out, () => Object.entries(out).map(([k, v]) => `${k}: ${v != null && typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n'))
