@@ -2,8 +2,8 @@ import { basename } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { asJsonView, fromJsonView, tryParseCid } from '../core/codec.ts'
 import { FrameNotFoundError, UsageError } from '../core/errors.ts'
-import { encodeFrame, frameFromJson } from '../core/frame.ts'
-import type { Frame } from '../core/frame.ts'
+import { encodeFrame, frameFromJson, withAttachments } from '../core/frame.ts'
+import type { Attachment, Frame } from '../core/frame.ts'
 import type { FrameRecord, FrameService, ImportResult } from '../services/frames.ts'
 import { isDotSegment, segment } from './api.ts'
 import type { ApiClient } from './api.ts'
@@ -53,9 +53,23 @@ export function remoteFrames (api: ApiClient): FrameService {
     } while (cursor != null)
   }
 
+  const attach: FrameService['attach'] = async (input, options) => {
+    const r = await api.json<{ name: string, cid: string, size: number, type: string }>('/attachments', {
+      method: 'POST',
+      query: { name: uploadName(input.name), type: input.type },
+      body: input.bytes,
+      contentType: 'application/octet-stream',
+      signal: options?.signal
+    })
+    return { name: r.name, cid: CID.parse(r.cid), size: r.size, type: r.type }
+  }
+
   return {
-    put: async (json, options) => {
-      const view = asJsonView(json)
+    put: async (input, options) => {
+      // The files go up first, as `attach` sends them; the frame names them as the service's put does.
+      const attached: Attachment[] = []
+      for (const file of options?.attach ?? []) attached.push(await attach(file, options))
+      const view = asJsonView(withAttachments(input, attached))
       // Checked here with the code the daemon runs (schema, depth, the 1 MiB frame limit), so a
       // frame is refused the same way with or without a daemon, and nothing oversized is uploaded.
       encodeFrame(frameFromJson(view, { source: options?.source }), { source: options?.source })
@@ -92,16 +106,7 @@ export function remoteFrames (api: ApiClient): FrameService {
       return result
     },
 
-    attach: async (input, options) => {
-      const r = await api.json<{ name: string, cid: string, size: number, type: string }>('/attachments', {
-        method: 'POST',
-        query: { name: uploadName(input.name), type: input.type },
-        body: input.bytes,
-        contentType: 'application/octet-stream',
-        signal: options?.signal
-      })
-      return { name: r.name, cid: CID.parse(r.cid), size: r.size, type: r.type }
-    },
+    attach,
 
     get: async (cidOrId, options) => {
       const cid = tryParseCid(cidOrId)

@@ -170,3 +170,14 @@ export function looksLikeFrame (value: unknown): boolean {
   return value !== null && typeof value === 'object' && typeof (value as Frame).id === 'string' &&
     typeof (value as Frame).kind === 'string' && !('session' in value) && !('tree' in value)
 }
+
+/**
+ * A frame's JSON view with `attached` appended to its `attachments`, each CID as a DAG-JSON link
+ * (what the frame service's `put` stores with `attach`). A value that is not an object is left to
+ * validation.
+ */
+export function withAttachments (json: unknown, attached: Attachment[]): unknown {
+  if (attached.length === 0 || json === null || typeof json !== 'object' || Array.isArray(json)) return json
+  const existing = (json as { attachments?: unknown }).attachments
+  return { ...json, attachments: [...(Array.isArray(existing) ? existing : []), ...attached.map(a => ({ ...a, cid: { '/': a.cid.toString() } }))] }
+}

@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
 import { FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
-import { decodeFrame, encodeFrame, findFrame, frameFromJson, frameLinks } from '../core/frame.ts'
+import { decodeFrame, encodeFrame, findFrame, frameFromJson, frameLinks, withAttachments } from '../core/frame.ts'
 import { frameBytesAt, frameCidAt } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
@@ -31,6 +31,12 @@ export interface PutFrameOptions extends CallOptions {
   branch?: string
   /** Where the frame came from, for error messages. */
   source?: string
+  /**
+   * Files to store with UnixFS (as `attach` does) before the frame, appended in this order to
+   * its `attachments` (a value there that is not an array is replaced). Stored even if the frame
+   * is then refused: unreferenced, they go at the next gc.
+   */
+  attach?: AttachmentInput[]
 }
 
 export interface ImportProgress {
@@ -143,16 +149,22 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
   }
 
   return {
-    put: async (json, options) => await exclusive(async () => {
-      const where = options?.source != null ? `${options.source}: ` : ''
-      const frame = frameFromJson(asJsonView(json), { source: options?.source })
-      await checkResolvable(frameLinks(frame), undefined, `${where}frame ${frame.id} `)
-      const block = encodeFrame(frame, { source: options?.source })
-      const branch = await targetBranch(options?.branch)
-      await stage(branch, [{ key: frame.id, value: block.cid }], [block], options)
-      events.publish('frame:put', { id: frame.id, cid: block.cid.toString(), branch })
-      return { id: frame.id, cid: block.cid, frame }
-    }),
+    put: async (input, options) => {
+      // Stored outside the write lock, as `attach` is: the frame that names them is staged under it.
+      const attached: Attachment[] = []
+      for (const file of options?.attach ?? []) attached.push(await storeFile(repo, file, options))
+      const json = withAttachments(input, attached)
+      return await exclusive(async () => {
+        const where = options?.source != null ? `${options.source}: ` : ''
+        const frame = frameFromJson(asJsonView(json), { source: options?.source })
+        await checkResolvable(frameLinks(frame), undefined, `${where}frame ${frame.id} `)
+        const block = encodeFrame(frame, { source: options?.source })
+        const branch = await targetBranch(options?.branch)
+        await stage(branch, [{ key: frame.id, value: block.cid }], [block], options)
+        events.publish('frame:put', { id: frame.id, cid: block.cid.toString(), branch })
+        return { id: frame.id, cid: block.cid, frame }
+      })
+    },
 
     import: async (lines, options) => await exclusive(async () => {
       const source = options?.source ?? 'input'

@@ -18,15 +18,11 @@ export function registerFrame (program: Command): void {
     .action(async (file: string, opts: { attach?: string[], branch?: string }, command: Command) => {
       const options = globals(command)
       // The limit of one frame's JSON text, with or without a daemon (frames themselves are at most 1 MiB encoded).
-      const json = parseJsonText(await readTextInput(file, MAX_JSON_TEXT_BYTES), { source: file === '-' ? 'stdin' : file }) as Record<string, unknown>
+      const json = parseJsonText(await readTextInput(file, MAX_JSON_TEXT_BYTES), { source: file === '-' ? 'stdin' : file })
       await withNode(options, async (node) => {
-        if (opts.attach != null && opts.attach.length > 0) {
-          const attached = []
-          for (const path of opts.attach) attached.push(await node.frames.attach({ name: path, bytes: await readInput(path) }))
-          const existing = Array.isArray(json.attachments) ? json.attachments : []
-          json.attachments = [...existing, ...attached.map(a => ({ ...a, cid: { '/': a.cid.toString() } }))]
-        }
-        const record = await node.frames.put(json, { branch: opts.branch, source: file === '-' ? 'stdin' : file })
+        const attach = []
+        for (const path of opts.attach ?? []) attach.push({ name: path, bytes: await readInput(path) })
+        const record = await node.frames.put(json, { branch: opts.branch, source: file === '-' ? 'stdin' : file, attach })
         emit(options, { cid: record.cid, id: record.id }, () => record.cid.toString())
       })
     })
