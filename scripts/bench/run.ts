@@ -13,10 +13,12 @@
  *   BENCH_SYNC_LIVE_ROUNDS (10)  BENCH_SYNC_WALK (200)  BENCH_SYNC_KNOWN (2000)  BENCH_SYNC_ORBIT (1000)
  *   BENCH_SYNC_BREAKDOWN=0  BENCH_SYNC_PROFILE=DIR  BENCH_SYNC_ANCHORS=0  (see sync.ts)
  *   BENCH_ONLY=sync,traceAppend,...: run only these sections (frameImport, commitDiff, snapshot,
- *   gateway, traceAppend, sync, cliStartup); commitDiff, snapshot and gateway run on frameImport's repository,
+ *   gateway, traceAppend, sync, cliStartup, fastPaths); commitDiff, snapshot and gateway run on frameImport's repository,
  *   so asking for one of them runs frameImport too. Sections not run are null in the report.
  *   BENCH_QUICK=1: tiny sizes, for a smoke test.
  *   BENCH_CLI=0 (skip CLI start-up)  BENCH_CLI_RUNS (10)  BENCH_CLI_WARMUP (2)  (see cli-startup.ts)
+ *   BENCH_FAST_PATHS=0 (skip the fast paths beside their libraries)  BENCH_FAST_PATHS_ROUND_MS (100)
+ *   BENCH_FAST_PATHS_ROUNDS (12)  (see fast-paths.ts; in a child process of its own)
  * `goals` says true only for a goal measured and met: a section not run or failed, or a ratio
  * whose anchor failed or was skipped, is false, and `goalsNotMet` says why (scripts/bench/goals.ts).
  */
@@ -27,6 +29,7 @@ import { runChild } from './child.ts'
 import { benchConfig, cleanupAll, log, mb, now, round, tempDir } from './common.ts'
 import { benchFrameImport } from './frame-import.ts'
 import { reasonLine, summaryGoals } from './goals.ts'
+import type { FastPathsReport } from './fast-paths.ts'
 import type { GatewayReport } from './gateway.ts'
 import type { SnapshotReport } from './snapshot.ts'
 import { benchSync } from './sync.ts'
@@ -36,11 +39,11 @@ import { benchCliStartup } from './cli-startup.ts'
 const cfg = benchConfig()
 const started = now()
 
-const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup'] as const
+const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths'] as const
 type Section = typeof SECTIONS[number]
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(s => s !== ''))
 for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
-const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0', cliStartup: process.env.BENCH_CLI === '0' }
+const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0', cliStartup: process.env.BENCH_CLI === '0', fastPaths: process.env.BENCH_FAST_PATHS === '0' }
 const runs = (section: Section): boolean => (only.size === 0 || only.has(section)) && skipped[section] !== true
 // commitDiff, snapshot and gateway work on frameImport's repository.
 const needsImport = runs('frameImport') || runs('commitDiff') || runs('snapshot') || runs('gateway')
@@ -94,6 +97,8 @@ try {
   const sync = runs('sync') ? await benchSync(cfg) : null
   // `framehub --help` and `frame get` from a cold process (hyperfine when installed).
   const cliStartup = runs('cliStartup') ? await benchCliStartup() : null
+  // The hand-written fast paths (CAR, link scan, CID text, DAG-CBOR encode) beside the libraries they replace.
+  const fastPaths = runs('fastPaths') ? await runChild<FastPathsReport>('./fast-paths.ts', [], 10 * 60_000) : null
 
   const report = {
     benchmark: 'framehub',
@@ -124,6 +129,7 @@ try {
     gateway,
     sync,
     cliStartup,
+    fastPaths,
     // A goal whose section did not run (or failed) is not met (false); goalsNotMet says why.
     ...summaryGoals({
       frameImport: { met: frameImport?.report.goal.met, notRun: !runs('frameImport'), reason: frameImport?.report.goal.reason },
@@ -135,7 +141,9 @@ try {
       gatewayAsRunSameRun: { met: gateway?.goal.sameRunAsRun.met, notRun: !runs('gateway'), reason: gateway?.goal.sameRunAsRun.reason },
       gatewayLargeRepoSameRun: { met: gateway?.goal.sameRunLargeRepo.met, notRun: !runs('gateway'), reason: gateway?.goal.sameRunLargeRepo.reason },
       sync: { met: sync?.goals.met, notRun: !runs('sync'), reason: sync != null ? reasonLine(sync.goals) : undefined },
-      cliStartup: { met: cliStartup?.goal.met, notRun: !runs('cliStartup'), reason: cliStartup?.goal.reason }
+      cliStartup: { met: cliStartup?.goal.met, notRun: !runs('cliStartup'), reason: cliStartup?.goal.reason },
+      // Every fast path faster than its library (one that is not should give way to the library).
+      fastPaths: { met: fastPaths?.allFaster, notRun: !runs('fastPaths'), reason: fastPaths != null ? `not faster than their library: ${fastPaths.notFaster.join(', ')}` : undefined }
     }),
     totalSeconds: 0
   }
