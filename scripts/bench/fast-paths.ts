@@ -46,6 +46,8 @@ export interface FastPathReport {
   library: string
   /** The inputs, and what one operation is. */
   inputs: string
+  /** What the numbers do not say (when there is something). */
+  note?: string
   /** Operations per call of either side. */
   opsPerCall: number
   oursResult: SideReport
@@ -111,6 +113,7 @@ interface PairSpec {
   ours: string
   library: string
   inputs: string
+  note?: string
   opsPerCall: number
   runOurs: Call
   runLibrary: Call
@@ -151,6 +154,7 @@ async function measure (name: string, spec: PairSpec, roundMs: number, rounds: n
     ours: spec.ours,
     library: spec.library,
     inputs: spec.inputs,
+    ...(spec.note != null ? { note: spec.note } : {}),
     opsPerCall: spec.opsPerCall,
     oursResult: side(o),
     libraryResult: side(l),
@@ -292,6 +296,7 @@ export async function benchFastPaths (quick = process.env.BENCH_QUICK === '1'): 
     ours: 'carStream (src/core/car.ts) into one chunk of the CAR\'s size',
     library: '@ipld/car/buffer-writer CarBufferWriter (size computed beforehand)',
     inputs: what,
+    note: 'CarBufferWriter needs the size of the whole CAR before its first block, so it can replace carStream only where every block is in memory first; a snapshot export or sync answer streams blocks as the walk reads them',
     opsPerCall: blocks.length,
     runOurs: oursBuffer,
     runLibrary: libraryBuffer,
