@@ -1,6 +1,7 @@
 /**
  * The layers that raise a code: `core` (the domain: core, storage and the services over them),
- * `http` (the gateway itself), `client` (the CLI's HTTP client of a daemon), `cli` (a command's
+ * `http` (the gateway itself), `client` (src/client: the CLI's HTTP clients of a daemon and of a
+ * pinning service), `cli` (a command's
  * own checks), `network` (libp2p and the sync protocol, a peer's answers included).
  */
 export type Layer = 'core' | 'http' | 'client' | 'cli' | 'network'
@@ -47,11 +48,11 @@ export const CODES = {
   /** src/core/tree/errors.ts */
   ERR_TREE_INVALID: ['core'],
   ERR_TREE_INPUT_INVALID: ['core'],
-  ERR_VALIDATION: ['http', 'cli'],
+  ERR_VALIDATION: ['http', 'client'],
   ERR_BAD_REQUEST: ['http'],
-  ERR_UNAUTHORIZED: ['http', 'cli'],
+  ERR_UNAUTHORIZED: ['http', 'client'],
   ERR_HOST_NOT_ALLOWED: ['http'],
-  ERR_NOT_FOUND: ['http', 'cli'],
+  ERR_NOT_FOUND: ['http', 'client'],
   ERR_METHOD_NOT_ALLOWED: ['http'],
   ERR_NOT_ACCEPTABLE: ['http'],
   ERR_UNSUPPORTED_MEDIA_TYPE: ['http'],
@@ -59,15 +60,15 @@ export const CODES = {
   ERR_PRECONDITION_FAILED: ['http'],
   ERR_RATE_LIMITED: ['http', 'client'],
   ERR_OVERLOADED: ['http', 'client'],
-  ERR_TIMEOUT: ['http', 'client', 'cli'],
+  ERR_TIMEOUT: ['http', 'client'],
   ERR_INTERNAL: ['http', 'client'],
   /** The daemon holding the repository cannot be reached (not running, or gone mid-command). */
   ERR_DAEMON_UNREACHABLE: ['client'],
-  ERR_PIN_NOT_FOUND: ['http', 'cli'],
+  ERR_PIN_NOT_FOUND: ['http', 'client'],
   /** `pin remote`: the pinning service cannot be reached or is unavailable (502, 503, 504). */
-  ERR_PIN_SERVICE_UNREACHABLE: ['cli'],
+  ERR_PIN_SERVICE_UNREACHABLE: ['client'],
   /** `pin remote`: the pinning service answered something else than the spec allows. */
-  ERR_PIN_SERVICE: ['cli'],
+  ERR_PIN_SERVICE: ['client'],
   /** `pin remote add`: the pinning service could not make the pin (its status is `failed`). */
   ERR_PIN_FAILED: ['cli']
 } as const satisfies Record<`ERR_${string}`, readonly Layer[]>

@@ -1,37 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Command } from 'commander'
-import type { PinsGetRequest, PinStatus, RemotePinningServiceClient, Status } from '@ipfs-shipyard/pinning-service-client'
 import { parseCid } from '../../core/codec.ts'
-import { FramehubError, isFramehubError, UsageError } from '../../core/errors.ts'
-import type { Code } from '../../core/errors.ts'
+import { FramehubError, UsageError } from '../../core/errors.ts'
+import { PIN_CODES, PIN_MATCHES as MATCHES, PIN_STATES as STATES } from '../../client/pinning-service.ts'
+import type { ListPinsQuery, PinningService, PinView } from '../../client/pinning-service.ts'
 import { collect, globals } from '../context.ts'
 import { emit } from '../output.ts'
 import type { GlobalOptions } from '../output.ts'
 
-/** Bound of one request to the pinning service, ms. */
-const REQUEST_TIMEOUT_MS = 30_000
 /** How long `add` waits for the pin to settle unless told otherwise, s. */
 const DEFAULT_WAIT_S = 60
-/** Polling of GET /pins/{requestid} while waiting: starts fast, backs off to this, ms. */
-const MAX_POLL_MS = 2_000
-/** `rm --cid` removes at most this many pins per listing (the spec's largest page). */
-const PAGE = 1000
-
-const STATES = ['queued', 'pinning', 'pinned', 'failed'] as const
-const MATCHES = ['exact', 'iexact', 'partial', 'ipartial'] as const
-
-/** Codes (of the one registry) only these commands raise; the service's errors become them (see `serviceError`). */
-const codes = {
-  notFound: 'ERR_PIN_NOT_FOUND',
-  unreachable: 'ERR_PIN_SERVICE_UNREACHABLE',
-  service: 'ERR_PIN_SERVICE',
-  failed: 'ERR_PIN_FAILED'
-} as const satisfies Record<string, Code>
 
 interface ServiceOptions { service?: string, token?: string }
-
-/** Where the service is and how to get in: options first, then FRAMEHUB_PIN_SERVICE / FRAMEHUB_PIN_TOKEN. */
-interface Service { url: string, client: RemotePinningServiceClient }
 
 /**
  * The endpoint as the spec means it: the base URL under which `/pins` lives. A URL ending in
@@ -50,7 +29,8 @@ export function parseServiceUrl (text: string): string {
   return url.origin + url.pathname.replace(/\/+$/, '').replace(/\/pins$/, '')
 }
 
-async function connect (opts: ServiceOptions): Promise<Service> {
+/** The pinning service's client; where it is and how to get in: options first, then FRAMEHUB_PIN_SERVICE / FRAMEHUB_PIN_TOKEN. */
+async function connect (opts: ServiceOptions): Promise<PinningService> {
   const env = (name: string): string | undefined => {
     const v = process.env[name]
     return v != null && v !== '' ? v : undefined
@@ -61,81 +41,13 @@ async function connect (opts: ServiceOptions): Promise<Service> {
   const url = parseServiceUrl(service)
   if (token == null || token === '') throw new UsageError('no access token: give --token TOKEN or set FRAMEHUB_PIN_TOKEN')
   // Loaded on demand: --help and usage errors answer without it.
-  const { Configuration, RemotePinningServiceClient } = await import('@ipfs-shipyard/pinning-service-client')
-  return { url, client: new RemotePinningServiceClient(new Configuration({ endpointUrl: url, accessToken: token })) }
+  const { createPinningService } = await import('../../client/pinning-service.ts')
+  return await createPinningService({ url, token })
 }
 
-/** What a request was about, for the error message of a 404. */
-type Target = { requestid: string } | { endpoint: true }
-
-/** The published client throws the Response of a non-2xx answer, fetch's TypeError when there is none. */
-async function serviceError (url: string, target: Target, err: unknown): Promise<FramehubError> {
-  if (isFramehubError(err)) return err
-  if (err instanceof Response) {
-    let reason = err.statusText
-    let details = ''
-    try {
-      const body = await err.json() as { error?: { reason?: unknown, details?: unknown } }
-      if (typeof body.error?.reason === 'string') reason = body.error.reason
-      if (typeof body.error?.details === 'string') details = body.error.details
-    } catch { /* not the spec's Failure body */ }
-    const said = `${err.status}${reason !== '' ? ` ${reason}` : ''}${details !== '' ? `: ${details}` : ''}`
-    const status = err.status
-    if (status === 401 || status === 403) {
-      return new FramehubError('ERR_UNAUTHORIZED', `the pinning service at ${url} refused the access token (${said})`, { service: url, status })
-    }
-    if (status === 404) {
-      return 'requestid' in target
-        ? new FramehubError(codes.notFound, `no pin request "${target.requestid}" on the pinning service at ${url}`, { service: url, requestid: target.requestid })
-        : new FramehubError('ERR_NOT_FOUND', `${url}/pins was not found (${said}): is ${url} a Pinning Service API endpoint?`, { service: url, status })
-    }
-    if (status === 400 || status === 422) return new FramehubError('ERR_VALIDATION', `the pinning service at ${url} rejected the request (${said})`, { service: url, status })
-    if (status === 502 || status === 503 || status === 504) return new FramehubError(codes.unreachable, `the pinning service at ${url} is unavailable (${said})`, { service: url, status })
-    return new FramehubError(codes.service, `the pinning service at ${url} answered ${said}`, { service: url, status })
-  }
-  const e = err as { name?: string, message?: string, cause?: { code?: string, message?: string } }
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-    return new FramehubError('ERR_TIMEOUT', `the pinning service at ${url} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`, { service: url })
-  }
-  if (e.name === 'TypeError' && e.cause != null) {
-    const why = e.cause.code ?? e.cause.message ?? e.message
-    return new FramehubError(codes.unreachable, `cannot reach the pinning service at ${url}: ${why}`, { service: url })
-  }
-  // A 2xx whose body is not the spec's JSON: some other server is at that address.
-  return new FramehubError(codes.service, `the pinning service at ${url} did not answer as a Pinning Service API (${e.message ?? String(err)})`, { service: url })
-}
-
-/** Runs one request of the published client, bounded, with the service's errors as FramehubErrors. */
-async function call<T> (service: Service, target: Target, fn: (init: RequestInit) => Promise<T>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
-  try {
-    return await fn({ signal: AbortSignal.timeout(timeoutMs) })
-  } catch (err) {
-    throw await serviceError(service.url, target, err)
-  }
-}
-
-/** The JSON view of a pin status: flat, the time as RFC 3339. */
-function view (s: PinStatus): Record<string, unknown> {
-  if (typeof s?.requestid !== 'string' || typeof s.pin?.cid !== 'string') {
-    throw new FramehubError(codes.service, 'the pinning service answered a pin status without requestid or cid')
-  }
-  const created = s.created instanceof Date && !Number.isNaN(s.created.getTime()) ? s.created.toISOString() : null
-  return {
-    requestid: s.requestid,
-    status: s.status,
-    cid: s.pin.cid,
-    name: s.pin.name ?? null,
-    created,
-    ...(s.pin.origins != null && s.pin.origins.length > 0 ? { origins: s.pin.origins } : {}),
-    ...(s.pin.meta != null ? { meta: s.pin.meta } : {}),
-    delegates: s.delegates ?? [],
-    ...(s.info != null ? { info: s.info } : {})
-  }
-}
-
-function describe (v: Record<string, unknown>): string {
-  const lines = [`requestid ${String(v.requestid)}`, `status    ${String(v.status)}`, `cid       ${String(v.cid)}`, `name      ${v.name == null ? '(none)' : String(v.name)}`]
-  const details = (v.info as Record<string, string> | undefined)?.status_details
+function describe (v: PinView): string {
+  const lines = [`requestid ${v.requestid}`, `status    ${v.status}`, `cid       ${v.cid}`, `name      ${v.name == null ? '(none)' : v.name}`]
+  const details = v.info?.status_details
   if (details != null) lines.push(`details   ${details}`)
   return lines.join('\n')
 }
@@ -190,30 +102,11 @@ export function registerPin (program: Command): void {
           })
         }
         const service = await connect(opts)
-        const endpoint = { endpoint: true } as const
-        let status = await call(service, endpoint, async (init) => await service.client.pinsPost({ pin: { cid, ...(opts.name != null ? { name: opts.name } : {}), ...(origins != null ? { origins } : {}) } }, init))
-        let v = view(status)
-        if (opts.background !== true) {
-          const waitMs = (opts.timeout ?? DEFAULT_WAIT_S) * 1000
-          const deadline = Date.now() + waitMs
-          let delay = 100
-          while (status.status === 'queued' || status.status === 'pinning') {
-            const left = deadline - Date.now()
-            if (left <= 0) {
-              throw new FramehubError('ERR_TIMEOUT', `pin request ${status.requestid} for ${cid} is still ${status.status} on ${service.url} after ${waitMs / 1000} s; it stays there (see "framehub pin remote ls --status queued,pinning")`, { service: service.url, requestid: status.requestid })
-            }
-            await sleep(Math.min(delay, left))
-            delay = Math.min(delay * 2, MAX_POLL_MS)
-            const requestid = status.requestid
-            status = await call(service, { requestid }, async (init) => await service.client.pinsRequestidGet({ requestid }, init),
-              Math.max(1_000, Math.min(REQUEST_TIMEOUT_MS, deadline - Date.now())))
-          }
-          v = view(status)
-        }
+        const v = await service.add(cid, { name: opts.name, origins, background: opts.background, waitMs: (opts.timeout ?? DEFAULT_WAIT_S) * 1000 })
         emit(options, v, () => describe(v))
         if (v.status === 'failed') {
-          const details = (v.info as Record<string, string> | undefined)?.status_details
-          throw new FramehubError(codes.failed, `the pinning service at ${service.url} failed to pin ${cid}${details != null ? `: ${details}` : ''}`, { service: service.url, requestid: v.requestid })
+          const details = v.info?.status_details
+          throw new FramehubError(PIN_CODES.failed, `the pinning service at ${service.url} failed to pin ${cid}${details != null ? `: ${details}` : ''}`, { service: service.url, requestid: v.requestid })
         }
       })
     })
@@ -232,23 +125,15 @@ export function registerPin (program: Command): void {
         if (cids != null && cids.length > 10) throw new UsageError(`--cid takes at most 10 CIDs, not ${cids.length}`)
         const status = opts.status?.split(',').map(s => s.trim()).filter(s => s !== '').map((s) => {
           if (!(STATES as readonly string[]).includes(s)) throw new UsageError(`--status wants ${STATES.join(', ')} (comma-separated), not "${s}"`)
-          return s as Status
+          return s as typeof STATES[number]
         })
         if (status != null && status.length === 0) throw new UsageError(`--status wants ${STATES.join(', ')} (comma-separated)`)
         if (opts.match != null && !(MATCHES as readonly string[]).includes(opts.match)) throw new UsageError(`--match wants ${MATCHES.join(', ')}, not "${opts.match}"`)
         const service = await connect(opts)
-        const r = await call(service, { endpoint: true }, async (init) => await service.client.pinsGet({
-          ...(cids != null && cids.length > 0 ? { cid: cids } : {}),
-          ...(opts.name != null ? { name: opts.name } : {}),
-          ...(opts.match != null ? { match: opts.match as NonNullable<PinsGetRequest['match']> } : {}),
-          ...(status != null ? { status } : {}),
-          ...(opts.limit != null ? { limit: opts.limit } : {})
-        }, init))
-        const results = [...(r.results ?? [])].map(view)
-        const count = typeof r.count === 'number' ? r.count : results.length
+        const { count, results } = await service.list({ cid: cids, name: opts.name, match: opts.match as ListPinsQuery['match'], status, limit: opts.limit })
         emit(options, { count, results }, () => {
           if (results.length === 0) return '(no pins)'
-          const lines = results.map(p => `${String(p.requestid)}  ${String(p.status).padEnd(7)}  ${String(p.cid)}${p.name != null ? `  ${String(p.name)}` : ''}`)
+          const lines = results.map(p => `${p.requestid}  ${String(p.status).padEnd(7)}  ${p.cid}${p.name != null ? `  ${p.name}` : ''}`)
           if (count > results.length) lines.push(`(${results.length} of ${count}; use --limit for more)`)
           return lines.join('\n')
         })
@@ -265,29 +150,12 @@ export function registerPin (program: Command): void {
         if ((requestid == null) === (opts.cid == null)) throw new UsageError('give either a REQUESTID or --cid CID')
         const cid = opts.cid != null ? parseCid(opts.cid).toString() : undefined
         const service = await connect(opts)
-        const removed: string[] = []
+        let removed: string[]
         if (requestid != null) {
-          await call(service, { requestid }, async (init) => { await service.client.pinsRequestidDelete({ requestid }, init) })
-          removed.push(requestid)
+          await service.remove(requestid)
+          removed = [requestid]
         } else {
-          // Listed and removed page by page; a request the service keeps listing ends the loop.
-          const seen = new Set<string>()
-          for (;;) {
-            const page = await call(service, { endpoint: true }, async (init) => await service.client.pinsGet({ cid: [cid as string], status: [...STATES] as Status[], limit: PAGE }, init))
-            const ids = [...(page.results ?? [])].map(p => view(p).requestid as string).filter(id => !seen.has(id))
-            if (ids.length === 0) break
-            for (const id of ids) {
-              seen.add(id)
-              try {
-                await call(service, { requestid: id }, async (init) => { await service.client.pinsRequestidDelete({ requestid: id }, init) })
-                removed.push(id)
-              } catch (err) {
-                // Removed by someone else since the listing: what was asked for is done.
-                if (!isFramehubError(err) || err.code !== codes.notFound) throw err
-              }
-            }
-          }
-          if (removed.length === 0) throw new FramehubError(codes.notFound, `no pin requests for ${cid as string} on the pinning service at ${service.url}`, { service: service.url, cid })
+          removed = await service.removeAll(cid as string)
         }
         emit(options, { removed }, () => removed.map(id => `removed ${id}`).join('\n'))
       })
