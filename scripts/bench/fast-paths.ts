@@ -109,7 +109,7 @@ async function timed (fn: Call, opsPerCall: number, ms: number): Promise<number>
   return (cpu.user + cpu.system) * 1000 / (calls * opsPerCall)
 }
 
-interface PairSpec {
+export interface PairSpec {
   ours: string
   library: string
   inputs: string
@@ -121,7 +121,8 @@ interface PairSpec {
   same: () => Promise<boolean> | boolean
 }
 
-async function measure (name: string, spec: PairSpec, roundMs: number, rounds: number): Promise<FastPathReport> {
+/** One pair, timed in interleaved rounds; exported for its test. */
+export async function measurePair (name: string, spec: PairSpec, roundMs: number, rounds: number): Promise<FastPathReport> {
   const sameOutput = await spec.same()
   if (!sameOutput) log(`fastPaths: ${name}: ours and ${spec.library} give different output`)
   // Warm-up: both sides compiled and their caches filled before the first timed round.
@@ -225,9 +226,10 @@ function walkLinks (value: unknown, out: CID[]): void {
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0
 
-export async function benchFastPaths (quick = process.env.BENCH_QUICK === '1'): Promise<FastPathsReport> {
-  const roundMs = intEnv('BENCH_FAST_PATHS_ROUND_MS', quick ? 20 : 100)
-  const rounds = intEnv('BENCH_FAST_PATHS_ROUNDS', quick ? 3 : 12)
+export async function benchFastPaths (options: { quick?: boolean, roundMs?: number, rounds?: number } = {}): Promise<FastPathsReport> {
+  const quick = options.quick ?? process.env.BENCH_QUICK === '1'
+  const roundMs = options.roundMs ?? intEnv('BENCH_FAST_PATHS_ROUND_MS', quick ? 20 : 100)
+  const rounds = options.rounds ?? intEnv('BENCH_FAST_PATHS_ROUNDS', quick ? 3 : 12)
   const { frames, commits, blocks, root } = inputs(quick)
   const carBytes = await concat(carStream(root, blocks))
   const totalBytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
@@ -283,7 +285,7 @@ export async function benchFastPaths (quick = process.env.BENCH_QUICK === '1'): 
   const values = [...frames, ...commits]
 
   const pairs: Record<string, FastPathReport> = {}
-  pairs.carWriteStream = await measure('carWriteStream', {
+  pairs.carWriteStream = await measurePair('carWriteStream', {
     ours: 'carStream (src/core/car.ts), 64 KiB chunks',
     library: '@ipld/car CarWriter',
     inputs: what,
@@ -292,7 +294,7 @@ export async function benchFastPaths (quick = process.env.BENCH_QUICK === '1'): 
     runLibrary: libraryCarWriter,
     same: async () => sameBytes(Buffer.concat(await oursStream()), Buffer.concat(await libraryCarWriter()))
   }, roundMs, rounds)
-  pairs.carWriteBuffer = await measure('carWriteBuffer', {
+  pairs.carWriteBuffer = await measurePair('carWriteBuffer', {
     ours: 'carStream (src/core/car.ts) into one chunk of the CAR\'s size',
     library: '@ipld/car/buffer-writer CarBufferWriter (size computed beforehand)',
     inputs: what,
@@ -302,7 +304,7 @@ export async function benchFastPaths (quick = process.env.BENCH_QUICK === '1'): 
     runLibrary: libraryBuffer,
     same: async () => sameBytes(await oursBuffer(), libraryBuffer())
   }, roundMs, rounds)
-  pairs.carRead = await measure('carRead', {
+  pairs.carRead = await measurePair('carRead', {
     ours: 'readCar (src/core/car.ts)',
     library: '@ipld/car CarBlockIterator.fromIterable',
     inputs: `the CAR of ${what}, read in 64 KiB chunks`,
@@ -311,7 +313,7 @@ export async function benchFastPaths (quick = process.env.BENCH_QUICK === '1'): 
     runLibrary: readLibrary,
     same: async () => sameBlocks(await readOurs(), await readLibrary())
   }, roundMs, rounds)
-  pairs.linkScan = await measure('linkScan', {
+  pairs.linkScan = await measurePair('linkScan', {
     ours: 'cborLinks (src/core/cbor-links.ts)',
     library: '@ipld/dag-cbor decode + walk for CIDs',
     inputs: what,
@@ -320,7 +322,7 @@ export async function benchFastPaths (quick = process.env.BENCH_QUICK === '1'): 
     runLibrary: () => { let n = 0; for (const b of cborBlocks) n += linksLibrary(b).length; return n },
     same: () => cborBlocks.every(b => { const x = cborLinks(b); const y = linksLibrary(b); return x.length === y.length && x.every((c, i) => c.equals(y[i])) })
   }, roundMs, rounds)
-  pairs.cidParse = await measure('cidParse', {
+  pairs.cidParse = await measurePair('cidParse', {
     ours: 'parseCid (src/core/codec.ts, base32.ts)',
     library: 'multiformats CID.parse',
     inputs: `${cidTexts.length} CIDv1 base32 texts (dag-cbor, sha2-256); one op = one CID`,
@@ -329,7 +331,7 @@ export async function benchFastPaths (quick = process.env.BENCH_QUICK === '1'): 
     runLibrary: () => { let n = 0; for (const t of cidTexts) n += CID.parse(t).code; return n },
     same: () => cidTexts.every(t => parseCid(t).equals(CID.parse(t)))
   }, roundMs, rounds)
-  pairs.cidToString = await measure('cidToString', {
+  pairs.cidToString = await measurePair('cidToString', {
     ours: 'cidString (src/core/codec.ts, base32.ts)',
     library: 'multiformats CID toString()',
     inputs: `${cidBytes.length} CIDv1 (dag-cbor, sha2-256), each a fresh instance (CID.decode, in both sides' time); one op = one CID`,
@@ -338,7 +340,7 @@ export async function benchFastPaths (quick = process.env.BENCH_QUICK === '1'): 
     runLibrary: () => { let n = 0; for (const b of cidBytes) n += CID.decode(b).toString().length; return n },
     same: () => cidBytes.every(b => cidString(CID.decode(b)) === CID.decode(b).toString())
   }, roundMs, rounds)
-  pairs.blockEncode = await measure('blockEncode', {
+  pairs.blockEncode = await measurePair('blockEncode', {
     ours: 'encodeDagCbor (src/core/cbor-encode.ts)',
     library: '@ipld/dag-cbor encode',
     inputs: `${frames.length} frame values (~500 B JSON) and ${commits.length} commit values (with links); one op = one value`,
