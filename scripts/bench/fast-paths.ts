@@ -18,7 +18,8 @@
  * or one value) and ops/s of both sides, `ratio` (library ns / ours ns: above 1 means ours is
  * faster), `pairedRatio` (the median of the rounds' own ratios, each round's two sides run next
  * to each other), the rounds ours won, and `faster` (both ratios above 1 and ours won most rounds). A fast path that is not faster should give way to its
- * library. Every pair is first checked to give the same output on both sides (`sameOutput`); a
+ * library, unless the library cannot do what framehub needs there (`libraryCanReplace: false`,
+ * with a `note`; listed in `notFaster` but not in `shouldGiveWay`). Every pair is first checked to give the same output on both sides (`sameOutput`); a
  * pair that does not is reported with `faster: false`.
  *
  * Run alone: `node scripts/bench/fast-paths.ts` (one JSON line), or `BENCH_ONLY=fastPaths npm run bench`.
@@ -48,6 +49,8 @@ export interface FastPathReport {
   inputs: string
   /** What the numbers do not say (when there is something). */
   note?: string
+  /** Whether the library could take the fast path's place in framehub as it is used there. */
+  libraryCanReplace: boolean
   /** Operations per call of either side. */
   opsPerCall: number
   oursResult: SideReport
@@ -68,8 +71,10 @@ export interface FastPathsReport {
   roundMs: number
   rounds: number
   pairs: Record<string, FastPathReport>
-  /** Pairs where ours is not faster (or not the same output): candidates to give way to the library. */
+  /** Pairs where ours is not faster (or not the same output). */
   notFaster: string[]
+  /** Those of `notFaster` whose library could take their place: they should give way to it. */
+  shouldGiveWay: string[]
   /** True when every fast path is faster than its library. */
   allFaster: boolean
 }
@@ -114,6 +119,8 @@ export interface PairSpec {
   library: string
   inputs: string
   note?: string
+  /** Default true. */
+  libraryCanReplace?: boolean
   opsPerCall: number
   runOurs: Call
   runLibrary: Call
@@ -156,6 +163,7 @@ export async function measurePair (name: string, spec: PairSpec, roundMs: number
     library: spec.library,
     inputs: spec.inputs,
     ...(spec.note != null ? { note: spec.note } : {}),
+    libraryCanReplace: spec.libraryCanReplace ?? true,
     opsPerCall: spec.opsPerCall,
     oursResult: side(o),
     libraryResult: side(l),
@@ -298,7 +306,8 @@ export async function benchFastPaths (options: { quick?: boolean, roundMs?: numb
     ours: 'carStream (src/core/car.ts) into one chunk of the CAR\'s size',
     library: '@ipld/car/buffer-writer CarBufferWriter (size computed beforehand)',
     inputs: what,
-    note: 'CarBufferWriter needs the size of the whole CAR before its first block, so it can replace carStream only where every block is in memory first; a snapshot export or sync answer streams blocks as the walk reads them',
+    note: 'CarBufferWriter needs the size of the whole CAR before its first block, so it can replace carStream only where every block is in memory first; every CAR framehub writes (snapshot export, gateway CAR, sync answer) streams blocks as a walk reads them',
+    libraryCanReplace: false,
     opsPerCall: blocks.length,
     runOurs: oursBuffer,
     runLibrary: libraryBuffer,
@@ -351,7 +360,8 @@ export async function benchFastPaths (options: { quick?: boolean, roundMs?: numb
   }, roundMs, rounds)
 
   const notFaster = Object.entries(pairs).filter(([, p]) => !p.faster).map(([name]) => name)
-  return { roundMs, rounds, pairs, notFaster, allFaster: notFaster.length === 0 }
+  const shouldGiveWay = notFaster.filter(name => pairs[name]?.libraryCanReplace === true)
+  return { roundMs, rounds, pairs, notFaster, shouldGiveWay, allFaster: notFaster.length === 0 }
 }
 
 if (isMain(import.meta.url)) {

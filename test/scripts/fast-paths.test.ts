@@ -13,6 +13,9 @@ describe('bench fastPaths: each fast path beside its library', () => {
     }
     assert.deepEqual(report.notFaster, Object.entries(report.pairs).filter(([, p]) => !p.faster).map(([n]) => n))
     assert.equal(report.allFaster, report.notFaster.length === 0)
+    assert.deepEqual(report.shouldGiveWay, report.notFaster.filter(n => report.pairs[n]?.libraryCanReplace))
+    // CarBufferWriter cannot stream (it needs the CAR's size first): never a replacement for carStream.
+    assert.equal(report.pairs.carWriteBuffer?.libraryCanReplace, false)
   })
 
   it('a pair whose two sides give different output is not faster, however fast ours is', async () => {
