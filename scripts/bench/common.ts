@@ -3,6 +3,8 @@
  * dirs, timers, an RSS sampler and a counting block reader. Progress goes to stderr; stdout is
  * kept for the one JSON document that `run.ts` prints.
  */
+import { spawn } from 'node:child_process'
+import type { SpawnOptions } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -226,4 +228,19 @@ export function makeStep (rand: () => number, i: number): { op: string, content:
 export function isMain (moduleUrl: string): boolean {
   const script = process.argv[1]
   return script != null && fileURLToPath(moduleUrl) === resolve(script)
+}
+
+/** Runs a program to its end, collecting what it prints (`started` sees the child first, e.g. to stop it early). */
+export async function runProgram (command: string, args: string[], options: SpawnOptions = {}, started?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null, out: string, err: string }> {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+  started?.(child)
+  let out = ''
+  let err = ''
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => { out += c })
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => { err += c })
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (c) => { resolve(c) })
+  })
+  return { code, out, err }
 }

@@ -10,7 +10,6 @@
  * Goals (issues #2 and #10): at least 2x stock putMany's blocks/s in frames/s, in process and as
  * a user runs it, each judged on the same run's anchor (a failed or missing anchor is not met).
  */
-import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,7 +25,7 @@ import { importPool, importPoolRuns } from '../../src/services/import-workers.ts
 import { blockKey } from '../../src/storage/level-db.ts'
 import { judge, ratioOf, reasonLine, roundMeasurement } from './goals.ts'
 import type { Judged } from './goals.ts'
-import { collectGarbage, cpuMs, generateFrameLines, log, mb, now, perSecond, round, tempDir } from './common.ts'
+import { collectGarbage, cpuMs, generateFrameLines, log, mb, now, perSecond, round, runProgram, tempDir } from './common.ts'
 import type { BenchConfig } from './common.ts'
 
 export interface FrameImportReport {
@@ -170,15 +169,7 @@ const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)
 /** Runs the framehub CLI on `repo` as a user does (its own process), returns its wall time in ms and its JSON output. */
 async function cli (repo: string, args: string[]): Promise<{ ms: number, json: any }> {
   const start = now()
-  const child = spawn(process.execPath, [CLI_MAIN, ...args, '--json'], { env: { ...process.env, FRAMEHUB_REPO: repo }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
-  child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c })
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject)
-    child.once('close', (c) => { resolve(c) })
-  })
+  const { code, out, err } = await runProgram(process.execPath, [CLI_MAIN, ...args, '--json'], { env: { ...process.env, FRAMEHUB_REPO: repo } })
   const ms = now() - start
   if (code !== 0) throw new Error(`framehub ${args.join(' ')} exited with ${String(code)}: ${err.trim()}`)
   return { ms, json: JSON.parse(out) }

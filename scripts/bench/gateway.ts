@@ -62,7 +62,7 @@ import autocannon from 'autocannon'
 import type { AutocannonResult } from 'autocannon'
 import { entries } from '../../src/core/tree/index.ts'
 import { createNode } from '../../src/node.ts'
-import { benchConfig, cleanupAll, generateFrameLines, isMain, log, mb, now, prng, round, tempDir } from './common.ts'
+import { benchConfig, cleanupAll, generateFrameLines, isMain, log, mb, now, prng, round, runProgram, tempDir } from './common.ts'
 import type { BenchConfig } from './common.ts'
 import { allMet, judge, ratioOf, reasonLine } from './goals.ts'
 import type { Judged } from './goals.ts'
@@ -616,16 +616,9 @@ export async function wrkLoad (server: LoadServer, target: Target, seconds: numb
   const args = ['-t', String(threads), '-c', String(Math.max(threads, connections)), '-d', `${seconds}s`, '--timeout', '10s', ...headers,
     '-s', WRK_SCRIPT, `http://127.0.0.1:${server.port}`, '--', file, String(start), String(threads)]
   const cpu0 = await server.cpuUs()
-  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  running.add(child)
-  let out = ''
-  let err = ''
-  child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
-  child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c })
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject)
-    child.once('close', (c) => { running.delete(child); resolve(c) })
-  })
+  let child: ReturnType<typeof spawn> | undefined
+  const { code, out, err } = await runProgram('wrk', args, {}, (c) => { child = c; running.add(c) })
+    .finally(() => { if (child != null) running.delete(child) })
   const cpuUs = await server.cpuUs() - cpu0
   if (code !== 0) throw new Error(`wrk exited with code ${code}: ${(err + out).slice(-400)}`)
   const w = parseWrkOutput(out)
