@@ -14,7 +14,7 @@ import { addFramehubFormats, ajvOptions, schemas } from '../src/core/schema-defs
 const target = fileURLToPath(new URL('../src/core/schema-types.ts', import.meta.url))
 const validatorsTarget = fileURLToPath(new URL('../src/core/schema-validators.js', import.meta.url))
 const validatorsTypesTarget = fileURLToPath(new URL('../src/core/schema-validators.d.ts', import.meta.url))
-const roots = ['frame.schema.json', 'trace-step-input.schema.json', 'trace-step.schema.json', 'commit.schema.json']
+const roots = ['frame.schema.json', 'trace-step-input.schema.json', 'trace-step.schema.json', 'commit.schema.json', 'consensus-commit.schema.json', 'decision.schema.json']
 
 export async function generate (): Promise<string> {
   const byId = new Map<string, unknown>(schemas.map(s => [s.$id, s]))
@@ -52,6 +52,8 @@ export const validatorExports = {
   validateTraceStepInputJson: 'trace-step-input.schema.json',
   validateTraceStepJson: 'trace-step.schema.json',
   validateCommitJson: 'commit.schema.json',
+  validateConsensusCommitJson: 'consensus-commit.schema.json',
+  validateDecisionJson: 'decision.schema.json',
   validateSessionName: 'session-name.schema.json'
 } as const
 

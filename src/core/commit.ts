@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { decodeCbor, encodeBlock, toJsonView } from './codec.ts'
 import type { Block } from './codec.ts'
 import { CommitInvalidError } from './errors.ts'
-import { describeSchemaError, validateCommitJson } from './schemas.ts'
+import { describeSchemaError, validateCommitJson, validateConsensusCommitJson } from './schemas.ts'
 import { signValue, verifyValueSignature } from './signing.ts'
 import type { Signer } from './signing.ts'
 
@@ -28,6 +28,13 @@ export interface Commit {
   /** Conflicts kept by a merge (the tree holds `ours`). */
   forks?: ForkRecord[]
   sig: Uint8Array
+  /**
+   * Set on a consensus commit (the rule version that built it, see core/consensus): a block of
+   * only `{consensus, tree, parents, forks}`, recomputable by anyone, so it has no author (''),
+   * message ('') or signature (empty) of its own, and its `time` is the newest of its parents'
+   * (filled in by `readCommit`, 0 straight out of `decodeCommit`).
+   */
+  consensus?: 1
 }
 
 export interface CommitFields {
@@ -58,23 +65,35 @@ export async function createCommit (signer: Signer, fields: CommitFields): Promi
 export function decodeCommit (cid: CID, bytes: Uint8Array): Commit {
   const value = decodeCbor(cid, bytes)
   if (!looksLikeCommit(value)) throw new CommitInvalidError(`block ${cid} is not a commit`, { cid: cid.toString() })
+  const consensus = isConsensusShaped(value)
+  const validate = consensus ? validateConsensusCommitJson : validateCommitJson
   let json: unknown
   try {
     json = toJsonView(value)
   } catch (err) {
     throw new CommitInvalidError(`block ${cid} is not a valid commit: ${(err as Error).message}`, { cid: cid.toString() })
   }
-  if (!validateCommitJson(json)) {
-    throw new CommitInvalidError(`block ${cid} is not a valid commit: ${describeSchemaError(validateCommitJson.errors)}`, { cid: cid.toString() })
+  if (!validate(json)) {
+    throw new CommitInvalidError(`block ${cid} is not a valid ${consensus ? 'consensus ' : ''}commit: ${describeSchemaError(validate.errors)}`, { cid: cid.toString() })
   }
-  return value as Commit
+  if (!consensus) return value as Commit
+  const c = value as { consensus: 1, tree: CID, parents: CID[], forks?: ForkRecord[] }
+  return { tree: c.tree, parents: c.parents, author: '', time: 0, message: '', sig: new Uint8Array(0), consensus: c.consensus, ...(c.forks != null ? { forks: c.forks } : {}) }
 }
 
-/** Throws `ERR_SIGNATURE_INVALID` unless the commit is signed by its author. */
+/**
+ * Throws `ERR_SIGNATURE_INVALID` unless the commit is signed by its author. A consensus commit
+ * carries no signature: it is checked by recomputing it (`checkConsensusCommit` in core/consensus).
+ */
 export async function verifyCommit (cid: CID, commit: Commit): Promise<void> {
+  if (commit.consensus != null) return
   await verifyValueSignature(`commit ${cid}`, commit.author, commit as unknown as Record<string, unknown>)
 }
 
+function isConsensusShaped (value: unknown): boolean {
+  return value !== null && typeof value === 'object' && 'consensus' in value && !('author' in value)
+}
+
 export function looksLikeCommit (value: unknown): boolean {
-  return value !== null && typeof value === 'object' && 'tree' in value && 'parents' in value && 'author' in value
+  return value !== null && typeof value === 'object' && 'tree' in value && 'parents' in value && ('author' in value || 'consensus' in value)
 }

@@ -9,8 +9,16 @@ export interface CommitEntry {
   commit: Commit
 }
 
+/**
+ * Reads a commit. A consensus commit gets the newest of its parents' times (its parents are real
+ * commits), so that history walks order it after everything it merges.
+ */
 export async function readCommit (reader: BlockReader, cid: CID, options?: { signal?: AbortSignal }): Promise<Commit> {
-  return decodeCommit(cid, await reader.get(cid, options))
+  const commit = decodeCommit(cid, await reader.get(cid, options))
+  if (commit.consensus != null) {
+    for (const p of commit.parents) commit.time = Math.max(commit.time, (await readCommit(reader, p, options)).time)
+  }
+  return commit
 }
 
 /**

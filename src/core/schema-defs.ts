@@ -2,6 +2,8 @@ import type { Ajv, Options } from 'ajv'
 import { CID } from 'multiformats/cid'
 import bytesSchema from '../../schemas/bytes.schema.json' with { type: 'json' }
 import commitSchema from '../../schemas/commit.schema.json' with { type: 'json' }
+import consensusCommitSchema from '../../schemas/consensus-commit.schema.json' with { type: 'json' }
+import decisionSchema from '../../schemas/decision.schema.json' with { type: 'json' }
 import frameSchema from '../../schemas/frame.schema.json' with { type: 'json' }
 import linkSchema from '../../schemas/link.schema.json' with { type: 'json' }
 import sessionNameSchema from '../../schemas/session-name.schema.json' with { type: 'json' }
@@ -14,7 +16,8 @@ import traceStepSchema from '../../schemas/trace-step.schema.json' with { type: 
 
 /** Every schema in `schemas/`, keyed by `$id`: the one source for core validation and the gateway. */
 export const schemas = [
-  linkSchema, bytesSchema, sessionNameSchema, frameSchema, traceStepInputSchema, traceStepSchema, commitSchema
+  linkSchema, bytesSchema, sessionNameSchema, frameSchema, traceStepInputSchema, traceStepSchema, commitSchema,
+  consensusCommitSchema, decisionSchema
 ] as const
 
 /** The Ajv options core validation is generated with (the gateway's Ajv uses the same). */

@@ -4,6 +4,14 @@
  * The name of a reasoning session (one goal).
  */
 export type SessionName = string;
+/**
+ * Frames a merge found changed two ways: the tree keeps ours, theirs lives on under a fork ref. null = removed on that side.
+ */
+export type Forks = {
+  id: string;
+  ours: Link | null;
+  theirs: Link | null;
+}[];
 
 /**
  * A unit of knowledge. Content only: no author, no time, so the same frame has the same CID on every machine. Links are DAG-JSON links ({"/": CID}).
@@ -144,13 +152,86 @@ export interface Commit {
    * @maxItems 4096
    */
   sessions?: Link[];
-  /**
-   * Frames a merge found changed two ways: the tree keeps ours, theirs lives on under a fork ref. null = removed on that side.
-   */
-  forks?: {
-    id: string;
-    ours: Link | null;
-    theirs: Link | null;
-  }[];
+  forks?: Forks;
   sig: Bytes;
+}
+/**
+ * The deterministic merge of a shared branch's maximal candidates (DAG-JSON view of the stored DAG-CBOR block). It holds no author, time, message or signature: any node recomputes it from its parents (their three-way merges folded in this order, the earlier parent winning a conflict) and gets the same CID.
+ */
+export interface ConsensusCommit {
+  /**
+   * Version of the consensus rule that built it.
+   */
+  consensus: 1;
+  tree: Link;
+  /**
+   * The maximal candidates, highest score first (real commits, never consensus commits).
+   *
+   * @minItems 2
+   * @maxItems 64
+   */
+  parents: [Link, Link, ...Link[]];
+  forks?: Forks;
+}
+/**
+ * A consensus decision record (DAG-JSON view of the stored DAG-CBOR block): the candidates of a shared branch with their scores and the terms behind them, and the head they give. A pure function of the proposals: nodes that replicated the same chains store the same block.
+ */
+export interface Decision {
+  /**
+   * Version of the consensus rule.
+   */
+  rule: 1;
+  branch: string;
+  head: Link;
+  /**
+   * Highest score first (then greater height, then smaller CID bytes).
+   *
+   * @maxItems 4096
+   */
+  candidates: {
+    commit: Link;
+    /**
+     * Author of the candidate commit.
+     */
+    node: string;
+    /**
+     * Longest path from the commit to a root commit, plus one.
+     */
+    height: number;
+    /**
+     * Sum over voting nodes of weight times conv.
+     */
+    score: number;
+    /**
+     * One per voting node, in node order.
+     *
+     * @maxItems 4096
+     */
+    terms: {
+      node: string;
+      weight: number;
+      /**
+       * Mean of `from`'s values.
+       */
+      conv: number;
+      /**
+       * The real commits of the node's proposal (after flattening): 1 when contained in the candidate, else the similarity of their trees.
+       *
+       * @minItems 1
+       * @maxItems 64
+       */
+      from: [
+        {
+          commit: Link;
+          contained: boolean;
+          value: number;
+        },
+        ...{
+          commit: Link;
+          contained: boolean;
+          value: number;
+        }[]
+      ];
+    }[];
+  }[];
 }

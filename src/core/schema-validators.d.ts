@@ -15,5 +15,9 @@ export declare const validateTraceStepInputJson: GeneratedValidator
 export declare const validateTraceStepJson: GeneratedValidator
 /** Checks a value against commit.schema.json. */
 export declare const validateCommitJson: GeneratedValidator
+/** Checks a value against consensus-commit.schema.json. */
+export declare const validateConsensusCommitJson: GeneratedValidator
+/** Checks a value against decision.schema.json. */
+export declare const validateDecisionJson: GeneratedValidator
 /** Checks a value against session-name.schema.json. */
 export declare const validateSessionName: GeneratedValidator

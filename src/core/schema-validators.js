@@ -2157,36 +2157,1301 @@ validate13.errors = vErrors;
 return errors === 0;
 }
 
-export const validateSessionName = validate14;
+export const validateConsensusCommitJson = validate14;
+const schema30 = {"$id":"consensus-commit.schema.json","$schema":"http://json-schema.org/draft-07/schema#","title":"ConsensusCommit","description":"The deterministic merge of a shared branch's maximal candidates (DAG-JSON view of the stored DAG-CBOR block). It holds no author, time, message or signature: any node recomputes it from its parents (their three-way merges folded in this order, the earlier parent winning a conflict) and gets the same CID.","type":"object","required":["consensus","tree","parents"],"additionalProperties":false,"properties":{"consensus":{"description":"Version of the consensus rule that built it.","const":1},"tree":{"$ref":"link.schema.json#"},"parents":{"description":"The maximal candidates, highest score first (real commits, never consensus commits).","type":"array","minItems":2,"maxItems":64,"items":{"$ref":"link.schema.json#"}},"forks":{"$ref":"commit.schema.json#/properties/forks"}}};
+const schema33 = {"description":"Frames a merge found changed two ways: the tree keeps ours, theirs lives on under a fork ref. null = removed on that side.","type":"array","items":{"type":"object","required":["id","ours","theirs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1,"maxLength":512},"ours":{"oneOf":[{"$ref":"link.schema.json#"},{"type":"null"}]},"theirs":{"oneOf":[{"$ref":"link.schema.json#"},{"type":"null"}]}}}};
+
+function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(Array.isArray(data)){
+var valid0 = true;
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+const _errs1 = errors;
+if(errors === _errs1){
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+let missing0;
+if((((data0.id === undefined) && (missing0 = "id")) || ((data0.ours === undefined) && (missing0 = "ours"))) || ((data0.theirs === undefined) && (missing0 = "theirs"))){
+validate15.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs3 = errors;
+for(const key0 in data0){
+if(!(((key0 === "id") || (key0 === "ours")) || (key0 === "theirs"))){
+validate15.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs3 === errors){
+if(data0.id !== undefined){
+let data1 = data0.id;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(func2(data1) > 512){
+validate15.errors = [{instancePath:instancePath+"/" + i0+"/id",schemaPath:"#/items/properties/id/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"}];
+return false;
+}
+else {
+if(func2(data1) < 1){
+validate15.errors = [{instancePath:instancePath+"/" + i0+"/id",schemaPath:"#/items/properties/id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate15.errors = [{instancePath:instancePath+"/" + i0+"/id",schemaPath:"#/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid1 = _errs4 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data0.ours !== undefined){
+let data2 = data0.ours;
+const _errs6 = errors;
+const _errs7 = errors;
+let valid2 = false;
+let passing0 = null;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+let missing1;
+if((data2["/"] === undefined) && (missing1 = "/")){
+const err0 = {instancePath:instancePath+"/" + i0+"/ours",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+else {
+const _errs11 = errors;
+for(const key1 in data2){
+if(!(key1 === "/")){
+const err1 = {instancePath:instancePath+"/" + i0+"/ours",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+break;
+}
+}
+if(_errs11 === errors){
+if(data2["/"] !== undefined){
+let data3 = data2["/"];
+const _errs12 = errors;
+if(errors === _errs12){
+if(errors === _errs12){
+if(typeof data3 === "string"){
+if(func2(data3) > 256){
+const err2 = {instancePath:instancePath+"/" + i0+"/ours/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+else {
+if(func2(data3) < 8){
+const err3 = {instancePath:instancePath+"/" + i0+"/ours/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+else {
+if(!(formats0.validate(data3))){
+const err4 = {instancePath:instancePath+"/" + i0+"/ours/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/" + i0+"/ours/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/" + i0+"/ours",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+var _valid0 = _errs8 === errors;
+if(_valid0){
+valid2 = true;
+passing0 = 0;
+}
+const _errs14 = errors;
+if(data2 !== null){
+const err7 = {instancePath:instancePath+"/" + i0+"/ours",schemaPath:"#/items/properties/ours/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid0 = _errs14 === errors;
+if(_valid0 && valid2){
+valid2 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid2 = true;
+passing0 = 1;
+}
+}
+if(!valid2){
+const err8 = {instancePath:instancePath+"/" + i0+"/ours",schemaPath:"#/items/properties/ours/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+validate15.errors = vErrors;
+return false;
+}
+else {
+errors = _errs7;
+if(vErrors !== null){
+if(_errs7){
+vErrors.length = _errs7;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid1 = _errs6 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data0.theirs !== undefined){
+let data4 = data0.theirs;
+const _errs16 = errors;
+const _errs17 = errors;
+let valid5 = false;
+let passing1 = null;
+const _errs18 = errors;
+const _errs19 = errors;
+if(errors === _errs19){
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+let missing2;
+if((data4["/"] === undefined) && (missing2 = "/")){
+const err9 = {instancePath:instancePath+"/" + i0+"/theirs",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+else {
+const _errs21 = errors;
+for(const key2 in data4){
+if(!(key2 === "/")){
+const err10 = {instancePath:instancePath+"/" + i0+"/theirs",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+break;
+}
+}
+if(_errs21 === errors){
+if(data4["/"] !== undefined){
+let data5 = data4["/"];
+const _errs22 = errors;
+if(errors === _errs22){
+if(errors === _errs22){
+if(typeof data5 === "string"){
+if(func2(data5) > 256){
+const err11 = {instancePath:instancePath+"/" + i0+"/theirs/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+else {
+if(func2(data5) < 8){
+const err12 = {instancePath:instancePath+"/" + i0+"/theirs/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+else {
+if(!(formats0.validate(data5))){
+const err13 = {instancePath:instancePath+"/" + i0+"/theirs/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/" + i0+"/theirs/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/" + i0+"/theirs",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+var _valid1 = _errs18 === errors;
+if(_valid1){
+valid5 = true;
+passing1 = 0;
+}
+const _errs24 = errors;
+if(data4 !== null){
+const err16 = {instancePath:instancePath+"/" + i0+"/theirs",schemaPath:"#/items/properties/theirs/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+var _valid1 = _errs24 === errors;
+if(_valid1 && valid5){
+valid5 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid5 = true;
+passing1 = 1;
+}
+}
+if(!valid5){
+const err17 = {instancePath:instancePath+"/" + i0+"/theirs",schemaPath:"#/items/properties/theirs/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+validate15.errors = vErrors;
+return false;
+}
+else {
+errors = _errs17;
+if(vErrors !== null){
+if(_errs17){
+vErrors.length = _errs17;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid1 = _errs16 === errors;
+}
+else {
+var valid1 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate15.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs1 === errors;
+if(!valid0){
+break;
+}
+}
+}
+else {
+validate15.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+validate15.errors = vErrors;
+return errors === 0;
+}
+
 
 function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="consensus-commit.schema.json" */;
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.consensus === undefined) && (missing0 = "consensus")) || ((data.tree === undefined) && (missing0 = "tree"))) || ((data.parents === undefined) && (missing0 = "parents"))){
+validate14.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "consensus") || (key0 === "tree")) || (key0 === "parents")) || (key0 === "forks"))){
+validate14.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.consensus !== undefined){
+const _errs2 = errors;
+if(1 !== data.consensus){
+validate14.errors = [{instancePath:instancePath+"/consensus",schemaPath:"#/properties/consensus/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.tree !== undefined){
+let data1 = data.tree;
+const _errs3 = errors;
+const _errs4 = errors;
+if(errors === _errs4){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if((data1["/"] === undefined) && (missing1 = "/")){
+validate14.errors = [{instancePath:instancePath+"/tree",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs6 = errors;
+for(const key1 in data1){
+if(!(key1 === "/")){
+validate14.errors = [{instancePath:instancePath+"/tree",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs6 === errors){
+if(data1["/"] !== undefined){
+let data2 = data1["/"];
+const _errs7 = errors;
+if(errors === _errs7){
+if(errors === _errs7){
+if(typeof data2 === "string"){
+if(func2(data2) > 256){
+validate14.errors = [{instancePath:instancePath+"/tree/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func2(data2) < 8){
+validate14.errors = [{instancePath:instancePath+"/tree/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!(formats0.validate(data2))){
+validate14.errors = [{instancePath:instancePath+"/tree/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate14.errors = [{instancePath:instancePath+"/tree/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate14.errors = [{instancePath:instancePath+"/tree",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.parents !== undefined){
+let data3 = data.parents;
+const _errs9 = errors;
+if(errors === _errs9){
+if(Array.isArray(data3)){
+if(data3.length > 64){
+validate14.errors = [{instancePath:instancePath+"/parents",schemaPath:"#/properties/parents/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+return false;
+}
+else {
+if(data3.length < 2){
+validate14.errors = [{instancePath:instancePath+"/parents",schemaPath:"#/properties/parents/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"}];
+return false;
+}
+else {
+var valid3 = true;
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
+const _errs11 = errors;
+const _errs12 = errors;
+if(errors === _errs12){
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+let missing2;
+if((data4["/"] === undefined) && (missing2 = "/")){
+validate14.errors = [{instancePath:instancePath+"/parents/" + i0,schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs14 = errors;
+for(const key2 in data4){
+if(!(key2 === "/")){
+validate14.errors = [{instancePath:instancePath+"/parents/" + i0,schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs14 === errors){
+if(data4["/"] !== undefined){
+let data5 = data4["/"];
+const _errs15 = errors;
+if(errors === _errs15){
+if(errors === _errs15){
+if(typeof data5 === "string"){
+if(func2(data5) > 256){
+validate14.errors = [{instancePath:instancePath+"/parents/" + i0+"/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func2(data5) < 8){
+validate14.errors = [{instancePath:instancePath+"/parents/" + i0+"/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!(formats0.validate(data5))){
+validate14.errors = [{instancePath:instancePath+"/parents/" + i0+"/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate14.errors = [{instancePath:instancePath+"/parents/" + i0+"/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate14.errors = [{instancePath:instancePath+"/parents/" + i0,schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid3 = _errs11 === errors;
+if(!valid3){
+break;
+}
+}
+}
+}
+}
+else {
+validate14.errors = [{instancePath:instancePath+"/parents",schemaPath:"#/properties/parents/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.forks !== undefined){
+const _errs17 = errors;
+if(!(validate15(data.forks, {instancePath:instancePath+"/forks",parentData:data,parentDataProperty:"forks",rootData}))){
+vErrors = vErrors === null ? validate15.errors : vErrors.concat(validate15.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate14.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate14.errors = vErrors;
+return errors === 0;
+}
+
+export const validateDecisionJson = validate17;
+const schema36 = {"$id":"decision.schema.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Decision","description":"A consensus decision record (DAG-JSON view of the stored DAG-CBOR block): the candidates of a shared branch with their scores and the terms behind them, and the head they give. A pure function of the proposals: nodes that replicated the same chains store the same block.","type":"object","required":["rule","branch","head","candidates"],"additionalProperties":false,"properties":{"rule":{"description":"Version of the consensus rule.","const":1},"branch":{"type":"string","minLength":1,"maxLength":255},"head":{"$ref":"link.schema.json#"},"candidates":{"description":"Highest score first (then greater height, then smaller CID bytes).","type":"array","maxItems":4096,"items":{"type":"object","required":["commit","node","height","score","terms"],"additionalProperties":false,"properties":{"commit":{"$ref":"link.schema.json#"},"node":{"description":"Author of the candidate commit.","type":"string","minLength":1,"maxLength":128},"height":{"description":"Longest path from the commit to a root commit, plus one.","type":"integer","minimum":1},"score":{"description":"Sum over voting nodes of weight times conv.","type":"number","minimum":0},"terms":{"description":"One per voting node, in node order.","type":"array","maxItems":4096,"items":{"type":"object","required":["node","weight","conv","from"],"additionalProperties":false,"properties":{"node":{"type":"string","minLength":1,"maxLength":128},"weight":{"type":"number","minimum":0},"conv":{"description":"Mean of `from`'s values.","type":"number","minimum":0,"maximum":1},"from":{"description":"The real commits of the node's proposal (after flattening): 1 when contained in the candidate, else the similarity of their trees.","type":"array","minItems":1,"maxItems":64,"items":{"type":"object","required":["commit","contained","value"],"additionalProperties":false,"properties":{"commit":{"$ref":"link.schema.json#"},"contained":{"type":"boolean"},"value":{"type":"number","minimum":0,"maximum":1}}}}}}}}}}}};
+
+function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="decision.schema.json" */;
+let vErrors = null;
+let errors = 0;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.rule === undefined) && (missing0 = "rule")) || ((data.branch === undefined) && (missing0 = "branch"))) || ((data.head === undefined) && (missing0 = "head"))) || ((data.candidates === undefined) && (missing0 = "candidates"))){
+validate17.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "rule") || (key0 === "branch")) || (key0 === "head")) || (key0 === "candidates"))){
+validate17.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.rule !== undefined){
+const _errs2 = errors;
+if(1 !== data.rule){
+validate17.errors = [{instancePath:instancePath+"/rule",schemaPath:"#/properties/rule/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.branch !== undefined){
+let data1 = data.branch;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data1 === "string"){
+if(func2(data1) > 255){
+validate17.errors = [{instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
+return false;
+}
+else {
+if(func2(data1) < 1){
+validate17.errors = [{instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.head !== undefined){
+let data2 = data.head;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+let missing1;
+if((data2["/"] === undefined) && (missing1 = "/")){
+validate17.errors = [{instancePath:instancePath+"/head",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs8 = errors;
+for(const key1 in data2){
+if(!(key1 === "/")){
+validate17.errors = [{instancePath:instancePath+"/head",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs8 === errors){
+if(data2["/"] !== undefined){
+let data3 = data2["/"];
+const _errs9 = errors;
+if(errors === _errs9){
+if(errors === _errs9){
+if(typeof data3 === "string"){
+if(func2(data3) > 256){
+validate17.errors = [{instancePath:instancePath+"/head/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func2(data3) < 8){
+validate17.errors = [{instancePath:instancePath+"/head/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!(formats0.validate(data3))){
+validate17.errors = [{instancePath:instancePath+"/head/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/head/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/head",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.candidates !== undefined){
+let data4 = data.candidates;
+const _errs11 = errors;
+if(errors === _errs11){
+if(Array.isArray(data4)){
+if(data4.length > 4096){
+validate17.errors = [{instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/maxItems",keyword:"maxItems",params:{limit: 4096},message:"must NOT have more than 4096 items"}];
+return false;
+}
+else {
+var valid3 = true;
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+const _errs13 = errors;
+if(errors === _errs13){
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+let missing2;
+if((((((data5.commit === undefined) && (missing2 = "commit")) || ((data5.node === undefined) && (missing2 = "node"))) || ((data5.height === undefined) && (missing2 = "height"))) || ((data5.score === undefined) && (missing2 = "score"))) || ((data5.terms === undefined) && (missing2 = "terms"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0,schemaPath:"#/properties/candidates/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs15 = errors;
+for(const key2 in data5){
+if(!(((((key2 === "commit") || (key2 === "node")) || (key2 === "height")) || (key2 === "score")) || (key2 === "terms"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0,schemaPath:"#/properties/candidates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs15 === errors){
+if(data5.commit !== undefined){
+let data6 = data5.commit;
+const _errs16 = errors;
+const _errs17 = errors;
+if(errors === _errs17){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+let missing3;
+if((data6["/"] === undefined) && (missing3 = "/")){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+return false;
+}
+else {
+const _errs19 = errors;
+for(const key3 in data6){
+if(!(key3 === "/")){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs19 === errors){
+if(data6["/"] !== undefined){
+let data7 = data6["/"];
+const _errs20 = errors;
+if(errors === _errs20){
+if(errors === _errs20){
+if(typeof data7 === "string"){
+if(func2(data7) > 256){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func2(data7) < 8){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!(formats0.validate(data7))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid4 = _errs16 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data5.node !== undefined){
+let data8 = data5.node;
+const _errs22 = errors;
+if(errors === _errs22){
+if(typeof data8 === "string"){
+if(func2(data8) > 128){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/node",schemaPath:"#/properties/candidates/items/properties/node/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func2(data8) < 1){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/node",schemaPath:"#/properties/candidates/items/properties/node/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/node",schemaPath:"#/properties/candidates/items/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid4 = _errs22 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data5.height !== undefined){
+let data9 = data5.height;
+const _errs24 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/height",schemaPath:"#/properties/candidates/items/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs24){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 1 || isNaN(data9)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/height",schemaPath:"#/properties/candidates/items/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid4 = _errs24 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data5.score !== undefined){
+let data10 = data5.score;
+const _errs26 = errors;
+if(errors === _errs26){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 < 0 || isNaN(data10)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/score",schemaPath:"#/properties/candidates/items/properties/score/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/score",schemaPath:"#/properties/candidates/items/properties/score/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid4 = _errs26 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data5.terms !== undefined){
+let data11 = data5.terms;
+const _errs28 = errors;
+if(errors === _errs28){
+if(Array.isArray(data11)){
+if(data11.length > 4096){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms",schemaPath:"#/properties/candidates/items/properties/terms/maxItems",keyword:"maxItems",params:{limit: 4096},message:"must NOT have more than 4096 items"}];
+return false;
+}
+else {
+var valid7 = true;
+const len1 = data11.length;
+for(let i1=0; i1<len1; i1++){
+let data12 = data11[i1];
+const _errs30 = errors;
+if(errors === _errs30){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+let missing4;
+if(((((data12.node === undefined) && (missing4 = "node")) || ((data12.weight === undefined) && (missing4 = "weight"))) || ((data12.conv === undefined) && (missing4 = "conv"))) || ((data12.from === undefined) && (missing4 = "from"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1,schemaPath:"#/properties/candidates/items/properties/terms/items/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+return false;
+}
+else {
+const _errs32 = errors;
+for(const key4 in data12){
+if(!((((key4 === "node") || (key4 === "weight")) || (key4 === "conv")) || (key4 === "from"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1,schemaPath:"#/properties/candidates/items/properties/terms/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs32 === errors){
+if(data12.node !== undefined){
+let data13 = data12.node;
+const _errs33 = errors;
+if(errors === _errs33){
+if(typeof data13 === "string"){
+if(func2(data13) > 128){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/node",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/node/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func2(data13) < 1){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/node",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/node/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/node",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid8 = _errs33 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data12.weight !== undefined){
+let data14 = data12.weight;
+const _errs35 = errors;
+if(errors === _errs35){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/weight",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/weight",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/weight/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid8 = _errs35 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data12.conv !== undefined){
+let data15 = data12.conv;
+const _errs37 = errors;
+if(errors === _errs37){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 1 || isNaN(data15)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/conv",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/conv/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
+return false;
+}
+else {
+if(data15 < 0 || isNaN(data15)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/conv",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/conv/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/conv",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/conv/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid8 = _errs37 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data12.from !== undefined){
+let data16 = data12.from;
+const _errs39 = errors;
+if(errors === _errs39){
+if(Array.isArray(data16)){
+if(data16.length > 64){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+return false;
+}
+else {
+if(data16.length < 1){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid9 = true;
+const len2 = data16.length;
+for(let i2=0; i2<len2; i2++){
+let data17 = data16[i2];
+const _errs41 = errors;
+if(errors === _errs41){
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+let missing5;
+if((((data17.commit === undefined) && (missing5 = "commit")) || ((data17.contained === undefined) && (missing5 = "contained"))) || ((data17.value === undefined) && (missing5 = "value"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2,schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
+return false;
+}
+else {
+const _errs43 = errors;
+for(const key5 in data17){
+if(!(((key5 === "commit") || (key5 === "contained")) || (key5 === "value"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2,schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs43 === errors){
+if(data17.commit !== undefined){
+let data18 = data17.commit;
+const _errs44 = errors;
+const _errs45 = errors;
+if(errors === _errs45){
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+let missing6;
+if((data18["/"] === undefined) && (missing6 = "/")){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
+return false;
+}
+else {
+const _errs47 = errors;
+for(const key6 in data18){
+if(!(key6 === "/")){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs47 === errors){
+if(data18["/"] !== undefined){
+let data19 = data18["/"];
+const _errs48 = errors;
+if(errors === _errs48){
+if(errors === _errs48){
+if(typeof data19 === "string"){
+if(func2(data19) > 256){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func2(data19) < 8){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!(formats0.validate(data19))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid10 = _errs44 === errors;
+}
+else {
+var valid10 = true;
+}
+if(valid10){
+if(data17.contained !== undefined){
+const _errs50 = errors;
+if(typeof data17.contained !== "boolean"){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/contained",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/properties/contained/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid10 = _errs50 === errors;
+}
+else {
+var valid10 = true;
+}
+if(valid10){
+if(data17.value !== undefined){
+let data21 = data17.value;
+const _errs52 = errors;
+if(errors === _errs52){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 1 || isNaN(data21)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/value",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/properties/value/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
+return false;
+}
+else {
+if(data21 < 0 || isNaN(data21)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/value",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/properties/value/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/value",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid10 = _errs52 === errors;
+}
+else {
+var valid10 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2,schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid9 = _errs41 === errors;
+if(!valid9){
+break;
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid8 = _errs39 === errors;
+}
+else {
+var valid8 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1,schemaPath:"#/properties/candidates/items/properties/terms/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid7 = _errs30 === errors;
+if(!valid7){
+break;
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms",schemaPath:"#/properties/candidates/items/properties/terms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid4 = _errs28 === errors;
+}
+else {
+var valid4 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i0,schemaPath:"#/properties/candidates/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid3 = _errs13 === errors;
+if(!valid3){
+break;
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate17.errors = vErrors;
+return errors === 0;
+}
+
+export const validateSessionName = validate18;
+
+function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="session-name.schema.json" */;
 let vErrors = null;
 let errors = 0;
 if(errors === 0){
 if(typeof data === "string"){
 if(func2(data) > 256){
-validate14.errors = [{instancePath,schemaPath:"#/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+validate18.errors = [{instancePath,schemaPath:"#/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
 if(func2(data) < 1){
-validate14.errors = [{instancePath,schemaPath:"#/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate18.errors = [{instancePath,schemaPath:"#/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern5.test(data)){
-validate14.errors = [{instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[^\\s/]+(/[^\\s/]+)*$"},message:"must match pattern \""+"^[^\\s/]+(/[^\\s/]+)*$"+"\""}];
+validate18.errors = [{instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[^\\s/]+(/[^\\s/]+)*$"},message:"must match pattern \""+"^[^\\s/]+(/[^\\s/]+)*$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate14.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate18.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-validate14.errors = vErrors;
+validate18.errors = vErrors;
 return errors === 0;
 }

@@ -17,6 +17,8 @@ export const validateFrameJson: Validator = generated.validateFrameJson
 export const validateTraceStepInputJson: Validator = generated.validateTraceStepInputJson
 export const validateTraceStepJson: Validator = generated.validateTraceStepJson
 export const validateCommitJson: Validator = generated.validateCommitJson
+export const validateConsensusCommitJson: Validator = generated.validateConsensusCommitJson
+export const validateDecisionJson: Validator = generated.validateDecisionJson
 export const validateSessionName: Validator = generated.validateSessionName
 
 /** One readable line for the first schema error: where and what. */

@@ -1,6 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { cidKey, decodeAny, decodeCbor, linksOf } from '../core/codec.ts'
 import { decodeCommit, looksLikeCommit, verifyCommit } from '../core/commit.ts'
+import type { Commit } from '../core/commit.ts'
+import { checkConsensusCommit, CommitGraph } from '../core/consensus/index.ts'
 import { isFramehubError } from '../core/errors.ts'
 import { decodeFrame, frameLinks, looksLikeFrame } from '../core/frame.ts'
 import { decodeTraceStep, looksLikeTraceStep, verifyTraceStep } from '../core/trace-step.ts'
@@ -54,12 +56,11 @@ export interface VerifyOptions extends CallOptions, ProgressOptions<VerifyProgre
 type Kind = 'commit' | 'tree' | 'frame' | 'step' | 'any'
 
 /** Checks one block for what it is (decoded by its kind, signature if signed); returns its links. */
-async function checkBlock (cid: CID, bytes: Uint8Array): Promise<CID[]> {
+async function checkBlock (cid: CID, bytes: Uint8Array, checkCommit: (cid: CID, commit: Commit) => Promise<void>): Promise<CID[]> {
   if (cid.code === 0x71) {
     const value = decodeCbor(cid, bytes)
     if (looksLikeCommit(value)) {
-      const commit = decodeCommit(cid, bytes)
-      await verifyCommit(cid, commit)
+      await checkCommit(cid, decodeCommit(cid, bytes))
     } else if (isTreeNode(value)) {
       decodeTreeNode(bytes, cid)
     } else if (looksLikeTraceStep(value)) {
@@ -75,6 +76,11 @@ async function checkBlock (cid: CID, bytes: Uint8Array): Promise<CID[]> {
 
 export function createVerifyService ({ repo }: ServiceComponents, refs: RefService): VerifyService {
   const { blocks } = repo
+  /** A signed commit by its signature; a consensus commit by recomputing it from its parents. */
+  const checkCommit = async (cid: CID, commit: Commit): Promise<void> => {
+    if (commit.consensus != null) await checkConsensusCommit(new CommitGraph(blocks), cid, commit)
+    else await verifyCommit(cid, commit)
+  }
 
   const verifyAdded = async (root: CID, since: CID[], options: VerifyOptions): Promise<VerifyReport> => {
     const problems: Problem[] = []
@@ -83,7 +89,7 @@ export function createVerifyService ({ repo }: ServiceComponents, refs: RefServi
       for await (const block of missingBlocks(blocks, root, since, options)) {
         if (++count % PROGRESS_EVERY === 0) options.onProgress?.({ type: 'verify:progress', detail: { blocks: count } })
         try {
-          for (const link of await checkBlock(block.cid, block.bytes)) {
+          for (const link of await checkBlock(block.cid, block.bytes, checkCommit)) {
             if (!await blocks.has(link)) problems.push({ cid: link.toString(), code: 'ERR_BLOCK_NOT_FOUND', message: `block ${link} (linked from ${block.cid}) is missing` })
           }
         } catch (err) {
@@ -138,7 +144,7 @@ export function createVerifyService ({ repo }: ServiceComponents, refs: RefServi
           const push = (links: CID[], as: Kind): void => { for (const l of links) stack.push({ cid: l, kind: as, from: cid }) }
           if (k === 'commit') {
             const commit = decodeCommit(cid, bytes)
-            await verifyCommit(cid, commit)
+            await checkCommit(cid, commit)
             push(commit.parents, 'commit')
             push(commit.sessions ?? [], 'step')
             push((commit.forks ?? []).flatMap(f => [f.ours, f.theirs].filter((c): c is CID => c != null)), 'frame')

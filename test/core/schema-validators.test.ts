@@ -43,6 +43,24 @@ const bases = {
     forks: [{ id: 'a', ours: link, theirs: null }],
     sig
   },
+  validateConsensusCommitJson: {
+    consensus: 1,
+    tree: link,
+    parents: [link, link],
+    forks: [{ id: 'a', ours: link, theirs: null }]
+  },
+  validateDecisionJson: {
+    rule: 1,
+    branch: 'shared/main',
+    head: link,
+    candidates: [{
+      commit: link,
+      node: 'peer',
+      height: 3,
+      score: 1.5,
+      terms: [{ node: 'peer', weight: 1, conv: 0.5, from: [{ commit: link, contained: false, value: 0.5 }] }]
+    }]
+  },
   validateSessionName: 'goal/one'
 } as const
 
@@ -68,6 +86,19 @@ const refused = {
     { ...bases.validateCommitJson, forks: [{ id: 'a', ours: 1, theirs: null }] }, { ...bases.validateCommitJson, time: -1 },
     { ...bases.validateCommitJson, tree: badLink }, { ...bases.validateCommitJson, parents: Array(65).fill(link) },
     { ...bases.validateCommitJson, author: '' }, { ...bases.validateCommitJson, x: 1 }, { tree: link }
+  ],
+  validateConsensusCommitJson: [
+    { ...bases.validateConsensusCommitJson, consensus: 2 }, { ...bases.validateConsensusCommitJson, parents: [link] },
+    { ...bases.validateConsensusCommitJson, parents: Array(65).fill(link) }, { ...bases.validateConsensusCommitJson, author: 'peer' },
+    { ...bases.validateConsensusCommitJson, tree: badLink }, { ...bases.validateConsensusCommitJson, forks: [{ id: 'a', ours: 1, theirs: null }] },
+    { tree: link, parents: [link, link] }
+  ],
+  validateDecisionJson: [
+    { ...bases.validateDecisionJson, rule: 2 }, { ...bases.validateDecisionJson, branch: '' }, { rule: 1 },
+    { ...bases.validateDecisionJson, x: 1 }, { ...bases.validateDecisionJson, head: badLink },
+    { ...bases.validateDecisionJson, candidates: [{ ...bases.validateDecisionJson.candidates[0], score: -1 }] },
+    { ...bases.validateDecisionJson, candidates: [{ ...bases.validateDecisionJson.candidates[0], height: 1.5 }] },
+    { ...bases.validateDecisionJson, candidates: [{ ...bases.validateDecisionJson.candidates[0], terms: [{ node: 'p', weight: 1, conv: 2, from: [{ commit: link, contained: true, value: 1 }] }] }] }
   ],
   validateSessionName: ['', 'a b', 'x'.repeat(257), 7]
 }
@@ -110,7 +141,8 @@ const values = fc.oneof(
 
 const keys = fc.constantFrom('id', 'kind', 'title', 'body', 'tags', 'links', 'attachments', 'cid', 'rel', 'name', 'size', 'type',
   'op', 'content', 'inputs', 'outputs', 'session', 'parents', 'node', 'time', 'sig', 'tree', 'author', 'message', 'sessions',
-  'forks', 'ours', 'theirs', '/', 'bytes', 'extra', '0', '1')
+  'forks', 'ours', 'theirs', '/', 'bytes', 'extra', '0', '1', 'consensus', 'rule', 'branch', 'head', 'candidates', 'commit', 'height',
+  'score', 'terms', 'weight', 'conv', 'from', 'contained', 'value')
 
 describe('generated schema validators (src/core/schema-validators.js)', () => {
   const ajv = reference()
