@@ -10,6 +10,8 @@ export const EXIT = {
   integrity: 5,
   locked: 6,
   unavailable: 7,
+  /** A conditional write refused (`ERR_CONFLICT`): read the frame again and retry. */
+  conflict: 8,
   internal: 70
 } as const
 
@@ -23,6 +25,7 @@ export const exitOfCode = {
   ERR_REF_EXISTS: EXIT.usage,
   ERR_REPO_EXISTS: EXIT.usage,
   ERR_NOTHING_TO_COMMIT: EXIT.failure,
+  ERR_CONFLICT: EXIT.conflict,
   ERR_REPO_NOT_FOUND: EXIT.notFound,
   ERR_REF_NOT_FOUND: EXIT.notFound,
   ERR_FRAME_NOT_FOUND: EXIT.notFound,

@@ -21,7 +21,7 @@ export interface ApiClientInit {
 export const DEFAULT_TIMEOUT_MS = 300_000
 
 export interface ApiRequest {
-  method?: 'GET' | 'POST' | 'DELETE'
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE'
   /** Query parameters; undefined ones are left out. */
   query?: Record<string, string | number | boolean | undefined>
   /** A JSON body. */
@@ -31,6 +31,8 @@ export interface ApiRequest {
   contentType?: string
   /** The Accept header (default JSON). */
   accept?: string
+  /** More request headers (e.g. `if-match`); undefined ones are left out. */
+  headers?: Record<string, string | undefined>
   signal?: AbortSignal
 }
 
@@ -78,6 +80,7 @@ export function createApiClient (init: ApiClientInit, prefix = '/api/v1'): ApiCl
     const url = new URL(`${base}${prefix}${path}`)
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v))
     const headers: Record<string, string> = { authorization: `Bearer ${init.token}`, accept: req.accept ?? 'application/json, */*' }
+    for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v
     let body: RequestInit['body']
     if (req.json !== undefined) {
       headers['content-type'] = 'application/json'

@@ -31,6 +31,10 @@ const sourceParam = (source: string | undefined): string | undefined =>
 /** The gateway's upload names: no slashes, quotes or control characters. */
 const uploadName = (path: string): string => (basename(path).replace(/[/\\\u0000-\u001f"]/g, '_') || 'file').slice(0, 255)
 
+/** The conditional-write headers of `ifMatch`: `If-Match: "<cid>"`, or `If-None-Match: *` for null. */
+const preconditions = (ifMatch: CID | null | undefined): Record<string, string | undefined> | undefined =>
+  ifMatch === undefined ? undefined : ifMatch === null ? { 'if-none-match': '*' } : { 'if-match': `"${ifMatch.toString()}"` }
+
 /** FrameService over the daemon's `/api/v1/frames` and `/api/v1/attachments`. */
 export function remoteFrames (api: ApiClient): FrameService {
   const list: FrameService['list'] = async function * (options) {
@@ -76,6 +80,7 @@ export function remoteFrames (api: ApiClient): FrameService {
       return frameRecord(await api.json<FrameRecordView>('/frames', {
         method: 'POST',
         query: { branch: options?.branch, source: sourceParam(options?.source) },
+        headers: preconditions(options?.ifMatch),
         json: view,
         signal: options?.signal
       }))
@@ -126,6 +131,7 @@ export function remoteFrames (api: ApiClient): FrameService {
       const r = await api.json<{ id: string, tree: string }>(`/frames/by-id/${segment(id)}`, {
         method: 'DELETE',
         query: { branch: options?.branch },
+        headers: preconditions(options?.ifMatch),
         signal: options?.signal
       })
       return { id: r.id, tree: CID.parse(r.tree) }

@@ -31,6 +31,8 @@ export const CODES = {
   ERR_NOTHING_TO_COMMIT: ['core'],
   ERR_REPO_EXISTS: ['core'],
   ERR_REPO_NOT_FOUND: ['core'],
+  /** A write whose precondition failed: the frame's current version is not the one the writer read (`--if-match`, `If-Match`, `If-None-Match`). */
+  ERR_CONFLICT: ['core'],
   ERR_REPO_LOCKED: ['core'],
   ERR_REPO_CORRUPT: ['core'],
   ERR_CAR_INVALID: ['core'],
@@ -137,6 +139,8 @@ export const NothingToCommitError = errorClass('NothingToCommitError', 'ERR_NOTH
 export const RepoExistsError = errorClass('RepoExistsError', 'ERR_REPO_EXISTS')
 export const RepoNotFoundError = errorClass('RepoNotFoundError', 'ERR_REPO_NOT_FOUND')
 export const RepoLockedError = errorClass('RepoLockedError', 'ERR_REPO_LOCKED')
+/** A conditional write refused: the frame's current version on the branch is not the expected one. */
+export const ConflictError = errorClass('ConflictError', 'ERR_CONFLICT')
 export const RepoCorruptError = errorClass('RepoCorruptError', 'ERR_REPO_CORRUPT')
 export const CarInvalidError = errorClass('CarInvalidError', 'ERR_CAR_INVALID')
 export const DagIncompleteError = errorClass('DagIncompleteError', 'ERR_DAG_INCOMPLETE')

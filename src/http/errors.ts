@@ -56,6 +56,8 @@ export const statusOfCode = {
   ERR_LINK_UNRESOLVED: 422,
   ERR_NOTHING_TO_COMMIT: 409,
   ERR_REPO_EXISTS: 409,
+  // A conditional write (If-Match, If-None-Match) whose precondition does not hold: RFC 9110's 412.
+  ERR_CONFLICT: 412,
   ERR_REPO_NOT_FOUND: 500,
   ERR_REPO_LOCKED: 503,
   ERR_REPO_CORRUPT: 500,

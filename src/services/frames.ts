@@ -1,12 +1,12 @@
 import { CID } from 'multiformats/cid'
 import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
-import { FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
+import { ConflictError, FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
 import { decodeFrame, encodeFrame, findFrame, frameFromJson, frameLinks, withAttachments } from '../core/frame.ts'
 import { frameBytesAt, frameCidAt } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
-import { buildTree, entries, mutateTree } from '../core/tree/index.ts'
+import { buildTree, entries, getEntry, mutateTree } from '../core/tree/index.ts'
 import type { TreeChange } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
@@ -37,6 +37,13 @@ export interface PutFrameOptions extends CallOptions {
    * is then refused: unreferenced, they go at the next gc.
    */
   attach?: AttachmentInput[]
+  /**
+   * The version the writer read: the write happens only if the frame's current version on the
+   * branch's working tree is this CID, or with `null` only if the id has no frame there
+   * (create-only). Otherwise `ERR_CONFLICT` and nothing is staged. Checked and staged under the
+   * write lock, so two writers that read the same version cannot both win.
+   */
+  ifMatch?: CID | null
 }
 
 export interface ImportProgress {
@@ -143,6 +150,20 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     return result.root
   }
 
+  /**
+   * Throws `ERR_CONFLICT` unless `id`'s version in `tree` is `expected` (`null`: no frame).
+   * Called under the write lock, before the change is staged on that same tree.
+   */
+  const checkVersion = async (branch: string, tree: CID, id: string, expected: CID | null | undefined, options?: CallOptions): Promise<void> => {
+    if (expected === undefined) return
+    const current = await getEntry(blocks, tree, id, options) ?? null
+    if (current == null ? expected == null : expected?.equals(current) === true) return
+    const details = { id, branch, expected: expected?.toString() ?? null, current: current?.toString() ?? null }
+    if (current == null) throw new ConflictError(`frame "${id}" has no version on branch ${branch}, not ${String(expected)} (it was removed or never written)`, details)
+    if (expected == null) throw new ConflictError(`frame "${id}" already exists on branch ${branch} (version ${current})`, details)
+    throw new ConflictError(`frame "${id}" on branch ${branch} is at version ${current}, not ${expected}: it changed since it was read`, details)
+  }
+
   const readFrame = async (cid: CID, options?: CallOptions): Promise<FrameRecord> => {
     const frame = decodeFrame(cid, await blocks.get(cid, options))
     return { id: frame.id, cid, frame }
@@ -160,6 +181,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
         await checkResolvable(frameLinks(frame), undefined, `${where}frame ${frame.id} `)
         const block = encodeFrame(frame, { source: options?.source })
         const branch = await targetBranch(options?.branch)
+        await checkVersion(branch, await refs.workingTree(branch), frame.id, options?.ifMatch, options)
         await stage(branch, [{ key: frame.id, value: block.cid }], [block], options)
         events.publish('frame:put', { id: frame.id, cid: block.cid.toString(), branch })
         return { id: frame.id, cid: block.cid, frame }
@@ -274,6 +296,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const found = await findFrame(blocks, base, rawId, options)
       if (found == null) throw new FrameNotFoundError(`no frame "${rawId}" on branch ${branch}`, { id: rawId })
       const id = found.id
+      await checkVersion(branch, base, id, options?.ifMatch, options)
       const tree = await stage(branch, [{ key: id, value: null }], [], options)
       events.publish('frame:remove', { id, branch, tree: tree.toString() })
       return { id, tree }

@@ -1,11 +1,19 @@
 import type { Command } from 'commander'
 import type { CID } from 'multiformats/cid'
-import { MAX_JSON_TEXT_BYTES, parseJsonText } from '../../core/codec.ts'
+import { MAX_JSON_TEXT_BYTES, parseCid, parseJsonText } from '../../core/codec.ts'
+import { UsageError } from '../../core/errors.ts'
 import { collect, globals, withNode } from '../context.ts'
 import { openInput, readInput, readLines, readTextInput } from '../input.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'
 import { toJsonView } from '../../core/codec.ts'
+
+/** The version a conditional write expects: `--if-match CID`, or null for `--if-none-match`. */
+function expectedVersion (opts: { ifMatch?: string, ifNoneMatch?: boolean }): CID | null | undefined {
+  if (opts.ifMatch != null && opts.ifNoneMatch === true) throw new UsageError('give --if-match CID (update that version) or --if-none-match (create only), not both')
+  if (opts.ifNoneMatch === true) return null
+  return opts.ifMatch != null ? parseCid(opts.ifMatch, '--if-match') : undefined
+}
 
 export function registerFrame (program: Command): void {
   const frame = program.command('frame').description('write, stage and read frames (units of knowledge)')
@@ -15,14 +23,17 @@ export function registerFrame (program: Command): void {
     .argument('<file>', 'frame JSON file, or - for standard input')
     .option('--attach <file>', 'store a file with UnixFS and record it in attachments (repeatable)', collect)
     .option('--branch <name>', 'stage on this branch instead of the current one')
-    .action(async (file: string, opts: { attach?: string[], branch?: string }, command: Command) => {
+    .option('--if-match <cid>', 'write only if the frame\'s current version on the branch is this CID (the one read); else ERR_CONFLICT, exit 8')
+    .option('--if-none-match', 'write only if the branch has no frame with this id (create only); else ERR_CONFLICT, exit 8')
+    .action(async (file: string, opts: { attach?: string[], branch?: string, ifMatch?: string, ifNoneMatch?: boolean }, command: Command) => {
       const options = globals(command)
+      const ifMatch = expectedVersion(opts)
       // The limit of one frame's JSON text, with or without a daemon (frames themselves are at most 1 MiB encoded).
       const json = parseJsonText(await readTextInput(file, MAX_JSON_TEXT_BYTES), { source: file === '-' ? 'stdin' : file })
       await withNode(options, async (node) => {
         const attach = []
         for (const path of opts.attach ?? []) attach.push({ name: path, bytes: await readInput(path) })
-        const record = await node.frames.put(json, { branch: opts.branch, source: file === '-' ? 'stdin' : file, attach })
+        const record = await node.frames.put(json, { branch: opts.branch, source: file === '-' ? 'stdin' : file, attach, ifMatch })
         emit(options, { cid: record.cid, id: record.id }, () => record.cid.toString())
       })
     })
@@ -88,10 +99,12 @@ export function registerFrame (program: Command): void {
     .description('stage the removal of a frame id on the current branch')
     .argument('<id>', 'frame id')
     .option('--branch <name>', 'stage on this branch instead of the current one')
-    .action(async (id: string, opts: { branch?: string }, command: Command) => {
+    .option('--if-match <cid>', 'remove only if the frame\'s current version on the branch is this CID; else ERR_CONFLICT, exit 8')
+    .action(async (id: string, opts: { branch?: string, ifMatch?: string }, command: Command) => {
       const options = globals(command)
+      const ifMatch = opts.ifMatch != null ? parseCid(opts.ifMatch, '--if-match') : undefined
       await withNode(options, async (node) => {
-        const result = await node.frames.remove(id, { branch: opts.branch })
+        const result = await node.frames.remove(id, { branch: opts.branch, ifMatch })
         emit(options, result, () => `removed ${id} (staged)`)
       })
     })

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { cidString, parseCid } from '../../../core/codec.ts'
-import { frameToJson } from '../../../core/frame.ts'
+import { frameId, frameToJson } from '../../../core/frame.ts'
 import type { Frame } from '../../../core/frame.ts'
+import { FrameInvalidError } from '../../../core/errors.ts'
+import { httpCodes, HttpError } from '../../errors.ts'
 import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
 import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
@@ -22,6 +24,42 @@ const idParams = {
   properties: { '*': { type: 'string', minLength: 1, maxLength: 512 } }
 } as const
 
+/** The strong ETag of a frame version: its CID, quoted. */
+export const frameEtag = (cid: CID): string => `"${cid.toString()}"`
+
+/** The conditional-write headers a frame write accepts (RFC 9110 §13.1). */
+export const preconditionHeaders = {
+  type: 'object',
+  properties: {
+    'if-match': { type: 'string', maxLength: 512, description: 'Write only if the frame\'s current version on the branch is this one: its CID as a strong ETag, `"<cid>"` (what GET sends as `ETag`). Otherwise 412 `ERR_CONFLICT`, nothing written.' },
+    'if-none-match': { type: 'string', maxLength: 512, description: '`*`: write only if the branch has no frame with this id (create-only). Otherwise 412 `ERR_CONFLICT`.' }
+  }
+} as const
+
+/**
+ * The version a conditional write expects, from `If-Match: "<cid>"` (a CID; the quotes may be
+ * left out) or `If-None-Match: *` (null: no frame); undefined without either. Anything else is 400:
+ * a weak or listed tag, `If-Match: *`, a tag that is not a CID, both headers at once.
+ */
+export function expectedVersion (headers: Record<string, string | string[] | undefined>): CID | null | undefined {
+  const ifMatch = headers['if-match']
+  const ifNoneMatch = headers['if-none-match']
+  if (Array.isArray(ifMatch) || Array.isArray(ifNoneMatch)) throw new HttpError(httpCodes.badRequest, 'If-Match and If-None-Match may each be given once')
+  if (ifMatch != null && ifNoneMatch != null) throw new HttpError(httpCodes.badRequest, 'give If-Match (update that version) or If-None-Match: * (create only), not both')
+  if (ifNoneMatch != null) {
+    if (ifNoneMatch.trim() !== '*') throw new HttpError(httpCodes.badRequest, `If-None-Match on a frame write must be *, not ${JSON.stringify(ifNoneMatch)}`, { header: 'if-none-match' })
+    return null
+  }
+  if (ifMatch == null) return undefined
+  const value = ifMatch.trim()
+  if (value === '*') throw new HttpError(httpCodes.badRequest, 'If-Match: * is not supported on a frame write: give the version read, "<cid>" (the ETag of GET)', { header: 'if-match' })
+  if (value.startsWith('W/')) throw new HttpError(httpCodes.badRequest, 'If-Match needs a strong ETag, "<cid>", not a weak one', { header: 'if-match' })
+  if (value.includes(',')) throw new HttpError(httpCodes.badRequest, 'If-Match on a frame write names one version, "<cid>", not a list', { header: 'if-match' })
+  const quoted = /^"([^"]*)"$/.exec(value)
+  if (quoted == null && value.includes('"')) throw new HttpError(httpCodes.badRequest, `If-Match ${JSON.stringify(ifMatch)} is not an entity tag ("<cid>")`, { header: 'if-match' })
+  return parseCid(quoted?.[1] ?? value, 'If-Match')
+}
+
 export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { node, auth, limits } = ctx
 
@@ -33,13 +71,41 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       tags: ['frames'],
       security: writeSecurity,
       querystring: stagingQuerystring,
+      headers: preconditionHeaders,
       body: { $ref: 'frame.schema.json#' },
-      response: { 201: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses, ...errors(404, 422) }
+      response: { 201: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses, ...errors(404, 412, 422) }
     }
   }, async (request, reply) => {
+    const ifMatch = expectedVersion(request.headers)
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    const record = await node.frames.put(request.body, { branch: request.query.branch, signal, source: request.query.source ?? 'request body' })
-    return await reply.code(201).header('location', `/api/v1/frames/${record.cid.toString()}`).send(recordView(record))
+    const record = await node.frames.put(request.body, { branch: request.query.branch, signal, source: request.query.source ?? 'request body', ifMatch })
+    return await reply.code(201).header('location', `/api/v1/frames/${record.cid.toString()}`).header('etag', frameEtag(record.cid)).send(recordView(record))
+  })
+
+  app.put<{ Body: unknown, Params: { '*': string }, Querystring: { branch?: string, source?: string } }>('/frames/by-id/*', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit, bodyErrorCode: 'ERR_FRAME_INVALID' },
+    schema: {
+      summary: 'Store a frame under its id and stage it; with If-Match or If-None-Match, only if the id is still at the version read',
+      description: 'The body\'s `id` must be the id in the path. `If-Match: "<cid>"` (the `ETag` of `GET /frames/by-id/{id}`) writes only if the frame\'s current version on the branch\'s working tree is that CID, `If-None-Match: *` only if the id has no frame there; otherwise 412 `ERR_CONFLICT` and nothing is written. The check and the write are atomic with respect to every other write.',
+      tags: ['frames'],
+      security: writeSecurity,
+      params: idParams,
+      querystring: stagingQuerystring,
+      headers: preconditionHeaders,
+      body: { $ref: 'frame.schema.json#' },
+      response: { 200: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses, ...errors(404, 412, 422) }
+    }
+  }, async (request, reply) => {
+    const ifMatch = expectedVersion(request.headers)
+    const id = request.params['*']
+    const bodyId = (request.body as { id?: unknown } | null)?.id
+    if (typeof bodyId === 'string' && frameId(bodyId) !== frameId(id)) {
+      throw new FrameInvalidError(`the frame's id "${bodyId}" is not the id in the path, "${id}"`, { id, bodyId })
+    }
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const record = await node.frames.put(request.body, { branch: request.query.branch, signal, source: request.query.source ?? 'request body', ifMatch })
+    return await reply.header('etag', frameEtag(record.cid)).send(recordView(record))
   })
 
   app.get<{ Querystring: ListQuery }>('/frames', {
@@ -98,21 +164,28 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     }
   }, async (request, reply) => {
     const cid = parseCid(request.params.cid, 'frame CID')
-    return recordView(await node.frames.get(cidString(cid), { signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
+    const record = await node.frames.get(cidString(cid), { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
+    return await reply.header('etag', frameEtag(record.cid)).send(recordView(record))
   })
 
   app.get<{ Params: { '*': string }, Querystring: { ref?: string } }>('/frames/by-id/*', {
     schema: {
       summary: 'Read a frame by id at a ref (default: the current working tree)',
+      description: 'The answer\'s `ETag` is the version\'s CID, `"<cid>"`: send it back as `If-Match` to write only if nobody changed the frame in between.',
       tags: ['frames'],
       params: idParams,
       querystring: { type: 'object', additionalProperties: false, properties: { ref: { type: 'string', minLength: 1, maxLength: 256 } } },
-      response: { 200: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses, ...errors(404) }
+      response: { 200: { $ref: 'api-frame-record.schema.json#' }, 304: { description: 'Not modified (If-None-Match names the current version)', type: 'null' }, ...errorResponses, ...errors(404) }
     }
   }, async (request, reply) => {
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
     // Looked up in the tree even when the id happens to parse as a CID.
-    return recordView(await node.frames.get(request.params['*'], { ref: request.query.ref, byId: true, signal }))
+    const record = await node.frames.get(request.params['*'], { ref: request.query.ref, byId: true, signal })
+    // The version's CID is its strong ETag: what a conditional write (If-Match) names.
+    const etag = frameEtag(record.cid)
+    void reply.header('etag', etag).header('cache-control', 'no-cache')
+    if (request.headers['if-none-match'] === etag) return await reply.code(304).send()
+    return await reply.send(recordView(record))
   })
 
   app.delete<{ Params: { '*': string }, Querystring: { branch?: string } }>('/frames/by-id/*', {
@@ -124,11 +197,13 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       security: writeSecurity,
       params: idParams,
       querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
-      response: { 200: { $ref: 'api-frame-remove-result.schema.json#' }, ...errorResponses, ...errors(404) }
+      headers: { type: 'object', properties: { 'if-match': preconditionHeaders.properties['if-match'] } },
+      response: { 200: { $ref: 'api-frame-remove-result.schema.json#' }, ...errorResponses, ...errors(404, 412) }
     }
   }, async (request, reply) => {
+    const ifMatch = expectedVersion({ 'if-match': request.headers['if-match'] })
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    const result = await node.frames.remove(request.params['*'], { branch: request.query.branch, signal })
+    const result = await node.frames.remove(request.params['*'], { branch: request.query.branch, signal, ifMatch })
     return { id: result.id, tree: result.tree.toString() }
   })
 }
