@@ -111,6 +111,8 @@ export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'co
   readonly gc: { gc (options?: GcOptions): Promise<Pick<GcResult, 'removed' | 'kept' | 'bytesFreed' | 'dryRun'>> }
   /** The frame index's maintenance: where each branch's index stands, and rebuilding it. */
   readonly index: Pick<FrameIndexService, 'status' | 'rebuild'>
+  /** What the node writes, as it lands; through a daemon, its event stream (`GET /api/v1/events`). */
+  readonly events: Pick<EventBus, 'subscribe'>
 }
 
 /** The network layers of a node that joins the network. */

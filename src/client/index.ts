@@ -2,6 +2,7 @@ import type { NodeServices } from '../node.ts'
 import { createApiClient, DAEMON_UNREACHABLE } from './api.ts'
 import type { ApiClientInit } from './api.ts'
 import { remoteCommits } from './commits.ts'
+import { remoteEvents } from './events.ts'
 import { remoteFrames } from './frames.ts'
 import { remoteGc, remoteIndex } from './maintenance.ts'
 import { remoteRefs } from './refs.ts'
@@ -38,6 +39,7 @@ export async function connectNode (init: ApiClientInit, options: ConnectOptions 
     swarm: remoteSwarm(api),
     gc: remoteGc(api),
     index: remoteIndex(api),
+    events: remoteEvents(api),
     // Nothing to release: the daemon keeps the repository; idle connections do not hold the process.
     close: async () => {}
   }

@@ -24,6 +24,7 @@ import { createStreamSlots } from './plugins/streams.ts'
 import { hostCheck } from './plugins/host.ts'
 import { openapiTransform } from './plugins/openapi.ts'
 import type { StreamSlots } from './plugins/streams.ts'
+import { mcpRoutes } from '../mcp/http.ts'
 
 /** How the gateway is set up. Every limit has a default that suits one node on loopback. */
 export interface GatewayInit {
@@ -56,6 +57,8 @@ export interface GatewayInit {
   events?: EventBus
   /** Most event streams (`GET /api/v1/events`) open at once; past it, 503 ERR_OVERLOADED (default 64). */
   maxEventStreams?: number
+  /** Most MCP sessions (`/mcp`) open at once; past it an `initialize` gets 503 ERR_OVERLOADED (default 64). */
+  maxMcpSessions?: number
   /**
    * `Host` values answered besides the gateway's own addresses (`--allow-host`): `HOST` (any
    * port), `HOST:PORT`, `[IPv6]:PORT`, or `*` for any (see `plugins/host.ts`). Others get 403
@@ -173,6 +176,8 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
   }
   await app.register(healthRoutes, { node, streams })
   await app.register(async (scope) => { await apiRoutes(scope, ctx) }, { prefix: '/api/v1' })
+  // MCP's Streamable HTTP transport (src/mcp/http.ts), its JSON-RPC bodies parsed in its own scope.
+  await app.register(async (scope) => { await mcpRoutes(scope, { node, auth, rateLimit: writeRateLimit, maxSessions: init.maxMcpSessions, bodyLimit: init.bodyLimit ?? MAX_JSON_TEXT_BYTES }) })
   await app.register(async (scope) => {
     // Trustless gateway reads may be made by any web page (as Kubo's and boxo's gateways allow):
     // `Access-Control-Allow-Origin: *` on every /ipfs answer, and preflights for GET and HEAD.

@@ -1,0 +1,193 @@
+/**
+ * MCP's Streamable HTTP transport at `/mcp` on the gateway. Every method needs the bearer token.
+ * Sessions as the spec has them: an `initialize` POST without `Mcp-Session-Id` opens one (its id
+ * comes back in that header), later requests name it, `DELETE /mcp` ends it; a GET opens the
+ * session's stream of server notifications (resource changes). At most `maxSessions` are open;
+ * one left idle past `idleMs` is closed (its client gets 404 and initializes again).
+ */
+import { randomUUID } from 'node:crypto'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { createMcpServer } from './server.ts'
+import type { FramehubMcpServer, McpNode } from './server.ts'
+
+export interface McpHttpInit {
+  node: McpNode
+  /** The gateway's bearer-token check (plugins/auth.ts). */
+  auth: onRequestHookHandler
+  /** The write endpoints' rate limit (per client IP), applied to POST; undefined for none. */
+  rateLimit?: Record<string, unknown>
+  /** Most sessions open at once; an `initialize` past it gets 503 ERR_OVERLOADED (default 64). */
+  maxSessions?: number
+  /** A session with no request and no open stream for this long is closed, ms (default 30 minutes). */
+  idleMs?: number
+  /** Largest JSON-RPC body, bytes (default: the gateway's body limit). */
+  bodyLimit?: number
+}
+
+/** The open sessions, for the gateway's health and tests. */
+export interface McpSessions {
+  readonly size: number
+  readonly limit: number
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport
+  mcp: FramehubMcpServer
+  lastSeen: number
+  streams: number
+}
+
+/** JSON-RPC error codes the transport answers with before a session handles a message. */
+const PARSE_ERROR = -32700
+const INVALID_REQUEST = -32600
+/** What the SDK's own transport answers for an unknown session (with 404). */
+const SESSION_NOT_FOUND = -32001
+const SERVER_ERROR = -32000
+
+const SESSION_HEADER = 'mcp-session-id'
+
+function rpcError (reply: FastifyReply, status: number, code: number, message: string, framehubCode: string): FastifyReply {
+  return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code, message, data: { code: framehubCode } }, id: null })
+}
+
+/** Registers `/mcp` on `app` (a scope of the gateway). */
+export async function mcpRoutes (app: FastifyInstance, init: McpHttpInit): Promise<McpSessions> {
+  const limit = init.maxSessions ?? 64
+  const idleMs = init.idleMs ?? 30 * 60_000
+  const sessions = new Map<string, Session>()
+  /** Sessions being initialized (counted against the limit before they have an id). */
+  let opening = 0
+
+  const drop = (id: string | undefined): void => {
+    if (id == null) return
+    const session = sessions.get(id)
+    if (session == null) return
+    sessions.delete(id)
+    void session.mcp.close().catch(() => {})
+  }
+  const sweep = (): void => {
+    const before = Date.now() - idleMs
+    for (const [id, s] of sessions) {
+      if (s.streams === 0 && s.lastSeen < before) {
+        sessions.delete(id)
+        void s.transport.close().catch(() => {})
+        void s.mcp.close().catch(() => {})
+      }
+    }
+  }
+  const sweeper = setInterval(sweep, Math.min(idleMs, 60_000))
+  sweeper.unref()
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper)
+    const open = [...sessions.values()]
+    sessions.clear()
+    // Open notification streams would hold the server's close: end them.
+    await Promise.all(open.map(async (s) => {
+      await s.transport.close().catch(() => {})
+      await s.mcp.close().catch(() => {})
+    }))
+  })
+
+  const openSession = async (): Promise<Session> => {
+    const mcp = createMcpServer(init.node, { fileOutput: false })
+    const session: Session = { transport: undefined as unknown as StreamableHTTPServerTransport, mcp, lastSeen: Date.now(), streams: 0 }
+    session.transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      // One JSON answer per request: tool calls here answer at once, and notifications travel
+      // on the session's GET stream.
+      enableJsonResponse: true,
+      onsessioninitialized: (id) => { sessions.set(id, session) },
+      onsessionclosed: (id) => { drop(id) }
+    })
+    session.transport.onclose = () => { drop(session.transport.sessionId) }
+    await mcp.server.connect(session.transport)
+    return session
+  }
+
+  /** The session a request names, or an answer saying why there is none (then undefined). */
+  const named = (request: FastifyRequest, reply: FastifyReply): Session | undefined => {
+    const id = request.headers[SESSION_HEADER]
+    if (typeof id !== 'string' || id === '') {
+      rpcError(reply, 400, SERVER_ERROR, 'Bad Request: the Mcp-Session-Id header is required (initialize first)', 'ERR_BAD_REQUEST')
+      return undefined
+    }
+    const session = sessions.get(id)
+    if (session == null) {
+      rpcError(reply, 404, SESSION_NOT_FOUND, 'Session not found (it ended or expired): initialize a new one', 'ERR_NOT_FOUND')
+      return undefined
+    }
+    session.lastSeen = Date.now()
+    return session
+  }
+
+  // The body is parsed here, so a malformed one gets a JSON-RPC parse error, not the gateway's.
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: init.bodyLimit }, (_request, body, done) => { done(null, body) })
+
+  app.post<{ Body: string }>('/mcp', {
+    onRequest: init.auth,
+    config: { rateLimit: init.rateLimit },
+    schema: { hide: true }
+  }, async (request, reply) => {
+    let message: unknown
+    try {
+      message = JSON.parse(request.body)
+    } catch (err) {
+      return rpcError(reply, 400, PARSE_ERROR, `Parse error: ${(err as Error).message}`, 'ERR_JSON_INVALID')
+    }
+    if (message === null || typeof message !== 'object') return rpcError(reply, 400, INVALID_REQUEST, 'Invalid Request: a JSON-RPC message is an object (or an array of them)', 'ERR_BAD_REQUEST')
+    let session: Session | undefined
+    if (request.headers[SESSION_HEADER] == null && isInitializeRequest(message)) {
+      if (sessions.size + opening >= limit) sweep()
+      if (sessions.size + opening >= limit) {
+        void reply.header('retry-after', 5)
+        return rpcError(reply, 503, SERVER_ERROR, `this gateway already holds ${limit} MCP sessions; retry later`, 'ERR_OVERLOADED')
+      }
+      // Counted from here until the transport has given the session its id (or refused it).
+      opening++
+      try {
+        const fresh = await openSession()
+        reply.hijack()
+        await fresh.transport.handleRequest(request.raw, reply.raw, message)
+        // An initialize the transport refused leaves a session that never got an id.
+        if (fresh.transport.sessionId == null || !sessions.has(fresh.transport.sessionId)) await fresh.mcp.close().catch(() => {})
+      } finally {
+        opening--
+      }
+      return reply
+    }
+    session = named(request, reply)
+    if (session == null) return reply
+    reply.hijack()
+    await session.transport.handleRequest(request.raw, reply.raw, message)
+    return reply
+  })
+
+  app.get('/mcp', { onRequest: init.auth, schema: { hide: true } }, async (request, reply) => {
+    const session = named(request, reply)
+    if (session == null) return reply
+    reply.hijack()
+    session.streams++
+    reply.raw.once('close', () => {
+      session.streams--
+      session.lastSeen = Date.now()
+    })
+    await session.transport.handleRequest(request.raw, reply.raw)
+    return reply
+  })
+
+  app.delete('/mcp', { onRequest: init.auth, schema: { hide: true } }, async (request, reply) => {
+    const session = named(request, reply)
+    if (session == null) return reply
+    reply.hijack()
+    await session.transport.handleRequest(request.raw, reply.raw)
+    return reply
+  })
+
+  return {
+    get size () { return sessions.size },
+    limit
+  }
+}
