@@ -20,6 +20,8 @@ import { createSnapshotService } from './services/snapshots.ts'
 import type { SnapshotService } from './services/snapshots.ts'
 import { createTraceService } from './services/traces.ts'
 import type { TraceService } from './services/traces.ts'
+import { createSpanImportService } from './services/span-import.ts'
+import type { SpanImportService } from './services/span-import.ts'
 import { createVerifyService } from './services/verify.ts'
 import type { VerifyService } from './services/verify.ts'
 import type { EventBus } from './services/events.ts'
@@ -79,6 +81,8 @@ export interface FramehubNode {
   readonly refs: RefService
   readonly commits: CommitService
   readonly traces: TraceService
+  /** OpenTelemetry spans (OTLP) into signed trace steps. */
+  readonly spans: SpanImportService
   readonly snapshots: SnapshotService
   readonly verifier: VerifyService
   /** The frame index behind the list filters: status, catch-up, rebuild. */
@@ -106,7 +110,7 @@ export interface FramehubNode {
  * The services of a node without its repository: what the CLI needs, whether the node is opened
  * in-process (`createNode`) or reached through a running daemon's API (`src/client`).
  */
-export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'verifier' | 'swarm' | 'close'> & {
+export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'spans' | 'snapshots' | 'verifier' | 'swarm' | 'close'> & {
   /** Garbage collection; over the API only the counts of `GcResult` travel. */
   readonly gc: { gc (options?: GcOptions): Promise<Pick<GcResult, 'removed' | 'kept' | 'bytesFreed' | 'dryRun'>> }
   /** The frame index's maintenance: where each branch's index stands, and rebuilding it. */
@@ -208,13 +212,15 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
     index.start()
     pins.start().catch((err: unknown) => { log.warn({ err }, 'resuming queued pin requests failed') })
   }
+  const frames = createFrameService(components, refs, index)
   return {
     repo,
     peerId: repo.peerId,
-    frames: createFrameService(components, refs, index),
+    frames,
     refs,
     commits: createCommitService(components, refs),
     traces: createTraceService(components),
+    spans: createSpanImportService({ ...components, resolveFrame: async (ref, options) => (await frames.get(ref, options)).cid }),
     snapshots,
     verifier,
     index,

@@ -36,6 +36,7 @@ export const exitOfCode = {
   ERR_JSON_INVALID: EXIT.invalidInput,
   ERR_FRAME_INVALID: EXIT.invalidInput,
   ERR_TRACE_STEP_INVALID: EXIT.invalidInput,
+  ERR_OTLP_INVALID: EXIT.invalidInput,
   ERR_TREE_INPUT_INVALID: EXIT.invalidInput,
   ERR_CID_INVALID: EXIT.invalidInput,
   ERR_CAR_INVALID: EXIT.invalidInput,

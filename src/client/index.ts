@@ -8,6 +8,7 @@ import { remoteGc, remoteIndex } from './maintenance.ts'
 import { remoteRefs } from './refs.ts'
 import { remoteSnapshots } from './snapshots.ts'
 import { remoteTraces } from './traces.ts'
+import { remoteSpans } from './spans.ts'
 import { remoteVerifier } from './verify.ts'
 import { remoteSwarm } from './swarm.ts'
 
@@ -34,6 +35,7 @@ export async function connectNode (init: ApiClientInit, options: ConnectOptions 
     refs: remoteRefs(api),
     commits: remoteCommits(api),
     traces: remoteTraces(api),
+    spans: remoteSpans(api),
     snapshots: remoteSnapshots(api),
     verifier: remoteVerifier(api),
     swarm: remoteSwarm(api),

@@ -16,6 +16,8 @@ export const CODES = {
   ERR_JSON_INVALID: ['core', 'http', 'client'],
   ERR_FRAME_INVALID: ['core'],
   ERR_TRACE_STEP_INVALID: ['core'],
+  /** An OpenTelemetry (OTLP) trace export that does not decode or holds invalid spans. */
+  ERR_OTLP_INVALID: ['core'],
   ERR_COMMIT_INVALID: ['core'],
   ERR_BLOCK_INVALID: ['core'],
   ERR_BLOCK_NOT_FOUND: ['core', 'network'],
@@ -123,6 +125,7 @@ function errorClass (name: string, code: Code) {
 export const InvalidJsonError = errorClass('InvalidJsonError', 'ERR_JSON_INVALID')
 export const FrameInvalidError = errorClass('FrameInvalidError', 'ERR_FRAME_INVALID')
 export const TraceStepInvalidError = errorClass('TraceStepInvalidError', 'ERR_TRACE_STEP_INVALID')
+export const OtlpInvalidError = errorClass('OtlpInvalidError', 'ERR_OTLP_INVALID')
 export const CommitInvalidError = errorClass('CommitInvalidError', 'ERR_COMMIT_INVALID')
 export const BlockInvalidError = errorClass('BlockInvalidError', 'ERR_BLOCK_INVALID')
 export const BlockNotFoundError = errorClass('BlockNotFoundError', 'ERR_BLOCK_NOT_FOUND')

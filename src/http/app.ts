@@ -18,6 +18,7 @@ import { ipfsRoutes } from './routes/ipfs/index.ts'
 import { createExportGate } from './exports.ts'
 import type { ExportGate, ExportLimits } from './exports.ts'
 import { pinRoutes } from './routes/pins/index.ts'
+import { otlpRoutes } from './routes/otlp.ts'
 import type { PinStore } from '../services/pins.ts'
 import { registerSchemas } from './schemas.ts'
 import { createStreamSlots } from './plugins/streams.ts'
@@ -176,6 +177,8 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
   }
   await app.register(healthRoutes, { node, streams })
   await app.register(async (scope) => { await apiRoutes(scope, ctx) }, { prefix: '/api/v1' })
+  // The OTLP/HTTP receiver at the path OpenTelemetry exporters append to OTEL_EXPORTER_OTLP_ENDPOINT.
+  await app.register(async (scope) => { await otlpRoutes(scope, ctx) })
   // MCP's Streamable HTTP transport (src/mcp/http.ts), its JSON-RPC bodies parsed in its own scope.
   await app.register(async (scope) => { await mcpRoutes(scope, { node, auth, rateLimit: writeRateLimit, maxSessions: init.maxMcpSessions, bodyLimit: init.bodyLimit ?? MAX_JSON_TEXT_BYTES }) })
   await app.register(async (scope) => {

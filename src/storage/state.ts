@@ -64,7 +64,9 @@ export const STATE_KINDS = {
   /** A pinning service request (JSON PinRecord: `pin.cid`). */
   pin: { named: true, roots: 'json-cids', unlocked: true },
   /** An attachment's name and media type (JSON; the CID is in the key, the blocks are not held). */
-  attachment: { named: true, roots: false }
+  attachment: { named: true, roots: false },
+  /** The step an imported OpenTelemetry span became (`<trace id>/<span id>` → step CID): imports are idempotent. */
+  'otlp-span': { named: true, roots: 'cid' }
 } as const satisfies Record<string, StateKind>
 
 /** A registry of state kinds: STATE_KINDS, or (in tests) STATE_KINDS with more. */
@@ -116,6 +118,8 @@ export const keys = {
   pinPrefix: prefix('pin'),
   /** An attachment's metadata. */
   attachment: (cid: string) => prefix('attachment') + cid,
+  /** The step an imported OpenTelemetry span became; `span` is `<trace id>/<span id>` in hex. */
+  otlpSpan: (span: string) => prefix('otlp-span') + span,
   /** Set while a checked import's staged blocks are being copied into the blockstore (see storage/pending.ts). */
   importPromoting: single('import-promoting')
 } as const

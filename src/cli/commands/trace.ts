@@ -3,7 +3,7 @@ import { parseCid } from '../../core/codec.ts'
 import { parseJsonText } from '../../core/codec.ts'
 import { toJsonView } from '../../core/codec.ts'
 import { collect, globals, withNode } from '../context.ts'
-import { readTextInput } from '../input.ts'
+import { readInput, readTextInput } from '../input.ts'
 import { emit, shortCid } from '../output.ts'
 
 export function registerTrace (program: Command): void {
@@ -21,6 +21,22 @@ export function registerTrace (program: Command): void {
       await withNode(options, async (node) => {
         const r = await node.traces.append(opts.session, json, { parents })
         emit(options, r, () => r.cid.toString())
+      })
+    })
+
+  trace.command('import')
+    .description('import OpenTelemetry spans (an OTLP JSON trace export) as signed steps; spans imported before are skipped')
+    .argument('<file>', 'OTLP JSON file (ExportTraceServiceRequest, as OTLP file exporters write it), or - for standard input')
+    .action(async (file: string, _opts, command: Command) => {
+      const options = globals(command)
+      // The OTLP/HTTP body limit: the daemon refuses more.
+      const body = await readInput(file, 64 * 1024 * 1024)
+      await withNode(options, async (node) => {
+        const r = await node.spans.import({ encoding: 'json', body })
+        emit(options, r, () => [
+          `${r.spans} span(s): ${r.written} step(s) written, ${r.existing} imported before`,
+          ...r.sessions.map(s => `${s.session}  ${s.heads.length} head(s)`)
+        ].join('\n'))
       })
     })
 

@@ -10,6 +10,7 @@ import { refRoutes } from './refs.ts'
 import { snapshotRoutes } from './snapshots.ts'
 import { swarmRoutes } from './swarm.ts'
 import { traceRoutes } from './traces.ts'
+import { spanImportRoutes } from '../otlp.ts'
 import { verifyRoutes } from './verify.ts'
 
 /** Everything under /api/v1. Each concern is its own encapsulated plugin (body parsers differ). */
@@ -20,6 +21,7 @@ export async function apiRoutes (app: FastifyInstance, ctx: ApiContext): Promise
   await app.register(commitRoutes, ctx)
   await app.register(refRoutes, ctx)
   await app.register(traceRoutes, ctx)
+  await app.register(spanImportRoutes, ctx)
   await app.register(snapshotRoutes, ctx)
   await app.register(verifyRoutes, ctx)
   await app.register(eventRoutes, ctx)
