@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Entry point of the `framehub` command. The CLI is TypeScript run by Node's type stripping
-// (Node >= 22.18). On an older system Node, re-run with the Node 24 that the project brings in
-// as its `node` devDependency, so `./bin/framehub.js` works from any shell.
+// Entry point of the `framehub` command. In this checkout the CLI is TypeScript run by Node's
+// type stripping (Node >= 22.18). On an older system Node, re-run with the Node 24 that the
+// project brings in as its `node` devDependency, so `./bin/framehub.js` works from any shell.
+// The installed package has no src/: it runs the compiled dist/ (`npm run build`) on Node >= 22.
 import { spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs'
 import module, { createRequire } from 'node:module'
@@ -13,7 +14,15 @@ const [major, minor] = process.versions.node.split('.').map(Number)
 const args = process.argv.slice(2)
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
-if (major > 22 || (major === 22 && minor >= 18)) {
+if (!existsSync(join(root, 'src', 'cli', 'main.ts'))) {
+  // The installed package: plain JavaScript, no type stripping (Node strips none under
+  // node_modules). dist/cli/main.js switches the compile cache on itself.
+  if (major < 22) {
+    process.stderr.write(`framehub needs Node >= 22 (this is ${process.version})\n`)
+    process.exit(1)
+  }
+  await import('../dist/cli/main.js')
+} else if (major > 22 || (major === 22 && minor >= 18)) {
   // Node's compile cache is switched on here, before the first TypeScript file: it keeps the
   // type-stripped source too, so a warm run never starts the type stripper (which costs more
   // than all of --help). src/cli/main.ts asks for the same directory when run directly.

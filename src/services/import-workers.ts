@@ -54,7 +54,8 @@ interface PoolWorker {
   tasks: Map<number, Task>
 }
 
-const WORKER_URL = new URL('./import-worker.ts', import.meta.url)
+// The worker's file beside this one: .ts run from the sources, .js in the built package (dist/).
+const WORKER_URL = new URL(import.meta.url.endsWith('.js') ? './import-worker.js' : './import-worker.ts', import.meta.url)
 
 let pool: PoolWorker[] = []
 let nextId = 0
