@@ -11,6 +11,8 @@ import { createSwarmService } from './services/swarm.ts'
 import type { SwarmService } from './services/swarm.ts'
 import { createServiceComponents } from './services/context.ts'
 import { createCommitService } from './services/commits.ts'
+import { createConsensusService } from './services/consensus.ts'
+import type { ConsensusApi, ConsensusService } from './services/consensus.ts'
 import type { CommitService } from './services/commits.ts'
 import { createFrameService } from './services/frames.ts'
 import type { FrameService } from './services/frames.ts'
@@ -55,6 +57,8 @@ export interface NodeConfig {
     maxSyncBytes?: number
     /** Give up a sync when the peer sends nothing for this long, ms (default 15 s). */
     syncIdleMs?: number
+    /** Follow consensus on `shared/*` branches: adopt and publish the canonical head (default true). */
+    follow?: boolean
     log?: Logger
   }
   /**
@@ -85,6 +89,8 @@ export interface FramehubNode {
   readonly spans: SpanImportService
   readonly snapshots: SnapshotService
   readonly verifier: VerifyService
+  /** Consensus on shared branches: canonical heads, decision records, voting members. */
+  readonly consensus: ConsensusService
   /** The frame index behind the list filters: status, catch-up, rebuild. */
   readonly index: FrameIndexService
   /** Garbage collection of unreachable, unpinned blocks. */
@@ -111,6 +117,8 @@ export interface FramehubNode {
  * in-process (`createNode`) or reached through a running daemon's API (`src/client`).
  */
 export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'spans' | 'snapshots' | 'verifier' | 'swarm' | 'close'> & {
+  /** Consensus (JSON documents, as the API answers them). */
+  readonly consensus: ConsensusApi
   /** Garbage collection; over the API only the counts of `GcResult` travel. */
   readonly gc: { gc (options?: GcOptions): Promise<Pick<GcResult, 'removed' | 'kept' | 'bytesFreed' | 'dryRun'>> }
   /** The frame index's maintenance: where each branch's index stands, and rebuilding it. */
@@ -162,6 +170,7 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
   const refs = createRefService(components)
   const snapshots = createSnapshotService(components, refs)
   const verifier = createVerifyService(components, refs)
+  const consensus = createConsensusService(components, { refs })
   let network: Network | undefined
   let replication: ReplicationService | undefined
   if (net != null) {
@@ -185,7 +194,8 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
         },
         saveRecord: async (peer, record) => { await repo.batch().putState(keys.chain(peer), encodeJson(record)).write() }
       })
-      replication = createReplicationService(components, { refs, snapshots, verifier }, network, {
+      replication = createReplicationService(components, { refs, snapshots, verifier, consensus }, network, {
+        follow: config.network?.follow,
         autoPublish: config.network?.autoPublish,
         sessionPublishMs: config.network?.sessionPublishMs,
         maxSyncBytes: config.network?.maxSyncBytes,
@@ -223,6 +233,7 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
     spans: createSpanImportService({ ...components, resolveFrame: async (ref, options) => (await frames.get(ref, options)).cid }),
     snapshots,
     verifier,
+    consensus,
     index,
     gc: createGcService(gcComponents(components)),
     pins,

@@ -39,6 +39,9 @@ export const COMMANDS: ReadonlyArray<{ name: string, term: string, description: 
   ['publish', 'publish [options] [branch]', "coherence check, then append the head of a shared/* branch (and its sessions) to this node's chain", async () => (await import('./commands/network.ts')).registerNetwork],
   ['remotes', 'remotes', "peers' published heads of shared branches that this node has synced", async () => (await import('./commands/network.ts')).registerNetwork],
   ['sync', 'sync [options] <cid>', 'fetch the DAG under a CID from peers in one round trip, verify it and make it visible', async () => (await import('./commands/network.ts')).registerNetwork],
+  ['consensus', 'consensus [branch]', 'the canonical head of a shared branch, every candidate with its score and the terms behind it', async () => (await import('./commands/consensus.ts')).registerConsensus],
+  ['status', 'status', "the network's targets as this node sees them: convergence, conflict rate, nodes, shared branches", async () => (await import('./commands/consensus.ts')).registerConsensus],
+  ['network', 'network', 'the network this node votes in: its members', async () => (await import('./commands/consensus.ts')).registerConsensus],
   ['pin', 'pin', 'pins on remote pinning services', async () => (await import('./commands/pin.ts')).registerPin],
   ['mcp', 'mcp', 'serve the repository to MCP clients (agents, IDEs) on stdin/stdout, through the running daemon if there is one', async () => (await import('./commands/mcp.ts')).registerMcp]
 ].map(([name, term, description, load]) => ({ name, term, description, load } as { name: string, term: string, description: string, load: () => Promise<Register> }))

@@ -2,6 +2,7 @@ import type { NodeServices } from '../node.ts'
 import { createApiClient, DAEMON_UNREACHABLE } from './api.ts'
 import type { ApiClientInit } from './api.ts'
 import { remoteCommits } from './commits.ts'
+import { remoteConsensus } from './consensus.ts'
 import { remoteEvents } from './events.ts'
 import { remoteFrames } from './frames.ts'
 import { remoteGc, remoteIndex } from './maintenance.ts'
@@ -39,6 +40,7 @@ export async function connectNode (init: ApiClientInit, options: ConnectOptions 
     snapshots: remoteSnapshots(api),
     verifier: remoteVerifier(api),
     swarm: remoteSwarm(api),
+    consensus: remoteConsensus(api),
     gc: remoteGc(api),
     index: remoteIndex(api),
     events: remoteEvents(api),

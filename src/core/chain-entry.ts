@@ -17,8 +17,11 @@ export interface ChainEntry {
   node: string
   /** Milliseconds since the epoch, the writer's clock. */
   time: number
-  /** A ref update, when present: `shared/NAME` and the commit it now points to. */
-  ref?: { name: string, head: string }
+  /**
+   * A ref update, when present: `shared/NAME` and the commit it now points to; `decision`, when
+   * the head is a canonical head this node adopted: the CID of the consensus decision record.
+   */
+  ref?: { name: string, head: string, decision?: string }
   /** Session name → its heads (step CIDs), for the sessions published by this entry. */
   sessions?: Record<string, string[]>
   sig: Uint8Array
@@ -31,7 +34,7 @@ const MAX_HEADS = 256
 
 export async function signChainEntry (signer: Signer, entry: UnsignedChainEntry, time = Date.now()): Promise<ChainEntry> {
   const value: Record<string, unknown> = { v: 1, node: signer.id, time }
-  if (entry.ref != null) value.ref = { name: entry.ref.name, head: entry.ref.head }
+  if (entry.ref != null) value.ref = { name: entry.ref.name, head: entry.ref.head, ...(entry.ref.decision != null ? { decision: entry.ref.decision } : {}) }
   if (entry.sessions != null) value.sessions = entry.sessions
   return await signValue(signer, value) as unknown as ChainEntry
 }
@@ -48,6 +51,7 @@ export async function verifyChainEntry (value: unknown, expectedNode?: string): 
     // It becomes a local branch and a remote-tracking ref: the same rules as a branch made here.
     try { checkBranchName(e.ref.name) } catch (err) { return bad((err as Error).message) }
     checkCid(e.ref.head, bad)
+    if (e.ref.decision !== undefined) checkCid(e.ref.decision, bad)
   }
   if (e.sessions != null) {
     const names = Object.keys(e.sessions)

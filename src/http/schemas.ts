@@ -11,6 +11,9 @@ import cidSchema from '../../schemas/api/cid.schema.json' with { type: 'json' }
 import commitLogSchema from '../../schemas/api/commit-log.schema.json' with { type: 'json' }
 import commitRequestSchema from '../../schemas/api/commit-request.schema.json' with { type: 'json' }
 import commitResultSchema from '../../schemas/api/commit-result.schema.json' with { type: 'json' }
+import consensusSchema from '../../schemas/api/consensus.schema.json' with { type: 'json' }
+import consensusStatusSchema from '../../schemas/api/consensus-status.schema.json' with { type: 'json' }
+import membersSchema from '../../schemas/api/members.schema.json' with { type: 'json' }
 import diffResultSchema from '../../schemas/api/diff-result.schema.json' with { type: 'json' }
 import errorSchema from '../../schemas/api/error.schema.json' with { type: 'json' }
 import forkSchema from '../../schemas/api/fork.schema.json' with { type: 'json' }
@@ -36,7 +39,7 @@ import verifyReportSchema from '../../schemas/api/verify-report.schema.json' wit
 
 /** The API's own schemas (`schemas/api/`), keyed by `$id` like the core ones. */
 export const apiSchemas = [
-  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitLogSchema, commitRequestSchema, commitResultSchema, diffResultSchema, errorSchema, forkSchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, headSchema, importResultSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, resolvedSchema, routesSchema, sessionSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepListSchema, verifyReportSchema
+  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, errorSchema, forkSchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, headSchema, importResultSchema, membersSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, resolvedSchema, routesSchema, sessionSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepListSchema, verifyReportSchema
 ] as const
 
 /** Every schema the gateway knows: core first (API schemas reference them). */

@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { TraceStepInvalidError } from '../core/errors.ts'
+import { CommitGraph, flatten } from '../core/consensus/index.ts'
 import { isAncestor, readCommit } from '../core/history.ts'
 import { checkSessionName, decodeTraceStep } from '../core/trace-step.ts'
 import type { TraceStep } from '../core/trace-step.ts'
@@ -24,6 +25,13 @@ export interface Adoption {
   adoptHeads (session: string, remote: CID[], options?: CallOptions): Promise<CID[]>
   /** Moves a local shared branch to `to` when that is a fast-forward and nothing is staged on it. */
   fastForward (branch: string, to: CID): Promise<FastForwardOutcome>
+  /**
+   * Moves a local shared branch to the canonical head `to` when `to` contains every real commit
+   * of the local head (the local head itself, or the commits a local consensus commit merges: a
+   * consensus commit of the same heads in another order is replaced, nothing is lost), and
+   * nothing is staged on the branch.
+   */
+  adoptCanonical (branch: string, to: CID): Promise<FastForwardOutcome>
   /** The head `peer` last published of `ref`, as recorded here. */
   remoteHead (peer: string, ref: string): Promise<CID | undefined>
   /** Records `head` as `peer`'s head of `ref` (a remote-tracking ref; a root for gc). */
@@ -101,6 +109,23 @@ export function createAdoption (components: ServiceComponents, refs: RefService)
     return 'fast-forward'
   })
 
+  const adoptCanonical = async (branch: string, to: CID): Promise<FastForwardOutcome> => await exclusive(async () => {
+    const from = await refs.branchHead(branch)
+    if (from?.equals(to) === true) return 'up-to-date'
+    const graph = new CommitGraph(blocks)
+    if (from != null) {
+      if (await graph.contains(from, to)) return 'ahead'
+      for (const real of await flatten(graph, from)) if (!await graph.contains(to, real)) return 'diverged'
+    }
+    if (await state.cid(keys.work(branch)) != null) return 'staged'
+    const treeOf = async (c: CID | undefined): Promise<CID> => c == null ? EMPTY_TREE : (await graph.commit(c)).tree
+    const batch = repo.batch().putState(keys.ref(branch), encodeCid(to))
+    await indexChanges(batch, branch, await treeOf(from), await treeOf(to))
+    await batch.write()
+    events.publish('ref:move', { ref: branch, from: from?.toString() ?? null, to: to.toString(), reason: from == null ? 'branch-create' : 'consensus' })
+    return 'fast-forward'
+  })
+
   /** Haves for a sync of `ref`: what this node holds of it, locally and from every peer. */
   const refHaves = async (ref: string): Promise<CID[]> => {
     const out: CID[] = []
@@ -121,6 +146,7 @@ export function createAdoption (components: ServiceComponents, refs: RefService)
   return {
     adoptHeads,
     fastForward,
+    adoptCanonical,
     remoteHead,
     setRemoteHead: async (peer, ref, head) => { await repo.batch().putState(keys.remote(peer, ref), encodeCid(head)).write() },
     async remotes () {

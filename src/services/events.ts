@@ -7,7 +7,7 @@ export interface NodeEvents {
   'frame:remove': { id: string, branch: string, tree: string }
   'frame:import': { frames: number, branch: string, tree: string }
   'commit': { commit: string, tree: string, branch: string, parents: string[] }
-  'ref:move': { ref: string, from: string | null, to: string | null, reason: 'commit' | 'merge' | 'fast-forward' | 'branch-create' | 'branch-delete' | 'import' }
+  'ref:move': { ref: string, from: string | null, to: string | null, reason: 'commit' | 'merge' | 'fast-forward' | 'consensus' | 'branch-create' | 'branch-delete' | 'import' }
   'checkout': { branch: string }
   'step:append': { session: string, cid: string, parents: string[], heads: string[] }
   'snapshot:import': { root: string, blocks: number, bytes: number }

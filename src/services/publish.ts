@@ -1,3 +1,4 @@
+import { decodeCbor } from '../core/codec.ts'
 import { CoherenceError, UsageError } from '../core/errors.ts'
 import { readCommit } from '../core/history.ts'
 import { decodeTraceStep } from '../core/trace-step.ts'
@@ -64,6 +65,13 @@ export function createPublisher (components: ServiceComponents, services: { refs
   let stopped = false
   const readStep = async (cid: CID): Promise<{ session: string }> => decodeTraceStep(cid, await blocks.get(cid))
 
+  const decisionFor = async (branch: string, head: CID): Promise<CID | undefined> => {
+    const record = await state.cid(keys.decision(branch))
+    if (record == null) return undefined
+    const value = decodeCbor(record, await blocks.get(record)) as { head?: unknown }
+    return head.equals(value.head) ? record : undefined
+  }
+
   const publish = async (o: PublishOptions = {}): Promise<PublishResult> => {
     const branch = o.branch === null ? undefined : o.branch ?? await refs.currentBranch()
     const out: PublishResult = { sessions: {}, checked: 0 }
@@ -88,8 +96,10 @@ export function createPublisher (components: ServiceComponents, services: { refs
       if (heads != null) out.sessions[name] = heads
     }
     if (out.ref == null && Object.keys(out.sessions).length === 0) throw new UsageError('nothing to publish')
+    // The head this node adopted by consensus links the decision record that chose it.
+    const decision = out.ref != null ? await decisionFor(out.ref.name, out.ref.head) : undefined
     const entry = network.publish({
-      ...(out.ref != null ? { ref: { name: out.ref.name, head: out.ref.head.toString() } } : {}),
+      ...(out.ref != null ? { ref: { name: out.ref.name, head: out.ref.head.toString(), ...(decision != null ? { decision: decision.toString() } : {}) } } : {}),
       ...(Object.keys(out.sessions).length > 0 ? { sessions: Object.fromEntries(Object.entries(out.sessions).map(([k, v]) => [k, v.map(String)])) } : {})
     })
     await entry

@@ -3,6 +3,7 @@ import type { ChainEntry } from '../core/chain-entry.ts'
 import type { Network } from '../network/index.ts'
 import { createAdoption } from './adopt.ts'
 import type { RemoteRef } from './adopt.ts'
+import type { ConsensusService } from './consensus.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
 import { createPublisher } from './publish.ts'
 import type { PublishOptions, PublishResult } from './publish.ts'
@@ -38,6 +39,14 @@ export interface ReplicationOptions {
   maxSyncBytes?: number
   /** Give up a sync when the peer sends nothing for this long, ms (default: the protocol's 15 s). */
   syncIdleMs?: number
+  /**
+   * Follow consensus on `shared/*` branches (default true): after a peer publishes a head, decide
+   * the canonical head and adopt it when it contains the local head (then it is published as this
+   * node's proposal). Off: only fast-forwards to a peer's head, and diverged heads stay remote refs.
+   */
+  follow?: boolean
+  /** Least time between two decisions on one branch, ms (default 200): bursts of heads are decided once. */
+  followIntervalMs?: number
   log: { warn: (obj: object, msg: string) => void, info: (obj: object, msg: string) => void }
 }
 
@@ -52,11 +61,43 @@ const RETRY_MS = 3000
  * Choosing one head when branches have diverged is the consensus layer's job, not this one's:
  * a diverged branch keeps its local head and the peer's head stays visible as its remote ref.
  */
-export function createReplicationService (components: ServiceComponents, services: { refs: RefService, snapshots: SnapshotService, verifier: VerifyService }, network: Network, options: ReplicationOptions): ReplicationService {
+export function createReplicationService (components: ServiceComponents, services: { refs: RefService, snapshots: SnapshotService, verifier: VerifyService, consensus: ConsensusService }, network: Network, options: ReplicationOptions): ReplicationService {
   const log = options.log
   const sync = createSync(components, services.snapshots, network, options)
   const adoption = createAdoption(components, services.refs)
   const publisher = createPublisher(components, services, network, options)
+  const following = options.follow !== false
+  const followInterval = options.followIntervalMs ?? 200
+
+  /**
+   * Following consensus: decide the branch's canonical head and adopt it when it contains the
+   * local head (a fast-forward, published by the publisher as this node's new proposal). When it
+   * does not (local commits not yet published, or this node does not vote), the local head stays:
+   * once published, it is a candidate of the next decision. At most one decision per branch per
+   * `followIntervalMs`; heads that arrive meanwhile are decided together.
+   */
+  const pendingFollow = new Map<string, NodeJS.Timeout | 'running' | 'again'>()
+  const follow = (ref: string): void => {
+    if (!following || !ref.startsWith('shared/') || stopped) return
+    const at = pendingFollow.get(ref)
+    if (at === 'running') { pendingFollow.set(ref, 'again'); return }
+    if (at !== undefined) return
+    pendingFollow.set(ref, setTimeout(() => { void runFollow(ref) }, followInterval))
+  }
+  const runFollow = async (ref: string): Promise<void> => {
+    pendingFollow.set(ref, 'running')
+    try {
+      const decided = await services.consensus.decide(ref)
+      const outcome = await adoption.adoptCanonical(ref, decided.head)
+      if (outcome !== 'up-to-date') log.info({ ref, head: decided.head.toString(), decision: decided.decision.toString(), outcome, candidates: decided.candidates.length, maximal: decided.maximal.length }, 'consensus decided')
+    } catch (err) {
+      if (!stopped) log.warn({ ref, err: (err as Error).message, code: (err as { code?: string }).code }, 'following consensus failed')
+    } finally {
+      const again = pendingFollow.get(ref) === 'again'
+      pendingFollow.delete(ref)
+      if (again) follow(ref)
+    }
+  }
 
   /** The newest ref update per ref and the newest heads per session, of a batch of entries. */
   const fold = (entries: ChainEntry[]): { refs: Map<string, CID>, sessions: Map<string, CID[]> } => {
@@ -82,8 +123,13 @@ export function createReplicationService (components: ServiceComponents, service
       if ((await adoption.remoteHead(peer, ref))?.equals(head) === true) continue
       await sync(head, { from: [peer], have: await adoption.refHaves(ref) })
       await adoption.setRemoteHead(peer, ref, head)
-      const outcome = await adoption.fastForward(ref, head)
-      log.info({ peer, ref, head: head.toString(), outcome }, 'peer published a head')
+      if (following && ref.startsWith('shared/')) {
+        log.info({ peer, ref, head: head.toString() }, 'peer published a head')
+        follow(ref)
+      } else {
+        const outcome = await adoption.fastForward(ref, head)
+        log.info({ peer, ref, head: head.toString(), outcome }, 'peer published a head')
+      }
     }
   }
 
@@ -116,6 +162,18 @@ export function createReplicationService (components: ServiceComponents, service
     for (const peer of [...retry.keys()]) void enqueue(peer, [])
   }
   network.onPeerConnect(() => { retryAll() })
+  // This node's own proposal changed (a commit, an adoption): decide again. At start, every
+  // shared branch that peers have published is decided once (heads recorded while it was off).
+  const unsubscribe = components.events.subscribe((e) => {
+    if (e.type !== 'publish') return
+    const ref = (e.detail as { ref: string | null }).ref
+    if (ref != null) follow(ref)
+  })
+  if (following) {
+    void adoption.remotes().then((remotes) => { for (const r of remotes) follow(r.ref) }, (err: unknown) => {
+      log.warn({ err: (err as Error).message }, 'following consensus at start failed')
+    })
+  }
   const retryTimer = setInterval(retryAll, RETRY_MS)
   retryTimer.unref()
 
@@ -126,6 +184,8 @@ export function createReplicationService (components: ServiceComponents, service
     remotes: adoption.remotes,
     async stop () {
       stopped = true
+      unsubscribe()
+      for (const t of pendingFollow.values()) if (typeof t !== 'string') clearTimeout(t)
       await publisher.stop()
       clearInterval(retryTimer)
       await queue

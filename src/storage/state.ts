@@ -61,6 +61,10 @@ export const STATE_KINDS = {
   remote: { named: true, roots: 'cid' },
   /** The head of a shared branch this node last published (it passed the coherence check). */
   published: { named: true, roots: 'cid' },
+  /** The consensus decision record last computed for a shared branch (it links the head and every candidate). */
+  decision: { named: true, roots: 'cid' },
+  /** A voting member of the network (the value is empty); with none, every announcing node votes. */
+  member: { named: true, roots: false },
   /** A pinning service request (JSON PinRecord: `pin.cid`). */
   pin: { named: true, roots: 'json-cids', unlocked: true },
   /** An attachment's name and media type (JSON; the CID is in the key, the blocks are not held). */
@@ -113,6 +117,11 @@ export const keys = {
   remotePrefix: prefix('remote'),
   /** The head of a shared branch this node last published (it passed the coherence check). */
   published: (ref: string) => prefix('published') + ref,
+  /** The consensus decision record last computed for a shared branch. */
+  decision: (ref: string) => prefix('decision') + ref,
+  /** A voting member of the network. */
+  member: (peer: string) => prefix('member') + peer,
+  memberPrefix: prefix('member'),
   /** A pinning service request record. */
   pin: (requestid: string) => prefix('pin') + requestid,
   pinPrefix: prefix('pin'),

@@ -29,10 +29,11 @@ export function registerDaemon (program: Command): void {
     .option('--network <name>', 'swarm name: nodes of the same network replicate each other', 'default')
     .option('--public', 'join the public IPFS network: public bootstrap list, Amino DHT, providing (off by default)')
     .option('--no-auto-publish', 'do not publish commits to shared/* branches and session heads automatically')
+    .option('--no-follow', 'do not follow consensus: shared/* branches only fast-forward to peers\' heads, diverged heads stay remote refs')
     .option('--offline', 'no libp2p at all: serve the gateway only')
     .option('--allow-host <host[:port]>', 'answer requests whose Host header names HOST (any port) or HOST:PORT, repeatable; * for any (default: the --api address, localhost, and 127.0.0.1 and [::1] on loopback; any host when listening on 0.0.0.0 or ::)', collect)
     .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug, trace, silent)', 'info')
-    .action(async (opts: { api: string, logLevel: string, allowHost?: string[], listen?: string[], bootstrap?: string[], network: string, public?: boolean, autoPublish: boolean, offline?: boolean }, command: Command) => {
+    .action(async (opts: { api: string, logLevel: string, allowHost?: string[], listen?: string[], bootstrap?: string[], network: string, public?: boolean, autoPublish: boolean, follow: boolean, offline?: boolean }, command: Command) => {
       const options = globals(command)
       const { host, port } = parseHostPort(opts.api)
       const allowHosts = opts.allowHost ?? []
@@ -52,7 +53,7 @@ export function registerDaemon (program: Command): void {
         debug: (o: object, m: string) => { logger?.debug(o, m) }
       }
       // A long-running node: its frame index is kept caught up and queued pin requests resume.
-      const node = await createNode({ repo: options.repo, create: true, background: true, log, network: network != null ? { ...network, autoPublish: opts.autoPublish, sessionPublishMs: opts.autoPublish ? undefined : 0, log } : undefined })
+      const node = await createNode({ repo: options.repo, create: true, background: true, log, network: network != null ? { ...network, autoPublish: opts.autoPublish, follow: opts.follow, sessionPublishMs: opts.autoPublish ? undefined : 0, log } : undefined })
       // Logs go to stderr: stdout carries only the address line (one JSON document with --json).
       // Load Helia (pins, attachments) before the first request: importing it blocks the event
       // loop for most of a second, which the load shedder would read as overload.

@@ -18,6 +18,8 @@ export interface ConsensusCommitBuild extends Block {
   /** Tree nodes of the merged tree that its parents' trees do not have (the caller stores them). */
   blocks: TreeBlock[]
   forks: ForkRecord[]
+  /** Frame states the folds merged in (changes taken from a next parent, plus conflicts): the conflict rate is forks / states. */
+  states: number
 }
 
 /** Reads new tree nodes from memory first, then from the store. */
@@ -45,6 +47,7 @@ export async function buildConsensusCommit (graph: CommitGraph, parents: CID[], 
   const first = await graph.commit(parents[0] as CID)
   let tree = first.tree
   const forks: ForkRecord[] = []
+  let states = 0
   for (let i = 1; i < parents.length; i++) {
     const next = parents[i] as CID
     let base: CID | undefined
@@ -58,6 +61,7 @@ export async function buildConsensusCommit (graph: CommitGraph, parents: CID[], 
     const baseTree = base === undefined ? emptyTree().root : (await graph.commit(base)).tree
     const merged = await mergeTrees(overlay, baseTree, tree, (await graph.commit(next)).tree, options)
     forks.push(...merged.forks)
+    states += merged.changes.length + merged.forks.length
     if (merged.changes.length > 0) {
       const result = await mutateTree(overlay, tree, merged.changes, options)
       overlay.add(result.blocks)
@@ -77,7 +81,7 @@ export async function buildConsensusCommit (graph: CommitGraph, parents: CID[], 
   const block = encodeBlock(value, 'consensus commit')
   const commit: Commit = { tree, parents, author: '', time: 0, message: '', sig: new Uint8Array(0), consensus: CONSENSUS_RULE, ...(forks.length > 0 ? { forks } : {}) }
   for (const p of parents) commit.time = Math.max(commit.time, (await graph.commit(p)).time)
-  return { ...block, commit, blocks, forks }
+  return { ...block, commit, blocks, forks, states }
 }
 
 /**

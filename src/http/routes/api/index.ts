@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { attachmentRoutes } from './attachments.ts'
 import { commitRoutes } from './commits.ts'
+import { consensusRoutes } from './consensus.ts'
 import type { ApiContext } from './context.ts'
 import { eventRoutes } from './events.ts'
 import { frameImportRoutes } from './frame-import.ts'
@@ -27,4 +28,5 @@ export async function apiRoutes (app: FastifyInstance, ctx: ApiContext): Promise
   await app.register(eventRoutes, ctx)
   await app.register(gcRoutes, ctx)
   await app.register(swarmRoutes, ctx)
+  await app.register(consensusRoutes, ctx)
 }

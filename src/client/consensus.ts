@@ -1,0 +1,15 @@
+import type { ConsensusApi, ConsensusDocument, ConsensusStatus } from '../services/consensus.ts'
+import type { ApiClient } from './api.ts'
+
+/** ConsensusApi over the daemon's /api/v1 (the same JSON documents). */
+export function remoteConsensus (api: ApiClient): ConsensusApi {
+  const member = async (method: 'PUT' | 'DELETE', peer: string): Promise<string[]> =>
+    (await api.json<{ members: string[] }>(`/network/members/${encodeURIComponent(peer)}`, { method })).members
+  return {
+    show: async (branch, options) => await api.json<ConsensusDocument>(`/consensus/${branch.split('/').map(encodeURIComponent).join('/')}`, { signal: options?.signal }),
+    status: async (options) => await api.json<ConsensusStatus>('/consensus', { signal: options?.signal }),
+    members: async () => (await api.json<{ members: string[] }>('/network/members')).members,
+    addMember: async (peer) => await member('PUT', peer),
+    removeMember: async (peer) => await member('DELETE', peer)
+  }
+}

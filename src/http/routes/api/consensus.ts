@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify'
+import { requestSignal } from '../../util.ts'
+import { errorResponses, errors, writeSecurity } from './context.ts'
+import type { ApiContext } from './context.ts'
+
+const peerParam = { type: 'object', required: ['peer'], additionalProperties: false, properties: { peer: { type: 'string', minLength: 1, maxLength: 128 } } } as const
+
+/** Consensus on shared branches: the canonical head and why, the network's targets, the voting members. */
+export async function consensusRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { node, auth, limits } = ctx
+
+  app.get('/consensus', {
+    schema: {
+      summary: 'Convergence, conflict rate, nodes and every shared branch\'s canonical head',
+      tags: ['consensus'],
+      response: { 200: { $ref: 'api-consensus-status.schema.json#' }, ...errorResponses }
+    }
+  }, async (request, reply) => await node.consensus.status({ signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
+
+  app.get<{ Params: { '*': string } }>('/consensus/*', {
+    schema: {
+      summary: 'The canonical head of a shared branch, every candidate with its score and the terms behind it',
+      description: 'The branch is the rest of the path (`/api/v1/consensus/shared/main`). Computed from the proposals this node has recorded; the decision record is stored and named by `decision`.',
+      tags: ['consensus'],
+      params: { type: 'object', properties: { '*': { type: 'string', minLength: 1, maxLength: 256 } } },
+      response: { 200: { $ref: 'api-consensus.schema.json#' }, ...errorResponses, ...errors(404) }
+    }
+  }, async (request, reply) => await node.consensus.show(request.params['*'], { signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
+
+  app.get('/network/members', {
+    schema: {
+      summary: 'The voting members (empty: every node that announces itself votes)',
+      tags: ['consensus'],
+      response: { 200: { $ref: 'api-members.schema.json#' }, ...errorResponses }
+    }
+  }, async () => ({ members: await node.consensus.members() }))
+
+  app.put<{ Params: { peer: string } }>('/network/members/:peer', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Add a voting member',
+      tags: ['consensus'],
+      security: writeSecurity,
+      params: peerParam,
+      response: { 200: { $ref: 'api-members.schema.json#' }, ...errorResponses }
+    }
+  }, async (request) => ({ members: await node.consensus.addMember(request.params.peer) }))
+
+  app.delete<{ Params: { peer: string } }>('/network/members/:peer', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Remove a voting member',
+      tags: ['consensus'],
+      security: writeSecurity,
+      params: peerParam,
+      response: { 200: { $ref: 'api-members.schema.json#' }, ...errorResponses }
+    }
+  }, async (request) => ({ members: await node.consensus.removeMember(request.params.peer) }))
+}

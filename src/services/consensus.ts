@@ -1,0 +1,236 @@
+import { CID } from 'multiformats/cid'
+import { decide, TreeSizes } from '../core/consensus/index.ts'
+import type { Decision, Proposal, ScoredCandidate } from '../core/consensus/index.ts'
+import type { ForkRecord } from '../core/commit.ts'
+import { RefNotFoundError, UsageError } from '../core/errors.ts'
+import { checkBranchName } from '../core/ref-spec.ts'
+import { encodeCid, keys } from '../storage/state.ts'
+import type { CallOptions, ServiceComponents } from './context.ts'
+import type { RefService } from './refs.ts'
+
+/** A node's latest proposal for a branch, as this node has recorded it. */
+export interface ProposalView {
+  node: string
+  head: CID
+  /** Its vote's weight: 0 when it is not a member. */
+  weight: number
+}
+
+/** The canonical head of a shared branch and why it won. */
+export interface ConsensusView {
+  branch: string
+  head: CID
+  /** The decision record's CID (a DAG-CBOR block any node or IPFS client can fetch and recompute). */
+  decision: CID
+  /** Highest score first, each with the terms behind its score. */
+  candidates: ScoredCandidate[]
+  /** Frame versions the head keeps as forks. */
+  forks: ForkRecord[]
+  /** Candidates no other contains, highest score first (several: the head is their consensus commit). */
+  maximal: CID[]
+  proposals: ProposalView[]
+  /** Share of voting nodes whose proposal is the head. */
+  convergence: number
+  /** Forks / frame states the consensus commit merged (0 when the head is a candidate). */
+  conflictRate: number
+  /** Frame states the consensus commit merged (0 when the head is a candidate). */
+  mergedStates: number
+}
+
+export interface ConsensusStatus {
+  /** Over every shared branch: share of (branch, voting node) proposals equal to the canonical head. */
+  convergence: number
+  /** Over every shared branch: forks / merged frame states. */
+  conflictRate: number
+  /** Nodes with a proposal on some shared branch (this one included). */
+  peers: number
+  branches: Array<{ branch: string, head: string, decision: string, convergence: number, conflictRate: number, proposals: number, local: string | null }>
+}
+
+/** `ConsensusView` as JSON: the `--json` contract of `framehub consensus` and `GET /api/v1/consensus/{branch}`. */
+export interface ConsensusDocument {
+  branch: string
+  head: string
+  decision: string
+  candidates: Array<{ commit: string, node: string, height: number, score: number, terms: Array<{ node: string, weight: number, conv: number, from: Array<{ commit: string, contained: boolean, value: number }> }> }>
+  forks: Array<{ id: string, ours: string | null, theirs: string | null }>
+  maximal: string[]
+  proposals: Array<{ node: string, head: string, weight: number }>
+  convergence: number
+  conflictRate: number
+}
+
+/** What the CLI, the gateway and the TypeScript client share (JSON documents). */
+export interface ConsensusApi {
+  /**
+   * Computes the canonical head of `branch` (a `shared/*` branch) from the latest proposals this
+   * node has recorded (its own published head and its peers' remote-tracking refs), stores the
+   * decision record (and the consensus commit, when there is one) and shows it.
+   */
+  show (branch: string, options?: CallOptions): Promise<ConsensusDocument>
+  /** Every shared branch with proposals, decided. */
+  status (options?: CallOptions): Promise<ConsensusStatus>
+  /** Voting members; empty: every node that announces itself votes. */
+  members (): Promise<string[]>
+  addMember (peer: string): Promise<string[]>
+  removeMember (peer: string): Promise<string[]>
+}
+
+export interface ConsensusService extends ConsensusApi {
+  /** `show` with CIDs, for the node's own use (following). */
+  decide (branch: string, options?: CallOptions): Promise<ConsensusView>
+  /** The decision last stored for `branch`, if any (its CID). */
+  lastDecision (branch: string): Promise<CID | undefined>
+}
+
+const cidOrNull = (c: CID | null): string | null => c?.toString() ?? null
+
+export function consensusDocument (v: ConsensusView): ConsensusDocument {
+  return {
+    branch: v.branch,
+    head: v.head.toString(),
+    decision: v.decision.toString(),
+    candidates: v.candidates.map(c => ({
+      commit: c.commit.toString(),
+      node: c.node,
+      height: c.height,
+      score: c.score,
+      terms: c.terms.map(t => ({ node: t.node, weight: t.weight, conv: t.conv, from: t.from.map(f => ({ commit: f.commit.toString(), contained: f.contained, value: f.value })) }))
+    })),
+    forks: v.forks.map(f => ({ id: f.id, ours: cidOrNull(f.ours), theirs: cidOrNull(f.theirs) })),
+    maximal: v.maximal.map(String),
+    proposals: v.proposals.map(p => ({ node: p.node, head: p.head.toString(), weight: p.weight })),
+    convergence: v.convergence,
+    conflictRate: v.conflictRate
+  }
+}
+
+const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{32,128}$/
+
+function checkPeerId (peer: string): void {
+  if (typeof peer !== 'string' || !PEER_ID.test(peer)) throw new UsageError(`"${String(peer)}" is not a peer id (base58btc, as "framehub id" prints it)`)
+}
+
+/**
+ * Consensus on shared branches (DESIGN.md, "Consensus by convergence scoring"): the proposals are
+ * read from what replication recorded, the rule is core/consensus, and what it decides is stored
+ * as blocks (decision record, consensus commit) so that anyone can fetch and recompute it. Adopting
+ * the head is replication's job (it follows the decisions).
+ */
+export function createConsensusService (components: ServiceComponents, services: { refs: RefService }): ConsensusService {
+  const { repo } = components
+  const { state, blocks } = repo
+  // Kept between decisions: heights never change, and tree sizes are derived from each other.
+  const heights = new Map<string, number>()
+  const sizes = new TreeSizes()
+
+  const members = async (): Promise<string[]> => {
+    const out: string[] = []
+    for await (const [peer] of state.scan(keys.memberPrefix)) out.push(peer)
+    return out
+  }
+
+  const proposals = async (branch: string): Promise<ProposalView[]> => {
+    const voters = new Set(await members())
+    const weight = (node: string): number => voters.size === 0 || voters.has(node) ? 1 : 0
+    const out: ProposalView[] = []
+    const own = await state.cid(keys.published(branch)) ?? await services.refs.branchHead(branch)
+    if (own != null) out.push({ node: repo.peerId, head: own, weight: weight(repo.peerId) })
+    for await (const [key, value] of state.scan(keys.remotePrefix)) {
+      const space = key.indexOf(' ')
+      if (key.slice(space + 1) !== branch) continue
+      const node = key.slice(0, space)
+      if (node === repo.peerId) continue
+      out.push({ node, head: CID.decode(value), weight: weight(node) })
+    }
+    return out
+  }
+
+  const store = async (d: Decision): Promise<void> => {
+    const batch = repo.batch()
+    if (d.merge != null) {
+      for (const b of d.merge.blocks) batch.putBlock(b.cid, b.bytes)
+      batch.putBlock(d.merge.cid, d.merge.bytes)
+    }
+    batch.putBlock(d.record.cid, d.record.bytes)
+    batch.putState(keys.decision(d.branch), encodeCid(d.record.cid))
+    await batch.write()
+  }
+
+  const decideBranch = async (branch: string, options?: CallOptions): Promise<ConsensusView> => {
+    checkBranchName(branch)
+    if (!branch.startsWith('shared/')) throw new UsageError(`consensus is kept on shared/* branches, not "${branch}"`)
+    const proposed = await proposals(branch)
+    const d = await decide(blocks, branch, proposed.map((p): Proposal => ({ node: p.node, head: p.head, weight: p.weight })), { signal: options?.signal, cache: { heights, sizes } })
+    if (d === undefined) throw new RefNotFoundError(`no voting node proposes a head for ${branch} yet`, { ref: branch })
+    await store(d)
+    const voting = proposed.filter(p => p.weight > 0)
+    const onHead = voting.filter(p => p.head.equals(d.head)).length
+    return {
+      branch,
+      head: d.head,
+      decision: d.record.cid,
+      candidates: d.candidates,
+      forks: d.forks,
+      maximal: d.maximal,
+      proposals: proposed,
+      convergence: voting.length === 0 ? 0 : onHead / voting.length,
+      conflictRate: d.merge == null || d.merge.states === 0 ? 0 : d.forks.length / d.merge.states,
+      mergedStates: d.merge?.states ?? 0
+    }
+  }
+
+  return {
+    decide: decideBranch,
+    show: async (branch, options) => consensusDocument(await decideBranch(branch, options)),
+    lastDecision: async (branch) => await state.cid(keys.decision(branch)),
+    async status (options) {
+      const names = new Set<string>()
+      const nodes = new Set<string>()
+      for await (const [key] of state.scan(keys.remotePrefix)) {
+        const space = key.indexOf(' ')
+        names.add(key.slice(space + 1))
+        nodes.add(key.slice(0, space))
+      }
+      for (const b of await services.refs.listBranches()) if (b.name.startsWith('shared/')) names.add(b.name)
+      const out: ConsensusStatus = { convergence: 1, conflictRate: 0, peers: 0, branches: [] }
+      let on = 0
+      let voting = 0
+      let forks = 0
+      let states = 0
+      for (const branch of [...names].sort()) {
+        let v: ConsensusView
+        try {
+          v = await decideBranch(branch, options)
+        } catch (err) {
+          if ((err as { code?: string }).code === 'ERR_REF_NOT_FOUND') continue
+          throw err
+        }
+        for (const p of v.proposals) nodes.add(p.node)
+        const voters = v.proposals.filter(p => p.weight > 0)
+        voting += voters.length
+        on += voters.filter(p => p.head.equals(v.head)).length
+        forks += v.forks.length
+        states += v.mergedStates
+        const local = await services.refs.branchHead(branch)
+        out.branches.push({ branch, head: v.head.toString(), decision: v.decision.toString(), convergence: v.convergence, conflictRate: v.conflictRate, proposals: v.proposals.length, local: local?.toString() ?? null })
+      }
+      nodes.add(repo.peerId)
+      out.peers = nodes.size
+      out.convergence = voting === 0 ? 1 : on / voting
+      out.conflictRate = states === 0 ? 0 : forks / states
+      return out
+    },
+    members,
+    async addMember (peer) {
+      checkPeerId(peer)
+      await repo.batch().putState(keys.member(peer), new Uint8Array(0)).write()
+      return await members()
+    },
+    async removeMember (peer) {
+      checkPeerId(peer)
+      await repo.batch().delState(keys.member(peer)).write()
+      return await members()
+    }
+  }
+}
