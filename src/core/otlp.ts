@@ -281,15 +281,16 @@ export function encodeRpcStatus (httpStatus: number, code: string, message: stri
   const status = {
     code: rpcCodeOf(httpStatus),
     message: `${code}: ${message}`,
-    details: [{ typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo', value: info }]
+    details: [{ type_url: 'type.googleapis.com/google.rpc.ErrorInfo', value: info }]
   }
   return StatusType.encode(StatusType.fromObject(status)).finish()
 }
 
 /** Reads a google.rpc.Status body (for clients and tests): its code, message and ErrorInfo reason. */
 export function decodeRpcStatus (bytes: Uint8Array): { code: number, message: string, reason?: string } {
-  const status = StatusType.decode(bytes) as unknown as { code: number, message: string, details: Array<{ typeUrl: string, value: Uint8Array }> }
-  const info = status.details.find(d => d.typeUrl.endsWith('/google.rpc.ErrorInfo'))
+  const status = StatusType.decode(bytes) as unknown as { code?: number, message?: string, details?: Array<{ type_url?: string, value: Uint8Array }> }
+  // google.protobuf.Any keeps its proto field name, type_url.
+  const info = (status.details ?? []).find(d => d.type_url?.endsWith('/google.rpc.ErrorInfo'))
   const reason = info != null ? (ErrorInfoType.decode(info.value) as unknown as { reason: string }).reason : undefined
-  return { code: status.code, message: status.message, ...(reason != null ? { reason } : {}) }
+  return { code: status.code ?? 0, message: status.message ?? '', ...(reason != null ? { reason } : {}) }
 }

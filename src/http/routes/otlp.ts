@@ -24,8 +24,8 @@ const isProtobuf = (request: FastifyRequest): boolean => (request.headers['conte
  * so (at most OTLP_BODY_LIMIT once inflated), and its encoding from `Content-Type`.
  */
 async function otlpRequest (request: FastifyRequest<{ Body: Buffer | undefined }>): Promise<OtlpRequest> {
-  let body = request.body
-  if (body == null || body.byteLength === 0) throw new OtlpInvalidError('the request has no body: send an ExportTraceServiceRequest')
+  // An empty body is an empty protobuf message (an export of nothing, which succeeds), and not JSON.
+  let body = request.body ?? Buffer.alloc(0)
   const coding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
   if (coding === 'gzip' || coding === 'x-gzip') {
     try {
