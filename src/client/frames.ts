@@ -4,7 +4,8 @@ import { asJsonView, fromJsonView, tryParseCid } from '../core/codec.ts'
 import { FrameNotFoundError, UsageError } from '../core/errors.ts'
 import { encodeFrame, frameFromJson, withAttachments } from '../core/frame.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
-import type { FrameRecord, FrameService, ImportResult } from '../services/frames.ts'
+import type { TraceStep } from '../core/trace-step.ts'
+import type { FrameHistory, FrameRecord, FrameService, FrameStep, ImportResult } from '../services/frames.ts'
 import { isDotSegment, segment } from './api.ts'
 import type { ApiClient } from './api.ts'
 
@@ -30,6 +31,36 @@ const sourceParam = (source: string | undefined): string | undefined =>
 
 /** The gateway's upload names: no slashes, quotes or control characters. */
 const uploadName = (path: string): string => (basename(path).replace(/[/\\\u0000-\u001f"]/g, '_') || 'file').slice(0, 255)
+
+interface StepView { cid: string, step: unknown }
+
+/** A frame's history as the gateway sends it (api-frame-history.schema.json). */
+export interface FrameHistoryView {
+  id: string
+  branch: string | null
+  head: string | null
+  staged: { cid: string | null, steps: StepView[] } | null
+  versions: Array<{ commit: string, author: string, time: number, message: string, cid: string | null, steps: StepView[] }>
+  stepsComplete: boolean
+}
+
+const maybeCid = (text: string | null): CID | null => text == null ? null : CID.parse(text)
+const stepsOf = (views: StepView[]): FrameStep[] => views.map(v => ({ cid: CID.parse(v.cid), step: fromJsonView(v.step) as TraceStep }))
+
+export const frameHistory = (view: FrameHistoryView): FrameHistory => ({
+  id: view.id,
+  branch: view.branch,
+  head: maybeCid(view.head),
+  staged: view.staged == null ? null : { cid: maybeCid(view.staged.cid), steps: stepsOf(view.staged.steps) },
+  versions: view.versions.map(v => ({ commit: CID.parse(v.commit), author: v.author, time: v.time, message: v.message, cid: maybeCid(v.cid), steps: stepsOf(v.steps) })),
+  stepsComplete: view.stepsComplete
+})
+
+/** An id the routes `/frames/{id}/history` and `/frames/{id}/revert` can name. */
+const byIdPath = (id: string, action: string): string => {
+  if (isDotSegment(id) || id.startsWith('by-id/')) throw new UsageError(`frame id "${id}" cannot be named in the daemon's /frames/{id}/${action} (stop the daemon to use it locally)`)
+  return `/frames/${segment(id)}/${action}`
+}
 
 /** The conditional-write headers of `ifMatch`: `If-Match: "<cid>"`, or `If-None-Match: *` for null. */
 const preconditions = (ifMatch: CID | null | undefined): Record<string, string | undefined> | undefined =>
@@ -125,6 +156,19 @@ export function remoteFrames (api: ApiClient): FrameService {
     },
 
     list,
+
+    history: async (id, options) => frameHistory(await api.json<FrameHistoryView>(byIdPath(id, 'history'), {
+      query: { ref: options?.ref, limit: options?.limit },
+      signal: options?.signal
+    })),
+
+    revert: async (id, to, options) => frameRecord(await api.json<FrameRecordView>(byIdPath(id, 'revert'), {
+      method: 'POST',
+      query: { branch: options?.branch },
+      headers: preconditions(options?.ifMatch),
+      json: { to: to.toString() },
+      signal: options?.signal
+    })),
 
     remove: async (id, options) => {
       if (isDotSegment(id)) throw new UsageError(`frame id "${id}" cannot be removed through the daemon's API (stop the daemon to remove it locally)`)

@@ -17,9 +17,11 @@ import membersSchema from '../../schemas/api/members.schema.json' with { type: '
 import diffResultSchema from '../../schemas/api/diff-result.schema.json' with { type: 'json' }
 import errorSchema from '../../schemas/api/error.schema.json' with { type: 'json' }
 import forkSchema from '../../schemas/api/fork.schema.json' with { type: 'json' }
+import frameHistorySchema from '../../schemas/api/frame-history.schema.json' with { type: 'json' }
 import frameListSchema from '../../schemas/api/frame-list.schema.json' with { type: 'json' }
 import frameRecordSchema from '../../schemas/api/frame-record.schema.json' with { type: 'json' }
 import frameRemoveResultSchema from '../../schemas/api/frame-remove-result.schema.json' with { type: 'json' }
+import frameRevertRequestSchema from '../../schemas/api/frame-revert-request.schema.json' with { type: 'json' }
 import headSchema from '../../schemas/api/head.schema.json' with { type: 'json' }
 import importResultSchema from '../../schemas/api/import-result.schema.json' with { type: 'json' }
 import mergeRequestSchema from '../../schemas/api/merge-request.schema.json' with { type: 'json' }
@@ -39,7 +41,7 @@ import verifyReportSchema from '../../schemas/api/verify-report.schema.json' wit
 
 /** The API's own schemas (`schemas/api/`), keyed by `$id` like the core ones. */
 export const apiSchemas = [
-  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, errorSchema, forkSchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, headSchema, importResultSchema, membersSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, resolvedSchema, routesSchema, sessionSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepListSchema, verifyReportSchema
+  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, errorSchema, forkSchema, frameHistorySchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, frameRevertRequestSchema, headSchema, importResultSchema, membersSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, resolvedSchema, routesSchema, sessionSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepListSchema, verifyReportSchema
 ] as const
 
 /** Every schema the gateway knows: core first (API schemas reference them). */

@@ -2,7 +2,11 @@ import { CID } from 'multiformats/cid'
 import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
 import { ConflictError, FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
-import { decodeFrame, encodeFrame, findFrame, frameFromJson, frameLinks, withAttachments } from '../core/frame.ts'
+import { decodeFrame, encodeFrame, findFrame, frameFromJson, frameId, frameLinks, withAttachments } from '../core/frame.ts'
+import { frameVersions } from '../core/frame-history.ts'
+import { parseRefSpec } from '../core/ref-spec.ts'
+import { decodeTraceStep } from '../core/trace-step.ts'
+import type { TraceStep } from '../core/trace-step.ts'
 import { frameBytesAt, frameCidAt } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
@@ -73,6 +77,57 @@ export interface ListFramesOptions extends CallOptions {
 
 export type { AttachmentInput } from './attachments.ts'
 
+export interface FrameHistoryOptions extends CallOptions {
+  /**
+   * A branch (default: the current one), whose history is read from its head and whose working
+   * tree gives `staged`; or any other REF (a commit CID, `HEAD~2`, ...), read from that commit.
+   */
+  ref?: string
+  /** At most this many versions (newest first). */
+  limit?: number
+}
+
+/** A trace step that names a version of a frame among its outputs. */
+export interface FrameStep {
+  cid: CID
+  step: TraceStep
+}
+
+/** One version of a frame: the commit that wrote it, and the reasoning that produced it. */
+export interface FrameVersionRecord {
+  commit: CID
+  /** Peer id of the node that signed the commit. */
+  author: string
+  /** Commit time, milliseconds since the Unix epoch. */
+  time: number
+  message: string
+  /** The frame's CID; null: the commit removed the id. */
+  cid: CID | null
+  /** Trace steps whose `outputs` name this CID, oldest first (see `FrameService.history`). */
+  steps: FrameStep[]
+}
+
+export interface FrameHistory {
+  id: string
+  /** The branch read, or null when the REF named a commit. */
+  branch: string | null
+  /** The commit the history starts from; null on a branch without commits. */
+  head: CID | null
+  /** The branch's working tree, when it holds another version of the id than its head (staged, not committed). */
+  staged: { cid: CID | null, steps: FrameStep[] } | null
+  /** Newest first. */
+  versions: FrameVersionRecord[]
+  /** False when the search for steps stopped at its bound (`HISTORY_STEP_BUDGET` steps read). */
+  stepsComplete: boolean
+}
+
+/**
+ * Most trace steps one history reads looking for the steps that name its versions. The search
+ * starts at the session heads recorded by the commits walked (newest first) and goes back
+ * breadth-first through step parents, each step once.
+ */
+export const HISTORY_STEP_BUDGET = 10_000
+
 /** Writing, staging and reading frames. */
 export interface FrameService {
   /** Validates, stores and stages one frame (JSON view); returns its CID. */
@@ -89,6 +144,22 @@ export interface FrameService {
   list (options?: ListFramesOptions): AsyncIterable<FrameRecord>
   /** Stages the removal of a frame id. */
   remove (id: string, options?: PutFrameOptions): Promise<{ id: string, tree: CID }>
+  /**
+   * Every version of frame `id` on a branch (or under a commit), newest first: the commit, its
+   * author, time and message, the frame's CID (null where removed), and the trace steps whose
+   * `outputs` name that CID. Read from the Merkle trees one id lookup per commit (O(log n) nodes
+   * each), never a whole tree. Steps are searched from the session heads that the commits walked
+   * recorded (`sessions`) and, for `staged`, from the sessions not yet committed, back through
+   * their parents, at most HISTORY_STEP_BUDGET steps. `ERR_FRAME_NOT_FOUND` if the id has no
+   * version there at all.
+   */
+  history (id: string, options?: FrameHistoryOptions): Promise<FrameHistory>
+  /**
+   * Stages version `to` of frame `id` (any stored frame block whose id is `id`, such as a CID
+   * that `history` lists) as the branch's working tree entry. Another CID (a frame of another id,
+   * a block that is not a frame, one not in the repository) is `ERR_FRAME_NOT_FOUND`.
+   */
+  revert (id: string, to: CID, options?: PutFrameOptions): Promise<FrameRecord>
 }
 
 const IMPORT_BATCH = 8192
@@ -114,7 +185,7 @@ async function * chunksOf (lines: AsyncIterable<string> | Iterable<string>, size
 }
 
 export function createFrameService (components: ServiceComponents, refs: RefService, index: FrameIndexService): FrameService {
-  const { repo, exclusive, events } = components
+  const { repo, exclusive, events, sessions } = components
   const blocks = repo.blocks
 
   const checkResolvable = async (links: Iterable<CID>, known: Set<string> | undefined, where: string): Promise<void> => {
@@ -167,6 +238,54 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
   const readFrame = async (cid: CID, options?: CallOptions): Promise<FrameRecord> => {
     const frame = decodeFrame(cid, await blocks.get(cid, options))
     return { id: frame.id, cid, frame }
+  }
+
+  /** The branch a history REF names (with its head), or the commit it names. */
+  const historyStart = async (ref: string | undefined, options?: CallOptions): Promise<{ branch: string | null, head: CID | null }> => {
+    const spec = ref == null ? undefined : parseRefSpec(ref)
+    if (spec == null || (spec.kind === 'head' && spec.back === 0)) {
+      const branch = await refs.currentBranch()
+      return { branch, head: await refs.branchHead(branch) ?? null }
+    }
+    if (spec.kind === 'branch' && spec.back === 0) {
+      const head = await refs.branchHead(spec.name)
+      if (head != null) return { branch: spec.name, head }
+    }
+    return { branch: null, head: await refs.resolveCommit(ref as string, options) }
+  }
+
+  /**
+   * The steps, reachable from `heads` through their parents, whose outputs name one of `wanted`:
+   * breadth-first from the heads in the order given, each step once, at most `budget` read.
+   */
+  const stepsNaming = async (heads: CID[], wanted: Set<string>, options?: CallOptions): Promise<{ found: Map<string, FrameStep[]>, complete: boolean }> => {
+    const found = new Map<string, FrameStep[]>()
+    const seen = new Set<string>()
+    const queue: CID[] = []
+    const enqueue = (cid: CID): void => {
+      const key = cid.toString()
+      if (seen.has(key)) return
+      seen.add(key)
+      queue.push(cid)
+    }
+    for (const h of heads) enqueue(h)
+    let read = 0
+    for (let i = 0; i < queue.length; i++) {
+      if (read >= HISTORY_STEP_BUDGET) return { found, complete: false }
+      options?.signal?.throwIfAborted()
+      const cid = queue[i] as CID
+      // A session head whose blocks are not here (a peer's, not synced) is skipped, not an error.
+      if (!await blocks.has(cid)) continue
+      const step = decodeTraceStep(cid, await blocks.get(cid, options))
+      read++
+      for (const key of new Set(step.outputs.map(String))) {
+        if (wanted.has(key)) found.set(key, [...found.get(key) ?? [], { cid, step }])
+      }
+      for (const p of step.parents) enqueue(p)
+      // The queue's start is dropped now and then, so a long search does not hold every CID twice.
+      if (i >= 4096) { queue.splice(0, i + 1); i = -1 }
+    }
+    return { found, complete: true }
   }
 
   return {
@@ -289,6 +408,68 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
         if (options?.limit != null && ++count >= options.limit) return
       }
     },
+
+    history: async (rawId, options) => {
+      const { branch, head } = await historyStart(options?.ref, options)
+      const limit = options?.limit
+      const walk = async (id: string): Promise<{ versions: FrameVersionRecord[], sessionHeads: CID[] }> => {
+        const versions: FrameVersionRecord[] = []
+        const sessionHeads: CID[] = []
+        if (head == null || limit === 0) return { versions, sessionHeads }
+        const onCommit = (_: CID, commit: { sessions?: CID[] }): void => { sessionHeads.push(...commit.sessions ?? []) }
+        for await (const v of frameVersions(blocks, head, id, { signal: options?.signal, limit, onCommit })) {
+          versions.push({ commit: v.commit, author: v.value.author, time: v.value.time, message: v.value.message, cid: v.cid, steps: [] })
+        }
+        return { versions, sessionHeads }
+      }
+      let id = frameId(rawId)
+      let { versions, sessionHeads } = await walk(id)
+      // A frame stored before ids were normalised is found under the id exactly as given.
+      if (versions.length === 0 && id !== rawId) {
+        const exact = await walk(rawId)
+        if (exact.versions.length > 0) ({ versions, sessionHeads } = exact)
+        if (exact.versions.length > 0) id = rawId
+      }
+      let staged: FrameHistory['staged'] = null
+      const dirtyHeads: CID[] = []
+      if (branch != null) {
+        const work = await findFrame(blocks, await refs.workingTree(branch), id, options)
+        const committed = head == null ? undefined : await findFrame(blocks, await refs.treeOfCommit(head, options), id, options)
+        const now = work?.cid ?? null
+        if (now == null ? committed != null : committed == null || !now.equals(committed.cid)) {
+          staged = { cid: now, steps: [] }
+          for (const d of await sessions.dirty()) dirtyHeads.push(...d.heads)
+        }
+      }
+      if (versions.length === 0 && staged == null) {
+        throw new FrameNotFoundError(`no frame "${rawId}" in the history of ${branch != null ? `branch ${branch}` : options?.ref ?? 'HEAD'}`, { id: rawId })
+      }
+      const wanted = new Set<string>()
+      for (const v of [staged, ...versions]) if (v?.cid != null) wanted.add(v.cid.toString())
+      const { found, complete } = await stepsNaming([...dirtyHeads, ...sessionHeads], wanted, options)
+      const byTime = (a: FrameStep, b: FrameStep): number => a.step.time - b.step.time || (a.cid.toString() < b.cid.toString() ? -1 : 1)
+      for (const v of [staged, ...versions]) if (v?.cid != null) v.steps = [...found.get(v.cid.toString()) ?? []].sort(byTime)
+      return { id, branch, head, staged, versions, stepsComplete: complete }
+    },
+
+    revert: async (rawId, to, options) => await exclusive(async () => {
+      const notAVersion = (why: string): Error => new FrameNotFoundError(`${to} is not a version of frame "${rawId}": ${why}`, { id: rawId, cid: to.toString() })
+      if (!await blocks.has(to)) throw notAVersion('no such block in this repository')
+      let frame: Frame
+      try {
+        frame = decodeFrame(to, await blocks.get(to, options))
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ERR_FRAME_NOT_FOUND') throw notAVersion((err as Error).message)
+        throw err
+      }
+      if (frame.id !== frameId(rawId) && frame.id !== rawId) throw notAVersion(`it is a version of frame "${frame.id}"`)
+      await checkResolvable(frameLinks(frame), undefined, `frame ${frame.id} `)
+      const branch = await targetBranch(options?.branch)
+      await checkVersion(branch, await refs.workingTree(branch), frame.id, options?.ifMatch, options)
+      await stage(branch, [{ key: frame.id, value: to }], [], options)
+      events.publish('frame:put', { id: frame.id, cid: to.toString(), branch })
+      return { id: frame.id, cid: to, frame }
+    }),
 
     remove: async (rawId, options) => await exclusive(async () => {
       const branch = await targetBranch(options?.branch)

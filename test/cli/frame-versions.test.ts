@@ -74,5 +74,60 @@ describe('frame put --if-match, history and revert, in-process and through a dae
       const absent = await cli(['frame', 'get', 'v/b', '--json'])
       assert.equal(absent.code, 3, 'nothing was written')
     })
+
+    it(`${where}: frame history lists the versions with their commits and steps; frame revert stages one`, async () => {
+      const cli = runners[where] as Cli
+      const v1 = (await cli(['frame', 'put', '-', '--json'], note('h/a', 1))).json.cid as string
+      const step = await cli(['trace', 'append', '-s', 'why', '-', '--json'], JSON.stringify({ op: 'conclusion', content: 'a is 1', outputs: [{ '/': v1 }] }))
+      assert.equal(step.code, 0, step.stderr)
+      assert.equal((await cli(['commit', '-m', 'a one', '--json'])).code, 0)
+      const v2 = (await cli(['frame', 'put', '-', '--json'], note('h/a', 2))).json.cid as string
+      const c2 = await cli(['commit', '-m', 'a two', '--json'])
+      assert.equal(c2.code, 0, c2.stderr)
+
+      const h = await cli(['frame', 'history', 'h/a', '--json'])
+      assert.equal(h.code, 0, h.stderr)
+      assert.equal(h.json.id, 'h/a')
+      assert.equal(h.json.staged, null)
+      assert.deepEqual(h.json.versions.map((v: any) => [v.message, v.cid]), [['a two', v2], ['a one', v1]])
+      assert.equal(h.json.versions[0].commit, c2.json.commit)
+      assert.deepEqual(h.json.versions[1].steps.map((s: any) => [s.cid, s.step.op, s.step.content]), [[step.json.cid, 'conclusion', 'a is 1']])
+      const limited = await cli(['frame', 'history', 'h/a', '--limit', '1', '--ref', 'main', '--json'])
+      assert.deepEqual(limited.json.versions.map((v: any) => v.cid), [v2])
+      const human = await cli(['frame', 'history', 'h/a'])
+      assert.equal(human.code, 0)
+      assert.match(human.stdout, /a two/)
+      assert.match(human.stdout, /step .* why +conclusion: a is 1/)
+
+      const r = await cli(['frame', 'revert', 'h/a', '--to', v1, '--json'])
+      assert.equal(r.code, 0, r.stderr)
+      assert.deepEqual(r.json, { cid: v1, id: 'h/a' })
+      assert.equal((await cli(['frame', 'get', 'h/a', '--json'])).json.cid, v1)
+      assert.equal((await cli(['frame', 'history', 'h/a', '--json'])).json.staged.cid, v1)
+    })
+
+    it(`${where}: history and revert refuse bad input with their codes and exit statuses`, async () => {
+      const cli = runners[where] as Cli
+      const cases: Array<[string[], number, string]> = [
+        [['frame', 'history', 'h/never'], 3, 'ERR_FRAME_NOT_FOUND'],
+        [['frame', 'history', 'h/a', '--ref', 'no-such-branch'], 3, 'ERR_REF_NOT_FOUND'],
+        [['frame', 'history', 'h/a', '--limit', '0'], 2, 'ERR_USAGE'],
+        [['frame', 'history', 'h/a', '--limit', 'many'], 2, 'ERR_USAGE'],
+        [['frame', 'revert', 'h/a', '--to', 'nonsense'], 4, 'ERR_CID_INVALID'],
+        [['frame', 'revert', 'h/a', '--to', 'bafyreiabcdefghijklmnopqrstuvwxyz234567abcdefghijklmnop'], 4, 'ERR_CID_INVALID']
+      ]
+      for (const [args, exit, code] of cases) {
+        const r = await cli([...args, '--json'])
+        assert.equal(r.code, exit, `${args.join(' ')}: ${r.stderr}`)
+        assert.equal(errorOf(r).code, code, args.join(' '))
+      }
+      const other = (await cli(['frame', 'put', '-', '--json'], note('h/other', 1))).json.cid as string
+      const wrong = await cli(['frame', 'revert', 'h/a', '--to', other, '--json'])
+      assert.equal(wrong.code, 3)
+      assert.equal(errorOf(wrong).code, 'ERR_FRAME_NOT_FOUND')
+      assert.match(errorOf(wrong).message, /version of frame "h\/other"/)
+      const noTo = await cli(['frame', 'revert', 'h/a'])
+      assert.equal(noTo.code, 2)
+    })
   }
 })

@@ -7,12 +7,55 @@ import { openInput, readInput, readLines, readTextInput } from '../input.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'
 import { toJsonView } from '../../core/codec.ts'
+import type { FrameHistory, FrameStep } from '../../services/frames.ts'
 
 /** The version a conditional write expects: `--if-match CID`, or null for `--if-none-match`. */
 function expectedVersion (opts: { ifMatch?: string, ifNoneMatch?: boolean }): CID | null | undefined {
   if (opts.ifMatch != null && opts.ifNoneMatch === true) throw new UsageError('give --if-match CID (update that version) or --if-none-match (create only), not both')
   if (opts.ifNoneMatch === true) return null
   return opts.ifMatch != null ? parseCid(opts.ifMatch, '--if-match') : undefined
+}
+
+/** A positive whole number of an option, else ERR_USAGE. */
+function count (name: string) {
+  return (text: string): number => {
+    const n = Number(text)
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${name} must be a whole number of 1 or more, not "${text}"`)
+    return n
+  }
+}
+
+const stepsJson = (steps: FrameStep[]): unknown[] => steps.map(s => ({ cid: s.cid, step: toJsonView(s.step) }))
+
+/** A frame's history as `--json` prints it: the shape of GET /api/v1/frames/{id}/history. */
+const historyJson = (h: FrameHistory): unknown => ({
+  ...h,
+  staged: h.staged == null ? null : { cid: h.staged.cid, steps: stepsJson(h.staged.steps) },
+  versions: h.versions.map(v => ({ ...v, steps: stepsJson(v.steps) }))
+})
+
+/** One line per step: what it did, and the start of its content. */
+function stepLines (steps: FrameStep[]): string[] {
+  return steps.map(({ cid, step }) => {
+    const content = typeof step.content === 'string' ? step.content : JSON.stringify(toJsonView(step.content))
+    const text = content.length > 72 ? `${content.slice(0, 71)}…` : content
+    return `      step ${shortCid(cid)}  ${step.session}  ${step.op}: ${text.replace(/\s+/g, ' ')}`
+  })
+}
+
+function historyText (h: FrameHistory): string {
+  const lines: string[] = []
+  const version = (cid: CID | null): string => cid == null ? 'removed' : cid.toString()
+  if (h.staged != null) {
+    lines.push(`staged  ${version(h.staged.cid)}  (in the working tree of ${h.branch ?? 'the branch'}, not committed)`)
+    lines.push(...stepLines(h.staged.steps))
+  }
+  for (const v of h.versions) {
+    lines.push(`${shortCid(v.commit)}  ${new Date(v.time).toISOString()}  ${shortCid(v.author)}  ${version(v.cid)}  ${v.message.split('\n')[0] ?? ''}`)
+    lines.push(...stepLines(v.steps))
+  }
+  if (!h.stepsComplete) lines.push('(the search for trace steps stopped at its bound: older reasoning may be missing)')
+  return lines.join('\n')
 }
 
 export function registerFrame (program: Command): void {
@@ -92,6 +135,35 @@ export function registerFrame (program: Command): void {
           rows.push({ id: r.id, cid: r.cid, kind: r.frame.kind, title: r.frame.title, tags: r.frame.tags })
         }
         emit(options, rows, () => rows.map(r => `${shortCid(r.cid)}  ${r.kind.padEnd(12)} ${r.id}${r.title != null ? `  ${r.title}` : ''}`).join('\n'))
+      })
+    })
+
+  frame.command('history')
+    .description('every version of a frame on a branch, newest first: the commit, author, time and message, and the trace steps whose outputs name it')
+    .argument('<id>', 'frame id')
+    .option('--ref <ref>', 'branch (default: the current one, with its staged version) or any REF (commit CID, HEAD~N)')
+    .option('--limit <n>', 'at most n versions', count('--limit'))
+    .action(async (id: string, opts: { ref?: string, limit?: number }, command: Command) => {
+      const options = globals(command)
+      await withNode(options, async (node) => {
+        const history = await node.frames.history(id, { ref: opts.ref, limit: opts.limit })
+        emit(options, historyJson(history), () => historyText(history))
+      })
+    })
+
+  frame.command('revert')
+    .description('stage an earlier version of a frame (a CID its history lists) on the current branch')
+    .argument('<id>', 'frame id')
+    .requiredOption('--to <cid>', 'the version to stage: the CID of a frame with this id')
+    .option('--branch <name>', 'stage on this branch instead of the current one')
+    .option('--if-match <cid>', 'stage only if the frame\'s current version on the branch is this CID; else ERR_CONFLICT, exit 8')
+    .action(async (id: string, opts: { to: string, branch?: string, ifMatch?: string }, command: Command) => {
+      const options = globals(command)
+      const to = parseCid(opts.to, '--to')
+      const ifMatch = opts.ifMatch != null ? parseCid(opts.ifMatch, '--if-match') : undefined
+      await withNode(options, async (node) => {
+        const record = await node.frames.revert(id, to, { branch: opts.branch, ifMatch })
+        emit(options, { cid: record.cid, id: record.id }, () => `staged ${record.id} at ${record.cid}`)
       })
     })
 

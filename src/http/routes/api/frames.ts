@@ -8,7 +8,8 @@ import { httpCodes, HttpError } from '../../errors.ts'
 import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
 import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
-import type { ListFramesOptions } from '../../../services/frames.ts'
+import type { FrameHistory, FrameStep, ListFramesOptions } from '../../../services/frames.ts'
+import { toJsonView } from '../../../core/codec.ts'
 
 type ListQuery = Pick<ListFramesOptions, 'ref' | 'kind' | 'tag' | 'prefix' | 'after' | 'q'> & { limit: number, cursor?: string }
 
@@ -17,6 +18,33 @@ const isFrameCursor = (v: Record<string, unknown>): v is FrameCursor => typeof v
 
 const recordView = (r: { id: string, cid: CID, frame: Frame }): { id: string, cid: string, frame: Record<string, unknown> } =>
   ({ id: r.id, cid: cidString(r.cid), frame: frameToJson(r.frame) })
+
+const stepsView = (steps: FrameStep[]): Array<{ cid: string, step: unknown }> => steps.map(s => ({ cid: cidString(s.cid), step: toJsonView(s.step) }))
+
+/** The JSON view of a frame's history (api-frame-history.schema.json). */
+export const historyView = (h: FrameHistory): Record<string, unknown> => ({
+  id: h.id,
+  branch: h.branch,
+  head: h.head == null ? null : cidString(h.head),
+  staged: h.staged == null ? null : { cid: h.staged.cid == null ? null : cidString(h.staged.cid), steps: stepsView(h.staged.steps) },
+  versions: h.versions.map(v => ({
+    commit: cidString(v.commit),
+    author: v.author,
+    time: v.time,
+    message: v.message,
+    cid: v.cid == null ? null : cidString(v.cid),
+    steps: stepsView(v.steps)
+  })),
+  stepsComplete: h.stepsComplete
+})
+
+/** `{id}/{action}` of the routes under /frames/{id}/...: the id may hold slashes, the action is the last segment. */
+function idAndAction (path: string, action: string): string {
+  const suffix = `/${action}`
+  const id = path.endsWith(suffix) ? path.slice(0, -suffix.length) : ''
+  if (id === '') throw new HttpError(httpCodes.notFound, `no route /api/v1/frames/${path} (frame routes by id: /api/v1/frames/{id}/history, /api/v1/frames/{id}/revert, /api/v1/frames/by-id/{id})`)
+  return id
+}
 
 const idParams = {
   type: 'object',
@@ -205,5 +233,49 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
     const result = await node.frames.remove(request.params['*'], { branch: request.query.branch, signal, ifMatch })
     return { id: result.id, tree: result.tree.toString() }
+  })
+  app.get<{ Params: { '*': string }, Querystring: { ref?: string, limit?: number } }>('/frames/*', {
+    schema: {
+      summary: 'Every version of a frame on a branch, newest first, with the commit and the trace steps behind each: GET /frames/{id}/history',
+      description: 'The path is `/api/v1/frames/{id}/history` (the id may hold slashes; an id that starts with `by-id/` cannot be named here: that path reads a frame). Read through the Merkle trees, one lookup of the id per commit walked (O(log n) blocks each), never a whole tree. Each version lists the trace steps whose `outputs` name its CID, found from the session heads that the commits walked recorded (and, for `staged`, the sessions not yet committed), back through step parents, at most 10,000 steps read (`stepsComplete: false` past that). 404 `ERR_FRAME_NOT_FOUND` when the id has no version there.',
+      tags: ['frames'],
+      params: idParams,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ref: { type: 'string', minLength: 1, maxLength: 256, description: 'Branch (default: the current one; its working tree gives `staged`) or any REF (commit CID, HEAD~N)' },
+          limit: { type: 'integer', minimum: 1, maximum: 10000, description: 'At most this many versions' }
+        }
+      },
+      response: { 200: { $ref: 'api-frame-history.schema.json#' }, ...errorResponses, ...errors(404) }
+    }
+  }, async (request, reply) => {
+    const id = idAndAction(request.params['*'], 'history')
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    return historyView(await node.frames.history(id, { ref: request.query.ref, limit: request.query.limit, signal }))
+  })
+
+  app.post<{ Params: { '*': string }, Querystring: { branch?: string }, Body: { to: string } }>('/frames/*', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Stage an earlier version of a frame: POST /frames/{id}/revert',
+      description: 'The path is `/api/v1/frames/{id}/revert`. `to` is the CID of a frame whose id is `{id}` (a version its history lists); any other CID is 404 `ERR_FRAME_NOT_FOUND`, a malformed one 400 `ERR_CID_INVALID`. Takes `If-Match` / `If-None-Match` as a frame write does.',
+      tags: ['frames'],
+      security: writeSecurity,
+      params: idParams,
+      querystring: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 200 } } },
+      headers: preconditionHeaders,
+      body: { $ref: 'api-frame-revert-request.schema.json#' },
+      response: { 200: { $ref: 'api-frame-record.schema.json#' }, ...errorResponses, ...errors(404, 412, 422) }
+    }
+  }, async (request, reply) => {
+    const id = idAndAction(request.params['*'], 'revert')
+    const to = parseCid(request.body.to, 'revert target (to)')
+    const ifMatch = expectedVersion(request.headers)
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const record = await node.frames.revert(id, to, { branch: request.query.branch, ifMatch, signal })
+    return await reply.header('etag', frameEtag(record.cid)).send(recordView(record))
   })
 }
