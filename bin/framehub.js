@@ -2,7 +2,8 @@
 // Entry point of the `framehub` command. In this checkout the CLI is TypeScript run by Node's
 // type stripping (Node >= 22.18). On an older system Node, re-run with the Node 24 that the
 // project brings in as its `node` devDependency, so `./bin/framehub.js` works from any shell.
-// The installed package has no src/: it runs the compiled dist/ (`npm run build`) on Node >= 22.
+// The installed package has no src/: it runs the compiled dist/ (`npm run build`) on Node >= 22.19
+// (undici 8, under libp2p, needs it).
 import { spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs'
 import module, { createRequire } from 'node:module'
@@ -17,8 +18,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 if (!existsSync(join(root, 'src', 'cli', 'main.ts'))) {
   // The installed package: plain JavaScript, no type stripping (Node strips none under
   // node_modules). dist/cli/main.js switches the compile cache on itself.
-  if (major < 22) {
-    process.stderr.write(`framehub needs Node >= 22 (this is ${process.version})\n`)
+  if (major < 22 || (major === 22 && minor < 19)) {
+    process.stderr.write(`framehub needs Node >= 22.19 (this is ${process.version})\n`)
     process.exit(1)
   }
   await import('../dist/cli/main.js')
