@@ -12,6 +12,7 @@ import type { SwarmService } from './services/swarm.ts'
 import { createServiceComponents } from './services/context.ts'
 import { createCommitService } from './services/commits.ts'
 import { createConsensusService } from './services/consensus.ts'
+import { createFingerprintStore } from './services/fingerprints.ts'
 import type { ConsensusApi, ConsensusService } from './services/consensus.ts'
 import type { CommitService } from './services/commits.ts'
 import { createFrameService } from './services/frames.ts'
@@ -170,7 +171,8 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
   const refs = createRefService(components)
   const snapshots = createSnapshotService(components, refs)
   const verifier = createVerifyService(components, refs)
-  const consensus = createConsensusService(components, { refs })
+  const fingerprints = createFingerprintStore(components)
+  const consensus = createConsensusService(components, { refs, fingerprints })
   let network: Network | undefined
   let replication: ReplicationService | undefined
   if (net != null) {
@@ -194,7 +196,7 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
         },
         saveRecord: async (peer, record) => { await repo.batch().putState(keys.chain(peer), encodeJson(record)).write() }
       })
-      replication = createReplicationService(components, { refs, snapshots, verifier, consensus }, network, {
+      replication = createReplicationService(components, { refs, snapshots, verifier, consensus, fingerprints }, network, {
         follow: config.network?.follow,
         autoPublish: config.network?.autoPublish,
         sessionPublishMs: config.network?.sessionPublishMs,

@@ -10,6 +10,7 @@ export function remoteConsensus (api: ApiClient): ConsensusApi {
     status: async (options) => await api.json<ConsensusStatus>('/consensus', { signal: options?.signal }),
     members: async () => (await api.json<{ members: string[] }>('/network/members')).members,
     addMember: async (peer) => await member('PUT', peer),
-    removeMember: async (peer) => await member('DELETE', peer)
+    removeMember: async (peer) => await member('DELETE', peer),
+    fingerprints: async () => (await api.json<{ peers: Awaited<ReturnType<ConsensusApi['fingerprints']>> }>('/peers/fingerprints')).peers
   }
 }

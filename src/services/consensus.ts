@@ -6,6 +6,7 @@ import { RefNotFoundError, UsageError } from '../core/errors.ts'
 import { checkBranchName } from '../core/ref-spec.ts'
 import { encodeCid, keys } from '../storage/state.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
+import type { Fingerprint, FingerprintStore } from './fingerprints.ts'
 import type { RefService } from './refs.ts'
 
 /** A node's latest proposal for a branch, as this node has recorded it. */
@@ -74,6 +75,8 @@ export interface ConsensusApi {
   members (): Promise<string[]>
   addMember (peer: string): Promise<string[]>
   removeMember (peer: string): Promise<string[]>
+  /** Every peer's fingerprint, with the weight its vote has now. */
+  fingerprints (): Promise<Array<Fingerprint & { weight: number, member: boolean }>>
 }
 
 export interface ConsensusService extends ConsensusApi {
@@ -117,7 +120,7 @@ function checkPeerId (peer: string): void {
  * as blocks (decision record, consensus commit) so that anyone can fetch and recompute it. Adopting
  * the head is replication's job (it follows the decisions).
  */
-export function createConsensusService (components: ServiceComponents, services: { refs: RefService }): ConsensusService {
+export function createConsensusService (components: ServiceComponents, services: { refs: RefService, fingerprints: FingerprintStore }): ConsensusService {
   const { repo } = components
   const { state, blocks } = repo
   // Kept between decisions: heights never change, and tree sizes are derived from each other.
@@ -132,16 +135,17 @@ export function createConsensusService (components: ServiceComponents, services:
 
   const proposals = async (branch: string): Promise<ProposalView[]> => {
     const voters = new Set(await members())
-    const weight = (node: string): number => voters.size === 0 || voters.has(node) ? 1 : 0
+    const isMember = (node: string): boolean => voters.size === 0 || voters.has(node)
+    const weight = async (node: string): Promise<number> => isMember(node) ? (node === repo.peerId ? 1 : await services.fingerprints.weight(node)) : 0
     const out: ProposalView[] = []
     const own = await state.cid(keys.published(branch)) ?? await services.refs.branchHead(branch)
-    if (own != null) out.push({ node: repo.peerId, head: own, weight: weight(repo.peerId) })
+    if (own != null) out.push({ node: repo.peerId, head: own, weight: await weight(repo.peerId) })
     for await (const [key, value] of state.scan(keys.remotePrefix)) {
       const space = key.indexOf(' ')
       if (key.slice(space + 1) !== branch) continue
       const node = key.slice(0, space)
       if (node === repo.peerId) continue
-      out.push({ node, head: CID.decode(value), weight: weight(node) })
+      out.push({ node, head: CID.decode(value), weight: await weight(node) })
     }
     return out
   }
@@ -222,6 +226,13 @@ export function createConsensusService (components: ServiceComponents, services:
       return out
     },
     members,
+    async fingerprints () {
+      const voters = new Set(await members())
+      return await Promise.all((await services.fingerprints.all()).map(async f => {
+        const member = voters.size === 0 || voters.has(f.peer)
+        return { ...f, member, weight: member ? await services.fingerprints.weight(f.peer) : 0 }
+      }))
+    },
     async addMember (peer) {
       checkPeerId(peer)
       await repo.batch().putState(keys.member(peer), new Uint8Array(0)).write()

@@ -4,6 +4,7 @@ import type { Network } from '../network/index.ts'
 import { createAdoption } from './adopt.ts'
 import type { RemoteRef } from './adopt.ts'
 import type { ConsensusService } from './consensus.ts'
+import type { FingerprintStore } from './fingerprints.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
 import { createPublisher } from './publish.ts'
 import type { PublishOptions, PublishResult } from './publish.ts'
@@ -50,6 +51,9 @@ export interface ReplicationOptions {
   log: { warn: (obj: object, msg: string) => void, info: (obj: object, msg: string) => void }
 }
 
+/** Errors that say a peer's published DAG is bad (not that the network failed): never retried. */
+const COHERENCE_CODES = new Set(['ERR_BLOCK_CORRUPT', 'ERR_BLOCK_INVALID', 'ERR_SIGNATURE_INVALID', 'ERR_FRAME_INVALID', 'ERR_COMMIT_INVALID', 'ERR_TRACE_STEP_INVALID', 'ERR_TREE_INVALID', 'ERR_CAR_INVALID', 'ERR_COHERENCE'])
+
 /** Failed syncs of chain entries are retried this often (and when a peer connects). */
 const RETRY_MS = 3000
 
@@ -61,7 +65,7 @@ const RETRY_MS = 3000
  * Choosing one head when branches have diverged is the consensus layer's job, not this one's:
  * a diverged branch keeps its local head and the peer's head stays visible as its remote ref.
  */
-export function createReplicationService (components: ServiceComponents, services: { refs: RefService, snapshots: SnapshotService, verifier: VerifyService, consensus: ConsensusService }, network: Network, options: ReplicationOptions): ReplicationService {
+export function createReplicationService (components: ServiceComponents, services: { refs: RefService, snapshots: SnapshotService, verifier: VerifyService, consensus: ConsensusService, fingerprints: FingerprintStore }, network: Network, options: ReplicationOptions): ReplicationService {
   const log = options.log
   const sync = createSync(components, services.snapshots, network, options)
   const adoption = createAdoption(components, services.refs)
@@ -88,7 +92,13 @@ export function createReplicationService (components: ServiceComponents, service
     pendingFollow.set(ref, 'running')
     try {
       const decided = await services.consensus.decide(ref)
+      const before = await services.refs.branchHead(ref)
       const outcome = await adoption.adoptCanonical(ref, decided.head)
+      if (outcome === 'fast-forward') {
+        // The authors of the heads that the adopted head brought in are credited in their fingerprints.
+        const authors = decided.candidates.filter(c => decided.maximal.some(m => m.equals(c.commit)) && !c.commit.equals(before ?? c.commit) && c.node !== '').map(c => c.node)
+        await services.fingerprints.credited([...new Set(authors)])
+      }
       if (outcome !== 'up-to-date') log.info({ ref, head: decided.head.toString(), decision: decided.decision.toString(), outcome, candidates: decided.candidates.length, maximal: decided.maximal.length }, 'consensus decided')
     } catch (err) {
       if (!stopped) log.warn({ ref, err: (err as Error).message, code: (err as { code?: string }).code }, 'following consensus failed')
@@ -113,6 +123,7 @@ export function createReplicationService (components: ServiceComponents, service
   const retry = new Map<string, ChainEntry[]>()
 
   const apply = async (peer: string, entries: ChainEntry[]): Promise<void> => {
+    if (entries.length > 0) await services.fingerprints.seen(peer, entries.length)
     const { refs: refUpdates, sessions } = fold(entries)
     for (const [name, heads] of sessions) {
       const have = await adoption.sessionHaves([name])
@@ -121,7 +132,25 @@ export function createReplicationService (components: ServiceComponents, service
     }
     for (const [ref, head] of refUpdates) {
       if ((await adoption.remoteHead(peer, ref))?.equals(head) === true) continue
-      await sync(head, { from: [peer], have: await adoption.refHaves(ref) })
+      const have = await adoption.refHaves(ref)
+      // The coherence check of what the peer published (what it adds to what this node has): a
+      // head that fails it is never recorded, and its publisher's vote weighs 0 until a good one.
+      let problem: { code: string, message: string } | undefined
+      try {
+        await sync(head, { from: [peer], have })
+        const report = await services.verifier.verify(head.toString(), { since: have })
+        if (!report.ok) problem = { code: report.problems[0]?.code ?? 'ERR_COHERENCE', message: report.problems[0]?.message ?? 'fails the coherence check' }
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        if (code == null || !COHERENCE_CODES.has(code)) throw err
+        problem = { code, message: (err as Error).message }
+      }
+      if (problem != null) {
+        await services.fingerprints.failed(peer, { ref, head, ...problem })
+        log.warn({ peer, ref, head: head.toString(), ...problem }, 'a peer published a head that fails the coherence check; its vote weighs 0 until it publishes a good one')
+        continue
+      }
+      await services.fingerprints.proposed(peer)
       await adoption.setRemoteHead(peer, ref, head)
       if (following && ref.startsWith('shared/')) {
         log.info({ peer, ref, head: head.toString() }, 'peer published a head')

@@ -65,6 +65,8 @@ export const STATE_KINDS = {
   decision: { named: true, roots: 'cid' },
   /** A voting member of the network (the value is empty); with none, every announcing node votes. */
   member: { named: true, roots: false },
+  /** A peer's fingerprint (JSON: seen, proposals, coherence failures), which weights its vote. */
+  fingerprint: { named: true, roots: false },
   /** A pinning service request (JSON PinRecord: `pin.cid`). */
   pin: { named: true, roots: 'json-cids', unlocked: true },
   /** An attachment's name and media type (JSON; the CID is in the key, the blocks are not held). */
@@ -122,6 +124,9 @@ export const keys = {
   /** A voting member of the network. */
   member: (peer: string) => prefix('member') + peer,
   memberPrefix: prefix('member'),
+  /** A peer's fingerprint. */
+  fingerprint: (peer: string) => prefix('fingerprint') + peer,
+  fingerprintPrefix: prefix('fingerprint'),
   /** A pinning service request record. */
   pin: (requestid: string) => prefix('pin') + requestid,
   pinPrefix: prefix('pin'),

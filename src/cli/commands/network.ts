@@ -18,7 +18,8 @@ export function registerNetwork (program: Command): void {
 
   const peers = program.command('peers')
     .description('connected peers; connect and disconnect (needs the daemon)')
-    .action(async (_opts, command: Command) => { await listPeers(command) })
+    .option('--fingerprint', "every known peer's fingerprint and the weight of its vote (works without the daemon)")
+    .action(async (opts: { fingerprint?: boolean }, command: Command) => { await (opts.fingerprint === true ? listFingerprints(command) : listPeers(command)) })
   peers.command('ls')
     .description('list connected peers (the default)')
     .action(async (_opts, command: Command) => { await listPeers(command) })
@@ -82,6 +83,16 @@ export function registerNetwork (program: Command): void {
         emit(options, r, () => r.blocks === 0 && r.peer === '' ? `already here: ${cid}` : `synced ${r.blocks} blocks (${r.bytes} bytes) from ${r.peer} in ${Math.round(r.ms)} ms`)
       })
     })
+}
+
+async function listFingerprints (command: Command): Promise<void> {
+  const options = globals(command)
+  await withNode(options, async (node) => {
+    const peers = await node.consensus.fingerprints()
+    emit(options, { peers }, () => peers.length === 0
+      ? '(no peer seen yet)'
+      : peers.map(p => `${p.peer}  weight ${p.weight}${p.member ? '' : ' (not a member)'}  chain ${p.chainLength}  proposals ${p.proposals}  canonical ${p.canonical}  coherence failures ${p.coherenceFailures}${p.failing ? ` (failing: ${p.lastFailure?.code ?? ''})` : ''}  last seen ${new Date(p.lastSeen).toISOString()}`).join('\n'))
+  })
 }
 
 async function listPeers (command: Command): Promise<void> {

@@ -27,6 +27,14 @@ export async function consensusRoutes (app: FastifyInstance, ctx: ApiContext): P
     }
   }, async (request, reply) => await node.consensus.show(request.params['*'], { signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
 
+  app.get('/peers/fingerprints', {
+    schema: {
+      summary: 'Every known peer\'s fingerprint (first/last seen, chain length, proposals, canonical commits, coherence failures) and the weight of its vote',
+      tags: ['consensus'],
+      response: { 200: { $ref: 'api-fingerprints.schema.json#' }, ...errorResponses }
+    }
+  }, async () => ({ peers: await node.consensus.fingerprints() }))
+
   app.get('/network/members', {
     schema: {
       summary: 'The voting members (empty: every node that announces itself votes)',
