@@ -79,7 +79,17 @@ export interface ConsensusApi {
   fingerprints (): Promise<Array<Fingerprint & { weight: number, member: boolean }>>
 }
 
+/** The last decision made on a branch, in memory (for metrics). */
+export interface DecisionSummary {
+  convergence: number
+  conflictRate: number
+  candidates: number
+  voters: number
+}
+
 export interface ConsensusService extends ConsensusApi {
+  /** The last decision of every branch decided since the node opened, by branch. */
+  latest (): ReadonlyMap<string, DecisionSummary>
   /** `show` with CIDs, for the node's own use (following). */
   decide (branch: string, options?: CallOptions): Promise<ConsensusView>
   /** The decision last stored for `branch`, if any (its CID). */
@@ -126,6 +136,7 @@ export function createConsensusService (components: ServiceComponents, services:
   // Kept between decisions: heights never change, and tree sizes are derived from each other.
   const heights = new Map<string, number>()
   const sizes = new TreeSizes()
+  const latest = new Map<string, DecisionSummary>()
 
   const members = async (): Promise<string[]> => {
     const out: string[] = []
@@ -170,6 +181,8 @@ export function createConsensusService (components: ServiceComponents, services:
     await store(d)
     const voting = proposed.filter(p => p.weight > 0)
     const onHead = voting.filter(p => p.head.equals(d.head)).length
+    const conflictRate = d.merge == null || d.merge.states === 0 ? 0 : d.forks.length / d.merge.states
+    latest.set(branch, { convergence: voting.length === 0 ? 0 : onHead / voting.length, conflictRate, candidates: d.candidates.length, voters: voting.length })
     return {
       branch,
       head: d.head,
@@ -179,12 +192,13 @@ export function createConsensusService (components: ServiceComponents, services:
       maximal: d.maximal,
       proposals: proposed,
       convergence: voting.length === 0 ? 0 : onHead / voting.length,
-      conflictRate: d.merge == null || d.merge.states === 0 ? 0 : d.forks.length / d.merge.states,
+      conflictRate,
       mergedStates: d.merge?.states ?? 0
     }
   }
 
   return {
+    latest: () => latest,
     decide: decideBranch,
     show: async (branch, options) => consensusDocument(await decideBranch(branch, options)),
     lastDecision: async (branch) => await state.cid(keys.decision(branch)),

@@ -66,6 +66,19 @@ describe('/metrics says what the README says', () => {
     assert.equal(series(text, 'framehub_frames', 'branch="side"'), undefined)
     assert.equal(series(text, 'framehub_commits'), 2)
   })
+  test('consensus: convergence and conflict rate of the last decision, per shared branch', async () => {
+    assert.equal(series(await scrape(), 'framehub_consensus_convergence', 'branch="shared/metrics"'), undefined)
+    await h.node.refs.checkout('shared/metrics', { create: true })
+    await h.node.frames.put(frame('m/consensus'))
+    await h.node.commits.commit({ message: 'shared' })
+    const d = await h.node.consensus.show('shared/metrics')
+    assert.equal(d.convergence, 1)
+    const text = await scrape()
+    assert.equal(series(text, 'framehub_consensus_convergence', 'branch="shared/metrics"'), 1)
+    assert.equal(series(text, 'framehub_frame_conflict_rate', 'branch="shared/metrics"'), 0)
+    assert.equal(series(text, 'framehub_consensus_candidates', 'branch="shared/metrics"'), 1)
+    await h.node.refs.checkout('main')
+  })
 })
 
 describe('event streams: counted as clients, and capped', () => {

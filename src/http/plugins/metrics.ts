@@ -90,6 +90,15 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
     registers: [registry],
     collect () { this.set(node.network?.peers().length ?? 0) }
   })
+  // Consensus, from the last decision on each shared branch (the network's own targets: convergence
+  // ≥ 90%, frame conflict rate ≤ 5%).
+  const decided = (read: (d: { convergence: number, conflictRate: number, candidates: number }) => number) => function (this: Gauge<'branch'>): void {
+    this.reset()
+    for (const [branch, d] of node.consensus.latest()) this.set({ branch }, read(d))
+  }
+  new Gauge({ name: 'framehub_consensus_convergence', help: 'Share of voting nodes whose proposal is the canonical head, at the last decision on the branch', labelNames: ['branch'], registers: [registry], collect: decided(d => d.convergence) })
+  new Gauge({ name: 'framehub_frame_conflict_rate', help: 'Forks over merged frame states of the canonical head, at the last decision on the branch', labelNames: ['branch'], registers: [registry], collect: decided(d => d.conflictRate) })
+  new Gauge({ name: 'framehub_consensus_candidates', help: 'Candidate heads at the last decision on the branch', labelNames: ['branch'], registers: [registry], collect: decided(d => d.candidates) })
   const syncBlocks = new Counter({ name: 'framehub_sync_blocks_total', help: 'Blocks received by framehub sync (or the bitswap fallback), checked and made visible', registers: [registry] })
   const syncBytes = new Counter({ name: 'framehub_sync_bytes_total', help: 'Bytes of block data received by sync', registers: [registry] })
   const syncSeconds = new Histogram({
