@@ -19,6 +19,9 @@
  *   BENCH_CLI=0 (skip CLI start-up)  BENCH_CLI_RUNS (10)  BENCH_CLI_WARMUP (2)  (see cli-startup.ts)
  *   BENCH_FAST_PATHS=0 (skip the fast paths beside their libraries)  BENCH_FAST_PATHS_ROUND_MS (100)
  *   BENCH_FAST_PATHS_ROUNDS (12)  (see fast-paths.ts; in a child process of its own)
+ *   BENCH_HISTORY=0 (skip the frame history)  BENCH_HISTORY_FRAMES (BENCH_FRAMES)  BENCH_HISTORY_VERSIONS (100)
+ *   (see frame-history.ts; section frameHistory)
+ *   BENCH_OTLP=0 (skip OTLP ingest)  BENCH_OTLP_SPANS (20000)  BENCH_OTLP_BATCH (512)  (see otlp-ingest.ts; section otlpIngest)
  * `goals` says true only for a goal measured and met: a section not run or failed, or a ratio
  * whose anchor failed or was skipped, is false, and `goalsNotMet` says why (scripts/bench/goals.ts).
  */
@@ -27,6 +30,7 @@ import { arch, cpus, loadavg, platform, totalmem } from 'node:os'
 import { benchCommitDiff } from './commit-diff.ts'
 import { runChild } from './child.ts'
 import { benchConfig, cleanupAll, log, mb, now, round, tempDir } from './common.ts'
+import { benchFrameHistory } from './frame-history.ts'
 import { benchFrameImport } from './frame-import.ts'
 import { reasonLine, summaryGoals } from './goals.ts'
 import type { FastPathsReport } from './fast-paths.ts'
@@ -34,16 +38,18 @@ import type { GatewayReport } from './gateway.ts'
 import type { SnapshotReport } from './snapshot.ts'
 import { benchSync } from './sync.ts'
 import { benchTraceAppend } from './trace-append.ts'
+import { benchOtlpIngest } from './otlp-ingest.ts'
 import { benchCliStartup } from './cli-startup.ts'
 
 const cfg = benchConfig()
 const started = now()
 
-const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths'] as const
+const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths', 'frameHistory', 'otlpIngest'] as const
 type Section = typeof SECTIONS[number]
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(s => s !== ''))
 for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
-const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0', cliStartup: process.env.BENCH_CLI === '0', fastPaths: process.env.BENCH_FAST_PATHS === '0' }
+const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0', cliStartup: process.env.BENCH_CLI === '0', fastPaths: process.env.BENCH_FAST_PATHS === '0', frameHistory: process.env.BENCH_HISTORY === '0' }
+if (process.env.BENCH_OTLP === '0') skipped.otlpIngest = true
 const runs = (section: Section): boolean => (only.size === 0 || only.has(section)) && skipped[section] !== true
 // commitDiff, snapshot and gateway work on frameImport's repository.
 const needsImport = runs('frameImport') || runs('commitDiff') || runs('snapshot') || runs('gateway')
@@ -93,12 +99,16 @@ try {
     if (runs('gateway')) gateway = await runChild<GatewayReport>('./gateway.ts', [repoDir], 30 * 60_000)
   }
   const traceAppend = runs('traceAppend') ? await benchTraceAppend(cfg) : null
+  // The stock OpenTelemetry exporters into the gateway's OTLP receiver: spans/s into signed steps.
+  const otlpIngest = runs('otlpIngest') ? await benchOtlpIngest() : null
   // Two framehub nodes on loopback (node A in a child process) beside the stock anchors.
   const sync = runs('sync') ? await benchSync(cfg) : null
   // `framehub --help` and `frame get` from a cold process (hyperfine when installed).
   const cliStartup = runs('cliStartup') ? await benchCliStartup() : null
   // The hand-written fast paths (CAR, link scan, CID text, DAG-CBOR encode) beside the libraries they replace.
   const fastPaths = runs('fastPaths') ? await runChild<FastPathsReport>('./fast-paths.ts', [], 10 * 60_000) : null
+  // One frame's history (100 versions) in a 100k-frame branch: time and blocks read.
+  const frameHistory = runs('frameHistory') ? await benchFrameHistory(cfg) : null
 
   const report = {
     benchmark: 'framehub',
@@ -119,6 +129,7 @@ try {
     sections: SECTIONS.filter(section => section === 'frameImport' ? frameImport != null : runs(section)),
     frameImport: frameImport?.report ?? null,
     traceAppend,
+    otlpIngest,
     commitDiff: frameImport != null && commitDiff != null
       ? {
           commit: { frames: cfg.frames, commitMs: frameImport.report.framehub.commitMs, treeBuildMs: frameImport.report.breakdownMs.buildTree, importIncludingTreeMs: frameImport.report.framehub.importMs },
@@ -130,10 +141,12 @@ try {
     sync,
     cliStartup,
     fastPaths,
+    frameHistory,
     // A goal whose section did not run (or failed) is not met (false); goalsNotMet says why.
     ...summaryGoals({
       frameImport: { met: frameImport?.report.goal.met, notRun: !runs('frameImport'), reason: frameImport?.report.goal.reason },
       traceAppend: { met: traceAppend?.goal.met, notRun: !runs('traceAppend'), reason: traceAppend?.goal.reason },
+      otlpIngest: { met: otlpIngest?.goal.met, notRun: !runs('otlpIngest'), reason: otlpIngest?.goal.reason },
       diff: { met: commitDiff?.report.goal.met, notRun: !runs('commitDiff'), reason: commitDiff?.report.goal.reason },
       gateway: { met: gateway?.goal.met, notRun: !runs('gateway'), reason: gateway != null ? Object.entries(gateway.goal.reasons).filter(([k]) => k !== 'met').map(([k, v]) => `${k}: ${v}`).join('; ') : undefined },
       gatewaySameRun: { met: gateway != null ? gateway.goal.sameRun.met && gateway.goal.memoryFlatMet : undefined, notRun: !runs('gateway'), reason: gateway != null ? [gateway.goal.sameRun.reason, gateway.goal.reasons.memoryFlatMet != null ? `memory: ${gateway.goal.reasons.memoryFlatMet}` : undefined].filter(r => r != null).join('; ') : undefined },
@@ -143,7 +156,8 @@ try {
       sync: { met: sync?.goals.met, notRun: !runs('sync'), reason: sync != null ? reasonLine(sync.goals) : undefined },
       cliStartup: { met: cliStartup?.goal.met, notRun: !runs('cliStartup'), reason: cliStartup?.goal.reason },
       // No fast path slower than a library that could take its place (it should give way to the library).
-      fastPaths: { met: fastPaths != null ? fastPaths.shouldGiveWay.length === 0 : undefined, notRun: !runs('fastPaths'), reason: fastPaths != null ? `not faster than a library that could replace them: ${fastPaths.shouldGiveWay.join(', ')}` : undefined }
+      fastPaths: { met: fastPaths != null ? fastPaths.shouldGiveWay.length === 0 : undefined, notRun: !runs('fastPaths'), reason: fastPaths != null ? `not faster than a library that could replace them: ${fastPaths.shouldGiveWay.join(', ')}` : undefined },
+      frameHistory: { met: frameHistory?.goal.met, notRun: !runs('frameHistory'), reason: frameHistory?.goal.reason }
     }),
     totalSeconds: 0
   }

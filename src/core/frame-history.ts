@@ -1,9 +1,11 @@
-import type { CID } from 'multiformats/cid'
-import { cidString } from './codec.ts'
-import { decodeCommit } from './commit.ts'
+import { CID } from 'multiformats/cid'
+import { cidString, decodeCbor } from './codec.ts'
+import { decodeCommit, looksLikeCommit } from './commit.ts'
 import type { Commit } from './commit.ts'
-import { getEntry } from './tree/index.ts'
+import { TreeError, decodeTreeNode } from './tree/index.ts'
 import type { BlockReader } from './tree/index.ts'
+import { ceilIndex, floorIndex } from './tree/keys.ts'
+import { EMPTY_NODE } from './tree/node.ts'
 
 /** One version of a frame: the commit that wrote it (or removed the id). */
 export interface FrameVersion {
@@ -22,59 +24,70 @@ export interface FrameVersionsOptions {
   onCommit?: (cid: CID, commit: Commit) => void
 }
 
-/** Tree nodes kept between lookups: consecutive trees share most of the path to an id. */
-const NODE_CACHE = 256
+const isCid = (v: unknown): boolean => CID.asCID(v) != null
 
 /**
- * A reader that keeps the most recent `size` blocks it read: the lookup of one id in a commit's
- * tree and in its parent's reads the shared nodes once.
+ * A commit block, decoded with the checks the walk relies on (links where links belong, text and
+ * numbers where they belong); anything else goes through `decodeCommit`, which says what is wrong.
+ * The full schema check costs more than the rest of a step of the walk.
  */
-function cachingReader (reader: BlockReader, size: number): BlockReader {
-  const cache = new Map<string, Uint8Array>()
-  return {
-    get: async (cid, options) => {
-      const key = cidString(cid)
-      const hit = cache.get(key)
-      if (hit != null) return hit
-      const bytes = await reader.get(cid, options)
-      if (cache.size >= size) cache.delete(cache.keys().next().value as string)
-      cache.set(key, bytes)
-      return bytes
+function commitOf (cid: CID, bytes: Uint8Array): Commit {
+  const value = decodeCbor(cid, bytes)
+  if (looksLikeCommit(value)) {
+    const c = value as Record<string, unknown>
+    if (isCid(c.tree) && Array.isArray(c.parents) && c.parents.every(isCid) && typeof c.author === 'string' &&
+      Number.isSafeInteger(c.time) && typeof c.message === 'string' && (c.sessions === undefined || (Array.isArray(c.sessions) && c.sessions.every(isCid)))) {
+      return value as Commit
     }
   }
+  return decodeCommit(cid, bytes)
 }
 
 /**
  * The versions of frame `id` in the history under `head`, newest first (by commit time, then
  * CID, as `git log`): each commit whose tree maps `id` to something else than its parents' do,
  * like `git log --follow -- PATH` with Git's default history simplification. Only the id's entry
- * is looked up in each tree (`getEntry`, O(log n) nodes, nodes shared with the previous tree read
- * once), never a whole tree: the walk costs O(commits · log n) blocks. Where a merge commit holds
+ * is looked up in each tree (O(log n) nodes, as `getEntry`; nodes shared with a tree already
+ * looked at are not read again), never a whole tree: the walk costs O(commits · log n) blocks,
+ * and a commit that changed nothing on the id's path costs its commit block and its root. Where a merge commit holds
  * the same version as one of its parents, only that parent's history is followed (the version
  * came from there); a merge that holds a version none of its parents held is itself a version.
  */
 export async function * frameVersions (reader: BlockReader, head: CID, id: string, options: FrameVersionsOptions = {}): AsyncGenerator<FrameVersion> {
   const { signal, limit } = options
-  const blocks = cachingReader(reader, NODE_CACHE)
   const commits = new Map<string, Commit>()
   const readCommit = async (cid: CID): Promise<Commit> => {
     const key = cidString(cid)
     let commit = commits.get(key)
     if (commit == null) {
-      commit = decodeCommit(cid, await reader.get(cid, { signal }))
+      commit = commitOf(cid, await reader.get(cid, { signal }))
       commits.set(key, commit)
     }
     return commit
   }
-  // The id's entry per tree (many commits share a tree: merges, empty commits).
-  const entries = new Map<string, CID | null>()
-  const entryIn = async (commit: Commit): Promise<CID | null> => {
-    const key = cidString(commit.tree)
-    if (entries.has(key)) return entries.get(key) as CID | null
-    const value = await getEntry(blocks, commit.tree, id, { signal }) ?? null
-    entries.set(key, value)
+  // The id's entry under each tree node met, by node CID: a subtree that two trees share is read
+  // and decoded once, so each commit costs only the nodes that changed on the id's path (the
+  // Merkle diff of consecutive trees, along one key).
+  const under = new Map<string, CID | null>()
+  const entryUnder = async (cid: CID, level?: number): Promise<CID | null> => {
+    const key = cidString(cid)
+    const known = under.get(key)
+    if (known !== undefined) return known
+    signal?.throwIfAborted()
+    const node = cid.equals(EMPTY_NODE.cid) ? EMPTY_NODE.node : decodeTreeNode(await reader.get(cid, { signal }), cid)
+    if (level !== undefined && node.level !== level) throw new TreeError(`tree node ${cid} has level ${node.level} where level ${level} is expected`, { cid: cid.toString() })
+    let value: CID | null
+    if (node.level === 0) {
+      const i = ceilIndex(node.keys, id)
+      value = node.keys[i] === id ? node.values[i] as CID : null
+    } else {
+      const i = floorIndex(node.keys, id)
+      value = i < 0 ? null : await entryUnder(node.values[i] as CID, node.level - 1)
+    }
+    under.set(key, value)
     return value
   }
+  const entryIn = async (commit: Commit): Promise<CID | null> => await entryUnder(commit.tree)
   const same = (a: CID | null, b: CID | null): boolean => a == null ? b == null : b != null && a.equals(b)
 
   const seen = new Set<string>()

@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { asJsonView, cidKey, tryParseCid } from '../core/codec.ts'
+import { asJsonView, cidKey, decodeCbor, tryParseCid } from '../core/codec.ts'
 import type { Block } from '../core/codec.ts'
 import { ConflictError, FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
 import { decodeFrame, encodeFrame, findFrame, frameFromJson, frameId, frameLinks, withAttachments } from '../core/frame.ts'
@@ -274,14 +274,30 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       if (read >= HISTORY_STEP_BUDGET) return { found, complete: false }
       options?.signal?.throwIfAborted()
       const cid = queue[i] as CID
-      // A session head whose blocks are not here (a peer's, not synced) is skipped, not an error.
-      if (!await blocks.has(cid)) continue
-      const step = decodeTraceStep(cid, await blocks.get(cid, options))
-      read++
-      for (const key of new Set(step.outputs.map(String))) {
-        if (wanted.has(key)) found.set(key, [...found.get(key) ?? [], { cid, step }])
+      let bytes: Uint8Array
+      try {
+        bytes = await blocks.get(cid, options)
+      } catch (err) {
+        // A step whose block is not here (a peer's, not synced) ends that path, it is not an error.
+        if ((err as { code?: string }).code === 'ERR_BLOCK_NOT_FOUND') continue
+        throw err
       }
-      for (const p of step.parents) enqueue(p)
+      read++
+      // Only the links are read on the way; a step that names a version is decoded and checked whole.
+      const decoded = decodeCbor(cid, bytes)
+      if (decoded === null || typeof decoded !== 'object') continue
+      const value = decoded as { outputs?: unknown, parents?: unknown }
+      const outputs = Array.isArray(value.outputs) ? value.outputs : []
+      let step: TraceStep | undefined
+      for (const key of new Set(outputs.map(String))) {
+        if (!wanted.has(key)) continue
+        step ??= decodeTraceStep(cid, bytes)
+        found.set(key, [...found.get(key) ?? [], { cid, step }])
+      }
+      for (const p of Array.isArray(value.parents) ? value.parents : []) {
+        const parent = CID.asCID(p)
+        if (parent != null) enqueue(parent)
+      }
       // The queue's start is dropped now and then, so a long search does not hold every CID twice.
       if (i >= 4096) { queue.splice(0, i + 1); i = -1 }
     }
