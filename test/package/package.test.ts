@@ -43,7 +43,7 @@ function ok (r: Run, what: string): void {
   assert.equal(r.code, 0, `${what} failed (exit ${r.code ?? r.signal}):\n${r.stdout}\n${r.stderr}`)
 }
 
-describe('the npm package', { timeout: 600_000 }, () => {
+describe('the npm package', { timeout: 900_000 }, () => {
   let dir = ''
   let cleanup = async (): Promise<void> => {}
   let app = ''
@@ -62,7 +62,7 @@ describe('the npm package', { timeout: 600_000 }, () => {
     // Everything the tarball depends on is in npm's cache from this checkout's own install.
     const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed.filename), `@types/node@${PKG.devDependencies['@types/node']}`], { cwd: app, timeoutMs: 300_000 })
     ok(install, 'npm install of the tarball')
-  })
+  }, { timeout: 600_000 })
 
   after(async () => { await cleanup() })
 
@@ -83,7 +83,7 @@ describe('the npm package', { timeout: 600_000 }, () => {
     }
   })
 
-  it("the README's TypeScript example compiles against the package's declarations and runs as JavaScript", async () => {
+  it("the README's TypeScript example compiles against the package's declarations and runs as JavaScript", { timeout: 360_000 }, async () => {
     const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
     const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
     assert.ok(block != null && block.includes(`from 'framehub'`), 'README has a TypeScript example importing framehub')
