@@ -225,11 +225,11 @@ export function decodeOtlpProtobuf (bytes: Uint8Array): OtlpSpan[] {
 /**
  * Reads an ExportTraceServiceRequest in OTLP's JSON encoding (the parsed JSON value). Unknown
  * fields are ignored, as the OTLP specification asks; ids are hex; 64-bit integers may be strings
- * or numbers.
+ * or numbers. With `owned`, the value is the caller's to give away (its ids are rewritten in place).
  */
-export function decodeOtlpJson (json: unknown): OtlpSpan[] {
-  // protobufjs reads the value and ids are rewritten in place: work on a copy of the caller's value.
-  const copy = structuredClone(json)
+export function decodeOtlpJson (json: unknown, options: { owned?: boolean } = {}): OtlpSpan[] {
+  // Ids are rewritten in place before protobufjs reads the value: a copy unless the caller gives it away.
+  const copy = options.owned === true ? json : structuredClone(json)
   idsToBytes(copy)
   let message: PbRequest
   try {

@@ -62,7 +62,7 @@ function decode (request: OtlpRequest) {
   } catch {
     throw new OtlpInvalidError('the JSON body is not UTF-8 text')
   }
-  return decodeOtlpJson(parseJsonText(text, { source: 'OTLP request' }))
+  return decodeOtlpJson(parseJsonText(text, { source: 'OTLP request' }), { owned: true })
 }
 
 export function createSpanImportService (components: SpanImportComponents): SpanImportService {
