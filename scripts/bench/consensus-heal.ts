@@ -1,0 +1,165 @@
+/**
+ * Consensus after a partition heals, with real daemons on loopback: time from the heal to the
+ * same shared/main head on every node (goal: under 2 s).
+ *
+ * N daemons (BENCH_HEAL_NODES, default 5) join one network; the first commits shared/main and all
+ * follow it. Partition: the last ⌊N/2⌋ daemons stop, and each of them commits on its own with the
+ * CLI (one frame id contested by every node, one of its own); the others commit too. Heal: the
+ * stopped ones start again. Measured from the moment every restarted daemon answers (its start-up
+ * is reported apart) until all N report the same head of shared/main (polled over HTTP every
+ * 10 ms), which must be a consensus commit holding every side. BENCH_HEAL_ROUNDS (default 3)
+ * partitions, one after another, on the same swarm.
+ *
+ *   node scripts/bench/consensus-heal.ts   (JSON on stdout)
+ */
+import { spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { cleanupAll, isMain, log, now, round, runProgram, tempDir } from './common.ts'
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+
+interface Daemon {
+  name: string
+  repo: string
+  url: string
+  token: string
+  addresses: string[]
+  child: ChildProcessWithoutNullStreams
+  stop: () => Promise<void>
+}
+
+export interface ConsensusHealReport {
+  nodes: number
+  rounds: Array<{ partitioned: number, restartMs: number, healMs: number, head: string, maximal: number, forks: number }>
+  healMs: { median: number, max: number }
+  goalMs: number
+}
+
+async function startDaemon (name: string, repo: string, bootstrap: string | undefined): Promise<Daemon> {
+  const args = [CLI, '--repo', repo, 'daemon', '--api', '127.0.0.1:0', '--json', '--log-level', 'warn', '--listen', '/ip4/127.0.0.1/tcp/0', '--network', 'bench-heal', ...(bootstrap != null ? ['--bootstrap', bootstrap] : [])]
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } })
+  let out = ''
+  let err = ''
+  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
+  const info = await new Promise<{ url: string, addresses: string[] }>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${name} did not start: ${err}`)) }, 60_000)
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+      const line = out.split('\n').find(l => l.startsWith('{') && l.includes('"url"') && l.endsWith('}'))
+      if (line != null) { clearTimeout(timer); resolve(JSON.parse(line)) }
+    })
+    void exited.then(() => { clearTimeout(timer); reject(new Error(`${name} exited: ${err}`)) })
+  })
+  const config = await cli(repo, ['config'])
+  return {
+    name,
+    repo,
+    url: info.url,
+    token: (config as { apiToken: string }).apiToken,
+    addresses: info.addresses,
+    child,
+    stop: async () => {
+      if (child.exitCode != null || child.signalCode != null) return
+      child.kill('SIGTERM')
+      const t = setTimeout(() => { child.kill('SIGKILL') }, 15_000)
+      await exited
+      clearTimeout(t)
+    }
+  }
+}
+
+let inputs = 0
+async function cli (repo: string, args: string[], input?: string): Promise<unknown> {
+  if (input != null) {
+    // The input goes in a file named for `-` (runProgram gives the child no stdin).
+    const file = join(repo, '..', `input-${++inputs}.json`)
+    await writeFile(file, input)
+    args = args.map(a => a === '-' ? file : a)
+  }
+  const r = await runProgram(process.execPath, [CLI, '--repo', repo, ...args, '--json'], { env: { ...process.env, CI: 'true' } })
+  if (r.code !== 0) throw new Error(`framehub ${args.join(' ')}: ${r.err}`)
+  return JSON.parse(r.out)
+}
+
+async function head (d: Daemon): Promise<string | null> {
+  try {
+    const res = await fetch(`${d.url}/api/v1/head?branch=shared/main`)
+    if (res.status !== 200) return null
+    return ((await res.json()) as { commit: string | null }).commit
+  } catch {
+    return null
+  }
+}
+
+async function until (what: string, check: () => Promise<boolean>, ms: number, every = 10): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    await new Promise(resolve => setTimeout(resolve, every))
+  }
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? 0 }
+
+export async function benchConsensusHeal (nodes = Number(process.env.BENCH_HEAL_NODES ?? 5), rounds = Number(process.env.BENCH_HEAL_ROUNDS ?? 3)): Promise<ConsensusHealReport> {
+  const dir = await tempDir('consensus-heal')
+  const daemons: Daemon[] = []
+  const names = Array.from({ length: nodes }, (_v, i) => `n${i}`)
+  try {
+    log(`consensus heal: starting ${nodes} daemons`)
+    daemons.push(await startDaemon(names[0] as string, join(dir, names[0] as string), undefined))
+    const boot = (daemons[0] as Daemon).addresses[0] as string
+    daemons.push(...await Promise.all(names.slice(1).map(async n => await startDaemon(n, join(dir, n), boot))))
+    const first = daemons[0] as Daemon
+    await cli(first.repo, ['checkout', '--create', 'shared/main'])
+    await cli(first.repo, ['frame', 'put', '-'], JSON.stringify({ id: 'heal/contested', kind: 'fact', body: 'start' }))
+    const start = (await cli(first.repo, ['commit', '-m', 'start']) as { commit: string }).commit
+    await until('every node has the start', async () => (await Promise.all(daemons.map(head))).every(h => h === start), 60_000, 50)
+    for (const d of daemons.slice(1)) await cli(d.repo, ['checkout', 'shared/main'])
+
+    const out: ConsensusHealReport['rounds'] = []
+    for (let r = 0; r < rounds; r++) {
+      const cut = daemons.slice(nodes - Math.floor(nodes / 2))
+      const stay = daemons.slice(0, nodes - cut.length)
+      await Promise.all(cut.map(async d => { await d.stop() }))
+      // Both sides write: the contested frame everywhere, and one frame of each node's own.
+      for (const d of [...stay, ...cut]) {
+        await cli(d.repo, ['frame', 'put', '-'], JSON.stringify({ id: 'heal/contested', kind: 'fact', body: `${d.name} round ${r}` }))
+        await cli(d.repo, ['frame', 'put', '-'], JSON.stringify({ id: `heal/${d.name}/${r}`, kind: 'fact', body: r }))
+        await cli(d.repo, ['commit', '-m', `${d.name} round ${r}`])
+      }
+      const staying = new Set<string>()
+      await until('the connected side agrees', async () => { const hs = await Promise.all(stay.map(head)); staying.clear(); for (const h of hs) staying.add(String(h)); return staying.size === 1 }, 60_000, 50)
+      const before = new Set([...staying, ...await Promise.all(cut.map(async d => (await cli(d.repo, ['log', 'shared/main', '-n', '1']) as Array<{ commit: string }>)[0]?.commit ?? ''))])
+      // Heal.
+      const t0 = now()
+      const restarted = await Promise.all(cut.map(async d => await startDaemon(d.name, d.repo, boot)))
+      for (const d of restarted) daemons[daemons.findIndex(x => x.name === d.name)] = d
+      const ready = now()
+      let agreed = ''
+      await until('every node on one head', async () => {
+        const hs = await Promise.all(daemons.map(head))
+        agreed = hs[0] ?? ''
+        return hs.every(h => h != null && h === hs[0] && !before.has(h))
+      }, 120_000)
+      const healMs = now() - ready
+      const decision = await (await fetch(`${first.url}/api/v1/consensus/shared/main`)).json() as { head: string, maximal: string[], forks: unknown[] }
+      if (decision.head !== agreed) throw new Error(`the decision (${decision.head}) is not the head every node holds (${agreed})`)
+      out.push({ partitioned: cut.length, restartMs: round(ready - t0), healMs: round(healMs), head: agreed, maximal: decision.maximal.length, forks: decision.forks.length })
+      log(`consensus heal: round ${r}: restart ${round(ready - t0)} ms, heal ${round(healMs)} ms (${decision.maximal.length} heads merged, ${decision.forks.length} forks)`)
+    }
+    const heals = out.map(o => o.healMs)
+    return { nodes, rounds: out, healMs: { median: round(median(heals)), max: round(Math.max(...heals)) }, goalMs: 2000 }
+  } finally {
+    await Promise.all(daemons.map(async d => { await d.stop() }))
+    await cleanupAll()
+  }
+}
+
+if (isMain(import.meta.url)) {
+  process.stdout.write(JSON.stringify(await benchConsensusHeal(), null, 2) + '\n')
+}
