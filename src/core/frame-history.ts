@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { cidString, decodeCbor } from './codec.ts'
+import { cidKey, decodeCbor } from './codec.ts'
 import { decodeCommit, looksLikeCommit } from './commit.ts'
 import type { Commit } from './commit.ts'
 import { TreeError, decodeTreeNode } from './tree/index.ts'
@@ -57,7 +57,7 @@ export async function * frameVersions (reader: BlockReader, head: CID, id: strin
   const { signal, limit } = options
   const commits = new Map<string, Commit>()
   const readCommit = async (cid: CID): Promise<Commit> => {
-    const key = cidString(cid)
+    const key = cidKey(cid)
     let commit = commits.get(key)
     if (commit == null) {
       commit = commitOf(cid, await reader.get(cid, { signal }))
@@ -70,7 +70,7 @@ export async function * frameVersions (reader: BlockReader, head: CID, id: strin
   // Merkle diff of consecutive trees, along one key).
   const under = new Map<string, CID | null>()
   const entryUnder = async (cid: CID, level?: number): Promise<CID | null> => {
-    const key = cidString(cid)
+    const key = cidKey(cid)
     const known = under.get(key)
     if (known !== undefined) return known
     signal?.throwIfAborted()
@@ -93,7 +93,7 @@ export async function * frameVersions (reader: BlockReader, head: CID, id: strin
   const seen = new Set<string>()
   const queue: Array<{ cid: CID, key: string, commit: Commit }> = []
   const push = async (cid: CID): Promise<void> => {
-    const key = cidString(cid)
+    const key = cidKey(cid)
     if (seen.has(key)) return
     seen.add(key)
     queue.push({ cid, key, commit: await readCommit(cid) })
@@ -107,7 +107,8 @@ export async function * frameVersions (reader: BlockReader, head: CID, id: strin
     for (let i = 1; i < queue.length; i++) {
       const a = queue[i] as typeof queue[number]
       const b = queue[best] as typeof queue[number]
-      if (a.commit.time > b.commit.time || (a.commit.time === b.commit.time && a.key > b.key)) best = i
+      // Ties by CID text, as `git log` here orders them (walkHistory).
+      if (a.commit.time > b.commit.time || (a.commit.time === b.commit.time && a.cid.toString() > b.cid.toString())) best = i
     }
     const { cid, commit } = queue.splice(best, 1)[0] as typeof queue[number]
     options.onCommit?.(cid, commit)

@@ -256,14 +256,14 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
 
   /**
    * The steps, reachable from `heads` through their parents, whose outputs name one of `wanted`:
-   * breadth-first from the heads in the order given, each step once, at most `budget` read.
+   * breadth-first from the heads in the order given, each step once, at most HISTORY_STEP_BUDGET read.
    */
   const stepsNaming = async (heads: CID[], wanted: Set<string>, options?: CallOptions): Promise<{ found: Map<string, FrameStep[]>, complete: boolean }> => {
     const found = new Map<string, FrameStep[]>()
     const seen = new Set<string>()
     const queue: CID[] = []
     const enqueue = (cid: CID): void => {
-      const key = cid.toString()
+      const key = cidKey(cid)
       if (seen.has(key)) return
       seen.add(key)
       queue.push(cid)
@@ -289,10 +289,14 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const value = decoded as { outputs?: unknown, parents?: unknown }
       const outputs = Array.isArray(value.outputs) ? value.outputs : []
       let step: TraceStep | undefined
-      for (const key of new Set(outputs.map(String))) {
-        if (!wanted.has(key)) continue
+      for (const out of outputs) {
+        const link = CID.asCID(out)
+        const key = link == null ? undefined : cidKey(link)
+        if (key == null || !wanted.has(key) || found.get(key)?.some(f => f.cid.equals(cid)) === true) continue
         step ??= decodeTraceStep(cid, bytes)
-        found.set(key, [...found.get(key) ?? [], { cid, step }])
+        const list = found.get(key)
+        if (list == null) found.set(key, [{ cid, step }])
+        else list.push({ cid, step })
       }
       for (const p of Array.isArray(value.parents) ? value.parents : []) {
         const parent = CID.asCID(p)
@@ -461,10 +465,10 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
         throw new FrameNotFoundError(`no frame "${rawId}" in the history of ${branch != null ? `branch ${branch}` : options?.ref ?? 'HEAD'}`, { id: rawId })
       }
       const wanted = new Set<string>()
-      for (const v of [staged, ...versions]) if (v?.cid != null) wanted.add(v.cid.toString())
+      for (const v of [staged, ...versions]) if (v?.cid != null) wanted.add(cidKey(v.cid))
       const { found, complete } = await stepsNaming([...dirtyHeads, ...sessionHeads], wanted, options)
       const byTime = (a: FrameStep, b: FrameStep): number => a.step.time - b.step.time || (a.cid.toString() < b.cid.toString() ? -1 : 1)
-      for (const v of [staged, ...versions]) if (v?.cid != null) v.steps = [...found.get(v.cid.toString()) ?? []].sort(byTime)
+      for (const v of [staged, ...versions]) if (v?.cid != null) v.steps = [...found.get(cidKey(v.cid)) ?? []].sort(byTime)
       return { id, branch, head, staged, versions, stepsComplete: complete }
     },
 
