@@ -85,6 +85,8 @@ export interface FrameHistoryOptions extends CallOptions {
   ref?: string
   /** At most this many versions (newest first). */
   limit?: number
+  /** Most trace steps read looking for the steps behind the versions (default HISTORY_STEP_BUDGET). */
+  stepBudget?: number
 }
 
 /** A trace step that names a version of a frame among its outputs. */
@@ -117,7 +119,7 @@ export interface FrameHistory {
   staged: { cid: CID | null, steps: FrameStep[] } | null
   /** Newest first. */
   versions: FrameVersionRecord[]
-  /** False when the search for steps stopped at its bound (`HISTORY_STEP_BUDGET` steps read). */
+  /** False when the search for steps stopped at its bound (`stepBudget`, default HISTORY_STEP_BUDGET steps read). */
   stepsComplete: boolean
 }
 
@@ -256,9 +258,9 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
 
   /**
    * The steps, reachable from `heads` through their parents, whose outputs name one of `wanted`:
-   * breadth-first from the heads in the order given, each step once, at most HISTORY_STEP_BUDGET read.
+   * breadth-first from the heads in the order given, each step once, at most `budget` read.
    */
-  const stepsNaming = async (heads: CID[], wanted: Set<string>, options?: CallOptions): Promise<{ found: Map<string, FrameStep[]>, complete: boolean }> => {
+  const stepsNaming = async (heads: CID[], wanted: Set<string>, budget: number, options?: CallOptions): Promise<{ found: Map<string, FrameStep[]>, complete: boolean }> => {
     const found = new Map<string, FrameStep[]>()
     const seen = new Set<string>()
     const queue: CID[] = []
@@ -271,7 +273,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     for (const h of heads) enqueue(h)
     let read = 0
     for (let i = 0; i < queue.length; i++) {
-      if (read >= HISTORY_STEP_BUDGET) return { found, complete: false }
+      if (read >= budget) return { found, complete: false }
       options?.signal?.throwIfAborted()
       const cid = queue[i] as CID
       let bytes: Uint8Array
@@ -466,7 +468,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       }
       const wanted = new Set<string>()
       for (const v of [staged, ...versions]) if (v?.cid != null) wanted.add(cidKey(v.cid))
-      const { found, complete } = await stepsNaming([...dirtyHeads, ...sessionHeads], wanted, options)
+      const { found, complete } = await stepsNaming([...dirtyHeads, ...sessionHeads], wanted, options?.stepBudget ?? HISTORY_STEP_BUDGET, options)
       const byTime = (a: FrameStep, b: FrameStep): number => a.step.time - b.step.time || (a.cid.toString() < b.cid.toString() ? -1 : 1)
       for (const v of [staged, ...versions]) if (v?.cid != null) v.steps = [...found.get(cidKey(v.cid)) ?? []].sort(byTime)
       return { id, branch, head, staged, versions, stepsComplete: complete }

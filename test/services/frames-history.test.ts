@@ -75,6 +75,14 @@ describe('frames.history and frames.revert', () => {
     assert.deepEqual(byCid.versions.map(x => x.message), ['first x'])
   })
 
+  it('stops the search for steps at its bound and says so', async () => {
+    const { node } = t
+    const bounded = await node.frames.history('h/x', { stepBudget: 1 })
+    assert.equal(bounded.stepsComplete, false)
+    assert.equal(bounded.versions.length, 4)
+    assert.equal((await node.frames.history('h/x', { stepBudget: 100 })).stepsComplete, true)
+  })
+
   it('refuses an unknown id, an unknown ref and a mistyped CID with their codes', async () => {
     const { node } = t
     await assert.rejects(node.frames.history('h/never'), { code: 'ERR_FRAME_NOT_FOUND' })
