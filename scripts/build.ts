@@ -8,17 +8,17 @@
  *   specifiers rewritten to `./x.js` in the JavaScript (`rewriteRelativeImportExtensions`);
  * - leaves the `../../schemas/*.json` imports as they are: dist/ is at the depth of src/, so they
  *   resolve to the package's schemas/ folder (shipped in `files`), as `../../package.json` does;
- * - does not touch the generated Ajv validators (src/core/schema-validators.js and its .d.ts,
- *   plain JavaScript importing `./schema-defs.ts`), so they are copied here, that specifier
- *   rewritten to `.js`.
+ * - does not touch JavaScript modules in src/ (the generated Ajv validators,
+ *   src/core/schema-validators.js, which import `./schema-defs.ts`), so they are copied here with
+ *   the .d.ts beside them, their specifiers rewritten to `.js`.
  * tsc keeps `./x.ts` specifiers in the .d.ts files it writes (microsoft/TypeScript#61037). tsc
  * itself accepts those there, but editors and other tools look for `./x.js`, so they are
  * rewritten to `.js` like the JavaScript's.
  */
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -32,11 +32,12 @@ export function rewriteSpecifiers (text: string): string {
   return text.replace(TS_SPECIFIER, '$1$2.js$1')
 }
 
-function * declarations (dir: string): Generator<string> {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) yield * declarations(path)
-    else if (entry.name.endsWith('.d.ts')) yield path
+/** Paths under `dir`, relative to it, of the files whose names end with `suffix`. */
+function * filesEndingWith (dir: string, suffix: string, under = ''): Generator<string> {
+  for (const entry of readdirSync(join(dir, under), { withFileTypes: true })) {
+    const path = join(under, entry.name)
+    if (entry.isDirectory()) yield * filesEndingWith(dir, suffix, path)
+    else if (entry.name.endsWith(suffix)) yield path
   }
 }
 
@@ -50,13 +51,18 @@ function build (): void {
     process.stderr.write(`build: tsc failed (exit ${result.status ?? result.signal})\n`)
     process.exit(1)
   }
-  for (const name of ['schema-validators.js', 'schema-validators.d.ts']) {
-    writeFileSync(join(dist, 'core', name), rewriteSpecifiers(readFileSync(join(root, 'src', 'core', name), 'utf8')))
+  const src = join(root, 'src')
+  for (const js of filesEndingWith(src, '.js')) {
+    const dts = js.replace(/\.js$/, '.d.ts')
+    for (const path of existsSync(join(src, dts)) ? [js, dts] : [js]) {
+      mkdirSync(dirname(join(dist, path)), { recursive: true })
+      writeFileSync(join(dist, path), rewriteSpecifiers(readFileSync(join(src, path), 'utf8')))
+    }
   }
-  for (const path of declarations(dist)) {
-    const text = readFileSync(path, 'utf8')
+  for (const path of filesEndingWith(dist, '.d.ts')) {
+    const text = readFileSync(join(dist, path), 'utf8')
     const rewritten = rewriteSpecifiers(text)
-    if (rewritten !== text) writeFileSync(path, rewritten)
+    if (rewritten !== text) writeFileSync(join(dist, path), rewritten)
   }
 }
 
