@@ -1,4 +1,4 @@
-import type { ConsensusApi, ConsensusDocument, ConsensusStatus } from '../services/consensus.ts'
+import type { ConsensusApi, ConsensusDocument, ConsensusStatus, ShadowDocument } from '../services/consensus.ts'
 import type { ApiClient } from './api.ts'
 
 /** ConsensusApi over the daemon's /api/v1 (the same JSON documents). */
@@ -11,6 +11,7 @@ export function remoteConsensus (api: ApiClient): ConsensusApi {
     members: async () => (await api.json<{ members: string[] }>('/network/members')).members,
     addMember: async (peer) => await member('PUT', peer),
     removeMember: async (peer) => await member('DELETE', peer),
+    shadow: async (branch, options) => await api.json<ShadowDocument>('/shadow', { query: { branch }, signal: options?.signal }),
     fingerprints: async () => (await api.json<{ peers: Awaited<ReturnType<ConsensusApi['fingerprints']>> }>('/peers/fingerprints')).peers
   }
 }

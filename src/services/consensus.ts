@@ -1,10 +1,12 @@
 import { CID } from 'multiformats/cid'
-import { decide, TreeSizes } from '../core/consensus/index.ts'
+import { CommitGraph, decide, TreeSizes } from '../core/consensus/index.ts'
 import type { Decision, Proposal, ScoredCandidate } from '../core/consensus/index.ts'
 import type { ForkRecord } from '../core/commit.ts'
 import { RefNotFoundError, UsageError } from '../core/errors.ts'
 import { checkBranchName } from '../core/ref-spec.ts'
+import { diffTrees, getEntry } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
+import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
 import type { Fingerprint, FingerprintStore } from './fingerprints.ts'
 import type { RefService } from './refs.ts'
@@ -75,8 +77,30 @@ export interface ConsensusApi {
   members (): Promise<string[]>
   addMember (peer: string): Promise<string[]>
   removeMember (peer: string): Promise<string[]>
+  /**
+   * Shadow frames of a shared branch: local changes (its working tree, staged or committed) not
+   * in the canonical head yet: visible here, unconfirmed by the network.
+   */
+  shadow (branch: string, options?: CallOptions): Promise<ShadowDocument>
   /** Every peer's fingerprint, with the weight its vote has now. */
   fingerprints (): Promise<Array<Fingerprint & { weight: number, member: boolean }>>
+}
+
+/** A frame this node has on a shared branch that the canonical head does not have (yet). */
+export interface ShadowFrame {
+  id: string
+  /** The local version; null: removed here. */
+  cid: string | null
+  /** The canonical head's version; null: the head does not have the id. */
+  canonical: string | null
+  confirmed: false
+}
+
+export interface ShadowDocument {
+  branch: string
+  /** The canonical head compared with (null: no node proposes one yet: every local frame is unconfirmed). */
+  head: string | null
+  frames: ShadowFrame[]
 }
 
 /** The last decision made on a branch, in memory (for metrics). */
@@ -240,6 +264,30 @@ export function createConsensusService (components: ServiceComponents, services:
       return out
     },
     members,
+    async shadow (branch, options) {
+      const local = await services.refs.workingTree(branch)
+      const localHead = await services.refs.branchHead(branch)
+      let head: CID | undefined
+      try {
+        head = (await decideBranch(branch, options)).head
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_REF_NOT_FOUND') throw err
+      }
+      // Local changes are what the working tree changed since the history it shares with the
+      // head; the ones the head holds otherwise are unconfirmed. What the head has and this node
+      // has not adopted yet is not a local change.
+      const graph = new CommitGraph(blocks, { signal: options?.signal, heights })
+      const canonicalTree = head == null ? EMPTY_TREE : (await graph.commit(head)).tree
+      const base = head == null || localHead == null ? undefined : await graph.mergeBase(localHead, head)
+      const baseTree = base == null ? EMPTY_TREE : (await graph.commit(base)).tree
+      const frames: ShadowFrame[] = []
+      for await (const d of diffTrees(blocks, baseTree, local, options)) {
+        const canonical = await getEntry(blocks, canonicalTree, d.key, options) ?? null
+        if (canonical === null ? d.after === null : d.after?.equals(canonical) === true) continue
+        frames.push({ id: d.key, cid: d.after?.toString() ?? null, canonical: canonical?.toString() ?? null, confirmed: false })
+      }
+      return { branch, head: head?.toString() ?? null, frames }
+    },
     async fingerprints () {
       const voters = new Set(await members())
       return await Promise.all((await services.fingerprints.all()).map(async f => {

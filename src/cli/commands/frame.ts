@@ -126,9 +126,17 @@ export function registerFrame (program: Command): void {
     .option('--prefix <prefix>', 'only ids starting with this')
     .option('-q, --query <words>', 'only frames whose title and body hold all these words (case-insensitive)')
     .option('--limit <n>', 'at most n frames', (v) => Number.parseInt(v, 10))
-    .action(async (ref: string | undefined, opts: { kind?: string, tag?: string, prefix?: string, limit?: number, query?: string }, command: Command) => {
+    .option('--shadow', 'only shadow frames: changes on this shared/* branch (REF, default: the current branch) that the canonical head does not have yet (unconfirmed)')
+    .action(async (ref: string | undefined, opts: { kind?: string, tag?: string, prefix?: string, limit?: number, query?: string, shadow?: boolean }, command: Command) => {
       const options = globals(command)
       await withNode(options, async (node) => {
+        if (opts.shadow === true) {
+          const shadow = await node.consensus.shadow(ref ?? await node.refs.currentBranch())
+          emit(options, shadow, () => shadow.frames.length === 0
+            ? `nothing unconfirmed: ${shadow.branch} is the canonical head${shadow.head != null ? ` (${shortCid(shadow.head)})` : ''}`
+            : shadow.frames.map(f => `${f.cid == null ? 'removed ' : shortCid(f.cid)}  ${f.id}  unconfirmed${f.canonical == null ? ' (new)' : ` (head has ${shortCid(f.canonical)})`}`).join('\n'))
+          return
+        }
         const rows: Array<{ id: string, cid: CID, kind: string, title?: string, tags?: string[] }> = []
         const { query, ...filters } = opts
         for await (const r of node.frames.list({ ref, ...filters, q: query })) {

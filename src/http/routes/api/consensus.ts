@@ -27,6 +27,15 @@ export async function consensusRoutes (app: FastifyInstance, ctx: ApiContext): P
     }
   }, async (request, reply) => await node.consensus.show(request.params['*'], { signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
 
+  app.get<{ Querystring: { branch: string } }>('/shadow', {
+    schema: {
+      summary: 'Shadow frames of a shared branch: local changes not in the canonical head yet (unconfirmed)',
+      tags: ['consensus'],
+      querystring: { type: 'object', required: ['branch'], additionalProperties: false, properties: { branch: { type: 'string', minLength: 1, maxLength: 256 } } },
+      response: { 200: { $ref: 'api-shadow.schema.json#' }, ...errorResponses, ...errors(404) }
+    }
+  }, async (request, reply) => await node.consensus.shadow(request.query.branch, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) }))
+
   app.get('/peers/fingerprints', {
     schema: {
       summary: 'Every known peer\'s fingerprint (first/last seen, chain length, proposals, canonical commits, coherence failures) and the weight of its vote',
