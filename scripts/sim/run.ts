@@ -7,10 +7,11 @@
  *   SIM_TABLE=1: also print the Markdown table of the README on stderr.
  */
 import { performance } from 'node:perf_hooks'
-import { simulate } from './harness.ts'
 import type { ScenarioResult } from './harness.ts'
-import { scenario, SCENARIOS, tableOf, writesFor } from './scenarios.ts'
 import type { ScenarioName } from './scenarios.ts'
+
+// Scenario names here, so that bad input is refused before the core modules load.
+const SCENARIOS = ['steady', 'partition', 'churn', 'lossy']
 
 function listEnv (name: string, fallback: string): string[] {
   return (process.env[name] ?? fallback).split(',').map(s => s.trim()).filter(s => s !== '')
@@ -29,6 +30,8 @@ const names = listEnv('SIM_SCENARIOS', SCENARIOS.join(',')).map(t => {
   return t as ScenarioName
 })
 
+const { simulate } = await import('./harness.ts')
+const { scenario, tableOf, writesFor } = await import('./scenarios.ts')
 const results: ScenarioResult[] = []
 const started = performance.now()
 for (const n of sizes) {

@@ -5,6 +5,7 @@
  */
 import type { Scenario, ScenarioResult } from './harness.ts'
 
+/** The same list as in run.ts (which checks its input before loading this module). */
 export const SCENARIOS = ['steady', 'partition', 'churn', 'lossy'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
