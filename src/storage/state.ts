@@ -72,7 +72,9 @@ export const STATE_KINDS = {
   /** An attachment's name and media type (JSON; the CID is in the key, the blocks are not held). */
   attachment: { named: true, roots: false },
   /** The step an imported OpenTelemetry span became (`<trace id>/<span id>` → step CID): imports are idempotent. */
-  'otlp-span': { named: true, roots: 'cid' }
+  'otlp-span': { named: true, roots: 'cid' },
+  /** An imported span waiting for its parent span (DAG-CBOR: its step but the parent, and the frames it names). */
+  'otlp-waiting': { named: true, roots: 'cids' }
 } as const satisfies Record<string, StateKind>
 
 /** A registry of state kinds: STATE_KINDS, or (in tests) STATE_KINDS with more. */
@@ -134,6 +136,9 @@ export const keys = {
   attachment: (cid: string) => prefix('attachment') + cid,
   /** The step an imported OpenTelemetry span became; `span` is `<trace id>/<span id>` in hex. */
   otlpSpan: (span: string) => prefix('otlp-span') + span,
+  /** An imported span waiting for its parent span; `span` as for otlpSpan. */
+  otlpWaiting: (span: string) => prefix('otlp-waiting') + span,
+  otlpWaitingPrefix: prefix('otlp-waiting'),
   /** Set while a checked import's staged blocks are being copied into the blockstore (see storage/pending.ts). */
   importPromoting: single('import-promoting')
 } as const

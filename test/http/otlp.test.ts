@@ -140,6 +140,24 @@ describe('OTLP receiver: the stock OpenTelemetry exporters into a daemon (POST /
     for (const s of steps.slice(1)) assert.deepEqual(s.step.parents, [{ '/': steps[0]?.cid }])
   })
 
+  it('spans exported one by one as they end (children before their parent) wait for it: the session has its routes once the parent arrives', async () => {
+    const { spans, traceId } = agentTrace(tracer, memory)
+    const exporter = new ProtoExporter({ url: url(), headers: headers() })
+    const session = `otel/${traceId}`
+    // A SimpleSpanProcessor's order: each span alone, as it ends; the agent ends last.
+    for (const span of spans.slice(0, -1)) assert.equal((await exportWith(exporter, [span])).code, 0)
+    const early = await fetch(`${daemon.info.url}/api/v1/sessions/${encodeURIComponent(session)}/steps`)
+    assert.equal(early.status, 404, 'the children wait (kept in the repository), no step yet')
+    assert.equal((await exportWith(exporter, [spans.at(-1) as ReadableSpan])).code, 0)
+    await exporter.shutdown()
+    const steps = await stepsOf(session)
+    assert.equal(steps.length, 5)
+    assert.equal(steps[0]?.step.op, 'invoke_agent')
+    for (const s of steps.slice(1)) assert.deepEqual(s.step.parents, [{ '/': steps[0]?.cid }])
+    const { routes } = await api<{ routes: string[][] }>(`/sessions/${encodeURIComponent(session)}/routes`)
+    assert.equal(routes.length, 4)
+  })
+
   it('framehub.session, framehub.op and framehub.inputs/outputs name the session, the op and the frames', async () => {
     const put = await daemon.cli(['frame', 'put', '-', '--json'], { input: JSON.stringify({ id: 'trips/paris', kind: 'fact', body: 'Paris in May' }) })
     assert.equal(put.code, 0, put.stderr)
@@ -244,6 +262,46 @@ describe('OTLP receiver: the stock OpenTelemetry exporters into a daemon (POST /
     const bad = await daemon.cli(['trace', 'import', join(dir, 'bad.json'), '--json'])
     assert.equal(bad.code, 4)
     assert.equal(JSON.parse(bad.stderr).code, 'ERR_OTLP_INVALID')
+  })
+})
+
+describe('spans waiting for their parent (the span import service)', () => {
+  const request = (spans: unknown[]): string => JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] })
+  const span = (spanId: string, parentSpanId?: string): unknown => ({ traceId: 'aaaabbbbccccddddeeeeffff00001111', spanId, parentSpanId, name: spanId, startTimeUnixNano: '1700000000000000000', attributes: [{ key: 'gen_ai.operation.name', value: { stringValue: 'chat' } }] })
+  const session = 'otel/aaaabbbbccccddddeeeeffff00001111'
+
+  it('wait across a restart, come under their parent when it arrives, and are written as roots by flush when it does not', async () => {
+    const { dir, cleanup } = await tempDir()
+    try {
+      const repo = join(dir, 'repo')
+      let node = await createNode({ repo, create: true })
+      // A grandchild and a child arrive before the root; another child's parent never comes.
+      const first = await node.spans.import({ encoding: 'json', body: request([span('0000000000000003', '0000000000000002'), span('0000000000000009', '0000000000000008')]) }, { waitForParentMs: 60_000 })
+      assert.deepEqual([first.written, first.waiting], [0, 2])
+      const second = await node.spans.import({ encoding: 'json', body: request([span('0000000000000002', '0000000000000001'), span('0000000000000003', '0000000000000002')]) }, { waitForParentMs: 60_000 })
+      assert.deepEqual([second.written, second.waiting], [0, 2], 'a span sent again while it waits still waits, once')
+      await node.close()
+      node = await createNode({ repo })
+      const root = await node.spans.import({ encoding: 'json', body: request([span('0000000000000001')]) }, { waitForParentMs: 60_000 })
+      assert.equal(root.written, 3, 'the root and the two spans that waited for it')
+      const steps = await Array.fromAsync(node.traces.show(session))
+      assert.deepEqual(steps.map(s => (s.step.content as { spanId: string }).spanId), ['0000000000000001', '0000000000000002', '0000000000000003'])
+      assert.ok(steps[1]?.step.parents[0]?.equals(steps[0]?.cid as CID))
+      assert.ok(steps[2]?.step.parents[0]?.equals(steps[1]?.cid as CID))
+      assert.deepEqual(await node.spans.flush({ olderThanMs: 60_000 }), { written: 0 }, 'not waited long enough')
+      assert.deepEqual(await node.spans.flush(), { written: 1 })
+      const after = await Array.fromAsync(node.traces.show(session))
+      const orphan = after.find(s => (s.step.content as { spanId: string }).spanId === '0000000000000009')
+      assert.deepEqual(orphan?.step.parents, [])
+      const again = await node.spans.import({ encoding: 'json', body: request([span('0000000000000009', '0000000000000008')]) }, { waitForParentMs: 60_000 })
+      assert.deepEqual([again.written, again.existing, again.waiting], [0, 1, 0])
+      // Garbage collection keeps what the span records name.
+      await node.gc.gc()
+      assert.equal((await Array.fromAsync(node.traces.show(session))).length, 4)
+      await node.close()
+    } finally {
+      await cleanup()
+    }
   })
 })
 

@@ -34,7 +34,7 @@ export function registerTrace (program: Command): void {
       await withNode(options, async (node) => {
         const r = await node.spans.import({ encoding: 'json', body })
         emit(options, r, () => [
-          `${r.spans} span(s): ${r.written} step(s) written, ${r.existing} imported before`,
+          `${r.spans} span(s): ${r.written} step(s) written, ${r.existing} imported before${r.waiting > 0 ? `, ${r.waiting} waiting for their parent span` : ''}`,
           ...r.sessions.map(s => `${s.session}  ${s.heads.length} head(s)`)
         ].join('\n'))
       })

@@ -14,6 +14,12 @@ const inflate = promisify(gunzip)
 /** Largest OTLP request body, before and after decompression (the OTLP specification's default). */
 export const OTLP_BODY_LIMIT = 64 * 1024 * 1024
 
+/**
+ * How long a span whose parent span has not arrived waits for it at `POST /v1/traces`, ms: SDKs
+ * export spans as they end, children first, and a long agent run's spans come in several batches.
+ */
+export const OTLP_PARENT_WAIT_MS = 60_000
+
 const JSON_TYPE = 'application/json'
 const PROTOBUF_TYPE = 'application/x-protobuf'
 
@@ -48,11 +54,12 @@ function rawBodies (app: FastifyInstance): void {
 
 const importResultSchema = {
   type: 'object',
-  required: ['spans', 'written', 'existing', 'sessions', 'steps'],
+  required: ['spans', 'written', 'existing', 'waiting', 'sessions', 'steps'],
   properties: {
     spans: { type: 'integer', description: 'Spans in the request (duplicates once)' },
-    written: { type: 'integer', description: 'Steps written now' },
+    written: { type: 'integer', description: 'Steps written now (with waiting spans this request released)' },
     existing: { type: 'integer', description: 'Spans imported before: no new step' },
+    waiting: { type: 'integer', description: 'Spans waiting for their parent span (with ?waitForParentMs)' },
     sessions: {
       type: 'array',
       items: { type: 'object', required: ['session', 'heads'], properties: { session: { type: 'string' }, heads: { type: 'array', items: { type: 'string' } } } }
@@ -61,8 +68,8 @@ const importResultSchema = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['traceId', 'spanId', 'session', 'cid', 'written'],
-        properties: { traceId: { type: 'string' }, spanId: { type: 'string' }, session: { type: 'string' }, cid: { type: 'string' }, written: { type: 'boolean' } }
+        required: ['traceId', 'spanId', 'session', 'status'],
+        properties: { traceId: { type: 'string' }, spanId: { type: 'string' }, session: { type: 'string' }, status: { type: 'string', enum: ['written', 'existing', 'waiting'] }, cid: { type: 'string' } }
       }
     }
   }
@@ -74,8 +81,9 @@ export function importResultView (r: SpanImportResult): unknown {
     spans: r.spans,
     written: r.written,
     existing: r.existing,
+    waiting: r.waiting,
     sessions: r.sessions.map(s => ({ session: s.session, heads: cidsText(s.heads) })),
-    steps: r.steps.map(s => ({ traceId: s.traceId, spanId: s.spanId, session: s.session, cid: s.cid.toString(), written: s.written }))
+    steps: r.steps.map(s => ({ traceId: s.traceId, spanId: s.spanId, session: s.session, status: s.status, ...(s.cid != null ? { cid: s.cid.toString() } : {}) }))
   }
 }
 
@@ -103,19 +111,27 @@ export async function otlpRoutes (app: FastifyInstance, ctx: ApiContext): Promis
     void reply.code(status).type('application/json; charset=utf-8').send(body)
   })
 
+  // Spans that waited for their parent longer than OTLP_PARENT_WAIT_MS are written as roots even
+  // when no export comes to do it.
+  const flushing = setInterval(() => {
+    node.spans.flush({ olderThanMs: OTLP_PARENT_WAIT_MS }).catch((err: unknown) => { app.log.warn({ err }, 'writing spans that waited for their parent failed') })
+  }, OTLP_PARENT_WAIT_MS / 2)
+  flushing.unref()
+  app.addHook('onClose', async () => { clearInterval(flushing) })
+
   app.post<{ Body: Buffer | undefined }>('/v1/traces', {
     onRequest: auth,
     config: { rateLimit: ctx.writeRateLimit },
     schema: {
       summary: 'OTLP/HTTP trace receiver: each span becomes a signed trace step',
-      description: `Body: an OTLP ExportTraceServiceRequest, binary protobuf (${PROTOBUF_TYPE}) or OTLP JSON (${JSON_TYPE}), optionally with Content-Encoding: gzip; at most 64 MiB, also once inflated. The answer is an ExportTraceServiceResponse in the request's encoding. All or nothing: a bad request writes nothing and gets 400 ERR_OTLP_INVALID (or ERR_JSON_INVALID, 422 ERR_LINK_UNRESOLVED for a frame that is not there); for a protobuf request the error body is a protobuf google.rpc.Status whose ErrorInfo reason is the code. Spans imported before are not written again.`,
+      description: `Body: an OTLP ExportTraceServiceRequest, binary protobuf (${PROTOBUF_TYPE}) or OTLP JSON (${JSON_TYPE}), optionally with Content-Encoding: gzip; at most 64 MiB, also once inflated. The answer is an ExportTraceServiceResponse in the request's encoding. All or nothing: a bad request writes nothing and gets 400 ERR_OTLP_INVALID (or ERR_JSON_INVALID, 422 ERR_LINK_UNRESOLVED for a frame that is not there); for a protobuf request the error body is a protobuf google.rpc.Status whose ErrorInfo reason is the code. Spans imported before are not written again. A span whose parent span has not arrived waits for it (kept in the repository) up to ${OTLP_PARENT_WAIT_MS / 1000} s, then is written as a root.`,
       tags: ['traces'],
       security: writeSecurity,
       response: { 200: { description: 'ExportTraceServiceResponse (partial_success unset: every span was accepted)' } }
     }
   }, async (request, reply) => {
     const otlp = await otlpRequest(request)
-    await node.spans.import(otlp, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
+    await node.spans.import(otlp, { waitForParentMs: OTLP_PARENT_WAIT_MS, signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
     if (otlp.encoding === 'protobuf') return await reply.type(PROTOBUF_TYPE).send(Buffer.from(encodeExportResponseProtobuf({})))
     return await reply.type(JSON_TYPE).send(exportResponseJson({}))
   })
@@ -125,18 +141,31 @@ export async function otlpRoutes (app: FastifyInstance, ctx: ApiContext): Promis
 export async function spanImportRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { node, auth, limits } = ctx
   rawBodies(app)
-  app.post<{ Body: Buffer | undefined }>('/spans', {
+  app.post<{ Body: Buffer | undefined, Querystring: { waitForParentMs: number } }>('/spans', {
     onRequest: auth,
     config: { rateLimit: ctx.writeRateLimit },
     schema: {
       summary: 'Import OpenTelemetry spans (an OTLP trace export) as signed trace steps',
-      description: `Body: as for POST /v1/traces (OTLP JSON or protobuf, optionally gzipped). All or nothing. Answers which step each span became.`,
+      description: `Body: as for POST /v1/traces (OTLP JSON or protobuf, optionally gzipped). All or nothing. Answers which step each span became. A span whose parent span is neither in the request nor imported before is written as a root, unless waitForParentMs lets it wait for its parent.`,
       tags: ['traces'],
       security: writeSecurity,
+      querystring: { type: 'object', additionalProperties: false, properties: { waitForParentMs: { type: 'integer', minimum: 0, maximum: 86_400_000, default: 0 } } },
       response: { 200: importResultSchema, ...errorResponses }
     }
   }, async (request, reply) => {
-    const result = await node.spans.import(await otlpRequest(request), { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
+    const result = await node.spans.import(await otlpRequest(request), { waitForParentMs: request.query.waitForParentMs, signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
     return importResultView(result)
   })
+
+  app.post<{ Querystring: { olderThanMs: number } }>('/spans/flush', {
+    onRequest: auth,
+    config: { rateLimit: ctx.writeRateLimit },
+    schema: {
+      summary: 'Write the spans waiting for their parent span (longer than olderThanMs) as roots',
+      tags: ['traces'],
+      security: writeSecurity,
+      querystring: { type: 'object', additionalProperties: false, properties: { olderThanMs: { type: 'integer', minimum: 0, default: 0 } } },
+      response: { 200: { type: 'object', required: ['written'], properties: { written: { type: 'integer' } } }, ...errorResponses }
+    }
+  }, async (request) => await node.spans.flush({ olderThanMs: request.query.olderThanMs }))
 }
