@@ -35,7 +35,7 @@ export const COMMANDS: ReadonlyArray<{ name: string, term: string, description: 
   ['gc', 'gc [options]', 'remove blocks that nothing reaches (roots: branches, working trees, forks, session heads, pins)', async () => (await import('./commands/gc.ts')).registerGc],
   ['index', 'index', 'the frame index behind the list filters (kind, tag, text)', async () => (await import('./commands/index.ts')).registerIndex],
   ['id', 'id', "this node's peer id, network, listen addresses and chain (needs the daemon)", async () => (await import('./commands/network.ts')).registerNetwork],
-  ['peers', 'peers', 'connected peers; connect and disconnect (needs the daemon)', async () => (await import('./commands/network.ts')).registerNetwork],
+  ['peers', 'peers [options]', 'connected peers; connect and disconnect (needs the daemon)', async () => (await import('./commands/network.ts')).registerNetwork],
   ['publish', 'publish [options] [branch]', "coherence check, then append the head of a shared/* branch (and its sessions) to this node's chain", async () => (await import('./commands/network.ts')).registerNetwork],
   ['remotes', 'remotes', "peers' published heads of shared branches that this node has synced", async () => (await import('./commands/network.ts')).registerNetwork],
   ['sync', 'sync [options] <cid>', 'fetch the DAG under a CID from peers in one round trip, verify it and make it visible', async () => (await import('./commands/network.ts')).registerNetwork],
