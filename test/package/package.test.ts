@@ -99,7 +99,8 @@ describe('the npm package', { timeout: 900_000 }, () => {
   })
 
   it('npx framehub --version prints the version', async () => {
-    const r = await run('npx', ['framehub', '--version'], { cwd: app, timeoutMs: 60_000 })
+    // `--no`: the installed bin or nothing, never a package of that name from the registry.
+    const r = await run('npx', ['--no', '--', 'framehub', '--version'], { cwd: app, timeoutMs: 60_000 })
     ok(r, 'npx framehub --version')
     assert.equal(r.stdout.trim(), PKG.version)
   })
