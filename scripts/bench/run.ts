@@ -22,12 +22,16 @@
  *   BENCH_HISTORY=0 (skip the frame history)  BENCH_HISTORY_FRAMES (BENCH_FRAMES)  BENCH_HISTORY_VERSIONS (100)
  *   (see frame-history.ts; section frameHistory)
  *   BENCH_OTLP=0 (skip OTLP ingest)  BENCH_OTLP_SPANS (20000)  BENCH_OTLP_BATCH (512)  (see otlp-ingest.ts; section otlpIngest)
+ *   BENCH_CONSENSUS=0 (skip the consensus rule)  BENCH_CONSENSUS_CANDIDATES (100)  BENCH_CONSENSUS_CHANGES (5)
+ *   BENCH_CONSENSUS_ADOPT_CHANGES (1000)  (see consensus.ts; section consensus, in memory)
+ *   Section names given as arguments run only those too: `npm run bench -- consensus` is BENCH_ONLY=consensus.
  * `goals` says true only for a goal measured and met: a section not run or failed, or a ratio
  * whose anchor failed or was skipped, is false, and `goalsNotMet` says why (scripts/bench/goals.ts).
  */
 import { execFileSync } from 'node:child_process'
 import { arch, cpus, loadavg, platform, totalmem } from 'node:os'
 import { benchCommitDiff } from './commit-diff.ts'
+import { benchConsensus } from './consensus.ts'
 import { runChild } from './child.ts'
 import { benchConfig, cleanupAll, log, mb, now, round, tempDir } from './common.ts'
 import { benchFrameHistory } from './frame-history.ts'
@@ -44,12 +48,13 @@ import { benchCliStartup } from './cli-startup.ts'
 const cfg = benchConfig()
 const started = now()
 
-const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths', 'frameHistory', 'otlpIngest'] as const
+const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths', 'frameHistory', 'otlpIngest', 'consensus'] as const
 type Section = typeof SECTIONS[number]
-const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(s => s !== ''))
+const only = new Set([...(process.env.BENCH_ONLY ?? '').split(','), ...process.argv.slice(2)].map(s => s.trim()).filter(s => s !== ''))
 for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
 const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0', cliStartup: process.env.BENCH_CLI === '0', fastPaths: process.env.BENCH_FAST_PATHS === '0', frameHistory: process.env.BENCH_HISTORY === '0' }
 if (process.env.BENCH_OTLP === '0') skipped.otlpIngest = true
+if (process.env.BENCH_CONSENSUS === '0') skipped.consensus = true
 const runs = (section: Section): boolean => (only.size === 0 || only.has(section)) && skipped[section] !== true
 // commitDiff, snapshot and gateway work on frameImport's repository.
 const needsImport = runs('frameImport') || runs('commitDiff') || runs('snapshot') || runs('gateway')
@@ -109,6 +114,8 @@ try {
   const fastPaths = runs('fastPaths') ? await runChild<FastPathsReport>('./fast-paths.ts', [], 10 * 60_000) : null
   // One frame's history (100 versions) in a 100k-frame branch: time and blocks read.
   const frameHistory = runs('frameHistory') ? await benchFrameHistory(cfg) : null
+  // The consensus rule on 100k-frame trees (in memory): scoring 100 candidates, a consensus commit's cost.
+  const consensus = runs('consensus') ? await benchConsensus(cfg) : null
 
   const report = {
     benchmark: 'framehub',
@@ -142,6 +149,7 @@ try {
     cliStartup,
     fastPaths,
     frameHistory,
+    consensus,
     // A goal whose section did not run (or failed) is not met (false); goalsNotMet says why.
     ...summaryGoals({
       frameImport: { met: frameImport?.report.goal.met, notRun: !runs('frameImport'), reason: frameImport?.report.goal.reason },
@@ -157,7 +165,8 @@ try {
       cliStartup: { met: cliStartup?.goal.met, notRun: !runs('cliStartup'), reason: cliStartup?.goal.reason },
       // No fast path slower than a library that could take its place (it should give way to the library).
       fastPaths: { met: fastPaths != null ? fastPaths.shouldGiveWay.length === 0 : undefined, notRun: !runs('fastPaths'), reason: fastPaths != null ? `not faster than a library that could replace them: ${fastPaths.shouldGiveWay.join(', ')}` : undefined },
-      frameHistory: { met: frameHistory?.goal.met, notRun: !runs('frameHistory'), reason: frameHistory?.goal.reason }
+      frameHistory: { met: frameHistory?.goal.met, notRun: !runs('frameHistory'), reason: frameHistory?.goal.reason },
+      consensus: { met: consensus?.goal.met, notRun: !runs('consensus'), reason: consensus?.goal.reason }
     }),
     totalSeconds: 0
   }
