@@ -66,9 +66,11 @@ describe('consensus among daemon processes on loopback', { timeout: 600_000 }, (
       assert.equal(r.code, 0, r.stderr)
       return r.json
     }
+    await cli(['trace', 'append', '-s', 'goal', '-'], JSON.stringify({ op: 'thought', content: 'c, cut off, thinks on' }))
     await cli(['frame', 'put', '-'], JSON.stringify({ id: 'topic/x', kind: 'fact', title: 'x as c sees it' }))
     await cli(['frame', 'put', '-'], JSON.stringify({ id: 'topic/z', kind: 'fact', title: 'z, only on c' }))
     const cCommit = (await cli(['commit', '-m', 'c, cut off'])).commit as string
+    await ok('a', ['trace', 'append', '-s', 'goal', '-'], JSON.stringify({ op: 'thought', content: 'a thinks on its side' }))
     await put('a', { id: 'topic/x', kind: 'fact', title: 'x as a sees it' })
     const aCommit = (await ok('a', ['commit', '-m', 'a, on its side'])).commit as string
     await until('b has a\'s side', async () => await sharedHead('b') === aCommit)
@@ -112,6 +114,13 @@ describe('consensus among daemon processes on loopback', { timeout: 600_000 }, (
       assert.equal((await ok(n, ['frame', 'get', d.forks[0].theirs])).frame.title, 'x as c sees it')
       assert.equal((await ok(n, ['verify', 'shared/main'])).ok, true)
     }
+    // The session went on on both sides: both routes are kept, on every node.
+    for (const n of ['a', 'b', 'c']) {
+      await until(`${n} has both routes of the session`, async () => {
+        const r = await node(n).cli(['trace', 'routes', 'goal', '--json'])
+        return r.code === 0 && (r.json as { routes: unknown[] }).routes.length >= 2
+      })
+    }
     const status = await ok('c', ['status'])
     assert.equal(status.convergence, 1)
     assert.equal(status.peers, 3)
@@ -128,12 +137,40 @@ describe('consensus among daemon processes on loopback', { timeout: 600_000 }, (
     assert.equal(record.branch, 'shared/main')
     assert.equal(record.head.toString(), head)
 
+    // Nothing unconfirmed after the heal; a staged frame is a shadow frame until committed and adopted.
+    assert.deepEqual((await ok('c', ['frame', 'ls', '--shadow'])).frames, [])
     // Work continues on top of the canonical head, and everyone follows.
     await put('c', { id: 'topic/w', kind: 'fact', title: 'after the heal' })
+    const shadow = await ok('c', ['frame', 'ls', '--shadow'])
+    assert.deepEqual(shadow.frames.map((f: { id: string, confirmed: boolean }) => [f.id, f.confirmed]), [['topic/w', false]])
     const next = (await ok('c', ['commit', '-m', 'after the heal'])).commit as string
     const nextCommit = await ok('c', ['show', next])
     assert.deepEqual(nextCommit.value?.parents?.map((p: { '/': string }) => p['/']) ?? nextCommit.parents, [head])
     for (const n of ['a', 'b']) await until(`${n} follows c`, async () => await sharedHead(n) === next)
+  })
+
+  it('a node killed (SIGKILL) while the others write and merge converges after its restart', async () => {
+    await put('a', { id: 'topic/k', kind: 'fact', title: 'k as a sees it' })
+    const fromA = ok('a', ['commit', '-m', 'a, before the kill'])
+    await put('c', { id: 'topic/k', kind: 'fact', title: 'k as c sees it' })
+    const fromC = ok('c', ['commit', '-m', 'c, before the kill'])
+    await Promise.all([fromA, fromC])
+    await node('b').kill()
+    await until('a and c on one head', async () => {
+      const [x, y] = await Promise.all([sharedHead('a'), sharedHead('c')])
+      return x !== undefined && x === y
+    })
+    await start('b', node('a'))
+    await until('a, b and c on one head', async () => {
+      const heads = await Promise.all(['a', 'b', 'c'].map(sharedHead))
+      return heads[0] !== undefined && heads.every(h => h === heads[0])
+    }, 90_000)
+    assert.equal((await ok('b', ['verify', 'shared/main'])).ok, true)
+    const x = await ok('b', ['frame', 'get', 'topic/k', '--ref', 'shared/main'])
+    const d = await ok('b', ['consensus', 'shared/main'])
+    const other = d.forks.find((f: { id: string }) => f.id === 'topic/k')
+    assert.ok(other != null, 'the losing version of topic/k is a fork')
+    assert.notEqual(other.theirs, x.cid)
   })
 
   it('bad input: a branch that is not shared, an unknown branch, a bad member id', async () => {
