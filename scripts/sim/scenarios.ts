@@ -9,10 +9,10 @@ import type { Scenario, ScenarioResult } from './harness.ts'
 export const SCENARIOS = ['steady', 'partition', 'churn', 'lossy'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
-/** Write commits in a run of `nodes` nodes: 10 per node at 10 nodes, 2 at 50, 0.5 at 100 (cost grows with nodes²). */
+/** Write commits in a run of `nodes` nodes: 10 per node at 10 nodes, 1.5 at 50, 0.5 at 100 (cost grows with nodes²). */
 export function writesFor (nodes: number): number {
   if (nodes <= 10) return nodes * 10
-  if (nodes <= 50) return nodes * 2
+  if (nodes <= 50) return Math.ceil(nodes * 1.5)
   return Math.ceil(nodes / 2)
 }
 
