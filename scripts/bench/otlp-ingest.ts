@@ -7,6 +7,7 @@
  * exporter and the gateway share this process (and the machine's cores).
  *
  *   BENCH_OTLP_SPANS (20000 per encoding; 1000 with BENCH_QUICK=1)  BENCH_OTLP_BATCH (512)
+ *   BENCH_OTLP_WARMUP (2000 spans per encoding first, not measured)
  * Standalone: `node scripts/bench/otlp-ingest.ts` prints its report as JSON.
  */
 import { join } from 'node:path'
@@ -93,7 +94,10 @@ export async function benchOtlpIngest (): Promise<OtlpIngestReport> {
   // The service's share of the time: the rest is HTTP and the exporter.
   let importMs = 0
   const spans = node.spans
-  const timed = { import: async (...args: Parameters<typeof spans.import>) => { const t = now(); try { return await spans.import(...args) } finally { importMs += now() - t } } }
+  const timed: typeof spans = {
+    import: async (...args) => { const t = now(); try { return await spans.import(...args) } finally { importMs += now() - t } },
+    flush: async (...args) => await spans.flush(...args)
+  }
   Object.defineProperty(node, 'spans', { value: timed })
   try {
     const url = `${await app.listen({ host: '127.0.0.1', port: 0 })}/v1/traces`
@@ -128,6 +132,12 @@ export async function benchOtlpIngest (): Promise<OtlpIngestReport> {
       } finally {
         await exporter.shutdown()
       }
+    }
+    // Warm-up (not measured): a daemon is long-running, so the first requests' compilation is not its rate.
+    const warmup = Number(process.env.BENCH_OTLP_WARMUP ?? 2000)
+    for (const exporter of [new ProtoExporter({ url, headers }), new JsonExporter({ url, headers })]) {
+      await exportAll(exporter, recordSpans(warmup), batch)
+      await exporter.shutdown()
     }
     const protobuf = await run('protobuf')
     const json = await run('json')

@@ -114,7 +114,8 @@ export async function otlpRoutes (app: FastifyInstance, ctx: ApiContext): Promis
   // Spans that waited for their parent longer than OTLP_PARENT_WAIT_MS are written as roots even
   // when no export comes to do it.
   const flushing = setInterval(() => {
-    node.spans.flush({ olderThanMs: OTLP_PARENT_WAIT_MS }).catch((err: unknown) => { app.log.warn({ err }, 'writing spans that waited for their parent failed') })
+    void (async () => { await node.spans.flush({ olderThanMs: OTLP_PARENT_WAIT_MS }) })()
+      .catch((err: unknown) => { app.log.warn({ err }, 'writing spans that waited for their parent failed') })
   }, OTLP_PARENT_WAIT_MS / 2)
   flushing.unref()
   app.addHook('onClose', async () => { clearInterval(flushing) })
