@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs/light.js'
 import descriptor from '../../schemas/otlp/otlp.json' with { type: 'json' }
+import { parseJsonText } from './codec.ts'
 import { OtlpInvalidError } from './errors.ts'
 
 /**
@@ -238,6 +239,34 @@ export function decodeOtlpJson (json: unknown, options: { owned?: boolean } = {}
     throw new OtlpInvalidError(`the JSON is not an OTLP ExportTraceServiceRequest: ${(err as Error).message}`)
   }
   return spansOf(message)
+}
+
+/**
+ * The JSON text of an OTLP file: one ExportTraceServiceRequest, or JSON Lines of them (one request
+ * per line, as the OTLP file exporter and the collector's file exporter write), merged into one
+ * request. Returns `undefined` when the text is one JSON document (send it as it is).
+ * `ERR_JSON_INVALID` (with the line) for a line that is not JSON.
+ */
+export function otlpJsonLines (text: string, source = 'input'): { resourceSpans: unknown[] } | undefined {
+  try {
+    JSON.parse(text)
+    return undefined
+  } catch {}
+  const lines = text.split('\n')
+  const first = lines.findIndex(l => l.trim() !== '')
+  // Not JSON Lines either (a broken document): the error of the whole text.
+  try { JSON.parse(lines[first] ?? '') } catch { parseJsonText(text, { source }) }
+  const resourceSpans: unknown[] = []
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return
+    const value = parseJsonText(line, { source: `${source} line ${i + 1}` })
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new OtlpInvalidError(`${source} line ${i + 1} is not an ExportTraceServiceRequest`, { line: i + 1 })
+    const spans = (value as { resourceSpans?: unknown }).resourceSpans
+    if (spans == null) return
+    if (!Array.isArray(spans)) throw new OtlpInvalidError(`${source} line ${i + 1}: resourceSpans must be an array`, { line: i + 1 })
+    for (const rs of spans) resourceSpans.push(rs)
+  })
+  return { resourceSpans }
 }
 
 /** What a server answers an export: OTLP's ExportTraceServiceResponse. */

@@ -344,6 +344,16 @@ describe('framehub trace import without a daemon (in-process)', () => {
       } finally {
         await node.close()
       }
+      // JSON Lines, as OTLP file exporters write: one request per line, imported as one.
+      const lines = [file([span('4444444444444444', undefined, 'invoke_agent', '1700000003000000000')]), '', file([span('5555555555555555', '4444444444444444', 'execute_tool', '1700000004000000000')])].join('\n') + '\n'
+      await writeFile(join(dir, 'c.jsonl'), lines)
+      const c = await runCli(['--repo', repo, 'trace', 'import', join(dir, 'c.jsonl'), '--json'])
+      assert.equal(c.code, 0, c.stderr)
+      assert.deepEqual([c.json.spans, c.json.written], [2, 2])
+      await writeFile(join(dir, 'd.jsonl'), lines + '{"resourceSpans": [\n')
+      const d = await runCli(['--repo', repo, 'trace', 'import', join(dir, 'd.jsonl'), '--json'])
+      assert.equal(JSON.parse(d.stderr).code, 'ERR_JSON_INVALID')
+      assert.match(JSON.parse(d.stderr).message, /line 4/)
       const missing = await runCli(['--repo', repo, 'trace', 'import', join(dir, 'nope.json'), '--json'])
       assert.equal(JSON.parse(missing.stderr).code, 'ERR_FILE_NOT_FOUND')
       await writeFile(join(dir, 'broken.json'), '{"resourceSpans": [')

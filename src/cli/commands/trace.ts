@@ -26,11 +26,15 @@ export function registerTrace (program: Command): void {
 
   trace.command('import')
     .description('import OpenTelemetry spans (an OTLP JSON trace export) as signed steps; spans imported before are skipped')
-    .argument('<file>', 'OTLP JSON file (ExportTraceServiceRequest, as OTLP file exporters write it), or - for standard input')
+    .argument('<file>', 'OTLP JSON file: an ExportTraceServiceRequest, or JSON Lines of them as OTLP file exporters write; - for standard input')
     .action(async (file: string, _opts, command: Command) => {
       const options = globals(command)
       // The OTLP/HTTP body limit: the daemon refuses more.
-      const body = await readInput(file, 64 * 1024 * 1024)
+      const bytes = await readInput(file, 64 * 1024 * 1024)
+      // Loaded here: the OTLP decoder (protobufjs) is not part of the other trace commands' start-up.
+      const { otlpJsonLines } = await import('../../core/otlp.ts')
+      const lines = otlpJsonLines(new TextDecoder().decode(bytes), file === '-' ? 'stdin' : file)
+      const body = lines != null ? JSON.stringify(lines) : bytes
       await withNode(options, async (node) => {
         const r = await node.spans.import({ encoding: 'json', body })
         emit(options, r, () => [
