@@ -56,7 +56,11 @@ const out = {
     decisions: 'nodes with the same view (same proposal per node) get the same decision: it is computed once per view and shared (decisions.computed of decisions.made)',
     writes: Object.fromEntries(sizes.map(n => [n, `${writes ?? writesFor(n)} commits (${(writes ?? writesFor(n)) / n} per node)`])),
     cheaper: 'larger networks write fewer commits per node to keep the run within minutes (see writes)',
-    scenarios: Object.fromEntries(names.map(name => [name, scenario(name, sizes[0] ?? 10, seed)]))
+    // The settings of each scenario (the node count and writes vary by run: see results).
+    scenarios: Object.fromEntries(names.map(name => {
+      const { nodes: _nodes, writes: _writes, seed: _seed, churn, ...rest } = scenario(name, sizes[0] ?? 10, seed)
+      return [name, { ...rest, ...(churn !== undefined ? { churn: { departures: '30% of the nodes (at least 2)', offlineMs: churn.offlineMs } } : {}) }]
+    }))
   },
   results,
   ok: failed.length === 0
