@@ -147,7 +147,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
     const moved = new Map<string, { heads: CID[], head: CID | undefined }>()
     const appended: Array<{ session: string, cid: CID, parents: CID[] }> = []
     /** Changes to the waiting spans, applied to `wait` once the batch is written. */
-    const added = new Map<string, string>()
+    const added = new Map<string, WaitingSpan>()
     const released = new Set<string>()
     const isWaiting = (key: string): boolean => added.has(key) || (wait.since.has(key) && !released.has(key))
 
@@ -191,7 +191,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
       return block.cid
     }
 
-    /** Writes the spans that waited for `key`, under its step (they are in the state). */
+    /** Writes the spans that waited for `key` (in the state, or set waiting by this write), under its step. */
     const release = async (key: string): Promise<void> => {
       for (const child of wait.byParent.get(key) ?? []) {
         if (released.has(child)) continue
@@ -199,6 +199,12 @@ export function createSpanImportService (components: SpanImportComponents): Span
         released.add(child)
         batch.delState(keys.otlpWaiting(child))
         if (w == null) continue
+        await writeStep(child, w, known.get(key))
+      }
+      for (const [child, w] of [...added]) {
+        if (w.parentKey !== key) continue
+        added.delete(child)
+        batch.delState(keys.otlpWaiting(child))
         await writeStep(child, w, known.get(key))
       }
     }
@@ -222,7 +228,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
 
     const defer = (key: string, w: WaitingSpan): void => {
       batch.putState(keys.otlpWaiting(key), dagCbor.encode(w))
-      added.set(key, w.parentKey)
+      added.set(key, w)
     }
 
     /** Writes the batch (journaled), then brings the caches and listeners up to date. */
@@ -237,10 +243,10 @@ export function createSpanImportService (components: SpanImportComponents): Span
         for (const [parent, set] of wait.byParent) if (set.delete(key) && set.size === 0) wait.byParent.delete(parent)
       }
       const since = Date.now()
-      for (const [key, parent] of added) {
+      for (const [key, w] of added) {
         wait.since.set(key, since)
-        let set = wait.byParent.get(parent)
-        if (set == null) wait.byParent.set(parent, set = new Set())
+        let set = wait.byParent.get(w.parentKey)
+        if (set == null) wait.byParent.set(w.parentKey, set = new Set())
         set.add(key)
       }
       if (events.listeners > 0) {
@@ -251,7 +257,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
       }
     }
 
-    return { stored, writeStep, expire, defer, commit, isWaiting, moved, appended }
+    return { stored, writeStep, expire, defer, commit, isWaiting, known, moved, appended }
   }
 
   return {
@@ -291,6 +297,11 @@ export function createSpanImportService (components: SpanImportComponents): Span
           // root of its session (its content keeps parentSpanId).
           const cid = await write.writeStep(plan.key, fields, parent)
           steps.push({ traceId, spanId, session: plan.session, status: 'written', cid })
+        }
+        // A span set waiting by this import whose parent it wrote later (a waiting span's child) was written too.
+        for (const s of steps) {
+          const done = s.status === 'waiting' ? write.known.get(`${s.traceId}/${s.spanId}`) : undefined
+          if (done != null) Object.assign(s, { status: 'written', cid: done.cid })
         }
         write.commit()
         const sessions = [...new Set([...steps.map(s => s.session), ...write.moved.keys()])].map(session => ({ session, heads: write.moved.get(session)?.heads ?? [] }))

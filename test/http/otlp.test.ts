@@ -305,6 +305,32 @@ describe('spans waiting for their parent (the span import service)', () => {
   })
 })
 
+describe('spans waiting for their parent, released in the request that sets them waiting', () => {
+  it('a span whose waiting parent is released by the same request is written, not left waiting', async () => {
+    const { dir, cleanup } = await tempDir()
+    try {
+      const node = await createNode({ repo: join(dir, 'repo'), create: true })
+      try {
+        const span = (spanId: string, parentSpanId: string | undefined, start: string): unknown => ({ traceId: '0123456789abcdef0123456789abcdef', spanId, parentSpanId, name: spanId, startTimeUnixNano: start })
+        const body = (spans: unknown[]): string => JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] })
+        const p = await node.spans.import({ encoding: 'json', body: body([span('00000000000000b2', '00000000000000a1', '1700000001000000000')]) }, { waitForParentMs: 60_000 })
+        assert.equal(p.waiting, 1)
+        // The grandchild starts first, so it is met (and set waiting) before the root that releases its parent.
+        const r = await node.spans.import({ encoding: 'json', body: body([span('00000000000000c3', '00000000000000b2', '1700000000500000000'), span('00000000000000a1', undefined, '1700000002000000000')]) }, { waitForParentMs: 60_000 })
+        assert.deepEqual([r.written, r.waiting], [3, 0])
+        assert.deepEqual(r.steps.map(s => s.status), ['written', 'written'])
+        const steps = await Array.fromAsync(node.traces.show('otel/0123456789abcdef0123456789abcdef'))
+        assert.deepEqual(steps.map(s => s.step.parents.length), [0, 1, 1])
+        assert.deepEqual(await node.spans.flush(), { written: 0 }, 'nothing left waiting')
+      } finally {
+        await node.close()
+      }
+    } finally {
+      await cleanup()
+    }
+  })
+})
+
 describe('framehub trace import without a daemon (in-process)', () => {
   it('imports an OTLP JSON file into the repository, parents across two imports, idempotently', async () => {
     const { dir, cleanup } = await tempDir()
