@@ -33,10 +33,20 @@ export interface Chains {
   follow (peer: string, record: ChainRecord): Promise<void>
   /** Peers whose chains are open, with their addresses. */
   followed (): Array<{ peer: string, address: string }>
+  /** Hash of the newest entry of this node's own chain (what the roster re-announces). */
+  head (): Promise<string | undefined>
+  /**
+   * A peer announced `head` as the newest entry of its chain: when this node does not have it
+   * (a missed update), it is fetched, verified and joined, and the chain read again.
+   */
+  catchUp (peer: string, head: string): Promise<void>
   /** Entries of this node's own chain, newest first (at most `limit`). */
   own (limit?: number): Promise<ChainEntry[]>
   close (): Promise<void>
 }
+
+/** Longest wait for a missed chain entry announced by the roster. */
+const CATCH_UP_MS = 10_000
 
 /**
  * Each node owns one OrbitDB events log, named `framehub/<network>/chain/<peer id>`, that only
@@ -105,6 +115,21 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
       schedule(peer)
     },
     followed: () => [...peers].map(([peer, s]) => ({ peer, address: s.record.address })),
+    head: async () => (await own.log.heads())[0]?.hash,
+    async catchUp (peer, head) {
+      const state = peers.get(peer)
+      if (state == null || await state.db.log.has(head)) return
+      // log.get reads through Helia (bitswap when the block is not here), bounded in time.
+      const entry = await Promise.race([
+        state.db.log.get(head),
+        new Promise<undefined>((resolve) => { setTimeout(() => { resolve(undefined) }, CATCH_UP_MS).unref() })
+      ])
+      if (entry == null) return
+      if (await state.db.log.joinEntry(entry)) {
+        log.info({ peer, head }, 'caught up with a chain update missed earlier')
+        schedule(peer)
+      }
+    },
     async own (limit = 100) {
       const out: ChainEntry[] = []
       for await (const { value } of own.iterator({ amount: limit })) out.push(value as ChainEntry)

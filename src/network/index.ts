@@ -129,6 +129,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     signer,
     chain: chains.address,
     addrs: () => libp2p.getMultiaddrs().map(a => a.toString()),
+    head: async () => await chains.head(),
     log,
     onPeer: (entry) => {
       // Remember where it listens: a sync can then go straight to the node that published.
@@ -136,6 +137,9 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
       if (addrs.length > 0) libp2p.peerStore.merge(peerIdFromString(entry.node), { multiaddrs: addrs }).catch(() => {})
       const known = chains.followed().find(f => f.peer === entry.node)
       if (known?.address !== entry.chain) follow(entry.node, entry.chain)
+      else if (entry.head != null) {
+        chains.catchUp(entry.node, entry.head).catch((err: unknown) => { log.debug({ peer: entry.node, err: (err as Error).message }, 'catching up with a chain failed') })
+      }
     }
   })
 

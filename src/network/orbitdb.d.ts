@@ -13,6 +13,14 @@ declare module '@orbitdb/core' {
     all (): Promise<Array<{ hash: string, value: unknown }>>
     iterator (options?: { amount?: number }): AsyncIterable<{ hash: string, value: unknown }>
     close (): Promise<void>
+    /** The oplog: entries by hash (fetched through the IPFS blockstore when missing), heads, joining. */
+    readonly log: {
+      has (hash: string): Promise<boolean>
+      get (hash: string): Promise<unknown>
+      heads (): Promise<Array<{ hash: string }>>
+      /** Verifies an entry (access controller, identity) and joins it and what it links to; false if already there. */
+      joinEntry (entry: unknown): Promise<boolean>
+    }
   }
   export interface OrbitDB {
     readonly directory: string

@@ -11,6 +11,11 @@ export interface RosterEntry {
   time: number
   /** Where the node listens, so that peers reached only through others can dial it directly. */
   addrs: string[]
+  /**
+   * Hash of the newest entry of its chain: announced again with every roster message, so that a
+   * node that missed an update (or joined late) catches up without anyone writing.
+   */
+  head?: string
 }
 
 export interface RosterOptions {
@@ -20,6 +25,8 @@ export interface RosterOptions {
   chain: string
   /** This node's current listen addresses. */
   addrs: () => string[]
+  /** The newest entry of this node's chain. */
+  head: () => Promise<string | undefined>
   log: Logger
   onPeer: (entry: RosterEntry) => void
 }
@@ -40,7 +47,8 @@ export function startRoster (options: RosterOptions): { stop: () => void } {
   const started = Date.now()
 
   const announce = async (): Promise<void> => {
-    const value = await signValue(options.signer, { node: options.signer.id, chain: options.chain, time: Date.now(), addrs: options.addrs().slice(0, 16) })
+    const head = await options.head()
+    const value = await signValue(options.signer, { node: options.signer.id, chain: options.chain, time: Date.now(), addrs: options.addrs().slice(0, 16), ...(head != null ? { head } : {}) })
     await pubsub.publish(topic, dagCbor.encode(value))
   }
   const announceSoon = (): void => { announce().catch((err: unknown) => { log.debug({ err: (err as Error).message }, 'roster announce failed') }) }
@@ -54,7 +62,8 @@ export function startRoster (options: RosterOptions): { stop: () => void } {
         await verifyValueSignature('roster entry', value.node, value)
         if (value.node === options.signer.id) return
         const addrs = Array.isArray(value.addrs) ? value.addrs.filter((a): a is string => typeof a === 'string').slice(0, 16) : []
-        options.onPeer({ node: value.node, chain: value.chain, time: value.time, addrs })
+        const head = typeof value.head === 'string' && value.head.length <= 128 ? value.head : undefined
+        options.onPeer({ node: value.node, chain: value.chain, time: value.time, addrs, ...(head != null ? { head } : {}) })
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'roster message rejected')
       }
