@@ -6,7 +6,7 @@
  * one left idle past `idleMs` is closed (its client gets 404 and initializes again).
  */
 import { randomUUID } from 'node:crypto'
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { createMcpServer } from './server.ts'
@@ -33,7 +33,7 @@ export interface McpSessions {
 }
 
 interface Session {
-  transport: StreamableHTTPServerTransport
+  transport: WebStandardStreamableHTTPServerTransport
   mcp: FramehubMcpServer
   lastSeen: number
   streams: number
@@ -50,6 +50,56 @@ const SESSION_HEADER = 'mcp-session-id'
 
 function rpcError (reply: FastifyReply, status: number, code: number, message: string, framehubCode: string): FastifyReply {
   return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code, message, data: { code: framehubCode } }, id: null })
+}
+
+/** Request headers the transport does not read, and that a body-less web Request must not carry. */
+const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect'])
+
+/**
+ * The request as the SDK's web-standard transport reads it: method, URL and headers (the body,
+ * already parsed, travels beside it). The SDK's Node transport converts whole requests and
+ * answers through an adapter that writes a JSON answer in pieces; this one hands Fastify a
+ * single buffer (see the MCP benchmark in scripts/bench/mcp.ts).
+ */
+function webRequest (request: FastifyRequest): Request {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined || HOP_HEADERS.has(name)) continue
+    headers.set(name, Array.isArray(value) ? value.join(', ') : value)
+  }
+  return new Request(`http://localhost${request.url}`, { method: request.method, headers })
+}
+
+/** Sends the transport's answer: a JSON body at once, an event stream as it comes. */
+async function sendResponse (reply: FastifyReply, response: Response): Promise<FastifyReply> {
+  const body = response.body
+  if (body != null && (response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    reply.hijack()
+    const res = reply.raw
+    const headers: Record<string, string> = {}
+    response.headers.forEach((value, name) => { headers[name] = value })
+    res.writeHead(response.status, headers)
+    const reader = body.getReader()
+    // The client went away: cancelling the stream lets the transport forget it.
+    const cancel = (): void => { reader.cancel().catch(() => {}) }
+    res.once('close', cancel)
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        res.write(value)
+      }
+    } catch {
+      // Cancelled, or the transport closed the stream: nothing more to send.
+    } finally {
+      res.off('close', cancel)
+      res.end()
+    }
+    return reply
+  }
+  void reply.code(response.status)
+  response.headers.forEach((value, name) => { void reply.header(name, value) })
+  return await reply.send(body == null ? undefined : Buffer.from(await response.arrayBuffer()))
 }
 
 /** Registers `/mcp` on `app` (a scope of the gateway). */
@@ -92,8 +142,8 @@ export async function mcpRoutes (app: FastifyInstance, init: McpHttpInit): Promi
 
   const openSession = async (): Promise<Session> => {
     const mcp = createMcpServer(init.node, { fileOutput: false })
-    const session: Session = { transport: undefined as unknown as StreamableHTTPServerTransport, mcp, lastSeen: Date.now(), streams: 0 }
-    session.transport = new StreamableHTTPServerTransport({
+    const session: Session = { transport: undefined as unknown as WebStandardStreamableHTTPServerTransport, mcp, lastSeen: Date.now(), streams: 0 }
+    session.transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       // One JSON answer per request: tool calls here answer at once, and notifications travel
       // on the session's GET stream.
@@ -149,41 +199,35 @@ export async function mcpRoutes (app: FastifyInstance, init: McpHttpInit): Promi
       opening++
       try {
         const fresh = await openSession()
-        reply.hijack()
-        await fresh.transport.handleRequest(request.raw, reply.raw, message)
+        const response = await fresh.transport.handleRequest(webRequest(request), { parsedBody: message })
         // An initialize the transport refused leaves a session that never got an id.
         if (fresh.transport.sessionId == null || !sessions.has(fresh.transport.sessionId)) await fresh.mcp.close().catch(() => {})
+        return await sendResponse(reply, response)
       } finally {
         opening--
       }
-      return reply
     }
     session = named(request, reply)
     if (session == null) return reply
-    reply.hijack()
-    await session.transport.handleRequest(request.raw, reply.raw, message)
-    return reply
+    return await sendResponse(reply, await session.transport.handleRequest(webRequest(request), { parsedBody: message }))
   })
 
   app.get('/mcp', { onRequest: init.auth, schema: { hide: true } }, async (request, reply) => {
     const session = named(request, reply)
     if (session == null) return reply
-    reply.hijack()
     session.streams++
-    reply.raw.once('close', () => {
+    try {
+      return await sendResponse(reply, await session.transport.handleRequest(webRequest(request)))
+    } finally {
       session.streams--
       session.lastSeen = Date.now()
-    })
-    await session.transport.handleRequest(request.raw, reply.raw)
-    return reply
+    }
   })
 
   app.delete('/mcp', { onRequest: init.auth, schema: { hide: true } }, async (request, reply) => {
     const session = named(request, reply)
     if (session == null) return reply
-    reply.hijack()
-    await session.transport.handleRequest(request.raw, reply.raw)
-    return reply
+    return await sendResponse(reply, await session.transport.handleRequest(webRequest(request)))
   })
 
   return {
