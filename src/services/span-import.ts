@@ -183,8 +183,10 @@ export function createSpanImportService (components: SpanImportComponents): Span
         state = { heads: [...current?.heads ?? []], head: current?.head }
         moved.set(fields.session, state)
       }
-      const gone = new Set(parents.map(String))
-      state.heads = [...state.heads.filter(h => !gone.has(h.toString())), block.cid]
+      // A step has at most one parent here: a session with many open routes is not copied by text per step.
+      const parent0 = parents[0]
+      state.heads = parent0 != null ? state.heads.filter(h => !h.equals(parent0)) : state.heads
+      state.heads.push(block.cid)
       state.head = block.cid
       appended.push({ session: fields.session, cid: block.cid, parents })
       await release(key)
@@ -250,8 +252,11 @@ export function createSpanImportService (components: SpanImportComponents): Span
         set.add(key)
       }
       if (events.listeners > 0) {
+        // Each event gives its session's heads after the write: one text list per session.
+        const headsText = new Map<string, string[]>()
         for (const a of appended) {
-          const heads = (moved.get(a.session) as { heads: CID[] }).heads.map(String)
+          let heads = headsText.get(a.session)
+          if (heads == null) headsText.set(a.session, heads = (moved.get(a.session) as { heads: CID[] }).heads.map(String))
           events.publish('step:append', { session: a.session, cid: a.cid.toString(), parents: a.parents.map(String), heads })
         }
       }
