@@ -83,6 +83,7 @@ const frameInput = z.looseObject({
   links: z.array(z.looseObject({ cid: link })).optional().describe('Links to other frames by CID: [{"cid": {"/": cid}, "rel"?: name}]')
 }).describe('A frame; the full schema is framehub\'s frame.schema.json (unknown fields are refused)')
 
+const stepRecord = z.object({ cid, step: z.record(z.string(), z.unknown()) })
 const change = z.object({ id: z.string(), before: cid.nullable(), after: cid.nullable() })
 const branchInfo = z.object({ name: z.string(), commit: cid, current: z.boolean() })
 
@@ -92,7 +93,8 @@ const tools = {
     description: 'Store a frame (a unit of knowledge) and stage it on a branch (default: the current one). Returns its CID. Writing an id again stages the new version; older versions stay in the history. Use `commit` to record the staged frames.',
     input: z.object({
       frame: frameInput,
-      branch: z.string().min(1).max(256).optional().describe('Branch to stage on (default: the current branch)')
+      branch: z.string().min(1).max(256).optional().describe('Branch to stage on (default: the current branch)'),
+      ifMatch: cid.nullable().optional().describe('Write only if the frame\'s current version is this CID (the one you read); null: only if the id is new. Otherwise ERR_CONFLICT and nothing is written')
     }),
     output: z.object({ id: z.string(), cid, branch: z.string().optional() }),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false }
@@ -121,6 +123,24 @@ const tools = {
       cursor: z.string().max(512).optional().describe('The `cursor` of the previous page')
     }),
     output: z.object({ frames: z.array(frameRecord), cursor: z.string().nullable().describe('Pass it back for the next page; null at the end') }),
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
+  },
+  history: {
+    title: 'History of a frame',
+    description: 'Every version of a frame on a branch (or under a commit), newest first: the commit, its author node, time and message, the frame\'s CID (null where removed), and the trace steps whose outputs name that version (why it was written).',
+    input: z.object({
+      id: z.string().min(1).max(512).describe('Frame id'),
+      ref: ref.optional().describe('A branch (default: the current one), or a commit / HEAD~N to read from'),
+      limit: z.number().int().min(1).max(1000).default(50).describe('At most this many versions')
+    }),
+    output: z.object({
+      id: z.string(),
+      branch: z.string().nullable(),
+      head: cid.nullable(),
+      staged: z.object({ cid: cid.nullable(), steps: z.array(stepRecord) }).nullable().describe('A version staged on the branch, not yet committed'),
+      versions: z.array(z.object({ commit: cid, author: z.string(), time: z.number(), message: z.string(), cid: cid.nullable(), steps: z.array(stepRecord) })),
+      stepsComplete: z.boolean().describe('False when the search for the steps behind the versions stopped at its bound')
+    }),
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
   },
   commit: {
@@ -177,7 +197,7 @@ const tools = {
     title: 'Show a session',
     description: 'The steps of a session in causal order (parents first).',
     input: z.object({ session, limit: z.number().int().min(1).max(10000).default(200) }),
-    output: z.object({ session: z.string(), steps: z.array(z.object({ cid, step: z.record(z.string(), z.unknown()) })), truncated: z.boolean() }),
+    output: z.object({ session: z.string(), steps: z.array(stepRecord), truncated: z.boolean() }),
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
   },
   trace_routes: {
@@ -268,8 +288,8 @@ export function toolError (err: unknown): CallToolResult {
 /** The tools' work, over the node's services. */
 function handlers (node: McpNode, init: McpServerInit): Handlers {
   return {
-    remember: async ({ frame, branch }, signal) => {
-      const r = await node.frames.put(frame, { branch, source: 'mcp', signal })
+    remember: async ({ frame, branch, ifMatch }, signal) => {
+      const r = await node.frames.put(frame, { branch, source: 'mcp', ifMatch: ifMatch == null ? ifMatch : parseCid(ifMatch, 'ifMatch'), signal })
       return { id: r.id, cid: r.cid.toString(), ...(branch != null ? { branch } : {}) }
     },
     recall: async ({ id, ref, byId }, signal) => recordView(await node.frames.get(id, { ref, byId, signal })),
@@ -283,6 +303,19 @@ function handlers (node: McpNode, init: McpServerInit): Handlers {
       }
       const last = frames.at(-1)
       return { frames, cursor: more && last != null ? encodeCursor('f', last.id) : null }
+    },
+    history: async ({ id, ref, limit }, signal) => {
+      const h = await node.frames.history(id, { ref, limit, signal })
+      const steps = (list: ReadonlyArray<{ cid: CID, step: unknown }>): Array<z.infer<typeof stepRecord>> =>
+        list.map(s => ({ cid: s.cid.toString(), step: toJsonView(s.step) as Record<string, unknown> }))
+      return {
+        id: h.id,
+        branch: h.branch,
+        head: h.head?.toString() ?? null,
+        staged: h.staged == null ? null : { cid: h.staged.cid?.toString() ?? null, steps: steps(h.staged.steps) },
+        versions: h.versions.map(v => ({ commit: v.commit.toString(), author: v.author, time: v.time, message: v.message, cid: v.cid?.toString() ?? null, steps: steps(v.steps) })),
+        stepsComplete: h.stepsComplete
+      }
     },
     commit: async ({ message, allowEmpty }, signal) => {
       const r = await node.commits.commit({ message, allowEmpty, signal })
@@ -309,7 +342,7 @@ function handlers (node: McpNode, init: McpServerInit): Handlers {
       return { cid: r.cid.toString(), session: r.session, parents: cids(r.parents), heads: cids(r.heads) }
     },
     trace_show: async ({ session, limit }, signal) => {
-      const steps: Array<{ cid: string, step: Record<string, unknown> }> = []
+      const steps: Array<z.infer<typeof stepRecord>> = []
       let truncated = false
       for await (const r of node.traces.show(session, { signal })) {
         if (steps.length >= limit) { truncated = true; break }

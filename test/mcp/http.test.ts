@@ -85,14 +85,14 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
   test('lists the tools with input and output schemas and the right hints', async () => {
     const { tools } = await client.listTools()
     const byName = new Map(tools.map(t => [t.name, t]))
-    for (const name of ['remember', 'recall', 'search', 'commit', 'diff', 'branch', 'checkout', 'trace_append', 'trace_show', 'trace_routes', 'snapshot_export']) {
+    for (const name of ['remember', 'recall', 'search', 'history', 'commit', 'diff', 'branch', 'checkout', 'trace_append', 'trace_show', 'trace_routes', 'snapshot_export']) {
       const tool = byName.get(name)
       assert.ok(tool != null, `tool ${name} listed`)
       assert.equal(tool.inputSchema.type, 'object')
       assert.equal(tool.outputSchema?.type, 'object', `${name} has an output schema`)
       assert.equal(typeof tool.annotations?.readOnlyHint, 'boolean', `${name} says whether it is read-only`)
     }
-    for (const name of ['recall', 'search', 'diff', 'trace_show', 'trace_routes']) assert.equal(byName.get(name)?.annotations?.readOnlyHint, true, name)
+    for (const name of ['recall', 'search', 'history', 'diff', 'trace_show', 'trace_routes']) assert.equal(byName.get(name)?.annotations?.readOnlyHint, true, name)
     for (const name of ['remember', 'commit', 'branch', 'checkout', 'trace_append']) {
       assert.equal(byName.get(name)?.annotations?.readOnlyHint, false, name)
       assert.equal(byName.get(name)?.annotations?.destructiveHint, false, name)
@@ -185,6 +185,33 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
     assert.deepEqual(co, { branch: 'experiment', commit: c.commit })
     assert.ok(ok(await client.callTool({ name: 'branch', arguments: {} })).branches.find((b: { name: string, current: boolean }) => b.name === 'experiment').current)
     ok(await client.callTool({ name: 'checkout', arguments: { branch: 'main' } }))
+  })
+
+  test('history lists the versions of a frame and the steps that wrote them; ifMatch refuses a stale write', async () => {
+    const v1 = ok(await client.callTool({ name: 'remember', arguments: { frame: frame('hist/x', { title: 'one' }), ifMatch: null } }))
+    const step = ok(await client.callTool({ name: 'trace_append', arguments: { session: 'hist/s', step: { op: 'action', content: 'write x', outputs: [{ '/': v1.cid }] } } }))
+    const c1 = ok(await client.callTool({ name: 'commit', arguments: { message: 'x one' } }))
+    const v2 = ok(await client.callTool({ name: 'remember', arguments: { frame: frame('hist/x', { title: 'two' }), ifMatch: v1.cid } }))
+    // Another writer that read version one loses, and is told.
+    assert.equal(errorCode(await client.callTool({ name: 'remember', arguments: { frame: frame('hist/x', { title: 'three' }), ifMatch: v1.cid } })), 'ERR_CONFLICT')
+    assert.equal(errorCode(await client.callTool({ name: 'remember', arguments: { frame: frame('hist/x'), ifMatch: null } })), 'ERR_CONFLICT')
+    assert.equal(errorCode(await client.callTool({ name: 'remember', arguments: { frame: frame('hist/x'), ifMatch: 'not-a-cid' } })), 'ERR_CID_INVALID')
+    const staged = ok(await client.callTool({ name: 'history', arguments: { id: 'hist/x' } }))
+    assert.equal(staged.staged.cid, v2.cid)
+    const c2 = ok(await client.callTool({ name: 'commit', arguments: { message: 'x two' } }))
+    const h = ok(await client.callTool({ name: 'history', arguments: { id: 'hist/x' } }))
+    assert.equal(h.id, 'hist/x')
+    assert.equal(h.branch, 'main')
+    assert.equal(h.head, c2.commit)
+    assert.equal(h.staged, null)
+    assert.deepEqual(h.versions.map((v: { cid: string }) => v.cid), [v2.cid, v1.cid])
+    assert.deepEqual(h.versions.map((v: { commit: string }) => v.commit), [c2.commit, c1.commit])
+    assert.equal(h.versions[1].message, 'x one')
+    assert.deepEqual(h.versions[1].steps.map((s: { cid: string }) => s.cid), [step.cid])
+    assert.equal(h.versions[1].steps[0].step.op, 'action')
+    const one = ok(await client.callTool({ name: 'history', arguments: { id: 'hist/x', limit: 1 } }))
+    assert.equal(one.versions.length, 1)
+    assert.equal(errorCode(await client.callTool({ name: 'history', arguments: { id: 'no/such/frame' } })), 'ERR_FRAME_NOT_FOUND')
   })
 
   test('trace append, show and routes; snapshot export returns the root CID', async () => {
