@@ -115,7 +115,7 @@ describe('OTLP receiver: the stock OpenTelemetry exporters into a daemon (POST /
 
   it('exporting the same spans again, as JSON or protobuf, writes no new step', async () => {
     const { spans, traceId } = agentTrace(tracer, memory)
-    const json = new JsonExporter({ url: url(), headers: headers() })
+    const json = new JsonExporter({ url: url(), headers: headers(), compression: 'gzip' as never })
     assert.equal((await exportWith(json, spans)).code, 0)
     const session = `otel/${traceId}`
     const first = (await stepsOf(session)).map(s => s.cid)
@@ -223,6 +223,10 @@ describe('OTLP receiver: the stock OpenTelemetry exporters into a daemon (POST /
     const anonymous = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
     assert.equal(anonymous.status, 401)
     assert.equal((await anonymous.json() as { code: string }).code, 'ERR_UNAUTHORIZED')
+    const anonymousProto = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(0) })
+    assert.equal(anonymousProto.status, 401)
+    assert.equal(anonymousProto.headers.get('content-type'), 'application/x-protobuf')
+    assert.deepEqual(decodeRpcStatus(new Uint8Array(await anonymousProto.arrayBuffer())).code, 16, 'UNAUTHENTICATED')
     assert.equal((await api<{ sessions: unknown[] }>('/sessions')).sessions.length, before)
   })
 
