@@ -165,16 +165,16 @@ export interface ConsensusCommit {
   consensus: 1;
   tree: Link;
   /**
-   * The maximal candidates, highest score first (real commits, never consensus commits).
+   * The maximal candidates, highest score first (real commits, never consensus commits); at most 1024.
    *
    * @minItems 2
-   * @maxItems 64
+   * @maxItems 1024
    */
   parents: [Link, Link, ...Link[]];
   forks?: Forks;
 }
 /**
- * A consensus decision record (DAG-JSON view of the stored DAG-CBOR block): the candidates of a shared branch with their scores and the terms behind them, and the head they give. A pure function of the proposals: nodes that replicated the same chains store the same block.
+ * A consensus decision record (DAG-JSON view of the stored DAG-CBOR block): the votes (voting nodes grouped by the head they propose), the candidates with their scores and the terms behind them (one per vote, in the order of `proposals`), and the head they give. A pure function of the proposals: nodes that replicated the same chains store the same block. Its size grows with candidates × distinct proposals; when it would be over the block limit, `terms` are left empty (recompute them from the proposals).
  */
 export interface Decision {
   /**
@@ -183,6 +183,20 @@ export interface Decision {
   rule: 1;
   branch: string;
   head: Link;
+  /**
+   * Voting nodes grouped by the head they propose, heads in CID-byte order.
+   *
+   * @maxItems 4096
+   */
+  proposals: {
+    head: Link;
+    /**
+     * @minItems 1
+     * @maxItems 4096
+     */
+    nodes: [string, ...string[]];
+    weight: number;
+  }[];
   /**
    * Highest score first (then greater height, then smaller CID bytes).
    *
@@ -199,39 +213,23 @@ export interface Decision {
      */
     height: number;
     /**
-     * Sum over voting nodes of weight times conv.
+     * Sum over the proposals of weight times conv.
      */
     score: number;
     /**
-     * One per voting node, in node order.
+     * One per proposal, in its order (empty when left out for size).
      *
      * @maxItems 4096
      */
     terms: {
-      node: string;
-      weight: number;
       /**
-       * Mean of `from`'s values.
+       * Mean over the proposal's real commits of 1 (contained in the candidate) or the similarity of the trees.
        */
       conv: number;
       /**
-       * The real commits of the node's proposal (after flattening): 1 when contained in the candidate, else the similarity of their trees.
-       *
-       * @minItems 1
-       * @maxItems 64
+       * Share of the proposal's real commits the candidate contains.
        */
-      from: [
-        {
-          commit: Link;
-          contained: boolean;
-          value: number;
-        },
-        ...{
-          commit: Link;
-          contained: boolean;
-          value: number;
-        }[]
-      ];
+      contained: number;
     }[];
   }[];
 }

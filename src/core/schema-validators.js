@@ -2158,7 +2158,7 @@ return errors === 0;
 }
 
 export const validateConsensusCommitJson = validate14;
-const schema30 = {"$id":"consensus-commit.schema.json","$schema":"http://json-schema.org/draft-07/schema#","title":"ConsensusCommit","description":"The deterministic merge of a shared branch's maximal candidates (DAG-JSON view of the stored DAG-CBOR block). It holds no author, time, message or signature: any node recomputes it from its parents (their three-way merges folded in this order, the earlier parent winning a conflict) and gets the same CID.","type":"object","required":["consensus","tree","parents"],"additionalProperties":false,"properties":{"consensus":{"description":"Version of the consensus rule that built it.","const":1},"tree":{"$ref":"link.schema.json#"},"parents":{"description":"The maximal candidates, highest score first (real commits, never consensus commits).","type":"array","minItems":2,"maxItems":64,"items":{"$ref":"link.schema.json#"}},"forks":{"$ref":"commit.schema.json#/properties/forks"}}};
+const schema30 = {"$id":"consensus-commit.schema.json","$schema":"http://json-schema.org/draft-07/schema#","title":"ConsensusCommit","description":"The deterministic merge of a shared branch's maximal candidates (DAG-JSON view of the stored DAG-CBOR block). It holds no author, time, message or signature: any node recomputes it from its parents (their three-way merges folded in this order, the earlier parent winning a conflict) and gets the same CID.","type":"object","required":["consensus","tree","parents"],"additionalProperties":false,"properties":{"consensus":{"description":"Version of the consensus rule that built it.","const":1},"tree":{"$ref":"link.schema.json#"},"parents":{"description":"The maximal candidates, highest score first (real commits, never consensus commits); at most 1024.","type":"array","minItems":2,"maxItems":1024,"items":{"$ref":"link.schema.json#"}},"forks":{"$ref":"commit.schema.json#/properties/forks"}}};
 const schema33 = {"description":"Frames a merge found changed two ways: the tree keeps ours, theirs lives on under a fork ref. null = removed on that side.","type":"array","items":{"type":"object","required":["id","ours","theirs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1,"maxLength":512},"ours":{"oneOf":[{"$ref":"link.schema.json#"},{"type":"null"}]},"theirs":{"oneOf":[{"$ref":"link.schema.json#"},{"type":"null"}]}}}};
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -2665,8 +2665,8 @@ let data3 = data.parents;
 const _errs9 = errors;
 if(errors === _errs9){
 if(Array.isArray(data3)){
-if(data3.length > 64){
-validate14.errors = [{instancePath:instancePath+"/parents",schemaPath:"#/properties/parents/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+if(data3.length > 1024){
+validate14.errors = [{instancePath:instancePath+"/parents",schemaPath:"#/properties/parents/maxItems",keyword:"maxItems",params:{limit: 1024},message:"must NOT have more than 1024 items"}];
 return false;
 }
 else {
@@ -2782,7 +2782,7 @@ return errors === 0;
 }
 
 export const validateDecisionJson = validate17;
-const schema36 = {"$id":"decision.schema.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Decision","description":"A consensus decision record (DAG-JSON view of the stored DAG-CBOR block): the candidates of a shared branch with their scores and the terms behind them, and the head they give. A pure function of the proposals: nodes that replicated the same chains store the same block.","type":"object","required":["rule","branch","head","candidates"],"additionalProperties":false,"properties":{"rule":{"description":"Version of the consensus rule.","const":1},"branch":{"type":"string","minLength":1,"maxLength":255},"head":{"$ref":"link.schema.json#"},"candidates":{"description":"Highest score first (then greater height, then smaller CID bytes).","type":"array","maxItems":4096,"items":{"type":"object","required":["commit","node","height","score","terms"],"additionalProperties":false,"properties":{"commit":{"$ref":"link.schema.json#"},"node":{"description":"Author of the candidate commit.","type":"string","minLength":1,"maxLength":128},"height":{"description":"Longest path from the commit to a root commit, plus one.","type":"integer","minimum":1},"score":{"description":"Sum over voting nodes of weight times conv.","type":"number","minimum":0},"terms":{"description":"One per voting node, in node order.","type":"array","maxItems":4096,"items":{"type":"object","required":["node","weight","conv","from"],"additionalProperties":false,"properties":{"node":{"type":"string","minLength":1,"maxLength":128},"weight":{"type":"number","minimum":0},"conv":{"description":"Mean of `from`'s values.","type":"number","minimum":0,"maximum":1},"from":{"description":"The real commits of the node's proposal (after flattening): 1 when contained in the candidate, else the similarity of their trees.","type":"array","minItems":1,"maxItems":64,"items":{"type":"object","required":["commit","contained","value"],"additionalProperties":false,"properties":{"commit":{"$ref":"link.schema.json#"},"contained":{"type":"boolean"},"value":{"type":"number","minimum":0,"maximum":1}}}}}}}}}}}};
+const schema36 = {"$id":"decision.schema.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Decision","description":"A consensus decision record (DAG-JSON view of the stored DAG-CBOR block): the votes (voting nodes grouped by the head they propose), the candidates with their scores and the terms behind them (one per vote, in the order of `proposals`), and the head they give. A pure function of the proposals: nodes that replicated the same chains store the same block. Its size grows with candidates × distinct proposals; when it would be over the block limit, `terms` are left empty (recompute them from the proposals).","type":"object","required":["rule","branch","head","proposals","candidates"],"additionalProperties":false,"properties":{"rule":{"description":"Version of the consensus rule.","const":1},"branch":{"type":"string","minLength":1,"maxLength":255},"head":{"$ref":"link.schema.json#"},"proposals":{"description":"Voting nodes grouped by the head they propose, heads in CID-byte order.","type":"array","maxItems":4096,"items":{"type":"object","required":["head","nodes","weight"],"additionalProperties":false,"properties":{"head":{"$ref":"link.schema.json#"},"nodes":{"type":"array","minItems":1,"maxItems":4096,"items":{"type":"string","minLength":1,"maxLength":128}},"weight":{"type":"number","minimum":0}}}},"candidates":{"description":"Highest score first (then greater height, then smaller CID bytes).","type":"array","maxItems":4096,"items":{"type":"object","required":["commit","node","height","score","terms"],"additionalProperties":false,"properties":{"commit":{"$ref":"link.schema.json#"},"node":{"description":"Author of the candidate commit.","type":"string","minLength":1,"maxLength":128},"height":{"description":"Longest path from the commit to a root commit, plus one.","type":"integer","minimum":1},"score":{"description":"Sum over the proposals of weight times conv.","type":"number","minimum":0},"terms":{"description":"One per proposal, in its order (empty when left out for size).","type":"array","maxItems":4096,"items":{"type":"object","required":["conv","contained"],"additionalProperties":false,"properties":{"conv":{"description":"Mean over the proposal's real commits of 1 (contained in the candidate) or the similarity of the trees.","type":"number","minimum":0,"maximum":1},"contained":{"description":"Share of the proposal's real commits the candidate contains.","type":"number","minimum":0,"maximum":1}}}}}}}}};
 
 function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="decision.schema.json" */;
@@ -2791,14 +2791,14 @@ let errors = 0;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((((data.rule === undefined) && (missing0 = "rule")) || ((data.branch === undefined) && (missing0 = "branch"))) || ((data.head === undefined) && (missing0 = "head"))) || ((data.candidates === undefined) && (missing0 = "candidates"))){
+if((((((data.rule === undefined) && (missing0 = "rule")) || ((data.branch === undefined) && (missing0 = "branch"))) || ((data.head === undefined) && (missing0 = "head"))) || ((data.proposals === undefined) && (missing0 = "proposals"))) || ((data.candidates === undefined) && (missing0 = "candidates"))){
 validate17.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "rule") || (key0 === "branch")) || (key0 === "head")) || (key0 === "candidates"))){
+if(!(((((key0 === "rule") || (key0 === "branch")) || (key0 === "head")) || (key0 === "proposals")) || (key0 === "candidates"))){
 validate17.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -2909,13 +2909,13 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.candidates !== undefined){
-let data4 = data.candidates;
+if(data.proposals !== undefined){
+let data4 = data.proposals;
 const _errs11 = errors;
 if(errors === _errs11){
 if(Array.isArray(data4)){
 if(data4.length > 4096){
-validate17.errors = [{instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/maxItems",keyword:"maxItems",params:{limit: 4096},message:"must NOT have more than 4096 items"}];
+validate17.errors = [{instancePath:instancePath+"/proposals",schemaPath:"#/properties/proposals/maxItems",keyword:"maxItems",params:{limit: 4096},message:"must NOT have more than 4096 items"}];
 return false;
 }
 else {
@@ -2927,36 +2927,36 @@ const _errs13 = errors;
 if(errors === _errs13){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing2;
-if((((((data5.commit === undefined) && (missing2 = "commit")) || ((data5.node === undefined) && (missing2 = "node"))) || ((data5.height === undefined) && (missing2 = "height"))) || ((data5.score === undefined) && (missing2 = "score"))) || ((data5.terms === undefined) && (missing2 = "terms"))){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0,schemaPath:"#/properties/candidates/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+if((((data5.head === undefined) && (missing2 = "head")) || ((data5.nodes === undefined) && (missing2 = "nodes"))) || ((data5.weight === undefined) && (missing2 = "weight"))){
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0,schemaPath:"#/properties/proposals/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs15 = errors;
 for(const key2 in data5){
-if(!(((((key2 === "commit") || (key2 === "node")) || (key2 === "height")) || (key2 === "score")) || (key2 === "terms"))){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0,schemaPath:"#/properties/candidates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+if(!(((key2 === "head") || (key2 === "nodes")) || (key2 === "weight"))){
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0,schemaPath:"#/properties/proposals/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs15 === errors){
-if(data5.commit !== undefined){
-let data6 = data5.commit;
+if(data5.head !== undefined){
+let data6 = data5.head;
 const _errs16 = errors;
 const _errs17 = errors;
 if(errors === _errs17){
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 let missing3;
 if((data6["/"] === undefined) && (missing3 = "/")){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/head",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
 const _errs19 = errors;
 for(const key3 in data6){
 if(!(key3 === "/")){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/head",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2969,24 +2969,24 @@ if(errors === _errs20){
 if(errors === _errs20){
 if(typeof data7 === "string"){
 if(func2(data7) > 256){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/head/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
 if(func2(data7) < 8){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/head/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
 return false;
 }
 else {
 if(!(formats0.validate(data7))){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/head/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/head/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2996,7 +2996,7 @@ return false;
 }
 }
 else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/commit",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/head",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -3006,24 +3006,54 @@ else {
 var valid4 = true;
 }
 if(valid4){
-if(data5.node !== undefined){
-let data8 = data5.node;
+if(data5.nodes !== undefined){
+let data8 = data5.nodes;
 const _errs22 = errors;
 if(errors === _errs22){
-if(typeof data8 === "string"){
-if(func2(data8) > 128){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/node",schemaPath:"#/properties/candidates/items/properties/node/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(Array.isArray(data8)){
+if(data8.length > 4096){
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/nodes",schemaPath:"#/properties/proposals/items/properties/nodes/maxItems",keyword:"maxItems",params:{limit: 4096},message:"must NOT have more than 4096 items"}];
 return false;
 }
 else {
-if(func2(data8) < 1){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/node",schemaPath:"#/properties/candidates/items/properties/node/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(data8.length < 1){
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/nodes",schemaPath:"#/properties/proposals/items/properties/nodes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid7 = true;
+const len1 = data8.length;
+for(let i1=0; i1<len1; i1++){
+let data9 = data8[i1];
+const _errs24 = errors;
+if(errors === _errs24){
+if(typeof data9 === "string"){
+if(func2(data9) > 128){
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/nodes/" + i1,schemaPath:"#/properties/proposals/items/properties/nodes/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func2(data9) < 1){
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/nodes/" + i1,schemaPath:"#/properties/proposals/items/properties/nodes/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/node",schemaPath:"#/properties/candidates/items/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/nodes/" + i1,schemaPath:"#/properties/proposals/items/properties/nodes/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid7 = _errs24 === errors;
+if(!valid7){
+break;
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/nodes",schemaPath:"#/properties/proposals/items/properties/nodes/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3033,39 +3063,18 @@ else {
 var valid4 = true;
 }
 if(valid4){
-if(data5.height !== undefined){
-let data9 = data5.height;
-const _errs24 = errors;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/height",schemaPath:"#/properties/candidates/items/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs24){
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 < 1 || isNaN(data9)){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/height",schemaPath:"#/properties/candidates/items/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-var valid4 = _errs24 === errors;
-}
-else {
-var valid4 = true;
-}
-if(valid4){
-if(data5.score !== undefined){
-let data10 = data5.score;
+if(data5.weight !== undefined){
+let data10 = data5.weight;
 const _errs26 = errors;
 if(errors === _errs26){
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/score",schemaPath:"#/properties/candidates/items/properties/score/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/weight",schemaPath:"#/properties/proposals/items/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/score",schemaPath:"#/properties/candidates/items/properties/score/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0+"/weight",schemaPath:"#/properties/proposals/items/properties/weight/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 }
@@ -3074,319 +3083,13 @@ var valid4 = _errs26 === errors;
 else {
 var valid4 = true;
 }
-if(valid4){
-if(data5.terms !== undefined){
-let data11 = data5.terms;
-const _errs28 = errors;
-if(errors === _errs28){
-if(Array.isArray(data11)){
-if(data11.length > 4096){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms",schemaPath:"#/properties/candidates/items/properties/terms/maxItems",keyword:"maxItems",params:{limit: 4096},message:"must NOT have more than 4096 items"}];
-return false;
-}
-else {
-var valid7 = true;
-const len1 = data11.length;
-for(let i1=0; i1<len1; i1++){
-let data12 = data11[i1];
-const _errs30 = errors;
-if(errors === _errs30){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-let missing4;
-if(((((data12.node === undefined) && (missing4 = "node")) || ((data12.weight === undefined) && (missing4 = "weight"))) || ((data12.conv === undefined) && (missing4 = "conv"))) || ((data12.from === undefined) && (missing4 = "from"))){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1,schemaPath:"#/properties/candidates/items/properties/terms/items/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
-return false;
-}
-else {
-const _errs32 = errors;
-for(const key4 in data12){
-if(!((((key4 === "node") || (key4 === "weight")) || (key4 === "conv")) || (key4 === "from"))){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1,schemaPath:"#/properties/candidates/items/properties/terms/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs32 === errors){
-if(data12.node !== undefined){
-let data13 = data12.node;
-const _errs33 = errors;
-if(errors === _errs33){
-if(typeof data13 === "string"){
-if(func2(data13) > 128){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/node",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/node/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func2(data13) < 1){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/node",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/node/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/node",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid8 = _errs33 === errors;
-}
-else {
-var valid8 = true;
-}
-if(valid8){
-if(data12.weight !== undefined){
-let data14 = data12.weight;
-const _errs35 = errors;
-if(errors === _errs35){
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 < 0 || isNaN(data14)){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/weight",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/weight",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/weight/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid8 = _errs35 === errors;
-}
-else {
-var valid8 = true;
-}
-if(valid8){
-if(data12.conv !== undefined){
-let data15 = data12.conv;
-const _errs37 = errors;
-if(errors === _errs37){
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 1 || isNaN(data15)){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/conv",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/conv/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
-return false;
-}
-else {
-if(data15 < 0 || isNaN(data15)){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/conv",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/conv/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/conv",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/conv/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid8 = _errs37 === errors;
-}
-else {
-var valid8 = true;
-}
-if(valid8){
-if(data12.from !== undefined){
-let data16 = data12.from;
-const _errs39 = errors;
-if(errors === _errs39){
-if(Array.isArray(data16)){
-if(data16.length > 64){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
-return false;
-}
-else {
-if(data16.length < 1){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
-return false;
-}
-else {
-var valid9 = true;
-const len2 = data16.length;
-for(let i2=0; i2<len2; i2++){
-let data17 = data16[i2];
-const _errs41 = errors;
-if(errors === _errs41){
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-let missing5;
-if((((data17.commit === undefined) && (missing5 = "commit")) || ((data17.contained === undefined) && (missing5 = "contained"))) || ((data17.value === undefined) && (missing5 = "value"))){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2,schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
-return false;
-}
-else {
-const _errs43 = errors;
-for(const key5 in data17){
-if(!(((key5 === "commit") || (key5 === "contained")) || (key5 === "value"))){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2,schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs43 === errors){
-if(data17.commit !== undefined){
-let data18 = data17.commit;
-const _errs44 = errors;
-const _errs45 = errors;
-if(errors === _errs45){
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-let missing6;
-if((data18["/"] === undefined) && (missing6 = "/")){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
-return false;
-}
-else {
-const _errs47 = errors;
-for(const key6 in data18){
-if(!(key6 === "/")){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs47 === errors){
-if(data18["/"] !== undefined){
-let data19 = data18["/"];
-const _errs48 = errors;
-if(errors === _errs48){
-if(errors === _errs48){
-if(typeof data19 === "string"){
-if(func2(data19) > 256){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
-return false;
-}
-else {
-if(func2(data19) < 8){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
-return false;
-}
-else {
-if(!(formats0.validate(data19))){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
 }
 }
 }
 }
 }
 else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/commit",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid10 = _errs44 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data17.contained !== undefined){
-const _errs50 = errors;
-if(typeof data17.contained !== "boolean"){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/contained",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/properties/contained/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid10 = _errs50 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data17.value !== undefined){
-let data21 = data17.value;
-const _errs52 = errors;
-if(errors === _errs52){
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 1 || isNaN(data21)){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/value",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/properties/value/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
-return false;
-}
-else {
-if(data21 < 0 || isNaN(data21)){
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/value",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/properties/value/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2+"/value",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid10 = _errs52 === errors;
-}
-else {
-var valid10 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from/" + i2,schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid9 = _errs41 === errors;
-if(!valid9){
-break;
-}
-}
-}
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1+"/from",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/from/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid8 = _errs39 === errors;
-}
-else {
-var valid8 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms/" + i1,schemaPath:"#/properties/candidates/items/properties/terms/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid7 = _errs30 === errors;
-if(!valid7){
-break;
-}
-}
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0+"/terms",schemaPath:"#/properties/candidates/items/properties/terms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid4 = _errs28 === errors;
-}
-else {
-var valid4 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate17.errors = [{instancePath:instancePath+"/candidates/" + i0,schemaPath:"#/properties/candidates/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate17.errors = [{instancePath:instancePath+"/proposals/" + i0,schemaPath:"#/properties/proposals/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -3398,7 +3101,7 @@ break;
 }
 }
 else {
-validate17.errors = [{instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate17.errors = [{instancePath:instancePath+"/proposals",schemaPath:"#/properties/proposals/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3406,6 +3109,314 @@ var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.candidates !== undefined){
+let data11 = data.candidates;
+const _errs28 = errors;
+if(errors === _errs28){
+if(Array.isArray(data11)){
+if(data11.length > 4096){
+validate17.errors = [{instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/maxItems",keyword:"maxItems",params:{limit: 4096},message:"must NOT have more than 4096 items"}];
+return false;
+}
+else {
+var valid8 = true;
+const len2 = data11.length;
+for(let i2=0; i2<len2; i2++){
+let data12 = data11[i2];
+const _errs30 = errors;
+if(errors === _errs30){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+let missing4;
+if((((((data12.commit === undefined) && (missing4 = "commit")) || ((data12.node === undefined) && (missing4 = "node"))) || ((data12.height === undefined) && (missing4 = "height"))) || ((data12.score === undefined) && (missing4 = "score"))) || ((data12.terms === undefined) && (missing4 = "terms"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2,schemaPath:"#/properties/candidates/items/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+return false;
+}
+else {
+const _errs32 = errors;
+for(const key4 in data12){
+if(!(((((key4 === "commit") || (key4 === "node")) || (key4 === "height")) || (key4 === "score")) || (key4 === "terms"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2,schemaPath:"#/properties/candidates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs32 === errors){
+if(data12.commit !== undefined){
+let data13 = data12.commit;
+const _errs33 = errors;
+const _errs34 = errors;
+if(errors === _errs34){
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+let missing5;
+if((data13["/"] === undefined) && (missing5 = "/")){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/commit",schemaPath:"link.schema.json#/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
+return false;
+}
+else {
+const _errs36 = errors;
+for(const key5 in data13){
+if(!(key5 === "/")){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/commit",schemaPath:"link.schema.json#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs36 === errors){
+if(data13["/"] !== undefined){
+let data14 = data13["/"];
+const _errs37 = errors;
+if(errors === _errs37){
+if(errors === _errs37){
+if(typeof data14 === "string"){
+if(func2(data14) > 256){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func2(data14) < 8){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!(formats0.validate(data14))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/format",keyword:"format",params:{format: "cid"},message:"must match format \""+"cid"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/commit/~1",schemaPath:"link.schema.json#/properties/~1/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/commit",schemaPath:"link.schema.json#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid9 = _errs33 === errors;
+}
+else {
+var valid9 = true;
+}
+if(valid9){
+if(data12.node !== undefined){
+let data15 = data12.node;
+const _errs39 = errors;
+if(errors === _errs39){
+if(typeof data15 === "string"){
+if(func2(data15) > 128){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/node",schemaPath:"#/properties/candidates/items/properties/node/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func2(data15) < 1){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/node",schemaPath:"#/properties/candidates/items/properties/node/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/node",schemaPath:"#/properties/candidates/items/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid9 = _errs39 === errors;
+}
+else {
+var valid9 = true;
+}
+if(valid9){
+if(data12.height !== undefined){
+let data16 = data12.height;
+const _errs41 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/height",schemaPath:"#/properties/candidates/items/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs41){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 1 || isNaN(data16)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/height",schemaPath:"#/properties/candidates/items/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid9 = _errs41 === errors;
+}
+else {
+var valid9 = true;
+}
+if(valid9){
+if(data12.score !== undefined){
+let data17 = data12.score;
+const _errs43 = errors;
+if(errors === _errs43){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 0 || isNaN(data17)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/score",schemaPath:"#/properties/candidates/items/properties/score/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/score",schemaPath:"#/properties/candidates/items/properties/score/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid9 = _errs43 === errors;
+}
+else {
+var valid9 = true;
+}
+if(valid9){
+if(data12.terms !== undefined){
+let data18 = data12.terms;
+const _errs45 = errors;
+if(errors === _errs45){
+if(Array.isArray(data18)){
+if(data18.length > 4096){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms",schemaPath:"#/properties/candidates/items/properties/terms/maxItems",keyword:"maxItems",params:{limit: 4096},message:"must NOT have more than 4096 items"}];
+return false;
+}
+else {
+var valid12 = true;
+const len3 = data18.length;
+for(let i3=0; i3<len3; i3++){
+let data19 = data18[i3];
+const _errs47 = errors;
+if(errors === _errs47){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+let missing6;
+if(((data19.conv === undefined) && (missing6 = "conv")) || ((data19.contained === undefined) && (missing6 = "contained"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms/" + i3,schemaPath:"#/properties/candidates/items/properties/terms/items/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
+return false;
+}
+else {
+const _errs49 = errors;
+for(const key6 in data19){
+if(!((key6 === "conv") || (key6 === "contained"))){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms/" + i3,schemaPath:"#/properties/candidates/items/properties/terms/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs49 === errors){
+if(data19.conv !== undefined){
+let data20 = data19.conv;
+const _errs50 = errors;
+if(errors === _errs50){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 1 || isNaN(data20)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms/" + i3+"/conv",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/conv/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
+return false;
+}
+else {
+if(data20 < 0 || isNaN(data20)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms/" + i3+"/conv",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/conv/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms/" + i3+"/conv",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/conv/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid13 = _errs50 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data19.contained !== undefined){
+let data21 = data19.contained;
+const _errs52 = errors;
+if(errors === _errs52){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 1 || isNaN(data21)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms/" + i3+"/contained",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/contained/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
+return false;
+}
+else {
+if(data21 < 0 || isNaN(data21)){
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms/" + i3+"/contained",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/contained/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms/" + i3+"/contained",schemaPath:"#/properties/candidates/items/properties/terms/items/properties/contained/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid13 = _errs52 === errors;
+}
+else {
+var valid13 = true;
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms/" + i3,schemaPath:"#/properties/candidates/items/properties/terms/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid12 = _errs47 === errors;
+if(!valid12){
+break;
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2+"/terms",schemaPath:"#/properties/candidates/items/properties/terms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid9 = _errs45 === errors;
+}
+else {
+var valid9 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates/" + i2,schemaPath:"#/properties/candidates/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid8 = _errs30 === errors;
+if(!valid8){
+break;
+}
+}
+}
+}
+else {
+validate17.errors = [{instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }

@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { CommitGraph, decide, TreeSizes } from '../core/consensus/index.ts'
-import type { Decision, Proposal, ScoredCandidate } from '../core/consensus/index.ts'
+import type { Decision, Proposal, ProposalGroup, ScoredCandidate } from '../core/consensus/index.ts'
 import type { ForkRecord } from '../core/commit.ts'
 import { RefNotFoundError, UsageError } from '../core/errors.ts'
 import { checkBranchName } from '../core/ref-spec.ts'
@@ -25,6 +25,8 @@ export interface ConsensusView {
   head: CID
   /** The decision record's CID (a DAG-CBOR block any node or IPFS client can fetch and recompute). */
   decision: CID
+  /** The votes: voting nodes grouped by the head they propose (terms refer to these by index). */
+  votes: ProposalGroup[]
   /** Highest score first, each with the terms behind its score. */
   candidates: ScoredCandidate[]
   /** Frame versions the head keeps as forks. */
@@ -55,7 +57,10 @@ export interface ConsensusDocument {
   branch: string
   head: string
   decision: string
-  candidates: Array<{ commit: string, node: string, height: number, score: number, terms: Array<{ node: string, weight: number, conv: number, from: Array<{ commit: string, contained: boolean, value: number }> }> }>
+  /** Voting nodes grouped by the head they propose (after flattening: its real commits), with their weight together. */
+  votes: Array<{ head: string, nodes: string[], weight: number, commits: string[] }>
+  /** Per vote (same order as `votes`): conv = mean over its real commits of 1 (contained) or tree similarity; contained = share contained. score = Σ weight · conv. */
+  candidates: Array<{ commit: string, node: string, height: number, score: number, terms: Array<{ vote: string, weight: number, conv: number, contained: number }> }>
   forks: Array<{ id: string, ours: string | null, theirs: string | null }>
   maximal: string[]
   proposals: Array<{ node: string, head: string, weight: number }>
@@ -127,12 +132,16 @@ export function consensusDocument (v: ConsensusView): ConsensusDocument {
     branch: v.branch,
     head: v.head.toString(),
     decision: v.decision.toString(),
+    votes: v.votes.map(g => ({ head: g.head.toString(), nodes: g.nodes, weight: g.weight, commits: g.commits.map(String) })),
     candidates: v.candidates.map(c => ({
       commit: c.commit.toString(),
       node: c.node,
       height: c.height,
       score: c.score,
-      terms: c.terms.map(t => ({ node: t.node, weight: t.weight, conv: t.conv, from: t.from.map(f => ({ commit: f.commit.toString(), contained: f.contained, value: f.value })) }))
+      terms: c.terms.map(t => {
+        const g = v.votes[t.proposal] as ProposalGroup
+        return { vote: g.head.toString(), weight: g.weight, conv: t.conv, contained: t.contained }
+      })
     })),
     forks: v.forks.map(f => ({ id: f.id, ours: cidOrNull(f.ours), theirs: cidOrNull(f.theirs) })),
     maximal: v.maximal.map(String),
@@ -211,6 +220,7 @@ export function createConsensusService (components: ServiceComponents, services:
       branch,
       head: d.head,
       decision: d.record.cid,
+      votes: d.proposals,
       candidates: d.candidates,
       forks: d.forks,
       maximal: d.maximal,

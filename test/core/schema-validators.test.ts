@@ -53,13 +53,8 @@ const bases = {
     rule: 1,
     branch: 'shared/main',
     head: link,
-    candidates: [{
-      commit: link,
-      node: 'peer',
-      height: 3,
-      score: 1.5,
-      terms: [{ node: 'peer', weight: 1, conv: 0.5, from: [{ commit: link, contained: false, value: 0.5 }] }]
-    }]
+    proposals: [{ head: link, nodes: ['peer'], weight: 1 }],
+    candidates: [{ commit: link, node: 'peer', height: 3, score: 1.5, terms: [{ conv: 0.5, contained: 0.5 }] }]
   },
   validateSessionName: 'goal/one'
 } as const
@@ -89,7 +84,7 @@ const refused = {
   ],
   validateConsensusCommitJson: [
     { ...bases.validateConsensusCommitJson, consensus: 2 }, { ...bases.validateConsensusCommitJson, parents: [link] },
-    { ...bases.validateConsensusCommitJson, parents: Array(65).fill(link) }, { ...bases.validateConsensusCommitJson, author: 'peer' },
+    { ...bases.validateConsensusCommitJson, parents: Array(1025).fill(link) }, { ...bases.validateConsensusCommitJson, author: 'peer' },
     { ...bases.validateConsensusCommitJson, tree: badLink }, { ...bases.validateConsensusCommitJson, forks: [{ id: 'a', ours: 1, theirs: null }] },
     { tree: link, parents: [link, link] }
   ],
@@ -98,7 +93,8 @@ const refused = {
     { ...bases.validateDecisionJson, x: 1 }, { ...bases.validateDecisionJson, head: badLink },
     { ...bases.validateDecisionJson, candidates: [{ ...bases.validateDecisionJson.candidates[0], score: -1 }] },
     { ...bases.validateDecisionJson, candidates: [{ ...bases.validateDecisionJson.candidates[0], height: 1.5 }] },
-    { ...bases.validateDecisionJson, candidates: [{ ...bases.validateDecisionJson.candidates[0], terms: [{ node: 'p', weight: 1, conv: 2, from: [{ commit: link, contained: true, value: 1 }] }] }] }
+    { ...bases.validateDecisionJson, candidates: [{ ...bases.validateDecisionJson.candidates[0], terms: [{ conv: 2, contained: 1 }] }] },
+    { ...bases.validateDecisionJson, proposals: [{ head: link, nodes: [], weight: 1 }] }
   ],
   validateSessionName: ['', 'a b', 'x'.repeat(257), 7]
 }
@@ -142,7 +138,7 @@ const values = fc.oneof(
 const keys = fc.constantFrom('id', 'kind', 'title', 'body', 'tags', 'links', 'attachments', 'cid', 'rel', 'name', 'size', 'type',
   'op', 'content', 'inputs', 'outputs', 'session', 'parents', 'node', 'time', 'sig', 'tree', 'author', 'message', 'sessions',
   'forks', 'ours', 'theirs', '/', 'bytes', 'extra', '0', '1', 'consensus', 'rule', 'branch', 'head', 'candidates', 'commit', 'height',
-  'score', 'terms', 'weight', 'conv', 'from', 'contained', 'value')
+  'score', 'terms', 'weight', 'conv', 'proposals', 'nodes', 'contained')
 
 describe('generated schema validators (src/core/schema-validators.js)', () => {
   const ajv = reference()

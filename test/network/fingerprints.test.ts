@@ -55,7 +55,7 @@ describe('fingerprints', { timeout: 180_000 }, () => {
     const decided = await b.consensus.show('shared/fp')
     assert.equal(decided.head, good.toString())
     assert.equal(decided.proposals.find(p => p.node === a.peerId)?.weight, 0)
-    assert.ok(decided.candidates.every(c => c.terms.every(t => t.node !== a.peerId)))
+    assert.ok(decided.votes.every(v => !v.nodes.includes(a.peerId)))
 
     // A good head again: weight 1, and b follows it.
     await a.frames.put({ id: 'fp/two', kind: 'fact' })

@@ -18,8 +18,9 @@ function describe (d: ConsensusDocument): string {
     const mark = d.maximal.includes(c.commit) ? '*' : ' '
     lines.push(` ${mark} ${shortCid(c.commit)}  score ${c.score.toFixed(3)}  height ${c.height}  by ${c.node}`)
     for (const t of c.terms) {
-      const parts = t.from.map(f => f.contained ? `${shortCid(f.commit)} contained` : `${shortCid(f.commit)} similarity ${f.value.toFixed(3)}`).join(', ')
-      lines.push(`      ${t.node}  weight ${t.weight}  conv ${t.conv.toFixed(3)}  (${parts})`)
+      const vote = d.votes.find(v => v.head === t.vote)
+      const who = vote == null ? '' : vote.nodes.length === 1 ? (vote.nodes[0] as string) : `${vote.nodes.length} nodes`
+      lines.push(`      ${who} proposing ${shortCid(t.vote)}  weight ${t.weight}  conv ${t.conv.toFixed(3)}  ${t.contained === 1 ? 'contained' : t.contained === 0 ? 'similar' : `${(t.contained * 100).toFixed(0)}% contained`}`)
     }
   }
   if (d.forks.length > 0) {

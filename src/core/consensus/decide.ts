@@ -18,21 +18,27 @@ export interface Proposal {
   weight?: number
 }
 
-/** One value behind a term: a real commit of the voter's proposal and how it relates to the candidate. */
-export interface TermPart {
-  commit: CID
-  /** The voter's commit is the candidate or one of its ancestors (value 1). */
-  contained: boolean
-  /** 1 when contained, else the similarity of the two trees. */
-  value: number
+/** The voters that propose one head (after flattening, its real commits), and their weight together. */
+export interface ProposalGroup {
+  head: CID
+  /** The voting nodes that propose it, in peer-id order. */
+  nodes: string[]
+  /** Sum of their weights. */
+  weight: number
+  /** Its real commits (flattened), by CID bytes. */
+  commits: CID[]
 }
 
-/** What one voting node gives a candidate: weight · conv, conv the mean of `from`. */
+/**
+ * What the voters of one proposal give a candidate: weight · conv, conv the mean over the
+ * proposal's real commits of 1 (contained in the candidate) or the similarity of the trees.
+ */
 export interface Term {
-  node: string
-  weight: number
+  /** Index of the proposal in `Decision.proposals`. */
+  proposal: number
   conv: number
-  from: TermPart[]
+  /** Share of the proposal's real commits that the candidate contains (1: it contains the proposal). */
+  contained: number
 }
 
 export interface ScoredCandidate {
@@ -41,21 +47,30 @@ export interface ScoredCandidate {
   node: string
   height: number
   score: number
+  /** One per proposal, in the order of `proposals`. */
   terms: Term[]
 }
 
-/** The decision record: what the rule saw and what it chose, as stored (a DAG-CBOR block). */
+/**
+ * The decision record: what the rule saw and what it chose, as stored (a DAG-CBOR block). Its
+ * size grows with candidates × distinct proposals (not with voters³): voters of the same head are
+ * one proposal. When it would still be over the block limit, the terms are left out of the block
+ * (`terms: []`): anyone can recompute them from the proposals.
+ */
 export interface DecisionRecord {
   rule: number
   branch: string
   head: CID
-  candidates: ScoredCandidate[]
+  proposals: Array<{ head: CID, nodes: string[], weight: number }>
+  candidates: Array<Omit<ScoredCandidate, 'terms'> & { terms: Array<Omit<Term, 'proposal'>> }>
 }
 
 export interface Decision {
   branch: string
   /** The canonical head: the one maximal candidate, or the consensus commit of several. */
   head: CID
+  /** The proposals, grouped by head, in CID-byte order of their heads. */
+  proposals: ProposalGroup[]
   /** Candidates, highest score first. */
   candidates: ScoredCandidate[]
   /** The candidates no other candidate contains, highest score first. */
@@ -77,6 +92,39 @@ export interface DecideCache {
 export interface DecideOptions {
   signal?: AbortSignal
   cache?: DecideCache
+}
+
+/** The record's block; without the terms when they would take it over the block limit. */
+function decisionRecord (branch: string, head: CID, proposals: ProposalGroup[], scored: ScoredCandidate[]): Block & { value: DecisionRecord } {
+  const make = (withTerms: boolean): DecisionRecord => ({
+    rule: CONSENSUS_RULE,
+    branch,
+    head,
+    proposals: proposals.map(g => ({ head: g.head, nodes: g.nodes, weight: g.weight })),
+    candidates: scored.map(c => ({ commit: c.commit, node: c.node, height: c.height, score: c.score, terms: withTerms ? c.terms.map(t => ({ conv: t.conv, contained: t.contained })) : [] }))
+  })
+  try {
+    const value = make(true)
+    return { ...encodeBlock(value, 'decision record'), value }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_PAYLOAD_TOO_LARGE') throw err
+    const value = make(false)
+    return { ...encodeBlock(value, 'decision record'), value }
+  }
+}
+
+/**
+ * The tree every candidate is diffed from: that of the highest common ancestor of all candidates
+ * (their own changes since they parted are what the diffs walk), or the first candidate's when
+ * they share no history.
+ */
+async function referenceTree (graph: CommitGraph, cands: CID[]): Promise<CID> {
+  let base: CID | undefined = cands[0] as CID
+  for (const c of cands.slice(1)) {
+    base = await graph.mergeBase(base, c)
+    if (base === undefined) return (await graph.commit(cands[0] as CID)).tree
+  }
+  return (await graph.commit(base)).tree
 }
 
 /** Candidate order: score, then greater height, then smaller CID bytes. */
@@ -114,13 +162,21 @@ export async function decide (reader: BlockReader, branch: string, proposals: Pr
   const voters = await onePerNode(graph, proposals)
   if (voters.size === 0) return undefined
 
-  const flat = new Map<string, CID[]>()
-  const candidates = new Map<string, CID>()
-  for (const [node, { head }] of voters) {
-    const real = await flatten(graph, head)
-    flat.set(node, real)
-    for (const c of real) candidates.set(c.toString(), c)
+  // Voters of the same head are one proposal (their weights add up): the same votes, counted once each.
+  const groups = new Map<string, ProposalGroup>()
+  for (const [node, { head, weight }] of voters) {
+    const key = head.toString()
+    let g = groups.get(key)
+    if (g === undefined) {
+      g = { head, nodes: [], weight: 0, commits: await flatten(graph, head) }
+      groups.set(key, g)
+    }
+    g.nodes.push(node)
+    g.weight += weight
   }
+  const grouped = [...groups.values()].sort((a, b) => compareCidBytes(a.head, b.head))
+  const candidates = new Map<string, CID>()
+  for (const g of grouped) for (const c of g.commits) candidates.set(c.toString(), c)
   const cands = [...candidates.values()].sort(compareCidBytes)
 
   // Containment: which candidates each candidate contains (itself included).
@@ -130,7 +186,10 @@ export async function decide (reader: BlockReader, branch: string, proposals: Pr
   const sizes = options.cache?.sizes ?? new TreeSizes()
   const trees = new Map<string, CID>()
   for (const c of cands) trees.set(c.toString(), (await graph.commit(c)).tree)
-  const similarity = await TreeSimilarity.create(reader, trees.get((cands[0] as CID).toString()) as CID, sizes, { signal })
+  // Every tree is compared through its diff from one reference: the tree of a common ancestor of
+  // all candidates, so that each diff is only that candidate's own changes (any reference gives the
+  // same values; a far one costs more).
+  const similarity = await TreeSimilarity.create(reader, await referenceTree(graph, cands), sizes, { signal })
 
   const scored: ScoredCandidate[] = []
   for (const c of cands) {
@@ -138,18 +197,16 @@ export async function decide (reader: BlockReader, branch: string, proposals: Pr
     const inside = contains.get(key) as Set<string>
     const terms: Term[] = []
     let score = 0
-    for (const [node, { weight }] of voters) {
-      const from: TermPart[] = []
+    for (let i = 0; i < grouped.length; i++) {
+      const g = grouped[i] as ProposalGroup
       let sum = 0
-      for (const f of flat.get(node) as CID[]) {
-        const contained = inside.has(f.toString())
-        const value = contained ? 1 : await similarity.of(trees.get(f.toString()) as CID, trees.get(key) as CID)
-        from.push({ commit: f, contained, value })
-        sum += value
+      let contained = 0
+      for (const f of g.commits) {
+        if (inside.has(f.toString())) { sum += 1; contained++ } else sum += await similarity.of(trees.get(f.toString()) as CID, trees.get(key) as CID)
       }
-      const conv = sum / from.length
-      terms.push({ node, weight, conv, from })
-      score += weight * conv
+      const conv = sum / g.commits.length
+      terms.push({ proposal: i, conv, contained: contained / g.commits.length })
+      score += g.weight * conv
     }
     const commit = await graph.commit(c)
     scored.push({ commit: c, node: commit.author, height: await graph.height(c), score, terms })
@@ -172,7 +229,5 @@ export async function decide (reader: BlockReader, branch: string, proposals: Pr
     head = merge.cid
     forks = merge.forks
   }
-  const value: DecisionRecord = { rule: CONSENSUS_RULE, branch, head, candidates: scored }
-  const record = { ...encodeBlock(value, 'decision record'), value }
-  return { branch, head, candidates: scored, maximal, merge, forks, record }
+  return { branch, head, proposals: grouped, candidates: scored, maximal, merge, forks, record: decisionRecord(branch, head, grouped, scored) }
 }

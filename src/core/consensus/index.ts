@@ -5,7 +5,7 @@
  * following live in services/consensus.ts.
  */
 export { decide } from './decide.ts'
-export type { DecideCache, DecideOptions, Decision, DecisionRecord, Proposal, ScoredCandidate, Term, TermPart } from './decide.ts'
+export type { DecideCache, DecideOptions, Decision, DecisionRecord, Proposal, ProposalGroup, ScoredCandidate, Term } from './decide.ts'
 export { buildConsensusCommit, checkConsensusCommit, CONSENSUS_RULE } from './merge-commit.ts'
 export type { ConsensusCommitBuild } from './merge-commit.ts'
 export { flatten } from './flatten.ts'

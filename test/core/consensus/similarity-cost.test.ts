@@ -1,60 +1,38 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import type { CID } from 'multiformats/cid'
-import { cidOf, RAW } from '../../../src/core/codec.ts'
-import { TreeSimilarity, TreeSizes } from '../../../src/core/consensus/index.ts'
-import { buildTree, mutateTree } from '../../../src/core/tree/index.ts'
-import type { BlockReader, TreeChange } from '../../../src/core/tree/index.ts'
+import { decide, TreeSizes } from '../../../src/core/consensus/index.ts'
+import type { Proposal } from '../../../src/core/consensus/index.ts'
+import { World } from './world.ts'
 
 /**
- * decide() diffs every candidate's tree against one reference tree, the first candidate's by CID
- * bytes, so what scoring reads depends on which candidate's CID sorts first: when it is a head that
- * changed many frames (a merge of everyone's work, a side of a healed partition), every diff walks
- * all of that head's changes. With 100 candidates of 5 changes each on a 100k-frame tree, scoring
- * read 5,686 tree nodes with a candidate as reference and 107,456 (more than 30 whole trees) with
- * the merge of all of them (383 ms → 13.8 s). Here the same at a small size: the pairs compared
- * are the same, only the reference differs.
+ * Scoring diffs every candidate's tree from one reference tree. The reference must be a common
+ * ancestor's tree, so that each diff walks only that candidate's own changes: were it a head that
+ * changed many frames (a merge of everyone's work), every diff would walk all of that head's
+ * changes (on 100k frames and 100 candidates: 5,686 tree nodes read against 107,456). Here 20
+ * candidates of 2 changes each on a 3,000-frame tree, with and without the merge of all of them
+ * among the candidates: the merge adds its own diff, not 20 times its changes.
  */
-it('the cost of comparing candidates does not depend on which tree is the reference', async () => {
-  const blocks = new Map<string, Uint8Array>()
-  let reads = 0
-  const reader: BlockReader = {
-    async get (cid: CID) {
-      reads++
-      const b = blocks.get(cid.toString())
-      if (b === undefined) throw new Error(`missing ${cid}`)
-      return b
-    }
-  }
-  const put = (bs: Array<{ cid: CID, bytes: Uint8Array }>): void => { for (const b of bs) blocks.set(b.cid.toString(), b.bytes) }
-  const value = (s: string): CID => cidOf(new TextEncoder().encode(s), RAW)
-  const key = (i: number): string => `topic-${i % 50}/frame-${i}`
-  const base = buildTree(Array.from({ length: 5_000 }, (_, i) => ({ key: key(i), value: value(`base ${i}`) })))
-  put(base.blocks)
-  const candidates: CID[] = []
-  const all: TreeChange[] = []
-  for (let c = 0; c < 20; c++) {
-    const changes = [0, 1].map(k => ({ key: key((c * 241 + k * 1_013) % 5_000), value: value(`c${c} k${k}`) }))
-    all.push(...changes)
-    const t = await mutateTree(reader, base.root, changes)
-    put(t.blocks)
-    candidates.push(t.root)
-  }
-  const merged = await mutateTree(reader, base.root, all)
-  put(merged.blocks)
-  const trees = [...candidates, merged.root]
+it('scoring reads the candidates\' own changes, whichever candidate sorts first', async () => {
+  const nodes = Array.from({ length: 20 }, (_, i) => `n${i}`)
+  const w = new World([...nodes, 'm'])
+  const base = await w.write('n0', Array.from({ length: 3_000 }, (_, i) => `topic-${i % 50}/frame-${i}`))
+  for (const n of [...nodes, 'm']) w.adopt(n, base)
+  for (const [i, n] of nodes.entries()) await w.write(n, [`topic-${i}/frame-${i * 97}`, `topic-${i + 20}/frame-${i * 131 + 7}`])
+  for (const n of nodes) await w.merge('m', w.heads.get(n) as CID)
 
-  const cost = async (reference: CID): Promise<{ reads: number, values: number[] }> => {
+  let reads = 0
+  const counting = { get: async (cid: CID) => { reads++; return await w.get(cid) } }
+  const cost = async (who: string[]): Promise<number> => {
+    const proposals: Proposal[] = who.map(node => ({ node, head: w.heads.get(node) as CID }))
     const sizes = new TreeSizes()
-    sizes.set(base.root, 5_000)
+    sizes.set(await w.treeOf(base), 3_000)
     reads = 0
-    const s = await TreeSimilarity.create(reader, reference, sizes)
-    const values: number[] = []
-    for (const a of trees) for (const b of trees) values.push(await s.of(a, b))
-    return { reads, values }
+    const d = await decide(counting, 'shared/main', proposals, { cache: { sizes } })
+    assert.ok(d !== undefined)
+    return reads
   }
-  const byCandidate = await cost(candidates[0] as CID)
-  const byMerge = await cost(merged.root)
-  assert.deepEqual(byMerge.values, byCandidate.values)
-  assert.ok(byMerge.reads <= 2 * byCandidate.reads, `${byMerge.reads} tree nodes read with the merge as reference, ${byCandidate.reads} with a candidate`)
+  const without = await cost(nodes)
+  const withMerge = await cost([...nodes, 'm'])
+  assert.ok(withMerge <= 2 * without, `${withMerge} blocks read with the merge among the candidates, ${without} without`)
 })
