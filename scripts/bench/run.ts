@@ -24,6 +24,8 @@
  *   BENCH_OTLP=0 (skip OTLP ingest)  BENCH_OTLP_SPANS (20000)  BENCH_OTLP_BATCH (512)  (see otlp-ingest.ts; section otlpIngest)
  *   BENCH_CONSENSUS=0 (skip the consensus rule)  BENCH_CONSENSUS_CANDIDATES (100)  BENCH_CONSENSUS_CHANGES (5)
  *   BENCH_CONSENSUS_ADOPT_CHANGES (1000)  (see consensus.ts; section consensus, in memory)
+ *   BENCH_HEAL=0 (skip the partition heal of real daemons)  BENCH_HEAL_NODES (5)  BENCH_HEAL_ROUNDS (3)
+ *   (see consensus-heal.ts; section consensusHeal)
  *   BENCH_MCP=0 (skip MCP beside REST)  BENCH_MCP_FRAMES (2000)  BENCH_MCP_CALLS (1000)  BENCH_MCP_ROUNDS (4)
  *   BENCH_MCP_WARMUP (200)  (see mcp.ts; section mcp, its gateway in a process of its own)
  *   Section names given as arguments run only those too: `npm run bench -- consensus` is BENCH_ONLY=consensus.
@@ -34,6 +36,7 @@ import { execFileSync } from 'node:child_process'
 import { arch, cpus, loadavg, platform, totalmem } from 'node:os'
 import { benchCommitDiff } from './commit-diff.ts'
 import { benchConsensus } from './consensus.ts'
+import { benchConsensusHeal } from './consensus-heal.ts'
 import { runChild } from './child.ts'
 import { benchConfig, cleanupAll, log, mb, now, round, tempDir } from './common.ts'
 import { benchFrameHistory } from './frame-history.ts'
@@ -51,13 +54,14 @@ import { benchCliStartup } from './cli-startup.ts'
 const cfg = benchConfig()
 const started = now()
 
-const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths', 'frameHistory', 'otlpIngest', 'consensus', 'mcp'] as const
+const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths', 'frameHistory', 'otlpIngest', 'consensus', 'consensusHeal', 'mcp'] as const
 type Section = typeof SECTIONS[number]
 const only = new Set([...(process.env.BENCH_ONLY ?? '').split(','), ...process.argv.slice(2)].map(s => s.trim()).filter(s => s !== ''))
 for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
 const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0', cliStartup: process.env.BENCH_CLI === '0', fastPaths: process.env.BENCH_FAST_PATHS === '0', frameHistory: process.env.BENCH_HISTORY === '0' }
 if (process.env.BENCH_OTLP === '0') skipped.otlpIngest = true
 if (process.env.BENCH_CONSENSUS === '0') skipped.consensus = true
+if (process.env.BENCH_HEAL === '0') skipped.consensusHeal = true
 if (process.env.BENCH_MCP === '0') skipped.mcp = true
 const runs = (section: Section): boolean => (only.size === 0 || only.has(section)) && skipped[section] !== true
 // commitDiff, snapshot and gateway work on frameImport's repository.
@@ -120,6 +124,8 @@ try {
   const frameHistory = runs('frameHistory') ? await benchFrameHistory(cfg) : null
   // The consensus rule on 100k-frame trees (in memory): scoring 100 candidates, a consensus commit's cost.
   const consensus = runs('consensus') ? await benchConsensus(cfg) : null
+  // Real daemons on loopback: time from a partition's heal to one head on every node.
+  const consensusHeal = runs('consensusHeal') ? await benchConsensusHeal() : null
   // MCP tool calls over Streamable HTTP beside the same operations over REST, same gateway, same run.
   const mcp = runs('mcp') ? await runChild<McpReport>('./mcp.ts', [], 20 * 60_000) : null
 
@@ -156,6 +162,7 @@ try {
     fastPaths,
     frameHistory,
     consensus,
+    consensusHeal,
     mcp,
     // A goal whose section did not run (or failed) is not met (false); goalsNotMet says why.
     ...summaryGoals({
@@ -174,6 +181,7 @@ try {
       fastPaths: { met: fastPaths != null ? fastPaths.shouldGiveWay.length === 0 : undefined, notRun: !runs('fastPaths'), reason: fastPaths != null ? `not faster than a library that could replace them: ${fastPaths.shouldGiveWay.join(', ')}` : undefined },
       frameHistory: { met: frameHistory?.goal.met, notRun: !runs('frameHistory'), reason: frameHistory?.goal.reason },
       consensus: { met: consensus?.goal.met, notRun: !runs('consensus'), reason: consensus?.goal.reason },
+      consensusHeal: { met: consensusHeal?.goal.met, notRun: !runs('consensusHeal'), reason: consensusHeal?.goal.reason },
       mcp: { met: mcp?.goal.met, notRun: !runs('mcp'), reason: mcp?.goal.reason }
     }),
     totalSeconds: 0
