@@ -344,13 +344,12 @@ describe('frame index', () => {
     it('a query never waits for ever on the write lock: past a short wait it answers without catching up', async () => {
       await node.repo.db.index.del(indexKeys.meta('main'))
       const expected = await scan(node, (await node.refs.resolveTree('main')).tree, { kind: 'fact' })
-      // A snapshot import whose upload stalls holds the write lock for 3 s.
+      // A snapshot import whose upload stalls holds the write lock until `release`, which only
+      // comes after the query has answered: answering at all is answering while the lock is held.
       const { promise: release, resolve } = Promise.withResolvers<void>()
       const stalled = node.snapshots.importCar((async function * () { await release; yield new Uint8Array([1, 2, 3]) })()).catch(() => {})
-      const started = Date.now()
       try {
         assert.deepEqual(await listed(node, { kind: 'fact', ref: 'main' }), expected)
-        assert.ok(Date.now() - started < 2900, 'answered while the lock was held')
       } finally {
         resolve()
         await stalled
