@@ -26,6 +26,7 @@ import { hostCheck } from './plugins/host.ts'
 import { openapiTransform } from './plugins/openapi.ts'
 import type { StreamSlots } from './plugins/streams.ts'
 import { mcpRoutes } from '../mcp/http.ts'
+import { uiRoutes } from './routes/ui.ts'
 
 /** How the gateway is set up. Every limit has a default that suits one node on loopback. */
 export interface GatewayInit {
@@ -54,6 +55,8 @@ export interface GatewayInit {
   underPressure?: { maxEventLoopDelay?: number, maxHeapUsedBytes?: number, maxRssBytes?: number } | false
   /** Serve the OpenAPI document and Swagger UI at /docs (default true). */
   docs?: boolean
+  /** Serve the explorer, a read-only web page of the repository, at /ui (default true). */
+  ui?: boolean
   /** The event bus to stream and count (default: the node's; pin status events go to the node's). */
   events?: EventBus
   /** Most event streams (`GET /api/v1/events`) open at once; past it, 503 ERR_OVERLOADED (default 64). */
@@ -213,5 +216,7 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
     await ipfsRoutes(scope, { node, handlerTimeoutMs, exports })
   })
   await app.register(async (scope) => { await pinRoutes(scope, { node, events, auth, writeRateLimit, store: pins }) }, { prefix: '/pins' })
+  // The explorer (routes/ui.ts): static files, read-only; what it writes goes through /api/v1 with the token.
+  if (init.ui !== false) await app.register(uiRoutes)
   return app
 }

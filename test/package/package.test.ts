@@ -69,7 +69,8 @@ describe('the npm package', { timeout: 900_000 }, () => {
   it('ships compiled JavaScript, declarations, the bin and the schemas, and no sources or tests', () => {
     const files = packed.files.map(f => f.path)
     for (const f of ['package.json', 'README.md', 'bin/framehub.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js',
-      'dist/core/schema-validators.js', 'dist/core/schema-validators.d.ts', 'dist/services/import-worker.js', 'schemas/frame.schema.json']) {
+      'dist/core/schema-validators.js', 'dist/core/schema-validators.d.ts', 'dist/services/import-worker.js', 'schemas/frame.schema.json',
+      'ui/index.html', 'ui/app.js']) {
       assert.ok(files.includes(f), `${f} is in the package`)
     }
     assert.deepEqual(files.filter(f => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('scripts/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), [])
@@ -143,6 +144,13 @@ describe('the npm package', { timeout: 900_000 }, () => {
       const docs = await fetch(`${url}/docs/json`, { signal: AbortSignal.timeout(30_000) })
       assert.equal(docs.status, 200)
       assert.ok(((await docs.json()) as { openapi?: string }).openapi != null)
+      // The explorer: its page from the package's ui/, its graph library from the installed dependency.
+      const page = await fetch(`${url}/ui`, { signal: AbortSignal.timeout(30_000) })
+      assert.equal(page.status, 200)
+      assert.match(await page.text(), /<script type="module" src="\/ui\/app.js">/)
+      const lib = await fetch(`${url}/ui/vendor/cytoscape.mjs`, { signal: AbortSignal.timeout(30_000) })
+      assert.equal(lib.status, 200)
+      assert.match(lib.headers.get('content-type') ?? '', /^text\/javascript/)
     } finally {
       child.kill('SIGTERM')
       const timer = setTimeout(() => { child.kill('SIGKILL') }, 20_000)
