@@ -108,6 +108,7 @@ function page (title, ...children) {
 
 async function framesView (_arg, params) {
   const { kind, tag, prefix, q, ref, cursor } = params
+  const limit = Math.min(Math.max(Number.parseInt(params.limit ?? '50', 10) || 50, 1), 1000)
   const field = (name, label, value) => h('label', {}, label, h('input', { name, value: value ?? '', type: 'text' }))
   const form = h('form', { class: 'filters', 'aria-label': 'Filter frames' },
     field('q', 'Words', q), field('kind', 'Kind', kind), field('tag', 'Tag', tag), field('prefix', 'Id prefix', prefix), field('ref', 'Ref (branch, commit)', ref),
@@ -118,11 +119,11 @@ async function framesView (_arg, params) {
     for (const [k, v] of new FormData(form)) if (v !== '') p.set(k, v)
     location.hash = `#/frames?${p}`
   })
-  const list = await get('/frames', { kind, tag, prefix, q, ref, cursor, limit: 50 })
+  const list = await get('/frames', { kind, tag, prefix, q, ref, cursor, limit })
   const rows = list.frames.map(r => h('tr', { 'data-id': r.id },
     h('td', {}, frameLink(r.id)), h('td', {}, r.frame.kind), h('td', {}, r.frame.title ?? ''),
     h('td', {}, (r.frame.tags ?? []).map(t => h('a', { class: 'tag', href: `#/frames?tag=${enc(t)}` }, t))), h('td', {}, cidLink(r.cid))))
-  const base = new URLSearchParams(Object.entries({ kind, tag, prefix, q, ref }).filter(([, v]) => v != null && v !== ''))
+  const base = new URLSearchParams(Object.entries({ kind, tag, prefix, q, ref, limit: params.limit }).filter(([, v]) => v != null && v !== ''))
   const next = new URLSearchParams(base)
   if (list.cursor) next.set('cursor', list.cursor)
   page('Frames', form,
@@ -327,7 +328,7 @@ const PALETTE = ['#6b8fd6', '#2f9e44', '#e8590c', '#ae3ec9', '#1098ad', '#f08c00
 
 async function sessionView (name, params) {
   const base = `/sessions/${enc(name)}`
-  const [{ items: steps, more }, { routes }] = await Promise.all([all(`${base}/steps`, 'steps', { limit: 1000 }, MAX_GRAPH * 5), get(`${base}/routes`, { limit: 100 })])
+  const [{ items: steps, more }, { routes }] = await Promise.all([all(`${base}/steps`, 'steps', { limit: 1000 }, MAX_GRAPH), get(`${base}/routes`, { limit: 100 })])
   const byCid = new Map(steps.map(s => [s.cid, s.step]))
   const hasChild = new Set(steps.flatMap(s => (s.step.parents ?? []).map(cidOf)))
   const writers = [...new Set(steps.map(s => s.step.node))]

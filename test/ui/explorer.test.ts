@@ -1,0 +1,236 @@
+/**
+ * The explorer in a real browser: Debian's Chromium driven by playwright-core, on a daemon (a node
+ * on loopback with its gateway listening) seeded with two branches, a merge that kept a fork and a
+ * session of three routes. Asserts what is drawn (graph counts from the page's data attributes and
+ * its Cytoscape instance, diff rows), deep links, keyboard use, live events, and no console error.
+ * Screenshots go to a temp dir, or to FRAMEHUB_SCREENSHOTS_DIR (`npm run docs:screenshots`
+ * writes the README's, docs/explorer-*.png).
+ */
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import type { Page } from 'playwright-core'
+import { launchBrowser, noBrowser, startExplorer } from './harness.ts'
+import type { Browser, Explorer } from './harness.ts'
+import { seed } from './seed.ts'
+import type { Seeded } from './seed.ts'
+
+const skip = noBrowser()
+if (skip != null) process.stderr.write(`explorer browser tests skipped: ${skip}\n`)
+
+describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
+  let ex: Explorer
+  let browser: Browser
+  let page: Page
+  let s: Seeded
+  let shots: string
+  /** Console errors and uncaught page errors; a test that expects a failed request lists its URL. */
+  const problems: string[] = []
+  const expected: RegExp[] = []
+
+  const authed = { authorization: '' }
+  const inject = async (method: 'POST', url: string, payload: Record<string, unknown>): Promise<any> => {
+    const res = await ex.app.inject({ method, url, headers: authed, payload })
+    assert.ok(res.statusCode < 300, `${method} ${url} → ${res.statusCode} ${res.body}`)
+    return res.json()
+  }
+  const open = async (hash: string): Promise<void> => {
+    await page.goto(`${ex.base}/ui/${hash}`)
+    await ready()
+  }
+  /** Waits for the view to finish drawing; fails on an error view. */
+  const ready = async (): Promise<void> => {
+    await page.waitForSelector('main[data-state="ready"], main[data-state="error"]', { timeout: 30_000 })
+    const state = await page.getAttribute('main', 'data-state')
+    if (state !== 'ready') assert.fail(`view error: ${await page.innerText('main')}`)
+  }
+  const count = async (selector: string): Promise<number> => await page.locator(selector).count()
+  const shot = async (name: string, fullPage = false): Promise<void> => {
+    await page.fill('#search-input', '')
+    await page.evaluate(() => { (document.activeElement as HTMLElement | null)?.blur() })
+    await page.screenshot({ path: join(shots, `explorer-${name}.png`), fullPage })
+  }
+
+  before(async () => {
+    shots = process.env.FRAMEHUB_SCREENSHOTS_DIR != null ? resolve(process.env.FRAMEHUB_SCREENSHOTS_DIR) : await mkdtemp(join(tmpdir(), 'framehub-explorer-shots-'))
+    await mkdir(shots, { recursive: true })
+    ex = await startExplorer()
+    authed.authorization = `Bearer ${ex.token}`
+    s = await seed(ex.app, ex.token)
+    // A shared branch published by this node: the consensus view has a decision to show.
+    await inject('POST', '/api/v1/branches', { name: 'shared/main', start: 'main' })
+    await inject('POST', '/api/v1/publish', { branch: 'shared/main' })
+    browser = await launchBrowser()
+    page = await browser.context.newPage()
+    page.setDefaultTimeout(30_000)
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return
+      const where = m.location().url
+      if (!expected.some(r => r.test(where))) problems.push(`console: ${m.text()} (${where})`)
+    })
+    page.on('pageerror', (e) => { problems.push(`page error: ${e.message}`) })
+    process.stderr.write(`explorer screenshots: ${shots}\n`)
+  })
+
+  after(async () => {
+    await browser?.close()
+    await ex?.close()
+  })
+
+  test('the commit graph of a branch: every commit and parent link, the merge and the fork marked', async () => {
+    await open('#/commits')
+    assert.equal(await page.getAttribute('#commit-graph', 'data-nodes'), '6')
+    assert.equal(await page.getAttribute('#commit-graph', 'data-edges'), '6')
+    assert.equal(await page.getAttribute('#commit-graph', 'data-merges'), '1')
+    assert.equal(await page.getAttribute('#commit-graph', 'data-forked'), '1')
+    // The Cytoscape instance itself: what is on the canvas.
+    const drawn = await page.evaluate(() => {
+      const cy = (document.getElementById('commit-graph') as any).cy
+      return { nodes: cy.nodes().length, edges: cy.edges().length, merges: cy.nodes('.merge').map((n: any) => n.id()), splits: cy.nodes('.split').length, forked: cy.nodes('.forked').map((n: any) => n.id()) }
+    })
+    assert.deepEqual(drawn, { nodes: 6, edges: 6, merges: [s.merge], splits: 1, forked: [s.merge] })
+    assert.equal(await count('ol.list a[data-cid]'), 6)
+    // The other branch: its own history (4 commits, a straight line).
+    await page.selectOption('#branch', 'topic/survey')
+    await page.waitForFunction(() => document.querySelector('#commit-graph')?.getAttribute('data-nodes') === '4')
+    assert.equal(await page.getAttribute('#commit-graph', 'data-edges'), '3')
+    assert.match(page.url(), /#\/commits\?branch=topic%2Fsurvey$/)
+  })
+
+  test('a commit by deep link: its details, the forks it kept, its diff against each parent, side by side', async () => {
+    await open(`#/commit/${s.merge}`)
+    await page.waitForSelector(`#commit-panel[data-cid="${s.merge}"] #diff table`)
+    assert.deepEqual(await page.locator('#diff tr[data-change]').evaluateAll(rows => rows.map(r => `${r.getAttribute('data-change')} ${r.getAttribute('data-id')}`)), ['added facts/dam'])
+    assert.match(await page.innerText('#forks'), /facts\/river/)
+    assert.equal(await page.evaluate(() => (document.getElementById('commit-graph') as any).cy.$(':selected').id()), s.merge)
+    // Against the second parent (the survey): the river changed (the merge kept the gauge's version).
+    await page.selectOption('#commit-panel select', { index: 1 })
+    await page.waitForSelector('#diff tr[data-change="changed"]')
+    assert.deepEqual(await page.locator('#diff tr[data-change]').evaluateAll(rows => rows.map(r => `${r.getAttribute('data-change')} ${r.getAttribute('data-id')}`)), ['changed facts/river'])
+    await page.click('#diff tr[data-change="changed"] button')
+    await page.waitForSelector('#side-by-side .side')
+    const sides = await page.locator('#side-by-side pre').allInnerTexts()
+    assert.equal(sides.length, 2)
+    assert.match(sides[0] as string, /River at 4\.1 m \(survey\)/)
+    assert.match(sides[1] as string, /River at 3\.9 m \(gauge\)/)
+    assert.ok(await count('#side-by-side .diffline') >= 2, 'the differing lines are marked')
+    await shot('commits')
+    // The first commit: every frame of its tree is new.
+    await open(`#/commit/${s.commits[0] as string}`)
+    await page.waitForSelector(`#commit-panel[data-cid="${s.commits[0] as string}"] #diff table`)
+    assert.equal(await count('#diff tr[data-change="added"]'), 3)
+  })
+
+  test('keyboard: the commit list and the search box (/) lead where a click does', async () => {
+    await open('#/commits?branch=main')
+    const target = s.commits[1] as string
+    await page.focus(`ol.list a[data-cid="${target}"]`)
+    await page.keyboard.press('Enter')
+    await page.waitForSelector(`#commit-panel[data-cid="${target}"]`)
+    assert.match(page.url(), new RegExp(`#/commit/${target}$`))
+    // "/" focuses the search box from anywhere but a field; a pasted CID opens what it names.
+    await page.locator('body').press('Tab')
+    await page.keyboard.press('/')
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'search-input')
+    await page.keyboard.type(s.steps[2] as string)
+    await page.keyboard.press('Enter')
+    await page.waitForSelector(`#step[data-cid="${s.steps[2] as string}"]`)
+    assert.match(page.url(), /#\/session\/flood%2Fresponse\?step=/)
+    await ready()
+  })
+
+  test('a session: the step DAG, its three routes highlighted one at a time, a step\'s details', async () => {
+    await open(`#/session/${encodeURIComponent(s.session)}`)
+    assert.equal(await page.getAttribute('#session-graph', 'data-nodes'), '7')
+    assert.equal(await page.getAttribute('#session-graph', 'data-edges'), '7')
+    assert.equal(await page.getAttribute('#session-graph', 'data-routes'), '3')
+    const shape = await page.evaluate(() => {
+      const cy = (document.getElementById('session-graph') as any).cy
+      return { roots: cy.nodes('.root').length, heads: cy.nodes('.head').length }
+    })
+    assert.deepEqual(shape, { roots: 1, heads: 2 })
+    const buttons = page.locator('.routes button')
+    assert.equal(await buttons.count(), 3)
+    // The longest route: root → read the gauge → gauge says → conclusion (4 steps, 3 edges).
+    await buttons.nth(0).focus()
+    await page.keyboard.press('Enter')
+    assert.equal(await buttons.nth(0).getAttribute('aria-pressed'), 'true')
+    assert.equal(await page.getAttribute('#session-graph', 'data-highlighted'), '7')
+    await buttons.nth(2).click()
+    assert.equal(await buttons.nth(0).getAttribute('aria-pressed'), 'false')
+    assert.equal(await page.getAttribute('#session-graph', 'data-highlighted'), '5')
+    await page.click(`ol.list a[data-cid="${s.steps[5] as string}"]`)
+    await page.waitForSelector(`#step[data-cid="${s.steps[5] as string}"]`)
+    assert.match(await page.innerText('#step'), /conclusion/)
+    await page.click('#step button')
+    await page.waitForFunction(() => /^valid/.test(document.getElementById('signature')?.textContent ?? ''))
+    await shot('session')
+  })
+
+  test('frames: filters, paging, a frame with its attachment, links and history', async () => {
+    await open('#/frames')
+    assert.equal(await count('tbody tr[data-id]'), 4)
+    await page.fill('input[name="tag"]', 'field')
+    await page.click('form.filters button[type="submit"]')
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr[data-id]').length === 2 && location.hash.includes('tag=field'))
+    await ready()
+    assert.deepEqual(await page.locator('tbody tr[data-id]').evaluateAll(rows => rows.map(r => r.getAttribute('data-id'))), ['facts/river', 'plans/evacuate'])
+    await open('#/frames?limit=3')
+    assert.equal(await count('tbody tr[data-id]'), 3)
+    await page.click('a[rel="next"]')
+    await page.waitForFunction(() => location.hash.includes('cursor='))
+    await ready()
+    assert.deepEqual(await page.locator('tbody tr[data-id]').evaluateAll(rows => rows.map(r => r.getAttribute('data-id'))), ['plans/evacuate'])
+    // Words typed in the search box search titles and bodies.
+    await page.fill('#search-input', 'closed bridge')
+    await page.press('#search-input', 'Enter')
+    await page.waitForFunction(() => location.hash === '#/frames?q=closed%20bridge')
+    await ready()
+    assert.deepEqual(await page.locator('tbody tr[data-id]').evaluateAll(rows => rows.map(r => r.getAttribute('data-id'))), ['facts/bridge'])
+
+    await open('#/frame/facts%2Friver')
+    await page.waitForSelector('table[data-versions]')
+    assert.equal(await page.getAttribute('table[data-versions]', 'data-versions'), '2')
+    await page.waitForFunction(() => /field notes/.test(document.querySelector('section[aria-label^="Attachment"] pre')?.textContent ?? ''))
+    await shot('frame')
+    await open('#/frame/plans%2Fevacuate')
+    await page.waitForFunction(() => document.querySelectorAll('main ul li a[href^="#/frame/"]').length === 2)
+    // A frame version by CID (as pasted): the version, with a link to its id.
+    await open(`#/cid/${s.frames['facts/dam'] as string}`)
+    assert.match(await page.innerText('h1'), /^Frame version/)
+  })
+
+  test('swarm: this node, the consensus decision of the shared branch, and live events without reloading', async () => {
+    await open('#/swarm')
+    const section = page.locator('section[data-branch="shared/main"]')
+    await section.waitFor()
+    assert.match(await section.innerText(), /canonical/)
+    await page.waitForSelector('main[data-live="open"]')
+    const before = page.url()
+    await inject('POST', '/api/v1/frames', { id: 'facts/live', kind: 'fact', title: 'written while the page is open' })
+    const c = await inject('POST', '/api/v1/commits', { message: 'live commit' })
+    await page.waitForSelector('#events li[data-type="commit"]')
+    assert.match(await page.innerText('#events'), new RegExp(c.commit as string))
+    assert.equal(page.url(), before)
+    await shot('swarm', true)
+  })
+
+  test('a CID that names nothing, and an unknown view: an error with its code, the page still works', async () => {
+    expected.push(/\/api\/v1\/commits\/bafyrei/)
+    await page.goto(`${ex.base}/ui/#/cid/bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy`)
+    await page.waitForSelector('main[data-state="error"] .error[data-code]')
+    assert.match(await page.getAttribute('main .error', 'data-code') as string, /^ERR_(BLOCK|REF|CID)_[A-Z_]+$/)
+    await page.goto(`${ex.base}/ui/#/nowhere`)
+    await page.waitForSelector('main[data-state="error"] .error[data-code="ERR_NOT_FOUND"]')
+    await page.click('nav a[data-nav="sessions"]')
+    await ready()
+    assert.equal(await count('main table[data-rows] a[href^="#/session/"]'), 1)
+    expected.pop()
+  })
+
+  test('no console error on any page', () => {
+    assert.deepEqual(problems, [])
+  })
+})
