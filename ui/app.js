@@ -202,14 +202,19 @@ async function commitView (cid) {
 
 async function drawCommits (branches, branch, selected, max) {
   let ref = branch
-  let log = await all('/commits', 'commits', { ref, limit: Math.min(max, 1000) }, max).catch(err => {
-    if (err.code === 'ERR_REF_NOT_FOUND') return { items: [], more: false }
-    throw err
-  })
-  // A commit the branch does not reach: draw the history under it instead.
+  // A branch with no commit yet has no history to ask for.
+  const empty = branches.branches.some(b => b.name === branch && b.commit == null)
+  let log = empty ? { items: [], more: false } : await all('/commits', 'commits', { ref, limit: Math.min(max, 1000) }, max)
+  // A commit the branch does not reach: the checked-out branch's history if it does, else the history under the commit.
   if (selected != null && !log.items.some(c => c.cid === selected)) {
-    ref = selected
-    log = await all('/commits', 'commits', { ref, limit: Math.min(max, 1000) }, max)
+    const current = branch !== branches.current && branches.branches.some(b => b.current && b.commit != null) ? await all('/commits', 'commits', { ref: branches.current, limit: Math.min(max, 1000) }, max).catch(() => null) : null
+    if (current?.items.some(c => c.cid === selected)) {
+      ref = branch = branches.current
+      log = current
+    } else {
+      ref = selected
+      log = await all('/commits', 'commits', { ref, limit: Math.min(max, 1000) }, max)
+    }
   }
   const commits = log.items
   const ids = new Set(commits.map(c => c.cid))
@@ -228,7 +233,9 @@ async function drawCommits (branches, branch, selected, max) {
   const nodes = commits.map(c => ({ id: c.cid, label: `${heads.has(c.cid) ? `[${heads.get(c.cid).join(', ')}] ` : ''}${clip(c.commit.message ?? '', 40)}`, classes: kinds(c) }))
   const edges = commits.flatMap(c => (c.commit.parents ?? []).map(cidOf).filter(p => ids.has(p)).map(p => ({ source: c.cid, target: p })))
 
-  const picker = h('select', { id: 'branch', 'aria-label': 'Branch' }, branches.branches.map(b => h('option', { value: b.name, selected: b.name === branch }, b.name + (b.current ? ' (checked out)' : ''))))
+  const picker = h('select', { id: 'branch', 'aria-label': 'Branch' },
+    ref !== branch ? h('option', { value: '', selected: true, disabled: true }, `history of ${short(ref)}`) : null,
+    branches.branches.map(b => h('option', { value: b.name, selected: ref === branch && b.name === branch }, b.name + (b.current ? ' (checked out)' : ''))))
   picker.addEventListener('change', () => { chosenBranch = picker.value; location.hash = `#/commits?branch=${enc(picker.value)}` })
   const container = h('div', { class: 'graph', id: 'commit-graph', role: 'img', 'aria-label': `Commit graph of ${ref}: ${nodes.length} commits, newest at the top`, 'data-merges': commits.filter(c => (c.commit.parents ?? []).length > 1).length, 'data-forked': commits.filter(c => (c.commit.forks ?? []).length > 0).length })
   const panel = h('section', { class: 'panel', id: 'commit-panel', 'aria-label': 'Commit' }, h('p', { class: 'muted' }, 'Select a commit in the graph or the list.'))

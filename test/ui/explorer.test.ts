@@ -17,6 +17,11 @@ import type { Browser, Explorer } from './harness.ts'
 import { seed } from './seed.ts'
 import type { Seeded } from './seed.ts'
 
+// The page's globals, as the functions passed to page.evaluate / waitForFunction see them (they
+// run in the browser; this program is type-checked without the DOM library).
+declare const document: any
+declare const location: { hash: string }
+
 const skip = noBrowser()
 if (skip != null) process.stderr.write(`explorer browser tests skipped: ${skip}\n`)
 
@@ -49,7 +54,7 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
   const count = async (selector: string): Promise<number> => await page.locator(selector).count()
   const shot = async (name: string, fullPage = false): Promise<void> => {
     await page.fill('#search-input', '')
-    await page.evaluate(() => { (document.activeElement as HTMLElement | null)?.blur() })
+    await page.evaluate(() => { document.activeElement?.blur() })
     await page.screenshot({ path: join(shots, `explorer-${name}.png`), fullPage })
   }
 
