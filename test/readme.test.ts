@@ -44,7 +44,7 @@ it('the README TypeScript example runs as written', async () => {
   const { dir, cleanup } = await tempDir()
   try {
     const entry = new URL('../src/index.ts', import.meta.url).pathname
-    await writeFile(join(dir, 'example.ts'), block.replace(`from 'framehub'`, `from '${entry}'`))
+    await writeFile(join(dir, 'example.ts'), block.replace('from \'framehub\'', `from '${entry}'`))
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(process.execPath, ['example.ts'], { cwd: dir, stdio: 'inherit' })
       child.on('close', resolve)

@@ -60,7 +60,6 @@ function has (tool: string): boolean {
   return spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0
 }
 
-
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1

@@ -180,7 +180,7 @@ interface CliRun { initMs: number, importMs: number, commitMs: number, totalMs: 
 /** init, frame import, commit: three CLI processes, as a user runs them. */
 async function cliImport (cfg: BenchConfig, file: string): Promise<CliRun> {
   const repo = join(await tempDir('cli'), 'repo')
-  log(`frame import: as a user runs it (framehub init, frame import, commit: three processes)`)
+  log('frame import: as a user runs it (framehub init, frame import, commit: three processes)')
   const start = now()
   const init = await cli(repo, ['init'])
   const imported = await cli(repo, ['frame', 'import', file])

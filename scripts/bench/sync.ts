@@ -780,15 +780,19 @@ export async function benchSync (cfg: BenchConfig): Promise<SyncReport> {
   const chainLength = sc.steps
   log(`sync anchors: bitswap-walk ${sc.walkBlocks}, bitswap-known ${sc.knownBlocks}, orbitdb-replicate ${sc.orbitEntries}`)
   const skipped = { ok: false as const, error: 'skipped (BENCH_SYNC_ANCHORS=0)' }
-  const walk: SyncReport['anchors']['bitswapWalk'] = !sc.anchors ? skipped : await anchor('bitswap-walk', async () => {
-    const r = await runSyncAnchor('bitswap-walk', sc.walkBlocks, sc.seed, opts) as BitswapWalkResult
-    return { ...r, extrapolatedSecondsForChain: round(chainLength / Math.max(1e-9, r.blocks / (r.ms / 1000)), 1) }
-  })
-  const known: SyncReport['anchors']['bitswapKnown'] = !sc.anchors ? skipped : await anchor('bitswap-known', async () => {
-    const r = await runSyncAnchor('bitswap-known', sc.knownBlocks, sc.seed, opts) as BitswapKnownResult
-    if (r.concurrency !== KNOWN_CONCURRENCY) throw new Error('unexpected concurrency')
-    return { ...r, extrapolatedSecondsForChain: round(chainLength / Math.max(1e-9, r.blocks / (r.ms / 1000)), 1) }
-  })
+  const walk: SyncReport['anchors']['bitswapWalk'] = !sc.anchors
+    ? skipped
+    : await anchor('bitswap-walk', async () => {
+      const r = await runSyncAnchor('bitswap-walk', sc.walkBlocks, sc.seed, opts) as BitswapWalkResult
+      return { ...r, extrapolatedSecondsForChain: round(chainLength / Math.max(1e-9, r.blocks / (r.ms / 1000)), 1) }
+    })
+  const known: SyncReport['anchors']['bitswapKnown'] = !sc.anchors
+    ? skipped
+    : await anchor('bitswap-known', async () => {
+      const r = await runSyncAnchor('bitswap-known', sc.knownBlocks, sc.seed, opts) as BitswapKnownResult
+      if (r.concurrency !== KNOWN_CONCURRENCY) throw new Error('unexpected concurrency')
+      return { ...r, extrapolatedSecondsForChain: round(chainLength / Math.max(1e-9, r.blocks / (r.ms / 1000)), 1) }
+    })
   const orbitRun = async (): Promise<SyncReport['anchors']['orbitdbReplicate']> => await anchor('orbitdb-replicate', async () => {
     const r = await runSyncAnchor('orbitdb-replicate', sc.orbitEntries, sc.seed, opts) as OrbitReplicateResult
     return { ...r, extrapolatedSecondsForChain: round(chainLength / Math.max(1e-9, r.entries / (r.ms / 1000)), 1) }

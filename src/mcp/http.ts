@@ -188,7 +188,6 @@ export async function mcpRoutes (app: FastifyInstance, init: McpHttpInit): Promi
       return rpcError(reply, 400, PARSE_ERROR, `Parse error: ${(err as Error).message}`, 'ERR_JSON_INVALID')
     }
     if (message === null || typeof message !== 'object') return rpcError(reply, 400, INVALID_REQUEST, 'Invalid Request: a JSON-RPC message is an object (or an array of them)', 'ERR_BAD_REQUEST')
-    let session: Session | undefined
     if (request.headers[SESSION_HEADER] == null && isInitializeRequest(message)) {
       if (sessions.size + opening >= limit) sweep()
       if (sessions.size + opening >= limit) {
@@ -207,7 +206,7 @@ export async function mcpRoutes (app: FastifyInstance, init: McpHttpInit): Promi
         opening--
       }
     }
-    session = named(request, reply)
+    const session = named(request, reply)
     if (session == null) return reply
     return await sendResponse(reply, await session.transport.handleRequest(webRequest(request), { parsedBody: message }))
   })

@@ -6,9 +6,9 @@ export interface NodeEvents {
   'frame:put': { id: string, cid: string, branch: string }
   'frame:remove': { id: string, branch: string, tree: string }
   'frame:import': { frames: number, branch: string, tree: string }
-  'commit': { commit: string, tree: string, branch: string, parents: string[] }
+  commit: { commit: string, tree: string, branch: string, parents: string[] }
   'ref:move': { ref: string, from: string | null, to: string | null, reason: 'commit' | 'merge' | 'fast-forward' | 'consensus' | 'branch-create' | 'branch-delete' | 'import' }
-  'checkout': { branch: string }
+  checkout: { branch: string }
   'step:append': { session: string, cid: string, parents: string[], heads: string[] }
   'snapshot:import': { root: string, blocks: number, bytes: number }
   'pin:status': { requestid: string, cid: string, status: string }
@@ -17,7 +17,7 @@ export interface NodeEvents {
   /** A DAG arrived from a peer by the sync protocol and is now visible. */
   'sync:done': { want: string, peer: string, blocks: number, bytes: number, ms: number }
   /** Entries appended to this node's chain. */
-  'publish': { ref: string | null, head: string | null, sessions: string[] }
+  publish: { ref: string | null, head: string | null, sessions: string[] }
 }
 
 export type NodeEventType = keyof NodeEvents

@@ -506,4 +506,3 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     })
   }
 }
-

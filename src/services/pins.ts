@@ -217,6 +217,7 @@ export function createPinStore (components: PinStoreComponents, init: PinStoreIn
   const start = async (): Promise<void> => {
     ready ??= (async () => {
       // Pick up where a previous run stopped.
+      // eslint-disable-next-line no-unreachable-loop -- the newest record only
       for await (const r of all({ reverse: true })) {
         lastMs = Math.max(lastMs, Date.parse(r.created))
         break
@@ -305,4 +306,3 @@ export function createPinStore (components: PinStoreComponents, init: PinStoreIn
     }
   }
 }
-

@@ -85,7 +85,7 @@ export function stateKindOf (key: string, kinds: StateKinds = STATE_KINDS): { ki
   const space = key.indexOf(' ')
   const kind = space < 0 ? key : key.slice(0, space)
   const declared = Object.hasOwn(kinds, kind) ? kinds[kind] : undefined
-  if (declared == null || declared.named !== space >= 0) return undefined
+  if (declared == null || declared.named !== (space >= 0)) return undefined
   return { kind, declared }
 }
 

@@ -9,7 +9,6 @@ import type { DaemonProcess } from '../helpers/daemon.ts'
 import { runCli, tempDir } from '../helpers/repo.ts'
 import type { CliResult } from '../helpers/repo.ts'
 
-
 /** The one-line `{code, message}` a failed command writes with --json: never a stack trace. */
 function failure (r: CliResult): { code: string, message: string } {
   assert.doesNotMatch(r.stderr, /\n\s+at /, `a stack trace: ${r.stderr.slice(0, 2000)}`)

@@ -14,7 +14,6 @@ import { tempDir } from '../helpers/repo.ts'
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = join(ROOT, 'bin', 'framehub.js')
 
-
 function npmPath (): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':')) if (dir !== '' && existsSync(join(dir, 'npm'))) return join(dir, 'npm')
   return undefined

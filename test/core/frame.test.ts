@@ -84,7 +84,6 @@ describe('frame codec', () => {
   })
 })
 
-
 it('cidOf lays out the same CID as CID.createV1', async () => {
   const { CID: C } = await import('multiformats/cid')
   const { sha256 } = await import('multiformats/hashes/sha2')

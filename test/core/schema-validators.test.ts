@@ -99,7 +99,6 @@ const refused = {
   validateSessionName: ['', 'a b', 'x'.repeat(257), 7]
 }
 
-
 function reference (): Ajv {
   const ajv = addFramehubFormats(new Ajv(ajvOptions))
   for (const schema of schemas) ajv.addSchema(schema)

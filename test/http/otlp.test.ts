@@ -343,7 +343,13 @@ describe('framehub trace import without a daemon (in-process)', () => {
       assert.equal((await runCli(['--repo', repo, 'init'])).code, 0)
       const traceId = '5b8efff798038103d269b633813fc60c'
       const span = (spanId: string, parentSpanId: string | undefined, op: string, start: string): unknown => ({
-        traceId: traceId.toUpperCase(), spanId, parentSpanId, name: op, kind: 1, startTimeUnixNano: start, endTimeUnixNano: start,
+        traceId: traceId.toUpperCase(),
+        spanId,
+        parentSpanId,
+        name: op,
+        kind: 1,
+        startTimeUnixNano: start,
+        endTimeUnixNano: start,
         attributes: [{ key: 'gen_ai.operation.name', value: { stringValue: op } }, { key: 'n', value: { intValue: '7' } }],
         unknownField: 'ignored'
       })

@@ -87,7 +87,7 @@ describe('the npm package', { timeout: 900_000 }, () => {
   it("the README's TypeScript example compiles against the package's declarations and runs as JavaScript", { timeout: 360_000 }, async () => {
     const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
     const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
-    assert.ok(block != null && block.includes(`from 'framehub'`), 'README has a TypeScript example importing framehub')
+    assert.ok(block != null && block.includes('from \'framehub\''), 'README has a TypeScript example importing framehub')
     await writeFile(join(app, 'example.ts'), block)
     // Full checking, the package's declarations included (skipLibCheck off).
     await writeFile(join(app, 'tsconfig.json'), JSON.stringify({

@@ -189,4 +189,3 @@ export function registerFrame (program: Command): void {
       })
     })
 }
-

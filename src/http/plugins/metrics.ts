@@ -1,3 +1,4 @@
+/* eslint-disable no-new -- prom-client metrics register themselves in the registry they are built with */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { FramehubNode } from '../../node.ts'

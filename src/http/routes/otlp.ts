@@ -147,7 +147,7 @@ export async function spanImportRoutes (app: FastifyInstance, ctx: ApiContext): 
     config: { rateLimit: ctx.writeRateLimit },
     schema: {
       summary: 'Import OpenTelemetry spans (an OTLP trace export) as signed trace steps',
-      description: `Body: as for POST /v1/traces (OTLP JSON or protobuf, optionally gzipped). All or nothing. Answers which step each span became. A span whose parent span is neither in the request nor imported before is written as a root, unless waitForParentMs lets it wait for its parent.`,
+      description: 'Body: as for POST /v1/traces (OTLP JSON or protobuf, optionally gzipped). All or nothing. Answers which step each span became. A span whose parent span is neither in the request nor imported before is written as a root, unless waitForParentMs lets it wait for its parent.',
       tags: ['traces'],
       security: writeSecurity,
       querystring: { type: 'object', additionalProperties: false, properties: { waitForParentMs: { type: 'integer', minimum: 0, maximum: 86_400_000, default: 0 } } },

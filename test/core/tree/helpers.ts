@@ -109,6 +109,7 @@ export async function allNodes (store: BlockReader, root: CID): Promise<Array<{ 
 
 /** Depth (number of levels) of a tree. */
 export async function depthOf (store: BlockReader, root: CID): Promise<number> {
+  // eslint-disable-next-line no-unreachable-loop -- the root is the first node
   for await (const { node } of treeNodes(store, root)) return node.level + 1
   throw new Error('tree has no root')
 }

@@ -27,7 +27,8 @@ export async function swarmRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       tags,
       response: {
         200: { type: 'object', required: ['peerId', 'network', 'addresses', 'chain'], properties: { peerId: { type: 'string' }, network: { type: 'string' }, addresses: { type: 'array', items: { type: 'string' } }, chain: { type: 'string' } } },
-        ...errorResponses, ...errors(409)
+        ...errorResponses,
+        ...errors(409)
       }
     }
   }, async () => await swarm.id())
@@ -88,7 +89,8 @@ export async function swarmRoutes (app: FastifyInstance, ctx: ApiContext): Promi
             checked: { type: 'integer' }
           }
         },
-        ...errorResponses, ...errors(404, 409, 422)
+        ...errorResponses,
+        ...errors(404, 409, 422)
       }
     }
   }, async (request, reply) => {

@@ -35,7 +35,6 @@ export async function hasBlock (blocks: BlockSource, cid: CID, signal?: AbortSig
   return isIdentity(cid) || await blocks.has(cid, { signal })
 }
 
-
 /**
  * Resolves an IPLD path below `root` (DAG-CBOR map keys and list indexes, DAG-PB link names).
  * Returns the blocks it went through (to go first in the CAR) and the CID at the end.
