@@ -189,9 +189,13 @@ function attachment (a) {
 // ---------------------------------------------------------------- commits
 
 async function commitsView (_arg, params) {
+  const max = Number(params.limit) || MAX_GRAPH
+  const named = params.branch ?? chosenBranch
+  // A branch named in the link: its history is asked for at once, beside the list of branches.
+  const early = named != null ? all('/commits', 'commits', { ref: named, limit: Math.min(max, 1000) }, max) : undefined
+  early?.catch(() => {})
   const branches = await get('/branches')
-  const branch = params.branch ?? chosenBranch ?? branches.current
-  await drawCommits(branches, branch, null, Number(params.limit) || MAX_GRAPH)
+  await drawCommits(branches, named ?? branches.current, null, max, early)
 }
 
 async function commitView (cid) {
@@ -200,11 +204,11 @@ async function commitView (cid) {
   await drawCommits(branches, branch, cid, MAX_GRAPH)
 }
 
-async function drawCommits (branches, branch, selected, max) {
+async function drawCommits (branches, branch, selected, max, early) {
   let ref = branch
   // A branch with no commit yet has no history to ask for.
   const empty = branches.branches.some(b => b.name === branch && b.commit == null)
-  let log = empty ? { items: [], more: false } : await all('/commits', 'commits', { ref, limit: Math.min(max, 1000) }, max)
+  let log = empty ? { items: [], more: false } : await (early ?? all('/commits', 'commits', { ref, limit: Math.min(max, 1000) }, max))
   // A commit the branch does not reach: the checked-out branch's history if it does, else the history under the commit.
   if (selected != null && !log.items.some(c => c.cid === selected)) {
     const current = branch !== branches.current && branches.branches.some(b => b.current && b.commit != null) ? await all('/commits', 'commits', { ref: branches.current, limit: Math.min(max, 1000) }, max).catch(() => null) : null
@@ -258,12 +262,22 @@ async function drawCommits (branches, branch, selected, max) {
   if (selected != null) await showCommit(selected)
 }
 
+/** Whether this node is on the network (asked once: a daemon does not change that while it runs). */
+let status
+const online = async () => (status ??= get('/network/status').catch((err) => { status = undefined; throw err })).then(s => s.online)
+
+function remotesTable (remotes) {
+  return remotes.length === 0
+    ? h('p', { class: 'muted' }, 'No remote heads yet.')
+    : h('table', { 'data-rows': remotes.length }, h('thead', {}, h('tr', {}, ['Peer', 'Ref', 'Head'].map(t => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, remotes.map(r => h('tr', {}, h('td', {}, h('code', {}, short(r.peer))), h('td', {}, r.ref), h('td', {}, cidLink(r.head, `#/commit/${r.head}`))))))
+}
+
 function remoteRefs () {
   const slot = h('div', {}, h('p', { class: 'muted' }, 'Loading…'))
   fill(slot, async () => {
-    const r = await get('/remotes')
-    const refs = r.remotes ?? r.refs ?? []
-    return refs.length === 0 ? h('p', { class: 'muted' }, 'No remote heads yet.') : json(r)
+    if (!await online()) return h('p', { class: 'muted' }, 'This node is offline: no remote heads.')
+    return remotesTable((await get('/remotes')).remotes)
   })
   return h('section', { 'aria-label': 'Remote refs' }, h('h2', {}, 'Remote refs'), slot)
 }
@@ -424,21 +438,21 @@ async function swarmView () {
       h('h4', {}, 'Proposals'), table(['Node', 'Head', 'Weight'], d.proposals.map(p => [h('code', {}, short(p.node)), cidLink(p.head, `#/commit/${p.head}`), p.weight])),
       h('h4', {}, `Forks (${d.forks.length})`), d.forks.length === 0 ? h('p', { class: 'muted' }, 'None.') : table(['Frame', 'Ours', 'Theirs'], d.forks.map(f => [frameLink(f.id), cidLink(f.ours), cidLink(f.theirs)]))))]
   })
-  const loadRemotes = () => fill(remotes, async () => { const r = await get('/remotes'); return json(r) })
+  const loadRemotes = () => fill(remotes, async () => remotesTable((await get('/remotes')).remotes))
   const loadPeers = () => fill(peers, async () => {
     const { peers: list } = await get('/peers')
     return list.length === 0 ? h('p', { class: 'muted' }, 'No peer connected.') : table(['Peer', 'Chain', 'Latency', 'Addresses'], list.map(p => [h('code', {}, p.peer), p.chain ? cidLink(p.chain) : '', p.latencyMs != null ? `${p.latencyMs} ms` : '', p.addrs.join(' ')]))
   })
-  let online = true
+  const on = await online()
+  const offline = async () => h('p', { class: 'muted' }, 'This node is offline (started without networking).')
   await fill(me, async () => {
-    try {
-      const id = await get('/id')
-      return kv([['Peer id', h('code', {}, id.peerId)], ['Network', id.network], ['Chain', h('code', {}, id.chain)], ['Addresses', id.addresses.join(' ')]])
-    } catch (err) { online = false; throw err }
+    if (!on) return [kv([['Peer id', h('code', {}, (await status).peerId)]]), await offline()]
+    const id = await get('/id')
+    return kv([['Peer id', h('code', {}, id.peerId)], ['Network', id.network], ['Chain', h('code', {}, id.chain)], ['Addresses', id.addresses.join(' ')]])
   })
   await Promise.all([
-    online ? loadPeers() : fill(peers, async () => h('p', { class: 'muted' }, '—')),
-    online ? loadRemotes() : fill(remotes, async () => h('p', { class: 'muted' }, '—')),
+    on ? loadPeers() : fill(peers, offline),
+    on ? loadRemotes() : fill(remotes, offline),
     loadConsensus(),
     fill(fingerprints, async () => {
       const { peers: list } = await get('/peers/fingerprints')
@@ -448,7 +462,7 @@ async function swarmView () {
   // Live: every event of the node is listed; those that can change a decision reload it.
   const source = new EventSource('/api/v1/events')
   let timer
-  const refresh = () => { clearTimeout(timer); timer = setTimeout(() => { loadConsensus(); if (online) { loadRemotes(); loadPeers() } }, 300) }
+  const refresh = () => { clearTimeout(timer); timer = setTimeout(() => { loadConsensus(); if (on) { loadRemotes(); loadPeers() } }, 300) }
   const onEvent = (e) => {
     const data = JSON.parse(e.data)
     events.prepend(h('li', { 'data-type': e.type }, h('code', {}, e.type), ' ', when(data.time), ' ', clip(JSON.stringify(data), 160)))

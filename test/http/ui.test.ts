@@ -51,6 +51,18 @@ describe('/ui: the explorer\'s files', () => {
     assert.ok(post.statusCode === 404 || post.statusCode === 405, `POST → ${post.statusCode}`)
   })
 
+  test('GET /api/v1/network/status: 200 offline too, where /id is 409', async () => {
+    const res = await h.app.inject({ url: '/api/v1/network/status' })
+    assert.equal(res.statusCode, 200)
+    assert.deepEqual(res.json(), { online: false, peerId: h.node.peerId })
+    assert.equal((await h.app.inject({ url: '/api/v1/id' })).statusCode, 409)
+    const bad = await h.app.inject({ url: '/api/v1/network/status?x=1' })
+    assert.ok(bad.statusCode === 200 || bad.statusCode === 400, `unknown query → ${bad.statusCode}`)
+    const post = await h.app.inject({ method: 'POST', url: '/api/v1/network/status', payload: {} })
+    assert.equal(post.statusCode, 405)
+    assert.equal(errorBody(post).code, 'ERR_METHOD_NOT_ALLOWED')
+  })
+
   test('not in the OpenAPI document', async () => {
     const doc = (await h.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, unknown> }
     assert.deepEqual(Object.keys(doc.paths).filter(p => p.startsWith('/ui')), [])

@@ -235,6 +235,22 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     expected.pop()
   })
 
+  test('an offline node: the swarm and the remote refs say so, with no failed request', async () => {
+    const off = await startExplorer({ online: false })
+    try {
+      await seed(off.app, off.token)
+      await page.goto(`${off.base}/ui/#/swarm`)
+      await ready()
+      assert.match(await page.innerText('main'), /offline/)
+      await page.goto(`${off.base}/ui/#/commits`)
+      await ready()
+      assert.equal(await page.getAttribute('#commit-graph', 'data-nodes'), '6')
+      await page.waitForFunction(() => /offline: no remote heads/.test(document.querySelector('main section[aria-label="Remote refs"]')?.textContent ?? ''))
+    } finally {
+      await off.close()
+    }
+  })
+
   test('no console error on any page', () => {
     assert.deepEqual(problems, [])
   })

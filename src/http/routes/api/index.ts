@@ -7,6 +7,7 @@ import { eventRoutes } from './events.ts'
 import { frameImportRoutes } from './frame-import.ts'
 import { frameRoutes } from './frames.ts'
 import { gcRoutes } from './gc.ts'
+import { networkStatusRoutes } from './network-status.ts'
 import { refRoutes } from './refs.ts'
 import { snapshotRoutes } from './snapshots.ts'
 import { swarmRoutes } from './swarm.ts'
@@ -28,5 +29,6 @@ export async function apiRoutes (app: FastifyInstance, ctx: ApiContext): Promise
   await app.register(eventRoutes, ctx)
   await app.register(gcRoutes, ctx)
   await app.register(swarmRoutes, ctx)
+  await app.register(networkStatusRoutes, ctx)
   await app.register(consensusRoutes, ctx)
 }
