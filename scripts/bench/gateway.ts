@@ -9,9 +9,10 @@
  *                  raw-block answer and a body of the mean size of 1,000 frame blocks
  *   heliaRaw       a bare Fastify route serving raw blocks through Helia (helia.blockstore.get, offline)
  *   framehub       createGateway(node, { logger: false, rateLimit: false }): stripped
- *   framehubAsRun  `framehub daemon` as users run it: the CLI with its defaults (info-level request
- *                  logging, to a log file as `2>daemon.log` would; rate limit on; libp2p on loopback,
- *                  in a network of its own), on a copy of the same repository
+ *   framehubAsRun  `framehub daemon` as users run it: the CLI with its defaults (info-level logs,
+ *                  requests logged only when they fail or are slow, to a log file as `2>daemon.log`
+ *                  would; rate limit on; libp2p on loopback, in a network of its own), on a copy of
+ *                  the same repository
  *
  * Comparison (the goals are judged on it): the four servers are up at once (each on its own copy
  * of the repository) and measured in BENCH_GATEWAY_ROUNDS rounds (4; 2 with BENCH_QUICK=1) of
@@ -437,7 +438,7 @@ function procCpuUs (pid: number): number {
 }
 
 /**
- * `framehub daemon` as users start it: the CLI, its defaults (info-level logs, rate limit, libp2p
+ * `framehub daemon` as users start it: the CLI, its defaults (info-level logs without the per-request access log, rate limit, libp2p
  * listening on 127.0.0.1), stderr to a log file; only the API port (0: the OS picks) and a network
  * name of its own (no other node on this machine joins it) are given.
  */
@@ -971,7 +972,7 @@ const DESCRIPTIONS: Record<string, string> = {
   ceiling: 'hello-world Fastify 5 route on the same /ipfs/{cid} paths and headers',
   heliaRaw: 'bare Fastify route over helia.blockstore.get (offline)',
   framehub: 'createGateway(node, { logger: false, rateLimit: false })',
-  framehubAsRun: 'framehub daemon (CLI defaults: info logging to a file, rate limit, libp2p on 127.0.0.1)'
+  framehubAsRun: 'framehub daemon (CLI defaults: info logging to a file, no access log, rate limit, libp2p on 127.0.0.1)'
 }
 
 /** Stops every server given, whatever happens to one of them. */

@@ -32,6 +32,17 @@ import { uiRoutes } from './routes/ui.ts'
 export interface GatewayInit {
   /** Fastify's pino logger: options, `false` for none. Default: info level. */
   logger?: FastifyServerOptions['logger']
+  /**
+   * Which requests are logged (default `'problems'`):
+   * - `'all'`: Fastify's access log, two lines per request at info level ("incoming request",
+   *   "request completed"). It costs about as much CPU as serving a block from the cache (a
+   *   synchronous write per line), so it is for debugging (`framehub daemon --log-requests`).
+   * - `'problems'`: one warn line per request that answered 5xx or took `slowRequestMs` or more;
+   *   other requests cost no logging at all. Errors keep their own line from the error handler.
+   */
+  logRequests?: 'all' | 'problems'
+  /** A request that takes this long or more is logged in `'problems'` mode, ms (default 1,000). */
+  slowRequestMs?: number
   /** Largest JSON body, bytes (default 8 MiB: MAX_JSON_TEXT_BYTES, the JSON text of the largest frame). */
   bodyLimit?: number
   /** Largest attachment upload, bytes (default 64 MiB). */
@@ -105,6 +116,8 @@ const IPFS_EXPOSED_HEADERS = 'Content-Length, Content-Location, Content-Range, E
 export async function createGateway (node: FramehubNode, init: GatewayInit = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: init.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
+    // Per-request logging is Fastify's access log only when asked for (see `logRequests`).
+    disableRequestLogging: init.logRequests !== 'all',
     // The JSON text of any frame or step the local path accepts (a block of at most 1 MiB) fits.
     bodyLimit: init.bodyLimit ?? MAX_JSON_TEXT_BYTES,
     requestTimeout: init.requestTimeout ?? 30_000,
@@ -131,6 +144,7 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
 
   registerSchemas(app)
   installErrorHandlers(app)
+  if (init.logRequests !== 'all' && init.logger !== false) logProblemRequests(app, init.slowRequestMs ?? 1000)
   // First of the hooks: a request for another host is refused before anything else runs.
   hostCheck(app, init.allowHosts)
   // Bodies are JSON or what a route declares (NDJSON, CAR, attachments): Fastify's default
@@ -219,4 +233,19 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
   // The explorer (routes/ui.ts): static files, read-only; what it writes goes through /api/v1 with the token.
   if (init.ui !== false) await app.register(uiRoutes)
   return app
+}
+
+/**
+ * Logs, at warn level, the requests that answered 5xx or took `slowMs` or more: one line with
+ * the method, the URL, the status and the time, instead of two info lines for every request.
+ */
+function logProblemRequests (app: FastifyInstance, slowMs: number): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode
+    const ms = reply.elapsedTime
+    if (status >= 500 || ms >= slowMs) {
+      request.log.warn({ req: { method: request.method, url: request.url }, res: { statusCode: status }, responseTime: ms }, status >= 500 ? 'request answered with a server error' : 'slow request')
+    }
+    done()
+  })
 }

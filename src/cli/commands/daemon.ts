@@ -33,7 +33,8 @@ export function registerDaemon (program: Command): void {
     .option('--offline', 'no libp2p at all: serve the gateway only')
     .option('--allow-host <host[:port]>', 'answer requests whose Host header names HOST (any port) or HOST:PORT, repeatable; * for any (default: the --api address, localhost, and 127.0.0.1 and [::1] on loopback; any host when listening on 0.0.0.0 or ::)', collect)
     .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug, trace, silent)', 'info')
-    .action(async (opts: { api: string, logLevel: string, allowHost?: string[], listen?: string[], bootstrap?: string[], network: string, public?: boolean, autoPublish: boolean, follow: boolean, offline?: boolean }, command: Command) => {
+    .option('--log-requests', 'log every request (Fastify\'s access log, two info lines each; on at --log-level debug or trace). By default only requests that answer 5xx or take 1 s or more are logged')
+    .action(async (opts: { api: string, logLevel: string, logRequests?: boolean, allowHost?: string[], listen?: string[], bootstrap?: string[], network: string, public?: boolean, autoPublish: boolean, follow: boolean, offline?: boolean }, command: Command) => {
       const options = globals(command)
       const { host, port } = parseHostPort(opts.api)
       const allowHosts = opts.allowHost ?? []
@@ -60,6 +61,7 @@ export function registerDaemon (program: Command): void {
       await node.repo.helia()
       const app = await createGateway(node, {
         logger: { level: opts.logLevel, stream: process.stderr, redact: ['req.headers.authorization'] },
+        logRequests: opts.logRequests === true || opts.logLevel === 'debug' || opts.logLevel === 'trace' ? 'all' : 'problems',
         allowHosts
       }).catch(async (err: unknown) => {
         await node.close()
