@@ -4,7 +4,7 @@ import { CID } from 'multiformats/cid'
 import { cidKey, verifyBlock } from '../core/codec.ts'
 import { isFramehubError } from '../core/errors.ts'
 import type { Frame } from '../core/frame.ts'
-import { compareKeys, diffTrees, emptyTree, entries } from '../core/tree/index.ts'
+import { compareKeys, decodeTreeNode, diffTrees, emptyTree, entries, TREE_FANOUT } from '../core/tree/index.ts'
 import type { BlockReader, TreeDiffEntry } from '../core/tree/index.ts'
 import { blockKey, WriteBatch } from './level-db.ts'
 import type { RepoDb } from './level-db.ts'
@@ -351,6 +351,10 @@ export async function indexChanges (batch: WriteBatch, branch: string, oldTree: 
   const reader = batchReader(batch, options.reader ?? dbReader(db))
   let ops: Op[]
   try {
+    // From an empty index (the first commit after a big import) the change is the whole new
+    // tree: one far over the limit is given up from the nodes above its leaves (a leaf holds
+    // TREE_FANOUT entries on average), without reading a leaf. Giving up is always safe.
+    if (at.equals(EMPTY_TREE) && await leavesAtLeast(reader, newTree, Math.ceil(indexLimits.maxBatchOps / 2 / TREE_FANOUT), options)) return false
     // Changed ids first (tree nodes only): a change that cannot fit is given up before any frame is read.
     const changes: TreeDiffEntry[] = []
     for await (const change of diffTrees(reader, at, newTree, options)) {
@@ -371,6 +375,31 @@ export async function indexChanges (batch: WriteBatch, branch: string, oldTree: 
   if (meta.type === 'put') batch.putIndex(meta.key, meta.value)
   else batch.delIndex(meta.key)
   return true
+}
+
+/**
+ * True when tree `root` has at least `n` leaves, reading only its nodes above the leaves (level 1
+ * and up, about 1/TREE_FANOUT of its nodes), and stopping as soon as it knows.
+ */
+async function leavesAtLeast (reader: BlockReader, root: CID, n: number, options: ReadOptions): Promise<boolean> {
+  let level = [root]
+  for (;;) {
+    let next: CID[] = []
+    let leaves = 0
+    for (const cid of level) {
+      options.signal?.throwIfAborted()
+      const node = decodeTreeNode(await reader.get(cid, options), cid)
+      if (node.level === 0) return n <= 1
+      if (node.level === 1) {
+        leaves += node.values.length
+        if (leaves >= n) return true
+      } else {
+        next = next.concat(node.values)
+      }
+    }
+    if (next.length === 0) return false
+    level = next
+  }
 }
 
 /** Adds to `batch` (which deletes `branch`) the end of its index; `clearIndexData` then frees the keys. */

@@ -263,6 +263,34 @@ describe('frame index', () => {
       assert.equal((await node.index.status()).find(s => s.branch === 'main')?.current, true, 'caught up')
     })
 
+    it('the first commit of a tree far over the batch limit gives the index up from the nodes above the leaves, reading no leaf', async () => {
+      const { node: big, cleanup: done } = await tempNode()
+      try {
+        // 8,000 frames (about 250 leaves); the limit gives up past about 100 leaves (3,200 frames).
+        Object.assign(indexLimits, { maxBatchOps: 6400 })
+        await big.frames.import(Array.from({ length: 8000 }, (_, i) => JSON.stringify({ id: `f/${String(i).padStart(4, '0')}`, kind: 'fact', title: `frame ${i}` })))
+        const blocks = big.repo.db.blocks
+        const get = blocks.get.bind(blocks)
+        const getSync = blocks.getSync.bind(blocks)
+        let reads = 0
+        ;(blocks as unknown as { get: typeof get }).get = (async (...args: Parameters<typeof get>) => { reads++; return await get(...args) }) as typeof get
+        ;(blocks as unknown as { getSync: typeof getSync }).getSync = ((...args: Parameters<typeof getSync>) => { reads++; return getSync(...args) }) as typeof getSync
+        try {
+          await big.commits.commit({ message: '8000 frames' })
+        } finally {
+          (blocks as unknown as { get: typeof get }).get = get
+          ;(blocks as unknown as { getSync: typeof getSync }).getSync = getSync
+        }
+        assert.ok(reads < 25, `${reads} block reads for the commit (a diff to the limit reads about 60)`)
+        const main = (await big.index.status()).find(s => s.branch === 'main')
+        assert.equal(main?.current, false, 'behind after the big commit')
+        assert.equal((await listed(big, { kind: 'fact', prefix: 'f/799' })).length, 10)
+        assert.equal((await big.index.status()).find(s => s.branch === 'main')?.current, true, 'caught up by the query')
+      } finally {
+        await done()
+      }
+    })
+
     it('an untrusted index (interrupted rebuild, older version) is rebuilt, never read', async () => {
       const before = await listed(node, { kind: 'fact', prefix: 'bulk/' })
       assert.equal(before.length, 30)
