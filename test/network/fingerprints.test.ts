@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createCommit } from '../../src/core/commit.ts'
+import { createGateway } from '../../src/http/app.ts'
 import { createNode } from '../../src/node.ts'
 import type { FramehubNode } from '../../src/node.ts'
 import { waitFor } from '../helpers/daemon.ts'
@@ -64,5 +65,17 @@ describe('fingerprints', { timeout: 180_000 }, () => {
     assert.equal((await fp())?.weight, 1)
     assert.equal((await fp())?.failing, false)
     assert.ok(((await fp())?.canonical ?? 0) >= 1)
+
+    // GET /api/v1/peers shows each connected peer's fingerprint.
+    const app = await createGateway(b, { logger: false })
+    try {
+      const res = await app.inject({ url: '/api/v1/peers' })
+      assert.equal(res.statusCode, 200)
+      const peer = (res.json() as { peers: Array<{ peer: string, fingerprint?: { weight: number, proposals: number } }> }).peers.find(p => p.peer === a.peerId)
+      assert.equal(peer?.fingerprint?.weight, 1)
+      assert.ok((peer?.fingerprint?.proposals ?? 0) >= 2)
+    } finally {
+      await app.close()
+    }
   })
 })

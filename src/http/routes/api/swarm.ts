@@ -11,7 +11,12 @@ const peerInfo = {
     peer: { type: 'string' },
     addrs: { type: 'array', items: { type: 'string' } },
     chain: { type: 'string' },
-    latencyMs: { type: 'number' }
+    latencyMs: { type: 'number' },
+    fingerprint: {
+      description: 'What this node knows of the peer and the weight of its vote (the fields of GET /api/v1/peers/fingerprints), once it has processed an entry of its chain.',
+      type: 'object',
+      additionalProperties: true
+    }
   }
 } as const
 
@@ -35,7 +40,11 @@ export async function swarmRoutes (app: FastifyInstance, ctx: ApiContext): Promi
 
   app.get('/peers', {
     schema: { summary: 'Connected peers', tags, response: { 200: { type: 'object', required: ['peers'], properties: { peers: { type: 'array', items: peerInfo } } }, ...errorResponses, ...errors(409) } }
-  }, async () => ({ peers: await swarm.peers() }))
+  }, async () => {
+    const peers = await swarm.peers()
+    const fingerprints = new Map((await node.consensus.fingerprints()).map(f => [f.peer, f]))
+    return { peers: peers.map(p => fingerprints.has(p.peer) ? { ...p, fingerprint: fingerprints.get(p.peer) } : p) }
+  })
 
   app.post<{ Body: { address: string } }>('/peers/connect', {
     onRequest: auth,
