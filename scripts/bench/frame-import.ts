@@ -51,7 +51,7 @@ export interface FrameImportReport {
   }
   /**
    * As a user runs it: `framehub init`, `framehub frame import FILE.ndjson`, `framehub commit -m`
-   * as three CLI processes (`node src/cli/main.ts`, no daemon), wall time from the start of the
+   * as three CLI processes (`node bin/framehub.js`, the `framehub` command, no daemon), wall time from the start of the
    * first to the end of the last (process start-up included), median round.
    */
   cli: { initMs: number, importMs: number, commitMs: number, totalMs: number, framesPerSecond: number }
@@ -164,12 +164,13 @@ async function framehubImport (cfg: BenchConfig, lines: string[]): Promise<Frame
   return { node, repoDir, commit: committed.commit, tree: committed.tree, importMs, commitMs, totalMs, cpuMs: used, workerRuns: importPoolRuns() - runs0 }
 }
 
-const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+/** The `framehub` command (`bin/framehub.js`, what npm links): it switches Node's compile cache on before any TypeScript loads. */
+const CLI_BIN = fileURLToPath(new URL('../../bin/framehub.js', import.meta.url))
 
 /** Runs the framehub CLI on `repo` as a user does (its own process), returns its wall time in ms and its JSON output. */
 async function cli (repo: string, args: string[]): Promise<{ ms: number, json: any }> {
   const start = now()
-  const { code, out, err } = await runProgram(process.execPath, [CLI_MAIN, ...args, '--json'], { env: { ...process.env, FRAMEHUB_REPO: repo } })
+  const { code, out, err } = await runProgram(process.execPath, [CLI_BIN, ...args, '--json'], { env: { ...process.env, FRAMEHUB_REPO: repo } })
   const ms = now() - start
   if (code !== 0) throw new Error(`framehub ${args.join(' ')} exited with ${String(code)}: ${err.trim()}`)
   return { ms, json: JSON.parse(out) }

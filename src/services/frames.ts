@@ -135,7 +135,7 @@ export interface FrameService {
   /** Validates, stores and stages one frame (JSON view); returns its CID. */
   put (json: unknown, options?: PutFrameOptions): Promise<FrameRecord>
   /** Stores and stages many frames (NDJSON lines) in batches; all or nothing. */
-  import (lines: AsyncIterable<string> | Iterable<string>, options?: PutFrameOptions & ProgressOptions<ImportProgress>): Promise<ImportResult>
+  import (lines: AsyncIterable<string> | Iterable<string>, options?: PutFrameOptions & ProgressOptions<ImportProgress> & ImportSizeHint): Promise<ImportResult>
   /** Stores a file with UnixFS and describes it for a frame's `attachments`. */
   attach (input: AttachmentInput, options?: CallOptions): Promise<Attachment>
   /**
@@ -165,6 +165,16 @@ export interface FrameService {
 }
 
 const IMPORT_BATCH = 8192
+
+/** What an import knows of its size before it reads its lines. */
+export interface ImportSizeHint {
+  /**
+   * Bytes of NDJSON the lines come from (a file's size), when known: past
+   * `importPool.thresholdBytes` the encoding workers start at once, so they are ready by the time
+   * the import passes `importPool.threshold` lines.
+   */
+  expectedBytes?: number
+}
 
 /** Lines in runs of `size` (the last may be shorter); a sync iterable is read without a promise per line. */
 async function * chunksOf (lines: AsyncIterable<string> | Iterable<string>, size: number, signal?: AbortSignal): AsyncGenerator<string[]> {
@@ -369,7 +379,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
         }
       }
       // An import known to be big starts the workers at once: they start while this thread encodes.
-      if (Array.isArray(lines) && lines.length > importPool.threshold) startImportPool()
+      if ((Array.isArray(lines) && lines.length > importPool.threshold) || (options?.expectedBytes ?? 0) > importPool.thresholdBytes) startImportPool()
       try {
         let first = 1
         for await (const chunk of chunksOf(lines, importPool.chunkLines, options?.signal)) {

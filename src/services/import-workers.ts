@@ -25,6 +25,8 @@ import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
  *   about as long to start (load its modules, compile the schemas) as this thread takes to encode
  *   20,000 lines, so a smaller import is done before a worker could help. An import given as an
  *   array longer than this starts the pool at once (`startImportPool`);
+ * - `thresholdBytes`: an import whose input is known to be bigger than this (`expectedBytes`:
+ *   `frame import FILE` gives the file's size) starts the pool at once too;
  * - `workers`: size of the pool (default: the available cores less one, for the main thread,
  *   and at least one); 0 turns the pool off;
  * - `maxLoad`: the pool starts only while the 1-minute load average is below this (default: the
@@ -37,6 +39,7 @@ import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
  */
 export const importPool = {
   threshold: 8192,
+  thresholdBytes: 4 * 1024 * 1024,
   workers: Math.max(1, availableParallelism() - 1),
   maxLoad: availableParallelism() - 0.5,
   chunkLines: 1024,
@@ -54,8 +57,9 @@ interface PoolWorker {
   tasks: Map<number, Task>
 }
 
-// The worker's file beside this one: .ts run from the sources, .js in the built package (dist/).
-const WORKER_URL = new URL(import.meta.url.endsWith('.js') ? './import-worker.js' : './import-worker.ts', import.meta.url)
+// The worker's entry beside this one, plain JavaScript in the sources and in the built package
+// (dist/): it switches the compile cache on before the worker's TypeScript loads.
+const WORKER_URL = new URL('./import-worker-start.js', import.meta.url)
 
 let pool: PoolWorker[] = []
 let nextId = 0

@@ -179,6 +179,32 @@ describe('frame import on worker threads', () => {
     }
   })
 
+  it('an import whose input is known to be big (expectedBytes) starts the pool before its first line', async () => {
+    Object.assign(importPool, { workers: 1, maxLoad: Infinity, thresholdBytes: 1000 })
+    const { node, cleanup } = await tempNode()
+    try {
+      const lines = frameLines(200)
+      let sizeAtFirstLine = -1
+      // Given as a stream of lines: without the hint the pool would start only past `threshold` lines.
+      const stream = (async function * () {
+        sizeAtFirstLine = importPoolSize()
+        yield * lines
+      })()
+      const result = await node.frames.import(stream, { source: 'hinted', expectedBytes: 5000 })
+      assert.equal(sizeAtFirstLine, 1)
+      assert.equal(result.tree.toString(), expected(lines).root)
+      await stopImportPool()
+      const small = (async function * () {
+        sizeAtFirstLine = importPoolSize()
+        yield * lines
+      })()
+      await node.frames.import(small, { source: 'hinted-small', expectedBytes: 999 })
+      assert.equal(sizeAtFirstLine, 0)
+    } finally {
+      await cleanup()
+    }
+  })
+
   it('a small import stays on the main thread', async () => {
     const { node, cleanup } = await tempNode()
     try {

@@ -95,6 +95,7 @@ export function registerFrame (program: Command): void {
           const result = await node.frames.import(readLines(stream, (n) => { bar.update(n, { extra: `${frames} frames` }) }), {
             branch: opts.branch,
             source: file === '-' ? 'stdin' : file,
+            ...(size != null ? { expectedBytes: size } : {}),
             onProgress: (e) => { frames = e.detail.frames }
           })
           bar.stop()
