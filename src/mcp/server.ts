@@ -53,6 +53,9 @@ const uriSegment = (text: string): string => encodeURIComponent(text).replace(/,
 export const frameUri = (id: string): string => FRAME_URI + uriSegment(id)
 export const sessionUri = (name: string): string => SESSION_URI + uriSegment(name)
 
+/** What a CID's text can look like (see `recall`). */
+const CID_TEXT = /^[A-Za-z0-9]+$/
+
 /** Frames and sessions per page of `resources/list`. */
 const RESOURCE_PAGE = 100
 /** Steps a session resource holds at most (the `trace_show` tool pages further). */
@@ -292,7 +295,10 @@ function handlers (node: McpNode, init: McpServerInit): Handlers {
       const r = await node.frames.put(frame, { branch, source: 'mcp', ifMatch: ifMatch == null ? ifMatch : parseCid(ifMatch, 'ifMatch'), signal })
       return { id: r.id, cid: r.cid.toString(), ...(branch != null ? { branch } : {}) }
     },
-    recall: async ({ id, ref, byId }, signal) => recordView(await node.frames.get(id, { ref, byId, signal })),
+    // Only letters and digits can spell a CID in the bases framehub writes and reads (base32,
+    // base36, base58btc): any other id is read as an id without trying it as a CID first (a failed
+    // CID parse costs more than the read).
+    recall: async ({ id, ref, byId }, signal) => recordView(await node.frames.get(id, { ref, byId: byId ?? !CID_TEXT.test(id), signal })),
     search: async ({ q, kind, tag, prefix, ref, limit, cursor }, signal) => {
       const after = cursor != null ? decodeCursor(cursor)[1] : undefined
       const frames: Array<z.infer<typeof frameRecord>> = []
