@@ -66,6 +66,14 @@ describe('/metrics says what the README says', () => {
     assert.equal(series(text, 'framehub_frames', 'branch="side"'), undefined)
     assert.equal(series(text, 'framehub_commits'), 2)
   })
+  test('routes per session: a session with three routes reads 3', async () => {
+    const root = await h.node.traces.append('metrics/goal', { op: 'thought', content: 'start' })
+    for (const route of ['a', 'b', 'c']) await h.node.traces.append('metrics/goal', { op: 'action', content: route }, { parents: [root.cid] })
+    const text = await scrape()
+    assert.equal(series(text, 'framehub_session_routes_max'), 3)
+    assert.ok((series(text, 'framehub_session_routes_mean') ?? 0) >= 1)
+  })
+
   test('consensus: convergence and conflict rate of the last decision, per shared branch', async () => {
     assert.equal(series(await scrape(), 'framehub_consensus_convergence', 'branch="shared/metrics"'), undefined)
     await h.node.refs.checkout('shared/metrics', { create: true })

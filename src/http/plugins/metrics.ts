@@ -100,6 +100,34 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
   new Gauge({ name: 'framehub_consensus_convergence', help: 'Share of voting nodes whose proposal is the canonical head, at the last decision on the branch', labelNames: ['branch'], registers: [registry], collect: decided(d => d.convergence) })
   new Gauge({ name: 'framehub_frame_conflict_rate', help: 'Forks over merged frame states of the canonical head, at the last decision on the branch', labelNames: ['branch'], registers: [registry], collect: decided(d => d.conflictRate) })
   new Gauge({ name: 'framehub_consensus_candidates', help: 'Candidate heads at the last decision on the branch', labelNames: ['branch'], registers: [registry], collect: decided(d => d.candidates) })
+  // Routes per session (the network's target: ≥ 3 parallel routes kept for one goal): sessions
+  // appended to since the node started are counted again when scraped (at most 32 per scrape,
+  // routes counted up to 1000 each).
+  const routes = new Map<string, number>()
+  const touched = new Set<string>()
+  // The two gauges are collected together: they share one count.
+  let counting: Promise<void> | undefined
+  const countRoutes = async (): Promise<void> => {
+    counting ??= (async () => {
+      for (const session of [...touched].slice(0, 32)) {
+        touched.delete(session)
+        routes.set(session, (await node.traces.routes(session, { limit: 1000 }).catch(() => [])).length)
+      }
+    })().finally(() => { counting = undefined })
+    await counting
+  }
+  new Gauge({
+    name: 'framehub_session_routes_max',
+    help: 'Most routes (root to head) of one session, over the sessions appended to since the node started',
+    registers: [registry],
+    async collect () { await countRoutes(); this.set(Math.max(0, ...routes.values())) }
+  })
+  new Gauge({
+    name: 'framehub_session_routes_mean',
+    help: 'Mean routes per session, over the sessions appended to since the node started',
+    registers: [registry],
+    async collect () { await countRoutes(); this.set(routes.size === 0 ? 0 : [...routes.values()].reduce((a, b) => a + b, 0) / routes.size) }
+  })
   const syncBlocks = new Counter({ name: 'framehub_sync_blocks_total', help: 'Blocks received by framehub sync (or the bitswap fallback), checked and made visible', registers: [registry] })
   const syncBytes = new Counter({ name: 'framehub_sync_bytes_total', help: 'Bytes of block data received by sync', registers: [registry] })
   const syncSeconds = new Histogram({
@@ -117,6 +145,8 @@ export function registerMetrics (app: FastifyInstance, node: FramehubNode, event
       syncBlocks.inc(d.blocks)
       syncBytes.inc(d.bytes)
       syncSeconds.observe({ via: d.peer === 'bitswap' ? 'bitswap' : 'sync' }, d.ms / 1000)
+    } else if (event.type === 'step:append') {
+      touched.add((event.detail as { session: string }).session)
     } else if (event.type === 'publish') {
       published.inc()
     }
