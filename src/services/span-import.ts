@@ -2,7 +2,6 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { parseJsonText } from '../core/codec.ts'
 import { FramehubError, LinkUnresolvedError, OtlpInvalidError } from '../core/errors.ts'
-import { decodeOtlpJson, decodeOtlpProtobuf } from '../core/otlp.ts'
 import { planSpanSteps } from '../core/span-step.ts'
 import type { SpanStepPlan } from '../core/span-step.ts'
 import { createTraceStep, decodeTraceStep } from '../core/trace-step.ts'
@@ -87,7 +86,10 @@ interface WaitingSpan {
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
-function decode (request: OtlpRequest) {
+// The OTLP decoder (protobufjs and the OTLP descriptor, about 40 modules) loads with the first
+// span import, not with every process that opens a node.
+async function decode (request: OtlpRequest): Promise<ReturnType<typeof import('../core/otlp.ts').decodeOtlpJson>> {
+  const { decodeOtlpJson, decodeOtlpProtobuf } = await import('../core/otlp.ts')
   if (request.encoding === 'protobuf') return decodeOtlpProtobuf(request.body)
   let text: string
   try {
@@ -267,7 +269,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
 
   return {
     async import (request, options) {
-      const plans = planSpanSteps(decode(request))
+      const plans = planSpanSteps(await decode(request))
       const refs = await resolveRefs(plans, options)
       const waitMs = options?.waitForParentMs ?? 0
       return await exclusive(async () => {
