@@ -10,7 +10,7 @@
  * `importPool.idleMs` without work.
  */
 import { getCompileCacheDir } from 'node:module'
-import { availableParallelism, loadavg } from 'node:os'
+import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { encodeFrameLines } from '../core/frame-lines.ts'
@@ -29,11 +29,13 @@ import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
  *   `frame import FILE` gives the file's size) starts the pool at once too;
  * - `workers`: size of the pool (default: the available cores less one, for the main thread,
  *   and at least one); 0 turns the pool off;
- * - `maxLoad`: the pool starts only while the 1-minute load average is below this (default: the
- *   cores less a half, i.e. a core is free). On a machine whose cores are busy with other work a
- *   worker cannot run beside this thread, and it only adds its start and the copies of lines and
- *   blocks (measured on a 2-core machine at load 12 to 16: about 0.8 s more CPU and a slower
- *   import of 100,000 frames than without it);
+ * - `maxLoad`, `minIdleCores`: the pool starts only while a core is free: the 1-minute load
+ *   average is below `maxLoad` (default: the cores less a half), or at least `minIdleCores`
+ *   (default a half) were idle on average since this module loaded, when that is between 0.1 and
+ *   5 s ago (the start of a CLI process: the load average lags by a minute and counts work that
+ *   has ended, such as the previous command of a script). On a machine whose cores are busy with
+ *   other work a worker cannot run beside this thread, and it only adds its start and the copies
+ *   of lines and blocks (measured on a 2-core machine at load 12 to 16: about 0.8 s more CPU);
  * - `chunkLines`: lines per task;
  * - `idleMs`: the pool is shut down after this long without work.
  */
@@ -42,6 +44,7 @@ export const importPool = {
   thresholdBytes: 4 * 1024 * 1024,
   workers: Math.max(1, availableParallelism() - 1),
   maxLoad: availableParallelism() - 0.5,
+  minIdleCores: 0.5,
   chunkLines: 1024,
   idleMs: 10_000
 }
@@ -142,8 +145,37 @@ export function startImportPool (): void {
   startPool()
 }
 
+/** The machine's CPU time, ms, idle and in all, summed over its cores. */
+function cpuTimes (): { idle: number, total: number, at: number } {
+  let idle = 0
+  let total = 0
+  for (const { times } of cpus()) {
+    idle += times.idle
+    total += times.user + times.nice + times.sys + times.idle + times.irq
+  }
+  return { idle, total, at: Date.now() }
+}
+
+/** CPU times when this module loaded (in a CLI process: its start). */
+const loaded = cpuTimes()
+
+/** Cores idle on average since this module loaded, when that was 0.1 to 5 s ago; else undefined. */
+function idleCoresSinceStart (): number | undefined {
+  const now = cpuTimes()
+  const elapsed = now.at - loaded.at
+  if (elapsed < 100 || elapsed > 5000 || now.total <= loaded.total) return undefined
+  return (now.idle - loaded.idle) / (now.total - loaded.total) * cpus().length
+}
+
+/** A core is free for a worker (see `importPool.maxLoad`). */
+function coreFree (): boolean {
+  if ((loadavg()[0] ?? 0) < importPool.maxLoad) return true
+  const idle = idleCoresSinceStart()
+  return idle !== undefined && idle >= importPool.minIdleCores
+}
+
 function startPool (): void {
-  if (pool.length === 0 && (loadavg()[0] ?? 0) >= importPool.maxLoad) return
+  if (pool.length === 0 && !coreFree()) return
   try {
     while (pool.length < importPool.workers) pool.push(spawn())
   } catch {

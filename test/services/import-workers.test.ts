@@ -165,7 +165,7 @@ describe('frame import on worker threads', () => {
   })
 
   it('the pool does not start while the cores are busy (load average at or above maxLoad)', async () => {
-    Object.assign(importPool, { workers: 2, maxLoad: -1, threshold: 0, chunkLines: 64 })
+    Object.assign(importPool, { workers: 2, maxLoad: -1, minIdleCores: Infinity, threshold: 0, chunkLines: 64 })
     const { node, cleanup } = await tempNode()
     try {
       const lines = frameLines(1000)
@@ -203,6 +203,42 @@ describe('frame import on worker threads', () => {
     } finally {
       await cleanup()
     }
+  })
+
+  it('past the load average, the pool starts on the CPU idle since the process started (0.1 to 5 s ago), not after', async () => {
+    // In a process of its own, so that its start is recent. The thresholds say what counts as idle
+    // (any share at -1, none at Infinity): the measure itself is the machine's, not the test's.
+    const workers = JSON.stringify(fileURLToPath(new URL('../../src/services/import-workers.ts', import.meta.url)))
+    const script = `
+      import { importPool, importPoolSize, startImportPool, stopImportPool } from ${workers}
+      const pause = (ms) => new Promise(resolve => setTimeout(resolve, ms))
+      const sizes = []
+      Object.assign(importPool, { workers: 1, maxLoad: -1, minIdleCores: -1 })
+      startImportPool()
+      sizes.push(importPoolSize()) // under 0.1 s since the start: too short to tell, the load average decides
+      await pause(200)
+      importPool.minIdleCores = Infinity
+      startImportPool()
+      sizes.push(importPoolSize())
+      importPool.minIdleCores = -1
+      startImportPool()
+      sizes.push(importPoolSize())
+      await stopImportPool()
+      await pause(5100)
+      startImportPool()
+      sizes.push(importPoolSize()) // over 5 s: the load average decides again
+      process.stdout.write(JSON.stringify(sizes))
+    `
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+    const killer = setTimeout(() => { child.kill('SIGKILL') }, 60_000)
+    const code = await new Promise<number | null>(resolve => { child.on('close', (c) => { resolve(c) }) })
+    clearTimeout(killer)
+    assert.equal(code, 0, err)
+    assert.deepEqual(JSON.parse(out), [0, 0, 1, 0])
   })
 
   it('a small import stays on the main thread', async () => {
