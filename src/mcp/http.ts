@@ -52,20 +52,23 @@ function rpcError (reply: FastifyReply, status: number, code: number, message: s
   return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code, message, data: { code: framehubCode } }, id: null })
 }
 
-/** Request headers the transport does not read, and that a body-less web Request must not carry. */
-const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect'])
+/**
+ * The headers the SDK's transport reads (host and origin only for its own DNS-rebinding check,
+ * which the gateway's host check makes unneeded). Tools here read no request headers.
+ */
+const TRANSPORT_HEADERS = ['accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id'] as const
 
 /**
- * The request as the SDK's web-standard transport reads it: method, URL and headers (the body,
- * already parsed, travels beside it). The SDK's Node transport converts whole requests and
- * answers through an adapter that writes a JSON answer in pieces; this one hands Fastify a
- * single buffer (see the MCP benchmark in scripts/bench/mcp.ts).
+ * The request as the SDK's web-standard transport reads it: method, URL and the headers it reads
+ * (the body, already parsed, travels beside it). The SDK's Node transport converts whole requests
+ * and answers through an adapter that writes a JSON answer in pieces; this one hands Fastify a
+ * single string (see the MCP benchmark in scripts/bench/mcp.ts).
  */
 function webRequest (request: FastifyRequest): Request {
   const headers = new Headers()
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || HOP_HEADERS.has(name)) continue
-    headers.set(name, Array.isArray(value) ? value.join(', ') : value)
+  for (const name of TRANSPORT_HEADERS) {
+    const value = request.headers[name]
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value)
   }
   return new Request(`http://localhost${request.url}`, { method: request.method, headers })
 }
