@@ -1,6 +1,7 @@
 // DAG drawing: Cytoscape.js with the dagre layered layout, both served from the package.
 import cytoscape from '/ui/vendor/cytoscape.mjs'
 import dagre from '/ui/vendor/cytoscape-dagre.mjs'
+import { graphStratify, grid } from '/ui/vendor/d3-dag.mjs'
 
 cytoscape.use(dagre)
 
@@ -14,8 +15,32 @@ const style = [
   { selector: 'node.root', style: { shape: 'round-rectangle' } },
   { selector: 'node.route', style: { 'border-width': 4, 'border-color': '#d9480f' } },
   { selector: 'edge.route', style: { width: 4, 'line-color': '#d9480f', 'target-arrow-color': '#d9480f' } },
+  // Large graphs: the cheapest marks Cytoscape draws (straight haystack edges, no arrows: the lanes
+  // run downwards; no node borders but on marked nodes).
+  { selector: '.big', style: { 'border-width': 0 } },
+  { selector: 'edge.big', style: { 'curve-style': 'haystack', 'haystack-radius': 0, 'target-arrow-shape': 'none', width: 1.5 } },
+  { selector: 'node.big.merge, node.big.forked, node.big.route', style: { 'border-width': 3 } },
   { selector: 'node:selected', style: { 'overlay-color': '#f2a900', 'overlay-opacity': 0.35, 'overlay-padding': 6 } }
 ]
+
+/** Past this many nodes the layered layout (dagre: crossing minimisation) costs seconds: lanes instead. */
+export const LAYERED_MAX = 300
+
+/**
+ * The lane layout of d3-dag (`grid`): one row per node in the given order (a topological one:
+ * sources first), each node in a lane, edges run down their lane without crossing nodes, as in
+ * `git log --graph`. Linear in the size of the graph. Positions by id, and the width of the lanes.
+ */
+function lanes (nodes, edges) {
+  const parents = new Map(nodes.map(n => [n.id, []]))
+  for (const e of edges) parents.get(e.target)?.push(e.source)
+  const order = new Map(nodes.map((n, i) => [n.id, i]))
+  const dag = graphStratify()(nodes.map(n => ({ id: n.id, parentIds: parents.get(n.id) })))
+  const { width } = grid().rank(node => order.get(node.data.id)).nodeSize([16, 16]).gap([8, 10])(dag)
+  const at = new Map()
+  for (const node of dag.nodes()) at.set(node.data.id, { x: node.x, y: node.y })
+  return { at, width }
+}
 
 /**
  * Draws `nodes` ({ id, label, classes, color }) and `edges` ({ source, target }) in `container`,
@@ -24,26 +49,46 @@ const style = [
  */
 export function drawDag (container, { nodes, edges, onSelect }) {
   const t0 = performance.now()
-  const big = nodes.length > 300
+  performance.mark('graph:start')
+  const big = nodes.length > LAYERED_MAX
+  // Lanes: every label starts right of the last lane, in one column.
+  const placed = big ? lanes(nodes, edges) : null
   const cy = cytoscape({
     container,
     elements: [
-      ...nodes.map(n => ({ group: 'nodes', data: { id: n.id, label: n.label, ...(n.color ? { color: n.color } : {}) }, classes: n.classes ?? [] })),
-      ...edges.map(e => ({ group: 'edges', data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target } }))
+      ...nodes.map(n => {
+        const p = placed?.at.get(n.id)
+        return { group: 'nodes', data: { id: n.id, label: n.label, ...(n.color ? { color: n.color } : {}), ...(p ? { dx: placed.width - p.x + 6 } : {}) }, classes: big ? [...(n.classes ?? []), 'big'] : n.classes ?? [], ...(p ? { position: p } : {}) }
+      }),
+      ...edges.map(e => ({ group: 'edges', data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target }, classes: big ? ['big'] : [] }))
     ],
-    style: [...style, { selector: 'node[color]', style: { 'background-color': 'data(color)' } }],
-    layout: { name: 'dagre', rankDir: 'TB', nodeSep: 20, rankSep: 28, nodeDimensionsIncludeLabels: true, animate: false },
+    style: [...style, { selector: 'node[color]', style: { 'background-color': 'data(color)' } }, { selector: 'node[dx]', style: { 'text-margin-x': 'data(dx)' } }],
+    layout: big ? { name: 'preset', fit: false } : { name: 'dagre', rankDir: 'TB', nodeSep: 20, rankSep: 28, nodeDimensionsIncludeLabels: true, animate: false },
     autoungrabify: true,
     boxSelectionEnabled: false,
     textureOnViewport: big,
     hideEdgesOnViewport: big,
     pixelRatio: big ? 1 : 'auto'
   })
-  // A small graph is not blown up to the size of the box.
-  if (cy.zoom() > 1.25) {
+  // Cytoscape's canvas renderer builds its layered textures of the whole graph, every element
+  // drawn, synchronously on its first frame (LayeredTextureCache.firstGet in 3.34): on a large
+  // graph that first frame costs seconds, while only the top of the graph is on screen. Marked
+  // as not first, the layers are queued and built over the next frames within the renderer's own
+  // time budget, and the first frame draws only what is in view. Cytoscape is pinned to an exact
+  // version; if the field is not there, nothing changes.
+  const layered = big ? cy.renderer()?.data?.lyrTxrCache : undefined
+  if (layered != null && layered.firstGet === true) layered.firstGet = false
+  // A large graph opens at its top (the newest commits, the first steps) at a readable size.
+  if (big) {
+    cy.zoom(1)
+    cy.pan({ x: 24, y: 24 })
+  } else if (cy.zoom() > 1.25) {
+    // A small graph is not blown up to the size of the box.
     cy.zoom(1.25)
     cy.center()
   }
+  performance.mark('graph:laid-out')
+  cy.one('render', () => performance.mark('graph:drawn'))
   cy.on('tap', 'node', (e) => onSelect?.(e.target.id()))
   container.dataset.nodes = String(cy.nodes().length)
   container.dataset.edges = String(cy.edges().length)

@@ -11,7 +11,7 @@
  * the page (`performance.now()`). The layout's share is the graph's data-render-ms.
  *
  *   BENCH_EXPLORER_COMMITS (1000)  BENCH_EXPLORER_STEPS (1000)  BENCH_EXPLORER_ROUNDS (5)
- *   CHROMIUM_PATH (/usr/bin/chromium)  BENCH_QUICK=1: tiny sizes
+ *   CHROMIUM_PATH (/usr/bin/chromium)  BENCH_EXPLORER_SHOTS=DIR (screenshots of the views)  BENCH_QUICK=1: tiny sizes
  *
  * Goal (issue 14): under 1 s each (median of the rounds). Without Chromium the section reports
  * `skipped` and its goal is not met.
@@ -39,7 +39,13 @@ const GOAL_MS = 1000
 export interface RenderReport {
   /** Navigation start → first frame after the graph is drawn, ms: median, min, max of the rounds. */
   firstRenderMs: { median: number, min: number, max: number }
-  /** The graph's layout and drawing alone (Cytoscape + dagre), ms, median. */
+  /** The page's main thread busy until then (CDP TaskDuration: CPU work, not waits), ms, median; its JavaScript share (ScriptDuration). */
+  mainThreadBusyMs: number
+  /** CPU time of the page's main thread (CDP ThreadTime) and of its whole renderer process (ProcessTime) until then, ms, median: what a busy machine does not stretch. */
+  mainThreadCpuMs: number
+  rendererCpuMs: number
+  scriptMs: number
+  /** Building the graph: layout and first style pass (Cytoscape + dagre or d3-dag lanes), ms, median. */
   layoutMs: number
   nodes: number
   edges: number
@@ -98,7 +104,7 @@ async function seed (app: FastifyInstance, token: string, commits: number, steps
   await call(app, token, 'POST', path, { step: { op: 'conclusion', content: 'joined' }, parents: tips })
 }
 
-async function render (base: string, hash: string, graphId: string, firstLoad = false): Promise<{ ms: number, layoutMs: number, nodes: number, edges: number, wire?: ExplorerReport['firstLoad'] }> {
+async function render (base: string, hash: string, graphId: string, firstLoad = false): Promise<{ ms: number, busyMs: number, cpuMs: number, processCpuMs: number, scriptMs: number, layoutMs: number, nodes: number, edges: number, wire?: ExplorerReport['firstLoad'] }> {
   const profile = await mkdtemp(join(tmpdir(), 'framehub-bench-chromium-'))
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1400, height: 900 } })
   try {
@@ -107,6 +113,9 @@ async function render (base: string, hash: string, graphId: string, firstLoad = 
     page.on('requestfinished', (request) => {
       requests.push(request.sizes().then(s => ({ path: new URL(request.url()).pathname, bytes: s.responseBodySize + s.responseHeadersSize + s.requestHeadersSize + s.requestBodySize, body: s.responseBodySize })))
     })
+    // The renderer's main thread: busy time (CPU, not waiting), which a loaded machine stretches less than wall time.
+    const cdp = await context.newCDPSession(page)
+    await cdp.send('Performance.enable')
     await page.goto(`${base}/ui/${hash}`)
     await page.waitForSelector('main[data-state="ready"], main[data-state="error"]', { timeout: 120_000 })
     if (await page.getAttribute('main', 'data-state') !== 'ready') throw new Error(`explorer: ${await page.innerText('main')}`)
@@ -118,8 +127,11 @@ async function render (base: string, hash: string, graphId: string, firstLoad = 
         marks: performance.getEntriesByType('mark').map((e: any) => `${e.name} ${Math.round(e.startTime)}`)
       }))(globalThis.performance))))
     }
+    if (process.env.BENCH_EXPLORER_SHOTS != null) await page.screenshot({ path: join(process.env.BENCH_EXPLORER_SHOTS, `${graphId}.png`) })
+    const { metrics } = await cdp.send('Performance.getMetrics')
+    const metric = (name: string): number => round((metrics.find(m => m.name === name)?.value ?? NaN) * 1000)
     const el = page.locator(`#${graphId}`)
-    const out = { ms, layoutMs: Number(await el.getAttribute('data-render-ms')), nodes: Number(await el.getAttribute('data-nodes')), edges: Number(await el.getAttribute('data-edges')) }
+    const out = { ms, busyMs: metric('TaskDuration'), cpuMs: metric('ThreadTime'), processCpuMs: metric('ProcessTime'), scriptMs: metric('ScriptDuration'), layoutMs: Number(await el.getAttribute('data-render-ms')), nodes: Number(await el.getAttribute('data-nodes')), edges: Number(await el.getAttribute('data-edges')) }
     if (!firstLoad) return out
     const sizes = await Promise.all(requests)
     return {
@@ -172,10 +184,14 @@ export async function benchExplorer (): Promise<ExplorerReport> {
         if (which === 'graph') graphRuns.push(await render(base, '#/commits?branch=main', 'commit-graph', r === 0))
         else sessionRuns.push(await render(base, '#/session/bench', 'session-graph'))
       }
-      log(`explorer: round ${r + 1}/${rounds}: commit graph ${round(graphRuns.at(-1)?.ms ?? 0)} ms, session ${round(sessionRuns.at(-1)?.ms ?? 0)} ms`)
+      log(`explorer: round ${r + 1}/${rounds}: commit graph ${round(graphRuns.at(-1)?.ms ?? 0)} ms (busy ${graphRuns.at(-1)?.busyMs ?? 0}, cpu ${graphRuns.at(-1)?.cpuMs ?? 0}/${graphRuns.at(-1)?.processCpuMs ?? 0}), session ${round(sessionRuns.at(-1)?.ms ?? 0)} ms (busy ${sessionRuns.at(-1)?.busyMs ?? 0}, cpu ${sessionRuns.at(-1)?.cpuMs ?? 0}/${sessionRuns.at(-1)?.processCpuMs ?? 0})`)
     }
     const summary = (runs: typeof graphRuns): RenderReport => ({
       firstRenderMs: { median: round(median(runs.map(r => r.ms))), min: round(Math.min(...runs.map(r => r.ms))), max: round(Math.max(...runs.map(r => r.ms))) },
+      mainThreadBusyMs: round(median(runs.map(r => r.busyMs))),
+      mainThreadCpuMs: round(median(runs.map(r => r.cpuMs))),
+      rendererCpuMs: round(median(runs.map(r => r.processCpuMs))),
+      scriptMs: round(median(runs.map(r => r.scriptMs))),
       layoutMs: round(median(runs.map(r => r.layoutMs))),
       nodes: runs[0]?.nodes ?? 0,
       edges: runs[0]?.edges ?? 0

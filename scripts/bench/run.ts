@@ -28,6 +28,8 @@
  *   (see consensus-heal.ts; section consensusHeal)
  *   BENCH_MCP=0 (skip MCP beside REST)  BENCH_MCP_FRAMES (2000)  BENCH_MCP_CALLS (1000)  BENCH_MCP_ROUNDS (4)
  *   BENCH_MCP_WARMUP (200)  (see mcp.ts; section mcp, its gateway in a process of its own)
+ *   BENCH_EXPLORER=0 (skip the explorer in headless Chromium)  BENCH_EXPLORER_COMMITS (1000)  BENCH_EXPLORER_STEPS (1000)
+ *   BENCH_EXPLORER_ROUNDS (5)  (see explorer.ts; section explorer)
  *   Section names given as arguments run only those too: `npm run bench -- consensus` is BENCH_ONLY=consensus.
  * `goals` says true only for a goal measured and met: a section not run or failed, or a ratio
  * whose anchor failed or was skipped, is false, and `goalsNotMet` says why (scripts/bench/goals.ts).
@@ -50,11 +52,12 @@ import { benchSync } from './sync.ts'
 import { benchTraceAppend } from './trace-append.ts'
 import { benchOtlpIngest } from './otlp-ingest.ts'
 import { benchCliStartup } from './cli-startup.ts'
+import { benchExplorer } from './explorer.ts'
 
 const cfg = benchConfig()
 const started = now()
 
-const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths', 'frameHistory', 'otlpIngest', 'consensus', 'consensusHeal', 'mcp'] as const
+const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths', 'frameHistory', 'otlpIngest', 'consensus', 'consensusHeal', 'mcp', 'explorer'] as const
 type Section = typeof SECTIONS[number]
 const only = new Set([...(process.env.BENCH_ONLY ?? '').split(','), ...process.argv.slice(2)].map(s => s.trim()).filter(s => s !== ''))
 for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
@@ -63,6 +66,7 @@ if (process.env.BENCH_OTLP === '0') skipped.otlpIngest = true
 if (process.env.BENCH_CONSENSUS === '0') skipped.consensus = true
 if (process.env.BENCH_HEAL === '0') skipped.consensusHeal = true
 if (process.env.BENCH_MCP === '0') skipped.mcp = true
+if (process.env.BENCH_EXPLORER === '0') skipped.explorer = true
 const runs = (section: Section): boolean => (only.size === 0 || only.has(section)) && skipped[section] !== true
 // commitDiff, snapshot and gateway work on frameImport's repository.
 const needsImport = runs('frameImport') || runs('commitDiff') || runs('snapshot') || runs('gateway')
@@ -128,6 +132,8 @@ try {
   const consensusHeal = runs('consensusHeal') ? await benchConsensusHeal() : null
   // MCP tool calls over Streamable HTTP beside the same operations over REST, same gateway, same run.
   const mcp = runs('mcp') ? await runChild<McpReport>('./mcp.ts', [], 20 * 60_000) : null
+  // The explorer in headless Chromium: first render of a 1,000-commit graph and a 1,000-step session, bytes of the first load.
+  const explorer = runs('explorer') ? await benchExplorer() : null
 
   const report = {
     benchmark: 'framehub',
@@ -164,6 +170,7 @@ try {
     consensus,
     consensusHeal,
     mcp,
+    explorer,
     // A goal whose section did not run (or failed) is not met (false); goalsNotMet says why.
     ...summaryGoals({
       frameImport: { met: frameImport?.report.goal.met, notRun: !runs('frameImport'), reason: frameImport?.report.goal.reason },
@@ -182,7 +189,8 @@ try {
       frameHistory: { met: frameHistory?.goal.met, notRun: !runs('frameHistory'), reason: frameHistory?.goal.reason },
       consensus: { met: consensus?.goal.met, notRun: !runs('consensus'), reason: consensus?.goal.reason },
       consensusHeal: { met: consensusHeal?.goal.met, notRun: !runs('consensusHeal'), reason: consensusHeal?.goal.reason },
-      mcp: { met: mcp?.goal.met, notRun: !runs('mcp'), reason: mcp?.goal.reason }
+      mcp: { met: mcp?.goal.met, notRun: !runs('mcp'), reason: mcp?.goal.reason },
+      explorer: { met: explorer?.goal.met, notRun: !runs('explorer'), reason: explorer?.goal.reason }
     }),
     totalSeconds: 0
   }

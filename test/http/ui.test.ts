@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { gunzipSync } from 'node:zlib'
+import { acceptsGzip } from '../../src/http/routes/ui.ts'
 import { errorBody, harness } from './helpers.ts'
 import type { Harness } from './helpers.ts'
 
@@ -39,6 +41,27 @@ describe('/ui: the explorer\'s files', () => {
     const again = await h.app.inject({ url: '/ui/app.js', headers: { 'if-none-match': etag } })
     assert.equal(again.statusCode, 304)
     assert.equal(again.body, '')
+  })
+
+  test('gzip when the client takes it, its own ETag; the same bytes once inflated', async () => {
+    const plain = await h.app.inject({ url: '/ui/vendor/cytoscape.mjs' })
+    assert.equal(plain.headers['content-encoding'], undefined)
+    assert.equal(plain.headers.vary, 'accept-encoding')
+    const zipped = await h.app.inject({ url: '/ui/vendor/cytoscape.mjs', headers: { 'accept-encoding': 'gzip, deflate, br' } })
+    assert.equal(zipped.statusCode, 200)
+    assert.equal(zipped.headers['content-encoding'], 'gzip')
+    assert.ok(zipped.rawPayload.length < plain.rawPayload.length / 2, `${zipped.rawPayload.length} of ${plain.rawPayload.length} bytes`)
+    assert.deepEqual(gunzipSync(zipped.rawPayload), plain.rawPayload)
+    assert.notEqual(zipped.headers.etag, plain.headers.etag)
+    const again = await h.app.inject({ url: '/ui/vendor/cytoscape.mjs', headers: { 'accept-encoding': 'gzip', 'if-none-match': zipped.headers.etag as string } })
+    assert.equal(again.statusCode, 304)
+    for (const refused of ['gzip;q=0', 'br', 'identity', '']) {
+      const res = await h.app.inject({ url: '/ui/vendor/cytoscape.mjs', headers: { 'accept-encoding': refused } })
+      assert.equal(res.headers['content-encoding'], undefined, refused)
+    }
+    assert.equal(acceptsGzip('*'), true)
+    assert.equal(acceptsGzip('deflate, GZIP;q=0.5'), true)
+    assert.equal(acceptsGzip(undefined), false)
   })
 
   test('anything else is a 404 with a code, and no path reaches the file system', async () => {

@@ -235,6 +235,31 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     expected.pop()
   })
 
+  test('a session past 300 steps is drawn in lanes (d3-dag) with every step and edge, its routes still highlighted', async () => {
+    const path = '/api/v1/sessions/long/steps'
+    const first = await inject('POST', path, { step: { op: 'thought', content: 'start' } })
+    const tips = [first.cid as string, first.cid as string]
+    for (let i = 1; i < 320; i++) tips[i % 2] = (await inject('POST', path, { step: { op: 'action', content: `step ${i}` }, parents: [tips[i % 2]] })).cid
+    await inject('POST', path, { step: { op: 'conclusion', content: 'joined' }, parents: tips })
+    await open('#/session/long')
+    assert.equal(await page.getAttribute('#session-graph', 'data-nodes'), '321')
+    assert.equal(await page.getAttribute('#session-graph', 'data-edges'), '321')
+    const drawn = await page.evaluate(() => {
+      const cy = document.getElementById('session-graph').cy
+      // Lanes: one row per step, in the order of the list (parents first).
+      const ys = cy.nodes().map((n: any) => n.position('y'))
+      return { lanes: new Set(cy.nodes().map((n: any) => n.position('x'))).size, rows: new Set(ys).size, zoom: cy.zoom() }
+    })
+    assert.deepEqual(drawn, { lanes: 2, rows: 321, zoom: 1 })
+    // Two routes: the root, one of the two chains (160 or 159 steps), the conclusion.
+    assert.equal(await count('.routes button'), 2)
+    const lengths = (await page.locator('.routes button').allInnerTexts()).map(t => Number(/(\d+) steps/.exec(t)?.[1])).sort()
+    assert.deepEqual(lengths, [161, 162])
+    await page.click('.routes button[data-route="1"]')
+    const steps = Number(/(\d+) steps/.exec(await page.innerText('.routes button[data-route="1"]'))?.[1])
+    assert.equal(await page.getAttribute('#session-graph', 'data-highlighted'), String(steps + steps - 1))
+  })
+
   test('an offline node: the swarm and the remote refs say so, with no failed request', async () => {
     const off = await startExplorer({ online: false })
     try {
