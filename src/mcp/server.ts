@@ -20,7 +20,7 @@ import type { NodeServices } from '../node.ts'
 import type { NodeEvent } from '../services/events.ts'
 
 /** The services the MCP server uses: those of `NodeServices`, in-process or through a daemon. */
-export type McpNode = Pick<NodeServices, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'events'>
+export type McpNode = Pick<NodeServices, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'consensus' | 'events'>
 
 /** How an MCP server is set up. */
 export interface McpServerInit {
@@ -210,6 +210,21 @@ const tools = {
     output: z.object({ session: z.string(), routes: z.array(z.array(cid)) }),
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
   },
+  consensus_head: {
+    title: 'Canonical head of a shared branch',
+    description: 'The head the network\'s consensus rule picks for a shared/* branch from the heads its voting nodes propose: the head, the decision record, the proposals and their weights, convergence and conflict rate, and the frames kept as forks. Records the decision (deterministic: the same proposals give the same head).',
+    input: z.object({ branch: z.string().min(1).max(256).describe('A shared/* branch') }),
+    output: z.object({
+      branch: z.string(),
+      head: cid.describe('The canonical head (a commit)'),
+      decision: cid.describe('The decision record'),
+      proposals: z.array(z.object({ node: z.string(), head: cid, weight: z.number() })),
+      convergence: z.number().describe('How far the proposals agree, 0 to 1'),
+      conflictRate: z.number(),
+      forks: z.array(z.object({ id: z.string(), ours: cid.nullable(), theirs: cid.nullable() }))
+    }),
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false }
+  },
   snapshot_export: {
     title: 'Export a snapshot',
     description: 'Everything reachable from a commit, tree, frame or step as a CAR v1 (deterministic): returns its root CID, block count and size.',
@@ -359,6 +374,18 @@ function handlers (node: McpNode, init: McpServerInit): Handlers {
     trace_routes: async ({ session, limit }, signal) => {
       const routes = await node.traces.routes(session, { limit, signal })
       return { session, routes: routes.map(cids) }
+    },
+    consensus_head: async ({ branch }, signal) => {
+      const d = await node.consensus.show(branch, { signal })
+      return {
+        branch: d.branch,
+        head: d.head,
+        decision: d.decision,
+        proposals: d.proposals.map(p => ({ node: p.node, head: p.head, weight: p.weight })),
+        convergence: d.convergence,
+        conflictRate: d.conflictRate,
+        forks: d.forks.map(f => ({ id: f.id, ours: f.ours, theirs: f.theirs }))
+      }
     },
     snapshot_export: async ({ ref, output }, signal) => {
       if (output != null && init.fileOutput !== true) throw new UsageError('`output` is not available over HTTP: the file would be written on the daemon\'s host; fetch the CAR from /ipfs/{root}?format=car instead')

@@ -85,7 +85,7 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
   test('lists the tools with input and output schemas and the right hints', async () => {
     const { tools } = await client.listTools()
     const byName = new Map(tools.map(t => [t.name, t]))
-    for (const name of ['remember', 'recall', 'search', 'history', 'commit', 'diff', 'branch', 'checkout', 'trace_append', 'trace_show', 'trace_routes', 'snapshot_export']) {
+    for (const name of ['remember', 'recall', 'search', 'history', 'commit', 'diff', 'branch', 'checkout', 'trace_append', 'trace_show', 'trace_routes', 'snapshot_export', 'consensus_head']) {
       const tool = byName.get(name)
       assert.ok(tool != null, `tool ${name} listed`)
       assert.equal(tool.inputSchema.type, 'object')
@@ -212,6 +212,20 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
     const one = ok(await client.callTool({ name: 'history', arguments: { id: 'hist/x', limit: 1 } }))
     assert.equal(one.versions.length, 1)
     assert.equal(errorCode(await client.callTool({ name: 'history', arguments: { id: 'no/such/frame' } })), 'ERR_FRAME_NOT_FOUND')
+  })
+
+  test('consensus_head: the canonical head of a shared branch', async () => {
+    ok(await client.callTool({ name: 'branch', arguments: { name: 'shared/team' } }))
+    const main = ok(await client.callTool({ name: 'branch', arguments: {} })).branches.find((b: { name: string }) => b.name === 'shared/team')
+    const d = ok(await client.callTool({ name: 'consensus_head', arguments: { branch: 'shared/team' } }))
+    assert.equal(d.branch, 'shared/team')
+    // Alone, this node's own head is the canonical one.
+    assert.equal(d.head, main.commit)
+    assert.match(d.decision, /^bafy/)
+    assert.equal(d.proposals.length, 1)
+    assert.equal(d.proposals[0].head, main.commit)
+    assert.equal(errorCode(await client.callTool({ name: 'consensus_head', arguments: { branch: 'main' } })), 'ERR_USAGE')
+    assert.equal(errorCode(await client.callTool({ name: 'consensus_head', arguments: { branch: 'shared/nobody' } })), 'ERR_REF_NOT_FOUND')
   })
 
   test('trace append, show and routes; snapshot export returns the root CID', async () => {
