@@ -135,6 +135,18 @@ describe('framehub mcp (stdio) on a repository it opens itself', () => {
   })
 })
 
+test('framehub mcp on a repository that does not exist: a clear error and exit code, nothing on stdout', async () => {
+  const { dir, cleanup } = await tempDir('framehub-mcp-missing-')
+  try {
+    const r = await runCli(['--repo', join(dir, 'nothing-here'), 'mcp'], { input: '' })
+    assert.notEqual(r.code, 0)
+    assert.equal(r.stdout, '')
+    assert.match(r.stderr, /ERR_REPO_NOT_FOUND/)
+  } finally {
+    await cleanup()
+  }
+})
+
 describe('framehub mcp (stdio) through a running daemon', () => {
   let cleanup: () => Promise<void>
   let daemon: DaemonProcess
