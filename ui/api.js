@@ -19,7 +19,10 @@ export const enc = encodeURIComponent
 
 function url (path, params) {
   const q = new URLSearchParams()
-  for (const [k, v] of Object.entries(params ?? {})) if (v != null && v !== '') q.set(k, String(v))
+  for (const [k, v] of Object.entries(params ?? {})) {
+    if (Array.isArray(v)) for (const one of v) q.append(k, String(one))
+    else if (v != null && v !== '') q.set(k, String(v))
+  }
   const s = q.toString()
   return `/api/v1${path}${s ? `?${s}` : ''}`
 }

@@ -154,16 +154,31 @@ async function renderFrame (record, title, ref) {
     h('h2', {}, 'JSON'), json(f))
   attachments.replaceChildren(...(f.attachments ?? []).length === 0 ? [h('p', { class: 'muted' }, 'None.')] : (f.attachments).map(attachment))
   const outgoing = f.links ?? []
+  const to = h('div', { id: 'links-to' })
+  const from = h('div', { id: 'links-from' }, h('p', { class: 'muted' }, 'Looking for frames that link here…'))
+  put(links, h('h3', {}, 'To other frames'), to, h('h3', {}, 'From other frames'), from)
+  // The versions of this frame (from its history): a link from another frame names one of them.
+  const versions = get(`/frames/${enc(record.id)}/history`, { ref })
+  versions.catch(() => {})
   await Promise.all([
-    fill(links, async () => outgoing.length === 0
-      ? h('p', { class: 'muted' }, 'No links to other frames.')
+    fill(to, async () => outgoing.length === 0
+      ? h('p', { class: 'muted' }, 'None.')
       : h('ul', {}, await Promise.all(outgoing.slice(0, 100).map(async (l) => {
         const cid = cidOf(l.cid)
         const target = await get(`/frames/${cid}`).catch(() => null)
         return h('li', {}, l.rel ? h('span', { class: 'tag' }, l.rel) : null, target ? [frameLink(target.id), ' ', h('span', { class: 'muted' }, target.frame.title ?? '')] : null, ' ', cidLink(cid))
       })))),
+    fill(from, async () => {
+      const cids = [...new Set([record.cid, ...(await versions.catch(() => ({ versions: [] }))).versions.map(v => v.cid).filter(Boolean)])].slice(0, 64)
+      const r = await get('/referrers', { to: cids, ref })
+      const list = r.referrers.filter(x => x.id !== record.id)
+      return [list.length === 0
+        ? h('p', { class: 'muted' }, 'None.')
+        : h('ul', { 'data-referrers': list.length }, list.map(x => h('li', {}, x.rel ? h('span', { class: 'tag' }, x.rel) : null, frameLink(x.id), ' → ', cidLink(x.to), x.to === record.cid ? '' : h('span', { class: 'muted' }, ' (an earlier version)')))),
+      r.complete ? null : h('p', { class: 'muted' }, `Only the first ${r.scanned} frames were read.`)]
+    }),
     fill(history, async () => {
-      const hist = await get(`/frames/${enc(record.id)}/history`, { ref })
+      const hist = await versions
       return h('table', { 'data-versions': hist.versions.length },
         h('thead', {}, h('tr', {}, ['When', 'Commit', 'Message', 'Version', 'Reasoning steps'].map(t => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, hist.versions.map(v => h('tr', {},

@@ -200,8 +200,11 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     assert.equal(await page.getAttribute('table[data-versions]', 'data-versions'), '2')
     await page.waitForFunction(() => /field notes/.test(document.querySelector('section[aria-label^="Attachment"] pre')?.textContent ?? ''))
     await shot('frame')
+    // Linked from: the plan links to the river's first version.
+    await page.waitForSelector('#links-from ul[data-referrers="1"]')
+    assert.match(await page.innerText('#links-from'), /plans\/evacuate[\s\S]*earlier version/)
     await open('#/frame/plans%2Fevacuate')
-    await page.waitForFunction(() => document.querySelectorAll('main ul li a[href^="#/frame/"]').length === 2)
+    await page.waitForFunction(() => document.querySelectorAll('#links-to ul li a[href^="#/frame/"]').length === 2)
     // A frame version by CID (as pasted): the version, with a link to its id.
     await open(`#/cid/${s.frames['facts/dam'] as string}`)
     assert.match(await page.innerText('h1'), /^Frame version/)

@@ -8,6 +8,7 @@ import { frameImportRoutes } from './frame-import.ts'
 import { frameRoutes } from './frames.ts'
 import { gcRoutes } from './gc.ts'
 import { networkStatusRoutes } from './network-status.ts'
+import { referrerRoutes } from './referrers.ts'
 import { refRoutes } from './refs.ts'
 import { snapshotRoutes } from './snapshots.ts'
 import { swarmRoutes } from './swarm.ts'
@@ -30,5 +31,6 @@ export async function apiRoutes (app: FastifyInstance, ctx: ApiContext): Promise
   await app.register(gcRoutes, ctx)
   await app.register(swarmRoutes, ctx)
   await app.register(networkStatusRoutes, ctx)
+  await app.register(referrerRoutes, ctx)
   await app.register(consensusRoutes, ctx)
 }
