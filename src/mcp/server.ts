@@ -435,18 +435,19 @@ export function createMcpServer (node: McpNode, init: McpServerInit): FramehubMc
   // checks arguments with the same schemas (ERR_USAGE). Errors of the services are tool errors
   // carrying their code, never a failed request.
   server.server.registerCapabilities({ tools: { listChanged: false } })
+  // An argument the tool does not know (a misspelt `query` for `q`) is refused, not ignored.
+  const strictInputs = Object.fromEntries(Object.entries(tools).map(([name, tool]) => [name, tool.input.strict() as z.ZodObject])) as Record<ToolName, z.ZodObject>
   const listed = Object.entries(tools).map(([name, tool]) => {
     const annotations = name === 'snapshot_export' && init.fileOutput === true
       ? { ...tool.annotations, readOnlyHint: false, destructiveHint: false, idempotentHint: false }
       : tool.annotations
-    return { name, title: tool.title, description: tool.description, inputSchema: jsonSchema(tool.input, 'input'), outputSchema: { type: 'object' as const, anyOf: [jsonSchema(tool.output, 'output'), ERROR_SCHEMA] }, annotations }
+    return { name, title: tool.title, description: tool.description, inputSchema: jsonSchema(strictInputs[name as ToolName], 'input'), outputSchema: { type: 'object' as const, anyOf: [jsonSchema(tool.output, 'output'), ERROR_SCHEMA] }, annotations }
   })
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }))
   server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const name = request.params.name
     if (!Object.hasOwn(tools, name)) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}" (tools: ${Object.keys(tools).join(', ')})`)
-    const tool = tools[name as ToolName]
-    const parsed = tool.input.safeParse(request.params.arguments ?? {})
+    const parsed = strictInputs[name as ToolName].safeParse(request.params.arguments ?? {})
     if (!parsed.success) return toolError(new UsageError(`${name}: invalid arguments: ${z.prettifyError(parsed.error).replace(/\n+/g, '; ')}`))
     try {
       const structured = await (run[name as ToolName] as (args: unknown, signal: AbortSignal) => Promise<Record<string, unknown>>)(parsed.data, extra.signal)

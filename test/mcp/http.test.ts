@@ -102,6 +102,7 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
     assert.equal(byName.get('remember')?.annotations?.idempotentHint, true)
     assert.equal(byName.get('commit')?.annotations?.idempotentHint, false)
     assert.deepEqual(byName.get('recall')?.inputSchema.required, ['id'])
+    assert.equal(byName.get('search')?.inputSchema.additionalProperties, false)
   })
 
   test('remember, then recall by id, by CID and at a ref', async () => {
@@ -152,6 +153,8 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
     assert.equal(errorCode(await client.callTool({ name: 'recall', arguments: { id: 42 } })), 'ERR_USAGE')
     assert.equal(errorCode(await client.callTool({ name: 'recall', arguments: {} })), 'ERR_USAGE')
     assert.equal(errorCode(await client.callTool({ name: 'search', arguments: { limit: 0 } })), 'ERR_USAGE')
+    // A misspelt argument is refused, not ignored.
+    assert.equal(errorCode(await client.callTool({ name: 'search', arguments: { query: 'orbit' } })), 'ERR_USAGE')
     assert.equal(errorCode(await client.callTool({ name: 'search', arguments: { cursor: 'not-a-cursor' } })), 'ERR_USAGE')
     assert.equal(errorCode(await client.callTool({ name: 'recall', arguments: { id: 'no/such/frame' } })), 'ERR_FRAME_NOT_FOUND')
     assert.equal(errorCode(await client.callTool({ name: 'remember', arguments: { frame: { id: 'x', kind: 'fact', colour: 'red' } } })), 'ERR_FRAME_INVALID')
