@@ -26,7 +26,7 @@ export interface McpHttpInit {
   bodyLimit?: number
 }
 
-/** The open sessions, for the gateway's health and tests. */
+/** How many sessions are open, and how many may be. */
 export interface McpSessions {
   readonly size: number
   readonly limit: number
