@@ -200,6 +200,10 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     assert.equal(await page.getAttribute('table[data-versions]', 'data-versions'), '2')
     await page.waitForFunction(() => /field notes/.test(document.querySelector('section[aria-label^="Attachment"] pre')?.textContent ?? ''))
     await shot('frame')
+    // An image attachment is shown inline (served by this origin, allowed by the page's policy).
+    await open('#/frame/facts%2Fbridge?ref=main~3')
+    await page.waitForFunction(() => (document.querySelector('section[aria-label="Attachment bridge.png"] img')?.naturalWidth ?? 0) === 2)
+    await open('#/frame/facts%2Friver')
     // Linked from: the plan links to the river's first version.
     await page.waitForSelector('#links-from ul[data-referrers="1"]')
     assert.match(await page.innerText('#links-from'), /plans\/evacuate[\s\S]*earlier version/)

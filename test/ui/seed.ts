@@ -34,7 +34,12 @@ export async function seed (app: FastifyInstance, token: string): Promise<Seeded
   const file = attachment.json() as { name: string, size: number, type: string, link: unknown }
   const attachments = [{ name: file.name, cid: file.link, size: file.size, type: file.type }]
   await put('facts/river', { tags: ['hydrology', 'field'], attachments })
-  await put('facts/bridge', { tags: ['infrastructure'] })
+  // A 2×2 PNG: the explorer shows image attachments inline.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGM4YSMCRAwQCgAhfgRh5kKsPwAAAABJRU5ErkJggg==', 'base64')
+  const photo = await app.inject({ method: 'POST', url: '/api/v1/attachments?name=bridge.png', headers: { authorization: `Bearer ${token}`, 'content-type': 'image/png' }, payload: png })
+  if (photo.statusCode !== 201) throw new Error(`attachment → ${photo.statusCode} ${photo.body}`)
+  const image = photo.json() as { name: string, size: number, type: string, link: unknown }
+  await put('facts/bridge', { tags: ['infrastructure'], attachments: [{ name: image.name, cid: image.link, size: image.size, type: image.type }] })
   await put('plans/evacuate', { kind: 'plan', tags: ['field'], title: 'Evacuation plan', links: [{ cid: { '/': frames['facts/river'] }, rel: 'because' }, { cid: { '/': frames['facts/bridge'] }, rel: 'because' }] })
   commits.push(await commit('first observations'))
   await put('facts/bridge', { tags: ['infrastructure'], title: 'The bridge is closed' })
