@@ -160,7 +160,7 @@ describe('the npm package', { timeout: 900_000 }, () => {
   })
 
   it('big imports load their worker thread from the package', async () => {
-    // The worker's file is found beside the compiled module (dist/services/import-worker.js).
+    // The worker's entry is found beside the compiled module (dist/services/import-worker-start.js, then import-worker.js).
     const script = `
       const w = await import(${JSON.stringify(join(app, 'node_modules', 'framehub', 'dist', 'services', 'import-workers.js'))})
       Object.assign(w.importPool, { maxLoad: Infinity, workers: 1, threshold: 0 })
