@@ -256,7 +256,7 @@ async function drawCommits (branches, branch, selected, max, early) {
     ref !== branch ? h('option', { value: '', selected: true, disabled: true }, `history of ${short(ref)}`) : null,
     branches.branches.map(b => h('option', { value: b.name, selected: ref === branch && b.name === branch }, b.name + (b.current ? ' (checked out)' : ''))))
   picker.addEventListener('change', () => { chosenBranch = picker.value; location.hash = `#/commits?branch=${enc(picker.value)}` })
-  const container = h('div', { class: 'graph', id: 'commit-graph', role: 'img', 'aria-label': `Commit graph of ${ref}: ${nodes.length} commits, newest at the top`, 'data-merges': commits.filter(c => (c.commit.parents ?? []).length > 1).length, 'data-forked': commits.filter(c => (c.commit.forks ?? []).length > 0).length })
+  const container = h('div', { class: 'graph', id: 'commit-graph', role: 'group', 'aria-roledescription': 'graph', 'aria-label': `Commit graph of ${ref}: ${nodes.length} commits, newest at the top (arrow keys move, Enter opens)`, 'data-merges': commits.filter(c => (c.commit.parents ?? []).length > 1).length, 'data-forked': commits.filter(c => (c.commit.forks ?? []).length > 0).length })
   const panel = h('section', { class: 'panel', id: 'commit-panel', 'aria-label': 'Commit' }, h('p', { class: 'muted' }, 'Select a commit in the graph or the list.'))
   const list = h('ol', { class: 'list', 'aria-label': 'Commits, newest first' }, commits.map(c => h('li', {},
     h('a', { href: `#/commit/${c.cid}`, 'data-cid': c.cid }, c.commit.message || short(c.cid)), ' ',
@@ -371,7 +371,7 @@ async function sessionView (name, params) {
   const colorOf = new Map(writers.map((w, i) => [w, PALETTE[i % PALETTE.length]]))
   const nodes = steps.map(s => ({ id: s.cid, label: `${s.step.op}: ${clip(textOf(s.step.content ?? ''), 32)}`, color: colorOf.get(s.step.node), classes: [(s.step.parents ?? []).length === 0 ? 'root' : null, hasChild.has(s.cid) ? null : 'head'].filter(Boolean) }))
   const edges = steps.flatMap(s => (s.step.parents ?? []).map(cidOf).filter(p => byCid.has(p)).map(p => ({ source: p, target: s.cid })))
-  const container = h('div', { class: 'graph', id: 'session-graph', role: 'img', 'aria-label': `Step graph of ${name}: ${nodes.length} steps, roots at the top`, 'data-routes': routes.length })
+  const container = h('div', { class: 'graph', id: 'session-graph', role: 'group', 'aria-roledescription': 'graph', 'aria-label': `Step graph of ${name}: ${nodes.length} steps, roots at the top (arrow keys move, Enter opens)`, 'data-routes': routes.length })
   const stepPanel = h('div', { id: 'step' }, h('p', { class: 'muted' }, 'Select a step.'))
   const routeButtons = routes.map((r, i) => {
     const head = byCid.get(r.at(-1))

@@ -90,6 +90,26 @@ export function drawDag (container, { nodes, edges, onSelect }) {
   performance.mark('graph:laid-out')
   cy.one('render', () => performance.mark('graph:drawn'))
   cy.on('tap', 'node', (e) => onSelect?.(e.target.id()))
+  // Keyboard: the graph takes focus; ↓/↑ (or j/k) move through the nodes in the order given (the
+  // list's order), Home/End jump, Enter opens the selected one. A live region reads its label.
+  const live = document.createElement('span')
+  live.className = 'sr-only'
+  live.setAttribute('aria-live', 'polite')
+  container.after(live)
+  container.tabIndex = 0
+  container.addEventListener('keydown', (e) => {
+    const at = nodes.findIndex(n => cy.getElementById(n.id).selected())
+    const step = { ArrowDown: 1, j: 1, ArrowUp: -1, k: -1 }[e.key]
+    let next
+    if (step != null) next = at < 0 ? 0 : Math.min(Math.max(at + step, 0), nodes.length - 1)
+    else if (e.key === 'Home') next = 0
+    else if (e.key === 'End') next = nodes.length - 1
+    else if (e.key === 'Enter' && at >= 0) { e.preventDefault(); onSelect?.(nodes[at].id); return } else return
+    e.preventDefault()
+    focusNode(cy, nodes[next].id)
+    live.textContent = nodes[next].label
+    container.dataset.selected = nodes[next].id
+  })
   container.dataset.nodes = String(cy.nodes().length)
   container.dataset.edges = String(cy.edges().length)
   container.dataset.renderMs = String(Math.round(performance.now() - t0))

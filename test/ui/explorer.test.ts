@@ -135,6 +135,14 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     await page.keyboard.press('Enter')
     await page.waitForSelector(`#commit-panel[data-cid="${target}"]`)
     assert.match(page.url(), new RegExp(`#/commit/${target}$`))
+    // The graph itself: focus, Home (the newest) then ↓ moves to the second newest commit, Enter opens it.
+    await page.focus('#commit-graph')
+    await page.keyboard.press('Home')
+    await page.keyboard.press('ArrowDown')
+    const second = await page.evaluate(() => document.querySelectorAll('ol.list a[data-cid]')[1].getAttribute('data-cid'))
+    assert.equal(await page.getAttribute('#commit-graph', 'data-selected'), second)
+    await page.keyboard.press('Enter')
+    await page.waitForSelector(`#commit-panel[data-cid="${second as string}"]`)
     // "/" focuses the search box from anywhere but a field; a pasted CID opens what it names.
     await page.locator('body').press('Tab')
     await page.keyboard.press('/')
