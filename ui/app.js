@@ -1,5 +1,5 @@
 // The framehub explorer: hash routes, one view at a time, plain DOM.
-import { all, ApiError, cidOf, enc, get, looksLikeCid } from '/ui/api.js'
+import { all, ApiError, cidOf, enc, get, looksLikeCid, send } from '/ui/api.js'
 import { drawDag, focusNode } from '/ui/graph.js'
 
 const main = document.getElementById('main')
@@ -180,13 +180,30 @@ async function renderFrame (record, title, ref) {
     fill(history, async () => {
       const hist = await versions
       return h('table', { 'data-versions': hist.versions.length },
-        h('thead', {}, h('tr', {}, ['When', 'Commit', 'Message', 'Version', 'Reasoning steps'].map(t => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['When', 'Commit', 'Message', 'Version', 'Reasoning steps', ''].map(t => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, hist.versions.map(v => h('tr', {},
           h('td', {}, when(v.time)), h('td', {}, cidLink(v.commit, `#/commit/${v.commit}`)), h('td', {}, v.message ?? ''),
           h('td', {}, v.cid ? cidLink(v.cid) : h('span', { class: 'muted' }, 'removed')),
-          h('td', {}, (v.steps ?? []).map(s => typeof s === 'string' ? cidLink(s) : cidLink(s.cid, sessionHref(s.session, s.cid))))))))
+          h('td', {}, (v.steps ?? []).map(s => h('div', {}, h('a', { href: sessionHref(s.step.session, s.cid), 'data-step': s.cid }, `${s.step.op}: ${clip(textOf(s.step.content ?? ''), 40)}`), ' ', h('span', { class: 'muted' }, `(${s.step.session})`)))),
+          h('td', {}, v.cid && v.cid !== record.cid ? h('button', { type: 'button', onclick: (e) => revert(e.currentTarget, record.id, v.cid) }, 'Revert to this') : null)))))
     })
   ])
+}
+
+/** Stages an earlier version of a frame (POST /frames/{id}/revert, with the bearer token); a commit records it. */
+async function revert (button, id, to) {
+  const note = h('span', { class: 'muted', role: 'status' })
+  button.after(' ', note)
+  button.disabled = true
+  try {
+    const branch = (await get('/branches')).current
+    await send('POST', `/frames/${enc(id)}/revert`, { to })
+    note.textContent = `staged on ${branch}: commit to record it`
+    note.dataset.done = 'staged'
+  } catch (err) {
+    note.replaceChildren(errorBox(err))
+    button.disabled = false
+  }
 }
 
 function attachment (a) {

@@ -207,6 +207,9 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     await page.waitForSelector('table[data-versions]')
     assert.equal(await page.getAttribute('table[data-versions]', 'data-versions'), '2')
     await page.waitForFunction(() => /field notes/.test(document.querySelector('section[aria-label^="Attachment"] pre')?.textContent ?? ''))
+    // The reasoning behind the gauge's version: the step whose outputs name it.
+    await page.waitForSelector(`table[data-versions] a[data-step="${s.steps[4] as string}"]`)
+    assert.match(await page.innerText(`table[data-versions] a[data-step="${s.steps[4] as string}"]`), /gauge says 3\.9 m/)
     await shot('frame')
     // An image attachment is shown inline (served by this origin, allowed by the page's policy).
     await open('#/frame/facts%2Fbridge?ref=main~3')
@@ -217,6 +220,22 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     assert.match(await page.innerText('#links-from'), /plans\/evacuate[\s\S]*earlier version/)
     await open('#/frame/plans%2Fevacuate')
     await page.waitForFunction(() => document.querySelectorAll('#links-to ul li a[href^="#/frame/"]').length === 2)
+    // A write: reverting to the first version asks for the bearer token (a wrong one is refused
+    // with its code and forgotten), then stages it on the checked-out branch.
+    expected.push(/\/api\/v1\/frames\/facts%2Friver\/revert/)
+    await open('#/frame/facts%2Friver')
+    const first = await page.locator('table[data-versions] tbody tr').last().locator('td').nth(3).locator('a').getAttribute('title')
+    const answers = ['not-the-token', ex.token]
+    const onDialog = (d: { accept: (text?: string) => Promise<void> }): void => { void d.accept(answers.shift()) }
+    page.on('dialog', onDialog)
+    await page.locator('table[data-versions] tbody tr').last().locator('button').click()
+    await page.waitForSelector('table[data-versions] .error[data-code="ERR_UNAUTHORIZED"]')
+    await page.locator('table[data-versions] tbody tr').last().locator('button').click()
+    await page.waitForSelector('table[data-versions] [data-done="staged"]')
+    page.off('dialog', onDialog)
+    expected.pop()
+    const staged = await ex.app.inject({ url: '/api/v1/frames/by-id/facts/river' })
+    assert.equal(staged.json().cid, first)
     // A frame version by CID (as pasted): the version, with a link to its id.
     await open(`#/cid/${s.frames['facts/dam'] as string}`)
     assert.match(await page.innerText('h1'), /^Frame version/)

@@ -52,11 +52,6 @@ export async function seed (app: FastifyInstance, token: string): Promise<Seeded
   await put('facts/dam', { tags: ['infrastructure'] })
   await commit('survey: the dam')
   await call(app, token, 'POST', '/api/v1/checkout', { branch: 'main' }, 200)
-  await put('facts/river', { tags: ['hydrology', 'field'], title: 'River at 3.9 m (gauge)', attachments })
-  commits.push(await commit('gauge: river level'))
-  const merged = await call(app, token, 'POST', '/api/v1/merge', { ref: 'topic/survey', message: 'merge the survey' }, 200)
-  commits.push(merged.commit)
-
   const session = 'flood/response'
   const path = `/api/v1/sessions/${encodeURIComponent(session)}/steps`
   const steps: string[] = []
@@ -65,11 +60,17 @@ export async function seed (app: FastifyInstance, token: string): Promise<Seeded
     steps.push(r.cid)
     return r.cid
   }
+  await call(app, token, 'POST', '/api/v1/checkout', { branch: 'main' }, 200)
+  // The reasoning behind the gauge's version of the river: a step whose outputs name it, then the commit.
+  await put('facts/river', { tags: ['hydrology', 'field'], title: 'River at 3.9 m (gauge)', attachments })
   const root = await append({ op: 'thought', content: 'the river is rising' })
   const a = await append({ op: 'action', content: 'read the gauge' }, [root])
   const b = await append({ op: 'action', content: 'ask the survey team' }, [root])
   const c = await append({ op: 'action', content: 'check the dam' }, [root])
-  await append({ op: 'observation', content: 'gauge says 3.9 m' }, [a])
+  await append({ op: 'observation', content: 'gauge says 3.9 m', outputs: [{ '/': frames['facts/river'] }] }, [a])
+  commits.push(await commit('gauge: river level'))
+  const merged = await call(app, token, 'POST', '/api/v1/merge', { ref: 'topic/survey', message: 'merge the survey' }, 200)
+  commits.push(merged.commit)
   await append({ op: 'conclusion', content: 'evacuate the low streets' }, [steps[4] as string, b])
   await append({ op: 'observation', content: 'the dam holds' }, [c])
   return { commits, merge: merged.commit, session, steps, frames }
