@@ -222,7 +222,8 @@ function attachment (a) {
 
 async function commitsView (_arg, params) {
   const max = Number(params.limit) || MAX_GRAPH
-  const named = params.branch ?? chosenBranch
+  if (params.branch != null) chosenBranch = params.branch
+  const named = chosenBranch
   // A branch named in the link: its history is asked for at once, beside the list of branches.
   const early = named != null ? all('/commits', 'commits', { ref: named, limit: Math.min(max, 1000) }, max) : undefined
   early?.catch(() => {})
@@ -272,7 +273,7 @@ async function drawCommits (branches, branch, selected, max, early) {
   const picker = h('select', { id: 'branch', 'aria-label': 'Branch' },
     ref !== branch ? h('option', { value: '', selected: true, disabled: true }, `history of ${short(ref)}`) : null,
     branches.branches.map(b => h('option', { value: b.name, selected: ref === branch && b.name === branch }, b.name + (b.current ? ' (checked out)' : ''))))
-  picker.addEventListener('change', () => { chosenBranch = picker.value; location.hash = `#/commits?branch=${enc(picker.value)}` })
+  picker.addEventListener('change', () => { location.hash = `#/commits?branch=${enc(picker.value)}` })
   const container = h('div', { class: 'graph', id: 'commit-graph', role: 'group', 'aria-roledescription': 'graph', 'aria-label': `Commit graph of ${ref}: ${nodes.length} commits, newest at the top (arrow keys move, Enter opens)`, 'data-merges': commits.filter(c => (c.commit.parents ?? []).length > 1).length, 'data-forked': commits.filter(c => (c.commit.forks ?? []).length > 0).length })
   const panel = h('section', { class: 'panel', id: 'commit-panel', 'aria-label': 'Commit' }, h('p', { class: 'muted' }, 'Select a commit in the graph or the list.'))
   const list = h('ol', { class: 'list', 'aria-label': 'Commits, newest first' }, commits.map(c => h('li', {},
@@ -286,6 +287,13 @@ async function drawCommits (branches, branch, selected, max, early) {
       log.more ? h('a', { href: `#/commits?branch=${enc(branch)}&limit=${max + MAX_GRAPH}` }, `Showing the newest ${commits.length}: load ${MAX_GRAPH} more`) : null),
     legend,
     commits.length === 0 ? h('p', { class: 'muted' }, `${branch} has no commit yet.`) : h('div', { class: 'split' }, h('div', {}, container, list), panel),
+    h('section', { 'aria-label': 'Branches' }, h('h2', {}, 'Branches'),
+      h('table', { id: 'branches', 'data-rows': branches.branches.length },
+        h('thead', {}, h('tr', {}, ['Branch', 'Head', ''].map(t => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, branches.branches.map(b => h('tr', {},
+          h('td', {}, h('a', { href: `#/commits?branch=${enc(b.name)}` }, b.name)),
+          h('td', {}, b.commit ? cidLink(b.commit, `#/commit/${b.commit}`) : h('span', { class: 'muted' }, 'no commit yet')),
+          h('td', {}, b.current ? 'checked out' : '')))))),
     remoteRefs())
   if (commits.length === 0) return
   const cy = drawDag(container, { nodes, edges, onSelect: (id) => { location.hash = `#/commit/${id}` } })

@@ -97,6 +97,7 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     })
     assert.deepEqual(drawn, { nodes: 6, edges: 6, merges: [s.merge], splits: 1, forked: [s.merge] })
     assert.equal(await count('ol.list a[data-cid]'), 6)
+    assert.deepEqual(await page.locator('#branches tbody tr td:first-child').allInnerTexts(), ['main', 'shared/main', 'topic/survey'])
     // The other branch: its own history (4 commits, a straight line).
     await page.selectOption('#branch', 'topic/survey')
     await page.waitForFunction(() => document.querySelector('#commit-graph')?.getAttribute('data-nodes') === '4')
