@@ -33,7 +33,7 @@ describe('a swarm of daemon processes on loopback', { timeout: 600_000 }, () => 
     const r = await node(name).cli(['log', 'shared/main', '-n', '1', '--json'])
     return r.code === 0 ? (r.json as Array<{ commit: string }>)[0]?.commit : undefined
   }
-  const until = async (what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> => {
+  const until = async (what: string, check: () => Promise<boolean>, ms = 90_000): Promise<void> => {
     await waitFor(what, async () => (await check()) ? true : undefined, ms, 200)
   }
 
