@@ -133,7 +133,9 @@ export async function mcpRoutes (app: FastifyInstance, init: McpHttpInit): Promi
   }
   const sweeper = setInterval(sweep, Math.min(idleMs, 60_000))
   sweeper.unref()
-  app.addHook('onClose', async () => {
+  // Before the server closes (preClose): it waits for open requests, and a notification stream
+  // stays open until its session ends.
+  app.addHook('preClose', async () => {
     clearInterval(sweeper)
     const open = [...sessions.values()]
     sessions.clear()

@@ -408,3 +408,12 @@ test('no file of the MCP server (src/mcp) imports from src/storage: it uses the 
   }
   assert.deepEqual(reaching, [])
 })
+
+test('the gateway closes while an MCP client holds its notification stream open', async () => {
+  const g = await startGateway()
+  const { client } = await connect(g, 'still-open')
+  ok(await client.callTool({ name: 'search', arguments: {} }))
+  // The SDK's client opened its GET stream after initializing; closing must not wait on it.
+  await stopGateway(g)
+  await client.close().catch(() => {})
+})
