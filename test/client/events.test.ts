@@ -45,8 +45,7 @@ test('the daemon client\'s events: its writes arrive as the node\'s events, agai
     assert.ok(first.id > 0)
 
     // The daemon goes away and comes back on the same port: the stream opens again by itself.
-    // (Its connections cut first, as a crash would: an open event stream holds a graceful close.)
-    app.server.closeAllConnections()
+    // A graceful close ends the open event stream (it does not wait on it).
     await app.close()
     app = await createGateway(node, { logger: false, underPressure: false, rateLimit: false })
     await app.listen({ host: '127.0.0.1', port })

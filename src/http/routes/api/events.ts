@@ -12,8 +12,9 @@ const sessionOf = (event: NodeEvent): string | undefined => event.type === 'step
 
 export async function eventRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const open = new Set<ServerResponse>()
-  // Streams never end by themselves: end them so that closing the server does not wait on them.
-  app.addHook('onClose', async () => {
+  // Streams never end by themselves: end them so that closing the server does not wait on them
+  // (preClose: the server's own close, which waits for open requests, runs before onClose hooks).
+  app.addHook('preClose', async () => {
     for (const res of open) res.end()
   })
 
