@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { countEntries, diffTrees } from '../tree/index.ts'
-import type { BlockReader, NodeCache } from '../tree/index.ts'
+import type { BlockReader } from '../tree/index.ts'
 
 /** One key's values in a tree and in the reference tree (null: absent). */
 interface Change { before: CID | null, after: CID | null }
@@ -56,8 +56,6 @@ export class TreeSimilarity {
   private readonly referenceSize: number
   private readonly signal?: AbortSignal
   private readonly deltas = new Map<string, Promise<Map<string, Change>>>()
-  /** The reference's nodes (and others shared by several trees) are decoded once for all diffs. */
-  private readonly nodes: NodeCache = new Map()
 
   private constructor (reader: BlockReader, reference: CID, referenceSize: number, signal?: AbortSignal) {
     this.reader = reader
@@ -76,7 +74,7 @@ export class TreeSimilarity {
     if (d === undefined) {
       d = (async () => {
         const out = new Map<string, Change>()
-        for await (const e of diffTrees(this.reader, this.reference, tree, { signal: this.signal, nodes: this.nodes })) out.set(e.key, { before: e.before, after: e.after })
+        for await (const e of diffTrees(this.reader, this.reference, tree, { signal: this.signal })) out.set(e.key, { before: e.before, after: e.after })
         return out
       })()
       this.deltas.set(key, d)

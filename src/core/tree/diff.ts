@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { compareKeys } from './keys.ts'
 import { NodeLoader } from './load.ts'
-import type { LoadedNode, NodeCache } from './load.ts'
+import type { LoadedNode } from './load.ts'
 import type { BlockReader, TreeDiffEntry, TreeReadOptions } from './types.ts'
 
 /** A pending subtree (not yet read) or a leaf entry. */
@@ -34,8 +34,6 @@ export interface DiffOptions extends TreeReadOptions {
    * are not shared with `a` (and a few that are): what a peer holding `a` lacks to read `b`.
    */
   onReadB?: (node: LoadedNode) => void
-  /** Decoded nodes shared with other reads (each node read and decoded once for all of them). */
-  nodes?: NodeCache
 }
 
 /**
@@ -44,7 +42,7 @@ export interface DiffOptions extends TreeReadOptions {
  */
 export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options: DiffOptions = {}): AsyncGenerator<TreeDiffEntry, void, undefined> {
   if (a.equals(b)) return
-  const loader = new NodeLoader(reader, options.signal, options.nodes ?? false)
+  const loader = new NodeLoader(reader, options.signal)
   const left: Item[] = []
   const right: Item[] = []
   const onRead = options.onReadB

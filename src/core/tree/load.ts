@@ -20,23 +20,19 @@ export interface NodeExpectation {
   upper?: string
 }
 
-/** Decoded tree nodes by CID string, shared by the loaders given it. */
-export type NodeCache = Map<string, { bytes: Uint8Array, node: TreeNode }>
-
 /**
  * Reads, decodes and checks tree nodes against their parent entry, counting reads.
- * With `cache`, each CID is read at most once per loader (used by `mutateTree`); given a
- * `NodeCache`, at most once by all the loaders that share it (many diffs from one tree).
+ * With `cache`, each CID is read at most once per loader (used by `mutateTree`).
  */
 export class NodeLoader {
   readonly #reader: BlockReader
   readonly #signal: AbortSignal | undefined
-  readonly #cache: NodeCache | undefined
+  readonly #cache: Map<string, { bytes: Uint8Array, node: TreeNode }> | undefined
 
-  constructor (reader: BlockReader, signal?: AbortSignal, cache: boolean | NodeCache = false) {
+  constructor (reader: BlockReader, signal?: AbortSignal, cache = false) {
     this.#reader = reader
     this.#signal = signal
-    this.#cache = cache instanceof Map ? cache : cache ? new Map() : undefined
+    this.#cache = cache ? new Map() : undefined
   }
 
   /** True when this loader has read `cid` (only tracked with `cache`). */
