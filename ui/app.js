@@ -57,6 +57,26 @@ async function fill (slot, load) {
   }
 }
 
+/**
+ * Opens the node's event stream for the current view (closed when the view goes): `on(type, data)`
+ * for each event of `types`. main[data-live=open] while it is connected.
+ */
+function liveEvents (types, on, query = {}) {
+  const source = new EventSource(`/api/v1/events?${new URLSearchParams({ types: types.join(','), ...query })}`)
+  for (const type of types) source.addEventListener(type, (e) => on(type, JSON.parse(e.data), e))
+  source.onopen = () => { main.dataset.live = 'open' }
+  source.onerror = () => { main.dataset.live = 'reconnecting' }
+  cleanup.push(() => { source.close(); delete main.dataset.live })
+  return source
+}
+
+/** Draws the current view again (new commits or steps), at most every 300 ms. */
+let redrawTimer
+function redrawSoon () {
+  clearTimeout(redrawTimer)
+  redrawTimer = setTimeout(() => { commitGraph = null; sessionGraph = null; route() }, 300)
+}
+
 // ---------------------------------------------------------------- routing
 
 function parseHash () {
@@ -299,6 +319,8 @@ async function drawCommits (branches, branch, selected, max, early) {
   const cy = drawDag(container, { nodes, edges, onSelect: (id) => { location.hash = `#/commit/${id}` } })
   commitGraph = { ids, container, cy, byCid: new Map(commits.map(c => [c.cid, c.commit])), panel }
   cleanup.push(() => cy.destroy())
+  // Live: a commit, merge or reset of the branch on screen redraws it.
+  if (ref === branch) liveEvents(['ref:move'], (_type, d) => { if (d.ref === branch || d.ref === `refs/heads/${branch}`) redrawSoon() })
   if (selected != null) await showCommit(selected)
 }
 
@@ -412,6 +434,8 @@ async function sessionView (name, params) {
   const cy = drawDag(container, { nodes, edges, onSelect: (id) => { location.hash = sessionHref(name, id) } })
   sessionGraph = { name, container, cy, byCid, stepPanel }
   cleanup.push(() => cy.destroy())
+  // Live: a step appended to this session (here or synced from a peer) redraws it.
+  if (!more) liveEvents(['step:append'], () => redrawSoon(), { session: name })
   if (params.step) showStep(params.step)
 }
 
@@ -500,19 +524,16 @@ async function swarmView () {
     })
   ])
   // Live: every event of the node is listed; those that can change a decision reload it.
-  const source = new EventSource('/api/v1/events')
   let timer
   const refresh = () => { clearTimeout(timer); timer = setTimeout(() => { loadConsensus(); if (on) { loadRemotes(); loadPeers() } }, 300) }
-  const onEvent = (e) => {
-    const data = JSON.parse(e.data)
-    events.prepend(h('li', { 'data-type': e.type }, h('code', {}, e.type), ' ', when(data.time), ' ', clip(JSON.stringify(data), 160)))
+  const source = liveEvents(['frame:put', 'frame:remove', 'frame:import', 'commit', 'ref:move', 'checkout', 'step:append', 'snapshot:import', 'pin:status', 'sync:progress', 'sync:done', 'publish'], (type, data) => {
+    events.prepend(h('li', { 'data-type': type }, h('code', {}, type), ' ', when(data.time), ' ', clip(JSON.stringify(data), 160)))
     while (events.children.length > 100) events.lastChild.remove()
-    if (['commit', 'ref:move', 'publish', 'sync:done'].includes(e.type)) refresh()
-  }
-  for (const type of ['frame:put', 'frame:remove', 'frame:import', 'commit', 'ref:move', 'checkout', 'step:append', 'snapshot:import', 'pin:status', 'sync:progress', 'sync:done', 'publish']) source.addEventListener(type, onEvent)
-  source.onopen = () => { live.textContent = '(live)'; main.dataset.live = 'open' }
-  source.onerror = () => { live.textContent = '(reconnecting…)' }
-  cleanup.push(() => { source.close(); clearTimeout(timer); delete main.dataset.live })
+    if (['commit', 'ref:move', 'publish', 'sync:done'].includes(type)) refresh()
+  })
+  source.addEventListener('open', () => { live.textContent = '(live)' })
+  source.addEventListener('error', () => { live.textContent = '(reconnecting…)' })
+  cleanup.push(() => clearTimeout(timer))
 }
 
 // ---------------------------------------------------------------- any CID

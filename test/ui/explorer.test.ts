@@ -80,6 +80,8 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
   })
 
   after(async () => {
+    // Leave the page first: its event streams close before the servers do.
+    await page?.goto('about:blank').catch(() => {})
     await browser?.close()
     await ex?.close()
   })
@@ -257,6 +259,22 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     await shot('swarm', true)
   })
 
+  test('the commit graph and the session DAG redraw themselves when the node writes', async () => {
+    await open('#/commits?branch=main')
+    await page.waitForSelector('main[data-live="open"]')
+    const before = Number(await page.getAttribute('#commit-graph', 'data-nodes'))
+    await inject('POST', '/api/v1/frames', { id: 'facts/later', kind: 'fact', title: 'written while the graph is open' })
+    const c = await inject('POST', '/api/v1/commits', { message: 'while you watch' })
+    await page.waitForFunction((n) => Number(document.querySelector('#commit-graph')?.getAttribute('data-nodes')) === n, before + 1)
+    await page.waitForSelector(`ol.list a[data-cid="${c.commit as string}"]`)
+    await open(`#/session/${encodeURIComponent(s.session)}`)
+    await page.waitForSelector('main[data-live="open"]')
+    const path = `/api/v1/sessions/${encodeURIComponent(s.session)}/steps`
+    await inject('POST', path, { step: { op: 'observation', content: 'the water recedes' }, parents: [s.steps[6]] })
+    await page.waitForFunction(() => document.querySelector('#session-graph')?.getAttribute('data-nodes') === '8')
+    assert.equal(await page.getAttribute('#session-graph', 'data-edges'), '8')
+  })
+
   test('a CID that names nothing, and an unknown view: an error with its code, the page still works', async () => {
     expected.push(/\/api\/v1\/commits\/bafyrei/)
     await page.goto(`${ex.base}/ui/#/cid/bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy`)
@@ -307,6 +325,7 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
       assert.equal(await page.getAttribute('#commit-graph', 'data-nodes'), '6')
       await page.waitForFunction(() => /offline: no remote heads/.test(document.querySelector('main section[aria-label="Remote refs"]')?.textContent ?? ''))
     } finally {
+      await page.goto('about:blank').catch(() => {})
       await off.close()
     }
   })

@@ -40,7 +40,8 @@ export async function launchBrowser (): Promise<Browser> {
   return {
     context,
     close: async () => {
-      await context.close().catch(() => {})
+      // Bounded: a browser that does not close is killed with its process group by playwright's own handler at exit.
+      await Promise.race([context.close().catch(() => {}), new Promise(resolve => setTimeout(resolve, 30_000).unref())])
       await rm(profile, { recursive: true, force: true })
     }
   }
@@ -74,6 +75,8 @@ export async function startExplorer (options: { online?: boolean } = {}): Promis
     token: node.repo.config.apiToken,
     base: `http://127.0.0.1:${address.port}`,
     close: async () => {
+      // Event streams and keep-alive connections of a browser still open must not hold the close.
+      app.server.closeAllConnections()
       await app.close()
       await node.close()
       await rm(dir, { recursive: true, force: true })
