@@ -4,7 +4,7 @@ import { drawDag, focusNode } from '/ui/graph.js'
 
 const main = document.getElementById('main')
 /** What the current view must undo when another one opens (event streams, graphs). */
-let cleanup = []
+const cleanup = []
 /** The commit graph on screen, kept so that clicking a commit only updates the panel. */
 let commitGraph = null
 /** The session graph on screen. */
@@ -401,9 +401,11 @@ async function sideBySide (before, after) {
 async function sessionsView () {
   const { items, more } = await all('/sessions', 'sessions', { limit: 1000 }, 5000)
   page('Reasoning sessions',
-    items.length === 0 ? h('p', { class: 'muted' }, 'No session yet.') : h('table', { 'data-rows': items.length },
-      h('thead', {}, h('tr', {}, ['Session', 'Open routes (heads)'].map(t => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, items.map(s => h('tr', {}, h('td', {}, h('a', { href: sessionHref(s.session) }, s.session)), h('td', {}, s.heads.length))))),
+    items.length === 0
+      ? h('p', { class: 'muted' }, 'No session yet.')
+      : h('table', { 'data-rows': items.length },
+        h('thead', {}, h('tr', {}, ['Session', 'Open routes (heads)'].map(t => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, items.map(s => h('tr', {}, h('td', {}, h('a', { href: sessionHref(s.session) }, s.session)), h('td', {}, s.heads.length))))),
     more ? h('p', { class: 'muted' }, `Showing the first ${items.length}.`) : null)
 }
 
@@ -466,13 +468,16 @@ function showStep (cid) {
     ['CID', h('code', {}, cid)], ['Op', s.op], ['Node', h('code', {}, s.node ?? '')], ['Time', when(s.time)],
     ['Parents', (s.parents ?? []).map(p => [cidLink(cidOf(p), sessionHref(name, cidOf(p))), ' '])],
     ['Inputs', (s.inputs ?? []).map(l => [cidLink(cidOf(l)), ' '])], ['Outputs', (s.outputs ?? []).map(l => [cidLink(cidOf(l)), ' '])],
-    ['Signature', [verdict, ' ', h('button', { type: 'button', onclick: async () => {
-      verdict.textContent = 'checking…'
-      try {
-        const r = await get('/verify', { ref: cid })
-        verdict.textContent = r.ok ? `valid (${r.blocks} blocks checked)` : `problems: ${r.problems.map(p => p.message ?? p.code ?? JSON.stringify(p)).join('; ')}`
-      } catch (err) { verdict.textContent = err.message }
-    } }, 'Verify')]]
+    ['Signature', [verdict, ' ', h('button', {
+      type: 'button',
+      onclick: async () => {
+        verdict.textContent = 'checking…'
+        try {
+          const r = await get('/verify', { ref: cid })
+          verdict.textContent = r.ok ? `valid (${r.blocks} blocks checked)` : `problems: ${r.problems.map(p => p.message ?? p.code ?? JSON.stringify(p)).join('; ')}`
+        } catch (err) { verdict.textContent = err.message }
+      }
+    }, 'Verify')]]
   ]), h('h3', {}, 'Content'), typeof s.content === 'string' ? h('pre', { tabindex: 0 }, s.content) : json(s.content))
 }
 

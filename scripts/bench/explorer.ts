@@ -94,7 +94,7 @@ async function seed (app: FastifyInstance, token: string, commits: number, steps
       await commit(made, `main ${made}`)
     }
   }
-  const path = `/api/v1/sessions/bench/steps`
+  const path = '/api/v1/sessions/bench/steps'
   const root = (await call(app, token, 'POST', path, { step: { op: 'thought', content: 'start' } })).cid as string
   const tips = [root, root, root]
   for (let i = 1; i < steps - 1; i++) {
