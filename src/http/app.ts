@@ -2,7 +2,7 @@ import cors from '@fastify/cors'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import { MAX_JSON_TEXT_BYTES } from '../core/codec.ts'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { FramehubNode } from '../node.ts'
@@ -116,8 +116,9 @@ const IPFS_EXPOSED_HEADERS = 'Content-Length, Content-Location, Content-Range, E
 export async function createGateway (node: FramehubNode, init: GatewayInit = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: init.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
-    // Per-request logging is Fastify's access log only when asked for (see `logRequests`).
-    disableRequestLogging: init.logRequests !== 'all',
+    // Per-request logging is Fastify's access log only when asked for (see `logRequests`); set
+    // through a LogController (the top-level `disableRequestLogging` is deprecated, FSTDEP023).
+    logController: new LogController({ disableRequestLogging: init.logRequests !== 'all' }),
     // The JSON text of any frame or step the local path accepts (a block of at most 1 MiB) fits.
     bodyLimit: init.bodyLimit ?? MAX_JSON_TEXT_BYTES,
     requestTimeout: init.requestTimeout ?? 30_000,
