@@ -95,35 +95,36 @@ export function createAdoption (components: ServiceComponents, refs: RefService)
   const remoteHead = async (peer: string, ref: string): Promise<CID | undefined> => await state.cid(keys.remote(peer, ref))
 
   /** Moves a local shared branch to `to` when that is a fast-forward and nothing is staged on it. */
-  const fastForward = async (branch: string, to: CID): Promise<FastForwardOutcome> => await exclusive(async () => {
+  /**
+   * Moves a local shared branch from its head to `to` when `check` lets `to` replace it (answers
+   * undefined) and nothing is staged on it; re-indexes it and announces the move. One write lock
+   * around the whole read, check and write.
+   */
+  const moveBranch = async (branch: string, to: CID, reason: 'fast-forward' | 'consensus', check: (from: CID) => Promise<FastForwardOutcome | undefined>): Promise<FastForwardOutcome> => await exclusive(async () => {
     const from = await refs.branchHead(branch)
     if (from?.equals(to) === true) return 'up-to-date'
-    if (from != null && await isAncestor(blocks, to, from)) return 'ahead'
-    if (from != null && !await isAncestor(blocks, from, to)) return 'diverged'
+    const refused = from == null ? undefined : await check(from)
+    if (refused !== undefined) return refused
     if (await state.cid(keys.work(branch)) != null) return 'staged'
     const treeOf = async (c: CID | undefined): Promise<CID> => c == null ? EMPTY_TREE : (await readCommit(blocks, c)).tree
     const batch = repo.batch().putState(keys.ref(branch), encodeCid(to))
     await indexChanges(batch, branch, await treeOf(from), await treeOf(to))
     await batch.write()
-    events.publish('ref:move', { ref: branch, from: from?.toString() ?? null, to: to.toString(), reason: from == null ? 'branch-create' : 'fast-forward' })
+    events.publish('ref:move', { ref: branch, from: from?.toString() ?? null, to: to.toString(), reason: from == null ? 'branch-create' : reason })
     return 'fast-forward'
   })
 
-  const adoptCanonical = async (branch: string, to: CID): Promise<FastForwardOutcome> => await exclusive(async () => {
-    const from = await refs.branchHead(branch)
-    if (from?.equals(to) === true) return 'up-to-date'
+  const fastForward = async (branch: string, to: CID): Promise<FastForwardOutcome> => await moveBranch(branch, to, 'fast-forward', async (from) => {
+    if (await isAncestor(blocks, to, from)) return 'ahead'
+    if (!await isAncestor(blocks, from, to)) return 'diverged'
+    return undefined
+  })
+
+  const adoptCanonical = async (branch: string, to: CID): Promise<FastForwardOutcome> => await moveBranch(branch, to, 'consensus', async (from) => {
     const graph = new CommitGraph(blocks)
-    if (from != null) {
-      if (await graph.contains(from, to)) return 'ahead'
-      for (const real of await flatten(graph, from)) if (!await graph.contains(to, real)) return 'diverged'
-    }
-    if (await state.cid(keys.work(branch)) != null) return 'staged'
-    const treeOf = async (c: CID | undefined): Promise<CID> => c == null ? EMPTY_TREE : (await graph.commit(c)).tree
-    const batch = repo.batch().putState(keys.ref(branch), encodeCid(to))
-    await indexChanges(batch, branch, await treeOf(from), await treeOf(to))
-    await batch.write()
-    events.publish('ref:move', { ref: branch, from: from?.toString() ?? null, to: to.toString(), reason: from == null ? 'branch-create' : 'consensus' })
-    return 'fast-forward'
+    if (await graph.contains(from, to)) return 'ahead'
+    for (const real of await flatten(graph, from)) if (!await graph.contains(to, real)) return 'diverged'
+    return undefined
   })
 
   /** Haves for a sync of `ref`: what this node holds of it, locally and from every peer. */
