@@ -6,8 +6,8 @@
  *   carWriteBuffer  carStream into one chunk           vs @ipld/car/buffer-writer (CarBufferWriter)
  *   carRead         src/core/car.ts readCar            vs @ipld/car CarBlockIterator.fromIterable
  *   linkScan        src/core/cbor-links.ts cborLinks   vs @ipld/dag-cbor decode + a walk for links
- *   cidParse        src/core/codec.ts parseCid         vs multiformats CID.parse
- *   cidToString     src/core/codec.ts cidString        vs multiformats cid.toString()  (base32.ts)
+ *   cidParse        src/core/cid.ts parseCid           vs multiformats CID.parse
+ *   cidToString     src/core/cid.ts cidString          vs multiformats cid.toString()  (base32.ts)
  *   blockEncode     src/core/cbor-encode.ts            vs @ipld/dag-cbor encode
  *
  * Each pair runs interleaved rounds (ours then the library, then the other way round), each
@@ -31,8 +31,9 @@ import { CID } from 'multiformats/cid'
 import { carStream, readCar } from '../../src/core/car.ts'
 import { cborLinks } from '../../src/core/cbor-links.ts'
 import { encodeDagCbor } from '../../src/core/cbor-encode.ts'
-import { cidString, encodeBlock, parseCid } from '../../src/core/codec.ts'
-import type { Block } from '../../src/core/codec.ts'
+import { cidString, parseCid } from '../../src/core/cid.ts'
+import { encodeBlock } from '../../src/core/block.ts'
+import type { Block } from '../../src/core/block.ts'
 import { encodeNode } from '../../src/core/tree/node.ts'
 import { isMain, log, makeFrame, now, prng, round } from './common.ts'
 
@@ -222,7 +223,7 @@ async function * inChunks (bytes: Uint8Array, size: number): AsyncGenerator<Uint
   for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size)
 }
 
-/** The links of a decoded DAG-CBOR value, in encoded order (what src/core/codec.ts did before cbor-links.ts). */
+/** The links of a decoded DAG-CBOR value, in encoded order (what linksOf, src/core/block.ts, did before cbor-links.ts). */
 function walkLinks (value: unknown, out: CID[]): void {
   if (value === null || typeof value !== 'object') return
   const cid = CID.asCID(value)
@@ -332,7 +333,7 @@ export async function benchFastPaths (options: { quick?: boolean, roundMs?: numb
     same: () => cborBlocks.every(b => { const x = cborLinks(b); const y = linksLibrary(b); return x.length === y.length && x.every((c, i) => c.equals(y[i])) })
   }, roundMs, rounds)
   pairs.cidParse = await measurePair('cidParse', {
-    ours: 'parseCid (src/core/codec.ts, base32.ts)',
+    ours: 'parseCid (src/core/cid.ts, base32.ts)',
     library: 'multiformats CID.parse',
     inputs: `${cidTexts.length} CIDv1 base32 texts (dag-cbor, sha2-256); one op = one CID`,
     opsPerCall: cidTexts.length,
@@ -341,7 +342,7 @@ export async function benchFastPaths (options: { quick?: boolean, roundMs?: numb
     same: () => cidTexts.every(t => parseCid(t).equals(CID.parse(t)))
   }, roundMs, rounds)
   pairs.cidToString = await measurePair('cidToString', {
-    ours: 'cidString (src/core/codec.ts, base32.ts)',
+    ours: 'cidString (src/core/cid.ts, base32.ts)',
     library: 'multiformats CID toString()',
     inputs: `${cidBytes.length} CIDv1 (dag-cbor, sha2-256), each a fresh instance (CID.decode, in both sides' time); one op = one CID`,
     opsPerCall: cidBytes.length,

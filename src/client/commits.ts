@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { fromJsonView } from '../core/codec.ts'
+import { fromJsonView } from '../core/json-view.ts'
 import type { Commit, ForkRecord } from '../core/commit.ts'
 import type { CommitService, DiffResult, FrameChange, ForkInfo, ShownBlock } from '../services/commits.ts'
 import { RefNotFoundError } from '../core/errors.ts'

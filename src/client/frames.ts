@@ -1,6 +1,7 @@
 import { basename } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { asJsonView, fromJsonView, tryParseCid } from '../core/codec.ts'
+import { tryParseCid } from '../core/cid.ts'
+import { asJsonView, fromJsonView } from '../core/json-view.ts'
 import { FrameNotFoundError, UsageError } from '../core/errors.ts'
 import { encodeFrame, frameFromJson, withAttachments } from '../core/frame.ts'
 import type { Attachment, Frame } from '../core/frame.ts'

@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { asJsonView, fromJsonView } from '../core/codec.ts'
+import { asJsonView, fromJsonView } from '../core/json-view.ts'
 import { traceStepInputFromJson } from '../core/trace-step.ts'
 import type { TraceStep } from '../core/trace-step.ts'
 import type { TraceService } from '../services/traces.ts'

@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
-import type { Block } from './codec.ts'
+import type { Block } from './block.ts'
 
 /**
  * CAR v1 framing (ipld.io/specs/transport/car/carv1): a header section `{ version: 1, roots }`,

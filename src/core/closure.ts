@@ -1,7 +1,8 @@
 import type { CID } from 'multiformats/cid'
-import { cidKey, linksOf } from './codec.ts'
+import { cidKey } from './cid.ts'
+import { linksOf } from './block.ts'
 import { pacer } from './pace.ts'
-import type { Block } from './codec.ts'
+import type { Block } from './block.ts'
 import type { BlockReader } from './tree/index.ts'
 
 /**

@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
-import { cidKey, decodeCbor } from './codec.ts'
+import { cidKey } from './cid.ts'
+import { decodeCbor } from './block.ts'
 import { decodeCommit, looksLikeCommit } from './commit.ts'
 import type { Commit } from './commit.ts'
 import { TreeError, decodeTreeNode } from './tree/index.ts'

@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
-import { cidV1Sha256, MAX_JSON_TEXT_BYTES, parseJsonText } from './codec.ts'
+import { cidV1Sha256 } from './cid.ts'
+import { MAX_JSON_TEXT_BYTES, parseJsonText } from './json-view.ts'
 import { PayloadTooLargeError } from './errors.ts'
 import { encodeFrame, frameFromJson, frameLinks } from './frame.ts'
 

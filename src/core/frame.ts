@@ -1,7 +1,9 @@
 import { CID } from 'multiformats/cid'
-import { DAG_CBOR, DAG_PB, decodeCbor, encodeBlock, fromJsonView, RAW, toJsonView } from './codec.ts'
-export { parseJsonText } from './codec.ts'
-import type { Block } from './codec.ts'
+import { DAG_CBOR, DAG_PB, RAW } from './cid.ts'
+import { decodeCbor, encodeBlock } from './block.ts'
+import { fromJsonView, toJsonView } from './json-view.ts'
+export { parseJsonText } from './json-view.ts'
+import type { Block } from './block.ts'
 import { FrameInvalidError, FrameNotFoundError } from './errors.ts'
 import { describeSchemaError, validateFrameJson } from './schemas.ts'
 import { isTreeNode } from './tree/node.ts'
@@ -38,7 +40,7 @@ export interface Frame {
   attachments?: Attachment[]
 }
 
-import type { SourceHint } from './codec.ts'
+import type { SourceHint } from './json-view.ts'
 export type { SourceHint }
 
 function where (hint?: SourceHint): string {

@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs/light.js'
 import descriptor from '../../schemas/otlp/otlp.json' with { type: 'json' }
-import { parseJsonText } from './codec.ts'
+import { parseJsonText } from './json-view.ts'
 import { OtlpInvalidError } from './errors.ts'
 
 /**

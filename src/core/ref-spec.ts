@@ -6,7 +6,7 @@
 import { bases } from 'multiformats/basics'
 import { CID } from 'multiformats/cid'
 import type { MultibaseDecoder } from 'multiformats/cid'
-import { tryParseCid } from './codec.ts'
+import { tryParseCid } from './cid.ts'
 import { CidInvalidError, RefInvalidError, RefNotFoundError } from './errors.ts'
 import type { FramehubError } from './errors.ts'
 

@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import * as dagCbor from '@ipld/dag-cbor'
-import { decodeAny, toJsonView } from '../core/codec.ts'
+import { decodeAny } from '../core/block.ts'
+import { toJsonView } from '../core/json-view.ts'
 import { createCommit, looksLikeCommit } from '../core/commit.ts'
 import type { Commit, ForkRecord } from '../core/commit.ts'
 import { NothingToCommitError, UsageError } from '../core/errors.ts'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { walkClosure } from '../core/closure.ts'
-import { parseCid } from '../core/codec.ts'
+import { parseCid } from '../core/cid.ts'
 import type { Helia } from '@helia/interface'
 import { isFramehubError } from '../core/errors.ts'
 import type { Network } from '../network/index.ts'

@@ -1,4 +1,4 @@
-import { decodeCbor } from '../core/codec.ts'
+import { decodeCbor } from '../core/block.ts'
 import { CoherenceError, UsageError } from '../core/errors.ts'
 import { readCommit } from '../core/history.ts'
 import { decodeTraceStep } from '../core/trace-step.ts'

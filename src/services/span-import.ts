@@ -1,6 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
-import { parseJsonText } from '../core/codec.ts'
+import { parseJsonText } from '../core/json-view.ts'
 import { FramehubError, LinkUnresolvedError, OtlpInvalidError } from '../core/errors.ts'
 import { planSpanSteps } from '../core/span-step.ts'
 import type { SpanStepPlan } from '../core/span-step.ts'

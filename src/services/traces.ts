@@ -1,6 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
-import { asJsonView } from '../core/codec.ts'
+import { asJsonView } from '../core/json-view.ts'
 import { LinkUnresolvedError, SessionNotFoundError, TraceStepInvalidError } from '../core/errors.ts'
 import { checkSessionName, createTraceStep, decodeTraceStep, traceStepInputFromJson } from '../core/trace-step.ts'
 import type { TraceStep } from '../core/trace-step.ts'

@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
-import { cidKey, decodeAny, decodeCbor, linksOf } from '../core/codec.ts'
+import { cidKey } from '../core/cid.ts'
+import { decodeAny, decodeCbor, linksOf } from '../core/block.ts'
 import { decodeCommit, looksLikeCommit, verifyCommit } from '../core/commit.ts'
 import type { Commit } from '../core/commit.ts'
 import { checkConsensusCommit, CommitGraph } from '../core/consensus/index.ts'

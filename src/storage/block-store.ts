@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
-import { verifyBlock } from '../core/codec.ts'
-import type { Block } from '../core/codec.ts'
+import { verifyBlock } from '../core/block.ts'
+import type { Block } from '../core/block.ts'
 import { BlockNotFoundError } from '../core/errors.ts'
 import { blockKey, WriteBatch } from './level-db.ts'
 import type { RepoDb } from './level-db.ts'

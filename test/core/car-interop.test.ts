@@ -18,7 +18,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { readCar } from '../../src/core/car.ts'
-import type { Block } from '../../src/core/codec.ts'
+import type { Block } from '../../src/core/block.ts'
 import { tempNode } from '../helpers/repo.ts'
 
 /** Seeded bytes (not all one value, so that UnixFS chunks differ). */

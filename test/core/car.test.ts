@@ -8,7 +8,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { carStream, MAX_CAR_SECTION, readCar } from '../../src/core/car.ts'
-import type { Block } from '../../src/core/codec.ts'
+import type { Block } from '../../src/core/block.ts'
 
 async function block (value: unknown, codec: { code: number, encode: (v: never) => Uint8Array } = dagCbor): Promise<Block> {
   const bytes = codec.encode(value as never)

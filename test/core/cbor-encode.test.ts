@@ -4,7 +4,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import { encodeDagCbor } from '../../src/core/cbor-encode.ts'
-import { cidOf, encodeBlock } from '../../src/core/codec.ts'
+import { cidOf } from '../../src/core/cid.ts'
+import { encodeBlock } from '../../src/core/block.ts'
 import { encodeFrame, frameFromJson } from '../../src/core/frame.ts'
 
 const cidArb = fc.uint8Array({ minLength: 1, maxLength: 40 }).map(b => cidOf(b))

@@ -5,7 +5,7 @@ import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { cidOf, cidString, parseCid, tryParseCid } from '../../src/core/codec.ts'
+import { cidOf, cidString, parseCid, tryParseCid } from '../../src/core/cid.ts'
 import { smallBytes } from '../../src/core/slab.ts'
 
 const cidArb = fc.tuple(fc.constantFrom(0x55, 0x70, 0x71, 0x0129, 0x300000), fc.uint8Array({ maxLength: 70 }), fc.boolean()).map(([codec, bytes, hashed]) =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { CID } from 'multiformats/cid'
-import { linksOf } from '../../src/core/codec.ts'
+import { linksOf } from '../../src/core/block.ts'
 import { tempNode } from '../helpers/repo.ts'
 
 it('gc over a reachable block corrupted on disk stops with ERR_BLOCK_CORRUPT and sweeps nothing', async () => {

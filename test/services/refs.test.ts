@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { bases } from 'multiformats/basics'
 import type { CID } from 'multiformats/cid'
-import { cidOf } from '../../src/core/codec.ts'
+import { cidOf } from '../../src/core/cid.ts'
 import { encodeCid, keys } from '../../src/storage/state.ts'
 import { tempNode } from '../helpers/repo.ts'
 

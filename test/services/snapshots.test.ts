@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { CarWriter } from '@ipld/car'
 import type { CID } from 'multiformats/cid'
-import { encodeBlock } from '../../src/core/codec.ts'
-import type { Block } from '../../src/core/codec.ts'
+import { encodeBlock } from '../../src/core/block.ts'
+import type { Block } from '../../src/core/block.ts'
 import { tempNode } from '../helpers/repo.ts'
 
 async function collect (car: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
@@ -233,7 +233,7 @@ describe('snapshots (CAR v1)', () => {
     const { CID } = await import('multiformats/cid')
     const raw = await import('multiformats/codecs/raw')
     const { sha256 } = await import('multiformats/hashes/sha2')
-    const { MAX_BLOCK_BYTES } = await import('../../src/core/codec.ts')
+    const { MAX_BLOCK_BYTES } = await import('../../src/core/block.ts')
     const rawBlock = async (size: number, fill: number): Promise<Block> => {
       const bytes = new Uint8Array(size).fill(fill)
       return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }

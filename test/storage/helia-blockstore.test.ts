@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { it } from 'node:test'
-import { encodeBlock } from '../../src/core/codec.ts'
+import { encodeBlock } from '../../src/core/block.ts'
 import { fetchedOptions } from '../../src/core/fetched.ts'
 import { blockKey } from '../../src/storage/level-db.ts'
 import { dropFetched } from '../../src/storage/fetched.ts'

@@ -1,12 +1,13 @@
 import type { Command } from 'commander'
 import type { CID } from 'multiformats/cid'
-import { MAX_JSON_TEXT_BYTES, parseCid, parseJsonText } from '../../core/codec.ts'
+import { parseCid } from '../../core/cid.ts'
+import { MAX_JSON_TEXT_BYTES, parseJsonText } from '../../core/json-view.ts'
 import { UsageError } from '../../core/errors.ts'
 import { collect, globals, withNode } from '../context.ts'
 import { openInput, readInput, readLines, readTextInput } from '../input.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'
-import { toJsonView } from '../../core/codec.ts'
+import { toJsonView } from '../../core/json-view.ts'
 import type { FrameHistory, FrameStep } from '../../services/frames.ts'
 
 /** The version a conditional write expects: `--if-match CID`, or null for `--if-none-match`. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { parseCid } from '../../core/codec.ts'
+import { parseCid } from '../../core/cid.ts'
 import { collect, globals, withNode } from '../context.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'

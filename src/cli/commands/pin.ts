@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { parseCid } from '../../core/codec.ts'
+import { parseCid } from '../../core/cid.ts'
 import { FramehubError, UsageError } from '../../core/errors.ts'
 import { PIN_CODES, PIN_MATCHES as MATCHES, PIN_STATES as STATES } from '../../client/pinning-service.ts'
 import type { ListPinsQuery, PinningService, PinView } from '../../client/pinning-service.ts'

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
-import { encodeBlock } from '../codec.ts'
-import type { Block } from '../codec.ts'
+import { encodeBlock } from '../block.ts'
+import type { Block } from '../block.ts'
 import type { ForkRecord } from '../commit.ts'
 import type { BlockReader } from '../tree/index.ts'
 import { flatten } from './flatten.ts'

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
-import { encodeBlock } from '../codec.ts'
-import type { Block } from '../codec.ts'
+import { encodeBlock } from '../block.ts'
+import type { Block } from '../block.ts'
 import type { Commit, ForkRecord } from '../commit.ts'
 import { CommitInvalidError } from '../errors.ts'
 import { mergeTrees } from '../merge.ts'

@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { MAX_BLOCK_BYTES } from '../../core/codec.ts'
+import { MAX_BLOCK_BYTES } from '../../core/block.ts'
 import { isFramehubError, PayloadTooLargeError } from '../../core/errors.ts'
 import type { Code } from '../../core/errors.ts'
 import { carStream } from '../../core/car.ts'

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { cidOf, RAW } from '../../../src/core/codec.ts'
+import { cidOf, RAW } from '../../../src/core/cid.ts'
 import { createCommit } from '../../../src/core/commit.ts'
 import type { ForkRecord } from '../../../src/core/commit.ts'
 import { CommitGraph } from '../../../src/core/consensus/index.ts'

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { parseCid } from '../../../core/codec.ts'
+import { parseCid } from '../../../core/cid.ts'
 import { isFramehubError } from '../../../core/errors.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { primedStream } from '../../primed.ts'

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { parseCid, toJsonView } from '../../../core/codec.ts'
+import { parseCid } from '../../../core/cid.ts'
+import { toJsonView } from '../../../core/json-view.ts'
 import type { ForkRecord } from '../../../core/commit.ts'
 import { checkBranchSyntax } from '../../../services/refs.ts'
 import { cidsText, decodeCursor, encodeCursor, maybeCidText, requestSignal } from '../../util.ts'

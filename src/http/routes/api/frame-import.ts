@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import { MAX_JSON_TEXT_BYTES } from '../../../core/codec.ts'
+import { MAX_JSON_TEXT_BYTES } from '../../../core/json-view.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { drainBody, refuseDeclaredOver, requestSignal } from '../../util.ts'
 import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { CID } from 'multiformats/cid'
-import { cidString, parseCid } from '../../../core/codec.ts'
+import { cidString, parseCid } from '../../../core/cid.ts'
 import { frameId, frameToJson } from '../../../core/frame.ts'
 import type { Frame } from '../../../core/frame.ts'
 import { FrameInvalidError } from '../../../core/errors.ts'
@@ -9,7 +9,7 @@ import { decodeCursor, encodeCursor, requestSignal } from '../../util.ts'
 import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 import type { FrameHistory, FrameStep, ListFramesOptions } from '../../../services/frames.ts'
-import { toJsonView } from '../../../core/codec.ts'
+import { toJsonView } from '../../../core/json-view.ts'
 
 type ListQuery = Pick<ListFramesOptions, 'ref' | 'kind' | 'tag' | 'prefix' | 'after' | 'q'> & { limit: number, cursor?: string }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { CID } from 'multiformats/cid'
-import { cidString, parseCid } from '../../../core/codec.ts'
+import { cidString, parseCid } from '../../../core/cid.ts'
 import { requestSignal } from '../../util.ts'
 import { errorResponses, errors } from './context.ts'
 import type { ApiContext } from './context.ts'

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { parseCid } from '../../../core/codec.ts'
+import { parseCid } from '../../../core/cid.ts'
 import { requestSignal } from '../../util.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'

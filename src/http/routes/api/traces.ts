@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { CID } from 'multiformats/cid'
-import { parseCid, toJsonView } from '../../../core/codec.ts'
+import { parseCid } from '../../../core/cid.ts'
+import { toJsonView } from '../../../core/json-view.ts'
 import { checkSessionName } from '../../../core/trace-step.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { cidsText, decodeCursor, encodeCursor, requestSignal } from '../../util.ts'

@@ -1,5 +1,5 @@
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
-import { tryParseCid } from '../../../core/codec.ts'
+import { tryParseCid } from '../../../core/cid.ts'
 import type { FramehubNode } from '../../../node.ts'
 import { httpCodes, HttpError, installErrorHandlers } from '../../errors.ts'
 import type { ErrorFormatter } from '../../errors.ts'
