@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { encodeCursor } from '../../src/http/util.ts'
+import { encodeCursor } from '../../src/http/cursor.ts'
 import { errorBody, frame, harness } from './helpers.ts'
 import type { Harness } from './helpers.ts'
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { parseRange } from '../../src/http/util.ts'
+import { parseRange } from '../../src/http/range.ts'
 import { harness } from './helpers.ts'
 import type { Harness } from './helpers.ts'
 

@@ -5,7 +5,8 @@ import { encodeExportResponseProtobuf, encodeRpcStatus, exportResponseJson } fro
 import { OtlpInvalidError } from '../../core/errors.ts'
 import type { OtlpRequest, SpanImportResult } from '../../services/span-import.ts'
 import { describeError, httpCodes, HttpError } from '../errors.ts'
-import { cidsText, requestSignal } from '../util.ts'
+import { requestSignal } from '../request.ts'
+import { cidsText } from '../cid-text.ts'
 import { errorResponses, writeSecurity } from './api/context.ts'
 import type { ApiContext } from './api/context.ts'
 

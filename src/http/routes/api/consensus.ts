@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { requestSignal } from '../../util.ts'
+import { requestSignal } from '../../request.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 

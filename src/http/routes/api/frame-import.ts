@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { MAX_JSON_TEXT_BYTES } from '../../../core/json-view.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
-import { drainBody, refuseDeclaredOver, requestSignal } from '../../util.ts'
+import { drainBody, refuseDeclaredOver, requestSignal } from '../../request.ts'
 import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { CID } from 'multiformats/cid'
 import { cidString, parseCid } from '../../../core/cid.ts'
-import { requestSignal } from '../../util.ts'
+import { requestSignal } from '../../request.ts'
 import { errorResponses, errors } from './context.ts'
 import type { ApiContext } from './context.ts'
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { checkBranchSyntax } from '../../../services/refs.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
-import { requestSignal } from '../../util.ts'
+import { requestSignal } from '../../request.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { primedStream } from '../../primed.ts'
-import { drainBody, refuseDeclaredOver, requestSignal } from '../../util.ts'
+import { drainBody, refuseDeclaredOver, requestSignal } from '../../request.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { parseCid } from '../../../core/cid.ts'
-import { requestSignal } from '../../util.ts'
+import { requestSignal } from '../../request.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
 

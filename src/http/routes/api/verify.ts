@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { VerifyProgress, VerifyReport } from '../../../services/verify.ts'
 import { answerWithProgress, wantsProgress } from '../../long-work.ts'
-import { requestSignal } from '../../util.ts'
+import { requestSignal } from '../../request.ts'
 import { errorResponses, errors } from './context.ts'
 import type { ApiContext } from './context.ts'
 
