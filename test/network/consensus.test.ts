@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { startDaemonProcess, waitFor } from '../helpers/daemon.ts'
-import type { DaemonProcess } from '../helpers/daemon.ts'
-import { runCli, tempDir } from '../helpers/repo.ts'
+import { runCli } from '../helpers/repo.ts'
+import { createSwarm } from '../helpers/swarm.ts'
 
 /**
  * Three real daemons on loopback converge on one canonical head of shared/main after a
@@ -15,42 +13,13 @@ import { runCli, tempDir } from '../helpers/repo.ts'
  * real CLI and the gateway, as a user would drive it.
  */
 describe('consensus among daemon processes on loopback', { timeout: 600_000 }, () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  const nodes = new Map<string, DaemonProcess>()
-  const repo = (name: string): string => join(dir, name)
-  const network = ['--listen', '/ip4/127.0.0.1/tcp/0', '--network', 'consensus-test']
-
-  const start = async (name: string, bootstrap?: DaemonProcess): Promise<DaemonProcess> => {
-    const d = await startDaemonProcess(repo(name), [...network, ...(bootstrap != null ? ['--bootstrap', bootstrap.info.addresses[0] as string] : [])], { cwd: dir })
-    nodes.set(name, d)
-    return d
-  }
-  const node = (name: string): DaemonProcess => nodes.get(name) as DaemonProcess
-  const ok = async (name: string, args: string[], input?: string): Promise<any> => {
-    const r = await node(name).cli([...args, '--json'], { input })
-    assert.equal(r.code, 0, `${name}: framehub ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
-    return r.json
-  }
-  const sharedHead = async (name: string): Promise<string | undefined> => {
-    const r = await node(name).cli(['log', 'shared/main', '-n', '1', '--json'])
-    return r.code === 0 ? (r.json as Array<{ commit: string }>)[0]?.commit : undefined
-  }
-  const until = async (what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> => {
-    await waitFor(what, async () => (await check()) ? true : undefined, ms, 250)
-  }
+  const swarm = createSwarm({ prefix: 'framehub-consensus-', network: 'consensus-test', untilMs: 60_000, everyMs: 250 })
+  const { repo, node, ok, sharedHead, until } = swarm
+  const start = swarm.startNode
   const put = async (name: string, frame: object): Promise<void> => { await ok(name, ['frame', 'put', '-'], JSON.stringify(frame)) }
 
-  before(async () => {
-    ({ dir, cleanup } = await tempDir('framehub-consensus-'))
-    const a = await start('a')
-    await Promise.all([start('b', a), start('c', a)])
-  })
-
-  after(async () => {
-    await Promise.all([...nodes.values()].map(async d => { await d.stop(10_000).catch(() => {}) }))
-    await cleanup()
-  })
+  before(async () => { await swarm.start('a', 'b', 'c') })
+  after(async () => { await swarm.close() })
 
   it('after a partition heals, every node ends on one head holding every version (winners in the tree, the rest as forks)', async () => {
     await ok('a', ['checkout', '--create', 'shared/main'])
@@ -62,7 +31,7 @@ describe('consensus among daemon processes on loopback', { timeout: 600_000 }, (
     // Partition: c's daemon stops; c goes on writing with the CLI alone.
     await node('c').stop()
     const cli = async (args: string[], input?: string): Promise<any> => {
-      const r = await runCli(['--repo', repo('c'), ...args, '--json'], { input, cwd: dir })
+      const r = await runCli(['--repo', repo('c'), ...args, '--json'], { input, cwd: swarm.dir })
       assert.equal(r.code, 0, r.stderr)
       return r.json
     }

@@ -2,51 +2,19 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { startDaemonProcess, waitFor } from '../helpers/daemon.ts'
-import type { DaemonProcess } from '../helpers/daemon.ts'
-import { runCli, tempDir } from '../helpers/repo.ts'
+import { runCli } from '../helpers/repo.ts'
+import { createSwarm } from '../helpers/swarm.ts'
 
 /**
  * Three real daemons on loopback (random ports): B and C bootstrap from A. Everything goes
  * through the real CLI, as a user would drive it.
  */
 describe('a swarm of daemon processes on loopback', { timeout: 600_000 }, () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  const nodes = new Map<string, DaemonProcess>()
-  const repo = (name: string): string => join(dir, name)
+  const swarm = createSwarm({ prefix: 'framehub-swarm-', network: 'swarm-test', untilMs: 90_000, everyMs: 200 })
+  const { repo, node, ok, sharedHead, until } = swarm
 
-  const start = async (name: string, bootstrap?: DaemonProcess): Promise<DaemonProcess> => {
-    const extra = ['--listen', '/ip4/127.0.0.1/tcp/0', '--network', 'swarm-test', ...(bootstrap != null ? ['--bootstrap', bootstrap.info.addresses[0] as string] : [])]
-    const d = await startDaemonProcess(repo(name), extra, { cwd: dir })
-    nodes.set(name, d)
-    return d
-  }
-  const node = (name: string): DaemonProcess => nodes.get(name) as DaemonProcess
-  const ok = async (name: string, args: string[], input?: string): Promise<any> => {
-    const r = await node(name).cli([...args, '--json'], { input })
-    assert.equal(r.code, 0, `${name}: framehub ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
-    return r.json
-  }
-  /** The commit that `shared/main` points to on `name` (undefined while it has none). */
-  const sharedHead = async (name: string): Promise<string | undefined> => {
-    const r = await node(name).cli(['log', 'shared/main', '-n', '1', '--json'])
-    return r.code === 0 ? (r.json as Array<{ commit: string }>)[0]?.commit : undefined
-  }
-  const until = async (what: string, check: () => Promise<boolean>, ms = 90_000): Promise<void> => {
-    await waitFor(what, async () => (await check()) ? true : undefined, ms, 200)
-  }
-
-  before(async () => {
-    ({ dir, cleanup } = await tempDir('framehub-swarm-'))
-    const a = await start('a')
-    await Promise.all([start('b', a), start('c', a)])
-  })
-
-  after(async () => {
-    await Promise.all([...nodes.values()].map(async d => { await d.stop(10_000).catch(() => {}) }))
-    await cleanup()
-  })
+  before(async () => { await swarm.start('a', 'b', 'c') })
+  after(async () => { await swarm.close() })
 
   it('id and peers: every node sees the others; bad addresses are refused', async () => {
     const id = await ok('a', ['id'])
@@ -112,28 +80,25 @@ describe('a swarm of daemon processes on loopback', { timeout: 600_000 }, () => 
     await until('b has it', async () => await sharedHead('b') === commit.commit)
     // a goes away; c comes back (bootstrapping from a, which is gone) and gets it from b.
     await node('a').stop()
-    const c = await startDaemonProcess(repo('c'), ['--listen', '/ip4/127.0.0.1/tcp/0', '--network', 'swarm-test', '--bootstrap', node('b').info.addresses[0] as string], { cwd: dir })
-    nodes.set('c', c)
+    await swarm.startNode('c', node('b'))
     await until('c caught up', async () => await sharedHead('c') === commit.commit, 60_000)
     assert.equal((await ok('c', ['verify', 'shared/main'])).ok, true)
-    const a = await startDaemonProcess(repo('a'), ['--listen', '/ip4/127.0.0.1/tcp/0', '--network', 'swarm-test', '--bootstrap', node('b').info.addresses[0] as string], { cwd: dir })
-    nodes.set('a', a)
+    await swarm.startNode('a', node('b'))
   })
 
   it('kill -9 during a sync: the repository stays consistent and the sync completes after a restart', async () => {
     // A big enough commit on b that c is still receiving it when it is killed.
     const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ id: `bulk/${String(i).padStart(5, '0')}`, kind: 'fact', body: 'x'.repeat(200) + i }))
-    await writeFile(join(dir, 'bulk.ndjson'), lines.join('\n') + '\n')
-    await ok('b', ['frame', 'import', join(dir, 'bulk.ndjson')])
+    await writeFile(join(swarm.dir, 'bulk.ndjson'), lines.join('\n') + '\n')
+    await ok('b', ['frame', 'import', join(swarm.dir, 'bulk.ndjson')])
     const commit = await ok('b', ['commit', '-m', 'bulk'])
     // c hears of the commit within a few hundred ms and needs a few seconds to receive it: kill it meanwhile.
     await new Promise(resolve => setTimeout(resolve, 500))
     assert.notEqual(await sharedHead('c'), commit.commit, 'c is killed before the sync completes')
     await node('c').kill()
-    const offline = await runCli(['--repo', repo('c'), 'verify', '--json'], { cwd: dir })
+    const offline = await runCli(['--repo', repo('c'), 'verify', '--json'], { cwd: swarm.dir })
     assert.notEqual(offline.code, 5, `the repository is consistent after kill -9: ${offline.stderr}`)
-    const c = await startDaemonProcess(repo('c'), ['--listen', '/ip4/127.0.0.1/tcp/0', '--network', 'swarm-test', '--bootstrap', node('b').info.addresses[0] as string], { cwd: dir })
-    nodes.set('c', c)
+    await swarm.startNode('c', node('b'))
     await until('c completed the sync', async () => await sharedHead('c') === commit.commit, 120_000)
     assert.equal((await ok('c', ['verify', 'shared/main'])).ok, true)
   })
