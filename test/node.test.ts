@@ -6,7 +6,7 @@ import { encodeBlock } from '../src/core/block.ts'
 import { createGateway } from '../src/http/app.ts'
 import { createNode } from '../src/node.ts'
 import type { FramehubNode } from '../src/node.ts'
-import { indexLimits } from '../src/storage/frame-index.ts'
+import { indexLimits } from '../src/storage/frame-index/layout.ts'
 import { startDaemonProcess, waitFor } from './helpers/daemon.ts'
 import { tempDir } from './helpers/repo.ts'
 

@@ -30,7 +30,7 @@ export interface RepoDb {
    * framehub until an import checks their DAG complete (`src/storage/helia-blockstore.ts`).
    */
   readonly fetched: Sub
-  /** Derived data that can be rebuilt from the DAG: the frame index (`src/storage/frame-index.ts`). */
+  /** Derived data that can be rebuilt from the DAG: the frame index (`src/storage/frame-index/`). */
   readonly index: Sub
   close (): Promise<void>
 }

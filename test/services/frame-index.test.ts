@@ -6,7 +6,9 @@ import { decodeFrame } from '../../src/core/frame.ts'
 import { entries } from '../../src/core/tree/index.ts'
 import type { FramehubNode } from '../../src/node.ts'
 import type { ListFramesOptions } from '../../src/services/frames.ts'
-import { filterOf, frameTerms, indexCandidates, indexKeys, indexLimits, queryWords } from '../../src/storage/frame-index.ts'
+import { filterOf, frameTerms, queryWords } from '../../src/core/frame-terms.ts'
+import { indexKeys, indexLimits } from '../../src/storage/frame-index/layout.ts'
+import { indexCandidates } from '../../src/storage/frame-index/join.ts'
 import { tempNode } from '../helpers/repo.ts'
 
 // ---------------------------------------------------------------------------------------------
