@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import type { NodeServices } from '../node.ts'
-import type { IndexStatus, RebuildProgress } from '../services/frame-query.ts'
+import type { IndexStatus, RebuildProgress } from '../services/frame-index.ts'
 import type { GcProgress } from '../services/gc.ts'
 import type { ApiClient } from './api.ts'
 import { progressJson } from './progress.ts'

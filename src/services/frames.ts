@@ -17,7 +17,6 @@ import type { TreeChange } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
-import type { FrameIndexService } from './frame-query.ts'
 import { encodeRun, importPool, startImportPool } from './import-workers.ts'
 import type { EncodedRun } from './import-workers.ts'
 import { storeFile } from './attachments.ts'
@@ -198,7 +197,15 @@ async function * chunksOf (lines: AsyncIterable<string> | Iterable<string>, size
   if (chunk.length > 0) yield chunk
 }
 
-export function createFrameService (components: ServiceComponents, refs: RefService, index: FrameIndexService): FrameService {
+/**
+ * What the frame service asks of the frame index (services/frame-index.ts): filtered lists.
+ * Declared here, so that the index depends on this module's types and not the other way round.
+ */
+export interface FilteredFrameLists {
+  list (options?: ListFramesOptions): AsyncIterable<FrameRecord>
+}
+
+export function createFrameService (components: ServiceComponents, refs: RefService, index: FilteredFrameLists): FrameService {
   const { repo, exclusive, events, sessions } = components
   const blocks = repo.blocks
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { RebuildProgress } from '../../services/frame-query.ts'
+import type { RebuildProgress } from '../../services/frame-index.ts'
 import { globals, withNode } from '../context.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { checkBranchSyntax } from '../../../services/refs.ts'
-import type { FrameIndexService, IndexStatus, RebuildProgress } from '../../../services/frame-query.ts'
+import type { FrameIndexService, IndexStatus, RebuildProgress } from '../../../services/frame-index.ts'
 import type { GcProgress, GcResult } from '../../../services/gc.ts'
 import { answerWithProgress, wantsProgress } from '../../long-work.ts'
 import { requestSignal } from '../../request.ts'
