@@ -13,6 +13,9 @@ let sessionGraph = null
 let chosenBranch = null
 const MAX_GRAPH = 1000
 
+/** The newest `max` commits under `ref` as a graph (GET /commit-graph: parents, message, time, forks). */
+const history = (ref, max) => all('/commit-graph', 'commits', { ref, limit: Math.min(max, 1000) }, max)
+
 // ---------------------------------------------------------------- DOM helpers
 
 /** h('a', { href }, 'text', child, …): an element; attributes starting with "on" are listeners. */
@@ -245,7 +248,7 @@ async function commitsView (_arg, params) {
   if (params.branch != null) chosenBranch = params.branch
   const named = chosenBranch
   // A branch named in the link: its history is asked for at once, beside the list of branches.
-  const early = named != null ? all('/commits', 'commits', { ref: named, limit: Math.min(max, 1000) }, max) : undefined
+  const early = named != null ? history(named, max) : undefined
   early?.catch(() => {})
   const branches = await get('/branches')
   await drawCommits(branches, named ?? branches.current, null, max, early)
@@ -261,43 +264,43 @@ async function drawCommits (branches, branch, selected, max, early) {
   let ref = branch
   // A branch with no commit yet has no history to ask for.
   const empty = branches.branches.some(b => b.name === branch && b.commit == null)
-  let log = empty ? { items: [], more: false } : await (early ?? all('/commits', 'commits', { ref, limit: Math.min(max, 1000) }, max))
+  let log = empty ? { items: [], more: false } : await (early ?? history(ref, max))
   // A commit the branch does not reach: the checked-out branch's history if it does, else the history under the commit.
   if (selected != null && !log.items.some(c => c.cid === selected)) {
-    const current = branch !== branches.current && branches.branches.some(b => b.current && b.commit != null) ? await all('/commits', 'commits', { ref: branches.current, limit: Math.min(max, 1000) }, max).catch(() => null) : null
+    const current = branch !== branches.current && branches.branches.some(b => b.current && b.commit != null) ? await history(branches.current, max).catch(() => null) : null
     if (current?.items.some(c => c.cid === selected)) {
       ref = branch = branches.current
       log = current
     } else {
       ref = selected
-      log = await all('/commits', 'commits', { ref, limit: Math.min(max, 1000) }, max)
+      log = await history(ref, max)
     }
   }
   const commits = log.items
   const ids = new Set(commits.map(c => c.cid))
   const children = new Map()
-  for (const c of commits) for (const p of c.commit.parents ?? []) children.set(cidOf(p), (children.get(cidOf(p)) ?? 0) + 1)
+  for (const c of commits) for (const p of c.parents) children.set(p, (children.get(p) ?? 0) + 1)
   const heads = new Map()
   for (const b of branches.branches) if (b.commit) heads.set(b.commit, [...(heads.get(b.commit) ?? []), b.name])
   const kinds = (c) => {
     const k = []
-    if ((c.commit.parents ?? []).length > 1) k.push('merge')
+    if (c.parents.length > 1) k.push('merge')
     if ((children.get(c.cid) ?? 0) > 1) k.push('split')
-    if ((c.commit.forks ?? []).length > 0) k.push('forked')
+    if (c.forks > 0) k.push('forked')
     if (heads.has(c.cid)) k.push('head')
     return k
   }
-  const nodes = commits.map(c => ({ id: c.cid, label: `${heads.has(c.cid) ? `[${heads.get(c.cid).join(', ')}] ` : ''}${clip(c.commit.message ?? '', 40)}`, classes: kinds(c) }))
-  const edges = commits.flatMap(c => (c.commit.parents ?? []).map(cidOf).filter(p => ids.has(p)).map(p => ({ source: c.cid, target: p })))
+  const nodes = commits.map(c => ({ id: c.cid, label: `${heads.has(c.cid) ? `[${heads.get(c.cid).join(', ')}] ` : ''}${clip(c.message, 40)}`, classes: kinds(c) }))
+  const edges = commits.flatMap(c => c.parents.filter(p => ids.has(p)).map(p => ({ source: c.cid, target: p })))
 
   const picker = h('select', { id: 'branch', 'aria-label': 'Branch' },
     ref !== branch ? h('option', { value: '', selected: true, disabled: true }, `history of ${short(ref)}`) : null,
     branches.branches.map(b => h('option', { value: b.name, selected: ref === branch && b.name === branch }, b.name + (b.current ? ' (checked out)' : ''))))
   picker.addEventListener('change', () => { location.hash = `#/commits?branch=${enc(picker.value)}` })
-  const container = h('div', { class: 'graph', id: 'commit-graph', role: 'group', 'aria-roledescription': 'graph', 'aria-label': `Commit graph of ${ref}: ${nodes.length} commits, newest at the top (arrow keys move, Enter opens)`, 'data-merges': commits.filter(c => (c.commit.parents ?? []).length > 1).length, 'data-forked': commits.filter(c => (c.commit.forks ?? []).length > 0).length })
+  const container = h('div', { class: 'graph', id: 'commit-graph', role: 'group', 'aria-roledescription': 'graph', 'aria-label': `Commit graph of ${ref}: ${nodes.length} commits, newest at the top (arrow keys move, Enter opens)`, 'data-merges': commits.filter(c => c.parents.length > 1).length, 'data-forked': commits.filter(c => c.forks > 0).length })
   const panel = h('section', { class: 'panel', id: 'commit-panel', 'aria-label': 'Commit' }, h('p', { class: 'muted' }, 'Select a commit in the graph or the list.'))
   const list = h('ol', { class: 'list', 'aria-label': 'Commits, newest first' }, commits.map(c => h('li', {},
-    h('a', { href: `#/commit/${c.cid}`, 'data-cid': c.cid }, c.commit.message || short(c.cid)), ' ',
+    h('a', { href: `#/commit/${c.cid}`, 'data-cid': c.cid }, c.message || short(c.cid)), ' ',
     kinds(c).filter(k => k !== 'head').map(k => h('span', { class: 'tag' }, { merge: 'merge', split: 'fork point', forked: 'kept forks' }[k])),
     heads.has(c.cid) ? h('span', { class: 'tag' }, heads.get(c.cid).join(', ')) : null)))
   const legend = h('div', { class: 'legend' },
@@ -317,7 +320,7 @@ async function drawCommits (branches, branch, selected, max, early) {
     remoteRefs())
   if (commits.length === 0) return
   const cy = drawDag(container, { nodes, edges, onSelect: (id) => { location.hash = `#/commit/${id}` } })
-  commitGraph = { ids, container, cy, byCid: new Map(commits.map(c => [c.cid, c.commit])), panel }
+  commitGraph = { ids, container, cy, panel }
   cleanup.push(() => cy.destroy())
   // Live: a commit, merge or reset of the branch on screen redraws it.
   if (ref === branch) liveEvents(['ref:move'], (_type, d) => { if (d.ref === branch || d.ref === `refs/heads/${branch}`) redrawSoon() })
@@ -345,9 +348,17 @@ function remoteRefs () {
 }
 
 async function showCommit (cid) {
-  const { cy, byCid, panel } = commitGraph
+  const { cy, panel } = commitGraph
   focusNode(cy, cid)
-  const c = byCid.get(cid)
+  // The graph has only what drawing needs; the whole commit is asked for when it is opened.
+  let c
+  try {
+    c = (await get(`/commits/${cid}`)).value
+  } catch (err) {
+    put(panel, errorBox(err))
+    return
+  }
+  if (commitGraph?.panel !== panel || !main.contains(panel)) return
   const parents = (c.parents ?? []).map(cidOf)
   const diff = h('div', { id: 'diff' }, h('p', { class: 'muted' }, 'Loading the diff…'))
   let against = parents[0]
@@ -413,32 +424,33 @@ const PALETTE = ['#6b8fd6', '#2f9e44', '#e8590c', '#ae3ec9', '#1098ad', '#f08c00
 
 async function sessionView (name, params) {
   const base = `/sessions/${enc(name)}`
-  const [{ items: steps, more }, { routes }] = await Promise.all([all(`${base}/steps`, 'steps', { limit: 1000 }, MAX_GRAPH), get(`${base}/routes`, { limit: 100 })])
-  const byCid = new Map(steps.map(s => [s.cid, s.step]))
-  const hasChild = new Set(steps.flatMap(s => (s.step.parents ?? []).map(cidOf)))
-  const writers = [...new Set(steps.map(s => s.step.node))]
+  // The graph view of the steps (parents, op, writer, a short text): the whole step is asked for when it is opened.
+  const [{ items: steps, more }, { routes }] = await Promise.all([all(`${base}/graph`, 'steps', { limit: 1000 }, MAX_GRAPH), get(`${base}/routes`, { limit: 100 })])
+  const byCid = new Map(steps.map(s => [s.cid, s]))
+  const hasChild = new Set(steps.flatMap(s => s.parents))
+  const writers = [...new Set(steps.map(s => s.node))]
   const colorOf = new Map(writers.map((w, i) => [w, PALETTE[i % PALETTE.length]]))
-  const nodes = steps.map(s => ({ id: s.cid, label: `${s.step.op}: ${clip(textOf(s.step.content ?? ''), 32)}`, color: colorOf.get(s.step.node), classes: [(s.step.parents ?? []).length === 0 ? 'root' : null, hasChild.has(s.cid) ? null : 'head'].filter(Boolean) }))
-  const edges = steps.flatMap(s => (s.step.parents ?? []).map(cidOf).filter(p => byCid.has(p)).map(p => ({ source: p, target: s.cid })))
+  const nodes = steps.map(s => ({ id: s.cid, label: `${s.op}: ${clip(s.text, 32)}`, color: colorOf.get(s.node), classes: [s.parents.length === 0 ? 'root' : null, hasChild.has(s.cid) ? null : 'head'].filter(Boolean) }))
+  const edges = steps.flatMap(s => s.parents.filter(p => byCid.has(p)).map(p => ({ source: p, target: s.cid })))
   const container = h('div', { class: 'graph', id: 'session-graph', role: 'group', 'aria-roledescription': 'graph', 'aria-label': `Step graph of ${name}: ${nodes.length} steps, roots at the top (arrow keys move, Enter opens)`, 'data-routes': routes.length })
   const stepPanel = h('div', { id: 'step' }, h('p', { class: 'muted' }, 'Select a step.'))
   const routeButtons = routes.map((r, i) => {
     const head = byCid.get(r.at(-1))
     return h('button', { type: 'button', 'aria-pressed': 'false', 'data-route': i, onclick: (e) => toggleRoute(e.currentTarget, r) },
-      `Route ${i + 1}: ${r.length} steps → ${head ? `${head.op}: ${clip(textOf(head.content ?? ''), 40)}` : short(r.at(-1))}`)
+      `Route ${i + 1}: ${r.length} steps → ${head ? `${head.op}: ${clip(head.text, 40)}` : short(r.at(-1))}`)
   })
   page(`Session ${name}`,
     h('div', { class: 'legend', 'aria-label': 'Nodes that wrote steps' }, writers.map(w => h('span', {}, h('span', { class: 'swatch', style: `background:${colorOf.get(w)}` }), h('code', {}, short(w))))),
     more ? h('p', { class: 'muted' }, `Showing the first ${steps.length} steps.`) : null,
     h('div', { class: 'split' },
-      h('div', {}, container, h('ol', { class: 'list', 'aria-label': 'Steps in causal order' }, steps.map(s => h('li', {}, h('a', { href: sessionHref(name, s.cid), 'data-cid': s.cid }, `${s.step.op}: ${clip(textOf(s.step.content ?? ''), 60)}`))))),
+      h('div', {}, container, h('ol', { class: 'list', 'aria-label': 'Steps in causal order' }, steps.map(s => h('li', {}, h('a', { href: sessionHref(name, s.cid), 'data-cid': s.cid }, `${s.op}: ${clip(s.text, 60)}`))))),
       h('section', { class: 'panel', 'aria-label': 'Routes and steps' }, h('h2', {}, `Routes (${routes.length})`), h('div', { class: 'routes' }, routeButtons), h('h2', {}, 'Step'), stepPanel)))
   const cy = drawDag(container, { nodes, edges, onSelect: (id) => { location.hash = sessionHref(name, id) } })
   sessionGraph = { name, container, cy, byCid, stepPanel }
   cleanup.push(() => cy.destroy())
   // Live: a step appended to this session (here or synced from a peer) redraws it.
   if (!more) liveEvents(['step:append'], () => redrawSoon(), { session: name })
-  if (params.step) showStep(params.step)
+  if (params.step) await showStep(params.step)
 }
 
 function toggleRoute (button, route) {
@@ -456,12 +468,19 @@ function toggleRoute (button, route) {
   sessionGraph.container.dataset.highlighted = String(cy.elements('.route').length)
 }
 
-function showStep (cid) {
+async function showStep (cid) {
   if (cid == null) return
   const { cy, byCid, stepPanel, name } = sessionGraph
-  const s = byCid.get(cid)
-  if (s == null) { stepPanel.replaceChildren(h('p', { class: 'error' }, `No step ${cid} in ${name}.`)); return }
+  if (!byCid.has(cid)) { stepPanel.replaceChildren(h('p', { class: 'error' }, `No step ${cid} in ${name}.`)); return }
   focusNode(cy, cid)
+  let s
+  try {
+    s = (await get(`/commits/${cid}`)).value
+  } catch (err) {
+    put(stepPanel, errorBox(err))
+    return
+  }
+  if (sessionGraph?.stepPanel !== stepPanel) return
   const verdict = h('span', { id: 'signature' }, s.sig ? 'signed' : 'unsigned')
   stepPanel.dataset.cid = cid
   put(stepPanel, kv([

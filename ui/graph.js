@@ -5,6 +5,40 @@ import { graphStratify, grid } from '/ui/vendor/d3-dag.mjs'
 
 cytoscape.use(dagre)
 
+/**
+ * A layout that keeps the positions the elements were created with (d3-dag's lanes, computed
+ * before Cytoscape starts). Cytoscape runs a layout at start whatever the options; "preset" would
+ * set every position again, one event per node.
+ */
+function KeepLayout (options) { this.options = options }
+KeepLayout.prototype.run = function () {
+  this.emit('layoutstart')
+  this.emit('layoutready')
+  this.emit('layoutstop')
+  return this
+}
+KeepLayout.prototype.stop = function () { return this }
+cytoscape('layout', 'framehub-keep', KeepLayout)
+
+/**
+ * Cytoscape styles a new element by applying its ~150 properties (its defaults included) one at a
+ * time, and after each one dirties the element's caches and those of its edges and emits a
+ * "bounds" event (Style.checkTriggers in 3.34): on a fresh graph of 2,000 elements that is most of
+ * the cost of the first frame, and all of it is redundant, since a new element has no cache yet and
+ * is already queued for its first draw. So the triggers are skipped for an element's first styling
+ * only; any later change (a class added, a route highlighted) goes through them as before.
+ * Cytoscape is pinned to an exact version; if the method is not there, nothing changes.
+ */
+function quietFirstStyle (cy) {
+  const style = cy.style()
+  const checkTriggers = style?.checkTriggers
+  if (typeof checkTriggers !== 'function') return
+  style.checkTriggers = function (ele, ...rest) {
+    if (ele?._private?.appliedInitStyle !== true) return
+    return checkTriggers.call(this, ele, ...rest)
+  }
+}
+
 const style = [
   { selector: 'node', style: { 'background-color': '#6b8fd6', label: 'data(label)', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'right', 'text-margin-x': 6, width: 14, height: 14, 'border-width': 1, 'border-color': '#1d2330', 'min-zoomed-font-size': 6 } },
   { selector: 'edge', style: { width: 1.5, 'line-color': '#9aa4b5', 'target-arrow-color': '#9aa4b5', 'target-arrow-shape': 'triangle', 'arrow-scale': 0.7, 'curve-style': 'bezier' } },
@@ -63,7 +97,7 @@ export function drawDag (container, { nodes, edges, onSelect }) {
       ...edges.map(e => ({ group: 'edges', data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target }, classes: big ? ['big'] : [] }))
     ],
     style: [...style, { selector: 'node[color]', style: { 'background-color': 'data(color)' } }, { selector: 'node[dx]', style: { 'text-margin-x': 'data(dx)' } }],
-    layout: big ? { name: 'preset', fit: false } : { name: 'dagre', rankDir: 'TB', nodeSep: 20, rankSep: 28, nodeDimensionsIncludeLabels: true, animate: false },
+    layout: big ? { name: 'framehub-keep' } : { name: 'dagre', rankDir: 'TB', nodeSep: 20, rankSep: 28, nodeDimensionsIncludeLabels: true, animate: false },
     autoungrabify: true,
     boxSelectionEnabled: false,
     textureOnViewport: big,
@@ -76,6 +110,7 @@ export function drawDag (container, { nodes, edges, onSelect }) {
   // as not first, the layers are queued and built over the next frames within the renderer's own
   // time budget, and the first frame draws only what is in view. Cytoscape is pinned to an exact
   // version; if the field is not there, nothing changes.
+  if (big) quietFirstStyle(cy)
   const layered = big ? cy.renderer()?.data?.lyrTxrCache : undefined
   if (layered != null && layered.firstGet === true) layered.firstGet = false
   // A large graph opens at its top (the newest commits, the first steps) at a readable size.

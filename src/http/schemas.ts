@@ -8,6 +8,7 @@ import branchSchema from '../../schemas/api/branch.schema.json' with { type: 'js
 import checkoutRequestSchema from '../../schemas/api/checkout-request.schema.json' with { type: 'json' }
 import checkoutResultSchema from '../../schemas/api/checkout-result.schema.json' with { type: 'json' }
 import cidSchema from '../../schemas/api/cid.schema.json' with { type: 'json' }
+import commitGraphSchema from '../../schemas/api/commit-graph.schema.json' with { type: 'json' }
 import commitLogSchema from '../../schemas/api/commit-log.schema.json' with { type: 'json' }
 import commitRequestSchema from '../../schemas/api/commit-request.schema.json' with { type: 'json' }
 import commitResultSchema from '../../schemas/api/commit-result.schema.json' with { type: 'json' }
@@ -38,12 +39,13 @@ import sessionSchema from '../../schemas/api/session.schema.json' with { type: '
 import shownBlockSchema from '../../schemas/api/shown-block.schema.json' with { type: 'json' }
 import snapshotStatsSchema from '../../schemas/api/snapshot-stats.schema.json' with { type: 'json' }
 import stepAppendSchema from '../../schemas/api/step-append.schema.json' with { type: 'json' }
+import stepGraphSchema from '../../schemas/api/step-graph.schema.json' with { type: 'json' }
 import stepListSchema from '../../schemas/api/step-list.schema.json' with { type: 'json' }
 import verifyReportSchema from '../../schemas/api/verify-report.schema.json' with { type: 'json' }
 
 /** The API's own schemas (`schemas/api/`), keyed by `$id` like the core ones. */
 export const apiSchemas = [
-  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, errorSchema, fingerprintsSchema, forkSchema, frameHistorySchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, frameRevertRequestSchema, headSchema, importResultSchema, membersSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, resolvedSchema, routesSchema, sessionSchema, shadowSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepListSchema, verifyReportSchema
+  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitGraphSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, errorSchema, fingerprintsSchema, forkSchema, frameHistorySchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, frameRevertRequestSchema, headSchema, importResultSchema, membersSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, resolvedSchema, routesSchema, sessionSchema, shadowSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepGraphSchema, stepListSchema, verifyReportSchema
 ] as const
 
 /** Every schema the gateway knows: core first (API schemas reference them). */

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { parseCid } from '../../../core/cid.ts'
 import { toJsonView } from '../../../core/json-view.ts'
-import type { ForkRecord } from '../../../core/commit.ts'
+import type { Commit, ForkRecord } from '../../../core/commit.ts'
 import { checkBranchSyntax } from '../../../services/refs.ts'
 import { decodeCursor, encodeCursor } from '../../cursor.ts'
 import { requestSignal } from '../../request.ts'
@@ -21,6 +21,17 @@ const forkView = (f: ForkRecord & { branch?: string, merge?: { toString(): strin
 }
 
 const refText = { type: 'string', minLength: 1, maxLength: 256 } as const
+
+interface LogQuery { ref?: string, limit: number, cursor?: string }
+const logQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ref: refText,
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+    cursor: { type: 'string', minLength: 1, maxLength: 1024 }
+  }
+} as const
 
 export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { node, auth, limits } = ctx
@@ -48,24 +59,13 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     return await reply.code(201).send(view)
   })
 
-  app.get<{ Querystring: { ref?: string, limit: number, cursor?: string } }>('/commits', {
-    schema: {
-      summary: 'History under a ref, newest first (git log), paginated',
-      tags: ['commits'],
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          ref: refText,
-          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-          cursor: { type: 'string', minLength: 1, maxLength: 1024 }
-        }
-      },
-      response: { 200: { $ref: 'api-commit-log.schema.json#' }, ...errorResponses, ...errors(404) }
-    }
-  }, async (request, reply) => {
-    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    const { ref, limit, cursor } = request.query
+  /**
+   * One page of the history under `ref` (or the cursor's head), each commit mapped by `view`. The
+   * order of a merge history is only defined from its head, so a page re-walks the pages before it
+   * (no commit index yet).
+   */
+  const logPage = async <T>(query: LogQuery, view: (cid: string, commit: Commit) => T, signal: AbortSignal): Promise<{ items: T[], cursor: string | null }> => {
+    const { ref, limit, cursor } = query
     let head: string
     let skip = 0
     if (cursor != null) {
@@ -75,17 +75,41 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     } else {
       head = (await node.refs.resolveCommit(ref ?? 'HEAD', { signal })).toString()
     }
-    // The order of a merge history is only defined from its head, so a page re-walks the pages
-    // before it (no commit index yet).
-    const commits: Array<{ cid: string, commit: unknown }> = []
+    const items: T[] = []
     let seen = 0
     let more = false
     for await (const entry of node.commits.log(head, { signal })) {
       if (seen++ < skip) continue
-      if (commits.length >= limit) { more = true; break }
-      commits.push({ cid: entry.cid.toString(), commit: toJsonView(entry.commit) })
+      if (items.length >= limit) { more = true; break }
+      items.push(view(entry.cid.toString(), entry.commit))
     }
-    return { commits, cursor: more ? encodeCursor({ h: head, n: skip + commits.length }) : null }
+    return { items, cursor: more ? encodeCursor({ h: head, n: skip + items.length }) : null }
+  }
+
+  app.get<{ Querystring: LogQuery }>('/commits', {
+    schema: {
+      summary: 'History under a ref, newest first (git log), paginated',
+      tags: ['commits'],
+      querystring: logQuery,
+      response: { 200: { $ref: 'api-commit-log.schema.json#' }, ...errorResponses, ...errors(404) }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const page = await logPage(request.query, (cid, commit) => ({ cid, commit: toJsonView(commit) }), signal)
+    return { commits: page.items, cursor: page.cursor }
+  })
+
+  app.get<{ Querystring: LogQuery }>('/commit-graph', {
+    schema: {
+      summary: 'History under a ref as a graph, newest first, paginated like GET /commits: each commit\'s parents, message, time and forks kept, nothing else',
+      tags: ['commits'],
+      querystring: logQuery,
+      response: { 200: { $ref: 'api-commit-graph.schema.json#' }, ...errorResponses, ...errors(404) }
+    }
+  }, async (request, reply) => {
+    const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
+    const page = await logPage(request.query, (cid, commit) => ({ cid, parents: cidsText(commit.parents), message: commit.message, time: commit.time, forks: commit.forks?.length ?? 0 }), signal)
+    return { commits: page.items, cursor: page.cursor }
   })
 
   app.get<{ Params: { '*': string } }>('/commits/*', {

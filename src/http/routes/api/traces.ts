@@ -3,6 +3,7 @@ import type { CID } from 'multiformats/cid'
 import { parseCid } from '../../../core/cid.ts'
 import { toJsonView } from '../../../core/json-view.ts'
 import { checkSessionName } from '../../../core/trace-step.ts'
+import type { TraceStep } from '../../../core/trace-step.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { decodeCursor, encodeCursor } from '../../cursor.ts'
 import { requestSignal } from '../../request.ts'
@@ -20,6 +21,29 @@ const sessionParams = {
   required: ['session'],
   properties: { session: { type: 'string', minLength: 1, maxLength: 256, description: 'Session name, URL-encoded (a/b is a%2Fb)' } }
 } as const
+
+interface StepQuery { limit: number, cursor?: string }
+const stepQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, cursor: { type: 'string', minLength: 1, maxLength: 1024 } }
+} as const
+
+/** Characters of a step's content in its graph view. */
+const STEP_TEXT_MAX = 120
+
+/** A step's content as a short text: a string as it is, anything else as its DAG-JSON, cut (by code point) at STEP_TEXT_MAX. */
+export function stepText (content: unknown): string {
+  const text = typeof content === 'string' ? content : JSON.stringify(toJsonView(content)) ?? ''
+  if (text.length <= STEP_TEXT_MAX) return text
+  let out = ''
+  let n = 0
+  for (const ch of text) {
+    if (n++ === STEP_TEXT_MAX) break
+    out += ch
+  }
+  return out
+}
 
 export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { node, auth, limits } = ctx
@@ -77,22 +101,10 @@ export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     return await reply.code(201).header('location', `/api/v1/sessions/${encodeURIComponent(session)}/steps`).send(view)
   })
 
-  app.get<{ Params: { session: string }, Querystring: { limit: number, cursor?: string } }>('/sessions/:session/steps', {
-    schema: {
-      summary: 'A session\'s steps in causal order (parents first), paginated',
-      tags: ['traces'],
-      params: sessionParams,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, cursor: { type: 'string', minLength: 1, maxLength: 1024 } }
-      },
-      response: { 200: { $ref: 'api-step-list.schema.json#' }, ...errorResponses, ...errors(404) }
-    }
-  }, async (request, reply) => {
-    const { session } = request.params
+  /** One page of a session's steps, each mapped by `view`. */
+  const stepPage = async <T>(session: string, query: StepQuery, view: (cid: string, step: TraceStep) => T, signal: AbortSignal): Promise<{ items: T[], cursor: string | null }> => {
     checkSessionName(session)
-    const { limit, cursor } = request.query
+    const { limit, cursor } = query
     let skip = 0
     if (cursor != null) {
       const c = decodeCursor(cursor, isStepCursor)
@@ -100,15 +112,43 @@ export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       skip = c.n
     }
     // The service orders the whole session in memory; a page skips what came before.
-    const steps: Array<{ cid: string, step: unknown }> = []
+    const items: T[] = []
     let seen = 0
     let more = false
-    for await (const record of node.traces.show(session, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })) {
+    for await (const record of node.traces.show(session, { signal })) {
       if (seen++ < skip) continue
-      if (steps.length >= limit) { more = true; break }
-      steps.push({ cid: record.cid.toString(), step: toJsonView(record.step) })
+      if (items.length >= limit) { more = true; break }
+      items.push(view(record.cid.toString(), record.step))
     }
-    return { session, steps, cursor: more ? encodeCursor({ s: session, n: skip + steps.length }) : null }
+    return { items, cursor: more ? encodeCursor({ s: session, n: skip + items.length }) : null }
+  }
+
+  app.get<{ Params: { session: string }, Querystring: StepQuery }>('/sessions/:session/steps', {
+    schema: {
+      summary: 'A session\'s steps in causal order (parents first), paginated',
+      tags: ['traces'],
+      params: sessionParams,
+      querystring: stepQuery,
+      response: { 200: { $ref: 'api-step-list.schema.json#' }, ...errorResponses, ...errors(404) }
+    }
+  }, async (request, reply) => {
+    const { session } = request.params
+    const page = await stepPage(session, request.query, (cid, step) => ({ cid, step: toJsonView(step) }), requestSignal(request, reply, limits.handlerTimeoutMs))
+    return { session, steps: page.items, cursor: page.cursor }
+  })
+
+  app.get<{ Params: { session: string }, Querystring: StepQuery }>('/sessions/:session/graph', {
+    schema: {
+      summary: 'A session\'s steps as a graph, in causal order, paginated like GET .../steps: each step\'s parents, op, writer and a short text of its content, nothing else',
+      tags: ['traces'],
+      params: sessionParams,
+      querystring: stepQuery,
+      response: { 200: { $ref: 'api-step-graph.schema.json#' }, ...errorResponses, ...errors(404) }
+    }
+  }, async (request, reply) => {
+    const { session } = request.params
+    const page = await stepPage(session, request.query, (cid, step) => ({ cid, parents: cidsText(step.parents), op: step.op, node: step.node, text: stepText(step.content) }), requestSignal(request, reply, limits.handlerTimeoutMs))
+    return { session, steps: page.items, cursor: page.cursor }
   })
 
   app.get<{ Params: { session: string } }>('/sessions/:session/heads', {
