@@ -33,8 +33,31 @@ async function answer (res) {
   return body
 }
 
+/** Answers asked for before the page's modules were loaded (boot.js), by URL: each is used once. */
+const early = new Map()
+
+/** Starts a GET now, for the first view to take (`get` with the same path and parameters) when it asks. */
+export function prefetch (path, params) {
+  const u = url(path, params)
+  if (!early.has(u)) {
+    const answered = fetch(u, { headers: { accept: 'application/json' } }).then(answer)
+    answered.catch(() => {})
+    early.set(u, answered)
+  }
+  return early.get(u)
+}
+
+/** Forgets what was fetched early and not taken (the first view is drawn: later views ask afresh). */
+export function dropPrefetched () { early.clear() }
+
 export async function get (path, params, init) {
-  return await answer(await fetch(url(path, params), { headers: { accept: 'application/json' }, ...init }))
+  const u = url(path, params)
+  const answered = init == null ? early.get(u) : undefined
+  if (answered != null) {
+    early.delete(u)
+    return await answered
+  }
+  return await answer(await fetch(u, { headers: { accept: 'application/json' }, ...init }))
 }
 
 /** A write: needs the token (asked for once, kept in sessionStorage). */

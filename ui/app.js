@@ -1,5 +1,6 @@
 // The framehub explorer: hash routes, one view at a time, plain DOM.
-import { all, ApiError, cidOf, enc, get, looksLikeCid, send } from '/ui/api.js'
+import { all, ApiError, cidOf, dropPrefetched, enc, get, looksLikeCid, send } from '/ui/api.js'
+import { GRAPH_MAX, historyQuery, parseHash, SESSION_GRAPH_QUERY, SESSION_ROUTES_QUERY } from '/ui/boot.js'
 import { drawDag, focusNode } from '/ui/graph.js'
 
 const main = document.getElementById('main')
@@ -11,10 +12,10 @@ let commitGraph = null
 let sessionGraph = null
 /** The branch the commits view shows (the checked-out one until the user picks another). */
 let chosenBranch = null
-const MAX_GRAPH = 1000
+const MAX_GRAPH = GRAPH_MAX
 
 /** The newest `max` commits under `ref` as a graph (GET /commit-graph: parents, message, time, forks). */
-const history = (ref, max) => all('/commit-graph', 'commits', { ref, limit: Math.min(max, 1000) }, max)
+const history = (ref, max) => all('/commit-graph', 'commits', historyQuery(ref, max), max)
 
 // ---------------------------------------------------------------- DOM helpers
 
@@ -82,17 +83,6 @@ function redrawSoon () {
 
 // ---------------------------------------------------------------- routing
 
-function parseHash () {
-  const raw = location.hash.replace(/^#\/?/, '')
-  const q = raw.indexOf('?')
-  const path = q < 0 ? raw : raw.slice(0, q)
-  const params = Object.fromEntries(new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)))
-  const slash = path.indexOf('/')
-  const view = slash < 0 ? path : path.slice(0, slash)
-  const arg = slash < 0 ? undefined : decodeURIComponent(path.slice(slash + 1))
-  return { view: view || 'frames', arg, params }
-}
-
 const views = { frames: framesView, frame: frameView, commits: commitsView, commit: commitView, sessions: sessionsView, session: sessionView, swarm: swarmView, cid: cidView }
 const navOf = { frame: 'frames', commit: 'commits', session: 'sessions', cid: null }
 
@@ -119,6 +109,8 @@ async function route () {
   } catch (err) {
     main.replaceChildren(errorBox(err))
     main.dataset.state = 'error'
+  } finally {
+    dropPrefetched()
   }
 }
 
@@ -425,7 +417,7 @@ const PALETTE = ['#6b8fd6', '#2f9e44', '#e8590c', '#ae3ec9', '#1098ad', '#f08c00
 async function sessionView (name, params) {
   const base = `/sessions/${enc(name)}`
   // The graph view of the steps (parents, op, writer, a short text): the whole step is asked for when it is opened.
-  const [{ items: steps, more }, { routes }] = await Promise.all([all(`${base}/graph`, 'steps', { limit: 1000 }, MAX_GRAPH), get(`${base}/routes`, { limit: 100 })])
+  const [{ items: steps, more }, { routes }] = await Promise.all([all(`${base}/graph`, 'steps', SESSION_GRAPH_QUERY, MAX_GRAPH), get(`${base}/routes`, SESSION_ROUTES_QUERY)])
   const byCid = new Map(steps.map(s => [s.cid, s]))
   const hasChild = new Set(steps.flatMap(s => s.parents))
   const writers = [...new Set(steps.map(s => s.node))]
