@@ -7,11 +7,12 @@
  * writes the README's, docs/explorer-*.png).
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Page } from 'playwright-core'
+import { createNode } from '../../src/node.ts'
 import { launchBrowser, noBrowser, startExplorer } from './harness.ts'
 import type { Browser, Explorer } from './harness.ts'
 import { seed } from './seed.ts'
@@ -311,6 +312,53 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     await page.click('.routes button[data-route="1"]')
     const steps = Number(/(\d+) steps/.exec(await page.innerText('.routes button[data-route="1"]'))?.[1])
     assert.equal(await page.getAttribute('#session-graph', 'data-highlighted'), String(steps + steps - 1))
+  })
+
+  test('a session continued on a second node: each step drawn in the colour of the node that wrote it, named in the legend and the step', async () => {
+    // A second node on the same network, on loopback: it receives the session from this one,
+    // continues it, and this node receives its step (chain entry, then one sync).
+    const dir = await mkdtemp(join(tmpdir(), 'framehub-explorer-b-'))
+    const b = await createNode({ repo: dir, create: true, network: { listen: ['/ip4/127.0.0.1/tcp/0'], network: `explorer-${process.pid}`, autoPublish: false } })
+    try {
+      const until = async (what: string, check: () => Promise<boolean>): Promise<void> => {
+        const end = Date.now() + 45_000
+        while (!await check()) {
+          if (Date.now() > end) assert.fail(`timed out: ${what}`)
+          await new Promise(resolve => setTimeout(resolve, 200))
+        }
+      }
+      const heads = async (node: typeof b, session: string): Promise<string[]> => (await node.traces.heads(session).catch(() => [])).map(c => c.toString())
+      const [address] = (await ex.node.swarm.id()).addresses
+      await b.swarm.connect(address as string)
+      const path = '/api/v1/sessions/relay/steps'
+      const first = (await inject('POST', path, { step: { op: 'thought', content: 'started on the first node' } })).cid as string
+      const second = (await inject('POST', path, { step: { op: 'action', content: 'still on the first node' }, parents: [first] })).cid as string
+      await until('the second node has the session', async () => (await heads(b, 'relay')).includes(second))
+      const third = (await b.traces.append('relay', { op: 'observation', content: 'continued on the second node' })).cid.toString()
+      await until('the first node has the second node\'s step', async () => (await heads(ex.node, 'relay')).includes(third))
+
+      await open('#/session/relay')
+      assert.equal(await page.getAttribute('#session-graph', 'data-nodes'), '3')
+      const writers = await page.locator('[aria-label="Nodes that wrote steps"] code').allInnerTexts()
+      assert.equal(writers.length, 2)
+      const short = (id: string): string => `${id.slice(0, 8)}…${id.slice(-6)}`
+      assert.deepEqual([...writers].sort(), [short(ex.node.peerId), short(b.peerId)].sort())
+      const colours = await page.evaluate((ids) => {
+        const cy = (document.getElementById('session-graph') as any).cy
+        return ids.map((id: string) => cy.getElementById(id).data('color'))
+      }, [first, second, third])
+      assert.equal(colours[0], colours[1])
+      assert.notEqual(colours[2], colours[0])
+      await page.click(`ol.list a[data-cid="${third}"]`)
+      await page.waitForSelector(`#step[data-cid="${third}"]`)
+      assert.match(await page.innerText('#step'), new RegExp(b.peerId))
+      await page.click(`ol.list a[data-cid="${first}"]`)
+      await page.waitForSelector(`#step[data-cid="${first}"]`)
+      assert.match(await page.innerText('#step'), new RegExp(ex.node.peerId))
+    } finally {
+      await b.close()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   test('an offline node: the swarm and the remote refs say so, with no failed request', async () => {
