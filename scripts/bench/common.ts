@@ -75,6 +75,15 @@ export function cpuMs (since: NodeJS.CpuUsage): number {
   return Math.round((d.user + d.system) / 1000)
 }
 
+/**
+ * CPU time of the calling thread only (user + system) since `since`, in ms: the time the work holds
+ * the event loop, without the V8 helper threads (parallel GC, compilation) that run beside it.
+ */
+export function threadCpuMs (since: NodeJS.CpuUsage): number {
+  const d = process.threadCpuUsage(since)
+  return Math.round((d.user + d.system) / 1000)
+}
+
 /** Items per second, rounded to the unit. */
 export const perSecond = (count: number, ms: number): number => ms > 0 ? Math.round(count / (ms / 1000)) : 0
 

@@ -25,7 +25,7 @@ import type { DecideCache, Decision, Proposal } from '../../src/core/consensus/i
 import { encodeFrame } from '../../src/core/frame.ts'
 import { buildTree, mutateTree, treeNodes } from '../../src/core/tree/index.ts'
 import type { BlockReader, TreeChange } from '../../src/core/tree/index.ts'
-import { benchConfig, countingReader, cpuMs, frameId, isMain, log, now, prng, round } from './common.ts'
+import { benchConfig, countingReader, cpuMs, frameId, isMain, log, now, prng, round, threadCpuMs } from './common.ts'
 import type { BenchConfig } from './common.ts'
 import { allMet, judge, reasonLine } from './goals.ts'
 import type { Judged, Measurement } from './goals.ts'
@@ -45,7 +45,7 @@ class MemoryBlocks implements BlockReader {
 }
 
 /** Wall time, CPU time of the process (user + system: what the run cost on a shared machine), reads. */
-interface Run { ms: number, cpuMs: number, blocksRead: number, bytesRead: number }
+interface Run { ms: number, cpuMs: number, threadCpuMs?: number, blocksRead: number, bytesRead: number }
 
 export interface ConsensusReport {
   store: 'in-memory (Map)'
@@ -56,7 +56,7 @@ export interface ConsensusReport {
     /** Set when decide() threw: then the times and reads are up to the failure, and the goal is not met. */
     error?: string
     /** The decision as a following node makes it (heights and the base tree's size known): the first run, and the median of 5 more. */
-    warm: { firstMs: number, medianMs: number, medianCpuMs: number, blocksRead: number, bytesRead: number }
+    warm: { runs: number, firstMs: number, medianMs: number, medianCpuMs: number, minCpuMs: number, medianThreadCpuMs: number, blocksRead: number, bytesRead: number }
     /** A fresh cache: heights walked and the reference tree counted once in full (O(n), once per node). */
     cold: Run
     /** 2 trees × depth × (proposals × the reference's changes + the candidates' changes + the merge's), plus 4 blocks per proposal. */
@@ -156,11 +156,12 @@ export async function benchConsensus (cfg: BenchConfig): Promise<ConsensusReport
     reader.reset()
     const t0 = now()
     const c0 = process.cpuUsage()
+    const m0 = process.threadCpuUsage()
     try {
       const decision = await decide(reader, 'shared/main', list, { cache })
-      return { ms: now() - t0, cpuMs: cpuMs(c0), blocksRead: reader.reads, bytesRead: reader.bytes, decision }
+      return { ms: now() - t0, cpuMs: cpuMs(c0), threadCpuMs: threadCpuMs(m0), blocksRead: reader.reads, bytesRead: reader.bytes, decision }
     } catch (err) {
-      return { ms: now() - t0, cpuMs: cpuMs(c0), blocksRead: reader.reads, bytesRead: reader.bytes, error: `${(err as { code?: string }).code ?? 'ERR_INTERNAL'}: ${(err as Error).message}` }
+      return { ms: now() - t0, cpuMs: cpuMs(c0), threadCpuMs: threadCpuMs(m0), blocksRead: reader.reads, bytesRead: reader.bytes, error: `${(err as { code?: string }).code ?? 'ERR_INTERNAL'}: ${(err as Error).message}` }
     }
   }
   /** The cache of a following node: heights known, and the size of the base tree (its last decision's). */
@@ -174,7 +175,8 @@ export async function benchConsensus (cfg: BenchConfig): Promise<ConsensusReport
 
   const cold = await timed({ heights: new Map(), sizes: new TreeSizes() }, proposals)
   const warmRuns: Array<Awaited<ReturnType<typeof timed>>> = []
-  for (let i = 0; i < 6; i++) warmRuns.push(await timed(await warmCache(), proposals))
+  const runs = intEnv('BENCH_CONSENSUS_RUNS', 6)
+  for (let i = 0; i < runs; i++) warmRuns.push(await timed(await warmCache(), proposals))
   for (const r of [cold, ...warmRuns]) {
     if (r.decision !== undefined && !r.decision.head.equals(merge.cid)) throw new Error('scoring: the merge commit should be the head')
   }
@@ -182,6 +184,8 @@ export async function benchConsensus (cfg: BenchConfig): Promise<ConsensusReport
   const median = (list: number[]): number => list.sort((a, b) => a - b)[Math.floor(list.length / 2)] as number
   const medianMs = median(warmRuns.slice(1).map(r => r.ms))
   const medianCpuMs = median(warmRuns.slice(1).map(r => r.cpuMs))
+  const minCpuMs = Math.min(...warmRuns.slice(1).map(r => r.cpuMs))
+  const medianThreadCpuMs = median(warmRuns.slice(1).map(r => r.threadCpuMs ?? r.cpuMs))
   const scoringError = first.error
   // Every tree is diffed once against the reference tree (a candidate's): a diff reads, in both
   // trees, the paths (depth nodes) of the keys either of them changed since the base: the
@@ -245,7 +249,7 @@ export async function benchConsensus (cfg: BenchConfig): Promise<ConsensusReport
       candidates,
       changesPerCandidate: changes,
       ...(scoringError !== undefined ? { error: scoringError } : {}),
-      warm: { firstMs: round(first.ms, 2), medianMs: round(medianMs, 2), medianCpuMs, blocksRead: first.blocksRead, bytesRead: first.bytesRead },
+      warm: { runs, firstMs: round(first.ms, 2), medianMs: round(medianMs, 2), medianCpuMs, minCpuMs, medianThreadCpuMs, blocksRead: first.blocksRead, bytesRead: first.bytesRead },
       cold: { ms: round(cold.ms, 2), cpuMs: cold.cpuMs, blocksRead: cold.blocksRead, bytesRead: cold.bytesRead },
       boundBlocks: bound,
       fractionOfTreeNodes: round(first.blocksRead / nodes, 4),

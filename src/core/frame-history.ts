@@ -3,7 +3,7 @@ import { cidKey } from './cid.ts'
 import { decodeCbor } from './block.ts'
 import { decodeCommit, looksLikeCommit } from './commit.ts'
 import type { Commit } from './commit.ts'
-import { TreeError, decodeTreeNode } from './tree/index.ts'
+import { TreeError, decodeTreeNode, valueAt } from './tree/index.ts'
 import type { BlockReader } from './tree/index.ts'
 import { ceilIndex, floorIndex } from './tree/keys.ts'
 import { EMPTY_NODE } from './tree/node.ts'
@@ -80,10 +80,10 @@ export async function * frameVersions (reader: BlockReader, head: CID, id: strin
     let value: CID | null
     if (node.level === 0) {
       const i = ceilIndex(node.keys, id)
-      value = node.keys[i] === id ? node.values[i] as CID : null
+      value = node.keys[i] === id ? valueAt(node, i) : null
     } else {
       const i = floorIndex(node.keys, id)
-      value = i < 0 ? null : await entryUnder(node.values[i] as CID, node.level - 1)
+      value = i < 0 ? null : await entryUnder(valueAt(node, i), node.level - 1)
     }
     under.set(key, value)
     return value

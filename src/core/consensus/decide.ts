@@ -8,6 +8,7 @@ import { CommitGraph, compareCidBytes } from './graph.ts'
 import { buildConsensusCommit, CONSENSUS_RULE } from './merge-commit.ts'
 import type { ConsensusCommitBuild } from './merge-commit.ts'
 import { TreeSimilarity, TreeSizes } from './similarity.ts'
+import type { TreeDelta } from './similarity.ts'
 
 /** A node's latest proposal for a branch: the head it last published there. */
 export interface Proposal {
@@ -191,18 +192,24 @@ export async function decide (reader: BlockReader, branch: string, proposals: Pr
   // same values; a far one costs more).
   const similarity = await TreeSimilarity.create(reader, await referenceTree(graph, cands), sizes, { signal })
 
+  // Each candidate's tree delta and each group's commits, looked up once: the loop below runs
+  // candidates × proposals' commits times.
+  const deltas = new Map<string, TreeDelta>()
+  for (const [key, tree] of trees) deltas.set(key, await similarity.delta(tree))
+  const members = grouped.map(g => g.commits.map(f => ({ key: f.toString(), delta: deltas.get(f.toString()) as TreeDelta })))
   const scored: ScoredCandidate[] = []
   for (const c of cands) {
     const key = c.toString()
     const inside = contains.get(key) as Set<string>
+    const own = deltas.get(key) as TreeDelta
     const terms: Term[] = []
     let score = 0
     for (let i = 0; i < grouped.length; i++) {
       const g = grouped[i] as ProposalGroup
       let sum = 0
       let contained = 0
-      for (const f of g.commits) {
-        if (inside.has(f.toString())) { sum += 1; contained++ } else sum += await similarity.of(trees.get(f.toString()) as CID, trees.get(key) as CID)
+      for (const f of members[i] as Array<{ key: string, delta: TreeDelta }>) {
+        if (inside.has(f.key)) { sum += 1; contained++ } else sum += similarity.between(f.delta, own)
       }
       const conv = sum / g.commits.length
       terms.push({ proposal: i, conv, contained: contained / g.commits.length })

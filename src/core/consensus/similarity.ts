@@ -1,9 +1,12 @@
 import type { CID } from 'multiformats/cid'
 import { countEntries, diffTrees } from '../tree/index.ts'
-import type { BlockReader } from '../tree/index.ts'
+import type { BlockReader, NodeCache } from '../tree/index.ts'
 
 /** One key's values in a tree and in the reference tree (null: absent). */
 interface Change { before: CID | null, after: CID | null }
+
+/** A tree's changes from the reference tree: by key, and as parallel lists in key order. */
+export interface TreeDelta { tree: CID, byKey: Map<string, Change>, keys: string[], changes: Change[] }
 
 function same (a: CID | null, b: CID | null): boolean {
   return a === null ? b === null : b !== null && a.equals(b)
@@ -55,7 +58,9 @@ export class TreeSimilarity {
   private readonly reference: CID
   private readonly referenceSize: number
   private readonly signal?: AbortSignal
-  private readonly deltas = new Map<string, Promise<Map<string, Change>>>()
+  private readonly deltas = new Map<string, Promise<TreeDelta>>()
+  /** The reference tree's nodes, decoded once for all the diffs. */
+  private readonly referenceNodes: NodeCache = new Map()
 
   private constructor (reader: BlockReader, reference: CID, referenceSize: number, signal?: AbortSignal) {
     this.reader = reader
@@ -68,14 +73,20 @@ export class TreeSimilarity {
     return new TreeSimilarity(reader, reference, await sizes.size(reader, reference, options), options.signal)
   }
 
-  private async delta (tree: CID): Promise<Map<string, Change>> {
+  /** The changes from the reference to `tree`: one Merkle diff per tree, kept for every pair it is in. */
+  async delta (tree: CID): Promise<TreeDelta> {
     const key = tree.toString()
     let d = this.deltas.get(key)
     if (d === undefined) {
       d = (async () => {
-        const out = new Map<string, Change>()
-        for await (const e of diffTrees(this.reader, this.reference, tree, { signal: this.signal })) out.set(e.key, { before: e.before, after: e.after })
-        return out
+        const delta: TreeDelta = { tree, byKey: new Map(), keys: [], changes: [] }
+        for await (const e of diffTrees(this.reader, this.reference, tree, { signal: this.signal, cacheA: this.referenceNodes })) {
+          const change = { before: e.before, after: e.after }
+          delta.byKey.set(e.key, change)
+          delta.keys.push(e.key)
+          delta.changes.push(change)
+        }
+        return delta
       })()
       this.deltas.set(key, d)
     }
@@ -85,21 +96,33 @@ export class TreeSimilarity {
   /** Shared entries / entries in either, in [0, 1]; two empty trees are alike (1). */
   async of (a: CID, b: CID): Promise<number> {
     if (a.equals(b)) return 1
-    const da = await this.delta(a)
-    const db = await this.delta(b)
+    return this.between(await this.delta(a), await this.delta(b))
+  }
+
+  /**
+   * `of` for two trees whose deltas are at hand: synchronous, in plain loops over the keys either
+   * tree changed, since a decision compares every candidate with every proposal's commits.
+   */
+  between (da: TreeDelta, db: TreeDelta): number {
+    if (da === db || da.tree.equals(db.tree)) return 1
     let touchedInReference = 0
     let shared = 0
     let union = 0
-    const visit = (key: string, x: Change | undefined, y: Change | undefined): void => {
-      const base = (x ?? y as Change).before
-      if (base !== null) touchedInReference++
-      const va = x !== undefined ? x.after : base
-      const vb = y !== undefined ? y.after : base
-      if (va !== null || vb !== null) union++
-      if (va !== null && same(va, vb)) shared++
+    for (let i = 0; i < da.changes.length; i++) {
+      const x = da.changes[i] as Change
+      const y = db.byKey.get(da.keys[i] as string)
+      if (x.before !== null) touchedInReference++
+      const vb = y !== undefined ? y.after : x.before
+      if (x.after !== null || vb !== null) union++
+      if (x.after !== null && same(x.after, vb)) shared++
     }
-    for (const [key, x] of da) visit(key, x, db.get(key))
-    for (const [key, y] of db) if (!da.has(key)) visit(key, undefined, y)
+    for (let i = 0; i < db.changes.length; i++) {
+      if (da.byKey.has(db.keys[i] as string)) continue
+      const y = db.changes[i] as Change
+      if (y.before !== null) touchedInReference++
+      if (y.before !== null || y.after !== null) union++
+      if (y.before !== null && same(y.before, y.after)) shared++
+    }
     const untouched = this.referenceSize - touchedInReference
     const all = untouched + union
     return all === 0 ? 1 : (untouched + shared) / all

@@ -205,20 +205,24 @@ class Reader {
     }
   }
 
-  link (): CID {
+  /**
+   * Checks the link at the current position and steps over it. Returns the CID for the rare
+   * links off the fast path (decoded here to check them), else undefined: the caller makes those
+   * from the bytes when asked for (`ParsedValues.at`).
+   */
+  link (out: Uint32Array, i: number): CID | undefined {
     if (this.header(TAG, 'a CID tag') !== CID_TAG) throw new Malformed('expected a CID tag')
     const length = this.header(BYTES, 'CID bytes')
     this.need(length)
     const b = this.bytes
     if (length < 2 || b[this.pos] !== 0) throw new Malformed('a CID lacks its 0x00 prefix')
-    const raw = b.subarray(this.pos + 1, this.pos + length)
+    const start = this.pos + 1
     this.pos += length
-    // Fast path for the usual CIDv1 with a one-byte codec and a sha2-256 digest. Building it
-    // from views of the (copied, off-heap) node bytes avoids CID.decode, whose fresh small
-    // arrays are slow to hand to multiformats' ArrayBuffer check.
-    if (raw.byteLength === 36 && raw[0] === 1 && (raw[1] as number) < 0x80 && raw[2] === 0x12 && raw[3] === 32) {
-      return new CID(1, raw[1] as number, new Digest(0x12, 32, raw.subarray(4), raw.subarray(2)), raw)
-    }
+    out[2 * i] = start
+    out[2 * i + 1] = length - 1
+    // The usual CIDv1 with a one-byte codec and a sha2-256 digest: canonical by construction.
+    if (length === 37 && b[start] === 1 && (b[start + 1] as number) < 0x80 && b[start + 2] === 0x12 && b[start + 3] === 32) return undefined
+    const raw = b.subarray(start, start + length - 1)
     let cid: CID
     try {
       cid = CID.decode(raw)
@@ -227,11 +231,85 @@ class Reader {
     }
     const canonical = cid.bytes
     if (canonical.byteLength !== raw.byteLength) throw new Malformed('a CID is not minimally encoded')
-    for (let i = 0; i < raw.byteLength; i++) {
-      if (canonical[i] !== raw[i]) throw new Malformed('a CID is not minimally encoded')
+    for (let j = 0; j < raw.byteLength; j++) {
+      if (canonical[j] !== raw[j]) throw new Malformed('a CID is not minimally encoded')
     }
     return cid
   }
+}
+
+/**
+ * The values of a node read from its canonical bytes: checked at once, but made into CIDs only when
+ * asked for, one by one (`valueAt`) or all together (the node's `values`). A diff or a lookup reads
+ * a few values of each node it passes, and making all 32 CIDs of every node (each three typed-array
+ * views) was most of a diff's time and garbage. The CIDs are views into a private copy of the
+ * values, so later changes to the parsed bytes cannot alter them.
+ */
+class ParsedValues {
+  /** The values region, copied. */
+  readonly bytes: Uint8Array
+  /** Start and length of each value's CID bytes in `bytes`. */
+  readonly spans: Uint32Array
+  readonly cids: Array<CID | undefined>
+  all: CID[] | undefined
+
+  constructor (bytes: Uint8Array, spans: Uint32Array, cids: Array<CID | undefined>) {
+    this.bytes = bytes
+    this.spans = spans
+    this.cids = cids
+  }
+
+  list (): CID[] {
+    if (this.all === undefined) {
+      const all: CID[] = []
+      for (let i = 0; i < this.cids.length; i++) all.push(this.at(i))
+      this.all = all
+    }
+    return this.all
+  }
+
+  at (i: number): CID {
+    let cid = this.cids[i]
+    if (cid === undefined) {
+      const start = this.spans[2 * i] as number
+      const raw = this.bytes.subarray(start, start + (this.spans[2 * i + 1] as number))
+      cid = new CID(1, raw[1] as number, new Digest(0x12, 32, raw.subarray(4), raw.subarray(2)), raw)
+      this.cids[i] = cid
+    }
+    return cid
+  }
+
+  /** True when value `i` here and value `j` of `other` are the same CID. */
+  same (i: number, other: ParsedValues, j: number): boolean {
+    const length = this.spans[2 * i + 1] as number
+    if (length !== other.spans[2 * j + 1]) return false
+    const a = this.bytes
+    const b = other.bytes
+    const x = this.spans[2 * i] as number
+    const y = other.spans[2 * j] as number
+    // From the end: CIDs that differ almost always differ in the digest's last bytes.
+    for (let k = length - 1; k >= 0; k--) {
+      if (a[x + k] !== b[y + k]) return false
+    }
+    return true
+  }
+}
+
+/** The parsed values behind each node `parseNodeBytes` made (the node itself stays a plain value object). */
+const PARSED = new WeakMap<TreeNode, ParsedValues>()
+
+/** Value `i` of a node, made only when asked for if the node was parsed. */
+export function valueAt (node: TreeNode, i: number): CID {
+  const parsed = PARSED.get(node)
+  return parsed !== undefined ? parsed.at(i) : node.values[i] as CID
+}
+
+/** True when value `i` of `a` and value `j` of `b` are the same CID, without making CIDs of parsed nodes. */
+export function sameValue (a: TreeNode, i: number, b: TreeNode, j: number): boolean {
+  const pa = PARSED.get(a)
+  const pb = PARSED.get(b)
+  if (pa !== undefined && pb !== undefined) return pa.same(i, pb, j)
+  return valueAt(a, i).equals(valueAt(b, j))
 }
 
 /**
@@ -239,8 +317,7 @@ class Reader {
  * order and the other shape rules). Returns the reason when `bytes` is anything else.
  */
 export function parseNodeBytes (bytes: Uint8Array): TreeNode | string {
-  // A private copy: the CIDs returned are views into it, so later changes to `bytes` cannot alter them.
-  const r = new Reader(new Uint8Array(bytes))
+  let r = new Reader(bytes)
   try {
     r.need(1)
     if (r.bytes[r.pos++] !== MAP_OF_3) throw new Malformed('expected a map of exactly keys, level, values')
@@ -253,10 +330,19 @@ export function parseNodeBytes (bytes: Uint8Array): TreeNode | string {
     const level = r.header(UINT, 'a non-negative integer level')
     r.literal(VALUES_FIELD, 'values')
     if (r.header(ARRAY, 'a list of values') !== n) throw new Malformed('keys and values differ in length')
-    const values: CID[] = []
-    for (let i = 0; i < n; i++) values.push(r.link())
+    // The values are kept as a private copy of their bytes (the keys are strings, copies already).
+    r = new Reader(bytes.slice(r.pos))
+    const spans = new Uint32Array(2 * n)
+    const cids: Array<CID | undefined> = new Array(n)
+    for (let i = 0; i < n; i++) {
+      const cid = r.link(spans, i)
+      if (cid !== undefined) cids[i] = cid
+    }
     if (r.pos !== r.bytes.byteLength) throw new Malformed('trailing bytes')
-    return { level, keys, values }
+    const parsed = new ParsedValues(r.bytes, spans, cids)
+    const node: TreeNode = { level, keys, get values (): CID[] { return parsed.list() } }
+    PARSED.set(node, parsed)
+    return node
   } catch (err) {
     if (err instanceof Malformed) return err.message
     throw err

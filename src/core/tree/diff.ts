@@ -1,29 +1,34 @@
 import type { CID } from 'multiformats/cid'
+import { sameValue, valueAt } from './cbor.ts'
 import { compareKeys } from './keys.ts'
 import { NodeLoader } from './load.ts'
-import type { LoadedNode } from './load.ts'
-import type { BlockReader, TreeDiffEntry, TreeReadOptions } from './types.ts'
+import type { LoadedNode, NodeCache } from './load.ts'
+import type { BlockReader, TreeDiffEntry, TreeNode, TreeReadOptions } from './types.ts'
 
-/** A pending subtree (not yet read) or a leaf entry. */
+/**
+ * A pending subtree (not yet read) or a leaf entry, as an index into the node that holds it: its
+ * CID is made only if the subtree is read or the entry reported (`valueAt`), and compared without
+ * being made (`sameValue`).
+ */
 type Item =
-  | { kind: 'tree', cid: CID, level: number, firstKey: string, upper: string | undefined }
-  | { kind: 'entry', key: string, value: CID }
+  | { kind: 'tree', node: TreeNode, index: number, level: number, firstKey: string, upper: string | undefined }
+  | { kind: 'entry', key: string, node: TreeNode, index: number }
 
 /** Pushes the content of a node onto a frontier (a stack: smallest key on top). */
 function pushChildren (stack: Item[], at: LoadedNode): void {
-  const { level, keys, values } = at.node
+  const { node } = at
+  const { level, keys } = node
   for (let i = keys.length - 1; i >= 0; i--) {
     const key = keys[i] as string
-    const value = values[i] as CID
-    if (level === 0) stack.push({ kind: 'entry', key, value })
-    else stack.push({ kind: 'tree', cid: value, level: level - 1, firstKey: key, upper: keys[i + 1] ?? at.upper })
+    if (level === 0) stack.push({ kind: 'entry', key, node, index: i })
+    else stack.push({ kind: 'tree', node, index: i, level: level - 1, firstKey: key, upper: keys[i + 1] ?? at.upper })
   }
 }
 
 async function expand (loader: NodeLoader, stack: Item[], onRead?: (node: LoadedNode) => void): Promise<void> {
   const item = stack.pop()
   if (item === undefined || item.kind !== 'tree') throw new RangeError('expand needs a subtree on top')
-  const loaded = await loader.load(item.cid, { level: item.level, firstKey: item.firstKey, upper: item.upper })
+  const loaded = await loader.load(valueAt(item.node, item.index), { level: item.level, firstKey: item.firstKey, upper: item.upper })
   onRead?.(loaded)
   pushChildren(stack, loaded)
 }
@@ -34,6 +39,11 @@ export interface DiffOptions extends TreeReadOptions {
    * are not shared with `a` (and a few that are): what a peer holding `a` lacks to read `b`.
    */
   onReadB?: (node: LoadedNode) => void
+  /**
+   * Decoded nodes of tree `a` kept across diffs that start from the same tree (n trees diffed
+   * against one reference decode the reference's nodes once). Tree `b`'s nodes are not kept.
+   */
+  cacheA?: NodeCache
 }
 
 /**
@@ -43,14 +53,15 @@ export interface DiffOptions extends TreeReadOptions {
 export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options: DiffOptions = {}): AsyncGenerator<TreeDiffEntry, void, undefined> {
   if (a.equals(b)) return
   const loader = new NodeLoader(reader, options.signal)
+  const loaderA = options.cacheA === undefined ? loader : new NodeLoader(reader, options.signal, options.cacheA)
   const left: Item[] = []
   const right: Item[] = []
   const onRead = options.onReadB
-  pushChildren(left, await loader.root(a))
+  pushChildren(left, await loaderA.root(a))
   const rootB = await loader.root(b)
   onRead?.(rootB)
   pushChildren(right, rootB)
-  const expandSide = async (stack: Item[]): Promise<void> => { await expand(loader, stack, stack === right ? onRead : undefined) }
+  const expandSide = async (stack: Item[]): Promise<void> => { await (stack === right ? expand(loader, stack, onRead) : expand(loaderA, stack)) }
   for (;;) {
     const x = left[left.length - 1]
     const y = right[right.length - 1]
@@ -62,12 +73,12 @@ export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options:
         await expandSide(stack)
       } else {
         stack.pop()
-        yield y === undefined ? { key: item.key, before: item.value, after: null } : { key: item.key, before: null, after: item.value }
+        yield y === undefined ? { key: item.key, before: valueAt(item.node, item.index), after: null } : { key: item.key, before: null, after: valueAt(item.node, item.index) }
       }
       continue
     }
     if (x.kind === 'tree' && y.kind === 'tree') {
-      if (x.cid.equals(y.cid)) {
+      if (sameValue(x.node, x.index, y.node, y.index)) {
         left.pop()
         right.pop()
       } else if (x.level !== y.level) {
@@ -83,7 +94,7 @@ export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options:
       // Everything left in `left` starts at or after x.firstKey.
       if (compareKeys(x.firstKey, y.key) > 0) {
         right.pop()
-        yield { key: y.key, before: null, after: y.value }
+        yield { key: y.key, before: null, after: valueAt(y.node, y.index) }
       } else {
         await expandSide(left)
       }
@@ -92,7 +103,7 @@ export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options:
     if (x.kind === 'entry' && y.kind === 'tree') {
       if (compareKeys(y.firstKey, x.key) > 0) {
         left.pop()
-        yield { key: x.key, before: x.value, after: null }
+        yield { key: x.key, before: valueAt(x.node, x.index), after: null }
       } else {
         await expandSide(right)
       }
@@ -102,14 +113,14 @@ export async function * diffTrees (reader: BlockReader, a: CID, b: CID, options:
       const order = compareKeys(x.key, y.key)
       if (order < 0) {
         left.pop()
-        yield { key: x.key, before: x.value, after: null }
+        yield { key: x.key, before: valueAt(x.node, x.index), after: null }
       } else if (order > 0) {
         right.pop()
-        yield { key: y.key, before: null, after: y.value }
+        yield { key: y.key, before: null, after: valueAt(y.node, y.index) }
       } else {
         left.pop()
         right.pop()
-        if (!x.value.equals(y.value)) yield { key: x.key, before: x.value, after: y.value }
+        if (!sameValue(x.node, x.index, y.node, y.index)) yield { key: x.key, before: valueAt(x.node, x.index), after: valueAt(y.node, y.index) }
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { valueAt } from './cbor.ts'
 import { TreeError } from './errors.ts'
 import { compareKeys } from './keys.ts'
 import { EMPTY_NODE, decodeTreeNode } from './node.ts'
@@ -20,30 +21,42 @@ export interface NodeExpectation {
   upper?: string
 }
 
+/** Decoded nodes by their CID's digest (see `nodeCacheKey`), shared by loaders that read the same tree. */
+export type NodeCache = Map<string, { bytes: Uint8Array, node: TreeNode }>
+
+/**
+ * The cache key of a node: its digest as a latin1 string. Cheaper than the CID's text (no base32,
+ * no per-CID string cache), and a node's bytes are named by their digest whatever the CID's codec.
+ */
+export function nodeCacheKey (cid: CID): string {
+  return String.fromCharCode.apply(null, cid.multihash.digest as unknown as number[])
+}
+
 /**
  * Reads, decodes and checks tree nodes against their parent entry, counting reads.
- * With `cache`, each CID is read at most once per loader (used by `mutateTree`).
+ * With `cache` (true: its own; or a map shared with other loaders), each node is read and decoded
+ * at most once (used by `mutateTree`, and by similarity for the tree every diff starts from).
  */
 export class NodeLoader {
   readonly #reader: BlockReader
   readonly #signal: AbortSignal | undefined
-  readonly #cache: Map<string, { bytes: Uint8Array, node: TreeNode }> | undefined
+  readonly #cache: NodeCache | undefined
 
-  constructor (reader: BlockReader, signal?: AbortSignal, cache = false) {
+  constructor (reader: BlockReader, signal?: AbortSignal, cache: boolean | NodeCache = false) {
     this.#reader = reader
     this.#signal = signal
-    this.#cache = cache ? new Map() : undefined
+    this.#cache = cache === true ? new Map() : cache === false ? undefined : cache
   }
 
   /** True when this loader has read `cid` (only tracked with `cache`). */
   has (cid: CID): boolean {
-    return this.#cache?.has(cid.toString()) ?? false
+    return this.#cache?.has(nodeCacheKey(cid)) ?? false
   }
 
   /** Reads and decodes `cid`, then checks it against `expect`; throws `TreeError` on any mismatch. */
   async load (cid: CID, expect: NodeExpectation = {}): Promise<LoadedNode> {
     this.#signal?.throwIfAborted()
-    const id = this.#cache === undefined ? undefined : cid.toString()
+    const id = this.#cache === undefined ? undefined : nodeCacheKey(cid)
     let entry = id === undefined ? undefined : this.#cache?.get(id)
     if (entry === undefined && cid.equals(EMPTY_NODE.cid)) entry = EMPTY_NODE
     if (entry === undefined) {
@@ -73,9 +86,8 @@ export class NodeLoader {
   /** Loads child `index` of an internal node, checking its level, first key and key range. */
   async child (parent: LoadedNode, index: number): Promise<LoadedNode> {
     const { node } = parent
-    const cid = node.values[index]
     const firstKey = node.keys[index]
-    if (cid === undefined || firstKey === undefined || node.level === 0) throw new RangeError(`no child ${index} in tree node ${parent.cid}`)
-    return await this.load(cid, { level: node.level - 1, firstKey, upper: node.keys[index + 1] ?? parent.upper })
+    if (firstKey === undefined || node.level === 0) throw new RangeError(`no child ${index} in tree node ${parent.cid}`)
+    return await this.load(valueAt(node, index), { level: node.level - 1, firstKey, upper: node.keys[index + 1] ?? parent.upper })
   }
 }

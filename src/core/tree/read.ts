@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { TreeInputError } from './errors.ts'
 import { ceilIndex, compareKeys, floorIndex } from './keys.ts'
+import { valueAt } from './cbor.ts'
 import { NodeLoader } from './load.ts'
 import type { LoadedNode } from './load.ts'
 import type { BlockReader, TreeEntry, TreeNode, TreeRangeOptions, TreeReadOptions } from './types.ts'
@@ -58,7 +59,7 @@ export async function * entries (reader: BlockReader, root: CID, options: TreeRa
     if (beyond(key)) return
     const index = top.index++
     if (node.level === 0) {
-      yield { key, value: node.values[index] as CID }
+      yield { key, value: valueAt(node, index) }
     } else {
       const child = await loader.child(top.at, index)
       stack.push({ at: child, index: start(child.node) })
