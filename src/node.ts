@@ -30,7 +30,7 @@ import type { VerifyService } from './services/verify.ts'
 import type { EventBus } from './services/events.ts'
 import { createFrameIndexService } from './services/frame-index.ts'
 import type { FrameIndexService } from './services/frame-index.ts'
-import { createGcService, gcComponents } from './services/gc.ts'
+import { createGcService } from './services/gc.ts'
 import { createPinStore } from './services/pins.ts'
 import type { PinStore } from './services/pins.ts'
 import type { GcOptions, GcResult, GcService } from './services/gc.ts'
@@ -237,10 +237,10 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
     verifier,
     consensus,
     index,
-    gc: createGcService(gcComponents(components)),
+    gc: createGcService(components),
     pins,
     attachments: createAttachmentService(components),
-    stats: createRepoStats({ repo, refs }),
+    stats: createRepoStats({ ...components, refs }),
     events: components.events,
     network,
     replication,

@@ -47,9 +47,11 @@ export interface Adoption {
 /** Clocks of two nodes may differ by this much without making an ancestry check of steps wrong. */
 const CLOCK_SKEW_MS = 5 * 60_000
 
-export function createAdoption (components: ServiceComponents, refs: RefService): Adoption {
-  const { repo, exclusive, events, sessions: sessionHeads } = components
-  const { blocks, state } = repo
+/** What the adoption of heads uses. */
+export type AdoptionComponents = Pick<ServiceComponents, 'blocks' | 'state' | 'writeBatch' | 'exclusive' | 'events' | 'sessions'>
+
+export function createAdoption (components: AdoptionComponents, refs: RefService): Adoption {
+  const { blocks, state, writeBatch, exclusive, events, sessions: sessionHeads } = components
 
   const readStep = async (cid: CID, o?: CallOptions): Promise<TraceStep> => decodeTraceStep(cid, await blocks.get(cid, o))
 
@@ -84,7 +86,7 @@ export function createAdoption (components: ServiceComponents, refs: RefService)
     // The default parent: the local last step while it is still a head, else the newest head.
     const local = current?.head
     const head = local != null && next.some(c => c.cid.equals(local)) ? local : next[next.length - 1]?.cid
-    const batch = repo.batch()
+    const batch = writeBatch()
     const moved = sessionHeads.set(batch, session, { heads: next.map(c => c.cid), head, dirty: current?.dirty ?? false })
     await batch.write()
     moved()
@@ -107,7 +109,7 @@ export function createAdoption (components: ServiceComponents, refs: RefService)
     if (refused !== undefined) return refused
     if (await state.cid(keys.work(branch)) != null) return 'staged'
     const treeOf = async (c: CID | undefined): Promise<CID> => c == null ? EMPTY_TREE : (await readCommit(blocks, c)).tree
-    const batch = repo.batch().putState(keys.ref(branch), encodeCid(to))
+    const batch = writeBatch().putState(keys.ref(branch), encodeCid(to))
     await indexChanges(batch, branch, await treeOf(from), await treeOf(to))
     await batch.write()
     events.publish('ref:move', { ref: branch, from: from?.toString() ?? null, to: to.toString(), reason: from == null ? 'branch-create' : reason })
@@ -149,7 +151,7 @@ export function createAdoption (components: ServiceComponents, refs: RefService)
     fastForward,
     adoptCanonical,
     remoteHead,
-    setRemoteHead: async (peer, ref, head) => { await repo.batch().putState(keys.remote(peer, ref), encodeCid(head)).write() },
+    setRemoteHead: async (peer, ref, head) => { await writeBatch().putState(keys.remote(peer, ref), encodeCid(head)).write() },
     async remotes () {
       const out: RemoteRef[] = []
       for await (const [key, value] of state.scan(keys.remotePrefix)) {

@@ -5,7 +5,6 @@ import type mimeTypes from 'mime-types'
 import type { CID } from 'multiformats/cid'
 import { BlockNotFoundError } from '../core/errors.ts'
 import type { Attachment } from '../core/frame.ts'
-import type { Repo } from '../storage/repo.ts'
 import { encodeJson, keys } from '../storage/state.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
 
@@ -54,7 +53,7 @@ export interface AttachmentService {
   cat (cid: CID, options?: ReadFileOptions): AsyncIterable<Uint8Array>
 }
 
-export type AttachmentComponents = Pick<ServiceComponents, 'repo' | 'exclusive'>
+export type AttachmentComponents = Pick<ServiceComponents, 'blocks' | 'helia' | 'state' | 'writeBatch' | 'exclusive'>
 
 /** What the gateway remembers of an upload, so a download gets the right media type. */
 interface AttachmentMeta {
@@ -63,46 +62,46 @@ interface AttachmentMeta {
   size: number
 }
 
-const files = async (repo: Pick<Repo, 'helia'>): Promise<UnixFS> => {
+const files = async ({ helia }: Pick<ServiceComponents, 'helia'>): Promise<UnixFS> => {
   const { unixfs } = await import('@helia/unixfs')
-  return unixfs(await repo.helia())
+  return unixfs(await helia())
 }
 
 /** Stores a file with UnixFS and describes it for a frame's `attachments` (nothing else is written). */
-export async function storeFile (repo: Pick<Repo, 'helia'>, input: AttachmentInput, options?: CallOptions): Promise<Attachment> {
-  const cid = await (await files(repo)).addBytes(input.bytes, { signal: options?.signal })
+export async function storeFile (components: Pick<ServiceComponents, 'helia'>, input: AttachmentInput, options?: CallOptions): Promise<Attachment> {
+  const cid = await (await files(components)).addBytes(input.bytes, { signal: options?.signal })
   // mime-types (and its 200 kB table) is loaded only when an attachment needs a type guessed.
   const type = input.type ?? ((createRequire(import.meta.url)('mime-types') as typeof mimeTypes).lookup(input.name) || 'application/octet-stream')
   return { name: basename(input.name), cid, size: input.bytes.byteLength, type }
 }
 
 export function createAttachmentService (components: AttachmentComponents): AttachmentService {
-  const { repo, exclusive } = components
+  const { blocks, state, writeBatch, exclusive } = components
 
   return {
     add: async (input, options) => {
-      const record = await storeFile(repo, input, options)
+      const record = await storeFile(components, input, options)
       const meta: AttachmentMeta = { name: record.name, type: record.type, size: record.size }
       // The file's blocks are written by Helia's blockstore; its metadata goes through the write
       // lock and a WriteBatch like every other state write.
-      await exclusive(async () => { await repo.batch().putState(keys.attachment(record.cid.toString()), encodeJson(meta)).write() })
+      await exclusive(async () => { await writeBatch().putState(keys.attachment(record.cid.toString()), encodeJson(meta)).write() })
       return record
     },
 
     stat: async (cid, options) => {
       // Local blocks only: never waits on the network.
-      if (!await repo.blocks.has(cid, options)) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
-      const stat = await (await files(repo)).stat(cid, { offline: true, signal: options?.signal })
+      if (!await blocks.has(cid, options)) throw new BlockNotFoundError(`block ${cid} is not in this repository`, { cid: cid.toString() })
+      const stat = await (await files(components)).stat(cid, { offline: true, signal: options?.signal })
       return { cid, kind: stat.type, size: Number(stat.size) }
     },
 
     label: async (cid) => {
-      const meta = await repo.state.json<AttachmentMeta>(keys.attachment(cid.toString()))
+      const meta = await state.json<AttachmentMeta>(keys.attachment(cid.toString()))
       return meta == null ? undefined : { name: meta.name, type: meta.type }
     },
 
     async * cat (cid, options) {
-      yield * (await files(repo)).cat(cid, { offset: options?.offset, length: options?.length, offline: true, signal: options?.signal })
+      yield * (await files(components)).cat(cid, { offset: options?.offset, length: options?.length, offline: true, signal: options?.signal })
     }
   }
 }

@@ -79,9 +79,11 @@ export interface CommitService {
   forks (options?: { branch?: string }): AsyncIterable<ForkInfo>
 }
 
-export function createCommitService (components: ServiceComponents, refs: RefService): CommitService {
-  const { repo, exclusive, events, sessions: sessionHeads } = components
-  const blocks = repo.blocks
+/** What the commit service uses. */
+export type CommitComponents = Pick<ServiceComponents, 'blocks' | 'signer' | 'state' | 'writeBatch' | 'exclusive' | 'events' | 'sessions'>
+
+export function createCommitService (components: CommitComponents, refs: RefService): CommitService {
+  const { blocks, signer, state, writeBatch, exclusive, events, sessions: sessionHeads } = components
 
   const headTree = async (head: CID | undefined): Promise<CID> => head == null ? EMPTY_TREE : (await readCommit(blocks, head)).tree
 
@@ -113,8 +115,8 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
         throw new NothingToCommitError(`nothing to commit on branch ${branch} (stage frames with "frame put" or pass --allow-empty)`)
       }
       const parents = head == null ? [] : [head]
-      const block = await createCommit(repo.signer, { tree, parents, message: options.message, sessions: sessions.heads })
-      const batch = repo.batch()
+      const block = await createCommit(signer, { tree, parents, message: options.message, sessions: sessions.heads })
+      const batch = writeBatch()
         .putBlock(block.cid, block.bytes)
         .putState(keys.ref(branch), encodeCid(block.cid))
         .delState(keys.work(branch))
@@ -152,12 +154,12 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
       const branch = await refs.currentBranch()
       const ours = await refs.branchHead(branch)
       const theirs = await refs.resolveCommit(ref, options)
-      if (await repo.state.cid(keys.work(branch)) != null) {
+      if (await state.cid(keys.work(branch)) != null) {
         throw new UsageError(`branch ${branch} has staged changes: commit them before merging`)
       }
       if (ours != null && await isAncestor(blocks, theirs, ours, options)) return { commit: ours, mode: 'up-to-date', forks: [] }
       if (ours == null || await isAncestor(blocks, ours, theirs, options)) {
-        const ffBatch = repo.batch().putState(keys.ref(branch), encodeCid(theirs))
+        const ffBatch = writeBatch().putState(keys.ref(branch), encodeCid(theirs))
         await indexChanges(ffBatch, branch, await headTree(ours), await headTree(theirs), options)
         await ffBatch.write()
         events.publish('ref:move', { ref: branch, from: ours?.toString() ?? null, to: theirs.toString(), reason: 'fast-forward' })
@@ -167,13 +169,13 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
       const [baseTree, oursTree, theirsTree] = [await headTree(base), await headTree(ours), await headTree(theirs)]
       const merged = await mergeTrees(blocks, baseTree, oursTree, theirsTree, options)
       const tree = await mutateTree(blocks, oursTree, merged.changes, options)
-      const block = await createCommit(repo.signer, {
+      const block = await createCommit(signer, {
         tree: tree.root,
         parents: [ours, theirs],
         message: options?.message ?? `merge ${ref} into ${branch}`,
         forks: merged.forks
       })
-      const batch = repo.batch()
+      const batch = writeBatch()
       for (const b of tree.blocks) batch.putBlock(b.cid, b.bytes)
       batch.putBlock(block.cid, block.bytes).putState(keys.ref(branch), encodeCid(block.cid))
       for (const f of merged.forks) {
@@ -188,7 +190,7 @@ export function createCommitService (components: ServiceComponents, refs: RefSer
 
     async * forks (options) {
       const prefix = keys.forkPrefix + (options?.branch != null ? `${options.branch} ` : '')
-      for await (const [, value] of repo.state.scan(prefix)) {
+      for await (const [, value] of state.scan(prefix)) {
         yield dagCbor.decode(value) as ForkInfo
       }
     }

@@ -1,6 +1,12 @@
+import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
+import type { Signer } from '../core/signing.ts'
 import { emptyTree } from '../core/tree/index.ts'
+import type { BlockStore } from '../storage/block-store.ts'
+import type { Journal } from '../storage/journal.ts'
+import type { RepoDb, WriteBatch } from '../storage/level-db.ts'
 import type { Repo } from '../storage/repo.ts'
+import type { StateReader } from '../storage/state.ts'
 import { createSessionHeads } from '../storage/session-heads.ts'
 import type { SessionHeads } from '../storage/session-heads.ts'
 import { createEventBus } from './events.ts'
@@ -21,8 +27,32 @@ export interface ProgressOptions<T = unknown> {
   onProgress?: (event: ProgressEvent<T>) => void
 }
 
-/** What every service is built from: the open repository and the lock that orders writes. */
+/**
+ * Everything a node's services may be built from: the parts of the open repository, the lock
+ * that orders writes, the event bus and the session heads. The node builds one (`createNode`);
+ * each service declares the part it uses (`XComponents = Pick<ServiceComponents, …>`), as
+ * js-libp2p's components do, so none sees the whole repository.
+ */
 export interface ServiceComponents {
+  /** The repository's LevelDB, for what reads or writes its sublevels directly (the frame index, staging). */
+  db: RepoDb
+  /** Hash-checked block reads, journaled block writes. */
+  blocks: BlockStore
+  /** The repository's state keys (refs, sessions, pins, ...), journal included. */
+  state: StateReader
+  /** Starts an atomic write (blocks and state together). */
+  writeBatch: () => WriteBatch
+  /** Small frequent writes (trace appends): durable at once, in LevelDB shortly after. */
+  journal: Journal
+  /** Signs commits and trace steps as this node. */
+  signer: Signer
+  /** The node's identity: its libp2p peer id. */
+  peerId: string
+  /** The branch checked out in a new repository. */
+  defaultBranch: string
+  /** The Helia node over the repository's blocks, started on first use. */
+  helia: () => Promise<Helia>
+  /** @deprecated the whole repository: services take the parts above. */
   repo: Repo
   /**
    * Runs `fn` after every write started before it: a read-modify-write of refs is never
@@ -41,6 +71,15 @@ export const EMPTY_TREE: CID = emptyTree().root
 export function createServiceComponents (repo: Repo): ServiceComponents {
   let tail: Promise<unknown> = Promise.resolve()
   return {
+    db: repo.db,
+    blocks: repo.blocks,
+    state: repo.state,
+    writeBatch: () => repo.batch(),
+    journal: repo.journal,
+    signer: repo.signer,
+    peerId: repo.peerId,
+    defaultBranch: repo.config.defaultBranch,
+    helia: async () => await repo.helia(),
     repo,
     events: createEventBus(),
     sessions: createSessionHeads(repo.state),

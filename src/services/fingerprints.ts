@@ -40,8 +40,7 @@ export interface FingerprintStore {
 }
 
 /** Fingerprints in the repository's state (`fingerprint <peer>`, JSON). */
-export function createFingerprintStore ({ repo }: Pick<ServiceComponents, 'repo'>): FingerprintStore {
-  const { state } = repo
+export function createFingerprintStore ({ state, writeBatch }: Pick<ServiceComponents, 'state' | 'writeBatch'>): FingerprintStore {
   const get = async (peer: string): Promise<Fingerprint | undefined> => await state.json<Fingerprint>(keys.fingerprint(peer))
   // Updates of one record never interleave (each is a read-modify-write).
   let tail: Promise<unknown> = Promise.resolve()
@@ -50,7 +49,7 @@ export function createFingerprintStore ({ repo }: Pick<ServiceComponents, 'repo'
       const now = Date.now()
       const f = await get(peer) ?? { peer, firstSeen: now, lastSeen: now, chainLength: 0, proposals: 0, canonical: 0, coherenceFailures: 0, failing: false }
       change(f)
-      await repo.batch().putState(keys.fingerprint(peer), encodeJson(f)).write()
+      await writeBatch().putState(keys.fingerprint(peer), encodeJson(f)).write()
     })
     tail = run.catch(() => {})
     await run

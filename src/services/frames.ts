@@ -205,9 +205,11 @@ export interface FilteredFrameLists {
   list (options?: ListFramesOptions): AsyncIterable<FrameRecord>
 }
 
-export function createFrameService (components: ServiceComponents, refs: RefService, index: FilteredFrameLists): FrameService {
-  const { repo, exclusive, events, sessions } = components
-  const blocks = repo.blocks
+/** What the frame service uses. */
+export type FrameComponents = Pick<ServiceComponents, 'blocks' | 'helia' | 'writeBatch' | 'exclusive' | 'events' | 'sessions'>
+
+export function createFrameService (components: FrameComponents, refs: RefService, index: FilteredFrameLists): FrameService {
+  const { blocks, writeBatch, exclusive, events, sessions } = components
 
   const checkResolvable = async (links: Iterable<CID>, known: Set<string> | undefined, where: string): Promise<void> => {
     for (const link of links) {
@@ -231,7 +233,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     const result = base.equals(EMPTY_TREE) && changes.every(c => c.value != null)
       ? buildTree(changes.map(c => ({ key: c.key, value: c.value as CID })))
       : await mutateTree(blocks, base, changes, options)
-    const batch = repo.batch()
+    const batch = writeBatch()
     for (const b of extra) batch.putBlock(b.cid, b.bytes)
     for (const b of result.blocks) batch.putBlock(b.cid, b.bytes)
     const head = await refs.branchHead(branch)
@@ -333,7 +335,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
     put: async (input, options) => {
       // Stored outside the write lock, as `attach` is: the frame that names them is staged under it.
       const attached: Attachment[] = []
-      for (const file of options?.attach ?? []) attached.push(await storeFile(repo, file, options))
+      for (const file of options?.attach ?? []) attached.push(await storeFile(components, file, options))
       const json = withAttachments(input, attached)
       return await exclusive(async () => {
         const where = options?.source != null ? `${options.source}: ` : ''
@@ -352,7 +354,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       const source = options?.source ?? 'input'
       const changes = new Map<string, CID>()
       const pendingLinks: Array<{ link: CID, where: string }> = []
-      let batch = repo.batch()
+      let batch = writeBatch()
       let writing: Promise<void> | undefined
       let bytes = 0
       // Runs of lines are encoded in order, on worker threads once the import is big
@@ -383,7 +385,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
         if (batch.size >= IMPORT_BATCH) {
           await writing
           writing = batch.write()
-          batch = repo.batch()
+          batch = writeBatch()
           options?.onProgress?.({ type: 'frames:import:progress', detail: { frames: changes.size, bytes } })
         }
       }
@@ -423,7 +425,7 @@ export function createFrameService (components: ServiceComponents, refs: RefServ
       return { frames: changes.size, tree }
     }),
 
-    attach: async (input, options) => await storeFile(repo, input, options),
+    attach: async (input, options) => await storeFile(components, input, options),
 
     get: async (cidOrId, options) => {
       const asCid = options?.byId === true ? undefined : tryParseCid(cidOrId)

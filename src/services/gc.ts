@@ -196,10 +196,6 @@ export interface GcInit {
   stateKinds?: StateKinds
 }
 
-/** The garbage collector's components from a node's service components. */
-export const gcComponents = ({ repo, exclusive }: ServiceComponents): GcComponents =>
-  ({ db: repo.db, state: repo.state, helia: async () => await repo.helia(), exclusive })
-
 export function createGcService ({ db, state, helia, exclusive }: GcComponents, init: GcInit = {}): GcService {
   const kinds = init.stateKinds ?? STATE_KINDS
 

@@ -51,16 +51,18 @@ export interface PublisherOptions {
   log: { warn: (obj: object, msg: string) => void }
 }
 
+/** What the publisher uses. */
+export type PublisherComponents = Pick<ServiceComponents, 'blocks' | 'state' | 'writeBatch' | 'events' | 'sessions'>
+
 /**
  * Publishing on this node's chain: by hand (`publish`), and automatically on every commit or
  * fast-forward of a `shared/*` branch, at start for the branches committed to while the node was
  * offline, and after trace appends (session heads, coalesced).
  * A branch that fails the coherence check is never published.
  */
-export function createPublisher (components: ServiceComponents, services: { refs: RefService, verifier: VerifyService }, network: Network, options: PublisherOptions): Publisher {
-  const { repo, events, sessions: sessionHeads } = components
+export function createPublisher (components: PublisherComponents, services: { refs: RefService, verifier: VerifyService }, network: Network, options: PublisherOptions): Publisher {
+  const { blocks, state, writeBatch, events, sessions: sessionHeads } = components
   const { refs, verifier } = services
-  const { blocks, state } = repo
   const log = options.log
   let stopped = false
   const readStep = async (cid: CID): Promise<{ session: string }> => decodeTraceStep(cid, await blocks.get(cid))
@@ -103,7 +105,7 @@ export function createPublisher (components: ServiceComponents, services: { refs
       ...(Object.keys(out.sessions).length > 0 ? { sessions: Object.fromEntries(Object.entries(out.sessions).map(([k, v]) => [k, v.map(String)])) } : {})
     })
     await entry
-    if (out.ref != null) await repo.batch().putState(keys.published(out.ref.name), encodeCid(out.ref.head)).write()
+    if (out.ref != null) await writeBatch().putState(keys.published(out.ref.name), encodeCid(out.ref.head)).write()
     // With --public, the published heads become findable by any IPFS node.
     if (out.ref != null) network.provide(out.ref.head)
     for (const heads of Object.values(out.sessions)) for (const h of heads) network.provide(h)

@@ -76,10 +76,11 @@ function remembered<T> (): (cid: CID, read: () => Promise<T>) => Promise<T> {
   }
 }
 
-export function createRefService ({ repo, exclusive, events }: ServiceComponents): RefService {
-  const { state } = repo
+/** What the ref service uses. */
+export type RefComponents = Pick<ServiceComponents, 'blocks' | 'db' | 'defaultBranch' | 'state' | 'writeBatch' | 'exclusive' | 'events'>
 
-  const currentBranch = async (): Promise<string> => (await state.text(keys.head)) ?? repo.config.defaultBranch
+export function createRefService ({ blocks, db, defaultBranch, state, writeBatch, exclusive, events }: RefComponents): RefService {
+  const currentBranch = async (): Promise<string> => (await state.text(keys.head)) ?? defaultBranch
   const branchHead = async (branch: string): Promise<CID | undefined> => await state.cid(keys.ref(branch))
 
   // What a block is never changes with time, so answers read from blocks are kept for the most
@@ -88,10 +89,10 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
   // query asks one or the other.
   const treeOf = remembered<CID>()
   const treeOfCommit = async (cid: CID, options?: CallOptions): Promise<CID> =>
-    await treeOf(cid, async () => (await readCommit(repo.blocks, cid, options)).tree)
+    await treeOf(cid, async () => (await readCommit(blocks, cid, options)).tree)
   const isTree = remembered<boolean>()
   const isTreeCid = async (cid: CID, options?: CallOptions): Promise<boolean> =>
-    await isTree(cid, async () => isTreeNode(decodeCbor(cid, await repo.blocks.get(cid, options))))
+    await isTree(cid, async () => isTreeNode(decodeCbor(cid, await blocks.get(cid, options))))
 
   const workingTree = async (branch?: string): Promise<CID> => {
     const name = branch ?? await currentBranch()
@@ -119,12 +120,12 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
   }
 
   const isCommitCid = async (cid: CID, options?: CallOptions): Promise<boolean> =>
-    cid.code === DAG_CBOR && looksLikeCommit(decodeCbor(cid, await repo.blocks.get(cid, options)))
+    cid.code === DAG_CBOR && looksLikeCommit(decodeCbor(cid, await blocks.get(cid, options)))
 
   const back = async (spec: string, from: CID, n: number, options?: CallOptions): Promise<CID> => {
     let at = from
     while (n-- > 0) {
-      const parent: CID | undefined = (await readCommit(repo.blocks, at, options)).parents[0]
+      const parent: CID | undefined = (await readCommit(blocks, at, options)).parents[0]
       if (parent == null) throw new RefNotFoundError(`${spec.trim()} goes back past the first commit`, { ref: spec })
       at = parent
     }
@@ -175,7 +176,7 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
       checkBranchName(name)
       if (await branchHead(name) != null) throw new RefExistsError(`branch "${name}" already exists`)
       const commit = await resolveCommit(start ?? 'HEAD')
-      const batch = repo.batch().putState(keys.ref(name), encodeCid(commit))
+      const batch = writeBatch().putState(keys.ref(name), encodeCid(commit))
       await indexChanges(batch, name, EMPTY_TREE, await treeOfCommit(commit))
       await batch.write()
       events.publish('ref:move', { ref: name, from: null, to: commit.toString(), reason: 'branch-create' })
@@ -185,16 +186,16 @@ export function createRefService ({ repo, exclusive, events }: ServiceComponents
       const before = await branchHead(name)
       if (before == null) throw new RefNotFoundError(`no branch "${name}"`)
       if (name === await currentBranch()) throw new UsageError(`cannot delete the checked-out branch "${name}"`)
-      const batch = repo.batch().delState(keys.ref(name)).delState(keys.work(name))
+      const batch = writeBatch().delState(keys.ref(name)).delState(keys.work(name))
       dropIndex(batch, name)
       await batch.write()
       // The index data goes after the ref: an interruption leaves keys without meta, never trusted.
-      await clearIndexData(repo.db, name)
+      await clearIndexData(db, name)
       events.publish('ref:move', { ref: name, from: before.toString(), to: null, reason: 'branch-delete' })
     }),
     checkout: async (name, options) => await exclusive(async () => {
       checkBranchSyntax(name)
-      const batch = repo.batch()
+      const batch = writeBatch()
       let commit = await branchHead(name)
       // An existing branch is switched to whatever its name (one made before names that read as
       // CIDs were refused stays reachable); a new one must have a name a branch may take.

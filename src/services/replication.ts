@@ -2,15 +2,18 @@ import { CID } from 'multiformats/cid'
 import type { ChainEntry } from '../core/chain-entry.ts'
 import type { Network } from '../network/index.ts'
 import { createAdoption } from './adopt.ts'
+import type { AdoptionComponents } from './adopt.ts'
 import type { RemoteRef } from './adopt.ts'
 import type { ConsensusService } from './consensus.ts'
 import type { FingerprintStore } from './fingerprints.ts'
-import type { CallOptions, ServiceComponents } from './context.ts'
+import type { CallOptions } from './context.ts'
 import { createPublisher } from './publish.ts'
+import type { PublisherComponents } from './publish.ts'
 import type { PublishOptions, PublishResult } from './publish.ts'
 import type { RefService } from './refs.ts'
 import type { SnapshotService } from './snapshots.ts'
 import { createSync } from './sync.ts'
+import type { SyncComponents } from './sync.ts'
 import type { SyncOptions, SyncResult } from './sync.ts'
 import type { VerifyService } from './verify.ts'
 
@@ -57,6 +60,9 @@ const COHERENCE_CODES = new Set(['ERR_BLOCK_CORRUPT', 'ERR_BLOCK_INVALID', 'ERR_
 /** Failed syncs of chain entries are retried this often (and when a peer connects). */
 const RETRY_MS = 3000
 
+/** What replication uses: what its sync, adoption and publisher use. */
+export type ReplicationComponents = SyncComponents & AdoptionComponents & PublisherComponents
+
 /**
  * The node in the swarm: publishes its shared branches and sessions on its chain (publish.ts),
  * and turns the chain entries of its peers into synced DAGs (sync.ts), remote-tracking refs,
@@ -65,7 +71,7 @@ const RETRY_MS = 3000
  * Choosing one head when branches have diverged is the consensus layer's job, not this one's:
  * a diverged branch keeps its local head and the peer's head stays visible as its remote ref.
  */
-export function createReplicationService (components: ServiceComponents, services: { refs: RefService, snapshots: SnapshotService, verifier: VerifyService, consensus: ConsensusService, fingerprints: FingerprintStore }, network: Network, options: ReplicationOptions): ReplicationService {
+export function createReplicationService (components: ReplicationComponents, services: { refs: RefService, snapshots: SnapshotService, verifier: VerifyService, consensus: ConsensusService, fingerprints: FingerprintStore }, network: Network, options: ReplicationOptions): ReplicationService {
   const log = options.log
   const sync = createSync(components, services.snapshots, network, options)
   const adoption = createAdoption(components, services.refs)

@@ -1,4 +1,4 @@
-import type { Repo } from '../storage/repo.ts'
+import type { ServiceComponents } from './context.ts'
 import { keys } from '../storage/state.ts'
 import { PIN_PREFIX } from './pins.ts'
 import { repoCounter } from './repo-counts.ts'
@@ -26,30 +26,29 @@ export interface RepoStats {
   counts (): Promise<RepoCounts>
 }
 
-export interface RepoStatsComponents {
-  repo: Pick<Repo, 'state' | 'db' | 'blocks'>
+export interface RepoStatsComponents extends Pick<ServiceComponents, 'state' | 'db' | 'blocks'> {
   refs: RepoCounterComponents['refs']
 }
 
 type SizedDb = { approximateSize?: (start: string, end: string) => Promise<number> }
 
-export function createRepoStats ({ repo, refs }: RepoStatsComponents): RepoStats {
-  const counts = repoCounter({ blocks: repo.blocks, refs })
+export function createRepoStats ({ state, db, blocks, refs }: RepoStatsComponents): RepoStats {
+  const counts = repoCounter({ blocks, refs })
   // One key per session and per pin request.
   const count = async (prefix: string): Promise<number> => {
     let n = 0
-    for await (const _ of repo.state.scan(prefix)) n++
+    for await (const _ of state.scan(prefix)) n++
     return n
   }
   const approximate = async (start: string, end: string): Promise<number> => {
-    const db = repo.db.db as unknown as SizedDb
-    return typeof db.approximateSize === 'function' ? await db.approximateSize(start, end).catch(() => 0) : 0
+    const level = db.db as unknown as SizedDb
+    return typeof level.approximateSize === 'function' ? await level.approximateSize(start, end).catch(() => 0) : 0
   }
   return {
     sessions: async () => await count(keys.sessionHeadsPrefix),
     pins: async () => await count(PIN_PREFIX),
     blocksBytes: async () => {
-      const start = repo.db.blocks.prefix
+      const start = db.blocks.prefix
       // The sublevel's keys are prefix + key; the prefix with its last character bumped ends the range.
       const end = start.slice(0, -1) + String.fromCharCode(start.charCodeAt(start.length - 1) + 1)
       return await approximate(start, end)

@@ -74,9 +74,10 @@ export interface SnapshotService {
 
 const BATCH = 4096
 
-export function createSnapshotService ({ repo, exclusive, events }: ServiceComponents, refs: RefService): SnapshotService {
-  const { db, blocks } = repo
+/** What the snapshot service uses. */
+export type SnapshotComponents = Pick<ServiceComponents, 'blocks' | 'db' | 'exclusive' | 'events'>
 
+export function createSnapshotService ({ blocks, db, exclusive, events }: SnapshotComponents, refs: RefService): SnapshotService {
   return {
     resolveRoot: async (spec, options) => {
       const cid = await refs.resolveCid(spec, options)
@@ -273,7 +274,7 @@ const MEMORY_STAGING_BYTES = 256 * 1024 * 1024
  * (a sync answer usually is: no LevelDB round trips to stage, check and copy), in the `pending`
  * sublevel past MEMORY_STAGING_BYTES. Neither is visible to reads.
  */
-function createStaging (db: ServiceComponents['repo']['db'], memoryLimit: number): {
+function createStaging (db: ServiceComponents['db'], memoryLimit: number): {
   /** True while blocks are kept in memory (and their links with them). */
   readonly inMemory: boolean
   /** Stages a block; returns a promise only when it has to wait for LevelDB. */

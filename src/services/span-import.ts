@@ -66,7 +66,7 @@ export interface SpanImportService {
   flush (options?: CallOptions & { olderThanMs?: number }): Promise<{ written: number }>
 }
 
-export interface SpanImportComponents extends ServiceComponents {
+export interface SpanImportComponents extends Pick<ServiceComponents, 'blocks' | 'journal' | 'signer' | 'state' | 'writeBatch' | 'exclusive' | 'events' | 'sessions'> {
   /** The CID of a frame named by id (on the current branch) or by CID; throws when there is none. */
   resolveFrame: (ref: string, options?: CallOptions) => Promise<CID>
 }
@@ -101,7 +101,7 @@ async function decode (request: OtlpRequest): Promise<ReturnType<typeof import('
 }
 
 export function createSpanImportService (components: SpanImportComponents): SpanImportService {
-  const { repo, exclusive, events, sessions: sessionHeads, resolveFrame } = components
+  const { blocks, journal, signer, state, writeBatch, exclusive, events, sessions: sessionHeads, resolveFrame } = components
 
   /** The frames spans name, resolved once each, before anything is written. */
   const resolveRefs = async (plans: SpanStepPlan[], options?: CallOptions): Promise<Map<string, CID>> => {
@@ -128,7 +128,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
   const loadWaiting = async (): Promise<NonNullable<typeof waiting>> => {
     if (waiting != null) return waiting
     const loaded = { since: new Map<string, number>(), byParent: new Map<string, Set<string>>() }
-    for await (const [key, value] of repo.state.scan(keys.otlpWaitingPrefix)) {
+    for await (const [key, value] of state.scan(keys.otlpWaitingPrefix)) {
       const w = dagCbor.decode(value) as WaitingSpan
       loaded.since.set(key, w.since)
       let set = loaded.byParent.get(w.parentKey)
@@ -144,7 +144,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
     const wait = await loadWaiting()
     /** Steps by span key: written earlier (from the state) or now. */
     const known = new Map<string, { cid: CID, session: string }>()
-    const batch = repo.batch()
+    const batch = writeBatch()
     /** Sessions this write moves, with their heads as they become. */
     const moved = new Map<string, { heads: CID[], head: CID | undefined }>()
     const appended: Array<{ session: string, cid: CID, parents: CID[] }> = []
@@ -156,9 +156,9 @@ export function createSpanImportService (components: SpanImportComponents): Span
     const stored = async (key: string): Promise<{ cid: CID, session: string } | undefined> => {
       const hit = known.get(key)
       if (hit != null) return hit
-      const cid = await repo.state.cid(keys.otlpSpan(key))
+      const cid = await state.cid(keys.otlpSpan(key))
       if (cid == null) return undefined
-      const step = decodeTraceStep(cid, await repo.blocks.get(cid, options))
+      const step = decodeTraceStep(cid, await blocks.get(cid, options))
       const found = { cid, session: step.session }
       known.set(key, found)
       return found
@@ -169,7 +169,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
       const parents = parent != null && parent.session === fields.session ? [parent.cid] : []
       let block
       try {
-        block = await createTraceStep(repo.signer, { ...fields, parents })
+        block = await createTraceStep(signer, { ...fields, parents })
       } catch (err) {
         if (err instanceof FramehubError && err.code === 'ERR_PAYLOAD_TOO_LARGE') {
           throw new OtlpInvalidError(`span ${key} is too large for a step: ${err.message}`, { span: key })
@@ -199,7 +199,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
     const release = async (key: string): Promise<void> => {
       for (const child of wait.byParent.get(key) ?? []) {
         if (released.has(child)) continue
-        const w = await repo.state.cbor<WaitingSpan>(keys.otlpWaiting(child))
+        const w = await state.cbor<WaitingSpan>(keys.otlpWaiting(child))
         released.add(child)
         batch.delState(keys.otlpWaiting(child))
         if (w == null) continue
@@ -223,7 +223,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
       const order = [...due.filter(k => !wait.since.has(parentOf.get(k) ?? '')), ...due]
       for (const key of order) {
         if (released.has(key)) continue
-        const w = await repo.state.cbor<WaitingSpan>(keys.otlpWaiting(key))
+        const w = await state.cbor<WaitingSpan>(keys.otlpWaiting(key))
         released.add(key)
         batch.delState(keys.otlpWaiting(key))
         if (w != null) await writeStep(key, w, await stored(w.parentKey))
@@ -240,7 +240,7 @@ export function createSpanImportService (components: SpanImportComponents): Span
       if (batch.ops.length === 0) return
       const commits = [...moved].map(([session, state]) => sessionHeads.set(batch, session, { heads: state.heads, head: state.head, dirty: true }))
       // Journaled: durable now, in LevelDB a few milliseconds later (see storage/journal.ts).
-      repo.journal.append(batch.ops)
+      journal.append(batch.ops)
       for (const c of commits) c()
       for (const key of released) {
         wait.since.delete(key)

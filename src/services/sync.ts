@@ -33,13 +33,15 @@ export type Sync = (want: CID, options?: SyncOptions) => Promise<SyncResult>
 /** At most this many haves go with a sync request. */
 const MAX_HAVES = 256
 
+/** What the sync uses. */
+export type SyncComponents = Pick<ServiceComponents, 'blocks' | 'db' | 'events'>
+
 /**
  * Fetches what this node lacks of `want` with framehub sync (one CAR of the missing blocks from
  * one peer), or with bitswap when no peer speaks it, and imports it: every block checked, nothing
  * visible until the DAG is complete (`snapshots.importCar`).
  */
-export function createSync ({ repo, events }: ServiceComponents, snapshots: SnapshotService, network: Network, options: { maxSyncBytes?: number, syncIdleMs?: number, log: { info: (obj: object, msg: string) => void } }): Sync {
-  const { blocks } = repo
+export function createSync ({ blocks, db, events }: SyncComponents, snapshots: SnapshotService, network: Network, options: { maxSyncBytes?: number, syncIdleMs?: number, log: { info: (obj: object, msg: string) => void } }): Sync {
   const log = options.log
   const maxBytes = options.maxSyncBytes ?? 4 * 1024 ** 3
   return async (want, opts = {}) => {
@@ -70,7 +72,7 @@ export function createSync ({ repo, events }: ServiceComponents, snapshots: Snap
       }
     })
     // The fetched copies of what is now stored are not needed any more.
-    if (peer === 'bitswap') await dropFetched(repo.db)
+    if (peer === 'bitswap') await dropFetched(db)
     const result = { want, peer, blocks: stats.blocks, bytes: stats.bytes, ms: performance.now() - started }
     events.publish('sync:done', { want: want.toString(), peer, blocks: stats.blocks, bytes: stats.bytes, ms: Math.round(result.ms) })
     return result

@@ -42,9 +42,10 @@ export interface TraceService {
   sessions (): AsyncIterable<SessionInfo>
 }
 
-export function createTraceService ({ repo, exclusive, events, sessions: sessionHeads }: ServiceComponents): TraceService {
-  const blocks = repo.blocks
+/** What the trace service uses. */
+export type TraceComponents = Pick<ServiceComponents, 'blocks' | 'journal' | 'signer' | 'state' | 'writeBatch' | 'exclusive' | 'events' | 'sessions'>
 
+export function createTraceService ({ blocks, journal, signer, state, writeBatch, exclusive, events, sessions: sessionHeads }: TraceComponents): TraceService {
   const readStep = async (cid: CID, options?: CallOptions): Promise<TraceStep> => decodeTraceStep(cid, await blocks.get(cid, options))
 
   const heads = async (session: string): Promise<CID[]> => {
@@ -116,13 +117,13 @@ export function createTraceService ({ repo, exclusive, events, sessions: session
       for (const link of [...input.inputs ?? [], ...input.outputs ?? []]) {
         if (!await blocks.has(link)) throw new LinkUnresolvedError(`step names frame ${link}, which is not in this repository`, { cid: link.toString() })
       }
-      const block = await createTraceStep(repo.signer, { ...input, session, parents })
+      const block = await createTraceStep(signer, { ...input, session, parents })
       const gone = new Set(parents.map(String))
       const next = [...current.filter(h => !gone.has(h.toString())), block.cid]
-      const batch = repo.batch().putBlock(block.cid, block.bytes)
+      const batch = writeBatch().putBlock(block.cid, block.bytes)
       const moved = sessionHeads.set(batch, session, { heads: next, head: block.cid, dirty: true })
       // Journaled: durable now, in LevelDB a few milliseconds later (see storage/journal.ts).
-      repo.journal.append(batch.ops)
+      journal.append(batch.ops)
       moved()
       // Building the event's strings costs more than the rest of the bookkeeping: only with listeners.
       if (events.listeners > 0) events.publish('step:append', { session, cid: block.cid.toString(), parents: parents.map(String), heads: next.map(String) })
@@ -158,7 +159,7 @@ export function createTraceService ({ repo, exclusive, events, sessions: session
     },
 
     async * sessions () {
-      for await (const [session, value] of repo.state.scan(keys.sessionHeadsPrefix)) {
+      for await (const [session, value] of state.scan(keys.sessionHeadsPrefix)) {
         yield { session, heads: dagCbor.decode(value) as CID[] }
       }
     }

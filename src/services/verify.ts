@@ -75,8 +75,10 @@ async function checkBlock (cid: CID, bytes: Uint8Array, checkCommit: (cid: CID, 
   return linksOf(cid, bytes)
 }
 
-export function createVerifyService ({ repo }: ServiceComponents, refs: RefService): VerifyService {
-  const { blocks } = repo
+/** What the verifier uses. */
+export type VerifyComponents = Pick<ServiceComponents, 'blocks'>
+
+export function createVerifyService ({ blocks }: VerifyComponents, refs: RefService): VerifyService {
   /** A signed commit by its signature; a consensus commit by recomputing it from its parents. */
   const checkCommit = async (cid: CID, commit: Commit): Promise<void> => {
     if (commit.consensus != null) await checkConsensusCommit(new CommitGraph(blocks), cid, commit)
