@@ -157,15 +157,17 @@ function checkPeerId (peer: string): void {
   if (typeof peer !== 'string' || !PEER_ID.test(peer)) throw new UsageError(`"${String(peer)}" is not a peer id (base58btc, as "framehub id" prints it)`)
 }
 
+/** What the consensus service uses. */
+export type ConsensusComponents = Pick<ServiceComponents, 'blocks' | 'peerId' | 'state' | 'writeBatch'>
+
 /**
  * Consensus on shared branches (DESIGN.md, "Consensus by convergence scoring"): the proposals are
  * read from what replication recorded, the rule is core/consensus, and what it decides is stored
  * as blocks (decision record, consensus commit) so that anyone can fetch and recompute it. Adopting
  * the head is replication's job (it follows the decisions).
  */
-export function createConsensusService (components: ServiceComponents, services: { refs: RefService, fingerprints: FingerprintStore }): ConsensusService {
-  const { repo } = components
-  const { state, blocks } = repo
+export function createConsensusService (components: ConsensusComponents, services: { refs: RefService, fingerprints: FingerprintStore }): ConsensusService {
+  const { blocks, peerId, state, writeBatch } = components
   // Kept between decisions: heights never change, and tree sizes are derived from each other.
   const heights = new Map<string, number>()
   const sizes = new TreeSizes()
@@ -180,22 +182,22 @@ export function createConsensusService (components: ServiceComponents, services:
   const proposals = async (branch: string): Promise<ProposalView[]> => {
     const voters = new Set(await members())
     const isMember = (node: string): boolean => voters.size === 0 || voters.has(node)
-    const weight = async (node: string): Promise<number> => isMember(node) ? (node === repo.peerId ? 1 : await services.fingerprints.weight(node)) : 0
+    const weight = async (node: string): Promise<number> => isMember(node) ? (node === peerId ? 1 : await services.fingerprints.weight(node)) : 0
     const out: ProposalView[] = []
     const own = await state.cid(keys.published(branch)) ?? await services.refs.branchHead(branch)
-    if (own != null) out.push({ node: repo.peerId, head: own, weight: await weight(repo.peerId) })
+    if (own != null) out.push({ node: peerId, head: own, weight: await weight(peerId) })
     for await (const [key, value] of state.scan(keys.remotePrefix)) {
       const space = key.indexOf(' ')
       if (key.slice(space + 1) !== branch) continue
       const node = key.slice(0, space)
-      if (node === repo.peerId) continue
+      if (node === peerId) continue
       out.push({ node, head: CID.decode(value), weight: await weight(node) })
     }
     return out
   }
 
   const store = async (d: Decision): Promise<void> => {
-    const batch = repo.batch()
+    const batch = writeBatch()
     if (d.merge != null) {
       for (const b of d.merge.blocks) batch.putBlock(b.cid, b.bytes)
       batch.putBlock(d.merge.cid, d.merge.bytes)
@@ -267,7 +269,7 @@ export function createConsensusService (components: ServiceComponents, services:
         const local = await services.refs.branchHead(branch)
         out.branches.push({ branch, head: v.head.toString(), decision: v.decision.toString(), convergence: v.convergence, conflictRate: v.conflictRate, proposals: v.proposals.length, local: local?.toString() ?? null })
       }
-      nodes.add(repo.peerId)
+      nodes.add(peerId)
       out.peers = nodes.size
       out.convergence = voting === 0 ? 1 : on / voting
       out.conflictRate = states === 0 ? 0 : forks / states
@@ -307,12 +309,12 @@ export function createConsensusService (components: ServiceComponents, services:
     },
     async addMember (peer) {
       checkPeerId(peer)
-      await repo.batch().putState(keys.member(peer), new Uint8Array(0)).write()
+      await writeBatch().putState(keys.member(peer), new Uint8Array(0)).write()
       return await members()
     },
     async removeMember (peer) {
       checkPeerId(peer)
-      await repo.batch().delState(keys.member(peer)).write()
+      await writeBatch().delState(keys.member(peer)).write()
       return await members()
     }
   }
