@@ -52,8 +52,6 @@ export interface ServiceComponents {
   defaultBranch: string
   /** The Helia node over the repository's blocks, started on first use. */
   helia: () => Promise<Helia>
-  /** @deprecated the whole repository: services take the parts above. */
-  repo: Repo
   /**
    * Runs `fn` after every write started before it: a read-modify-write of refs is never
    * interleaved. Journaled writes reach LevelDB first, so `fn` may read LevelDB directly, unless
@@ -80,7 +78,6 @@ export function createServiceComponents (repo: Repo): ServiceComponents {
     peerId: repo.peerId,
     defaultBranch: repo.config.defaultBranch,
     helia: async () => await repo.helia(),
-    repo,
     events: createEventBus(),
     sessions: createSessionHeads(repo.state),
     exclusive: async <T>(fn: () => Promise<T>, options?: { journaled?: boolean }): Promise<T> => {
