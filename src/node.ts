@@ -18,7 +18,7 @@ import type { CommitService } from './services/commits.ts'
 import { createFrameService } from './services/frames.ts'
 import type { FrameService } from './services/frames.ts'
 import { createRefService } from './services/refs.ts'
-import type { RefService } from './services/refs.ts'
+import type { Refs, RefService } from './services/refs.ts'
 import { createSnapshotService } from './services/snapshots.ts'
 import type { SnapshotService } from './services/snapshots.ts'
 import { createTraceService } from './services/traces.ts'
@@ -83,7 +83,8 @@ export interface FramehubNode {
   /** The node's identity (libp2p peer id). */
   readonly peerId: string
   readonly frames: FrameService
-  readonly refs: RefService
+  /** Branches and REFs; with the node's own reads of a branch's head and a commit's tree. */
+  readonly refs: Refs
   readonly commits: CommitService
   readonly traces: TraceService
   /** OpenTelemetry spans (OTLP) into signed trace steps. */
@@ -117,7 +118,8 @@ export interface FramehubNode {
  * The services of a node without its repository: what the CLI needs, whether the node is opened
  * in-process (`createNode`) or reached through a running daemon's API (`src/client`).
  */
-export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'spans' | 'snapshots' | 'verifier' | 'swarm' | 'close'> & {
+export type NodeServices = Pick<FramehubNode, 'peerId' | 'frames' | 'commits' | 'traces' | 'spans' | 'snapshots' | 'verifier' | 'swarm' | 'close'> & {
+  readonly refs: RefService
   /** Consensus (JSON documents, as the API answers them). */
   readonly consensus: ConsensusApi
   /** Garbage collection; over the API only the counts of `GcResult` travel. */

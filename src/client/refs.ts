@@ -1,5 +1,4 @@
 import { CID } from 'multiformats/cid'
-import { isFramehubError } from '../core/errors.ts'
 import type { BranchInfo, RefService, ResolvedTree } from '../services/refs.ts'
 import { segment } from './api.ts'
 import type { ApiClient } from './api.ts'
@@ -31,17 +30,6 @@ export function remoteRefs (api: ApiClient): RefService {
   return {
     currentBranch: async () => (await state()).branch,
 
-    branchHead: async (branch) => {
-      try {
-        const { commit } = await state(branch)
-        return commit == null ? undefined : CID.parse(commit)
-      } catch (err) {
-        // In-process, a name that cannot be a branch simply has no head.
-        if (isFramehubError(err) && err.code === 'ERR_REF_INVALID') return undefined
-        throw err
-      }
-    },
-
     workingTree: async (branch) => CID.parse((await state(branch)).workingTree),
 
     resolveCommit: async (spec, options) => {
@@ -56,8 +44,6 @@ export function remoteRefs (api: ApiClient): RefService {
     },
 
     resolveTree,
-
-    treeOfCommit: async (commit, options) => (await resolveTree(commit.toString(), options)).tree,
 
     listBranches: async () => (await api.json<{ branches: BranchView[] }>('/branches')).branches.map(branchInfo),
 

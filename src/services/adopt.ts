@@ -8,7 +8,7 @@ import { indexChanges } from '../storage/frame-index/update.ts'
 import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
-import type { RefService } from './refs.ts'
+import type { Refs } from './refs.ts'
 
 export interface RemoteRef {
   peer: string
@@ -50,7 +50,7 @@ const CLOCK_SKEW_MS = 5 * 60_000
 /** What the adoption of heads uses. */
 export type AdoptionComponents = Pick<ServiceComponents, 'blocks' | 'state' | 'writeBatch' | 'exclusive' | 'events' | 'sessions'>
 
-export function createAdoption (components: AdoptionComponents, refs: RefService): Adoption {
+export function createAdoption (components: AdoptionComponents, refs: Refs): Adoption {
   const { blocks, state, writeBatch, exclusive, events, sessions: sessionHeads } = components
 
   const readStep = async (cid: CID, o?: CallOptions): Promise<TraceStep> => decodeTraceStep(cid, await blocks.get(cid, o))

@@ -15,7 +15,7 @@ import { indexChanges } from '../storage/frame-index/update.ts'
 import { encodeCbor, encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
-import type { RefService } from './refs.ts'
+import type { Refs } from './refs.ts'
 
 export interface CommitOptions extends CallOptions {
   message: string
@@ -82,7 +82,7 @@ export interface CommitService {
 /** What the commit service uses. */
 export type CommitComponents = Pick<ServiceComponents, 'blocks' | 'signer' | 'state' | 'writeBatch' | 'exclusive' | 'events' | 'sessions'>
 
-export function createCommitService (components: CommitComponents, refs: RefService): CommitService {
+export function createCommitService (components: CommitComponents, refs: Refs): CommitService {
   const { blocks, signer, state, writeBatch, exclusive, events, sessions: sessionHeads } = components
 
   const headTree = async (head: CID | undefined): Promise<CID> => head == null ? EMPTY_TREE : (await readCommit(blocks, head)).tree

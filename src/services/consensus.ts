@@ -9,7 +9,7 @@ import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
 import type { Fingerprint, FingerprintStore } from './fingerprints.ts'
-import type { RefService } from './refs.ts'
+import type { Refs } from './refs.ts'
 
 /** A node's latest proposal for a branch, as this node has recorded it. */
 export interface ProposalView {
@@ -166,7 +166,7 @@ export type ConsensusComponents = Pick<ServiceComponents, 'blocks' | 'peerId' | 
  * as blocks (decision record, consensus commit) so that anyone can fetch and recompute it. Adopting
  * the head is replication's job (it follows the decisions).
  */
-export function createConsensusService (components: ConsensusComponents, services: { refs: RefService, fingerprints: FingerprintStore }): ConsensusService {
+export function createConsensusService (components: ConsensusComponents, services: { refs: Refs, fingerprints: FingerprintStore }): ConsensusService {
   const { blocks, peerId, state, writeBatch } = components
   // Kept between decisions: heights never change, and tree sizes are derived from each other.
   const heights = new Map<string, number>()

@@ -17,7 +17,7 @@ import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 import type { EventBus, NodeEvents } from './events.ts'
 import type { FrameRecord, ListFramesOptions } from './frames.ts'
-import type { RefService } from './refs.ts'
+import type { Refs } from './refs.ts'
 
 /** Where a branch's index stands. */
 export interface IndexStatus {
@@ -69,7 +69,7 @@ export interface FrameIndexComponents {
   db: RepoDb
   blocks: BlockStore
   exclusive: ServiceComponents['exclusive']
-  refs: RefService
+  refs: Refs
   /** Ref moves, which background catch-ups follow. */
   events: EventBus
   /** Where failed background catch-ups are reported. */

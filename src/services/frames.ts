@@ -22,7 +22,7 @@ import type { EncodedRun } from './import-workers.ts'
 import { storeFile } from './attachments.ts'
 import type { AttachmentInput } from './attachments.ts'
 import { checkBranchSyntax } from './refs.ts'
-import type { RefService } from './refs.ts'
+import type { Refs } from './refs.ts'
 
 /** A frame as the services return it. */
 export interface FrameRecord {
@@ -208,7 +208,7 @@ export interface FilteredFrameLists {
 /** What the frame service uses. */
 export type FrameComponents = Pick<ServiceComponents, 'blocks' | 'helia' | 'writeBatch' | 'exclusive' | 'events' | 'sessions'>
 
-export function createFrameService (components: FrameComponents, refs: RefService, index: FilteredFrameLists): FrameService {
+export function createFrameService (components: FrameComponents, refs: Refs, index: FilteredFrameLists): FrameService {
   const { blocks, writeBatch, exclusive, events, sessions } = components
 
   const checkResolvable = async (links: Iterable<CID>, known: Set<string> | undefined, where: string): Promise<void> => {

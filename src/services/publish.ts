@@ -6,7 +6,7 @@ import type { CID } from 'multiformats/cid'
 import type { Network } from '../network/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
-import type { RefService } from './refs.ts'
+import type { Refs } from './refs.ts'
 import type { VerifyService } from './verify.ts'
 
 export interface PublishResult {
@@ -60,7 +60,7 @@ export type PublisherComponents = Pick<ServiceComponents, 'blocks' | 'state' | '
  * offline, and after trace appends (session heads, coalesced).
  * A branch that fails the coherence check is never published.
  */
-export function createPublisher (components: PublisherComponents, services: { refs: RefService, verifier: VerifyService }, network: Network, options: PublisherOptions): Publisher {
+export function createPublisher (components: PublisherComponents, services: { refs: Refs, verifier: VerifyService }, network: Network, options: PublisherOptions): Publisher {
   const { blocks, state, writeBatch, events, sessions: sessionHeads } = components
   const { refs, verifier } = services
   const log = options.log

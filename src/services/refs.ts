@@ -27,7 +27,6 @@ export interface ResolvedTree {
 /** Branches, HEAD, the working tree of each branch, and resolution of `REF`s given by users. */
 export interface RefService {
   currentBranch (): Promise<string>
-  branchHead (branch: string): Promise<CID | undefined>
   /** The staged frame set of a branch (defaults to the current one). */
   workingTree (branch?: string): Promise<CID>
   /**
@@ -39,14 +38,23 @@ export interface RefService {
   resolveCommit (spec: string, options?: CallOptions): Promise<CID>
   /** What a user's CID-or-REF names: the CID of any block when it spells one (without `~N`), else resolveCommit. */
   resolveCid (spec: string, options?: CallOptions): Promise<CID>
-  /** The tree a commit names (remembered: a commit's CID always names the same tree). */
-  treeOfCommit (commit: CID, options?: CallOptions): Promise<CID>
   /** Like resolveCommit, and also accepts a tree CID; no spec = the current working tree. */
   resolveTree (spec?: string, options?: CallOptions): Promise<ResolvedTree>
   listBranches (): Promise<BranchInfo[]>
   createBranch (name: string, start?: string): Promise<BranchInfo>
   deleteBranch (name: string): Promise<void>
   checkout (name: string, options?: { create?: boolean }): Promise<{ branch: string, commit?: CID }>
+}
+
+/**
+ * The refs as the node's own code reads them: the service, and two reads that are no part of the
+ * public interface (a client of a daemon has no use for them, and the API does not offer them).
+ */
+export interface Refs extends RefService {
+  /** The commit a branch points to (undefined: no such branch, or none yet). */
+  branchHead (branch: string): Promise<CID | undefined>
+  /** The tree a commit names (remembered: a commit's CID always names the same tree). */
+  treeOfCommit (commit: CID, options?: CallOptions): Promise<CID>
 }
 
 // The one validator of branch names and the one reader of REFs live in core (peers' chain entries
@@ -79,7 +87,7 @@ function remembered<T> (): (cid: CID, read: () => Promise<T>) => Promise<T> {
 /** What the ref service uses. */
 export type RefComponents = Pick<ServiceComponents, 'blocks' | 'db' | 'defaultBranch' | 'state' | 'writeBatch' | 'exclusive' | 'events'>
 
-export function createRefService ({ blocks, db, defaultBranch, state, writeBatch, exclusive, events }: RefComponents): RefService {
+export function createRefService ({ blocks, db, defaultBranch, state, writeBatch, exclusive, events }: RefComponents): Refs {
   const currentBranch = async (): Promise<string> => (await state.text(keys.head)) ?? defaultBranch
   const branchHead = async (branch: string): Promise<CID | undefined> => await state.cid(keys.ref(branch))
 

@@ -10,7 +10,7 @@ import type { CallOptions } from './context.ts'
 import { createPublisher } from './publish.ts'
 import type { PublisherComponents } from './publish.ts'
 import type { PublishOptions, PublishResult } from './publish.ts'
-import type { RefService } from './refs.ts'
+import type { Refs } from './refs.ts'
 import type { SnapshotService } from './snapshots.ts'
 import { createSync } from './sync.ts'
 import type { SyncComponents } from './sync.ts'
@@ -71,7 +71,7 @@ export type ReplicationComponents = SyncComponents & AdoptionComponents & Publis
  * Choosing one head when branches have diverged is the consensus layer's job, not this one's:
  * a diverged branch keeps its local head and the peer's head stays visible as its remote ref.
  */
-export function createReplicationService (components: ReplicationComponents, services: { refs: RefService, snapshots: SnapshotService, verifier: VerifyService, consensus: ConsensusService, fingerprints: FingerprintStore }, network: Network, options: ReplicationOptions): ReplicationService {
+export function createReplicationService (components: ReplicationComponents, services: { refs: Refs, snapshots: SnapshotService, verifier: VerifyService, consensus: ConsensusService, fingerprints: FingerprintStore }, network: Network, options: ReplicationOptions): ReplicationService {
   const log = options.log
   const sync = createSync(components, services.snapshots, network, options)
   const adoption = createAdoption(components, services.refs)

@@ -3,7 +3,7 @@ import { readCommit } from '../core/history.ts'
 import { pacer } from '../core/pace.ts'
 import { countEntries, diffTrees } from '../core/tree/index.ts'
 import type { BlockReader } from '../core/tree/index.ts'
-import type { RefService } from './refs.ts'
+import type { Refs } from './refs.ts'
 
 /** What a metrics scrape reads: frames per branch head, distinct commits under all branches. */
 export interface RepoCounts {
@@ -25,7 +25,7 @@ export interface RepoCounts {
  */
 export interface RepoCounterComponents {
   blocks: BlockReader
-  refs: Pick<RefService, 'listBranches' | 'treeOfCommit'>
+  refs: Pick<Refs, 'listBranches' | 'treeOfCommit'>
 }
 
 export function repoCounter ({ blocks: reader, refs }: RepoCounterComponents): () => Promise<RepoCounts> {

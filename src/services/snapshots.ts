@@ -13,7 +13,7 @@ import { blockKey } from '../storage/level-db.ts'
 import { promotePending } from '../storage/pending.ts'
 import { keys } from '../storage/state.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
-import type { RefService } from './refs.ts'
+import type { Refs } from './refs.ts'
 
 export interface SnapshotStats {
   root: CID
@@ -77,7 +77,7 @@ const BATCH = 4096
 /** What the snapshot service uses. */
 export type SnapshotComponents = Pick<ServiceComponents, 'blocks' | 'db' | 'exclusive' | 'events'>
 
-export function createSnapshotService ({ blocks, db, exclusive, events }: SnapshotComponents, refs: RefService): SnapshotService {
+export function createSnapshotService ({ blocks, db, exclusive, events }: SnapshotComponents, refs: Refs): SnapshotService {
   return {
     resolveRoot: async (spec, options) => {
       const cid = await refs.resolveCid(spec, options)
