@@ -17,6 +17,7 @@ import { checkMultiaddr } from './config.ts'
 import type { NetworkConfig } from './config.ts'
 import type { NetworkedHelia } from './libp2p.ts'
 import type { Logger } from './logger.ts'
+import { startPeerKeeper } from './keeper.ts'
 import { startRoster } from './roster.ts'
 import { fetchMissing } from './sync/client.ts'
 import type { FetchOptions } from './sync/client.ts'
@@ -88,8 +89,12 @@ export interface Network {
 /** A block that bitswap cannot find within this long fails the fallback fetch. */
 const BITSWAP_BLOCK_TIMEOUT_MS = 30_000
 
-/** How often peers named by --bootstrap are redialled while they are away. */
+/** How often peers (named by --bootstrap, or heard of on the network) are redialled while they are away. */
 const REDIAL_MS = 2000
+/** A peer not heard of for this long is no longer redialled (bootstrap peers always are). */
+const FORGET_PEER_MS = 60 * 60_000
+/** No new peer is dialled beyond this many connections. */
+const MAX_KEPT_PEERS = 64
 
 /** Starts the network parts of a node on its already started, networked Helia. */
 export async function startNetwork (components: NetworkComponents): Promise<Network> {
@@ -123,6 +128,8 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
   for (const { peer, record } of await components.records()) {
     chains.follow(peer, record).catch((err: unknown) => { log.warn({ peer, err: (err as Error).message }, 'cannot reopen a peer chain') })
   }
+  // Peers named by --bootstrap, and every node heard on the roster, are kept connected.
+  const keeper = startPeerKeeper({ libp2p, bootstrap: config.bootstrap.map(a => multiaddr(a)), everyMs: REDIAL_MS, forgetMs: FORGET_PEER_MS, maxPeers: MAX_KEPT_PEERS, log })
   const roster = startRoster({
     pubsub: libp2p.services.pubsub,
     network: config.network,
@@ -134,7 +141,10 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     onPeer: (entry) => {
       // Remember where it listens: a sync can then go straight to the node that published.
       const addrs = entry.addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
-      if (addrs.length > 0) libp2p.peerStore.merge(peerIdFromString(entry.node), { multiaddrs: addrs }).catch(() => {})
+      if (addrs.length > 0) {
+        libp2p.peerStore.merge(peerIdFromString(entry.node), { multiaddrs: addrs })
+          .then(() => { keeper.heard(entry.node) }, () => {})
+      }
       const known = chains.followed().find(f => f.peer === entry.node)
       if (known?.address !== entry.chain) follow(entry.node, entry.chain)
       else if (entry.head != null) {
@@ -148,17 +158,6 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     for (const h of connectHandlers) h(peer)
   }
   libp2p.addEventListener('peer:connect', onConnect)
-
-  // Peers named by --bootstrap are kept: redialled while they are away.
-  const bootstrap = config.bootstrap.map(a => multiaddr(a))
-  const redial = setInterval(() => {
-    for (const ma of bootstrap) {
-      const id = ma.getComponents().find(c => c.name === 'p2p')?.value
-      if (id == null || libp2p.getConnections(peerIdFromString(id)).length > 0) continue
-      libp2p.dial(ma, { signal: AbortSignal.timeout(REDIAL_MS) }).catch(() => {})
-    }
-  }, REDIAL_MS)
-  redial.unref()
 
   const info = (peer: PeerId, connections: Connection[]): PeerInfo => {
     const followed = chains.followed().find(f => f.peer === peer.toString())
@@ -233,7 +232,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     },
     onPeerConnect (handler) { connectHandlers.push(handler) },
     async stop () {
-      clearInterval(redial)
+      keeper.stop()
       roster.stop()
       libp2p.removeEventListener('peer:connect', onConnect)
       await libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
-import { CLI, runCli } from './repo.ts'
+import { CLI, runCli, wrapped } from './repo.ts'
 import type { CliResult } from './repo.ts'
 
 /** What a daemon prints on start with --json. */
@@ -30,8 +30,9 @@ export interface DaemonProcess {
  * Starts `framehub --repo REPO daemon --api 127.0.0.1:0 --json …extra` (libp2p on loopback,
  * random ports) and waits for its address line, at most `timeoutMs`.
  */
-export async function startDaemonProcess (repo: string, extra: string[] = [], options: { timeoutMs?: number, cwd?: string, env?: Record<string, string> } = {}): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [CLI, '--repo', repo, 'daemon', '--api', '127.0.0.1:0', '--json', '--log-level', 'warn', ...extra], {
+export async function startDaemonProcess (repo: string, extra: string[] = [], options: { timeoutMs?: number, cwd?: string, env?: Record<string, string>, wrap?: string[] } = {}): Promise<DaemonProcess> {
+  const [command, ...args] = wrapped(options.wrap, [CLI, '--repo', repo, 'daemon', '--api', '127.0.0.1:0', '--json', '--log-level', 'warn', ...extra])
+  const child = spawn(command, args, {
     cwd: options.cwd,
     env: { ...process.env, CI: 'true', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe']
@@ -64,7 +65,7 @@ export async function startDaemonProcess (repo: string, extra: string[] = [], op
     info,
     exited,
     stderr: () => err,
-    cli: async (args, o = {}) => await runCli(['--repo', repo, ...args], { ...o, cwd: options.cwd }),
+    cli: async (args, o = {}) => await runCli(['--repo', repo, ...args], { ...o, cwd: options.cwd, wrap: options.wrap }),
     stop,
     kill: async () => {
       if (child.exitCode != null || child.signalCode != null) return

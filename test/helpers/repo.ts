@@ -35,10 +35,19 @@ export interface CliResult {
   json: any
 }
 
+/**
+ * `node ARGS` as a command line, run through `wrap` when given (a command that runs its
+ * arguments, such as `ip netns exec NS`: a node on a test host of its own).
+ */
+export function wrapped (wrap: string[] | undefined, args: string[]): [string, ...string[]] {
+  return wrap === undefined || wrap.length === 0 ? [process.execPath, ...args] : [...wrap, process.execPath, ...args] as [string, ...string[]]
+}
+
 /** Runs the real `framehub` CLI (this Node, the TypeScript entry point) and collects its output. */
-export async function runCli (args: string[], options: { input?: string | Uint8Array, cwd?: string, env?: Record<string, string>, timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runCli (args: string[], options: { input?: string | Uint8Array, cwd?: string, env?: Record<string, string>, timeoutMs?: number, wrap?: string[] } = {}): Promise<CliResult> {
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const [command, ...rest] = wrapped(options.wrap, [CLI, ...args])
+    const child = spawn(command, rest, {
       cwd: options.cwd,
       env: { ...process.env, CI: 'true', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe']

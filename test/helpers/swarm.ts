@@ -13,6 +13,11 @@ export interface SwarmInit {
   untilMs: number
   /** How often `until` polls, in ms. */
   everyMs: number
+  /**
+   * Where node `name` runs: a command its processes run through and the IPv4 address it listens
+   * on (a test host in a network namespace, see `lan.ts`). Default: this host, 127.0.0.1.
+   */
+  host?: (name: string) => { wrap: string[], ip: string }
 }
 
 /**
@@ -51,8 +56,9 @@ export function createSwarm (init: SwarmInit): Swarm {
   }
   const repo = (name: string): string => join(home(), name)
   const startNode = async (name: string, bootstrap?: DaemonProcess): Promise<DaemonProcess> => {
-    const extra = ['--listen', '/ip4/127.0.0.1/tcp/0', '--network', init.network, ...(bootstrap != null ? ['--bootstrap', bootstrap.info.addresses[0] as string] : [])]
-    const d = await startDaemonProcess(repo(name), extra, { cwd: home() })
+    const host = init.host?.(name) ?? { wrap: [], ip: '127.0.0.1' }
+    const extra = ['--listen', `/ip4/${host.ip}/tcp/0`, '--network', init.network, ...(bootstrap != null ? ['--bootstrap', bootstrap.info.addresses[0] as string] : [])]
+    const d = await startDaemonProcess(repo(name), extra, { cwd: home(), wrap: host.wrap })
     nodes.set(name, d)
     return d
   }

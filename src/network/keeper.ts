@@ -1,0 +1,77 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Libp2p } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from './logger.ts'
+
+/**
+ * Keeps this node connected to the peers it needs: the ones named by `--bootstrap`, and every node
+ * of the network it has heard announce itself (the roster), dialled directly at the addresses it
+ * announced. Without the second, a swarm formed through one bootstrap node is a star: when that
+ * node is cut off (a network partition), the others cannot reach each other even on their own
+ * side; and after a partition heals, nothing would reconnect the two sides. libp2p no longer
+ * dials on its own (its auto-dialer went in 2.0), so the network layer does it here.
+ *
+ * Peers away are redialled every `everyMs` (one dial per peer at a time), a peer heard of is
+ * dialled at once, and a peer not heard of for `forgetMs` is forgotten (the bootstrap peers never
+ * are). Beyond `maxPeers` connections, no new peer is dialled.
+ */
+export interface PeerKeeper {
+  /** A roster announcement of `peer` (its addresses are already in the peer store). */
+  heard: (peer: string) => void
+  stop: () => void
+}
+
+export interface PeerKeeperInit {
+  libp2p: Libp2p
+  bootstrap: Multiaddr[]
+  everyMs: number
+  forgetMs: number
+  maxPeers: number
+  log: Logger
+}
+
+export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
+  const { libp2p, everyMs, forgetMs, maxPeers, log } = init
+  const self = libp2p.peerId.toString()
+  /** Peers heard of, by id: when last heard. */
+  const heard = new Map<string, number>()
+  const dialing = new Set<string>()
+  let stopped = false
+
+  const connected = (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
+  const dial = (key: string, target: Parameters<Libp2p['dial']>[0]): void => {
+    if (stopped || dialing.has(key)) return
+    dialing.add(key)
+    libp2p.dial(target, { signal: AbortSignal.timeout(everyMs) })
+      .then(() => { log.debug({ peer: key }, 'peer reconnected') }, () => {})
+      .finally(() => { dialing.delete(key) })
+  }
+  const room = (): boolean => libp2p.getConnections().length < maxPeers
+
+  const tick = (): void => {
+    for (const ma of init.bootstrap) {
+      const id = ma.getComponents().find(c => c.name === 'p2p')?.value
+      if (id != null && !connected(id)) dial(id, ma)
+    }
+    const now = Date.now()
+    for (const [peer, at] of heard) {
+      if (now - at > forgetMs) heard.delete(peer)
+      else if (!connected(peer) && room()) dial(peer, peerIdFromString(peer))
+    }
+  }
+  const timer = setInterval(tick, everyMs)
+  timer.unref()
+
+  return {
+    heard (peer) {
+      if (stopped || peer === self) return
+      const known = heard.has(peer)
+      heard.set(peer, Date.now())
+      if (!known && !connected(peer) && room()) dial(peer, peerIdFromString(peer))
+    },
+    stop () {
+      stopped = true
+      clearInterval(timer)
+    }
+  }
+}
