@@ -2,6 +2,7 @@ import { CID } from 'multiformats/cid'
 import { CommitGraph, decide, TreeSizes } from '../core/consensus/index.ts'
 import type { Decision, Proposal, ProposalGroup, ScoredCandidate } from '../core/consensus/index.ts'
 import type { ForkRecord } from '../core/commit.ts'
+import { checkMemberWeight } from '../core/consensus/weight.ts'
 import { RefNotFoundError, UsageError } from '../core/errors.ts'
 import { checkBranchName } from '../core/ref-spec.ts'
 import { diffTrees, getEntry } from '../core/tree/index.ts'
@@ -78,9 +79,12 @@ export interface ConsensusApi {
   show (branch: string, options?: CallOptions): Promise<ConsensusDocument>
   /** Every shared branch with proposals, decided. */
   status (options?: CallOptions): Promise<ConsensusStatus>
-  /** Voting members; empty: every node that announces itself votes. */
+  /** Voting members; empty: every node that announces itself votes (weight 1). */
   members (): Promise<string[]>
-  addMember (peer: string): Promise<string[]>
+  /** Each member's weight (1 unless given when it was added). */
+  memberWeights (): Promise<Record<string, number>>
+  /** Adds a voting member, or changes its weight (default 1; 0 keeps it listed without a vote). */
+  addMember (peer: string, options?: { weight?: number }): Promise<string[]>
   removeMember (peer: string): Promise<string[]>
   /**
    * Shadow frames of a shared branch: local changes (its working tree, staged or committed) not
@@ -173,16 +177,26 @@ export function createConsensusService (components: ConsensusComponents, service
   const sizes = new TreeSizes()
   const latest = new Map<string, DecisionSummary>()
 
-  const members = async (): Promise<string[]> => {
-    const out: string[] = []
-    for await (const [peer] of state.scan(keys.memberPrefix)) out.push(peer)
+  /** Members and their weights (a member's state value is its weight as text; empty: 1). */
+  const memberWeights = async (): Promise<Map<string, number>> => {
+    const out = new Map<string, number>()
+    for await (const [peer, value] of state.scan(keys.memberPrefix)) {
+      const weight = value.byteLength === 0 ? 1 : Number(new TextDecoder().decode(value))
+      out.set(peer, Number.isFinite(weight) && weight >= 0 ? weight : 1)
+    }
     return out
+  }
+  const members = async (): Promise<string[]> => [...(await memberWeights()).keys()]
+  /** A vote's weight: the member's weight (1 when no member is listed, 0 for a non-member) times 0 while its head fails the coherence check. */
+  const voteWeight = async (voters: Map<string, number>, node: string): Promise<number> => {
+    const listed = voters.size === 0 ? 1 : voters.get(node) ?? 0
+    if (listed === 0) return 0
+    return listed * (node === peerId ? 1 : await services.fingerprints.weight(node))
   }
 
   const proposals = async (branch: string): Promise<ProposalView[]> => {
-    const voters = new Set(await members())
-    const isMember = (node: string): boolean => voters.size === 0 || voters.has(node)
-    const weight = async (node: string): Promise<number> => isMember(node) ? (node === peerId ? 1 : await services.fingerprints.weight(node)) : 0
+    const voters = await memberWeights()
+    const weight = async (node: string): Promise<number> => await voteWeight(voters, node)
     const out: ProposalView[] = []
     const own = await state.cid(keys.published(branch)) ?? await services.refs.branchHead(branch)
     if (own != null) out.push({ node: peerId, head: own, weight: await weight(peerId) })
@@ -301,15 +315,17 @@ export function createConsensusService (components: ConsensusComponents, service
       return { branch, head: head?.toString() ?? null, frames }
     },
     async fingerprints () {
-      const voters = new Set(await members())
+      const voters = await memberWeights()
       return await Promise.all((await services.fingerprints.all()).map(async f => {
         const member = voters.size === 0 || voters.has(f.peer)
-        return { ...f, member, weight: member ? await services.fingerprints.weight(f.peer) : 0 }
+        return { ...f, member, weight: await voteWeight(voters, f.peer) }
       }))
     },
-    async addMember (peer) {
+    memberWeights: async () => Object.fromEntries(await memberWeights()),
+    async addMember (peer, options = {}) {
       checkPeerId(peer)
-      await writeBatch().putState(keys.member(peer), new Uint8Array(0)).write()
+      const weight = checkMemberWeight(options.weight ?? 1)
+      await writeBatch().putState(keys.member(peer), weight === 1 ? new Uint8Array(0) : new TextEncoder().encode(String(weight))).write()
       return await members()
     },
     async removeMember (peer) {

@@ -94,4 +94,30 @@ describe('consensus service', () => {
     assert.deepEqual(await node.consensus.removeMember(node.peerId), [])
     assert.equal((await node.consensus.show('shared/main')).head, d0.head)
   })
+
+  it('members have weights: a heavier member outvotes, weight 0 keeps a member listed without a vote, bad weights are refused', async () => {
+    const d0 = await node.consensus.show('shared/main')
+    const peer = d0.proposals.find(p => p.node !== node.peerId)?.node as string
+    const peerHead = d0.maximal.find(m => d0.candidates.some(c => c.commit === m && c.node === peer)) as string
+    const mineHead = d0.maximal.find(m => m !== peerHead) as string
+    await node.consensus.addMember(node.peerId)
+    await node.consensus.addMember(peer, { weight: 3 })
+    assert.deepEqual(await node.consensus.memberWeights(), { [node.peerId]: 1, [peer]: 3 })
+    const d1 = await node.consensus.show('shared/main')
+    assert.equal(d1.proposals.find(p => p.node === peer)?.weight, 3)
+    // Both heads are still maximal (neither contains the other); the heavier vote ranks its head first.
+    assert.equal(d1.candidates[0]?.commit, peerHead)
+    assert.ok((d1.candidates[0]?.score ?? 0) > (d1.candidates[1]?.score ?? 0))
+    assert.deepEqual(d1.maximal, [peerHead, mineHead])
+    await node.consensus.addMember(peer, { weight: 0 })
+    assert.equal((await node.consensus.show('shared/main')).proposals.find(p => p.node === peer)?.weight, 0)
+    assert.equal((await node.consensus.fingerprints()).find(f => f.peer === peer)?.weight ?? 0, 0)
+    for (const bad of [-1, Number.NaN, Infinity, 1_000_001, '2' as unknown as number]) {
+      await assert.rejects(node.consensus.addMember(peer, { weight: bad }), { code: 'ERR_USAGE' }, String(bad))
+    }
+    assert.equal((await node.consensus.memberWeights())[peer], 0, 'a refused weight changes nothing')
+    await node.consensus.removeMember(peer)
+    await node.consensus.removeMember(node.peerId)
+    assert.deepEqual(await node.consensus.memberWeights(), {})
+  })
 })

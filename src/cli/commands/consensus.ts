@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { MAX_MEMBER_WEIGHT, checkMemberWeight } from '../../core/consensus/weight.ts'
 import { globals, withNode } from '../context.ts'
 import { emit, shortCid } from '../output.ts'
 import type { ConsensusDocument } from '../../services/consensus.ts'
@@ -69,11 +70,14 @@ export function registerConsensus (program: Command): void {
   members.command('add')
     .description('make a peer a voting member; once any is listed, only members vote')
     .argument('<peer>', 'its peer id ("framehub id" on that node)')
-    .action(async (peer: string, _opts, command: Command) => {
+    .option('--weight <w>', `the weight of its vote, 0 to ${MAX_MEMBER_WEIGHT} (0: listed, no vote)`, '1')
+    .action(async (peer: string, opts: { weight: string }, command: Command) => {
       const options = globals(command)
+      const weight = checkMemberWeight(opts.weight.trim() === '' ? NaN : Number(opts.weight), `--weight "${opts.weight}"`)
       await withNode(options, async (node) => {
-        const list = await node.consensus.addMember(peer)
-        emit(options, { members: list }, () => `${peer} votes (${list.length} members)`)
+        const list = await node.consensus.addMember(peer, { weight })
+        const weights = await node.consensus.memberWeights()
+        emit(options, { members: list, weights }, () => `${peer} votes with weight ${weight} (${list.length} members)`)
       })
     })
   members.command('rm')
@@ -83,7 +87,7 @@ export function registerConsensus (program: Command): void {
       const options = globals(command)
       await withNode(options, async (node) => {
         const list = await node.consensus.removeMember(peer)
-        emit(options, { members: list }, () => list.length === 0 ? 'no members listed: every node votes' : `${list.length} members`)
+        emit(options, { members: list, weights: await node.consensus.memberWeights() }, () => list.length === 0 ? 'no members listed: every node votes' : `${list.length} members`)
       })
     })
 }
@@ -92,6 +96,7 @@ async function listMembers (command: Command): Promise<void> {
   const options = globals(command)
   await withNode(options, async (node) => {
     const list = await node.consensus.members()
-    emit(options, { members: list }, () => list.length === 0 ? '(no members listed: every node that announces itself votes)' : list.join('\n'))
+    const weights = await node.consensus.memberWeights()
+    emit(options, { members: list, weights }, () => list.length === 0 ? '(no members listed: every node that announces itself votes)' : list.map(p => `${p}  weight ${weights[p] ?? 1}`).join('\n'))
   })
 }

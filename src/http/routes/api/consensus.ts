@@ -2,12 +2,15 @@ import type { FastifyInstance } from 'fastify'
 import { requestSignal } from '../../request.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
+import { MAX_MEMBER_WEIGHT } from '../../../core/consensus/weight.ts'
 
 const peerParam = { type: 'object', required: ['peer'], additionalProperties: false, properties: { peer: { type: 'string', minLength: 1, maxLength: 128 } } } as const
 
 /** Consensus on shared branches: the canonical head and why, the network's targets, the voting members. */
 export async function consensusRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { node, auth, limits } = ctx
+  const membersDocument = async (): Promise<{ members: string[], weights: Record<string, number> }> =>
+    ({ members: await node.consensus.members(), weights: await node.consensus.memberWeights() })
 
   app.get('/consensus', {
     schema: {
@@ -50,19 +53,25 @@ export async function consensusRoutes (app: FastifyInstance, ctx: ApiContext): P
       tags: ['consensus'],
       response: { 200: { $ref: 'api-members.schema.json#' }, ...errorResponses }
     }
-  }, async () => ({ members: await node.consensus.members() }))
+  }, async () => await membersDocument())
 
-  app.put<{ Params: { peer: string } }>('/network/members/:peer', {
+  app.put<{ Params: { peer: string }, Body: { weight?: number } | undefined }>('/network/members/:peer', {
     onRequest: auth,
+    // The body is optional: none is {} (weight 1).
+    preValidation: async (request) => { if (request.body === undefined || request.body === null) request.body = {} },
     config: { rateLimit: ctx.writeRateLimit },
     schema: {
-      summary: 'Add a voting member',
+      summary: 'Add a voting member, or set its weight (body optional: {"weight": 0 to 1000000}, default 1)',
       tags: ['consensus'],
       security: writeSecurity,
       params: peerParam,
+      body: { type: 'object', additionalProperties: false, properties: { weight: { type: 'number', minimum: 0, maximum: MAX_MEMBER_WEIGHT } } },
       response: { 200: { $ref: 'api-members.schema.json#' }, ...errorResponses }
     }
-  }, async (request) => ({ members: await node.consensus.addMember(request.params.peer) }))
+  }, async (request) => {
+    await node.consensus.addMember(request.params.peer, { weight: request.body?.weight })
+    return await membersDocument()
+  })
 
   app.delete<{ Params: { peer: string } }>('/network/members/:peer', {
     onRequest: auth,
@@ -74,5 +83,8 @@ export async function consensusRoutes (app: FastifyInstance, ctx: ApiContext): P
       params: peerParam,
       response: { 200: { $ref: 'api-members.schema.json#' }, ...errorResponses }
     }
-  }, async (request) => ({ members: await node.consensus.removeMember(request.params.peer) }))
+  }, async (request) => {
+    await node.consensus.removeMember(request.params.peer)
+    return await membersDocument()
+  })
 }
