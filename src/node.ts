@@ -226,7 +226,7 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
     index.start()
     pins.start().catch((err: unknown) => { log.warn({ err }, 'resuming queued pin requests failed') })
   }
-  const frames = createFrameService(components, refs, index)
+  const frames = createFrameService(components, refs, index, consensus.confirmed)
   return {
     repo,
     peerId: repo.peerId,

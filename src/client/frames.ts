@@ -15,10 +15,11 @@ export interface FrameRecordView {
   id: string
   cid: string
   frame: unknown
+  confirmed?: boolean
 }
 
 export const frameRecord = (view: FrameRecordView): FrameRecord =>
-  ({ id: view.id, cid: CID.parse(view.cid), frame: fromJsonView(view.frame) as Frame })
+  ({ id: view.id, cid: CID.parse(view.cid), frame: fromJsonView(view.frame) as Frame, ...(view.confirmed !== undefined ? { confirmed: view.confirmed } : {}) })
 
 /** Largest page the gateway gives. */
 const PAGE = 1000

@@ -3,7 +3,8 @@ import { CommitGraph, decide, TreeSizes } from '../core/consensus/index.ts'
 import type { Decision, Proposal, ProposalGroup, ScoredCandidate } from '../core/consensus/index.ts'
 import type { ForkRecord } from '../core/commit.ts'
 import { checkMemberWeight } from '../core/consensus/weight.ts'
-import { RefNotFoundError, UsageError } from '../core/errors.ts'
+import { decodeCbor } from '../core/block.ts'
+import { RefNotFoundError, RepoCorruptError, UsageError } from '../core/errors.ts'
 import { checkBranchName } from '../core/ref-spec.ts'
 import { diffTrees, getEntry } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
@@ -127,6 +128,11 @@ export interface ConsensusService extends ConsensusApi {
   decide (branch: string, options?: CallOptions): Promise<ConsensusView>
   /** The decision last stored for `branch`, if any (its CID). */
   lastDecision (branch: string): Promise<CID | undefined>
+  /**
+   * Whether the canonical head of the last decision on `branch` holds version `cid` of frame `id`
+   * (undefined when nothing was decided on it yet). Cheap: one lookup in the head's tree.
+   */
+  confirmed (branch: string, id: string, cid: CID, options?: CallOptions): Promise<boolean | undefined>
 }
 
 const cidOrNull = (c: CID | null): string | null => c?.toString() ?? null
@@ -210,6 +216,20 @@ export function createConsensusService (components: ConsensusComponents, service
     return out
   }
 
+  /** The head of the last decision stored per branch (read from its record once, then kept). */
+  const canonical = new Map<string, CID>()
+  const canonicalHead = async (branch: string, options?: CallOptions): Promise<CID | undefined> => {
+    const known = canonical.get(branch)
+    if (known !== undefined) return known
+    const record = await state.cid(keys.decision(branch))
+    if (record === undefined) return undefined
+    const value = decodeCbor(record, await blocks.get(record, options)) as { head?: unknown }
+    const head = CID.asCID(value.head)
+    if (head == null) throw new RepoCorruptError(`the decision record ${record} of ${branch} names no head`)
+    canonical.set(branch, head)
+    return head
+  }
+
   const store = async (d: Decision): Promise<void> => {
     const batch = writeBatch()
     if (d.merge != null) {
@@ -219,6 +239,7 @@ export function createConsensusService (components: ConsensusComponents, service
     batch.putBlock(d.record.cid, d.record.bytes)
     batch.putState(keys.decision(d.branch), encodeCid(d.record.cid))
     await batch.write()
+    canonical.set(d.branch, d.head)
   }
 
   const decideBranch = async (branch: string, options?: CallOptions): Promise<ConsensusView> => {
@@ -252,6 +273,12 @@ export function createConsensusService (components: ConsensusComponents, service
     decide: decideBranch,
     show: async (branch, options) => consensusDocument(await decideBranch(branch, options)),
     lastDecision: async (branch) => await state.cid(keys.decision(branch)),
+    async confirmed (branch, id, cid, options) {
+      const head = await canonicalHead(branch, options)
+      if (head === undefined) return undefined
+      const tree = (await new CommitGraph(blocks, { signal: options?.signal, heights }).commit(head)).tree
+      return (await getEntry(blocks, tree, id, options))?.equals(cid) === true
+    },
     async status (options) {
       const names = new Set<string>()
       const nodes = new Set<string>()

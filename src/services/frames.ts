@@ -29,6 +29,12 @@ export interface FrameRecord {
   id: string
   cid: CID
   frame: Frame
+  /**
+   * Read by id on a `shared/*` branch (its working tree or its head) on which consensus has
+   * decided: whether the canonical head holds this version. False: a shadow frame, visible here and
+   * unconfirmed by the network.
+   */
+  confirmed?: boolean
 }
 
 export interface PutFrameOptions extends CallOptions {
@@ -208,7 +214,13 @@ export interface FilteredFrameLists {
 /** What the frame service uses. */
 export type FrameComponents = Pick<ServiceComponents, 'blocks' | 'helia' | 'writeBatch' | 'exclusive' | 'events' | 'sessions'>
 
-export function createFrameService (components: FrameComponents, refs: Refs, index: FilteredFrameLists): FrameService {
+/**
+ * Whether the canonical head of a shared branch holds a frame version (undefined: no decision on
+ * the branch yet). The consensus service answers; the frame service asks it on reads by id.
+ */
+export type Confirmation = (branch: string, id: string, cid: CID, options?: CallOptions) => Promise<boolean | undefined>
+
+export function createFrameService (components: FrameComponents, refs: Refs, index: FilteredFrameLists, confirmation?: Confirmation): FrameService {
   const { blocks, writeBatch, exclusive, events, sessions } = components
 
   const checkResolvable = async (links: Iterable<CID>, known: Set<string> | undefined, where: string): Promise<void> => {
@@ -433,7 +445,13 @@ export function createFrameService (components: FrameComponents, refs: Refs, ind
       const { tree } = await refs.resolveTree(options?.ref, options)
       const found = await findFrame(blocks, tree, cidOrId, options)
       if (found == null) throw new FrameNotFoundError(`no frame "${cidOrId}" in ${options?.ref ?? 'the working tree'}`, { id: cidOrId })
-      return await readFrame(found.cid, options)
+      const record = await readFrame(found.cid, options)
+      // On a shared branch itself (its working tree, or the branch named as it is), say whether
+      // the network has confirmed this version.
+      const branch = options?.ref == null ? await refs.currentBranch() : options.ref
+      if (confirmation === undefined || !branch.startsWith('shared/') || /[~^@:]/.test(branch)) return record
+      const confirmed = await confirmation(branch, record.id, record.cid, options)
+      return confirmed === undefined ? record : { ...record, confirmed }
     },
 
     async * list (options) {

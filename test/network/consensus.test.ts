@@ -112,6 +112,7 @@ describe('consensus among daemon processes on loopback', { timeout: 600_000 }, (
     await put('c', { id: 'topic/w', kind: 'fact', title: 'after the heal' })
     const shadow = await ok('c', ['frame', 'ls', '--shadow'])
     assert.deepEqual(shadow.frames.map((f: { id: string, confirmed: boolean }) => [f.id, f.confirmed]), [['topic/w', false]])
+    assert.equal((await ok('c', ['frame', 'get', 'topic/w'])).confirmed, false)
     const next = (await ok('c', ['commit', '-m', 'after the heal'])).commit as string
     const nextCommit = await ok('c', ['show', next])
     assert.deepEqual(nextCommit.value?.parents?.map((p: { '/': string }) => p['/']) ?? nextCommit.parents, [head])

@@ -81,6 +81,7 @@ describe('a network partition between running daemons heals to one head', { time
       assert.equal(await title(n, 'topic/y'), 'y, written on b')
       assert.equal(await title(n, 'topic/z'), 'z, written on c')
       assert.equal(await title(n, 'topic/v'), 'v, written on d')
+      assert.equal((await ok(n, ['frame', 'get', 'topic/v', '--ref', 'shared/main'])).confirmed, true)
       assert.equal((await ok(n, ['verify', 'shared/main'])).ok, true)
       await until(`${n} has both routes of the session`, async () => {
         const r = await node(n).cli(['trace', 'routes', 'goal', '--json'])

@@ -70,6 +70,12 @@ describe('consensus service', () => {
     const shadow = await node.consensus.shadow('shared/main')
     assert.equal(shadow.head, d.head)
     assert.ok(shadow.frames.some(f => f.id === 'c/staged' && f.canonical === null && f.confirmed === false))
+    // Reads by id on the shared branch say whether the canonical head holds the version.
+    assert.equal((await node.frames.get('c/staged')).confirmed, false)
+    assert.equal((await node.frames.get('c/base')).confirmed, true)
+    assert.equal((await node.frames.get('c/base', { ref: 'shared/main' })).confirmed, true)
+    assert.equal((await node.frames.get('c/base', { ref: 'shared/main~1' })).confirmed, undefined, 'not the branch itself')
+    assert.equal((await node.frames.get((await node.frames.get('c/base')).cid.toString())).confirmed, undefined, 'read by CID')
 
     const status = await node.consensus.status()
     assert.equal(status.peers, 2)

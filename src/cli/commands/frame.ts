@@ -116,7 +116,7 @@ export function registerFrame (program: Command): void {
       await withNode(options, async (node) => {
         const record = await node.frames.get(what, { ref: opts.ref })
         const view = toJsonView(record.frame)
-        emit(options, { cid: record.cid, id: record.id, frame: view }, () => JSON.stringify(view, null, 2))
+        emit(options, { cid: record.cid, id: record.id, frame: view, ...(record.confirmed !== undefined ? { confirmed: record.confirmed } : {}) }, () => JSON.stringify(view, null, 2))
       })
     })
 

@@ -17,8 +17,8 @@ type ListQuery = Pick<ListFramesOptions, 'ref' | 'kind' | 'tag' | 'prefix' | 'af
 interface FrameCursor extends Record<string, unknown> { t: string, a: string }
 const isFrameCursor = (v: Record<string, unknown>): v is FrameCursor => typeof v.t === 'string' && typeof v.a === 'string'
 
-const recordView = (r: { id: string, cid: CID, frame: Frame }): { id: string, cid: string, frame: Record<string, unknown> } =>
-  ({ id: r.id, cid: cidString(r.cid), frame: frameToJson(r.frame) })
+const recordView = (r: { id: string, cid: CID, frame: Frame, confirmed?: boolean }): { id: string, cid: string, frame: Record<string, unknown>, confirmed?: boolean } =>
+  ({ id: r.id, cid: cidString(r.cid), frame: frameToJson(r.frame), ...(r.confirmed !== undefined ? { confirmed: r.confirmed } : {}) })
 
 const stepsView = (steps: FrameStep[]): Array<{ cid: string, step: unknown }> => steps.map(s => ({ cid: cidString(s.cid), step: toJsonView(s.step) }))
 
