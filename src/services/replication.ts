@@ -147,7 +147,9 @@ export function createReplicationService (components: ReplicationComponents, ser
         const report = await services.verifier.verify(head.toString(), { since: have })
         if (!report.ok) problem = { code: report.problems[0]?.code ?? 'ERR_COHERENCE', message: report.problems[0]?.message ?? 'fails the coherence check' }
       } catch (err) {
-        const code = (err as { code?: string }).code
+        // A sync refused for what the peer sent names the fault as its reason.
+        const e = err as { code?: string, details?: { reason?: unknown } }
+        const code = e.code === 'ERR_SYNC_PROTOCOL' && typeof e.details?.reason === 'string' ? e.details.reason : e.code
         if (code == null || !COHERENCE_CODES.has(code)) throw err
         problem = { code, message: (err as Error).message }
       }

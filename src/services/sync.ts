@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { Network } from '../network/index.ts'
+import { SyncProtocolError } from '../core/errors.ts'
 import { dropFetched } from '../storage/fetched.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
 import type { SnapshotService } from './snapshots.ts'
@@ -30,6 +31,9 @@ export interface SyncOptions extends CallOptions, ProgressOptions<SyncProgress> 
 
 export type Sync = (want: CID, options?: SyncOptions) => Promise<SyncResult>
 
+/** Faults of a CAR import that come from what the answering peer sent. */
+const PEER_FAULTS = new Set(['ERR_BLOCK_CORRUPT', 'ERR_BLOCK_INVALID', 'ERR_CAR_INVALID', 'ERR_DAG_INCOMPLETE'])
+
 /** At most this many haves go with a sync request. */
 const MAX_HAVES = 256
 
@@ -57,20 +61,29 @@ export function createSync ({ blocks, db, events }: SyncComponents, snapshots: S
       answer = { peer: 'bitswap', car: network.bitswapCar(want, { signal: opts.signal }) }
     }
     const { peer, car } = answer
-    const stats = await snapshots.importCar(car, {
-      signal: opts.signal,
-      maxBytes,
-      root: want,
-      // Only what this node lacks: stored blocks have complete closures (a bitswap walk's fetched
-      // blocks are kept apart until this import makes them visible).
-      partial: true,
-      onProgress: (e) => {
-        const d = e.detail as { blocks: number, bytes: number }
-        const detail = { peer, want: want.toString(), blocks: d.blocks, bytes: d.bytes }
-        opts.onProgress?.({ type: 'sync:progress', detail })
-        if (e.type.endsWith(':progress')) events.publish('sync:progress', detail)
-      }
-    })
+    let stats: Awaited<ReturnType<SnapshotService['importCar']>>
+    try {
+      stats = await snapshots.importCar(car, {
+        signal: opts.signal,
+        maxBytes,
+        root: want,
+        // Only what this node lacks: stored blocks have complete closures (a bitswap walk's fetched
+        // blocks are kept apart until this import makes them visible).
+        partial: true,
+        onProgress: (e) => {
+          const d = e.detail as { blocks: number, bytes: number }
+          const detail = { peer, want: want.toString(), blocks: d.blocks, bytes: d.bytes }
+          opts.onProgress?.({ type: 'sync:progress', detail })
+          if (e.type.endsWith(':progress')) events.publish('sync:progress', detail)
+        }
+      })
+    } catch (err) {
+      // What the peer sent is wrong (a forged or corrupt block, a broken CAR, a DAG with holes):
+      // the peer's fault, not this node's (a gateway answers 502, not 500). Nothing of it is visible.
+      const code = (err as { code?: string }).code
+      if (code === undefined || !PEER_FAULTS.has(code)) throw err
+      throw new SyncProtocolError(`${peer === 'bitswap' ? 'the bitswap answer' : `peer ${peer}`} for ${want} is refused: ${(err as Error).message}`, { peer, reason: code })
+    }
     // The fetched copies of what is now stored are not needed any more.
     if (peer === 'bitswap') await dropFetched(db)
     const result = { want, peer, blocks: stats.blocks, bytes: stats.bytes, ms: performance.now() - started }

@@ -74,9 +74,11 @@ describe('sync with a faulty peer: rejected, logged, nothing stored, the node ke
   const frameBlock = (title: string): { cid: CID, bytes: Uint8Array } => encodeBlock({ id: `f/${title}`, kind: 'fact', title })
 
   /** Asks the bad peer for `want`; the sync must fail with one of `codes` and leave nothing behind. */
-  const refused = async (want: CID, codes: string[]): Promise<void> => {
-    await assert.rejects(node.replication!.sync(want, { from: [bad.peerId.toString()] }), (err: { code?: string }) => {
+  /** A sync of `want` from the bad peer fails with one of `codes`; a fault in what the peer sent is ERR_SYNC_PROTOCOL (502 over HTTP) naming it as `reason`. */
+  const refused = async (want: CID, codes: string[], reason?: string): Promise<void> => {
+    await assert.rejects(node.replication!.sync(want, { from: [bad.peerId.toString()] }), (err: { code?: string, details?: { reason?: string } }) => {
       assert.ok(codes.includes(err.code ?? ''), `code ${err.code}, expected one of ${codes.join(', ')}`)
+      if (reason !== undefined) assert.equal(err.details?.reason, reason)
       return true
     })
     assert.equal(await node.repo.blocks.has(want), false, 'nothing of a refused answer is visible')
@@ -97,7 +99,7 @@ describe('sync with a faulty peer: rejected, logged, nothing stored, the node ke
       await lp.write(frame(FRAME_END, dagCbor.encode({ blocks: 1, bytes: 10 })))
       await stream.close()
     }
-    await refused(want.cid, ['ERR_BLOCK_CORRUPT'])
+    await refused(want.cid, ['ERR_SYNC_PROTOCOL'], 'ERR_BLOCK_CORRUPT')
   })
 
   it('junk instead of a CAR', async () => {
@@ -107,7 +109,7 @@ describe('sync with a faulty peer: rejected, logged, nothing stored, the node ke
       await lp.write(frame(FRAME_END, dagCbor.encode({ blocks: 0, bytes: 0 })))
       await stream.close()
     }
-    await refused(frameBlock('junk').cid, ['ERR_CAR_INVALID'])
+    await refused(frameBlock('junk').cid, ['ERR_SYNC_PROTOCOL'], 'ERR_CAR_INVALID')
   })
 
   it('a CAR for another root, and a CAR whose DAG is incomplete', async () => {
@@ -118,7 +120,7 @@ describe('sync with a faulty peer: rejected, logged, nothing stored, the node ke
       await lp.write(frame(FRAME_END, dagCbor.encode({ blocks: 1, bytes: 1 })))
       await stream.close()
     }
-    await refused(frameBlock('asked').cid, ['ERR_CAR_INVALID'])
+    await refused(frameBlock('asked').cid, ['ERR_SYNC_PROTOCOL'], 'ERR_CAR_INVALID')
     // A frame that links to a block the answer leaves out.
     const linked = frameBlock('linked')
     const parent = encodeBlock({ id: 'f/parent', kind: 'fact', links: [linked.cid] })
@@ -128,7 +130,7 @@ describe('sync with a faulty peer: rejected, logged, nothing stored, the node ke
       await lp.write(frame(FRAME_END, dagCbor.encode({ blocks: 1, bytes: 1 })))
       await stream.close()
     }
-    await refused(parent.cid, ['ERR_DAG_INCOMPLETE'])
+    await refused(parent.cid, ['ERR_SYNC_PROTOCOL'], 'ERR_DAG_INCOMPLETE')
   })
 
   it('an oversized frame', async () => {
