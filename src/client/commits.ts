@@ -1,8 +1,10 @@
 import { CID } from 'multiformats/cid'
 import { fromJsonView } from '../core/json-view.ts'
 import type { Commit, ForkRecord } from '../core/commit.ts'
-import type { CommitService, DiffResult, FrameChange, ForkInfo, ShownBlock } from '../services/commits.ts'
+import type { CommitService, DiffResult, ForkInfo, ShownBlock } from '../services/commits.ts'
 import { RefNotFoundError } from '../core/errors.ts'
+import type * as Wire from '../core/api-types.ts'
+import { changeOf } from '../services/views.ts'
 import { isDotSegment, segment } from './api.ts'
 import type { ApiClient } from './api.ts'
 
@@ -11,11 +13,6 @@ const PAGE = 1000
 const MAX_FORKS = 10_000
 
 const cidOrNull = (text: string | null): CID | null => text == null ? null : CID.parse(text)
-
-interface ChangeView { id: string, before: string | null, after: string | null }
-interface ForkView { id: string, ours: string | null, theirs: string | null, branch?: string, merge?: string, from?: string }
-
-const changes = (list: ChangeView[]): FrameChange[] => list.map(c => ({ id: c.id, before: cidOrNull(c.before), after: cidOrNull(c.after) }))
 
 /** CommitService over the daemon's `/api/v1/commits`, `/diff`, `/merge` and `/forks`. */
 export function remoteCommits (api: ApiClient): CommitService {
@@ -55,13 +52,13 @@ export function remoteCommits (api: ApiClient): CommitService {
     },
 
     diff: async (a, b, options) => {
-      const r = await api.json<{ added: ChangeView[], removed: ChangeView[], changed: ChangeView[] }>('/diff', { query: { from: a, to: b }, signal: options?.signal })
-      const out: DiffResult = { added: changes(r.added), removed: changes(r.removed), changed: changes(r.changed) }
+      const r = await api.json<Wire.DiffResult>('/diff', { query: { from: a, to: b }, signal: options?.signal })
+      const out: DiffResult = { added: r.added.map(changeOf), removed: r.removed.map(changeOf), changed: r.changed.map(changeOf) }
       return out
     },
 
     merge: async (ref, options) => {
-      const r = await api.json<{ commit: string, mode: 'merge' | 'fast-forward' | 'up-to-date', forks: ForkView[] }>('/merge', {
+      const r = await api.json<{ commit: string, mode: 'merge' | 'fast-forward' | 'up-to-date', forks: Wire.Fork[] }>('/merge', {
         method: 'POST',
         json: { ref, message: options?.message },
         signal: options?.signal
@@ -71,7 +68,7 @@ export function remoteCommits (api: ApiClient): CommitService {
     },
 
     async * forks (options) {
-      const r = await api.json<{ forks: ForkView[] }>('/forks', { query: { branch: options?.branch, limit: MAX_FORKS } })
+      const r = await api.json<{ forks: Wire.Fork[] }>('/forks', { query: { branch: options?.branch, limit: MAX_FORKS } })
       for (const f of r.forks) {
         // Fields in the order the store decodes them in-process (DAG-CBOR key order), so --json output is the same.
         const info: ForkInfo = {

@@ -1,25 +1,15 @@
 import { basename } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { tryParseCid } from '../core/cid.ts'
-import { asJsonView, fromJsonView } from '../core/json-view.ts'
+import { asJsonView } from '../core/json-view.ts'
 import { FrameNotFoundError, UsageError } from '../core/errors.ts'
 import { encodeFrame, frameFromJson, withAttachments } from '../core/frame.ts'
-import type { Attachment, Frame } from '../core/frame.ts'
-import type { TraceStep } from '../core/trace-step.ts'
-import type { FrameHistory, FrameRecord, FrameService, FrameStep, ImportResult } from '../services/frames.ts'
+import type { Attachment } from '../core/frame.ts'
+import type { FrameService, ImportResult } from '../services/frames.ts'
+import type * as Wire from '../core/api-types.ts'
+import { frameHistoryOf, frameRecordOf } from '../services/views.ts'
 import { isDotSegment, segment } from './api.ts'
 import type { ApiClient } from './api.ts'
-
-/** A frame record as the gateway sends it (api-frame-record.schema.json). */
-export interface FrameRecordView {
-  id: string
-  cid: string
-  frame: unknown
-  confirmed?: boolean
-}
-
-export const frameRecord = (view: FrameRecordView): FrameRecord =>
-  ({ id: view.id, cid: CID.parse(view.cid), frame: fromJsonView(view.frame) as Frame, ...(view.confirmed !== undefined ? { confirmed: view.confirmed } : {}) })
 
 /** Largest page the gateway gives. */
 const PAGE = 1000
@@ -33,30 +23,6 @@ const sourceParam = (source: string | undefined): string | undefined =>
 
 /** The gateway's upload names: no slashes, quotes or control characters. */
 const uploadName = (path: string): string => (basename(path).replace(/[/\\\u0000-\u001f"]/g, '_') || 'file').slice(0, 255)
-
-interface StepView { cid: string, step: unknown }
-
-/** A frame's history as the gateway sends it (api-frame-history.schema.json). */
-export interface FrameHistoryView {
-  id: string
-  branch: string | null
-  head: string | null
-  staged: { cid: string | null, steps: StepView[] } | null
-  versions: Array<{ commit: string, author: string, time: number, message: string, cid: string | null, steps: StepView[] }>
-  stepsComplete: boolean
-}
-
-const maybeCid = (text: string | null): CID | null => text == null ? null : CID.parse(text)
-const stepsOf = (views: StepView[]): FrameStep[] => views.map(v => ({ cid: CID.parse(v.cid), step: fromJsonView(v.step) as TraceStep }))
-
-export const frameHistory = (view: FrameHistoryView): FrameHistory => ({
-  id: view.id,
-  branch: view.branch,
-  head: maybeCid(view.head),
-  staged: view.staged == null ? null : { cid: maybeCid(view.staged.cid), steps: stepsOf(view.staged.steps) },
-  versions: view.versions.map(v => ({ commit: CID.parse(v.commit), author: v.author, time: v.time, message: v.message, cid: maybeCid(v.cid), steps: stepsOf(v.steps) })),
-  stepsComplete: view.stepsComplete
-})
 
 /** An id the routes `/frames/{id}/history` and `/frames/{id}/revert` can name. */
 const byIdPath = (id: string, action: string): string => {
@@ -76,14 +42,14 @@ export function remoteFrames (api: ApiClient): FrameService {
     do {
       const want = options?.limit != null ? Math.min(PAGE, options.limit - count) : PAGE
       if (want <= 0) return
-      const page = await api.json<{ frames: FrameRecordView[], cursor: string | null }>('/frames', {
+      const page = await api.json<{ frames: Wire.FrameRecord[], cursor: string | null }>('/frames', {
         query: cursor != null
           ? { cursor, kind: options?.kind, tag: options?.tag, q: options?.q, prefix: options?.prefix, limit: want }
           : { ref: options?.ref, kind: options?.kind, tag: options?.tag, q: options?.q, prefix: options?.prefix, after: options?.after, limit: want },
         signal: options?.signal
       })
       for (const view of page.frames) {
-        yield frameRecord(view)
+        yield frameRecordOf(view)
         count++
       }
       cursor = page.cursor ?? undefined
@@ -110,7 +76,7 @@ export function remoteFrames (api: ApiClient): FrameService {
       // Checked here with the code the daemon runs (schema, depth, the 1 MiB frame limit), so a
       // frame is refused the same way with or without a daemon, and nothing oversized is uploaded.
       encodeFrame(frameFromJson(view, { source: options?.source }), { source: options?.source })
-      return frameRecord(await api.json<FrameRecordView>('/frames', {
+      return frameRecordOf(await api.json<Wire.FrameRecord>('/frames', {
         method: 'POST',
         query: { branch: options?.branch, source: sourceParam(options?.source) },
         headers: preconditions(options?.ifMatch),
@@ -148,23 +114,23 @@ export function remoteFrames (api: ApiClient): FrameService {
 
     get: async (cidOrId, options) => {
       const cid = tryParseCid(cidOrId)
-      if (cid != null) return frameRecord(await api.json<FrameRecordView>(`/frames/${cid.toString()}`, { signal: options?.signal }))
+      if (cid != null) return frameRecordOf(await api.json<Wire.FrameRecord>(`/frames/${cid.toString()}`, { signal: options?.signal }))
       if (isDotSegment(cidOrId)) {
         // "." and ".." cannot be a URL path segment: the first frame listed from that prefix is it, if it exists.
         for await (const r of list({ ref: options?.ref, prefix: cidOrId, limit: 1, signal: options?.signal })) if (r.id === cidOrId) return r
         throw new FrameNotFoundError(`no frame "${cidOrId}" in ${options?.ref ?? 'the working tree'}`, { id: cidOrId })
       }
-      return frameRecord(await api.json<FrameRecordView>(`/frames/by-id/${segment(cidOrId)}`, { query: { ref: options?.ref }, signal: options?.signal }))
+      return frameRecordOf(await api.json<Wire.FrameRecord>(`/frames/by-id/${segment(cidOrId)}`, { query: { ref: options?.ref }, signal: options?.signal }))
     },
 
     list,
 
-    history: async (id, options) => frameHistory(await api.json<FrameHistoryView>(byIdPath(id, 'history'), {
+    history: async (id, options) => frameHistoryOf(await api.json<Wire.FrameHistory>(byIdPath(id, 'history'), {
       query: { ref: options?.ref, limit: options?.limit },
       signal: options?.signal
     })),
 
-    revert: async (id, to, options) => frameRecord(await api.json<FrameRecordView>(byIdPath(id, 'revert'), {
+    revert: async (id, to, options) => frameRecordOf(await api.json<Wire.FrameRecord>(byIdPath(id, 'revert'), {
       method: 'POST',
       query: { branch: options?.branch },
       headers: preconditions(options?.ifMatch),

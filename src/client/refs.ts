@@ -1,26 +1,13 @@
 import { CID } from 'multiformats/cid'
-import type { BranchInfo, RefService, ResolvedTree } from '../services/refs.ts'
+import type { RefService, ResolvedTree } from '../services/refs.ts'
+import type * as Wire from '../core/api-types.ts'
+import { branchOf } from '../services/views.ts'
 import { segment } from './api.ts'
 import type { ApiClient } from './api.ts'
 
-interface BranchState {
-  branch: string
-  current: boolean
-  commit: string | null
-  workingTree: string
-}
-
-interface BranchView {
-  name: string
-  commit: string
-  current: boolean
-}
-
-const branchInfo = (b: BranchView): BranchInfo => ({ name: b.name, commit: CID.parse(b.commit), current: b.current })
-
 /** RefService over the daemon's `/api/v1/head`, `/resolve`, `/branches` and `/checkout`. */
 export function remoteRefs (api: ApiClient): RefService {
-  const state = async (branch?: string): Promise<BranchState> => await api.json<BranchState>('/head', { query: { branch } })
+  const state = async (branch?: string): Promise<Wire.BranchState> => await api.json<Wire.BranchState>('/head', { query: { branch } })
   const resolveTree: RefService['resolveTree'] = async (spec, options) => {
     const r = await api.json<{ tree: string, commit?: string }>('/resolve', { query: { ref: spec, as: 'tree' }, signal: options?.signal })
     const out: ResolvedTree = { tree: CID.parse(r.tree) }
@@ -45,9 +32,9 @@ export function remoteRefs (api: ApiClient): RefService {
 
     resolveTree,
 
-    listBranches: async () => (await api.json<{ branches: BranchView[] }>('/branches')).branches.map(branchInfo),
+    listBranches: async () => (await api.json<{ branches: Wire.Branch[] }>('/branches')).branches.map(branchOf),
 
-    createBranch: async (name, start) => branchInfo(await api.json<BranchView>('/branches', { method: 'POST', json: { name, start } })),
+    createBranch: async (name, start) => branchOf(await api.json<Wire.Branch>('/branches', { method: 'POST', json: { name, start } })),
 
     deleteBranch: async (name) => {
       await api.request(`/branches/${segment(name)}`, { method: 'DELETE' })

@@ -7,6 +7,8 @@ import { decodeCursor, encodeCursor } from '../../cursor.ts'
 import { requestSignal } from '../../request.ts'
 import { cidsText, maybeCidText } from '../../cid-text.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
+import type * as Wire from '../../../core/api-types.ts'
+import { branchView, changeView } from '../../../services/views.ts'
 import type { ApiContext } from './context.ts'
 
 interface LogCursor extends Record<string, unknown> { h: string, n: number }
@@ -133,8 +135,8 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     }
   }, async (request, reply) => {
     const d = await node.commits.diff(request.query.from, request.query.to, { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
-    const view = (cs: typeof d.added): Array<Record<string, unknown>> => cs.map(c => ({ id: c.id, before: maybeCidText(c.before), after: maybeCidText(c.after) }))
-    return { added: view(d.added), removed: view(d.removed), changed: view(d.changed) }
+    const out: Wire.DiffResult = { added: d.added.map(changeView), removed: d.removed.map(changeView), changed: d.changed.map(changeView) }
+    return out
   })
 
   app.post<{ Body: { ref: string, message?: string } }>('/merge', {
@@ -190,7 +192,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
   }, async () => {
     const branches = await node.refs.listBranches()
     const current = await node.refs.currentBranch()
-    return { current, branches: branches.map(b => ({ name: b.name, commit: b.commit.toString(), current: b.current })) }
+    return { current, branches: branches.map(branchView) }
   })
 
   app.post<{ Body: { name: string, start?: string } }>('/branches', {

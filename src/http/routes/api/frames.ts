@@ -1,43 +1,21 @@
 import type { FastifyInstance } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { cidString, parseCid } from '../../../core/cid.ts'
-import { frameId, frameToJson } from '../../../core/frame.ts'
-import type { Frame } from '../../../core/frame.ts'
+import { frameId } from '../../../core/frame.ts'
 import { FrameInvalidError } from '../../../core/errors.ts'
 import { httpCodes, HttpError } from '../../errors.ts'
 import { decodeCursor, encodeCursor } from '../../cursor.ts'
 import { requestSignal } from '../../request.ts'
 import { errorResponses, errors, stagingQuerystring, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
-import type { FrameHistory, FrameStep, ListFramesOptions } from '../../../services/frames.ts'
-import { toJsonView } from '../../../core/json-view.ts'
+import type { ListFramesOptions } from '../../../services/frames.ts'
+import type * as Wire from '../../../core/api-types.ts'
+import { frameHistoryView, frameRecordView } from '../../../services/views.ts'
 
 type ListQuery = Pick<ListFramesOptions, 'ref' | 'kind' | 'tag' | 'prefix' | 'after' | 'q'> & { limit: number, cursor?: string }
 
 interface FrameCursor extends Record<string, unknown> { t: string, a: string }
 const isFrameCursor = (v: Record<string, unknown>): v is FrameCursor => typeof v.t === 'string' && typeof v.a === 'string'
-
-const recordView = (r: { id: string, cid: CID, frame: Frame, confirmed?: boolean }): { id: string, cid: string, frame: Record<string, unknown>, confirmed?: boolean } =>
-  ({ id: r.id, cid: cidString(r.cid), frame: frameToJson(r.frame), ...(r.confirmed !== undefined ? { confirmed: r.confirmed } : {}) })
-
-const stepsView = (steps: FrameStep[]): Array<{ cid: string, step: unknown }> => steps.map(s => ({ cid: cidString(s.cid), step: toJsonView(s.step) }))
-
-/** The JSON view of a frame's history (api-frame-history.schema.json). */
-export const historyView = (h: FrameHistory): Record<string, unknown> => ({
-  id: h.id,
-  branch: h.branch,
-  head: h.head == null ? null : cidString(h.head),
-  staged: h.staged == null ? null : { cid: h.staged.cid == null ? null : cidString(h.staged.cid), steps: stepsView(h.staged.steps) },
-  versions: h.versions.map(v => ({
-    commit: cidString(v.commit),
-    author: v.author,
-    time: v.time,
-    message: v.message,
-    cid: v.cid == null ? null : cidString(v.cid),
-    steps: stepsView(v.steps)
-  })),
-  stepsComplete: h.stepsComplete
-})
 
 /** `{id}/{action}` of the routes under /frames/{id}/...: the id may hold slashes, the action is the last segment. */
 function idAndAction (path: string, action: string): string {
@@ -108,7 +86,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const ifMatch = expectedVersion(request.headers)
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
     const record = await node.frames.put(request.body, { branch: request.query.branch, signal, source: request.query.source ?? 'request body', ifMatch })
-    return await reply.code(201).header('location', `/api/v1/frames/${record.cid.toString()}`).header('etag', frameEtag(record.cid)).send(recordView(record))
+    return await reply.code(201).header('location', `/api/v1/frames/${record.cid.toString()}`).header('etag', frameEtag(record.cid)).send(frameRecordView(record))
   })
 
   app.put<{ Body: unknown, Params: { '*': string }, Querystring: { branch?: string, source?: string } }>('/frames/by-id/*', {
@@ -134,7 +112,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     }
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
     const record = await node.frames.put(request.body, { branch: request.query.branch, signal, source: request.query.source ?? 'request body', ifMatch })
-    return await reply.header('etag', frameEtag(record.cid)).send(recordView(record))
+    return await reply.header('etag', frameEtag(record.cid)).send(frameRecordView(record))
   })
 
   app.get<{ Querystring: ListQuery }>('/frames', {
@@ -170,7 +148,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     } else {
       tree = (await node.refs.resolveTree(ref, { signal })).tree.toString()
     }
-    const frames: Array<ReturnType<typeof recordView>> = []
+    const frames: Wire.FrameRecord[] = []
     let scanned = 0
     let last: string | undefined
     let more = false
@@ -179,7 +157,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
       scanned++
       if (frames.length >= limit) { more = true; break }
       last = record.id
-      frames.push(recordView(record))
+      frames.push(frameRecordView(record))
     }
     return { tree, frames, scanned, cursor: more && last != null ? encodeCursor({ t: tree, a: last }) : null }
   })
@@ -194,7 +172,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
   }, async (request, reply) => {
     const cid = parseCid(request.params.cid, 'frame CID')
     const record = await node.frames.get(cidString(cid), { signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
-    return await reply.header('etag', frameEtag(record.cid)).send(recordView(record))
+    return await reply.header('etag', frameEtag(record.cid)).send(frameRecordView(record))
   })
 
   app.get<{ Params: { '*': string }, Querystring: { ref?: string } }>('/frames/by-id/*', {
@@ -214,7 +192,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const etag = frameEtag(record.cid)
     void reply.header('etag', etag).header('cache-control', 'no-cache')
     if (request.headers['if-none-match'] === etag) return await reply.code(304).send()
-    return await reply.send(recordView(record))
+    return await reply.send(frameRecordView(record))
   })
 
   app.delete<{ Params: { '*': string }, Querystring: { branch?: string } }>('/frames/by-id/*', {
@@ -254,7 +232,7 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
   }, async (request, reply) => {
     const id = idAndAction(request.params['*'], 'history')
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
-    return historyView(await node.frames.history(id, { ref: request.query.ref, limit: request.query.limit, signal }))
+    return frameHistoryView(await node.frames.history(id, { ref: request.query.ref, limit: request.query.limit, signal }))
   })
 
   app.post<{ Params: { '*': string }, Querystring: { branch?: string }, Body: { to: string } }>('/frames/*', {
@@ -277,6 +255,6 @@ export async function frameRoutes (app: FastifyInstance, ctx: ApiContext): Promi
     const ifMatch = expectedVersion(request.headers)
     const signal = requestSignal(request, reply, limits.handlerTimeoutMs)
     const record = await node.frames.revert(id, to, { branch: request.query.branch, ifMatch, signal })
-    return await reply.header('etag', frameEtag(record.cid)).send(recordView(record))
+    return await reply.header('etag', frameEtag(record.cid)).send(frameRecordView(record))
   })
 }
