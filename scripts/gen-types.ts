@@ -24,7 +24,7 @@ const roots = ['frame.schema.json', 'trace-step-input.schema.json', 'trace-step.
  * wrapper references every root, so each shared definition (Link, Bytes, ...) is declared once;
  * the wrapper itself is dropped from the output.
  */
-async function typesOf (ids: string[], schemas: ReadonlyArray<{ $id: string }>): Promise<string> {
+async function typesOf (ids: string[], schemas: ReadonlyArray<{ $id: string }>, options: { ignoreMinAndMaxItems?: boolean } = {}): Promise<string> {
   const byId = new Map<string, unknown>(schemas.map(s => [s.$id, s]))
   const wrapper = {
     title: 'FramehubSchemas',
@@ -37,6 +37,7 @@ async function typesOf (ids: string[], schemas: ReadonlyArray<{ $id: string }>):
     additionalProperties: false,
     format: true,
     declareExternallyReferenced: true,
+    ignoreMinAndMaxItems: options.ignoreMinAndMaxItems ?? false,
     $refOptions: {
       resolve: {
         framehub: {
@@ -78,7 +79,8 @@ export async function generateApiTypes (): Promise<string> {
   const core = new Map(declarations(await typesOf(roots, schemas)).map(d => [d.name, d.text]))
   let kept: Array<{ name: string, text: string }> = []
   const renames = new Map<string, string>()
-  for (const d of declarations(await typesOf(api.map(s => s.$id), [...schemas, ...api]))) {
+  // Plain arrays on the wire: a bound of 20 items would be spelled as 21 tuple types.
+  for (const d of declarations(await typesOf(api.map(s => s.$id), [...schemas, ...api], { ignoreMinAndMaxItems: true }))) {
     const original = d.name.replace(/\d+$/, '')
     if (original !== d.name && core.has(original)) {
       if (d.text.replace(d.name, original) !== core.get(original)) throw new Error(`${d.name} differs from ${original} of schema-types.ts`)
