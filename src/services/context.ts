@@ -1,5 +1,6 @@
 import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
+import type { ProgressEvent as LibraryProgressEvent, ProgressOptions as LibraryProgressOptions } from 'progress-events'
 import type { Signer } from '../core/signing.ts'
 import { emptyTree } from '../core/tree/index.ts'
 import type { BlockStore } from '../storage/block-store.ts'
@@ -17,15 +18,14 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
-/** A progress event of long work, named `area:op:step` (e.g. `frames:import:progress`). */
-export interface ProgressEvent<T = unknown> {
-  type: string
-  detail: T
-}
+/**
+ * A progress event of long work, named `area:op:step` (e.g. `frames:import:progress`): the
+ * `progress-events` type that helia and js-libp2p use, so an `onProgress` passes through both.
+ */
+export type ProgressEvent<T = unknown> = LibraryProgressEvent<string, T>
 
-export interface ProgressOptions<T = unknown> {
-  onProgress?: (event: ProgressEvent<T>) => void
-}
+/** Options of long work that reports progress (`ProgressOptions` of `progress-events`). */
+export type ProgressOptions<T = unknown> = LibraryProgressOptions<ProgressEvent<T>>
 
 /**
  * Everything a node's services may be built from: the parts of the open repository, the lock
