@@ -1,7 +1,7 @@
 import { CID } from 'multiformats/cid'
 import { fromJsonView } from '../core/json-view.ts'
 import type { Commit, ForkRecord } from '../core/commit.ts'
-import type { CommitService, DiffResult, ForkInfo, ShownBlock } from '../services/commits.ts'
+import type { CommitService, DiffResult, ForkInfo } from '../services/commits.ts'
 import { RefNotFoundError } from '../core/errors.ts'
 import type * as Wire from '../core/api-types.ts'
 import { changeOf } from '../services/views.ts'
@@ -18,7 +18,7 @@ const cidOrNull = (text: string | null): CID | null => text == null ? null : CID
 export function remoteCommits (api: ApiClient): CommitService {
   return {
     commit: async (options) => {
-      const r = await api.json<{ commit: string, tree: string, branch: string, parents: string[], sessions: string[] }>('/commits', {
+      const r = await api.json<Wire.CommitResult>('/commits', {
         method: 'POST',
         json: { message: options.message, allowEmpty: options.allowEmpty },
         signal: options.signal
@@ -32,7 +32,7 @@ export function remoteCommits (api: ApiClient): CommitService {
       do {
         const want = options?.limit != null ? Math.min(PAGE, options.limit - count) : PAGE
         if (want <= 0) return
-        const page = await api.json<{ commits: Array<{ cid: string, commit: unknown }>, cursor: string | null }>('/commits', {
+        const page = await api.json<Wire.CommitLog>('/commits', {
           query: cursor != null ? { cursor, limit: want } : { ref, limit: want },
           signal: options?.signal
         })
@@ -47,7 +47,7 @@ export function remoteCommits (api: ApiClient): CommitService {
     show: async (spec, options) => {
       // Not a branch (names cannot be dots) nor a CID; and a URL cannot carry it as a path segment.
       if (isDotSegment(spec)) throw new RefNotFoundError(`unknown ref "${spec}": not a branch and not a CID`, { ref: spec })
-      const r = await api.json<{ type: ShownBlock['type'], cid: string, value: unknown }>(`/commits/${segment(spec)}`, { signal: options?.signal })
+      const r = await api.json<Wire.ShownBlock>(`/commits/${segment(spec)}`, { signal: options?.signal })
       return { type: r.type, cid: CID.parse(r.cid), value: r.value }
     },
 

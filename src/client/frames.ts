@@ -57,7 +57,7 @@ export function remoteFrames (api: ApiClient): FrameService {
   }
 
   const attach: FrameService['attach'] = async (input, options) => {
-    const r = await api.json<{ name: string, cid: string, size: number, type: string }>('/attachments', {
+    const r = await api.json<Wire.AttachmentRecord>('/attachments', {
       method: 'POST',
       query: { name: uploadName(input.name), type: input.type },
       body: input.bytes,
@@ -98,7 +98,7 @@ export function remoteFrames (api: ApiClient): FrameService {
           yield chunk
         }
       })()
-      const r = await api.json<{ frames: number, tree: string }>('/frames/import', {
+      const r = await api.json<Wire.ImportResult>('/frames/import', {
         method: 'POST',
         query: { branch: options?.branch, source: sourceParam(options?.source) },
         body,
@@ -140,7 +140,7 @@ export function remoteFrames (api: ApiClient): FrameService {
 
     remove: async (id, options) => {
       if (isDotSegment(id)) throw new UsageError(`frame id "${id}" cannot be removed through the daemon's API (stop the daemon to remove it locally)`)
-      const r = await api.json<{ id: string, tree: string }>(`/frames/by-id/${segment(id)}`, {
+      const r = await api.json<Wire.FrameRemoveResult>(`/frames/by-id/${segment(id)}`, {
         method: 'DELETE',
         query: { branch: options?.branch },
         headers: preconditions(options?.ifMatch),

@@ -41,7 +41,7 @@ export function remoteRefs (api: ApiClient): RefService {
     },
 
     checkout: async (name, options) => {
-      const r = await api.json<{ branch: string, commit?: string }>('/checkout', { method: 'POST', json: { branch: name, create: options?.create } })
+      const r = await api.json<Wire.CheckoutResult>('/checkout', { method: 'POST', json: { branch: name, create: options?.create } })
       return r.commit == null ? { branch: r.branch } : { branch: r.branch, commit: CID.parse(r.commit) }
     }
   }

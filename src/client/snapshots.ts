@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import type { SnapshotService, SnapshotStats } from '../services/snapshots.ts'
 import type { ApiClient } from './api.ts'
+import type * as Wire from '../core/api-types.ts'
 
 /** How often an export reports progress, in blocks (as in-process). */
 const PROGRESS_BLOCKS = 4096
@@ -68,7 +69,7 @@ export function remoteSnapshots (api: ApiClient): SnapshotService {
     // `maxBytes` is the in-process limit; through the daemon its own CAR import limit applies.
     // The daemon treats every upload as a client's input (`clientInput`).
     importCar: async (car, options) => {
-      const r = await api.json<{ root: string, blocks: number, bytes: number, branch?: string }>('/snapshots', {
+      const r = await api.json<Wire.SnapshotStats>('/snapshots', {
         method: 'POST',
         query: options?.branch != null ? { branch: options.branch } : undefined,
         body: car,

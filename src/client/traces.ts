@@ -6,6 +6,7 @@ import type { TraceService } from '../services/traces.ts'
 import { UsageError } from '../core/errors.ts'
 import { isDotSegment, segment } from './api.ts'
 import type { ApiClient } from './api.ts'
+import type * as Wire from '../core/api-types.ts'
 
 const PAGE = 1000
 const cids = (list: string[]): CID[] => list.map(c => CID.parse(c))
@@ -21,7 +22,7 @@ export function remoteTraces (api: ApiClient): TraceService {
       const step = asJsonView(json)
       // Checked here as the daemon checks it, so bad input gets the same error (and a value too deep to be sent as JSON is refused, not a crash).
       traceStepInputFromJson(step)
-      const r = await api.json<{ cid: string, session: string, parents: string[], heads: string[] }>(path(session, 'steps'), {
+      const r = await api.json<Wire.AppendResult>(path(session, 'steps'), {
         method: 'POST',
         json: { step, parents: options?.parents?.map(p => p.toString()) },
         signal: options?.signal
@@ -32,7 +33,7 @@ export function remoteTraces (api: ApiClient): TraceService {
     async * show (session, options) {
       let cursor: string | undefined
       do {
-        const page = await api.json<{ steps: Array<{ cid: string, step: unknown }>, cursor: string | null }>(path(session, 'steps'), {
+        const page = await api.json<Wire.StepList>(path(session, 'steps'), {
           query: { limit: PAGE, cursor },
           signal: options?.signal
         })
@@ -45,7 +46,7 @@ export function remoteTraces (api: ApiClient): TraceService {
 
     routes: async (session, options) => {
       // The in-process default, stated: the gateway's own default is smaller.
-      const r = await api.json<{ routes: string[][] }>(path(session, 'routes'), { query: { limit: options?.limit ?? 1000 }, signal: options?.signal })
+      const r = await api.json<Wire.Routes>(path(session, 'routes'), { query: { limit: options?.limit ?? 1000 }, signal: options?.signal })
       return r.routes.map(cids)
     },
 
