@@ -65,7 +65,7 @@ export interface ConsensusReport {
     decisionRecordBytes: number | null
     head: string | null
   }
-  concurrent: { candidates: number, ms: number, cpuMs: number, blocksRead: number, parents: number, forks: number, newTreeNodes: number, decisionRecordBytes: number } | { candidates: number, msUntilError: number, blocksReadUntilError: number, error: string }
+  concurrent: { candidates: number, ms: number, cpuMs: number, blocksRead: number, parents: number, forks: number, newTreeNodes: number, decisionRecordBytes: number, head: string } | { candidates: number, msUntilError: number, blocksReadUntilError: number, error: string }
   adoption: { changesPerSide: number, sharedIds: number, ms: number, medianMs: number, medianCpuMs: number, blocksRead: number, bytesRead: number, forks: number, newTreeNodes: number }
   /**
    * Scoring (warm) under 200 ms (the network's answer target) of CPU time, the median (the machine
@@ -202,7 +202,7 @@ export async function benchConsensus (cfg: BenchConfig): Promise<ConsensusReport
   if (conc.decision?.merge !== undefined) {
     const d = conc.decision
     const m = d.merge as NonNullable<Decision['merge']>
-    concurrent = { candidates: concurrentCount, ms: round(conc.ms, 2), cpuMs: conc.cpuMs, blocksRead: conc.blocksRead, parents: m.commit.parents.length, forks: d.forks.length, newTreeNodes: m.blocks.length, decisionRecordBytes: d.record.bytes.byteLength }
+    concurrent = { candidates: concurrentCount, ms: round(conc.ms, 2), cpuMs: conc.cpuMs, blocksRead: conc.blocksRead, parents: m.commit.parents.length, forks: d.forks.length, newTreeNodes: m.blocks.length, decisionRecordBytes: d.record.bytes.byteLength, head: d.head.toString() }
     log(`consensus: concurrent ${concurrentCount} candidates with their consensus commit: ${concurrent.ms} ms, ${concurrent.blocksRead} blocks read`)
   } else {
     concurrent = { candidates: concurrentCount, msUntilError: round(conc.ms, 2), blocksReadUntilError: conc.blocksRead, error: conc.error ?? 'no consensus commit' }

@@ -36,3 +36,24 @@ export async function mergeTrees (reader: BlockReader, base: CID, ours: CID, the
   }
   return { changes, forks }
 }
+
+/**
+ * `mergeTrees` when what `ours` changed since `base` is already known (`ours`: frame id → its value
+ * in ours, null where ours removed it; exactly the ids whose value differs from base): only the
+ * diff from `base` to `theirs` is read. The same changes and forks, in the same order, as
+ * `mergeTrees` gives. A fold of many trees over one base keeps this map up to date instead of
+ * diffing the growing merged tree against the base again at every step.
+ */
+export async function mergeOverChanges (reader: BlockReader, base: CID, ours: ReadonlyMap<string, CID | null>, theirs: CID, options?: { signal?: AbortSignal }): Promise<TreeMerge> {
+  const changes: TreeChange[] = []
+  const forks: ForkRecord[] = []
+  for await (const t of diffTrees(reader, base, theirs, options)) {
+    if (!ours.has(t.key)) {
+      changes.push({ key: t.key, value: t.after })
+    } else {
+      const mine = ours.get(t.key) as CID | null
+      if (!same(mine, t.after)) forks.push({ id: t.key, ours: mine, theirs: t.after })
+    }
+  }
+  return { changes, forks }
+}

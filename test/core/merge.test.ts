@@ -3,8 +3,8 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import type { CID } from 'multiformats/cid'
 import { cidOf, RAW } from '../../src/core/cid.ts'
-import { mergeTrees } from '../../src/core/merge.ts'
-import { buildTree, entries, mutateTree } from '../../src/core/tree/index.ts'
+import { mergeOverChanges, mergeTrees } from '../../src/core/merge.ts'
+import { buildTree, diffTrees, entries, mutateTree } from '../../src/core/tree/index.ts'
 import type { BlockReader } from '../../src/core/tree/index.ts'
 
 const value = (n: number): CID => cidOf(new Uint8Array([n & 0xff, n >> 8]), RAW)
@@ -68,5 +68,31 @@ describe('three-way merge of frame trees', () => {
       }
       for (const k of got.keys()) assert.ok(all.has(k))
     }), { numRuns: 150 })
+  })
+
+  it('a merge over known changes of ours gives what the merge of the two trees gives, in the same order', async () => {
+    await fc.assert(fc.asyncProperty(map, edits, edits, async (baseMap, oursEdits, theirsEdits) => {
+      const s = store()
+      const toTree = (m: Record<string, number>): CID => {
+        const t = buildTree(Object.entries(m).map(([key, v]) => ({ key, value: value(v) })))
+        s.add(t.blocks)
+        return t.root
+      }
+      const apply = (m: Record<string, number>, e: Record<string, number | null>): Record<string, number> => {
+        const out = { ...m }
+        for (const [k, v] of Object.entries(e)) { if (v === null) delete out[k]; else out[k] = v }
+        return out
+      }
+      const base = toTree(baseMap)
+      const ours = toTree(apply(baseMap, oursEdits))
+      const theirs = toTree(apply(baseMap, theirsEdits))
+      const known = new Map<string, CID | null>()
+      for await (const d of diffTrees(s, base, ours)) known.set(d.key, d.after)
+      const view = (m: Awaited<ReturnType<typeof mergeTrees>>): unknown => ({
+        changes: m.changes.map(c => [c.key, c.value?.toString() ?? null]),
+        forks: m.forks.map(f => [f.id, f.ours?.toString() ?? null, f.theirs?.toString() ?? null])
+      })
+      assert.deepEqual(view(await mergeOverChanges(s, base, known, theirs)), view(await mergeTrees(s, base, ours, theirs)))
+    }), { numRuns: 200 })
   })
 })

@@ -3,8 +3,8 @@ import { encodeBlock } from '../block.ts'
 import type { Block } from '../block.ts'
 import type { Commit, ForkRecord } from '../commit.ts'
 import { CommitInvalidError } from '../errors.ts'
-import { mergeTrees } from '../merge.ts'
-import { emptyTree, mutateTree, treeNodes } from '../tree/index.ts'
+import { mergeOverChanges } from '../merge.ts'
+import { diffTrees, emptyTree, mutateTree, treeNodes } from '../tree/index.ts'
 import type { BlockReader, TreeBlock } from '../tree/index.ts'
 import { compareCidBytes } from './graph.ts'
 import type { CommitGraph } from './graph.ts'
@@ -48,6 +48,10 @@ export async function buildConsensusCommit (graph: CommitGraph, parents: CID[], 
   let tree = first.tree
   const forks: ForkRecord[] = []
   let states = 0
+  // What the tree folded so far changed since the base of the last fold: kept across folds over
+  // the same base (the usual case: every candidate grew from one ancestor), so a fold reads only
+  // the next parent's diff, not the growing merged tree's diff again.
+  let since: { base: CID, changes: Map<string, CID | null> } | undefined
   for (let i = 1; i < parents.length; i++) {
     const next = parents[i] as CID
     let base: CID | undefined
@@ -59,13 +63,19 @@ export async function buildConsensusCommit (graph: CommitGraph, parents: CID[], 
       if (base === undefined || h > baseHeight || (h === baseHeight && compareCidBytes(b, base) < 0)) { base = b; baseHeight = h }
     }
     const baseTree = base === undefined ? emptyTree().root : (await graph.commit(base)).tree
-    const merged = await mergeTrees(overlay, baseTree, tree, (await graph.commit(next)).tree, options)
+    if (since === undefined || !since.base.equals(baseTree)) {
+      since = { base: baseTree, changes: new Map() }
+      for await (const d of diffTrees(overlay, baseTree, tree, options)) since.changes.set(d.key, d.after)
+    }
+    const merged = await mergeOverChanges(overlay, baseTree, since.changes, (await graph.commit(next)).tree, options)
     forks.push(...merged.forks)
     states += merged.changes.length + merged.forks.length
     if (merged.changes.length > 0) {
       const result = await mutateTree(overlay, tree, merged.changes, options)
       overlay.add(result.blocks)
       tree = result.root
+      // Each change is theirs, which differs from the base there.
+      for (const c of merged.changes) since.changes.set(c.key, c.value)
     }
   }
   // Keep only the new nodes the final tree reaches (earlier folds may have made some it dropped).
