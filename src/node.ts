@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { initRepo, openRepo, repoExists, resolveRepoPath } from './storage/repo.ts'
 import type { OpenRepoOptions, Repo } from './storage/repo.ts'
 import { encodeJson, keys } from './storage/state.ts'
@@ -5,38 +6,24 @@ import type { ChainRecord, Network, NetworkConfig } from './network/index.ts'
 import type { NetworkedHelia } from './network/libp2p.ts'
 import { silentLogger } from './network/logger.ts'
 import type { Logger } from './network/logger.ts'
-import { createReplicationService } from './services/replication.ts'
 import type { ReplicationService } from './services/replication.ts'
-import { createSwarmService } from './services/swarm.ts'
 import type { SwarmService } from './services/swarm.ts'
 import { createServiceComponents } from './services/context.ts'
-import { createCommitService } from './services/commits.ts'
-import { createConsensusService } from './services/consensus.ts'
-import { createFingerprintStore } from './services/fingerprints.ts'
+import type { ServiceComponents } from './services/context.ts'
 import type { ConsensusApi, ConsensusService } from './services/consensus.ts'
+import type { FingerprintStore } from './services/fingerprints.ts'
 import type { CommitService } from './services/commits.ts'
-import { createFrameService } from './services/frames.ts'
 import type { FrameService } from './services/frames.ts'
-import { createRefService } from './services/refs.ts'
 import type { Refs, RefService } from './services/refs.ts'
-import { createSnapshotService } from './services/snapshots.ts'
 import type { SnapshotService } from './services/snapshots.ts'
-import { createTraceService } from './services/traces.ts'
 import type { TraceService } from './services/traces.ts'
-import { createSpanImportService } from './services/span-import.ts'
 import type { SpanImportService } from './services/span-import.ts'
-import { createVerifyService } from './services/verify.ts'
 import type { VerifyService } from './services/verify.ts'
 import type { EventBus } from './services/events.ts'
-import { createFrameIndexService } from './services/frame-index.ts'
 import type { FrameIndexService } from './services/frame-index.ts'
-import { createGcService } from './services/gc.ts'
-import { createPinStore } from './services/pins.ts'
 import type { PinStore } from './services/pins.ts'
 import type { GcOptions, GcResult, GcService } from './services/gc.ts'
-import { createAttachmentService } from './services/attachments.ts'
 import type { AttachmentService } from './services/attachments.ts'
-import { createRepoStats } from './services/repo-stats.ts'
 import type { RepoStats } from './services/repo-stats.ts'
 
 /** How to open a node. */
@@ -166,15 +153,67 @@ function repoOptions (net: Networking | undefined): OpenRepoOptions {
   return net != null ? { heliaLayers: (helia, key) => net.module.withNetwork(net.config, key)(helia) } : {}
 }
 
+/**
+ * A service module, loaded when a node first uses it. `require` of an ES module (Node >= 22.12)
+ * is synchronous, so the node's services stay plain properties; a one-shot command loads only
+ * the services it calls (`init` none of them, `frame import` the frame and ref services), not
+ * the hundred-odd modules of them all. The same module instance as a static `import` would load.
+ */
+const load = createRequire(import.meta.url)
+/** `.ts` in the sources, `.js` in the built package (dist/). */
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+function services<T> (name: string): T {
+  return load(`./services/${name}${EXT}`) as T
+}
+
+/** `make()`'s result, made on the first call (`made` says whether it was). */
+interface Lazy<T> {
+  (): T
+  readonly made: boolean
+}
+
+function once<T> (make: () => T): Lazy<T> {
+  let made: { value: T } | undefined
+  const get = (): T => (made ??= { value: make() }).value
+  return Object.defineProperty(get, 'made', { get: () => made !== undefined }) as Lazy<T>
+}
+
+/** Builds the services on first use, each from the ones it needs. */
+function lazyServices (components: ServiceComponents, log: Logger) {
+  const s = {
+    refs: once((): Refs => services<typeof import('./services/refs.ts')>('refs').createRefService(components)),
+    snapshots: once((): SnapshotService => services<typeof import('./services/snapshots.ts')>('snapshots').createSnapshotService(components, s.refs())),
+    verifier: once((): VerifyService => services<typeof import('./services/verify.ts')>('verify').createVerifyService(components, s.refs())),
+    fingerprints: once((): FingerprintStore => services<typeof import('./services/fingerprints.ts')>('fingerprints').createFingerprintStore(components)),
+    consensus: once((): ConsensusService => services<typeof import('./services/consensus.ts')>('consensus').createConsensusService(components, { refs: s.refs(), fingerprints: s.fingerprints() })),
+    index: once((): FrameIndexService => {
+      const { db, blocks, exclusive, events } = components
+      return services<typeof import('./services/frame-index.ts')>('frame-index').createFrameIndexService({ db, blocks, exclusive, refs: s.refs(), events, log })
+    }),
+    frames: once((): FrameService => services<typeof import('./services/frames.ts')>('frames').createFrameService(components, s.refs(), s.index(),
+      // Consensus loads when a read asks whether a frame is confirmed, not with every frame service.
+      async (branch, id, cid, options) => await s.consensus().confirmed(branch, id, cid, options))),
+    commits: once((): CommitService => services<typeof import('./services/commits.ts')>('commits').createCommitService(components, s.refs())),
+    traces: once((): TraceService => services<typeof import('./services/traces.ts')>('traces').createTraceService(components)),
+    spans: once((): SpanImportService => services<typeof import('./services/span-import.ts')>('span-import').createSpanImportService({
+      ...components,
+      resolveFrame: async (ref, options) => (await s.frames().get(ref, options)).cid
+    })),
+    gc: once((): GcService => {
+      const gc = services<typeof import('./services/gc.ts')>('gc')
+      return gc.createGcService(components)
+    }),
+    attachments: once((): AttachmentService => services<typeof import('./services/attachments.ts')>('attachments').createAttachmentService(components)),
+    stats: once((): RepoStats => services<typeof import('./services/repo-stats.ts')>('repo-stats').createRepoStats({ ...components, refs: s.refs() }))
+  }
+  return s
+}
+
 /** The one place where the services are wired together. */
 async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined): Promise<FramehubNode> {
   const components = createServiceComponents(repo)
   const log = config.log ?? config.network?.log ?? silentLogger
-  const refs = createRefService(components)
-  const snapshots = createSnapshotService(components, refs)
-  const verifier = createVerifyService(components, refs)
-  const fingerprints = createFingerprintStore(components)
-  const consensus = createConsensusService(components, { refs, fingerprints })
+  const s = lazyServices(components, log)
   let network: Network | undefined
   let replication: ReplicationService | undefined
   if (net != null) {
@@ -198,7 +237,8 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
         },
         saveRecord: async (peer, record) => { await repo.batch().putState(keys.chain(peer), encodeJson(record)).write() }
       })
-      replication = createReplicationService(components, { refs, snapshots, verifier, consensus, fingerprints }, network, {
+      const { createReplicationService } = services<typeof import('./services/replication.ts')>('replication')
+      replication = createReplicationService(components, { refs: s.refs(), snapshots: s.snapshots(), verifier: s.verifier(), consensus: s.consensus(), fingerprints: s.fingerprints() }, network, {
         follow: config.network?.follow,
         autoPublish: config.network?.autoPublish,
         sessionPublishMs: config.network?.sessionPublishMs,
@@ -212,45 +252,45 @@ async function wire (repo: Repo, config: NodeConfig, net: Networking | undefined
       throw err
     }
   }
-  const { exclusive, events } = components
-  const index = createFrameIndexService({ db: repo.db, blocks: repo.blocks, exclusive, refs, events, log })
-  const pins = createPinStore({
+  const { events } = components
+  // Pin requests use the network when there is one: built once the network is up.
+  const pins = once((): PinStore => services<typeof import('./services/pins.ts')>('pins').createPinStore({
     state: repo.db.state,
     blocks: repo.blocks,
     helia: async () => await repo.helia(),
     events,
     network,
     replication
-  }, { fetchTimeoutMs: config.pins?.fetchTimeoutMs })
+  }, { fetchTimeoutMs: config.pins?.fetchTimeoutMs }))
   if (config.background === true) {
-    index.start()
-    pins.start().catch((err: unknown) => { log.warn({ err }, 'resuming queued pin requests failed') })
+    s.index().start()
+    pins().start().catch((err: unknown) => { log.warn({ err }, 'resuming queued pin requests failed') })
   }
-  const frames = createFrameService(components, refs, index, consensus.confirmed)
+  const swarm = once((): SwarmService => services<typeof import('./services/swarm.ts')>('swarm').createSwarmService(network, replication))
   return {
     repo,
     peerId: repo.peerId,
-    frames,
-    refs,
-    commits: createCommitService(components, refs),
-    traces: createTraceService(components),
-    spans: createSpanImportService({ ...components, resolveFrame: async (ref, options) => (await frames.get(ref, options)).cid }),
-    snapshots,
-    verifier,
-    consensus,
-    index,
-    gc: createGcService(components),
-    pins,
-    attachments: createAttachmentService(components),
-    stats: createRepoStats({ ...components, refs }),
-    events: components.events,
+    get frames () { return s.frames() },
+    get refs () { return s.refs() },
+    get commits () { return s.commits() },
+    get traces () { return s.traces() },
+    get spans () { return s.spans() },
+    get snapshots () { return s.snapshots() },
+    get verifier () { return s.verifier() },
+    get consensus () { return s.consensus() },
+    get index () { return s.index() },
+    get gc () { return s.gc() },
+    get pins () { return pins() },
+    get attachments () { return s.attachments() },
+    get stats () { return s.stats() },
+    events,
     network,
     replication,
-    swarm: createSwarmService(network, replication),
+    get swarm () { return swarm() },
     close: async () => {
       // Background work first: pin fetches use the network, catch-ups the repository.
-      await pins.close()
-      await index.close()
+      if (pins.made) await pins().close()
+      if (s.index.made) await s.index().close()
       await replication?.stop()
       await network?.stop()
       await repo.close()
