@@ -85,19 +85,30 @@ export function remoteFrames (api: ApiClient): FrameService {
       }))
     },
 
-    import: async (lines, options) => {
+    import: async (input, options) => {
       let frames = 0
       let bytes = 0
       const encoder = new TextEncoder()
       // Lines go up as they are read (the gateway parses them as they arrive); progress counts what was sent.
-      const body = (async function * () {
-        for await (const line of lines) {
-          const chunk = encoder.encode(line + '\n')
-          bytes += chunk.byteLength
-          if (line.trim() !== '' && ++frames % PROGRESS_LINES === 0) options?.onProgress?.({ type: 'frames:import:progress', detail: { frames, bytes } })
-          yield chunk
-        }
-      })()
+      const body = 'ndjson' in input
+        ? (async function * () {
+            // Bytes go up as they are; progress counts their lines.
+            for await (const chunk of input.ndjson) {
+              bytes += chunk.byteLength
+              const before = frames
+              for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) frames++
+              if (Math.floor(frames / PROGRESS_LINES) > Math.floor(before / PROGRESS_LINES)) options?.onProgress?.({ type: 'frames:import:progress', detail: { frames, bytes } })
+              yield chunk
+            }
+          })()
+        : (async function * () {
+            for await (const line of input) {
+              const chunk = encoder.encode(line + '\n')
+              bytes += chunk.byteLength
+              if (line.trim() !== '' && ++frames % PROGRESS_LINES === 0) options?.onProgress?.({ type: 'frames:import:progress', detail: { frames, bytes } })
+              yield chunk
+            }
+          })()
       const r = await api.json<Wire.ImportResult>('/frames/import', {
         method: 'POST',
         query: { branch: options?.branch, source: sourceParam(options?.source) },

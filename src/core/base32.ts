@@ -16,7 +16,12 @@ const LOWER_CODES = (() => {
 
 function encode (bytes: Uint8Array, alphabet: Buffer, prefix: string): string {
   const out = Buffer.allocUnsafe(prefix.length + Math.ceil(bytes.length * 8 / 5))
-  let o = out.write(prefix, 'latin1')
+  const o = encodeInto(bytes, alphabet, out, out.write(prefix, 'latin1'))
+  return out.toString('latin1', 0, o)
+}
+
+/** Writes the base32 text of `bytes` (one byte a character) into `out` at `o`; returns where it ends. */
+function encodeInto (bytes: Uint8Array, alphabet: Buffer, out: Uint8Array, o: number): number {
   let bits = 0
   let value = 0
   for (let i = 0; i < bytes.length; i++) {
@@ -29,11 +34,14 @@ function encode (bytes: Uint8Array, alphabet: Buffer, prefix: string): string {
     value &= (1 << bits) - 1
   }
   if (bits > 0) out[o++] = alphabet[(value << (5 - bits)) & 31] as number
-  return out.toString('latin1', 0, o)
+  return o
 }
 
 /** `prefix` + base32 upper case of `bytes`. */
 export const base32Upper = (bytes: Uint8Array, prefix = ''): string => encode(bytes, UPPER, prefix)
+
+/** Writes base32 upper case of `bytes` into `out` at `at` (one byte a character); returns where it ends. */
+export const base32UpperInto = (bytes: Uint8Array, out: Uint8Array, at: number): number => encodeInto(bytes, UPPER, out, at)
 
 /** `prefix` + base32 lower case of `bytes`. */
 export const base32Lower = (bytes: Uint8Array, prefix = ''): string => encode(bytes, LOWER, prefix)

@@ -1,8 +1,10 @@
 import type { CID } from 'multiformats/cid'
+import { SHA256_BLOCK_KEY_BYTES, writeBlockKey } from './block-key.ts'
 import { cidV1Sha256 } from './cid.ts'
 import { MAX_JSON_TEXT_BYTES, parseJsonText } from './json-view.ts'
 import { PayloadTooLargeError } from './errors.ts'
 import { encodeFrame, frameFromJson, frameLinks } from './frame.ts'
+import { compareKeys } from './tree/keys.ts'
 
 /** Bytes of a frame's CID as framehub writes it: CIDv1, dag-cbor, sha2-256 (1 + 1 + 2 + 32). */
 export const FRAME_CID_BYTES = 36
@@ -19,8 +21,20 @@ export interface EncodedFrames {
   ids: string[]
   /** Line number of each frame. */
   lineNumbers: Int32Array<ArrayBuffer>
+  /**
+   * Indices of the frames in id order (UTF-8 byte order, as the tree orders keys; equal ids in
+   * line order): sorted where the run is encoded, so that sorting an import's runs together
+   * merges sorted runs (`core/import-tree.ts`).
+   */
+  sorted: Uint32Array<ArrayBuffer>
   /** The CIDs, FRAME_CID_BYTES each, in the order of `ids`. */
   cids: Uint8Array<ArrayBuffer>
+  /**
+   * The blocks' store keys (`core/block-key.ts`), SHA256_BLOCK_KEY_BYTES each (one byte a
+   * character), in the order of `ids`: made where the frames are encoded, so that the thread
+   * that writes them does not.
+   */
+  keys: Uint8Array<ArrayBuffer>
   /** The encoded blocks one after the other; block `i` ends at `ends[i]`, and starts where `i - 1` ends. */
   bytes: Uint8Array<ArrayBuffer>
   ends: Uint32Array<ArrayBuffer>
@@ -45,6 +59,7 @@ export function encodeFrameLines (lines: readonly string[], first: number, sourc
   const numbers: number[] = []
   const links: EncodedFrames['links'] = []
   let cids = new Uint8Array(lines.length * FRAME_CID_BYTES)
+  let keys = new Uint8Array(lines.length * SHA256_BLOCK_KEY_BYTES)
   let total = 0
   let failure: Error | undefined
   for (let i = 0; i < lines.length; i++) {
@@ -68,6 +83,7 @@ export function encodeFrameLines (lines: readonly string[], first: number, sourc
     blocks.push(block.bytes)
     total += block.bytes.byteLength
     cids.set(block.cid.bytes, n * FRAME_CID_BYTES)
+    writeBlockKey(block.cid.multihash.bytes, keys, n * SHA256_BLOCK_KEY_BYTES)
     const linked = frameLinks(frame)
     if (linked.length > 0) links.push({ frame: n, cids: linked.map(c => c.bytes.slice()) })
   }
@@ -80,15 +96,54 @@ export function encodeFrameLines (lines: readonly string[], first: number, sourc
     at += b.byteLength
     ends[i] = at
   }
-  if (ids.length < lines.length) cids = cids.slice(0, ids.length * FRAME_CID_BYTES)
-  const out: EncodedFrames = { lines: lines.length, ids, lineNumbers: Int32Array.from(numbers), cids, bytes, ends, links }
+  if (ids.length < lines.length) {
+    cids = cids.slice(0, ids.length * FRAME_CID_BYTES)
+    keys = keys.slice(0, ids.length * SHA256_BLOCK_KEY_BYTES)
+  }
+  const out: EncodedFrames = { lines: lines.length, ids, lineNumbers: Int32Array.from(numbers), sorted: sortedOrder(ids), cids, keys, bytes, ends, links }
   if (failure !== undefined) out.failure = failure
   return out
 }
 
+const ABOVE_SURROGATES = /[\uD800-\uFFFF]/
+
+/** Indices of `ids` in UTF-8 byte order (stable). */
+function sortedOrder (ids: readonly string[]): Uint32Array<ArrayBuffer> {
+  const order = Array.from(ids, (_, i) => i)
+  // Native (UTF-16) order equals byte order unless an id has a surrogate or a char in U+E000..U+FFFF.
+  if (ids.some(id => ABOVE_SURROGATES.test(id))) order.sort((a, b) => compareKeys(ids[a] as string, ids[b] as string))
+  else order.sort((a, b) => (ids[a] as string) < (ids[b] as string) ? -1 : (ids[a] as string) > (ids[b] as string) ? 1 : 0)
+  return Uint32Array.from(order)
+}
+
+/**
+ * The lines of NDJSON text, split at LF, CRLF or a lone CR as `readline` splits them; a line break
+ * at the end starts no line.
+ */
+export function ndjsonLines (text: string): string[] {
+  const lines = text.split(LINE_BREAK)
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop()
+  return lines
+}
+
+const LINE_BREAK = /\r\n|\n|\r/
+
+/** `encodeFrameLines` of UTF-8 NDJSON bytes that hold whole lines (`core/ndjson-runs.ts` cuts them). */
+export function encodeFrameBytes (bytes: Uint8Array, first: number, source: string): EncodedFrames {
+  return encodeFrameLines(ndjsonLines(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')), first, source)
+}
+
 /** The CID of frame `i` (a view into `frames.cids`). */
-export function frameCidAt (frames: EncodedFrames, i: number): CID {
+export function frameCidAt (frames: Pick<EncodedFrames, 'cids'>, i: number): CID {
   return cidV1Sha256(frames.cids.subarray(i * FRAME_CID_BYTES, (i + 1) * FRAME_CID_BYTES))
+}
+
+/**
+ * The store keys of the blocks (`core/block-key.ts`) as one text: frame `i`'s key is
+ * `text.slice(i * SHA256_BLOCK_KEY_BYTES, (i + 1) * SHA256_BLOCK_KEY_BYTES)` (a slice, not a copy).
+ */
+export function frameKeyText (frames: EncodedFrames): string {
+  return Buffer.from(frames.keys.buffer, frames.keys.byteOffset, frames.keys.byteLength).toString('latin1')
 }
 
 /** The block bytes of frame `i` (a view into `frames.bytes`). */

@@ -3,22 +3,20 @@ import { cidKey, tryParseCid } from '../core/cid.ts'
 import { decodeCbor } from '../core/block.ts'
 import { asJsonView } from '../core/json-view.ts'
 import type { Block } from '../core/block.ts'
-import { ConflictError, FrameInvalidError, FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
+import { ConflictError, FrameNotFoundError, LinkUnresolvedError, RefNotFoundError } from '../core/errors.ts'
 import { decodeFrame, encodeFrame, findFrame, frameFromJson, frameId, frameLinks, withAttachments } from '../core/frame.ts'
 import { frameVersions } from '../core/frame-history.ts'
 import { parseRefSpec } from '../core/ref-spec.ts'
 import { decodeTraceStep } from '../core/trace-step.ts'
 import type { TraceStep } from '../core/trace-step.ts'
-import { frameBytesAt, frameCidAt } from '../core/frame-lines.ts'
-import type { EncodedFrames } from '../core/frame-lines.ts'
 import type { Attachment, Frame } from '../core/frame.ts'
 import { buildTree, entries, getEntry, mutateTree } from '../core/tree/index.ts'
-import type { TreeChange } from '../core/tree/index.ts'
+import type { TreeChange, TreeResult } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions, ServiceComponents } from './context.ts'
-import { encodeRun, importPool, startImportPool } from './import-workers.ts'
-import type { EncodedRun } from './import-workers.ts'
+import { importFrames } from './frame-import.ts'
+import type { ImportInput, ImportProgress, ImportResult, ImportSizeHint } from './frame-import.ts'
 import { storeFile } from './attachments.ts'
 import type { AttachmentInput } from './attachments.ts'
 import { checkBranchSyntax } from './refs.ts'
@@ -57,16 +55,7 @@ export interface PutFrameOptions extends CallOptions {
   ifMatch?: CID | null
 }
 
-export interface ImportProgress {
-  frames: number
-  bytes: number
-}
-
-export interface ImportResult {
-  frames: number
-  /** Working tree after the import. */
-  tree: CID
-}
+export type { ImportInput, ImportProgress, ImportResult, ImportSizeHint, NdjsonBytes } from './frame-import.ts'
 
 export interface ListFramesOptions extends CallOptions {
   /** Branch, commit or tree; default: the current working tree. */
@@ -141,8 +130,11 @@ export const HISTORY_STEP_BUDGET = 10_000
 export interface FrameService {
   /** Validates, stores and stages one frame (JSON view); returns its CID. */
   put (json: unknown, options?: PutFrameOptions): Promise<FrameRecord>
-  /** Stores and stages many frames (NDJSON lines) in batches; all or nothing. */
-  import (lines: AsyncIterable<string> | Iterable<string>, options?: PutFrameOptions & ProgressOptions<ImportProgress> & ImportSizeHint): Promise<ImportResult>
+  /**
+   * Stores and stages many frames (NDJSON: lines, or bytes as `{ ndjson }`, which big imports
+   * split on their worker threads) in batches; all or nothing.
+   */
+  import (input: ImportInput, options?: PutFrameOptions & ProgressOptions<ImportProgress> & ImportSizeHint): Promise<ImportResult>
   /** Stores a file with UnixFS and describes it for a frame's `attachments`. */
   attach (input: AttachmentInput, options?: CallOptions): Promise<Attachment>
   /**
@@ -169,38 +161,6 @@ export interface FrameService {
    * a block that is not a frame, one not in the repository) is `ERR_FRAME_NOT_FOUND`.
    */
   revert (id: string, to: CID, options?: PutFrameOptions): Promise<FrameRecord>
-}
-
-const IMPORT_BATCH = 8192
-
-/** What an import knows of its size before it reads its lines. */
-export interface ImportSizeHint {
-  /**
-   * Bytes of NDJSON the lines come from (a file's size), when known: past
-   * `importPool.thresholdBytes` the encoding workers start at once, so they are ready by the time
-   * the import passes `importPool.threshold` lines.
-   */
-  expectedBytes?: number
-}
-
-/** Lines in runs of `size` (the last may be shorter); a sync iterable is read without a promise per line. */
-async function * chunksOf (lines: AsyncIterable<string> | Iterable<string>, size: number, signal?: AbortSignal): AsyncGenerator<string[]> {
-  let chunk: string[] = []
-  if (Symbol.asyncIterator in lines) {
-    for await (const line of lines) {
-      signal?.throwIfAborted()
-      chunk.push(line)
-      if (chunk.length >= size) { yield chunk; chunk = [] }
-    }
-  } else {
-    for (const line of lines) {
-      signal?.throwIfAborted()
-      chunk.push(line)
-      if (chunk.length >= size) { yield chunk; chunk = [] }
-    }
-  }
-  signal?.throwIfAborted()
-  if (chunk.length > 0) yield chunk
 }
 
 /**
@@ -245,6 +205,11 @@ export function createFrameService (components: FrameComponents, refs: Refs, ind
     const result = base.equals(EMPTY_TREE) && changes.every(c => c.value != null)
       ? buildTree(changes.map(c => ({ key: c.key, value: c.value as CID })))
       : await mutateTree(blocks, base, changes, options)
+    return await stageTree(branch, result, extra, options)
+  }
+
+  /** Writes `result`'s blocks with `extra` ones and makes it `branch`'s working tree, atomically. */
+  const stageTree = async (branch: string, result: TreeResult, extra: Block[] = [], options?: CallOptions): Promise<CID> => {
     const batch = writeBatch()
     for (const b of extra) batch.putBlock(b.cid, b.bytes)
     for (const b of result.blocks) batch.putBlock(b.cid, b.bytes)
@@ -362,79 +327,19 @@ export function createFrameService (components: FrameComponents, refs: Refs, ind
       })
     },
 
-    import: async (lines, options) => await exclusive(async () => {
-      const source = options?.source ?? 'input'
-      const changes = new Map<string, CID>()
-      const pendingLinks: Array<{ link: CID, where: string }> = []
-      let batch = writeBatch()
-      let writing: Promise<void> | undefined
-      let bytes = 0
-      // Runs of lines are encoded in order, on worker threads once the import is big
-      // (`import-workers.ts`), while this thread stores the runs already encoded.
-      const runs: EncodedRun[] = []
-      const store = async (frames: EncodedFrames): Promise<void> => {
-        const { ids, lineNumbers } = frames
-        for (let i = 0; i < ids.length; i++) {
-          const id = ids[i] as string
-          // All or nothing, like the rest of an import: two lines for one id are refused, not collapsed.
-          if (changes.has(id)) {
-            const at = `${source}:${lineNumbers[i] as number}`
-            throw new FrameInvalidError(`${at}: frame id "${id}" appears twice in this import (an import holds each id once)`, { source: at, line: lineNumbers[i], id })
-          }
-          const cid = frameCidAt(frames, i)
-          changes.set(id, cid)
-          const block = frameBytesAt(frames, i)
-          batch.putBlock(cid, block)
-          bytes += block.byteLength
-        }
-        for (const { frame, cids } of frames.links) {
-          const where = `${source}:${frames.lineNumbers[frame] as number}: frame ${frames.ids[frame] as string} `
-          for (const link of cids) pendingLinks.push({ link: CID.decode(link), where })
-        }
-        if (frames.failure !== undefined) throw frames.failure
-        // Frame blocks go down in big batches, one written while the next is filled; they stay
-        // invisible until the working tree moves.
-        if (batch.size >= IMPORT_BATCH) {
-          await writing
-          writing = batch.write()
-          batch = writeBatch()
-          options?.onProgress?.({ type: 'frames:import:progress', detail: { frames: changes.size, bytes } })
-        }
+    import: async (input, options) => await exclusive(async () => {
+      let branch = ''
+      const context = {
+        writeBatch,
+        blocks,
+        targetBranch,
+        checkResolvable,
+        workingTree: async (b: string) => await refs.workingTree(b),
+        stageTree: async (b: string, tree: TreeResult) => { branch = b; return await stageTree(b, tree, [], options) }
       }
-      // An import known to be big starts the workers at once: they start while this thread encodes.
-      if ((Array.isArray(lines) && lines.length > importPool.threshold) || (options?.expectedBytes ?? 0) > importPool.thresholdBytes) startImportPool()
-      try {
-        let first = 1
-        for await (const chunk of chunksOf(lines, importPool.chunkLines, options?.signal)) {
-          const run = encodeRun(chunk, first, source)
-          // A run still on a worker may fail later: it is awaited (and its failure thrown) in order.
-          if (run instanceof Promise) run.catch(() => {})
-          runs.push(run)
-          first += chunk.length
-          // Store what is ready; keep at most two runs per worker under way.
-          while (runs.length > 0 && (!(runs[0] instanceof Promise) || runs.length > 2 * Math.max(1, importPool.workers))) {
-            await store(await (runs.shift() as EncodedRun))
-          }
-        }
-        while (runs.length > 0) await store(await (runs.shift() as EncodedRun))
-        await writing
-        writing = batch.write()
-        await writing
-      } finally {
-        // Nothing of a failed import is written after it returns.
-        await writing?.catch(() => {})
-      }
-      if (pendingLinks.length > 0) {
-        const written = new Set<string>()
-        for (const cid of changes.values()) written.add(cidKey(cid))
-        for (const { link, where } of pendingLinks) await checkResolvable([link], written, where)
-      }
-      const branch = await targetBranch(options?.branch)
-      const sorted = [...changes].map(([key, value]) => ({ key, value }))
-      const tree = await stage(branch, sorted, [], options)
-      options?.onProgress?.({ type: 'frames:import:done', detail: { frames: changes.size, bytes } })
-      events.publish('frame:import', { frames: changes.size, branch, tree: tree.toString() })
-      return { frames: changes.size, tree }
+      const result = await importFrames(context, input, options)
+      events.publish('frame:import', { frames: result.frames, branch, tree: result.tree.toString() })
+      return result
     }),
 
     attach: async (input, options) => await storeFile(components, input, options),

@@ -13,7 +13,8 @@ import type { EncodedFrames } from '../core/frame-lines.ts'
 
 export interface EncodeTask {
   id: number
-  lines: string[]
+  /** The run: lines, or UTF-8 NDJSON bytes of whole lines (`core/ndjson-runs.ts`). */
+  lines: string[] | Uint8Array
   first: number
   source: string
 }
@@ -44,15 +45,15 @@ if (typeof cache === 'string') {
     enableCompileCache(cache)
   } catch {}
 }
-const { encodeFrameLines } = await import('../core/frame-lines.ts')
+const { encodeFrameBytes, encodeFrameLines } = await import('../core/frame-lines.ts')
 
 const port = parentPort
 if (port != null) {
   port.on('message', (task: EncodeTask) => {
     try {
-      const { failure, ...frames } = encodeFrameLines(task.lines, task.first, task.source)
+      const { failure, ...frames } = Array.isArray(task.lines) ? encodeFrameLines(task.lines, task.first, task.source) : encodeFrameBytes(task.lines, task.first, task.source)
       const answer: EncodeAnswer = failure === undefined ? { id: task.id, frames } : { id: task.id, frames, failure: errorData(failure) }
-      port.postMessage(answer, [frames.cids.buffer, frames.bytes.buffer, frames.ends.buffer, frames.lineNumbers.buffer])
+      port.postMessage(answer, [frames.cids.buffer, frames.keys.buffer, frames.sorted.buffer, frames.bytes.buffer, frames.ends.buffer, frames.lineNumbers.buffer])
     } catch (err) {
       port.postMessage({ id: task.id, error: errorData(err) } satisfies EncodeAnswer)
     }

@@ -13,8 +13,9 @@ import { getCompileCacheDir } from 'node:module'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { encodeFrameLines } from '../core/frame-lines.ts'
+import { encodeFrameBytes, encodeFrameLines } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
+import type { NdjsonRun } from '../core/ndjson-runs.ts'
 import { FramehubError, isCode } from '../core/errors.ts'
 import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
 
@@ -36,7 +37,11 @@ import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
  *   has ended, such as the previous command of a script). On a machine whose cores are busy with
  *   other work a worker cannot run beside this thread, and it only adds its start and the copies
  *   of lines and blocks (measured on a 2-core machine at load 12 to 16: about 0.8 s more CPU);
- * - `chunkLines`: lines per task;
+ * - `chunkLines`: lines per task (an import given as lines), `runBytes`: bytes per task (an
+ *   import given as NDJSON bytes, cut after a line break);
+ * - `queued`: runs a worker holds (one under way, the rest waiting) before this thread encodes
+ *   the next run itself: the workers never wait for work, and this thread encodes whenever they
+ *   are all busy (on a 2-core machine: one worker, and this thread between its writes);
  * - `idleMs`: the pool is shut down after this long without work.
  */
 export const importPool = {
@@ -46,6 +51,8 @@ export const importPool = {
   maxLoad: availableParallelism() - 0.5,
   minIdleCores: 0.5,
   chunkLines: 1024,
+  runBytes: 512 * 1024,
+  queued: 2,
   idleMs: 10_000
 }
 
@@ -156,6 +163,9 @@ function cpuTimes (): { idle: number, total: number, at: number } {
   return { idle, total, at: Date.now() }
 }
 
+/** How long after finding no core free an import looks again. */
+const RECHECK_MS = 250
+
 /** CPU times when this module loaded (in a CLI process: its start). */
 const loaded = cpuTimes()
 
@@ -174,8 +184,14 @@ function coreFree (): boolean {
   return idle !== undefined && idle >= importPool.minIdleCores
 }
 
+/** When `startPool` last found no core free (ms since the epoch). */
+let refusedAt = -Infinity
+
 function startPool (): void {
-  if (pool.length === 0 && !coreFree()) return
+  if (pool.length === 0 && !coreFree()) {
+    refusedAt = Date.now()
+    return
+  }
   try {
     while (pool.length < importPool.workers) pool.push(spawn())
   } catch {
@@ -196,25 +212,35 @@ export async function stopImportPool (): Promise<void> {
 /** The encoding of one run of lines: done already (on this thread) or under way on a worker. */
 export type EncodedRun = EncodedFrames | Promise<EncodedFrames>
 
+/** Encodes a run on this thread. */
+function encodeHere (run: string[] | NdjsonRun, first: number, source: string): EncodedFrames {
+  return Array.isArray(run) ? encodeFrameLines(run, first, source) : encodeFrameBytes(run.bytes, first, source)
+}
+
 /**
- * Encodes `lines` (numbered from `first`) with `encodeFrameLines`: on the least busy worker when
- * the import has passed the threshold and a worker is ready, else here. A bad line is reported
- * the same way on both (`failure`, with its code and message); the promise rejects only when a
- * worker fails.
+ * Encodes a run (lines, or NDJSON bytes of whole lines, numbered from `first`) with
+ * `encodeFrameLines`: on the least busy worker when the import has passed the threshold and a
+ * worker is ready and not full (`importPool.queued`), else here. A bad line is reported the same
+ * way on both (`failure`, with its code and message); the promise rejects only when a worker
+ * fails. The bytes of a run sent to a worker are transferred (unusable here afterwards).
  */
-export function encodeRun (lines: string[], first: number, source: string): EncodedRun {
-  if (broken || importPool.workers <= 0 || first - 1 + lines.length <= importPool.threshold) return encodeFrameLines(lines, first, source)
-  startPool()
+export function encodeRun (run: string[] | NdjsonRun, first: number, source: string): EncodedRun {
+  const lines = Array.isArray(run) ? run.length : run.lines
+  if (broken || importPool.workers <= 0 || first - 1 + lines <= importPool.threshold) return encodeHere(run, first, source)
+  // Asking the system for its CPU times costs about half a millisecond: an import on busy cores
+  // asks again only now and then.
+  if (pool.length > 0 || Date.now() - refusedAt >= RECHECK_MS) startPool()
   let best: PoolWorker | undefined
   for (const w of pool) if (w.ready && (best == null || w.tasks.size < best.tasks.size)) best = w
-  // While the workers start, this thread encodes: it would only wait for them otherwise.
-  if (best == null) return encodeFrameLines(lines, first, source)
+  // While the workers start, or while they are all busy, this thread encodes: it would only wait for them otherwise.
+  if (best == null || best.tasks.size >= importPool.queued) return encodeHere(run, first, source)
   const w = best
   const id = nextId++
   workerRuns++
   const promise = new Promise<EncodedFrames>((resolve, reject) => { w.tasks.set(id, { resolve, reject }) })
   if (w.tasks.size === 1) w.worker.ref()
-  w.worker.postMessage({ id, lines, first, source } satisfies EncodeTask)
+  if (Array.isArray(run)) w.worker.postMessage({ id, lines: run, first, source } satisfies EncodeTask)
+  else w.worker.postMessage({ id, lines: run.bytes, first, source } satisfies EncodeTask, [run.bytes.buffer])
   return promise
 }
 

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import { encodeFrame, frameFromJson } from '../../src/core/frame.ts'
 import { encodeFrameLines, frameBytesAt, frameCidAt } from '../../src/core/frame-lines.ts'
+import { MAX_NDJSON_LINE_BYTES } from '../../src/core/ndjson-runs.ts'
 import { buildTree } from '../../src/core/tree/index.ts'
 import { EMPTY_TREE } from '../../src/services/context.ts'
 import { encodeRun, importPool, importPoolReady, importPoolRuns, importPoolSize, stopImportPool } from '../../src/services/import-workers.ts'
@@ -75,7 +76,8 @@ describe('frame import on worker threads', () => {
     const want = expected(lines)
     const trees: string[] = []
     for (const workers of [0, 2]) {
-      Object.assign(importPool, { workers, maxLoad: Infinity, threshold: 0, chunkLines: 128 })
+      // `queued`: every run goes to a worker once one is up, none is encoded here meanwhile.
+      Object.assign(importPool, { workers, maxLoad: Infinity, threshold: 0, chunkLines: 128, queued: Infinity })
       if (workers > 0) await poolUp()
       const { node, cleanup } = await tempNode()
       try {
@@ -98,7 +100,7 @@ describe('frame import on worker threads', () => {
   })
 
   it('a bad line in a worker run fails the import with its line number, and nothing becomes visible', async () => {
-    Object.assign(importPool, { workers: 2, maxLoad: Infinity, threshold: 0, chunkLines: 64 })
+    Object.assign(importPool, { workers: 2, maxLoad: Infinity, threshold: 0, chunkLines: 64, queued: Infinity })
     const { node, cleanup } = await tempNode()
     try {
       await poolUp()
@@ -159,6 +161,122 @@ describe('frame import on worker threads', () => {
         return true
       })
       assert.ok((await node.refs.workingTree(await node.refs.currentBranch())).equals(result.tree))
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('NDJSON bytes give the CIDs and tree of the same lines, on this thread and on the workers, however the bytes are cut', async () => {
+    const lines = frameLines(3000)
+    const want = expected(lines)
+    // LF, CRLF and lone CR line ends, the last line without one: `readline` splits the same way.
+    const text = lines.map((l, i) => l + ['\n', '\r\n', '\r'][i % 3]).join('').replace(/\r?\n?$/, '')
+    const bytes = Buffer.from(text)
+    // Cut into pieces of odd sizes, so that line ends (and CRLFs) straddle pieces.
+    const pieces = async function * (): AsyncGenerator<Uint8Array> {
+      for (let at = 0, n = 1; at < bytes.length; at += n, n = (n * 7 + 3) % 5000 + 1) yield bytes.subarray(at, at + n)
+    }
+    for (const workers of [0, 1]) {
+      Object.assign(importPool, { workers, maxLoad: Infinity, threshold: 0, runBytes: 20_000, queued: Infinity })
+      if (workers > 0) await poolUp()
+      const { node, cleanup } = await tempNode()
+      try {
+        const before = importPoolRuns()
+        const result = await node.frames.import({ ndjson: pieces() }, { source: 'bytes.ndjson' })
+        assert.equal(result.frames, want.cids.size)
+        assert.equal(result.tree.toString(), want.root)
+        if (workers > 0) assert.ok(importPoolRuns() - before > 10)
+        else assert.equal(importPoolRuns(), before)
+      } finally {
+        await cleanup()
+        await stopImportPool()
+      }
+    }
+  })
+
+  it('NDJSON bytes: a bad line is reported with its line number (CRLF, lone CR and blank lines counted as readline counts them)', async () => {
+    Object.assign(importPool, { workers: 1, maxLoad: Infinity, threshold: 0, runBytes: 4096, queued: Infinity })
+    await poolUp()
+    const { node, cleanup } = await tempNode()
+    try {
+      // No empty line: after a line that ends with a lone CR, its LF would make a CRLF (for readline too).
+      const lines = frameLines(600).filter(l => l !== '')
+      lines.splice(449, 0, '{"id": "bad", "kind": 5}') // line 450
+      const text = lines.map((l, i) => l + ['\n', '\r\n', '\r'][i % 3]).join('')
+      await assert.rejects(node.frames.import({ ndjson: (async function * () { yield Buffer.from(text) })() }, { source: 'bad.ndjson' }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'ERR_FRAME_INVALID')
+        assert.match(err.message, /^bad\.ndjson:450: /)
+        return true
+      })
+      assert.ok((await node.refs.workingTree(await node.refs.currentBranch())).equals(EMPTY_TREE))
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('NDJSON bytes: a line too long to hold is refused at its line, after a bad line before it', async () => {
+    const { node, cleanup } = await tempNode()
+    try {
+      const long = '{"id": "long", "kind": "note", "body": "' + 'x'.repeat(MAX_NDJSON_LINE_BYTES) + '"}'
+      const input = (lines: string[]): { ndjson: AsyncIterable<Uint8Array> } => ({
+        ndjson: (async function * () {
+          for (const line of lines) {
+            const bytes = Buffer.from(line + '\n')
+            for (let at = 0; at < bytes.length; at += 65536) yield bytes.subarray(at, at + 65536)
+          }
+        })()
+      })
+      const good = frameLines(20)
+      await assert.rejects(node.frames.import(input([...good, long, ...good]), { source: 'long.ndjson' }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'ERR_PAYLOAD_TOO_LARGE')
+        assert.match(err.message, new RegExp(`^long\\.ndjson:${good.length + 1}: `))
+        return true
+      })
+      await assert.rejects(node.frames.import(input([...good.slice(0, 5), '{"id": 1', ...good.slice(5), long]), { source: 'both.ndjson' }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'ERR_JSON_INVALID')
+        assert.match(err.message, /^both\.ndjson:6: /)
+        return true
+      })
+      assert.ok((await node.refs.workingTree(await node.refs.currentBranch())).equals(EMPTY_TREE))
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('while the workers are busy this thread encodes runs too, with the same result', async () => {
+    Object.assign(importPool, { workers: 1, maxLoad: Infinity, threshold: 0, chunkLines: 50, queued: 1 })
+    await poolUp()
+    const { node, cleanup } = await tempNode()
+    try {
+      const lines = frameLines(2000)
+      const before = importPoolRuns()
+      const result = await node.frames.import(lines, { source: 'shared' })
+      const onWorkers = importPoolRuns() - before
+      const runs = Math.ceil(lines.length / 50)
+      assert.ok(onWorkers > 0 && onWorkers < runs, `${onWorkers} of ${runs} runs on the worker`)
+      assert.equal(result.tree.toString(), expected(lines).root)
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('a repeated id and a bad line: the one on the earlier line is reported', async () => {
+    Object.assign(importPool, { workers: 1, maxLoad: Infinity, threshold: 0, chunkLines: 30 })
+    await poolUp()
+    const { node, cleanup } = await tempNode()
+    try {
+      const lines = frameLines(300)
+      const dupFirst = [...lines]
+      dupFirst.splice(99, 0, lines[3] as string) // line 100 repeats line 4
+      dupFirst.splice(199, 0, '{"id": "bad", "kind": 5}') // line 200
+      await assert.rejects(node.frames.import(dupFirst, { source: 'a' }), (err: Error) => /^a:100: frame id .* appears twice/.test(err.message))
+      const badFirst = [...lines]
+      badFirst.splice(49, 0, '{"id": "bad", "kind": 5}') // line 50
+      badFirst.splice(99, 0, lines[3] as string) // line 100
+      await assert.rejects(node.frames.import(badFirst, { source: 'b' }), (err: Error & { code?: string }) => err.code === 'ERR_FRAME_INVALID' && /^b:50: /.test(err.message) && !/twice/.test(err.message))
+      // Three of one id: the second is reported.
+      const three = [...lines, lines[7] as string, lines[7] as string]
+      await assert.rejects(node.frames.import(three, { source: 'c' }), (err: Error) => err.message.startsWith(`c:${lines.length + 1}: `))
     } finally {
       await cleanup()
     }

@@ -4,7 +4,7 @@ import { parseCid } from '../../core/cid.ts'
 import { MAX_JSON_TEXT_BYTES, parseJsonText } from '../../core/json-view.ts'
 import { UsageError } from '../../core/errors.ts'
 import { collect, globals, withNode } from '../context.ts'
-import { openInput, readInput, readLines, readTextInput } from '../input.ts'
+import { openInput, readChunks, readInput, readTextInput } from '../input.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'
 import { toJsonView } from '../../core/json-view.ts'
@@ -93,7 +93,8 @@ export function registerFrame (program: Command): void {
         const bar = progressBar(options, 'importing', size, 'bytes')
         let frames = 0
         try {
-          const result = await node.frames.import(readLines(stream, (n) => { bar.update(n, { extra: `${frames} frames` }) }), {
+          // Bytes, not lines: a big import splits them into lines on its worker threads.
+          const result = await node.frames.import({ ndjson: readChunks(stream, (n) => { bar.update(n, { extra: `${frames} frames` }) }) }, {
             branch: opts.branch,
             source: file === '-' ? 'stdin' : file,
             ...(size != null ? { expectedBytes: size } : {}),

@@ -53,22 +53,33 @@ const ABOVE_SURROGATES = /[\uD800-\uFFFF]/
  * that is not a well-formed string, or a value that is not a CID.
  */
 export function buildTree (entries: Iterable<TreeEntry>): TreeResult {
-  let keys: string[] = []
-  let values: CID[] = []
+  const keys: string[] = []
+  const values: CID[] = []
+  for (const entry of entries) {
+    const key = entry.key
+    if (typeof key !== 'string') throw new TreeInputError('tree key must be a string')
+    const value = CID.asCID(entry.value)
+    if (value === null) throw new TreeInputError(`tree value for key ${quoteKey(key)} is not a CID`)
+    keys.push(key)
+    values.push(value)
+  }
+  return buildTreeOf(keys, values)
+}
+
+/**
+ * `buildTree` of entries given as two arrays, `values[i]` the value of `keys[i]` (any order; an
+ * array in key order is not copied). Same checks.
+ */
+export function buildTreeOf (keys: string[], values: CID[]): TreeResult {
   let sorted = true
   let native = true
   let previous: string | undefined
-  for (const entry of entries) {
-    const key = entry.key
+  for (const key of keys) {
     if (typeof key !== 'string') throw new TreeInputError('tree key must be a string')
     if (ABOVE_SURROGATES.test(key)) {
       if (!isValidKey(key)) throw new TreeInputError('tree key must be a well-formed string not starting with U+FEFF')
       native = false
     }
-    const value = CID.asCID(entry.value)
-    if (value === null) throw new TreeInputError(`tree value for key ${quoteKey(key)} is not a CID`)
-    keys.push(key)
-    values.push(value)
     if (sorted && previous !== undefined && compareKeys(previous, key) >= 0) sorted = false
     previous = key
   }

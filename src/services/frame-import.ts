@@ -1,0 +1,220 @@
+/**
+ * `frames.import`: many frames from NDJSON in one import, all or nothing. The input is read in
+ * runs (lines, or bytes of whole lines); each run is encoded (`encodeFrameLines`: parsed,
+ * validated, canonicalised, DAG-CBOR encoded, hashed, its store keys made), on worker threads
+ * once the import is big (`import-workers.ts`), while this thread writes the runs already encoded
+ * in big LevelDB batches, in line order. The frame blocks stay invisible until the working tree
+ * moves, in the last write. Repeated ids are found once all runs are in, on the sort the tree
+ * needs anyway (`core/import-tree.ts`); errors are reported in line order all the same.
+ */
+import { CID } from 'multiformats/cid'
+import type { CID as Cid } from 'multiformats/cid'
+import { SHA256_BLOCK_KEY_BYTES } from '../core/block-key.ts'
+import { FRAME_CID_BYTES, frameBytesAt, frameKeyText } from '../core/frame-lines.ts'
+import type { EncodedFrames } from '../core/frame-lines.ts'
+import { firstDuplicate, importEntries } from '../core/import-tree.ts'
+import type { ImportedRun } from '../core/import-tree.ts'
+import { ndjsonRuns } from '../core/ndjson-runs.ts'
+import type { NdjsonRun } from '../core/ndjson-runs.ts'
+import { buildTreeOf, mutateTree } from '../core/tree/index.ts'
+import type { TreeResult } from '../core/tree/index.ts'
+import type { BlockStore } from '../storage/block-store.ts'
+import type { WriteBatch } from '../storage/level-db.ts'
+import { EMPTY_TREE } from './context.ts'
+import type { CallOptions, ProgressOptions } from './context.ts'
+import { encodeRun, importPool, startImportPool } from './import-workers.ts'
+import type { EncodedRun } from './import-workers.ts'
+
+/** NDJSON as bytes (a file, standard input, a request body): lines are split where they are encoded. */
+export interface NdjsonBytes {
+  ndjson: AsyncIterable<Uint8Array>
+}
+
+/** What `frames.import` reads: NDJSON lines, or NDJSON bytes. */
+export type ImportInput = AsyncIterable<string> | Iterable<string> | NdjsonBytes
+
+export interface ImportProgress {
+  frames: number
+  bytes: number
+}
+
+export interface ImportResult {
+  frames: number
+  /** Working tree after the import. */
+  tree: Cid
+}
+
+/** What an import knows of its size before it reads its lines. */
+export interface ImportSizeHint {
+  /**
+   * Bytes of NDJSON the lines come from (a file's size), when known: past
+   * `importPool.thresholdBytes` the encoding workers start at once, so they are ready by the time
+   * the import passes `importPool.threshold` lines.
+   */
+  expectedBytes?: number
+}
+
+export interface ImportOptions extends CallOptions, ProgressOptions<ImportProgress>, ImportSizeHint {
+  /** Branch whose working tree gets the frames; default: the current branch. */
+  branch?: string
+  /** Where the lines come from, for error messages (`source:line`). */
+  source?: string
+}
+
+/** What the import needs of the frame service. */
+export interface ImportContext {
+  /** Starts an atomic write. */
+  writeBatch: () => WriteBatch
+  /** The repository's blocks (a tree that is not empty is changed by reading its nodes). */
+  blocks: BlockStore
+  /** The branch a write stages on: the current one, or another that exists. */
+  targetBranch: (branch?: string) => Promise<string>
+  /** The working tree of `branch`. */
+  workingTree: (branch: string) => Promise<Cid>
+  /** Writes `tree`'s blocks and makes it `branch`'s working tree, in one batch. */
+  stageTree: (branch: string, tree: TreeResult) => Promise<Cid>
+  /** Throws `ERR_LINK_UNRESOLVED` (`where` + the message) for a link not in the repository. */
+  checkResolvable: (links: Iterable<Cid>, known: Set<string> | undefined, where: string) => Promise<void>
+}
+
+/** Frame blocks per LevelDB batch (one is written while the next fills). */
+const IMPORT_BATCH = 8192
+
+/** Lines in runs of `size` (the last may be shorter); a sync iterable is read without a promise per line. */
+async function * chunksOf (lines: AsyncIterable<string> | Iterable<string>, size: number, signal?: AbortSignal): AsyncGenerator<string[]> {
+  let chunk: string[] = []
+  if (Symbol.asyncIterator in lines) {
+    for await (const line of lines) {
+      signal?.throwIfAborted()
+      chunk.push(line)
+      if (chunk.length >= size) { yield chunk; chunk = [] }
+    }
+  } else {
+    for (const line of lines) {
+      signal?.throwIfAborted()
+      chunk.push(line)
+      if (chunk.length >= size) { yield chunk; chunk = [] }
+    }
+  }
+  signal?.throwIfAborted()
+  if (chunk.length > 0) yield chunk
+}
+
+/** The runs of an input: lines in runs of `importPool.chunkLines`, bytes in runs of about `importPool.runBytes`. */
+function runsOf (input: ImportInput, source: string, signal?: AbortSignal): AsyncIterator<string[] | NdjsonRun> {
+  const runs = 'ndjson' in input
+    ? ndjsonRuns(input.ndjson, { runBytes: importPool.runBytes, source, signal })
+    : chunksOf(input, importPool.chunkLines, signal)
+  return runs[Symbol.asyncIterator]()
+}
+
+/** Throws `ERR_LINK_UNRESOLVED` for the first link that is neither a frame of the import nor in the repository. */
+async function checkLinks (ctx: ImportContext, stored: readonly ImportedRun[], links: ReadonlyArray<{ link: Uint8Array, where: string }>): Promise<void> {
+  const imported = new Set<string>()
+  for (const run of stored) {
+    const cids = Buffer.from(run.cids.buffer, run.cids.byteOffset, run.cids.byteLength)
+    for (let at = 0; at < cids.byteLength; at += FRAME_CID_BYTES) imported.add(cids.toString('latin1', at, at + FRAME_CID_BYTES))
+  }
+  for (const { link, where } of links) {
+    if (!imported.has(Buffer.from(link.buffer, link.byteOffset, link.byteLength).toString('latin1'))) await ctx.checkResolvable([CID.decode(link)], undefined, where)
+  }
+}
+
+export async function importFrames (ctx: ImportContext, input: ImportInput, options?: ImportOptions): Promise<ImportResult> {
+  const { writeBatch } = ctx
+  const source = options?.source ?? 'input'
+  /** What the end of the import needs of each run stored: ids, line numbers, CIDs (not the blocks). */
+  const stored: ImportedRun[] = []
+  const pendingLinks: Array<{ link: Uint8Array, where: string }> = []
+  let frames = 0
+  let bytes = 0
+  let batch = writeBatch()
+  let writing: Promise<void> | undefined
+  // Runs encoded or under way on a worker, in line order: each is awaited (and its failure thrown) in turn.
+  const runs: EncodedRun[] = []
+
+  const store = async (run: EncodedFrames): Promise<void> => {
+    const keys = frameKeyText(run)
+    for (let i = 0; i < run.ids.length; i++) {
+      batch.putBlockByKey(keys.slice(i * SHA256_BLOCK_KEY_BYTES, (i + 1) * SHA256_BLOCK_KEY_BYTES), frameBytesAt(run, i))
+    }
+    frames += run.ids.length
+    bytes += run.bytes.byteLength
+    stored.push({ ids: run.ids, lineNumbers: run.lineNumbers, sorted: run.sorted, cids: run.cids })
+    for (const { frame, cids } of run.links) {
+      const where = `${source}:${run.lineNumbers[frame] as number}: frame ${run.ids[frame] as string} `
+      for (const link of cids) pendingLinks.push({ link, where })
+    }
+    // The lines before a bad one may repeat an id: that comes first.
+    if (run.failure !== undefined) throw firstDuplicate(stored, source) ?? run.failure
+    // Frame blocks go down in big batches, one written while the next is filled; they stay
+    // invisible until the working tree moves.
+    if (batch.size >= IMPORT_BATCH) {
+      await writing
+      writing = batch.write()
+      batch = writeBatch()
+      options?.onProgress?.({ type: 'frames:import:progress', detail: { frames, bytes } })
+    }
+  }
+  /** Stores the runs ready in order, and waits for the oldest while more than two per worker are under way. */
+  const storeReady = async (): Promise<void> => {
+    while (runs.length > 0 && (!(runs[0] instanceof Promise) || runs.length > 2 * Math.max(1, importPool.workers))) {
+      await store(await (runs.shift() as EncodedRun))
+    }
+  }
+  const storeAll = async (): Promise<void> => {
+    while (runs.length > 0) await store(await (runs.shift() as EncodedRun))
+  }
+
+  const branch = await ctx.targetBranch(options?.branch)
+  const base = await ctx.workingTree(branch)
+  let result: TreeResult
+  // An import known to be big starts the workers at once: they start while this thread encodes.
+  if ((Array.isArray(input) && input.length > importPool.threshold) || (options?.expectedBytes ?? 0) > importPool.thresholdBytes) startImportPool()
+  const reader = runsOf(input, source, options?.signal)
+  let done = false
+  try {
+    let first = 1
+    for (;;) {
+      let next: IteratorResult<string[] | NdjsonRun>
+      try {
+        next = await reader.next()
+      } catch (err) {
+        done = true
+        // An input that fails (a line too long, an upload over its limit) fails after the lines
+        // before it: a bad line among them is reported first. A cancelled import stops at once.
+        if (options?.signal?.aborted !== true) {
+          await storeAll()
+          throw firstDuplicate(stored, source) ?? err
+        }
+        throw err
+      }
+      if (next.done === true) break
+      const run = next.value
+      const encoded = encodeRun(run, first, source)
+      // A run still on a worker may fail later: it is awaited (and its failure thrown) in order.
+      if (encoded instanceof Promise) encoded.catch(() => {})
+      runs.push(encoded)
+      first += Array.isArray(run) ? run.length : run.lines
+      await storeReady()
+    }
+    done = true
+    await storeAll()
+    await writing
+    writing = batch.write()
+    // The tree is made while LevelDB writes the last frames. Throws the first repeated id.
+    const entries = importEntries(stored, source)
+    if (pendingLinks.length > 0) await checkLinks(ctx, stored, pendingLinks)
+    result = base.equals(EMPTY_TREE)
+      ? buildTreeOf(entries.keys, entries.values)
+      : await mutateTree(ctx.blocks, base, entries.keys.map((key, i) => ({ key, value: entries.values[i] as Cid })), options)
+    await writing
+  } finally {
+    if (!done) await reader.return?.().catch(() => {})
+    // Nothing of a failed import is written after it returns.
+    await writing?.catch(() => {})
+  }
+  const tree = await ctx.stageTree(branch, result)
+  options?.onProgress?.({ type: 'frames:import:done', detail: { frames, bytes } })
+  return { frames, tree }
+}

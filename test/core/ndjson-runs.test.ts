@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { ndjsonLines } from '../../src/core/frame-lines.ts'
+import { countLines, MAX_NDJSON_LINE_BYTES, ndjsonRuns } from '../../src/core/ndjson-runs.ts'
+
+/** A seeded text of short lines with LF, CRLF and lone CR ends, empty lines, and multi-byte characters. */
+function text (seed: number, lines: number): string {
+  let x = seed
+  const next = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n }
+  let out = ''
+  for (let i = 0; i < lines; i++) {
+    out += next(5) === 0 ? '' : `{"n":${i},"s":"${'aé数😀'.repeat(next(4))}"}`
+    out += ['\n', '\r\n', '\r'][next(3)] as string
+  }
+  return next(2) === 0 ? out : out + '{"last":true}'
+}
+
+async function * cut (bytes: Buffer, seed: number): AsyncGenerator<Uint8Array> {
+  let x = seed
+  for (let at = 0; at < bytes.length;) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0
+    const n = 1 + (x % 300)
+    yield bytes.subarray(at, at + n)
+    at += n
+  }
+}
+
+describe('NDJSON runs', () => {
+  it('countLines counts the lines ndjsonLines splits', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const t = text(seed, 40)
+      assert.equal(countLines(Buffer.from(t)), ndjsonLines(t).length, JSON.stringify(t))
+    }
+    assert.equal(countLines(Buffer.from('')), 0)
+    assert.equal(countLines(Buffer.from('a\r')), 1)
+    assert.equal(countLines(Buffer.from('a\r\nb')), 2)
+    assert.equal(countLines(Buffer.from('\r\r\n\n')), 3)
+  })
+
+  it('cuts bytes, however they arrive, into runs of whole lines that together give the lines of the whole', async () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const t = text(seed, 300)
+      const bytes = Buffer.from(t)
+      const lines: string[] = []
+      const parts: Buffer[] = []
+      let counted = 0
+      for await (const run of ndjsonRuns(cut(bytes, seed), { runBytes: 200, source: 's' })) {
+        const runText = Buffer.from(run.bytes).toString('utf8')
+        assert.equal(run.lines, ndjsonLines(runText).length)
+        assert.equal(run.bytes.byteOffset, 0)
+        counted += run.lines
+        lines.push(...ndjsonLines(runText))
+        parts.push(Buffer.from(run.bytes))
+      }
+      assert.deepEqual(Buffer.concat(parts), bytes)
+      assert.deepEqual(lines, ndjsonLines(t))
+      assert.equal(counted, ndjsonLines(t).length)
+    }
+  })
+
+  it('refuses a line longer than it holds, with its line number, without reading to its end', async () => {
+    let read = 0
+    const input = async function * (): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('{"a":1}\n{"b":2}\r\n')
+      const block = Buffer.alloc(1024 * 1024, 0x20)
+      for (let i = 0; i < 64; i++) { read++; yield block }
+    }
+    await assert.rejects(async () => { for await (const _ of ndjsonRuns(input(), { runBytes: 4096, source: 'big.ndjson' })) { /* drain */ } }, (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_PAYLOAD_TOO_LARGE')
+      assert.match(err.message, /^big\.ndjson:3: /)
+      return true
+    })
+    assert.ok(read <= MAX_NDJSON_LINE_BYTES / (1024 * 1024) + 1)
+  })
+})
