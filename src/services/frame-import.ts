@@ -77,7 +77,7 @@ export interface ImportContext {
   checkResolvable: (links: Iterable<Cid>, known: Set<string> | undefined, where: string) => Promise<void>
 }
 
-/** Frame blocks per LevelDB batch (one is written while the next fills). */
+/** Most frame blocks in one LevelDB batch (one is written while the next fills). */
 const IMPORT_BATCH = 8192
 
 /** Lines in runs of `size` (the last may be shorter); a sync iterable is read without a promise per line. */
@@ -130,6 +130,17 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
   let bytes = 0
   let batch = writeBatch()
   let writing: Promise<void> | undefined
+  /** The last write has finished. */
+  let written = true
+  const write = (): void => {
+    const full = batch
+    batch = writeBatch()
+    written = false
+    writing = full.write().finally(() => { written = true })
+    // Its failure is thrown where it is awaited (before the next write, or at the end).
+    writing.catch(() => {})
+    options?.onProgress?.({ type: 'frames:import:progress', detail: { frames, bytes } })
+  }
   // Runs encoded or under way on a worker, in line order: each is awaited (and its failure thrown) in turn.
   const runs: EncodedRun[] = []
 
@@ -147,13 +158,15 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
     }
     // The lines before a bad one may repeat an id: that comes first.
     if (run.failure !== undefined) throw firstDuplicate(stored, source) ?? run.failure
-    // Frame blocks go down in big batches, one written while the next is filled; they stay
-    // invisible until the working tree moves.
-    if (batch.size >= IMPORT_BATCH) {
+    // Frame blocks go to LevelDB as soon as it has written the ones before, so that a batch's
+    // operations are handed over as they are made and never outlive a young-generation GC
+    // (with 8,192-block batches they did, and most of this thread's GC time went on them); while
+    // LevelDB is busy they pile up, up to IMPORT_BATCH. They stay invisible until the working
+    // tree moves.
+    if (written) write()
+    else if (batch.size >= IMPORT_BATCH) {
       await writing
-      writing = batch.write()
-      batch = writeBatch()
-      options?.onProgress?.({ type: 'frames:import:progress', detail: { frames, bytes } })
+      write()
     }
   }
   /** Stores the runs ready in order, and waits for the oldest while more than two per worker are under way. */
@@ -201,7 +214,7 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
     done = true
     await storeAll()
     await writing
-    writing = batch.write()
+    write()
     // The tree is made while LevelDB writes the last frames. Throws the first repeated id.
     const entries = importEntries(stored, source)
     if (pendingLinks.length > 0) await checkLinks(ctx, stored, pendingLinks)
