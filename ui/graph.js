@@ -39,9 +39,30 @@ function quietFirstStyle (cy) {
   }
 }
 
-const style = [
-  { selector: 'node', style: { 'background-color': '#6b8fd6', label: 'data(label)', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'right', 'text-margin-x': 6, width: 14, height: 14, 'border-width': 1, 'border-color': '#1d2330', 'min-zoomed-font-size': 6 } },
-  { selector: 'edge', style: { width: 1.5, 'line-color': '#9aa4b5', 'target-arrow-color': '#9aa4b5', 'target-arrow-shape': 'triangle', 'arrow-scale': 0.7, 'curve-style': 'bezier' } },
+/**
+ * Before each frame, Cytoscape's canvas renderer invalidates the cached textures of every element
+ * whose style or bounds changed (its one onUpdateEleCalcs function in 3.34, for the canvas
+ * renderer): for each of 2,000 new elements it computes the keys of four texture caches to find
+ * nothing to invalidate, since nothing has been drawn yet. That first pass is skipped; every
+ * later one runs as before. If the renderer does not look as expected, nothing changes.
+ */
+function quietFirstInvalidation (cy) {
+  const fns = cy.renderer()?.onUpdateEleCalcsFns
+  if (!Array.isArray(fns) || fns.length !== 1 || typeof fns[0] !== 'function') return
+  const invalidate = fns[0]
+  let first = true
+  fns[0] = function (willDraw, eles) {
+    if (first && willDraw) {
+      first = false
+      for (const ele of eles) ele._private.oldBackgroundTimestamp = ele._private.backgroundTimestamp
+      return
+    }
+    return invalidate.call(this, willDraw, eles)
+  }
+}
+
+/** The marks both sizes of graph share: kinds of node, a highlighted route, the selection. */
+const marks = [
   { selector: 'node.merge', style: { shape: 'diamond', width: 18, height: 18, 'background-color': '#8e5bd6' } },
   { selector: 'node.split', style: { shape: 'hexagon', width: 18, height: 18 } },
   { selector: 'node.forked', style: { 'border-width': 4, 'border-color': '#d9480f' } },
@@ -49,13 +70,52 @@ const style = [
   { selector: 'node.root', style: { shape: 'round-rectangle' } },
   { selector: 'node.route', style: { 'border-width': 4, 'border-color': '#d9480f' } },
   { selector: 'edge.route', style: { width: 4, 'line-color': '#d9480f', 'target-arrow-color': '#d9480f' } },
-  // Large graphs: the cheapest marks Cytoscape draws (straight haystack edges, no arrows: the lanes
-  // run downwards; no node borders but on marked nodes).
-  { selector: '.big', style: { 'border-width': 0 } },
-  { selector: 'edge.big', style: { 'curve-style': 'haystack', 'haystack-radius': 0, 'target-arrow-shape': 'none', width: 1.5 } },
-  { selector: 'node.big.merge, node.big.forked, node.big.route', style: { 'border-width': 3 } },
   { selector: 'node:selected', style: { 'overlay-color': '#f2a900', 'overlay-opacity': 0.35, 'overlay-padding': 6 } }
 ]
+
+const small = [
+  { selector: 'node', style: { 'background-color': '#6b8fd6', label: 'data(label)', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'right', 'text-margin-x': 6, width: 14, height: 14, 'border-width': 1, 'border-color': '#1d2330', 'min-zoomed-font-size': 6 } },
+  { selector: 'edge', style: { width: 1.5, 'line-color': '#9aa4b5', 'target-arrow-color': '#9aa4b5', 'target-arrow-shape': 'triangle', 'arrow-scale': 0.7, 'curve-style': 'bezier' } },
+  ...marks
+]
+
+/**
+ * Large graphs: the cheapest marks Cytoscape draws: straight haystack edges, no arrows (the lanes
+ * run downwards), no node borders but on marked nodes, and a text label only on the nodes in view
+ * (class `labelled`, see labelsInView): measuring and placing 1,000 labels is a large part of
+ * Cytoscape's work on every element before its first frame, for labels nobody sees until they
+ * scroll. Nothing else is per element: no data mappers (a lane's label offset and a writer's
+ * colour are classes, see classStyles).
+ */
+const big = [
+  { selector: 'node', style: { 'background-color': '#6b8fd6', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'right', width: 14, height: 14, 'border-width': 0, 'border-color': '#1d2330', 'min-zoomed-font-size': 6 } },
+  { selector: 'node.labelled', style: { label: 'data(label)' } },
+  { selector: 'edge', style: { width: 1.5, 'line-color': '#9aa4b5', 'curve-style': 'haystack', 'haystack-radius': 0 } },
+  ...marks,
+  { selector: 'node.merge, node.forked, node.route', style: { 'border-width': 3 } }
+]
+
+/** Below this zoom Cytoscape draws no label anyway (font-size 10, min-zoomed-font-size 6). */
+const LABEL_ZOOM = 0.6
+/** Nodes this far (model units) above or below the view are labelled too, for a short scroll. */
+const LABEL_MARGIN = 200
+
+/**
+ * One class per distinct value of a per-node style (a writer's colour, a lane's label offset)
+ * instead of a data mapper, which Cytoscape evaluates for every element. Returns the class of
+ * each value and the rules.
+ */
+function classStyles (prefix, values, property) {
+  const cls = new Map()
+  const rules = []
+  for (const v of values) {
+    if (v == null || cls.has(v)) continue
+    const name = `${prefix}${cls.size}`
+    cls.set(v, name)
+    rules.push({ selector: `node.${name}`, style: { [property]: v } })
+  }
+  return { cls, rules }
+}
 
 /** Past this many nodes the layered layout (dagre: crossing minimisation) costs seconds: lanes instead. */
 export const LAYERED_MAX = 300
@@ -77,6 +137,37 @@ function lanes (nodes, edges) {
 }
 
 /**
+ * Keeps the `labelled` class on the nodes in view (and LABEL_MARGIN around it) of a large graph,
+ * `labelled` being the set that has it: after the view moves (a scroll, a zoom, a node centred by
+ * the keyboard) and settles, the nodes that came into view get their label and those that left
+ * lose it. Zoomed out past LABEL_ZOOM, where labels are too small to be drawn, none has one.
+ */
+function labelsInView (cy, nodes, at, labelled) {
+  let timer
+  const update = () => {
+    timer = undefined
+    if (cy.destroyed()) return
+    const want = new Set()
+    if (cy.zoom() >= LABEL_ZOOM) {
+      const { y1, y2 } = cy.extent()
+      for (const n of nodes) {
+        const y = at.get(n.id).y
+        if (y >= y1 - LABEL_MARGIN && y <= y2 + LABEL_MARGIN) want.add(n.id)
+      }
+    }
+    cy.batch(() => {
+      for (const id of labelled) if (!want.has(id)) { cy.getElementById(id).removeClass('labelled'); labelled.delete(id) }
+      for (const id of want) if (!labelled.has(id)) { cy.getElementById(id).addClass('labelled'); labelled.add(id) }
+    })
+  }
+  cy.on('viewport', () => {
+    clearTimeout(timer)
+    timer = setTimeout(update, 100)
+  })
+  cy.on('destroy', () => clearTimeout(timer))
+}
+
+/**
  * Draws `nodes` ({ id, label, classes, color }) and `edges` ({ source, target }) in `container`,
  * top to bottom. `onSelect(id)` is called on a tap. The container carries the counts
  * (data-nodes, data-edges) and the time the layout took (data-render-ms).
@@ -84,25 +175,45 @@ function lanes (nodes, edges) {
 export function drawDag (container, { nodes, edges, onSelect }) {
   const t0 = performance.now()
   performance.mark('graph:start')
-  const big = nodes.length > LAYERED_MAX
+  const isBig = nodes.length > LAYERED_MAX
   // Lanes: every label starts right of the last lane, in one column.
-  const placed = big ? lanes(nodes, edges) : null
+  const placed = isBig ? lanes(nodes, edges) : null
+  const colours = classStyles('fh-c', nodes.map(n => n.color), 'background-color')
+  const dx = (p) => placed.width - p.x + 6
+  const offsets = classStyles('fh-dx', placed == null ? [] : [...placed.at.values()].map(dx), 'text-margin-x')
+  // A large graph opens at its top (the newest commits, the first steps) at zoom 1: the nodes in
+  // that first view get their label from the start.
+  const view = isBig ? { x: 24, y: 24, height: container.clientHeight } : null
+  const labelled = new Set()
+  if (view != null) {
+    for (const n of nodes) {
+      const y = placed.at.get(n.id).y
+      if (y >= -view.y - LABEL_MARGIN && y <= view.height - view.y + LABEL_MARGIN) labelled.add(n.id)
+    }
+  }
+  const classesOf = (n) => {
+    const p = placed?.at.get(n.id)
+    const extra = [colours.cls.get(n.color), p == null ? null : offsets.cls.get(dx(p)), labelled.has(n.id) ? 'labelled' : null].filter(c => c != null)
+    return extra.length === 0 ? n.classes ?? [] : [...(n.classes ?? []), ...extra]
+  }
   const cy = cytoscape({
     container,
     elements: [
       ...nodes.map(n => {
         const p = placed?.at.get(n.id)
-        return { group: 'nodes', data: { id: n.id, label: n.label, ...(n.color ? { color: n.color } : {}), ...(p ? { dx: placed.width - p.x + 6 } : {}) }, classes: big ? [...(n.classes ?? []), 'big'] : n.classes ?? [], ...(p ? { position: p } : {}) }
+        return { group: 'nodes', data: { id: n.id, label: n.label, ...(n.color ? { color: n.color } : {}) }, classes: classesOf(n), ...(p ? { position: p } : {}) }
       }),
-      ...edges.map(e => ({ group: 'edges', data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target }, classes: big ? ['big'] : [] }))
+      ...edges.map(e => ({ group: 'edges', data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target } }))
     ],
-    style: [...style, { selector: 'node[color]', style: { 'background-color': 'data(color)' } }, { selector: 'node[dx]', style: { 'text-margin-x': 'data(dx)' } }],
-    layout: big ? { name: 'framehub-keep' } : { name: 'dagre', rankDir: 'TB', nodeSep: 20, rankSep: 28, nodeDimensionsIncludeLabels: true, animate: false },
+    style: [...(isBig ? big : small), ...colours.rules, ...offsets.rules],
+    layout: isBig ? { name: 'framehub-keep' } : { name: 'dagre', rankDir: 'TB', nodeSep: 20, rankSep: 28, nodeDimensionsIncludeLabels: true, animate: false },
     autoungrabify: true,
     boxSelectionEnabled: false,
-    textureOnViewport: big,
-    hideEdgesOnViewport: big,
-    pixelRatio: big ? 1 : 'auto'
+    textureOnViewport: isBig,
+    hideEdgesOnViewport: isBig,
+    motionBlur: false,
+    pixelRatio: isBig ? 1 : 'auto',
+    ...(view != null ? { zoom: 1, pan: { x: view.x, y: view.y } } : {})
   })
   // Cytoscape's canvas renderer builds its layered textures of the whole graph, every element
   // drawn, synchronously on its first frame (LayeredTextureCache.firstGet in 3.34): on a large
@@ -110,14 +221,14 @@ export function drawDag (container, { nodes, edges, onSelect }) {
   // as not first, the layers are queued and built over the next frames within the renderer's own
   // time budget, and the first frame draws only what is in view. Cytoscape is pinned to an exact
   // version; if the field is not there, nothing changes.
-  if (big) quietFirstStyle(cy)
-  const layered = big ? cy.renderer()?.data?.lyrTxrCache : undefined
+  if (isBig) {
+    quietFirstStyle(cy)
+    quietFirstInvalidation(cy)
+  }
+  const layered = isBig ? cy.renderer()?.data?.lyrTxrCache : undefined
   if (layered != null && layered.firstGet === true) layered.firstGet = false
-  // A large graph opens at its top (the newest commits, the first steps) at a readable size.
-  if (big) {
-    cy.zoom(1)
-    cy.pan({ x: 24, y: 24 })
-  } else if (cy.zoom() > 1.25) {
+  if (isBig) labelsInView(cy, nodes, placed.at, labelled)
+  else if (cy.zoom() > 1.25) {
     // A small graph is not blown up to the size of the box.
     cy.zoom(1.25)
     cy.center()
