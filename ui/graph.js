@@ -61,6 +61,36 @@ function quietFirstInvalidation (cy) {
   }
 }
 
+/**
+ * The first time the renderer draws an element it computes the element's bounding box, and
+ * Cytoscape (3.34, Collection.dirtyBoundingBoxCache) then announces a "bounds" change for it as if
+ * the box had moved: the renderer queues every element again and, in the same frame, recomputes
+ * the rendered style of all 2,000 and invalidates their new textures. An element whose box was
+ * never computed (or already dropped, which announced it then) has nothing to announce: for the
+ * large graphs drawn here, that announcement is skipped; any other one (a move, a restyle) is made
+ * as before. If the method is not there, nothing changes.
+ */
+const quietBounds = new WeakSet()
+let boundsPatched = false
+function quietFirstBounds (cy) {
+  quietBounds.add(cy)
+  if (boundsPatched) return
+  const proto = Object.getPrototypeOf(cy.collection())
+  const dirty = proto?.dirtyBoundingBoxCache
+  if (typeof dirty !== 'function') return
+  boundsPatched = true
+  proto.dirtyBoundingBoxCache = function (...args) {
+    const p = this.length === 1 ? this[0]._private : undefined
+    if (p == null || p.bbCache != null || !quietBounds.has(p.cy)) return dirty.apply(this, args)
+    p.bbCachePosKey = null
+    p.bodyBounds = null
+    p.overlayBounds = null
+    for (const k of ['all', 'source', 'target', 'main', 'sourceRot', 'targetRot', 'mainRot']) p.labelBounds[k] = null
+    for (const k of ['source', 'target', 'mid-source', 'mid-target']) p.arrowBounds[k] = null
+    return this
+  }
+}
+
 /** The marks both sizes of graph share: kinds of node, a highlighted route, the selection. */
 const marks = [
   { selector: 'node.merge', style: { shape: 'diamond', width: 18, height: 18, 'background-color': '#8e5bd6' } },
@@ -224,6 +254,7 @@ export function drawDag (container, { nodes, edges, onSelect }) {
   if (isBig) {
     quietFirstStyle(cy)
     quietFirstInvalidation(cy)
+    quietFirstBounds(cy)
   }
   const layered = isBig ? cy.renderer()?.data?.lyrTxrCache : undefined
   if (layered != null && layered.firstGet === true) layered.firstGet = false
