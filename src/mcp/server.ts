@@ -19,6 +19,7 @@ import { frameToJson } from '../core/frame.ts'
 import type { Frame } from '../core/frame.ts'
 import type { NodeServices } from '../node.ts'
 import type { NodeEvent } from '../services/events.ts'
+import { branchView, changeView } from '../services/views.ts'
 
 /** The services the MCP server uses: those of `NodeServices`, in-process or through a daemon. */
 export type McpNode = Pick<NodeServices, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'consensus' | 'events'>
@@ -266,10 +267,6 @@ type Handlers = { [K in ToolName]: (args: z.output<Tools[K]['input']>, signal: A
 const recordView = (r: { id: string, cid: CID, frame: Frame }): z.infer<typeof frameRecord> =>
   ({ id: r.id, cid: cidString(r.cid), frame: frameToJson(r.frame) })
 const cids = (list: readonly CID[]): string[] => list.map(c => c.toString())
-const changeView = (c: { id: string, before: CID | null, after: CID | null }): z.infer<typeof change> =>
-  ({ id: c.id, before: c.before?.toString() ?? null, after: c.after?.toString() ?? null })
-const branchView = (b: { name: string, commit: CID, current: boolean }): z.infer<typeof branchInfo> =>
-  ({ name: b.name, commit: b.commit.toString(), current: b.current })
 
 /** Opaque page cursors: a kind (frames, sessions) and the last key given. */
 const encodeCursor = (kind: 'f' | 's', after: string): string => Buffer.from(JSON.stringify([kind, after])).toString('base64url')
