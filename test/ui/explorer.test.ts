@@ -312,6 +312,20 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     await page.click('.routes button[data-route="1"]')
     const steps = Number(/(\d+) steps/.exec(await page.innerText('.routes button[data-route="1"]'))?.[1])
     assert.equal(await page.getAttribute('#session-graph', 'data-highlighted'), String(steps + steps - 1))
+    // Only the steps in view (and a margin) carry a drawn label; End moves the view to the last
+    // step and the labels follow it.
+    const top = await page.evaluate(() => {
+      const cy = (document.getElementById('session-graph') as any).cy
+      const nodes = cy.nodes()
+      return { count: cy.nodes('.labelled').length, first: nodes[0].hasClass('labelled') as boolean, last: nodes[nodes.length - 1].hasClass('labelled') as boolean }
+    })
+    assert.ok(top.first && !top.last && top.count > 0 && top.count < 100, JSON.stringify(top))
+    await page.focus('#session-graph')
+    await page.keyboard.press('End')
+    await page.waitForFunction(() => {
+      const nodes = (document.getElementById('session-graph') as any).cy.nodes()
+      return nodes[nodes.length - 1].hasClass('labelled') && !nodes[0].hasClass('labelled')
+    })
   })
 
   test('a session continued on a second node: each step drawn in the colour of the node that wrote it, named in the legend and the step', async () => {
