@@ -190,8 +190,10 @@ function lazyServices (components: ServiceComponents, log: Logger) {
       const { db, blocks, exclusive, events } = components
       return services<typeof import('./services/frame-index.ts')>('frame-index').createFrameIndexService({ db, blocks, exclusive, refs: s.refs(), events, log })
     }),
-    frames: once((): FrameService => services<typeof import('./services/frames.ts')>('frames').createFrameService(components, s.refs(), s.index(),
-      // Consensus loads when a read asks whether a frame is confirmed, not with every frame service.
+    // The frame index loads with the first filtered list, and consensus when a read asks whether
+    // a frame is confirmed, not with every frame service (`frame import` uses neither).
+    frames: once((): FrameService => services<typeof import('./services/frames.ts')>('frames').createFrameService(components, s.refs(),
+      { list: (options) => s.index().list(options) },
       async (branch, id, cid, options) => await s.consensus().confirmed(branch, id, cid, options))),
     commits: once((): CommitService => services<typeof import('./services/commits.ts')>('commits').createCommitService(components, s.refs())),
     traces: once((): TraceService => services<typeof import('./services/traces.ts')>('traces').createTraceService(components)),
