@@ -16,6 +16,8 @@ export class World implements BlockReader {
   readonly blocks = new Map<string, Uint8Array>()
   /** Frame version (CID string) → the commit that wrote it. */
   readonly writer = new Map<string, string>()
+  /** Frame id → every version written for it (CID strings). */
+  readonly versions = new Map<string, string[]>()
   readonly heads = new Map<string, CID | undefined>()
   /** Frame version → the merge commits that keep it as a fork. */
   readonly forkedIn = new Map<string, string[]>()
@@ -76,6 +78,7 @@ export class World implements BlockReader {
     const c = await createCommit(this.signer(node), { tree: t.root, parents: head === undefined ? [] : [head], message: 'w', time: ++this.clock })
     this.add([c])
     for (const v of fresh) this.writer.set(v, c.cid.toString())
+    for (const [i, key] of keys.entries()) this.versions.set(key, [...this.versions.get(key) ?? [], fresh[i] as string])
     for (const r of removed) this.removers.set(r, [...this.removers.get(r) ?? [], c.cid.toString()])
     this.heads.set(node, c.cid)
     return c.cid
