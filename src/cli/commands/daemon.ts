@@ -108,7 +108,9 @@ export function registerDaemon (program: Command): void {
             process.stderr.write(`framehub daemon: did not stop within ${STOP_TIMEOUT_MS} ms, exiting\n`)
             process.exit(EXIT.failure)
           }, STOP_TIMEOUT_MS).unref()
-          stopping = stop().then(resolve, (err: unknown) => {
+          // Stopping starts after the signals already waiting are handled (they are the same
+          // request): its synchronous start must not make a signal sent with this one look late.
+          stopping = new Promise<void>(resolve => { setImmediate(resolve) }).then(stop).then(resolve, (err: unknown) => {
             process.stderr.write(`framehub daemon: error while stopping: ${(err as Error).message}\n`)
             process.exitCode = EXIT.failure
             resolve()
