@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { runCli } from '../helpers/repo.ts'
 import { createSwarm } from '../helpers/swarm.ts'
 
@@ -25,7 +27,10 @@ describe('a swarm of daemon processes on loopback', { timeout: 600_000 }, () => 
     const bad = await node('b').cli(['peers', 'connect', '/not/a/multiaddr', '--json'])
     assert.equal(bad.code, 2)
     assert.equal(JSON.parse(bad.stderr.trim()).code, 'ERR_USAGE')
-    const unreachable = await node('b').cli(['peers', 'connect', `/ip4/127.0.0.1/tcp/1/p2p/${node('c').info.peerId}`, '--json'])
+    // A peer nobody runs (b is already connected to every node of the swarm, and a dial to a
+    // connected peer reuses its connection whatever the address).
+    const nobody = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const unreachable = await node('b').cli(['peers', 'connect', `/ip4/127.0.0.1/tcp/1/p2p/${nobody}`, '--json'])
     assert.equal(unreachable.code, 7, unreachable.stderr)
     assert.equal(JSON.parse(unreachable.stderr.trim()).code, 'ERR_PEER_UNREACHABLE')
   })
