@@ -139,6 +139,9 @@ export function createSnapshotService ({ blocks, db, exclusive, events }: Snapsh
         // 1. Stage every block, hash-checked, where no read can see it.
         let staged = 0
         let bytes = 0
+        const rootKey = blockKey(root)
+        /** The CID the CAR gives the root's block in its section (the same bytes by digest). */
+        let rootSection = undefined as CID | undefined
         try {
           for await (const batch of car1?.batches ?? oneByOne(car2 as CarBlockIterator)) {
             options?.signal?.throwIfAborted()
@@ -150,7 +153,9 @@ export function createSnapshotService ({ blocks, db, exclusive, events }: Snapsh
               bytes += block.bytes.byteLength
               if (options?.maxBytes != null && bytes > options.maxBytes) throw new CarInvalidError(`CAR holds more than the limit of ${options.maxBytes} bytes`)
               // Links are read now, while the next bytes are on their way, not after the last one.
-              const spilling = staging.put(blockKey(block.cid), block.bytes, staging.inMemory ? linksIfReadable(block.cid, block.bytes) : undefined)
+              const key = blockKey(block.cid)
+              if (key === rootKey) rootSection ??= block.cid
+              const spilling = staging.put(key, block.bytes, staging.inMemory ? linksIfReadable(block.cid, block.bytes) : undefined)
               if (spilling != null) await spilling
               staged++
               if (staged % BATCH === 0) options?.onProgress?.({ type: 'snapshot:import:progress', detail: { blocks: staged, bytes } })
@@ -161,12 +166,17 @@ export function createSnapshotService ({ blocks, db, exclusive, events }: Snapsh
           throw new CarInvalidError(`CAR is malformed after ${staged} blocks: ${(err as Error).message}`)
         }
         await staging.flush()
+        // The header's root must name its block as the CAR does (same codec): the same digest
+        // under another codec is another CID, whose links were never read.
+        const rootText = root.toString()
+        if (rootSection !== undefined && rootSection.toString() !== rootText) {
+          throw new CarInvalidError(`the CAR's root ${rootText} is not the CID of its block (${rootSection.toString()}): the header and the block disagree`, { cid: rootText })
+        }
 
         // 2. The DAG under the root must be complete (staged or already stored) before it becomes
         //    visible. Staged blocks are followed at once (a lookup in memory, or one LevelDB call
         //    per batch once spilled); blocks not staged are looked up in the store in batches.
         const toCopy: string[] = []
-        const rootKey = blockKey(root)
         const seen = new Set<string>([rootKey])
         const queue: Array<{ cid: CID, key: string }> = [{ cid: root, key: rootKey }]
         const outside: CID[] = []
