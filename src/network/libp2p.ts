@@ -27,6 +27,9 @@ export interface NodeLibp2pServices extends Record<string, unknown> {
 
 export type NetworkedHelia = HeliaWithLibp2p<NodeLibp2pServices>
 
+/** This machine's own addresses (loopback), as libp2p's connection manager allow list. */
+const LOCAL_HOSTS = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
+
 /**
  * Turns the repository's offline Helia into a networked one: libp2p with the node's own key (so
  * the peer id is the one that signs commits and steps), TCP and WebSocket, noise, yamux,
@@ -44,6 +47,10 @@ export function withNetwork (config: NetworkConfig, privateKey: PrivateKey): (he
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 100 })] : [],
+      // Connections from this machine (nodes started side by side on loopback) are not held to
+      // libp2p's limit of 5 new inbound connections per second per host: every node dials every
+      // other one it hears of, and after a restart that limit made them wait a redial round.
+      connectionManager: { allow: LOCAL_HOSTS },
       services: {
         identify: identify(),
         ping: ping(),
