@@ -175,7 +175,7 @@ export async function benchConsensus (cfg: BenchConfig): Promise<ConsensusReport
 
   const cold = await timed({ heights: new Map(), sizes: new TreeSizes() }, proposals)
   const warmRuns: Array<Awaited<ReturnType<typeof timed>>> = []
-  const runs = intEnv('BENCH_CONSENSUS_RUNS', 6)
+  const runs = intEnv('BENCH_CONSENSUS_RUNS', 15)
   for (let i = 0; i < runs; i++) warmRuns.push(await timed(await warmCache(), proposals))
   for (const r of [cold, ...warmRuns]) {
     if (r.decision !== undefined && !r.decision.head.equals(merge.cid)) throw new Error('scoring: the merge commit should be the head')

@@ -23,7 +23,7 @@
  *   (see frame-history.ts; section frameHistory)
  *   BENCH_OTLP=0 (skip OTLP ingest)  BENCH_OTLP_SPANS (20000)  BENCH_OTLP_BATCH (512)  (see otlp-ingest.ts; section otlpIngest)
  *   BENCH_CONSENSUS=0 (skip the consensus rule)  BENCH_CONSENSUS_CANDIDATES (100)  BENCH_CONSENSUS_CHANGES (5)
- *   BENCH_CONSENSUS_ADOPT_CHANGES (1000)  (see consensus.ts; section consensus, in memory)
+ *   BENCH_CONSENSUS_ADOPT_CHANGES (1000)  BENCH_CONSENSUS_RUNS (15 warm decisions; the median of all but the first is judged)  (see consensus.ts; section consensus, in memory)
  *   BENCH_HEAL=0 (skip the partition heal of real daemons)  BENCH_HEAL_NODES (5)  BENCH_HEAL_ROUNDS (3)
  *   (see consensus-heal.ts; section consensusHeal)
  *   BENCH_MCP=0 (skip MCP beside REST)  BENCH_MCP_FRAMES (2000)  BENCH_MCP_CALLS (1000)  BENCH_MCP_ROUNDS (4)
