@@ -25,20 +25,25 @@ const keys = fc.constantFrom(...Array.from({ length: 40 }, (_, i) => `k/${i}`))
 const map = fc.dictionary(keys, fc.integer({ min: 0, max: 5 }))
 const edits = fc.dictionary(keys, fc.option(fc.integer({ min: 0, max: 5 }), { nil: null }))
 
+/** A tree of `m` (key → value number), its blocks added to `s`. */
+function treeOf (s: ReturnType<typeof store>, m: Record<string, number>): CID {
+  const t = buildTree(Object.entries(m).map(([key, v]) => ({ key, value: value(v) })))
+  s.add(t.blocks)
+  return t.root
+}
+
+/** `m` with edits `e` applied (null: removed). */
+function apply (m: Record<string, number>, e: Record<string, number | null>): Record<string, number> {
+  const out = { ...m }
+  for (const [k, v] of Object.entries(e)) { if (v === null) delete out[k]; else out[k] = v }
+  return out
+}
+
 describe('three-way merge of frame trees', () => {
   it('never loses a version: every side change is in the tree or in forks', async () => {
     await fc.assert(fc.asyncProperty(map, edits, edits, async (baseMap, oursEdits, theirsEdits) => {
       const s = store()
-      const toTree = (m: Record<string, number>): CID => {
-        const t = buildTree(Object.entries(m).map(([key, v]) => ({ key, value: value(v) })))
-        s.add(t.blocks)
-        return t.root
-      }
-      const apply = (m: Record<string, number>, e: Record<string, number | null>): Record<string, number> => {
-        const out = { ...m }
-        for (const [k, v] of Object.entries(e)) { if (v === null) delete out[k]; else out[k] = v }
-        return out
-      }
+      const toTree = (m: Record<string, number>): CID => treeOf(s, m)
       const oursMap = apply(baseMap, oursEdits)
       const theirsMap = apply(baseMap, theirsEdits)
       const [base, ours, theirs] = [toTree(baseMap), toTree(oursMap), toTree(theirsMap)]
@@ -73,16 +78,7 @@ describe('three-way merge of frame trees', () => {
   it('a merge over known changes of ours gives what the merge of the two trees gives, in the same order', async () => {
     await fc.assert(fc.asyncProperty(map, edits, edits, async (baseMap, oursEdits, theirsEdits) => {
       const s = store()
-      const toTree = (m: Record<string, number>): CID => {
-        const t = buildTree(Object.entries(m).map(([key, v]) => ({ key, value: value(v) })))
-        s.add(t.blocks)
-        return t.root
-      }
-      const apply = (m: Record<string, number>, e: Record<string, number | null>): Record<string, number> => {
-        const out = { ...m }
-        for (const [k, v] of Object.entries(e)) { if (v === null) delete out[k]; else out[k] = v }
-        return out
-      }
+      const toTree = (m: Record<string, number>): CID => treeOf(s, m)
       const base = toTree(baseMap)
       const ours = toTree(apply(baseMap, oursEdits))
       const theirs = toTree(apply(baseMap, theirsEdits))
