@@ -160,6 +160,22 @@ export function dropIndex (batch: WriteBatch, branch: string): void {
 }
 
 /** Deletes the index data of a branch (its meta must be gone already, or go first). */
+/** Writes the index operations of `changes`, READ_CHUNK changes at a time; returns how many changes there were. */
+async function writeChanges (writer: ChunkedWriter, changes: AsyncIterable<TreeDiffEntry>, ops: (changes: TreeDiffEntry[]) => Promise<Op[]>): Promise<number> {
+  let count = 0
+  let chunk: TreeDiffEntry[] = []
+  for await (const change of changes) {
+    count++
+    chunk.push(change)
+    if (chunk.length >= READ_CHUNK) {
+      await writer.add(await ops(chunk))
+      chunk = []
+    }
+  }
+  await writer.add(await ops(chunk))
+  return count
+}
+
 export async function clearIndexData (db: RepoDb, branch: string): Promise<void> {
   await db.index.del(indexKeys.meta(branch))
   await db.index.clear({ gte: indexKeys.base(branch), lt: indexKeys.end(branch) })
@@ -190,20 +206,11 @@ export async function updateIndex (db: RepoDb, reader: BlockReader, branch: stri
   }
   const at = options.rebuild === true ? null : await indexedTree(db, branch)
   if (at?.equals(target) === true) return { branch, mode: 'current', tree: target, frames: 0, keys: 0 }
+  const ops = async (changes: TreeDiffEntry[]): Promise<Op[]> => await changesOps(db, reader, branch, changes, options)
   if (at != null) {
     const writer = new ChunkedWriter(db, branch, false)
-    let frames = 0
     try {
-      let changes: TreeDiffEntry[] = []
-      for await (const change of diffTrees(reader, at, target, options)) {
-        frames++
-        changes.push(change)
-        if (changes.length >= READ_CHUNK) {
-          await writer.add(await changesOps(db, reader, branch, changes, options))
-          changes = []
-        }
-      }
-      await writer.add(await changesOps(db, reader, branch, changes, options))
+      const frames = await writeChanges(writer, diffTrees(reader, at, target, options), ops)
       await writer.finish(target)
       return { branch, mode: 'incremental', tree: target, frames, keys: writer.written }
     } catch (err) {
@@ -213,17 +220,9 @@ export async function updateIndex (db: RepoDb, reader: BlockReader, branch: stri
   }
   await clearIndexData(db, branch)
   const writer = new ChunkedWriter(db, branch, true)
-  let frames = 0
-  let changes: TreeDiffEntry[] = []
-  for await (const entry of entries(reader, target, options)) {
-    frames++
-    changes.push({ key: entry.key, before: null, after: entry.value })
-    if (changes.length >= READ_CHUNK) {
-      await writer.add(await changesOps(db, reader, branch, changes, options))
-      changes = []
-    }
-  }
-  await writer.add(await changesOps(db, reader, branch, changes, options))
+  const frames = await writeChanges(writer, (async function * () {
+    for await (const entry of entries(reader, target, options)) yield { key: entry.key, before: null, after: entry.value }
+  })(), ops)
   await writer.finish(target)
   return { branch, mode: 'rebuild', tree: target, frames, keys: writer.written }
 }
