@@ -8,7 +8,6 @@
  * needs anyway (`core/import-tree.ts`); errors are reported in line order all the same.
  */
 import { CID } from 'multiformats/cid'
-import type { CID as Cid } from 'multiformats/cid'
 import { SHA256_BLOCK_KEY_BYTES } from '../core/block-key.ts'
 import { FRAME_CID_BYTES, frameBytesAt, frameKeyText } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
@@ -41,7 +40,7 @@ export interface ImportProgress {
 export interface ImportResult {
   frames: number
   /** Working tree after the import. */
-  tree: Cid
+  tree: CID
 }
 
 /** What an import knows of its size before it reads its lines. */
@@ -70,11 +69,11 @@ export interface ImportContext {
   /** The branch a write stages on: the current one, or another that exists. */
   targetBranch: (branch?: string) => Promise<string>
   /** The working tree of `branch`. */
-  workingTree: (branch: string) => Promise<Cid>
+  workingTree: (branch: string) => Promise<CID>
   /** Writes `tree`'s blocks and makes it `branch`'s working tree, in one batch. */
-  stageTree: (branch: string, tree: TreeResult) => Promise<Cid>
+  stageTree: (branch: string, tree: TreeResult) => Promise<CID>
   /** Throws `ERR_LINK_UNRESOLVED` (`where` + the message) for a link not in the repository. */
-  checkResolvable: (links: Iterable<Cid>, known: Set<string> | undefined, where: string) => Promise<void>
+  checkResolvable: (links: Iterable<CID>, known: Set<string> | undefined, where: string) => Promise<void>
 }
 
 /** Most frame blocks in one LevelDB batch (one is written while the next fills). */
@@ -220,7 +219,7 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
     if (pendingLinks.length > 0) await checkLinks(ctx, stored, pendingLinks)
     result = base.equals(EMPTY_TREE)
       ? buildTreeOf(entries.keys, entries.values)
-      : await mutateTree(ctx.blocks, base, entries.keys.map((key, i) => ({ key, value: entries.values[i] as Cid })), options)
+      : await mutateTree(ctx.blocks, base, entries.keys.map((key, i) => ({ key, value: entries.values[i] as CID })), options)
     await writing
   } finally {
     if (!done) await reader.return?.().catch(() => {})
