@@ -63,6 +63,8 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
   const onError = (chain: string) => (err: Error): void => { log.debug({ chain, err: err.message }, 'chain replication') }
   own.events.on('error', onError(own.address))
   const peers = new Map<string, { db: OrbitEventsDb, record: ChainRecord, reading: Promise<void> }>()
+  /** Chains being opened, by peer. */
+  const opening = new Map<string, { address: string, done: Promise<void> }>()
 
   /** Reads new entries newest-first back to the last seen one, then hands them over oldest first. */
   const readNew = async (peer: string): Promise<void> => {
@@ -81,6 +83,7 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
     }
     if (newest == null) return
     fresh.reverse()
+    log.debug({ peer, entries: fresh.length }, 'chain entries read')
     await options.onEntries(peer, fresh)
     state.record = { ...state.record, seen: newest }
     await options.saveRecord(peer, state.record)
@@ -104,15 +107,29 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
     },
     async follow (peer, record) {
       if (peer === signer.id) return
-      const known = peers.get(peer)
-      if (known != null && known.record.address === record.address) return
-      if (known != null) await known.db.close()
-      const db = await orbitdb.open(record.address, { signal: AbortSignal.timeout(30_000) })
-      db.events.on('error', onError(record.address))
-      peers.set(peer, { db, record, reading: Promise.resolve() })
-      await options.saveRecord(peer, record)
-      db.events.on('update', () => { schedule(peer) })
-      schedule(peer)
+      // One open per chain at a time: a roster announcement that arrives while the chain is being
+      // reopened at start waits for that open (a second open of the same store would fail on its lock).
+      const pending = opening.get(peer)
+      if (pending?.address === record.address) return await pending.done
+      const done = (async () => {
+        await pending?.done.catch(() => {})
+        const known = peers.get(peer)
+        if (known != null && known.record.address === record.address) return
+        if (known != null) await known.db.close()
+        const db = await orbitdb.open(record.address, { signal: AbortSignal.timeout(30_000) })
+        db.events.on('error', onError(record.address))
+        peers.set(peer, { db, record, reading: Promise.resolve() })
+        await options.saveRecord(peer, record)
+        db.events.on('update', () => { schedule(peer) })
+        schedule(peer)
+      })()
+      const entry = { address: record.address, done }
+      opening.set(peer, entry)
+      try {
+        await done
+      } finally {
+        if (opening.get(peer) === entry) opening.delete(peer)
+      }
     },
     followed: () => [...peers].map(([peer, s]) => ({ peer, address: s.record.address })),
     head: async () => (await own.log.heads())[0]?.hash,

@@ -155,6 +155,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
 
   const onConnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString()
+    log.debug({ peer }, 'peer connected')
     for (const h of connectHandlers) h(peer)
   }
   libp2p.addEventListener('peer:connect', onConnect)

@@ -48,7 +48,7 @@ export interface PublisherOptions {
   autoPublish?: boolean
   /** Publish session heads after appends, coalesced over this many ms (default 200; 0: never). */
   sessionPublishMs?: number
-  log: { warn: (obj: object, msg: string) => void }
+  log: { warn: (obj: object, msg: string) => void, debug?: (obj: object, msg: string) => void }
 }
 
 /** What the publisher uses. */
@@ -105,6 +105,7 @@ export function createPublisher (components: PublisherComponents, services: { re
       ...(Object.keys(out.sessions).length > 0 ? { sessions: Object.fromEntries(Object.entries(out.sessions).map(([k, v]) => [k, v.map(String)])) } : {})
     })
     await entry
+    log.debug?.({ ref: out.ref?.name, head: out.ref?.head.toString(), sessions: Object.keys(out.sessions).length }, 'published on the chain')
     if (out.ref != null) await writeBatch().putState(keys.published(out.ref.name), encodeCid(out.ref.head)).write()
     // With --public, the published heads become findable by any IPFS node.
     if (out.ref != null) network.provide(out.ref.head)

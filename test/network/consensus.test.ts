@@ -120,11 +120,11 @@ describe('consensus among daemon processes on loopback', { timeout: 600_000 }, (
   })
 
   it('a node killed (SIGKILL) while the others write and merge converges after its restart', async () => {
+    // Both stage before either commits: a branch with staged frames is not moved, so c cannot
+    // adopt a's commit first, and the two commits conflict on topic/k.
     await put('a', { id: 'topic/k', kind: 'fact', title: 'k as a sees it' })
-    const fromA = ok('a', ['commit', '-m', 'a, before the kill'])
     await put('c', { id: 'topic/k', kind: 'fact', title: 'k as c sees it' })
-    const fromC = ok('c', ['commit', '-m', 'c, before the kill'])
-    await Promise.all([fromA, fromC])
+    await Promise.all([ok('a', ['commit', '-m', 'a, before the kill']), ok('c', ['commit', '-m', 'c, before the kill'])])
     await node('b').kill()
     await until('a and c on one head', async () => {
       const [x, y] = await Promise.all([sharedHead('a'), sharedHead('c')])

@@ -5,9 +5,10 @@ import type { ForkRecord } from '../commit.ts'
 import type { BlockReader } from '../tree/index.ts'
 import { flatten } from './flatten.ts'
 import { CommitGraph, compareCidBytes } from './graph.ts'
-import { buildConsensusCommit, CONSENSUS_RULE } from './merge-commit.ts'
+import { buildConsensusCommit } from './merge-commit.ts'
 import type { ConsensusCommitBuild } from './merge-commit.ts'
 import { TreeSimilarity, TreeSizes } from './similarity.ts'
+import { votesOf } from './vote.ts'
 import type { TreeDelta } from './similarity.ts'
 
 /** A node's latest proposal for a branch: the head it last published there. */
@@ -19,16 +20,30 @@ export interface Proposal {
   weight?: number
 }
 
-/** The voters that propose one head (after flattening, its real commits), and their weight together. */
+/**
+ * The voters that propose one head and vote for the same real commits, and their weight together.
+ * A voter votes for the real commit it proposes; one that proposes a consensus commit, for the
+ * newest commit it wrote below it, or when it wrote none, for the consensus commit's real commits
+ * (vote.ts).
+ */
 export interface ProposalGroup {
   head: CID
-  /** The voting nodes that propose it, in peer-id order. */
+  /** The voting nodes, in peer-id order. */
   nodes: string[]
   /** Sum of their weights. */
   weight: number
-  /** Its real commits (flattened), by CID bytes. */
+  /** The real commits they vote for, by CID bytes. */
   commits: CID[]
 }
+
+/**
+ * Version of the rule in decision records. 1: a voter voted for its proposal's real commits, so
+ * adopting a consensus commit changed its vote, and the merge order could change once more after
+ * the nodes adopted it (a second consensus commit, and a second round of adoptions after a
+ * partition healed). 2: a voter that proposes a consensus commit votes for the newest commit it
+ * wrote below it (vote.ts), which adopting does not change.
+ */
+export const DECISION_RULE = 2
 
 /**
  * What the voters of one proposal give a candidate: weight · conv, conv the mean over the
@@ -98,7 +113,7 @@ export interface DecideOptions {
 /** The record's block; without the terms when they would take it over the block limit. */
 function decisionRecord (branch: string, head: CID, proposals: ProposalGroup[], scored: ScoredCandidate[]): Block & { value: DecisionRecord } {
   const make = (withTerms: boolean): DecisionRecord => ({
-    rule: CONSENSUS_RULE,
+    rule: DECISION_RULE,
     branch,
     head,
     proposals: proposals.map(g => ({ head: g.head, nodes: g.nodes, weight: g.weight })),
@@ -128,6 +143,15 @@ async function referenceTree (graph: CommitGraph, cands: CID[]): Promise<CID> {
   return (await graph.commit(base)).tree
 }
 
+/** Lists of CIDs (each in CID-byte order): element by element, then the shorter first. */
+function compareCommits (a: CID[], b: CID[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const c = compareCidBytes(a[i] as CID, b[i] as CID)
+    if (c !== 0) return c
+  }
+  return a.length - b.length
+}
+
 /** Candidate order: score, then greater height, then smaller CID bytes. */
 function byRank (a: ScoredCandidate, b: ScoredCandidate): number {
   if (a.score !== b.score) return b.score - a.score
@@ -152,8 +176,10 @@ async function onePerNode (graph: CommitGraph, proposals: Proposal[]): Promise<M
 /**
  * The consensus rule (DESIGN.md, "Consensus by convergence scoring"): a pure function of the
  * proposals (and the blocks they reach). Flatten every proposal to real commits; every real
- * commit so found is a candidate; score(c) = Σ_n w_n · mean over f in F_n of (1 if f is c or an
- * ancestor of c, else the similarity of their trees); order by score, height, CID bytes; the head
+ * commit so found is a candidate; F_n, what node n votes for, is its proposal flattened, except
+ * that a node proposing a consensus commit votes for the newest commit it wrote below it
+ * (vote.ts); score(c) = Σ_n w_n · mean over f in F_n of (1 if f is c
+ * or an ancestor of c, else the similarity of their trees); order by score, height, CID bytes; the head
  * is the one maximal candidate, or else the consensus commit of the maximal ones in that order.
  * Returns undefined when no node with a positive weight proposes anything.
  */
@@ -163,30 +189,41 @@ export async function decide (reader: BlockReader, branch: string, proposals: Pr
   const voters = await onePerNode(graph, proposals)
   if (voters.size === 0) return undefined
 
-  // Voters of the same head are one proposal (their weights add up): the same votes, counted once each.
+  // Every proposal flattened once; every real commit so found is a candidate.
+  const flat = new Map<string, CID[]>()
+  for (const { head } of voters.values()) {
+    const key = head.toString()
+    if (!flat.has(key)) flat.set(key, await flatten(graph, head))
+  }
+  const candidates = new Map<string, CID>()
+  for (const commits of flat.values()) for (const c of commits) candidates.set(c.toString(), c)
+  const cands = [...candidates.values()].sort(compareCidBytes)
+
+  // What each voter votes for (vote.ts). Voters of the same head with the same votes are one
+  // group (their weights add up), counted once each.
   const groups = new Map<string, ProposalGroup>()
   for (const [node, { head, weight }] of voters) {
-    const key = head.toString()
+    const commits = await votesOf(graph, node, head, flat.get(head.toString()) as CID[])
+    const key = `${head.toString()} ${commits.join(' ')}`
     let g = groups.get(key)
     if (g === undefined) {
-      g = { head, nodes: [], weight: 0, commits: await flatten(graph, head) }
+      g = { head, nodes: [], weight: 0, commits }
       groups.set(key, g)
     }
     g.nodes.push(node)
     g.weight += weight
   }
-  const grouped = [...groups.values()].sort((a, b) => compareCidBytes(a.head, b.head))
-  const candidates = new Map<string, CID>()
-  for (const g of grouped) for (const c of g.commits) candidates.set(c.toString(), c)
-  const cands = [...candidates.values()].sort(compareCidBytes)
+  const grouped = [...groups.values()].sort((a, b) => compareCidBytes(a.head, b.head) || compareCommits(a.commits, b.commits))
 
-  // Containment: which candidates each candidate contains (itself included).
+  // Containment: which candidates and votes each candidate contains (itself included).
+  const voted = new Map<string, CID>()
+  for (const g of grouped) for (const f of g.commits) if (!candidates.has(f.toString())) voted.set(f.toString(), f)
   const contains = new Map<string, Set<string>>()
-  for (const c of cands) contains.set(c.toString(), await graph.reachable(c, cands))
+  for (const c of cands) contains.set(c.toString(), await graph.reachable(c, [...cands, ...voted.values()]))
 
   const sizes = options.cache?.sizes ?? new TreeSizes()
   const trees = new Map<string, CID>()
-  for (const c of cands) trees.set(c.toString(), (await graph.commit(c)).tree)
+  for (const c of [...cands, ...voted.values()]) trees.set(c.toString(), (await graph.commit(c)).tree)
   // Every tree is compared through its diff from one reference: the tree of a common ancestor of
   // all candidates, so that each diff is only that candidate's own changes (any reference gives the
   // same values; a far one costs more).

@@ -4,7 +4,7 @@
  * record that shows why (DESIGN.md, "Consensus by convergence scoring"). Storage, chains and
  * following live in services/consensus.ts.
  */
-export { decide } from './decide.ts'
+export { decide, DECISION_RULE } from './decide.ts'
 export type { DecideCache, DecideOptions, Decision, DecisionRecord, Proposal, ProposalGroup, ScoredCandidate, Term } from './decide.ts'
 export { buildConsensusCommit, checkConsensusCommit, CONSENSUS_RULE } from './merge-commit.ts'
 export type { ConsensusCommitBuild } from './merge-commit.ts'

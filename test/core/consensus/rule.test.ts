@@ -131,6 +131,34 @@ describe('consensus rule (core/consensus)', () => {
     assert.equal(d4?.head.toString(), next.toString())
   })
 
+  it('heals a partition in one step: adopting the consensus commit of both sides changes no vote, so it stays the head', async () => {
+    const nodes = ['n0', 'n1', 'n2', 'n3', 'n4']
+    const w = new World(nodes)
+    const root = await w.write('n0', ['x'])
+    for (const n of nodes) w.adopt(n, root)
+    // Three nodes on one side write and agree on their consensus commit; two on the other write alone.
+    for (const n of ['n0', 'n1', 'n2']) await w.write(n, ['x', `own-${n}`])
+    const side = await decide(w, 'shared/main', proposalsOf(w).filter(p => ['n0', 'n1', 'n2'].includes(p.node)))
+    assert.ok(side?.merge !== undefined)
+    store(w, side)
+    for (const n of ['n0', 'n1', 'n2']) w.adopt(n, side.head)
+    for (const n of ['n3', 'n4']) await w.write(n, ['x', `own-${n}`])
+    // Heal: every node votes for the commit it wrote, whoever's consensus commit it proposes.
+    const healed = await decide(w, 'shared/main', proposalsOf(w))
+    assert.ok(healed?.merge !== undefined)
+    assert.equal(healed.maximal.length, 5)
+    assert.deepEqual(healed.proposals.map(g => g.commits.length), [1, 1, 1, 1, 1])
+    store(w, healed)
+    await assertNothingLost(w, healed)
+    // One node adopts, then the rest: the head does not move (no second merge order to settle on).
+    w.adopt('n3', healed.head)
+    assert.equal((await decide(w, 'shared/main', proposalsOf(w)))?.head.toString(), healed.head.toString())
+    for (const n of nodes) w.adopt(n, healed.head)
+    const after = await decide(w, 'shared/main', proposalsOf(w))
+    assert.equal(after?.head.toString(), healed.head.toString())
+    assert.equal(after?.record.value.rule, 2)
+  })
+
   it('leaves out weight 0 and counts a node once', async () => {
     const w = new World(['a', 'b'])
     const root = await w.write('a', ['x'])
@@ -198,12 +226,16 @@ describe('consensus rule (core/consensus)', () => {
       assert.equal(again?.head.toString(), d.head.toString())
       store(w, d)
       await assertNothingLost(w, d)
-      // Every node adopts: the votes are now the same for every node, so the order of the merge
-      // may settle once more, and then it does not move (no ping-pong).
+      // Every node adopts. A node that wrote a commit below the head keeps voting for its newest
+      // one; a node that only followed now votes for the head's real commits, so the order of the
+      // merge may settle once more, and then it does not move (no ping-pong). When no vote
+      // changed, nothing can move.
       for (const n of nodes) w.adopt(n, d.head)
       const settled = await decide(w, 'shared/main', proposalsOf(w))
       assert.ok(settled !== undefined)
       assert.deepEqual(new Set(settled.maximal.map(String)), new Set(d.maximal.map(String)))
+      const votes = (x: Decision): Map<string, string> => new Map(x.proposals.flatMap(g => g.nodes.map(n => [n, g.commits.join(' ')])))
+      if (JSON.stringify([...votes(settled)]) === JSON.stringify([...votes(d)])) assert.equal(settled.head.toString(), d.head.toString())
       store(w, settled)
       for (const n of nodes) w.adopt(n, settled.head)
       const fixed = await decide(w, 'shared/main', proposalsOf(w))
