@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { createNode } from '../../src/node.ts'
+import type { FramehubNode } from '../../src/node.ts'
 import { CLI, runCli, wrapped } from './repo.ts'
 import type { CliResult } from './repo.ts'
 
@@ -73,6 +75,29 @@ export async function startDaemonProcess (repo: string, extra: string[] = [], op
       await exited
     }
   }
+}
+
+/** What a test writes into a repository before its daemon starts, through the node's services in-process. */
+export type Seed = (node: FramehubNode) => Promise<void>
+
+/**
+ * Creates repository `repo` (if there is none) and writes `seed` into it in-process, then closes
+ * it: the state a test starts from, made without a CLI process per step and without relying on
+ * what an earlier test wrote.
+ */
+export async function seedRepo (repo: string, seed: Seed = async () => {}): Promise<void> {
+  const node = await createNode({ repo, create: true })
+  try {
+    await seed(node)
+  } finally {
+    await node.close()
+  }
+}
+
+/** `seedRepo`, then `startDaemonProcess` on it: a daemon that starts with what `seed` wrote. */
+export async function startSeededDaemon (repo: string, seed: Seed, extra: string[] = [], options: Parameters<typeof startDaemonProcess>[2] = {}): Promise<DaemonProcess> {
+  await seedRepo(repo, seed)
+  return await startDaemonProcess(repo, extra, options)
 }
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined, at most `timeoutMs`. */

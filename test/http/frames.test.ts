@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import type { TestContext } from 'node:test'
 import type { LightMyRequestResponse } from 'fastify'
 import { MAX_BLOCK_BYTES } from '../../src/core/block.ts'
 import { MAX_JSON_TEXT_BYTES } from '../../src/core/json-view.ts'
@@ -10,17 +11,32 @@ import type { Harness } from './helpers.ts'
 interface FrameRecordView { id: string, cid: string, frame: Record<string, unknown> }
 interface FrameListView { tree: string, frames: FrameRecordView[], cursor: string | null, scanned: number }
 
+/** A harness of one test's own, with the small body limit of these tests; closed when the test ends. */
+async function harnessFor (t: TestContext): Promise<Harness> {
+  const h = await harness({ bodyLimit: 64 * 1024 })
+  t.after(async () => { await h.close() })
+  return h
+}
+
+/** POSTs a frame, asserts 201 and returns its record. */
+async function put (h: Harness, payload: Record<string, unknown>): Promise<FrameRecordView> {
+  const res = await h.authed({ method: 'POST', url: '/api/v1/frames', payload })
+  assert.equal(res.statusCode, 201, res.body)
+  return res.json()
+}
+
+// What a test starts from, as the tests before it would leave the working tree.
+const gravityFrame = frame('physics/gravity', { tags: ['b', 'a', 'b'], title: 'Gravity' })
+const appleFrame = (gravity: FrameRecordView): Record<string, unknown> => frame('physics/apple', { links: [{ cid: { '/': gravity.cid }, rel: 'cites' }] })
+const noteFrame = (i: number): Record<string, unknown> => frame(`notes/n${i}`, { kind: i % 2 === 0 ? 'note' : 'plan', tags: [`t${i % 3}`], body: { text: i === 5 ? 'The Needle is here' : 'hay' } })
+
+// Each test has a repository of its own, so that any one runs alone.
 describe('/api/v1/frames', () => {
-  let h: Harness
-  before(async () => { h = await harness({ bodyLimit: 64 * 1024 }) })
-  after(async () => { await h.close() })
-
-  let gravity: FrameRecordView
-
-  test('POST stores and stages a frame; GET by CID and by id return it', async () => {
-    const res = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame('physics/gravity', { tags: ['b', 'a', 'b'], title: 'Gravity' }) })
+  test('POST stores and stages a frame; GET by CID and by id return it', async (t) => {
+    const h = await harnessFor(t)
+    const res = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: gravityFrame })
     assert.equal(res.statusCode, 201)
-    gravity = res.json()
+    const gravity: FrameRecordView = res.json()
     assert.equal(gravity.id, 'physics/gravity')
     assert.deepEqual(gravity.frame.tags, ['a', 'b'])
     assert.equal(res.headers.location, `/api/v1/frames/${gravity.cid}`)
@@ -34,14 +50,18 @@ describe('/api/v1/frames', () => {
     assert.deepEqual(byId.json(), gravity)
   })
 
-  test('a frame with links and the same content twice gets the same CID', async () => {
+  test('a frame with links and the same content twice gets the same CID', async (t) => {
+    const h = await harnessFor(t)
+    const gravity = await put(h, gravityFrame)
     const a = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame('physics/apple', { links: [{ cid: { '/': gravity.cid }, rel: 'cites' }] }) })
     assert.equal(a.statusCode, 201)
     const b = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame('physics/apple', { links: [{ cid: { '/': gravity.cid }, rel: 'cites' }] }) })
     assert.equal(b.json().cid, a.json().cid)
   })
 
-  test('GET by id at a ref: a commit sees its own version', async () => {
+  test('GET by id at a ref: a commit sees its own version', async (t) => {
+    const h = await harnessFor(t)
+    await put(h, appleFrame(await put(h, gravityFrame)))
     const commit = await h.authed({ method: 'POST', url: '/api/v1/commits', payload: { message: 'first' } })
     assert.equal(commit.statusCode, 201)
     const head = commit.json().commit as string
@@ -54,9 +74,11 @@ describe('/api/v1/frames', () => {
     assert.equal(working.json().frame.title, 'Gravity, revised')
   })
 
-  test('list filters by kind, tag, prefix and text, and pages with a cursor', async () => {
+  test('list filters by kind, tag, prefix and text, and pages with a cursor', async (t) => {
+    const h = await harnessFor(t)
+    await put(h, appleFrame(await put(h, gravityFrame)))
     for (let i = 0; i < 7; i++) {
-      const res = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame(`notes/n${i}`, { kind: i % 2 === 0 ? 'note' : 'plan', tags: [`t${i % 3}`], body: { text: i === 5 ? 'The Needle is here' : 'hay' } }) })
+      const res = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: noteFrame(i) })
       assert.equal(res.statusCode, 201)
     }
     const kinds = await h.app.inject({ url: '/api/v1/frames?kind=plan&prefix=notes/&limit=100' })
@@ -104,7 +126,9 @@ describe('/api/v1/frames', () => {
     assert.equal(paged.length, 9)
   })
 
-  test('DELETE stages the removal of an id', async () => {
+  test('DELETE stages the removal of an id', async (t) => {
+    const h = await harnessFor(t)
+    await put(h, noteFrame(6))
     const res = await h.authed({ method: 'DELETE', url: '/api/v1/frames/by-id/notes/n6' })
     assert.equal(res.statusCode, 200)
     const gone = await h.app.inject({ url: '/api/v1/frames/by-id/notes/n6' })
@@ -114,7 +138,15 @@ describe('/api/v1/frames', () => {
     assert.equal(again.statusCode, 404)
   })
 
+  // These tests only read (what they try to write is refused): one repository serves them all.
   describe('bad input', () => {
+    let h: Harness
+    before(async () => {
+      h = await harness({ bodyLimit: 64 * 1024 })
+      await put(h, gravityFrame)
+    })
+    after(async () => { await h?.close() })
+
     const post = async (payload: unknown, headers: Record<string, string> = {}): Promise<{ status: number, code: string }> => {
       const res = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: payload as string, headers: { 'content-type': 'application/json', ...headers } })
       return { status: res.statusCode, code: errorBody(res).code }

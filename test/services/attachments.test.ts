@@ -17,8 +17,7 @@ describe('attachment service', () => {
   let t: Awaited<ReturnType<typeof tempNode>>
   let node: FramehubNode
   before(async () => { t = await tempNode(); node = t.node })
-  // One test reopens the repository: the node open last is closed here.
-  after(async () => { await node.close().catch(() => {}); await t.cleanup() })
+  after(async () => { await t.cleanup() })
 
   it('add stores the file and remembers its name and media type; stat, label and cat read it back', async () => {
     const record = await node.attachments.add({ name: 'dir/notes.txt', bytes: new TextEncoder().encode('hello, attachments') })
@@ -34,11 +33,15 @@ describe('attachment service', () => {
     assert.equal(text(await collect(node.attachments.cat(record.cid, { offset: 7, length: 11 }))), 'attachments')
   })
 
-  it('the label is state written through the repository (it is there after a reopen)', async () => {
-    const record = await node.attachments.add({ name: 'data.bin', bytes: new Uint8Array([1, 2, 3]), type: 'application/x-test' })
-    await node.close()
-    node = await createNode({ repo: node.repo.path })
-    assert.deepEqual(await node.attachments.label(record.cid), { name: 'data.bin', type: 'application/x-test' })
+  it('the label is state written through the repository (it is there after a reopen)', async (ctx) => {
+    // A repository of its own: the others keep the node they share open.
+    const own = await tempNode()
+    let reopened: FramehubNode | undefined
+    ctx.after(async () => { await reopened?.close(); await own.cleanup() })
+    const record = await own.node.attachments.add({ name: 'data.bin', bytes: new Uint8Array([1, 2, 3]), type: 'application/x-test' })
+    await own.node.close()
+    reopened = await createNode({ repo: own.node.repo.path })
+    assert.deepEqual(await reopened.attachments.label(record.cid), { name: 'data.bin', type: 'application/x-test' })
   })
 
   it('frames.attach stores a file without a label', async () => {
