@@ -12,14 +12,13 @@ import { CallToolRequestSchema, ErrorCode, ListResourcesRequestSchema, ListTools
 import type { CallToolResult, Resource, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
 import * as z from 'zod'
 import type { CID } from 'multiformats/cid'
-import { cidString, parseCid } from '../core/cid.ts'
+import { parseCid } from '../core/cid.ts'
 import { toJsonView } from '../core/json-view.ts'
 import { FileNotFoundError, FileWriteError, FramehubError, isFramehubError, UsageError } from '../core/errors.ts'
-import { frameToJson } from '../core/frame.ts'
-import type { Frame } from '../core/frame.ts'
+import type { Frame as FrameJson, TraceStep as TraceStepJson } from '../core/schema-types.ts'
 import type { NodeServices } from '../node.ts'
 import type { NodeEvent } from '../services/events.ts'
-import { branchView, changeView } from '../services/views.ts'
+import { branchView, changeView, frameHistoryView, frameRecordView } from '../services/views.ts'
 
 /** The services the MCP server uses: those of `NodeServices`, in-process or through a daemon. */
 export type McpNode = Pick<NodeServices, 'peerId' | 'frames' | 'refs' | 'commits' | 'traces' | 'snapshots' | 'consensus' | 'events'>
@@ -73,10 +72,22 @@ const ref = z.string().min(1).max(1024).describe('Branch, commit CID, `HEAD`, `H
 const session = z.string().min(1).max(256).describe('Session name, e.g. agent-7/task-42')
 const link = z.object({ '/': z.string() }).describe('An IPLD link: {"/": "<CID>"}')
 
+/**
+ * A JSON object that a tool's schema checks as an object only, typed as the JSON view it is (a
+ * frame, a trace step: src/core/schema-types.ts), so that a tool answers what the HTTP API does,
+ * made by the same view (services/views.ts).
+ */
+const jsonView = <T>(description?: string): z.ZodType<T, T> => {
+  const object = z.record(z.string(), z.unknown())
+  return (description != null ? object.describe(description) : object) as unknown as z.ZodType<T, T>
+}
+
+// The frame record of the HTTP API (schemas/api/frame-record.schema.json).
 const frameRecord = z.object({
   id: z.string(),
   cid,
-  frame: z.record(z.string(), z.unknown()).describe('The frame (DAG-JSON view: links as {"/": cid})')
+  frame: jsonView<FrameJson>('The frame (DAG-JSON view: links as {"/": cid})'),
+  confirmed: z.boolean().optional().describe('Only when read by id on a shared/* branch on which consensus has decided: whether the canonical head holds this version (false: a shadow frame, unconfirmed by the network)')
 })
 
 const frameInput = z.looseObject({
@@ -88,7 +99,7 @@ const frameInput = z.looseObject({
   links: z.array(z.looseObject({ cid: link })).optional().describe('Links to other frames by CID: [{"cid": {"/": cid}, "rel"?: name}]')
 }).describe('A frame; the full schema is framehub\'s frame.schema.json (unknown fields are refused)')
 
-const stepRecord = z.object({ cid, step: z.record(z.string(), z.unknown()) })
+const stepRecord = z.object({ cid, step: jsonView<TraceStepJson>() })
 const change = z.object({ id: z.string(), before: cid.nullable(), after: cid.nullable() })
 const branchInfo = z.object({ name: z.string(), commit: cid, current: z.boolean() })
 
@@ -264,8 +275,7 @@ type Handlers = { [K in ToolName]: (args: z.output<Tools[K]['input']>, signal: A
 
 // ---------------------------------------------------------------------------------------------
 
-const recordView = (r: { id: string, cid: CID, frame: Frame }): z.infer<typeof frameRecord> =>
-  ({ id: r.id, cid: cidString(r.cid), frame: frameToJson(r.frame) })
+/** A frame record as the HTTP API answers it (its frame a plain JSON object, as the tool's schema says). */
 const cids = (list: readonly CID[]): string[] => list.map(c => c.toString())
 
 /** Opaque page cursors: a kind (frames, sessions) and the last key given. */
@@ -311,31 +321,19 @@ function handlers (node: McpNode, init: McpServerInit): Handlers {
     // Only letters and digits can spell a CID in the bases framehub writes and reads (base32,
     // base36, base58btc): any other id is read as an id without trying it as a CID first (a failed
     // CID parse costs more than the read).
-    recall: async ({ id, ref, byId }, signal) => recordView(await node.frames.get(id, { ref, byId: byId ?? !CID_TEXT.test(id), signal })),
+    recall: async ({ id, ref, byId }, signal) => frameRecordView(await node.frames.get(id, { ref, byId: byId ?? !CID_TEXT.test(id), signal })),
     search: async ({ q, kind, tag, prefix, ref, limit, cursor }, signal) => {
       const after = cursor != null ? decodeCursor(cursor)[1] : undefined
       const frames: Array<z.infer<typeof frameRecord>> = []
       let more = false
       for await (const r of node.frames.list({ q, kind, tag, prefix, ref, after, limit: limit + 1, signal })) {
         if (frames.length >= limit) { more = true; break }
-        frames.push(recordView(r))
+        frames.push(frameRecordView(r))
       }
       const last = frames.at(-1)
       return { frames, cursor: more && last != null ? encodeCursor('f', last.id) : null }
     },
-    history: async ({ id, ref, limit }, signal) => {
-      const h = await node.frames.history(id, { ref, limit, signal })
-      const steps = (list: ReadonlyArray<{ cid: CID, step: unknown }>): Array<z.infer<typeof stepRecord>> =>
-        list.map(s => ({ cid: s.cid.toString(), step: toJsonView(s.step) as Record<string, unknown> }))
-      return {
-        id: h.id,
-        branch: h.branch,
-        head: h.head?.toString() ?? null,
-        staged: h.staged == null ? null : { cid: h.staged.cid?.toString() ?? null, steps: steps(h.staged.steps) },
-        versions: h.versions.map(v => ({ commit: v.commit.toString(), author: v.author, time: v.time, message: v.message, cid: v.cid?.toString() ?? null, steps: steps(v.steps) })),
-        stepsComplete: h.stepsComplete
-      }
-    },
+    history: async ({ id, ref, limit }, signal) => frameHistoryView(await node.frames.history(id, { ref, limit, signal })),
     commit: async ({ message, allowEmpty }, signal) => {
       const r = await node.commits.commit({ message, allowEmpty, signal })
       return { commit: r.commit.toString(), tree: r.tree.toString(), branch: r.branch, parents: cids(r.parents), sessions: cids(r.sessions) }
@@ -365,7 +363,7 @@ function handlers (node: McpNode, init: McpServerInit): Handlers {
       let truncated = false
       for await (const r of node.traces.show(session, { signal })) {
         if (steps.length >= limit) { truncated = true; break }
-        steps.push({ cid: r.cid.toString(), step: toJsonView(r.step) as Record<string, unknown> })
+        steps.push({ cid: r.cid.toString(), step: toJsonView(r.step) as TraceStepJson })
       }
       return { session, steps, truncated }
     },
@@ -493,7 +491,7 @@ function registerResources (server: McpServer, node: McpNode): void {
     const id = decodeVariable(variables.id, uri)
     try {
       const r = await node.frames.get(id, { byId: true })
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(recordView(r)) }] }
+      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(frameRecordView(r)) }] }
     } catch (err) {
       throw resourceError(err, uri)
     }
