@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
+import type { TestContext } from 'node:test'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpError, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
@@ -60,6 +61,19 @@ function errorCode (result: unknown): string {
 
 const frame = (id: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
   ({ id, kind: 'fact', title: `title of ${id}`, body: { text: `body of ${id}` }, ...extra })
+
+/**
+ * A gateway and a client of one test's own, closed when the test ends, on a repository that
+ * `seed` wrote first (through the node's services): what the test reads does not depend on what
+ * another test wrote.
+ */
+async function gatewayFor (t: TestContext, seed: (node: FramehubNode) => Promise<void> = async () => {}): Promise<{ g: Gateway, client: Client }> {
+  const g = await startGateway()
+  await seed(g.node)
+  const { client } = await connect(g, 'one-test')
+  t.after(async () => { await client.close().catch(() => {}); await stopGateway(g) })
+  return { g, client }
+}
 
 /** Resolves with the first notification `pick` accepts, or rejects after `ms`. */
 function waitForNotification<T> (what: string, subscribe: (resolve: (value: T) => void) => void, ms = 10_000): Promise<T> {
@@ -217,7 +231,11 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
     assert.equal(errorCode(await client.callTool({ name: 'history', arguments: { id: 'no/such/frame' } })), 'ERR_FRAME_NOT_FOUND')
   })
 
-  test('consensus_head: the canonical head of a shared branch', async () => {
+  test('consensus_head: the canonical head of a shared branch', async (t) => {
+    const { client } = await gatewayFor(t, async (node) => {
+      await node.frames.put(frame('plan/a'))
+      await node.commits.commit({ message: 'plans' })
+    })
     ok(await client.callTool({ name: 'branch', arguments: { name: 'shared/team' } }))
     const main = ok(await client.callTool({ name: 'branch', arguments: {} })).branches.find((b: { name: string }) => b.name === 'shared/team')
     const d = ok(await client.callTool({ name: 'consensus_head', arguments: { branch: 'shared/team' } }))
@@ -231,7 +249,11 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
     assert.equal(errorCode(await client.callTool({ name: 'consensus_head', arguments: { branch: 'shared/nobody' } })), 'ERR_REF_NOT_FOUND')
   })
 
-  test('trace append, show and routes; snapshot export returns the root CID', async () => {
+  test('trace append, show and routes; snapshot export returns the root CID', async (t) => {
+    const { client } = await gatewayFor(t, async (node) => {
+      await node.frames.put(frame('plan/a'))
+      await node.commits.commit({ message: 'plans' })
+    })
     const target = ok(await client.callTool({ name: 'recall', arguments: { id: 'plan/a' } }))
     const s1 = ok(await client.callTool({ name: 'trace_append', arguments: { session: 'agent/run-1', step: { op: 'thought', content: 'look up the plan', inputs: [{ '/': target.cid }] } } }))
     const s2 = ok(await client.callTool({ name: 'trace_append', arguments: { session: 'agent/run-1', step: { op: 'conclusion', content: 'done' } } }))
@@ -252,7 +274,14 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
     assert.ok(snap.bytes > 0)
   })
 
-  test('resources: templates, a paged list, reads, and not found', async () => {
+  test('resources: templates, a paged list, reads, and not found', async (t) => {
+    const { client } = await gatewayFor(t, async (node) => {
+      await node.frames.put(frame('physics/gravity', { tags: ['physics'] }))
+      await node.commits.commit({ message: 'gravity' })
+      await node.frames.put(frame('physics/gravity', { title: 'newer' }))
+      await node.traces.append('agent/run-1', { op: 'thought', content: 'look up the plan' })
+      await node.traces.append('agent/run-1', { op: 'conclusion', content: 'done' })
+    })
     const { resourceTemplates } = await client.listResourceTemplates()
     assert.deepEqual(resourceTemplates.map(t => t.uriTemplate).sort(), ['framehub://frame/{id}', 'framehub://session/{name}'])
     const uris: string[] = []
@@ -308,6 +337,7 @@ describe('MCP over Streamable HTTP (the SDK\'s own client against a real gateway
   })
 
   test('the session ends with DELETE: its id is then unknown (404)', async () => {
+    await g.node.frames.put(frame('physics/gravity'))
     const other = await connect(g, 'short-lived')
     const id = other.transport.sessionId
     assert.ok(id != null)
@@ -394,6 +424,27 @@ describe('MCP over HTTP: malformed and unauthorized requests', () => {
     await c.client.close()
     await b.client.close()
   })
+})
+
+test('recall answers what GET /api/v1/frames/by-id does: the same record, with `confirmed` on a shared branch consensus decided', async (t) => {
+  const { g, client } = await gatewayFor(t, async (node) => {
+    await node.refs.checkout('shared/team', { create: true })
+    await node.frames.put(frame('c/base'))
+    await node.commits.commit({ message: 'base' })
+    // Alone, this node's own head is the canonical one; a frame staged since is a shadow frame.
+    await node.consensus.show('shared/team')
+    await node.frames.put(frame('c/staged'))
+  })
+  for (const [id, confirmed] of [['c/base', true], ['c/staged', false]] as const) {
+    const recalled = ok(await client.callTool({ name: 'recall', arguments: { id } }))
+    assert.equal(recalled.confirmed, confirmed, id)
+    const rest = await fetch(new URL(`/api/v1/frames/by-id/${encodeURIComponent(id)}`, g.url))
+    assert.deepEqual(recalled, await rest.json())
+    const found = ok(await client.callTool({ name: 'search', arguments: { prefix: id } }))
+    assert.equal('confirmed' in found.frames[0], false, 'a list does not say')
+  }
+  const byCid = ok(await client.callTool({ name: 'recall', arguments: { id: ok(await client.callTool({ name: 'recall', arguments: { id: 'c/base' } })).cid } }))
+  assert.equal('confirmed' in byCid, false, 'read by CID')
 })
 
 test('no file of the MCP server (src/mcp) imports from src/storage: it uses the services only', async () => {

@@ -9,7 +9,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { frameUri, sessionUri } from '../../src/mcp/server.ts'
-import { startDaemonProcess } from '../helpers/daemon.ts'
+import { seedRepo, startDaemonProcess } from '../helpers/daemon.ts'
 import type { DaemonProcess } from '../helpers/daemon.ts'
 import { runCli, tempDir } from '../helpers/repo.ts'
 
@@ -96,6 +96,7 @@ describe('framehub mcp (stdio) on a repository it opens itself', () => {
   })
 
   test('resources: read a frame, a subscription gets resources/updated after a write', async () => {
+    ok(await s.client.callTool({ name: 'remember', arguments: { frame: frame('stdio/one', { tags: ['t'] }) } }))
     const read = await s.client.readResource({ uri: frameUri('stdio/one') })
     assert.equal(JSON.parse((read.contents[0] as { text: string }).text).id, 'stdio/one')
     const uri = frameUri('stdio/one')
@@ -112,6 +113,7 @@ describe('framehub mcp (stdio) on a repository it opens itself', () => {
   })
 
   test('snapshot_export writes a CAR whose root it returns, and never overwrites a file', async () => {
+    ok(await s.client.callTool({ name: 'remember', arguments: { frame: frame('stdio/snap') } }))
     ok(await s.client.callTool({ name: 'commit', arguments: { message: 'first' } }))
     const out = join(dir, 'snap.car')
     const r = ok(await s.client.callTool({ name: 'snapshot_export', arguments: { ref: 'HEAD', output: out } }))
@@ -123,15 +125,23 @@ describe('framehub mcp (stdio) on a repository it opens itself', () => {
     assert.equal(errorCode(await s.client.callTool({ name: 'snapshot_export', arguments: { ref: 'HEAD', output: join(dir, 'no', 'such', 'dir.car') } })), 'ERR_FILE_NOT_FOUND')
   })
 
-  test('stdout carries only the protocol, and the server exits when the client closes', async () => {
-    assert.deepEqual(s.errors.map(e => e.message), [])
-    const pid = s.transport.pid
+  test('stdout carries only the protocol, and the server exits when the client closes', async (t) => {
+    // A server of its own, since it is closed here: on a repository of its own, after some calls.
+    const own = join(dir, 'own')
+    await seedRepo(own)
+    const o = await serve(own)
+    t.after(async () => { await o.client.close().catch(() => {}) })
+    const put = ok(await o.client.callTool({ name: 'remember', arguments: { frame: frame('stdio/own') } }))
+    assert.equal(ok(await o.client.callTool({ name: 'recall', arguments: { id: 'stdio/own' } })).cid, put.cid)
+    assert.equal(errorCode(await o.client.callTool({ name: 'recall', arguments: { id: 'missing' } })), 'ERR_FRAME_NOT_FOUND')
+    assert.deepEqual(o.errors.map(e => e.message), [])
+    const pid = o.transport.pid
     assert.ok(pid != null)
-    await s.client.close()
+    await o.client.close()
     // The repository is free again: the CLI opens it.
-    const ls = await runCli(['--repo', repo, 'frame', 'ls', '--json'])
+    const ls = await runCli(['--repo', own, 'frame', 'ls', '--json'])
     assert.equal(ls.code, 0, ls.stderr)
-    assert.equal(s.stderr(), '')
+    assert.equal(o.stderr(), '')
   })
 })
 
