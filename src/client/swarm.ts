@@ -1,37 +1,30 @@
-import { CID } from 'multiformats/cid'
-import type { PeerInfo } from '../network/index.ts'
+import type * as Wire from '../core/api-types.ts'
 import type { ProgressEvent } from '../services/context.ts'
 import type { SyncProgress } from '../services/replication.ts'
-import type { NodeIdentity, SwarmService } from '../services/swarm.ts'
+import type { SwarmService } from '../services/swarm.ts'
+import { publishResultOf, remotesOf, syncResultOf } from '../services/views.ts'
 import type { ApiClient } from './api.ts'
 
 /** SwarmService over the daemon's /api/v1 (id, peers, publish, remotes, sync). */
 export function remoteSwarm (api: ApiClient): SwarmService {
   return {
-    id: async () => await api.json<NodeIdentity>('/id'),
-    peers: async () => (await api.json<{ peers: PeerInfo[] }>('/peers')).peers,
-    connect: async (address, options) => await api.json<PeerInfo>('/peers/connect', { method: 'POST', json: { address }, signal: options?.signal }),
-    disconnect: async (peer) => { await api.json('/peers/disconnect', { method: 'POST', json: { peer } }) },
-    publish: async (options = {}) => {
-      const r = await api.json<{ ref?: { name: string, head: string }, sessions: Record<string, string[]>, checked: number }>('/publish', {
-        method: 'POST',
-        json: { ...(options.branch !== undefined ? { branch: options.branch } : {}), ...(options.sessions != null ? { sessions: options.sessions } : {}) },
-        signal: options.signal
-      })
-      return {
-        ...(r.ref != null ? { ref: { name: r.ref.name, head: CID.parse(r.ref.head) } } : {}),
-        sessions: Object.fromEntries(Object.entries(r.sessions).map(([k, v]) => [k, v.map(h => CID.parse(h))])),
-        checked: r.checked
-      }
-    },
-    remotes: async () => (await api.json<{ remotes: Array<{ peer: string, ref: string, head: string }> }>('/remotes')).remotes.map(r => ({ ...r, head: CID.parse(r.head) })),
+    id: async () => await api.json<Wire.NodeIdentity>('/id'),
+    peers: async () => (await api.json<Wire.Peers>('/peers')).peers,
+    connect: async (address, options) => await api.json<Wire.PeerInfo>('/peers/connect', { method: 'POST', json: { address }, signal: options?.signal }),
+    disconnect: async (peer) => { await api.json<Wire.DisconnectResult>('/peers/disconnect', { method: 'POST', json: { peer } }) },
+    publish: async (options = {}) => publishResultOf(await api.json<Wire.PublishResult>('/publish', {
+      method: 'POST',
+      json: { ...(options.branch !== undefined ? { branch: options.branch } : {}), ...(options.sessions != null ? { sessions: options.sessions } : {}) },
+      signal: options.signal
+    })),
+    remotes: async () => remotesOf(await api.json<Wire.Remotes>('/remotes')),
     sync: async (cid, options) => {
       // Progress comes from the daemon's event stream while the POST runs.
       const following = new AbortController()
       if (options?.onProgress != null) void followProgress(api, cid.toString(), options.onProgress, following.signal)
-      const r = await api.json<{ want: string, peer: string, blocks: number, bytes: number, ms: number }>('/sync', { method: 'POST', json: { cid: cid.toString(), ...(options?.from != null ? { from: options.from } : {}) }, signal: options?.signal })
+      const r = await api.json<Wire.SyncResult>('/sync', { method: 'POST', json: { cid: cid.toString(), ...(options?.from != null ? { from: options.from } : {}) }, signal: options?.signal })
       following.abort()
-      return { ...r, want: CID.parse(r.want) }
+      return syncResultOf(r)
     }
   }
 }

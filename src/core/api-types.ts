@@ -203,6 +203,12 @@ export interface Change {
   after: string | null;
 }
 /**
+ * The peer whose connections were closed.
+ */
+export interface DisconnectResult {
+  peer?: string;
+}
+/**
  * Every 4xx/5xx body of the gateway (outside /pins): a stable code (the same the CLI uses) and one readable line.
  */
 export interface Error {
@@ -219,25 +225,29 @@ export interface Error {
  * Each peer's record as this node keeps it, and the weight of its vote: 0 when it is not a member, or while the last head it published fails the coherence check.
  */
 export interface Fingerprints {
-  peers: {
-    peer: string;
-    firstSeen: number;
-    lastSeen: number;
-    chainLength: number;
-    proposals: number;
-    canonical: number;
-    coherenceFailures: number;
-    failing: boolean;
-    weight: number;
-    member: boolean;
-    lastFailure?: {
-      ref: string;
-      head: string;
-      code: string;
-      message: string;
-      time: number;
-    };
-  }[];
+  peers: PeerFingerprint[];
+}
+/**
+ * A peer's record as this node keeps it (first and last time an entry of its chain was processed here, entries processed, heads it published, its commits that became canonical, published heads that failed the coherence check), and the weight of its vote.
+ */
+export interface PeerFingerprint {
+  peer: string;
+  firstSeen: number;
+  lastSeen: number;
+  chainLength: number;
+  proposals: number;
+  canonical: number;
+  coherenceFailures: number;
+  failing: boolean;
+  weight: number;
+  member: boolean;
+  lastFailure?: {
+    ref: string;
+    head: string;
+    code: string;
+    message: string;
+    time: number;
+  };
 }
 /**
  * Every version of one frame on a branch (or under a commit), newest first, each with the commit that wrote it and the trace steps whose outputs name it.
@@ -362,6 +372,59 @@ export interface MergeResult {
   forks: Fork[];
 }
 /**
+ * Whether this node is on the network (started with libp2p) or offline.
+ */
+export interface NetworkStatus {
+  /**
+   * false: /id, /peers, /remotes, /publish and /sync answer 409 ERR_NETWORK_OFFLINE
+   */
+  online: boolean;
+  /**
+   * This node's peer id (its signing key), online or not
+   */
+  peerId: string;
+}
+/**
+ * This node in the swarm: its peer id, network, listen addresses and chain.
+ */
+export interface NodeIdentity {
+  peerId: string;
+  network: string;
+  /**
+   * Listen addresses, each ending in /p2p/<peer id>: give one to another node's --bootstrap.
+   */
+  addresses: string[];
+  /**
+   * This node's chain (OrbitDB address).
+   */
+  chain: string;
+}
+/**
+ * A connected peer.
+ */
+export interface PeerInfo {
+  peer: string;
+  addrs: string[];
+  /**
+   * The peer's chain, when this node follows it (same network).
+   */
+  chain?: string;
+  /**
+   * Round-trip latency of the last ping, ms (when known).
+   */
+  latencyMs?: number;
+  /**
+   * What this node knows of the peer and the weight of its vote (as GET /api/v1/peers/fingerprints answers it), once it has processed an entry of its chain.
+   */
+  fingerprint?: PeerFingerprint;
+}
+/**
+ * The connected peers.
+ */
+export interface Peers {
+  peers: PeerInfo[];
+}
+/**
  * IPFS Pinning Service API v1.0.0 error body.
  */
 export interface Failure {
@@ -410,6 +473,35 @@ export interface Pin {
   meta?: {
     [k: string]: string;
   };
+}
+/**
+ * What was appended to this node's chain: the head of a shared branch (when one was published) and the heads of sessions, after the coherence check.
+ */
+export interface PublishResult {
+  ref?: {
+    name: string;
+    head: string;
+  };
+  /**
+   * The published heads of each session, by name.
+   */
+  sessions: {
+    [k: string]: string[];
+  };
+  /**
+   * Blocks the coherence check read.
+   */
+  checked: number;
+}
+/**
+ * Peers' published heads of shared branches (remote-tracking refs).
+ */
+export interface Remotes {
+  remotes: {
+    peer: string;
+    ref: string;
+    head: string;
+  }[];
 }
 /**
  * What a ref spec names. `as=commit`: the commit; `as=tree`: the tree, and the commit it came from (absent for a bare tree CID); `as=root`: the root a snapshot export of it would write.
@@ -512,6 +604,25 @@ export interface StepList {
     step: TraceStep;
   }[];
   cursor: string | null;
+}
+/**
+ * A DAG fetched from a peer, verified and made visible.
+ */
+export interface SyncResult {
+  want: string;
+  /**
+   * The peer that answered ('' when nothing was missing).
+   */
+  peer: string;
+  /**
+   * Blocks received.
+   */
+  blocks: number;
+  /**
+   * Bytes of block data received.
+   */
+  bytes: number;
+  ms: number;
 }
 /**
  * The coherence check of everything reachable from a root.

@@ -17,6 +17,7 @@ import consensusStatusSchema from '../../schemas/api/consensus-status.schema.jso
 import membersSchema from '../../schemas/api/members.schema.json' with { type: 'json' }
 import shadowSchema from '../../schemas/api/shadow.schema.json' with { type: 'json' }
 import fingerprintsSchema from '../../schemas/api/fingerprints.schema.json' with { type: 'json' }
+import disconnectResultSchema from '../../schemas/api/disconnect-result.schema.json' with { type: 'json' }
 import diffResultSchema from '../../schemas/api/diff-result.schema.json' with { type: 'json' }
 import errorSchema from '../../schemas/api/error.schema.json' with { type: 'json' }
 import forkSchema from '../../schemas/api/fork.schema.json' with { type: 'json' }
@@ -29,10 +30,17 @@ import headSchema from '../../schemas/api/head.schema.json' with { type: 'json' 
 import importResultSchema from '../../schemas/api/import-result.schema.json' with { type: 'json' }
 import mergeRequestSchema from '../../schemas/api/merge-request.schema.json' with { type: 'json' }
 import mergeResultSchema from '../../schemas/api/merge-result.schema.json' with { type: 'json' }
+import networkStatusSchema from '../../schemas/api/network-status.schema.json' with { type: 'json' }
+import nodeIdentitySchema from '../../schemas/api/node-identity.schema.json' with { type: 'json' }
+import peerFingerprintSchema from '../../schemas/api/peer-fingerprint.schema.json' with { type: 'json' }
+import peerSchema from '../../schemas/api/peer.schema.json' with { type: 'json' }
+import peersSchema from '../../schemas/api/peers.schema.json' with { type: 'json' }
 import pinFailureSchema from '../../schemas/api/pin-failure.schema.json' with { type: 'json' }
 import pinResultsSchema from '../../schemas/api/pin-results.schema.json' with { type: 'json' }
 import pinStatusSchema from '../../schemas/api/pin-status.schema.json' with { type: 'json' }
 import pinSchema from '../../schemas/api/pin.schema.json' with { type: 'json' }
+import publishResultSchema from '../../schemas/api/publish-result.schema.json' with { type: 'json' }
+import remotesSchema from '../../schemas/api/remotes.schema.json' with { type: 'json' }
 import resolvedSchema from '../../schemas/api/resolved.schema.json' with { type: 'json' }
 import routesSchema from '../../schemas/api/routes.schema.json' with { type: 'json' }
 import sessionSchema from '../../schemas/api/session.schema.json' with { type: 'json' }
@@ -41,11 +49,12 @@ import snapshotStatsSchema from '../../schemas/api/snapshot-stats.schema.json' w
 import stepAppendSchema from '../../schemas/api/step-append.schema.json' with { type: 'json' }
 import stepGraphSchema from '../../schemas/api/step-graph.schema.json' with { type: 'json' }
 import stepListSchema from '../../schemas/api/step-list.schema.json' with { type: 'json' }
+import syncResultSchema from '../../schemas/api/sync-result.schema.json' with { type: 'json' }
 import verifyReportSchema from '../../schemas/api/verify-report.schema.json' with { type: 'json' }
 
 /** The API's own schemas (`schemas/api/`), keyed by `$id` like the core ones. */
 export const apiSchemas = [
-  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitGraphSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, errorSchema, fingerprintsSchema, forkSchema, frameHistorySchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, frameRevertRequestSchema, headSchema, importResultSchema, membersSchema, mergeRequestSchema, mergeResultSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, resolvedSchema, routesSchema, sessionSchema, shadowSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepGraphSchema, stepListSchema, verifyReportSchema
+  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitGraphSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, disconnectResultSchema, errorSchema, fingerprintsSchema, forkSchema, frameHistorySchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, frameRevertRequestSchema, headSchema, importResultSchema, membersSchema, mergeRequestSchema, mergeResultSchema, networkStatusSchema, nodeIdentitySchema, peerFingerprintSchema, peerSchema, peersSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, publishResultSchema, remotesSchema, resolvedSchema, routesSchema, sessionSchema, shadowSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepGraphSchema, stepListSchema, syncResultSchema, verifyReportSchema
 ] as const
 
 /** Every schema the gateway knows: core first (API schemas reference them). */

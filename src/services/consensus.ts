@@ -8,10 +8,12 @@ import { RefNotFoundError, RepoCorruptError, UsageError } from '../core/errors.t
 import { checkBranchName } from '../core/ref-spec.ts'
 import { diffTrees, getEntry } from '../core/tree/index.ts'
 import { encodeCid, keys } from '../storage/state.ts'
+import type * as Wire from '../core/api-types.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ServiceComponents } from './context.ts'
-import type { Fingerprint, FingerprintStore } from './fingerprints.ts'
+import type { FingerprintStore } from './fingerprints.ts'
 import type { Refs } from './refs.ts'
+import { consensusView } from './views.ts'
 
 /** A node's latest proposal for a branch, as this node has recorded it. */
 export interface ProposalView {
@@ -44,31 +46,14 @@ export interface ConsensusView {
   mergedStates: number
 }
 
-export interface ConsensusStatus {
-  /** Over every shared branch: share of (branch, voting node) proposals equal to the canonical head. */
-  convergence: number
-  /** Over every shared branch: forks / merged frame states. */
-  conflictRate: number
-  /** Nodes with a proposal on some shared branch (this one included). */
-  peers: number
-  branches: Array<{ branch: string, head: string, decision: string, convergence: number, conflictRate: number, proposals: number, local: string | null }>
-}
+/** The network's targets over every shared branch (`GET /api/v1/consensus`; schemas/api/consensus-status.schema.json). */
+export type ConsensusStatus = Wire.ConsensusStatus
 
-/** `ConsensusView` as JSON: the `--json` contract of `framehub consensus` and `GET /api/v1/consensus/{branch}`. */
-export interface ConsensusDocument {
-  branch: string
-  head: string
-  decision: string
-  /** Voting nodes grouped by the head they propose (after flattening: its real commits), with their weight together. */
-  votes: Array<{ head: string, nodes: string[], weight: number, commits: string[] }>
-  /** Per vote (same order as `votes`): conv = mean over its real commits of 1 (contained) or tree similarity; contained = share contained. score = Σ weight · conv. */
-  candidates: Array<{ commit: string, node: string, height: number, score: number, terms: Array<{ vote: string, weight: number, conv: number, contained: number }> }>
-  forks: Array<{ id: string, ours: string | null, theirs: string | null }>
-  maximal: string[]
-  proposals: Array<{ node: string, head: string, weight: number }>
-  convergence: number
-  conflictRate: number
-}
+/**
+ * `ConsensusView` as JSON (services/views.ts `consensusView`): the `--json` contract of
+ * `framehub consensus` and `GET /api/v1/consensus/{branch}` (schemas/api/consensus.schema.json).
+ */
+export type ConsensusDocument = Wire.Consensus
 
 /** What the CLI, the gateway and the TypeScript client share (JSON documents). */
 export interface ConsensusApi {
@@ -93,25 +78,14 @@ export interface ConsensusApi {
    */
   shadow (branch: string, options?: CallOptions): Promise<ShadowDocument>
   /** Every peer's fingerprint, with the weight its vote has now. */
-  fingerprints (): Promise<Array<Fingerprint & { weight: number, member: boolean }>>
+  fingerprints (): Promise<Wire.PeerFingerprint[]>
 }
+
+/** Frames of a shared branch the canonical head does not have yet (`GET /api/v1/shadow`; schemas/api/shadow.schema.json). */
+export type ShadowDocument = Wire.Shadow
 
 /** A frame this node has on a shared branch that the canonical head does not have (yet). */
-export interface ShadowFrame {
-  id: string
-  /** The local version; null: removed here. */
-  cid: string | null
-  /** The canonical head's version; null: the head does not have the id. */
-  canonical: string | null
-  confirmed: false
-}
-
-export interface ShadowDocument {
-  branch: string
-  /** The canonical head compared with (null: no node proposes one yet: every local frame is unconfirmed). */
-  head: string | null
-  frames: ShadowFrame[]
-}
+export type ShadowFrame = ShadowDocument['frames'][number]
 
 /** The last decision made on a branch, in memory (for metrics). */
 export interface DecisionSummary {
@@ -133,32 +107,6 @@ export interface ConsensusService extends ConsensusApi {
    * (undefined when nothing was decided on it yet). Cheap: one lookup in the head's tree.
    */
   confirmed (branch: string, id: string, cid: CID, options?: CallOptions): Promise<boolean | undefined>
-}
-
-const cidOrNull = (c: CID | null): string | null => c?.toString() ?? null
-
-export function consensusDocument (v: ConsensusView): ConsensusDocument {
-  return {
-    branch: v.branch,
-    head: v.head.toString(),
-    decision: v.decision.toString(),
-    votes: v.votes.map(g => ({ head: g.head.toString(), nodes: g.nodes, weight: g.weight, commits: g.commits.map(String) })),
-    candidates: v.candidates.map(c => ({
-      commit: c.commit.toString(),
-      node: c.node,
-      height: c.height,
-      score: c.score,
-      terms: c.terms.map(t => {
-        const g = v.votes[t.proposal] as ProposalGroup
-        return { vote: g.head.toString(), weight: g.weight, conv: t.conv, contained: t.contained }
-      })
-    })),
-    forks: v.forks.map(f => ({ id: f.id, ours: cidOrNull(f.ours), theirs: cidOrNull(f.theirs) })),
-    maximal: v.maximal.map(String),
-    proposals: v.proposals.map(p => ({ node: p.node, head: p.head.toString(), weight: p.weight })),
-    convergence: v.convergence,
-    conflictRate: v.conflictRate
-  }
 }
 
 const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{32,128}$/
@@ -271,7 +219,7 @@ export function createConsensusService (components: ConsensusComponents, service
   return {
     latest: () => latest,
     decide: decideBranch,
-    show: async (branch, options) => consensusDocument(await decideBranch(branch, options)),
+    show: async (branch, options) => consensusView(await decideBranch(branch, options)),
     lastDecision: async (branch) => await state.cid(keys.decision(branch)),
     async confirmed (branch, id, cid, options) {
       const head = await canonicalHead(branch, options)

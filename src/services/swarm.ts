@@ -1,17 +1,12 @@
 import type { CID } from 'multiformats/cid'
+import type * as Wire from '../core/api-types.ts'
 import { NetworkOfflineError } from '../core/errors.ts'
 import type { Network, PeerInfo } from '../network/index.ts'
 import type { CallOptions, ProgressOptions } from './context.ts'
 import type { PublishResult, RemoteRef, ReplicationService, SyncProgress, SyncResult } from './replication.ts'
 
-export interface NodeIdentity {
-  peerId: string
-  network: string
-  /** Listen addresses, each ending in /p2p/<peer id>: give one to another node's --bootstrap. */
-  addresses: string[]
-  /** This node's chain (OrbitDB address). */
-  chain: string
-}
+/** This node in the swarm (`GET /api/v1/id`; schemas/api/node-identity.schema.json). */
+export type NodeIdentity = Wire.NodeIdentity
 
 /** The node in the swarm, as the CLI and the gateway see it. Every call needs a networked node. */
 export interface SwarmService {

@@ -6,9 +6,12 @@ import type { Frame } from '../core/frame.ts'
 import { fromJsonView, toJsonView } from '../core/json-view.ts'
 import type { Frame as FrameJson, TraceStep as TraceStepJson } from '../core/schema-types.ts'
 import type { TraceStep } from '../core/trace-step.ts'
+import type { ProposalGroup } from '../core/consensus/index.ts'
 import type { FrameChange } from './commits.ts'
+import type { ConsensusView } from './consensus.ts'
 import type { FrameHistory, FrameRecord, FrameStep } from './frames.ts'
 import type { BranchInfo } from './refs.ts'
+import type { PublishResult, RemoteRef, SyncResult } from './replication.ts'
 
 /*
  * The JSON views of service results as the gateway sends them (`xView`) and the client reads them
@@ -61,3 +64,50 @@ export const branchOf = (view: Wire.Branch): BranchInfo => ({ name: view.name, c
 export const changeView = (c: FrameChange): Wire.Change => ({ id: c.id, before: cidOrNull(c.before), after: cidOrNull(c.after) })
 
 export const changeOf = (view: Wire.Change): FrameChange => ({ id: view.id, before: parsedOrNull(view.before), after: parsedOrNull(view.after) })
+
+export const publishResultView = (r: PublishResult): Wire.PublishResult => ({
+  ...(r.ref != null ? { ref: { name: r.ref.name, head: r.ref.head.toString() } } : {}),
+  sessions: Object.fromEntries(Object.entries(r.sessions).map(([k, v]) => [k, v.map(String)])),
+  checked: r.checked
+})
+
+export const publishResultOf = (view: Wire.PublishResult): PublishResult => ({
+  ...(view.ref != null ? { ref: { name: view.ref.name, head: CID.parse(view.ref.head) } } : {}),
+  sessions: Object.fromEntries(Object.entries(view.sessions).map(([k, v]) => [k, v.map(h => CID.parse(h))])),
+  checked: view.checked
+})
+
+export const remotesView = (remotes: RemoteRef[]): Wire.Remotes => ({ remotes: remotes.map(r => ({ peer: r.peer, ref: r.ref, head: r.head.toString() })) })
+
+export const remotesOf = (view: Wire.Remotes): RemoteRef[] => view.remotes.map(r => ({ peer: r.peer, ref: r.ref, head: CID.parse(r.head) }))
+
+/** The sync's duration travels in whole ms. */
+export const syncResultView = (r: SyncResult): Wire.SyncResult => ({ want: r.want.toString(), peer: r.peer, blocks: r.blocks, bytes: r.bytes, ms: Math.round(r.ms) })
+
+export const syncResultOf = (view: Wire.SyncResult): SyncResult => ({ want: CID.parse(view.want), peer: view.peer, blocks: view.blocks, bytes: view.bytes, ms: view.ms })
+
+/**
+ * A decision as JSON: what `framehub consensus --json` prints, `GET /api/v1/consensus/{branch}`
+ * answers and the client returns as it is (the consensus API is JSON documents on every side).
+ */
+export const consensusView = (v: ConsensusView): Wire.Consensus => ({
+  branch: v.branch,
+  head: v.head.toString(),
+  decision: v.decision.toString(),
+  votes: v.votes.map(g => ({ head: g.head.toString(), nodes: g.nodes, weight: g.weight, commits: g.commits.map(String) })),
+  candidates: v.candidates.map(c => ({
+    commit: c.commit.toString(),
+    node: c.node,
+    height: c.height,
+    score: c.score,
+    terms: c.terms.map(t => {
+      const g = v.votes[t.proposal] as ProposalGroup
+      return { vote: g.head.toString(), weight: g.weight, conv: t.conv, contained: t.contained }
+    })
+  })),
+  forks: v.forks.map(f => ({ id: f.id, ours: cidOrNull(f.ours), theirs: cidOrNull(f.theirs) })),
+  maximal: v.maximal.map(String),
+  proposals: v.proposals.map(p => ({ node: p.node, head: p.head.toString(), weight: p.weight })),
+  convergence: v.convergence,
+  conflictRate: v.conflictRate
+})

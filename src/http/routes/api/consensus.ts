@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type * as Wire from '../../../core/api-types.ts'
 import { requestSignal } from '../../request.ts'
 import { errorResponses, errors, writeSecurity } from './context.ts'
 import type { ApiContext } from './context.ts'
@@ -9,7 +10,7 @@ const peerParam = { type: 'object', required: ['peer'], additionalProperties: fa
 /** Consensus on shared branches: the canonical head and why, the network's targets, the voting members. */
 export async function consensusRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { node, auth, limits } = ctx
-  const membersDocument = async (): Promise<{ members: string[], weights: Record<string, number> }> =>
+  const membersDocument = async (): Promise<Wire.Members> =>
     ({ members: await node.consensus.members(), weights: await node.consensus.memberWeights() })
 
   app.get('/consensus', {
@@ -45,7 +46,7 @@ export async function consensusRoutes (app: FastifyInstance, ctx: ApiContext): P
       tags: ['consensus'],
       response: { 200: { $ref: 'api-fingerprints.schema.json#' }, ...errorResponses }
     }
-  }, async () => ({ peers: await node.consensus.fingerprints() }))
+  }, async (): Promise<Wire.Fingerprints> => ({ peers: await node.consensus.fingerprints() }))
 
   app.get('/network/members', {
     schema: {

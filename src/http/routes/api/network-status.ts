@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type * as Wire from '../../../core/api-types.ts'
 import { errorResponses } from './context.ts'
 import type { ApiContext } from './context.ts'
 
@@ -13,18 +14,7 @@ export async function networkStatusRoutes (app: FastifyInstance, ctx: ApiContext
     schema: {
       summary: 'Whether this node is on the network (started with libp2p) or offline',
       tags: ['network'],
-      response: {
-        200: {
-          type: 'object',
-          required: ['online', 'peerId'],
-          additionalProperties: false,
-          properties: {
-            online: { type: 'boolean', description: 'false: /id, /peers, /remotes, /publish and /sync answer 409 ERR_NETWORK_OFFLINE' },
-            peerId: { type: 'string', description: 'This node\'s peer id (its signing key), online or not' }
-          }
-        },
-        ...errorResponses
-      }
+      response: { 200: { $ref: 'api-network-status.schema.json#' }, ...errorResponses }
     }
-  }, async () => ({ online: node.network != null, peerId: node.peerId }))
+  }, async (): Promise<Wire.NetworkStatus> => ({ online: node.network != null, peerId: node.peerId }))
 }
