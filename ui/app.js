@@ -1,7 +1,7 @@
 // The framehub explorer: hash routes, one view at a time, plain DOM.
 import { all, ApiError, cidOf, dropPrefetched, enc, get, looksLikeCid, send } from '/ui/api.js'
 import { GRAPH_MAX, historyQuery, parseHash, SESSION_GRAPH_QUERY, SESSION_ROUTES_QUERY } from '/ui/boot.js'
-import { drawDag, focusNode } from '/ui/graph.js'
+import { drawDag, focusNode, highlightPath } from '/ui/graph.js'
 
 const main = document.getElementById('main')
 /** What the current view must undo when another one opens (event streams, graphs). */
@@ -311,7 +311,7 @@ async function drawCommits (branches, branch, selected, max, early) {
           h('td', {}, b.current ? 'checked out' : '')))))),
     remoteRefs())
   if (commits.length === 0) return
-  const cy = drawDag(container, { nodes, edges, onSelect: (id) => { location.hash = `#/commit/${id}` } })
+  const cy = drawDag(container, { nodes, edges, unit: ['commit', 'commits'], onSelect: (id) => { location.hash = `#/commit/${id}` } })
   commitGraph = { ids, container, cy, panel }
   cleanup.push(() => cy.destroy())
   // Live: a commit, merge or reset of the branch on screen redraws it.
@@ -437,7 +437,7 @@ async function sessionView (name, params) {
     h('div', { class: 'split' },
       h('div', {}, container, h('ol', { class: 'list', 'aria-label': 'Steps in causal order' }, steps.map(s => h('li', {}, h('a', { href: sessionHref(name, s.cid), 'data-cid': s.cid }, `${s.op}: ${clip(s.text, 60)}`))))),
       h('section', { class: 'panel', 'aria-label': 'Routes and steps' }, h('h2', {}, `Routes (${routes.length})`), h('div', { class: 'routes' }, routeButtons), h('h2', {}, 'Step'), stepPanel)))
-  const cy = drawDag(container, { nodes, edges, onSelect: (id) => { location.hash = sessionHref(name, id) } })
+  const cy = drawDag(container, { nodes, edges, unit: ['step', 'steps'], onSelect: (id) => { location.hash = sessionHref(name, id) } })
   sessionGraph = { name, container, cy, byCid, stepPanel }
   cleanup.push(() => cy.destroy())
   // Live: a step appended to this session (here or synced from a peer) redraws it.
@@ -449,15 +449,9 @@ function toggleRoute (button, route) {
   const { cy } = sessionGraph
   const on = button.getAttribute('aria-pressed') !== 'true'
   for (const b of button.parentElement.querySelectorAll('button')) b.setAttribute('aria-pressed', 'false')
-  cy.elements().removeClass('route')
-  if (on) {
-    button.setAttribute('aria-pressed', 'true')
-    for (let i = 0; i < route.length; i++) {
-      cy.getElementById(route[i]).addClass('route')
-      if (i > 0) cy.getElementById(`${route[i - 1]}>${route[i]}`).addClass('route')
-    }
-  }
-  sessionGraph.container.dataset.highlighted = String(cy.elements('.route').length)
+  if (on) button.setAttribute('aria-pressed', 'true')
+  // A collapsed run of steps on the route is highlighted whole (and its members once expanded).
+  highlightPath(cy, on ? route : null)
 }
 
 async function showStep (cid) {

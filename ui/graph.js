@@ -2,6 +2,7 @@
 import cytoscape from '/ui/vendor/cytoscape.mjs'
 import dagre from '/ui/vendor/cytoscape-dagre.mjs'
 import { graphStratify, grid } from '/ui/vendor/d3-dag.mjs'
+import { linearRuns, visibleGraph } from '/ui/collapse.js'
 
 cytoscape.use(dagre)
 
@@ -121,6 +122,7 @@ const big = [
   { selector: 'node', style: { 'background-color': '#6b8fd6', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'right', width: 14, height: 14, 'border-width': 0, 'border-color': '#1d2330', 'min-zoomed-font-size': 6 } },
   { selector: 'node.labelled', style: { label: 'data(label)' } },
   { selector: 'edge', style: { width: 1.5, 'line-color': '#9aa4b5', 'curve-style': 'haystack', 'haystack-radius': 0 } },
+  { selector: 'node.run', style: { shape: 'round-rectangle', width: 12, height: 22, 'background-color': '#d5dae3', 'border-width': 2, 'border-style': 'dashed', 'border-color': '#5b6475', color: '#5b6475' } },
   ...marks,
   { selector: 'node.merge, node.forked, node.route', style: { 'border-width': 3 } }
 ]
@@ -167,21 +169,35 @@ function lanes (nodes, edges) {
 }
 
 /**
+ * A large graph is drawn with its linear runs collapsed (see collapse.js): a chain of commits
+ * with one parent and one child each, or of steps each continued by one step, past the first
+ * KEEP_FIRST rows and at least MIN_RUN long, is one node until it is expanded (a click, Enter, or
+ * the *Show all* button). Merges, fork points, branch heads, roots and heads of routes are never
+ * in a run. A 1,000-commit branch opens with about a tenth of its nodes drawn: Cytoscape's work
+ * before the first frame (creating, styling and measuring each element) is that much smaller.
+ */
+export const KEEP_FIRST = 40
+export const MIN_RUN = 4
+
+/**
  * Keeps the `labelled` class on the nodes in view (and LABEL_MARGIN around it) of a large graph,
  * `labelled` being the set that has it: after the view moves (a scroll, a zoom, a node centred by
  * the keyboard) and settles, the nodes that came into view get their label and those that left
  * lose it. Zoomed out past LABEL_ZOOM, where labels are too small to be drawn, none has one.
+ * `state` holds what is drawn (`nodes`) and where (`at`); returns the update, to run at once
+ * after the graph changed.
  */
-function labelsInView (cy, nodes, at, labelled) {
+function labelsInView (cy, state, labelled) {
   let timer
   const update = () => {
+    clearTimeout(timer)
     timer = undefined
     if (cy.destroyed()) return
     const want = new Set()
     if (cy.zoom() >= LABEL_ZOOM) {
       const { y1, y2 } = cy.extent()
-      for (const n of nodes) {
-        const y = at.get(n.id).y
+      for (const n of state.nodes) {
+        const y = state.at.get(n.id).y
         if (y >= y1 - LABEL_MARGIN && y <= y2 + LABEL_MARGIN) want.add(n.id)
       }
     }
@@ -195,46 +211,68 @@ function labelsInView (cy, nodes, at, labelled) {
     timer = setTimeout(update, 100)
   })
   cy.on('destroy', () => clearTimeout(timer))
+  return update
 }
+
+/** The graph behind each Cytoscape instance drawn here: its runs, what is expanded, the route shown. */
+const graphs = new WeakMap()
 
 /**
  * Draws `nodes` ({ id, label, classes, color }) and `edges` ({ source, target }) in `container`,
- * top to bottom. `onSelect(id)` is called on a tap. The container carries the counts
- * (data-nodes, data-edges) and the time the layout took (data-render-ms).
+ * top to bottom; `unit` names a node ([one, many], for collapsed runs). `onSelect(id)` is called
+ * on a tap on a node (a tap on a collapsed run expands it). The container carries the counts of
+ * what is drawn (data-nodes, data-edges), of the whole graph (data-all-nodes, data-all-edges),
+ * the collapsed runs (data-collapsed) and the time the layout took (data-render-ms).
  */
-export function drawDag (container, { nodes, edges, onSelect }) {
+export function drawDag (container, { nodes, edges, onSelect, unit = ['node', 'nodes'] }) {
   const t0 = performance.now()
   performance.mark('graph:start')
   const isBig = nodes.length > LAYERED_MAX
-  // Lanes: every label starts right of the last lane, in one column.
-  const placed = isBig ? lanes(nodes, edges) : null
+  const runs = isBig
+    ? linearRuns(nodes, edges, { keepFirst: KEEP_FIRST, minRun: MIN_RUN, marked: n => (n.classes ?? []).length > 0 })
+    : { runs: [], runOf: new Map() }
+  const runById = new Map(runs.runs.map(r => [r.id, r]))
+  const expanded = new Set()
+  /** What is drawn ({ nodes, edges }, collapsed runs as one node) and, on a large graph, where (`at`, `width`). */
+  const state = { ...visibleGraph(nodes, edges, runs, expanded), at: new Map(), width: 0 }
+  const place = () => { if (isBig) Object.assign(state, lanes(state.nodes, state.edges)) }
+  place()
+  const allEdges = visibleGraph(nodes, edges, { runs: [], runOf: new Map() }).edges.length
+  const byId = new Map(nodes.map(n => [n.id, n]))
   const colours = classStyles('fh-c', nodes.map(n => n.color), 'background-color')
-  const dx = (p) => placed.width - p.x + 6
-  const offsets = classStyles('fh-dx', placed == null ? [] : [...placed.at.values()].map(dx), 'text-margin-x')
+  // Lanes: every label starts right of the last lane, in one column (a class per offset; more
+  // are added if an expanded run widens the lanes).
+  const dx = (p) => state.width - p.x + 6
+  const offsets = classStyles('fh-dx', isBig ? [...state.at.values()].map(dx) : [], 'text-margin-x')
+  const offsetOf = new Map()
   // A large graph opens at its top (the newest commits, the first steps) at zoom 1: the nodes in
   // that first view get their label from the start.
   const view = isBig ? { x: 24, y: 24, height: container.clientHeight } : null
   const labelled = new Set()
   if (view != null) {
-    for (const n of nodes) {
-      const y = placed.at.get(n.id).y
+    for (const n of state.nodes) {
+      const y = state.at.get(n.id).y
       if (y >= -view.y - LABEL_MARGIN && y <= view.height - view.y + LABEL_MARGIN) labelled.add(n.id)
     }
   }
+  const many = (k) => `${k} ${k === 1 ? unit[0] : unit[1]}`
+  const labelOf = (n) => n.run != null ? `+ ${many(n.run.length)}` : n.label
   const classesOf = (n) => {
-    const p = placed?.at.get(n.id)
-    const extra = [colours.cls.get(n.color), p == null ? null : offsets.cls.get(dx(p)), labelled.has(n.id) ? 'labelled' : null].filter(c => c != null)
-    return extra.length === 0 ? n.classes ?? [] : [...(n.classes ?? []), ...extra]
+    const p = state.at.get(n.id)
+    const offset = p == null ? null : offsets.cls.get(dx(p))
+    if (offset != null) offsetOf.set(n.id, offset)
+    const extra = [colours.cls.get(n.color), offset, labelled.has(n.id) ? 'labelled' : null].filter(c => c != null)
+    const own = n.run != null ? ['run'] : n.classes ?? []
+    return extra.length === 0 ? own : [...own, ...extra]
   }
+  const nodeElement = (n) => {
+    const p = state.at.get(n.id)
+    return { group: 'nodes', data: { id: n.id, label: labelOf(n), ...(n.color ? { color: n.color } : {}) }, classes: classesOf(n), ...(p ? { position: { ...p } } : {}) }
+  }
+  const edgeElement = (e) => ({ group: 'edges', data: { id: e.id, source: e.source, target: e.target } })
   const cy = cytoscape({
     container,
-    elements: [
-      ...nodes.map(n => {
-        const p = placed?.at.get(n.id)
-        return { group: 'nodes', data: { id: n.id, label: n.label, ...(n.color ? { color: n.color } : {}) }, classes: classesOf(n), ...(p ? { position: p } : {}) }
-      }),
-      ...edges.map(e => ({ group: 'edges', data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target } }))
-    ],
+    elements: [...state.nodes.map(nodeElement), ...state.edges.map(edgeElement)],
     style: [...(isBig ? big : small), ...colours.rules, ...offsets.rules],
     layout: isBig ? { name: 'framehub-keep' } : { name: 'dagre', rankDir: 'TB', nodeSep: 20, rankSep: 28, nodeDimensionsIncludeLabels: true, animate: false },
     autoungrabify: true,
@@ -258,48 +296,168 @@ export function drawDag (container, { nodes, edges, onSelect }) {
   }
   const layered = isBig ? cy.renderer()?.data?.lyrTxrCache : undefined
   if (layered != null && layered.firstGet === true) layered.firstGet = false
-  if (isBig) labelsInView(cy, nodes, placed.at, labelled)
-  else if (cy.zoom() > 1.25) {
+  const updateLabels = isBig ? labelsInView(cy, state, labelled) : () => {}
+  if (!isBig && cy.zoom() > 1.25) {
     // A small graph is not blown up to the size of the box.
     cy.zoom(1.25)
     cy.center()
   }
   performance.mark('graph:laid-out')
   cy.one('render', () => performance.mark('graph:drawn'))
-  cy.on('tap', 'node', (e) => onSelect?.(e.target.id()))
-  // Keyboard: the graph takes focus; ↓/↑ (or j/k) move through the nodes in the order given (the
-  // list's order), Home/End jump, Enter opens the selected one. A live region reads its label.
+
+  // Collapsed runs: the button that expands them all, before the graph.
+  const showAll = runs.runs.length === 0
+    ? null
+    : Object.assign(document.createElement('button'), { type: 'button', className: 'show-all' })
+  const counts = () => {
+    container.dataset.nodes = String(cy.nodes().length)
+    container.dataset.edges = String(cy.edges().length)
+    container.dataset.collapsed = String(runs.runs.length - expanded.size)
+    if (showAll == null) return
+    const hidden = runs.runs.reduce((k, r) => expanded.has(r.id) ? k : k + r.members.length, 0)
+    showAll.textContent = `Show all ${many(nodes.length)} (${many(hidden)} folded into ${runs.runs.length - expanded.size} runs)`
+    showAll.hidden = hidden === 0
+  }
+
+  /** The id drawn for node `id`: its own, or its run's while the run is collapsed. */
+  const shownId = (id) => {
+    const r = runs.runOf.get(id)
+    return r == null || expanded.has(r) ? id : r
+  }
+  /** The route highlighted (ids along a path), kept across expansions. */
+  let route = null
+  /** Marks the route on what is drawn; the container's data-highlighted counts the elements marked. */
+  const paint = () => {
+    cy.elements('.route').removeClass('route')
+    for (let i = 0; i < (route ?? []).length; i++) {
+      cy.getElementById(shownId(route[i])).addClass('route')
+      if (i > 0 && shownId(route[i - 1]) !== shownId(route[i])) cy.getElementById(`${shownId(route[i - 1])}>${shownId(route[i])}`).addClass('route')
+    }
+    if (route != null || container.dataset.highlighted != null) container.dataset.highlighted = String(cy.elements('.route').length)
+  }
+
+  /** Expands the collapsed runs `ids`: their members drawn, every node moved to its new lane and row. */
+  const expand = (ids) => {
+    const add = ids.filter(id => runById.has(id) && !expanded.has(id))
+    if (add.length === 0) return false
+    for (const id of add) expanded.add(id)
+    const wasSelected = add.filter(id => cy.getElementById(id).selected())
+    Object.assign(state, visibleGraph(nodes, edges, runs, expanded))
+    place()
+    // Offsets the wider lanes need get a class of their own.
+    const fresh = []
+    for (const p of state.at.values()) {
+      const v = dx(p)
+      if (offsets.cls.has(v)) continue
+      const name = `fh-dx${offsets.cls.size}`
+      offsets.cls.set(v, name)
+      fresh.push([name, v])
+    }
+    if (fresh.length > 0) {
+      let sheet = cy.style()
+      for (const [name, v] of fresh) sheet = sheet.selector(`node.${name}`).style({ 'text-margin-x': v })
+      sheet.update()
+    }
+    cy.batch(() => {
+      for (const id of add) cy.getElementById(id).remove()
+      cy.add([
+        ...state.nodes.filter(n => cy.getElementById(n.id).empty()).map(nodeElement),
+        ...state.edges.filter(e => cy.getElementById(e.id).empty()).map(edgeElement)
+      ])
+      for (const n of state.nodes) {
+        const ele = cy.getElementById(n.id)
+        ele.position(state.at.get(n.id))
+        const offset = offsets.cls.get(dx(state.at.get(n.id)))
+        if (offsetOf.get(n.id) !== offset) {
+          if (offsetOf.has(n.id)) ele.removeClass(offsetOf.get(n.id))
+          ele.addClass(offset)
+          offsetOf.set(n.id, offset)
+        }
+      }
+      for (const id of add) labelled.delete(id)
+      paint()
+    })
+    for (const id of wasSelected) cy.getElementById(runById.get(id).members[0]).select()
+    updateLabels()
+    counts()
+    return true
+  }
+  graphs.set(cy, {
+    expand,
+    /** Draws node `id` if it is in a collapsed run (the run is expanded); whether the graph has it. */
+    reveal: (id) => {
+      if (!byId.has(id) && !runById.has(id)) return false
+      const r = runs.runOf.get(id)
+      if (r != null) expand([r])
+      return true
+    },
+    highlight: (ids) => { route = ids; cy.batch(paint) }
+  })
+  if (showAll != null) {
+    showAll.addEventListener('click', () => { expand(runs.runs.map(r => r.id)) })
+    container.before(showAll)
+  }
+
+  cy.on('tap', 'node', (e) => {
+    const id = e.target.id()
+    if (runById.has(id)) expand([id])
+    else onSelect?.(id)
+  })
+  // Keyboard: the graph takes focus; ↓/↑ (or j/k) move through the nodes drawn in the order given
+  // (the list's order), Home/End jump, Enter opens the selected one (or expands a collapsed run
+  // and selects its first member). A live region reads its label.
   const live = document.createElement('span')
   live.className = 'sr-only'
   live.setAttribute('aria-live', 'polite')
   container.after(live)
   container.tabIndex = 0
+  const say = (id) => {
+    const r = runById.get(id)
+    live.textContent = r != null ? `${many(r.members.length)} collapsed: Enter shows them` : byId.get(id).label
+    container.dataset.selected = id
+  }
   container.addEventListener('keydown', (e) => {
-    const at = nodes.findIndex(n => cy.getElementById(n.id).selected())
+    const order = state.nodes
+    const at = order.findIndex(n => cy.getElementById(n.id).selected())
     const step = { ArrowDown: 1, j: 1, ArrowUp: -1, k: -1 }[e.key]
     let next
-    if (step != null) next = at < 0 ? 0 : Math.min(Math.max(at + step, 0), nodes.length - 1)
+    if (step != null) next = at < 0 ? 0 : Math.min(Math.max(at + step, 0), order.length - 1)
     else if (e.key === 'Home') next = 0
-    else if (e.key === 'End') next = nodes.length - 1
-    else if (e.key === 'Enter' && at >= 0) { e.preventDefault(); onSelect?.(nodes[at].id); return } else return
+    else if (e.key === 'End') next = order.length - 1
+    else if (e.key === 'Enter' && at >= 0) {
+      e.preventDefault()
+      const id = order[at].id
+      if (!runById.has(id)) { onSelect?.(id); return }
+      const first = runById.get(id).members[0]
+      expand([id])
+      focusNode(cy, first)
+      say(first)
+      return
+    } else return
     e.preventDefault()
-    focusNode(cy, nodes[next].id)
-    live.textContent = nodes[next].label
-    container.dataset.selected = nodes[next].id
+    focusNode(cy, order[next].id)
+    say(order[next].id)
   })
-  container.dataset.nodes = String(cy.nodes().length)
-  container.dataset.edges = String(cy.edges().length)
+  counts()
+  container.dataset.allNodes = String(nodes.length)
+  container.dataset.allEdges = String(allEdges)
   container.dataset.renderMs = String(Math.round(performance.now() - t0))
   container.cy = cy
   return cy
 }
 
-/** Selects and centres one node (no tap event). */
+/** Selects and centres one node (no tap event), expanding the collapsed run it is in. */
 export function focusNode (cy, id) {
+  graphs.get(cy)?.reveal(id)
   const n = cy.getElementById(id)
   if (n.empty()) return false
   cy.$(':selected').unselect()
   n.select()
   cy.center(n)
   return true
+}
+
+/** Highlights a path (ids in order, consecutive ones joined by an edge), or nothing (null); a collapsed run on it is highlighted whole. */
+export function highlightPath (cy, ids) {
+  graphs.get(cy)?.highlight(ids)
 }

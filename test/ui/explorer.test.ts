@@ -289,41 +289,91 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     expected.pop()
   })
 
-  test('a session past 300 steps is drawn in lanes (d3-dag) with every step and edge, its routes still highlighted', async () => {
+  test('a session past 300 steps is drawn in lanes (d3-dag) with its linear runs collapsed, every step and edge once expanded (click, keyboard, Show all), its routes still highlighted', async () => {
     const path = '/api/v1/sessions/long/steps'
     const first = await inject('POST', path, { step: { op: 'thought', content: 'start' } })
     const tips = [first.cid as string, first.cid as string]
-    for (let i = 1; i < 320; i++) tips[i % 2] = (await inject('POST', path, { step: { op: 'action', content: `step ${i}` }, parents: [tips[i % 2]] })).cid
+    const made: string[] = [first.cid]
+    for (let i = 1; i < 320; i++) {
+      tips[i % 2] = (await inject('POST', path, { step: { op: 'action', content: `step ${i}` }, parents: [tips[i % 2]] })).cid
+      made.push(tips[i % 2] as string)
+    }
     await inject('POST', path, { step: { op: 'conclusion', content: 'joined' }, parents: tips })
     await open('#/session/long')
-    assert.equal(await page.getAttribute('#session-graph', 'data-nodes'), '321')
-    assert.equal(await page.getAttribute('#session-graph', 'data-edges'), '321')
-    const drawn = await page.evaluate(() => {
-      const cy = document.getElementById('session-graph').cy
-      // Lanes: one row per step, in the order of the list (parents first).
-      const ys = cy.nodes().map((n: any) => n.position('y'))
-      return { lanes: new Set(cy.nodes().map((n: any) => n.position('x'))).size, rows: new Set(ys).size, zoom: cy.zoom() }
+    // The root and the first 39 steps (the first 40 rows), then each chain's other 140 steps as one
+    // node, then the conclusion: 43 nodes, 43 edges (39 to the first steps, one into each run, one
+    // out of each run to the conclusion).
+    const attrs = async (): Promise<Record<string, string | null>> => await page.evaluate(() => {
+      const g = document.getElementById('session-graph')
+      return Object.fromEntries(['nodes', 'edges', 'all-nodes', 'all-edges', 'collapsed', 'highlighted'].map(k => [k, g.getAttribute(`data-${k}`)]))
     })
-    assert.deepEqual(drawn, { lanes: 2, rows: 321, zoom: 1 })
+    assert.deepEqual(await attrs(), { nodes: '43', edges: '43', 'all-nodes': '321', 'all-edges': '321', collapsed: '2', highlighted: null })
+    const layout = async (): Promise<{ lanes: number, rows: number, runs: number[] }> => await page.evaluate(() => {
+      const cy = document.getElementById('session-graph').cy
+      // Lanes: one row per node drawn, in the order of the list (parents first).
+      const ys = cy.nodes().map((n: any) => n.position('y'))
+      return { lanes: new Set(cy.nodes().map((n: any) => n.position('x'))).size, rows: new Set(ys).size, runs: cy.nodes('.run').map((n: any) => Number(/\+ (\d+) steps/.exec(n.data('label'))?.[1])) }
+    })
+    assert.deepEqual(await layout(), { lanes: 2, rows: 43, runs: [140, 140] })
+    assert.equal(await page.evaluate(() => document.getElementById('session-graph').cy.zoom()), 1)
+    assert.match(await page.innerText('button.show-all'), /^Show all 321 steps \(280 steps folded into 2 runs\)$/)
+    // The list beside the graph has every step.
+    assert.equal(await count('ol.list a[data-cid]'), 321)
     // Two routes: the root, one of the two chains (160 or 159 steps), the conclusion.
     assert.equal(await count('.routes button'), 2)
     const lengths = (await page.locator('.routes button').allInnerTexts()).map(t => Number(/(\d+) steps/.exec(t)?.[1])).sort()
     assert.deepEqual(lengths, [161, 162])
     await page.click('.routes button[data-route="1"]')
     const steps = Number(/(\d+) steps/.exec(await page.innerText('.routes button[data-route="1"]'))?.[1])
-    assert.equal(await page.getAttribute('#session-graph', 'data-highlighted'), String(steps + steps - 1))
-    // Only the steps in view (and a margin) carry a drawn label; End moves the view to the last
-    // step and the labels follow it.
-    const top = await page.evaluate(() => {
+    // Collapsed, the route is the root and the chain's steps in the first 40 rows (20 of the longer
+    // chain, 19 of the other), its run and the conclusion, and the edges between them.
+    assert.equal((await attrs()).highlighted, String(2 * (steps - 140 + 1) - 1))
+    assert.equal(await page.evaluate(() => document.getElementById('session-graph').cy.nodes('.run.route').length), 1)
+
+    // The keyboard: End selects the conclusion, ↑ the run above it, Enter expands that run and
+    // selects its first step; the route stays highlighted on the run's steps.
+    await page.focus('#session-graph')
+    await page.keyboard.press('End')
+    await page.keyboard.press('ArrowUp')
+    const run = await page.getAttribute('#session-graph', 'data-selected') as string
+    assert.match(run, /^run:/)
+    await page.keyboard.press('Enter')
+    await page.waitForFunction(() => document.getElementById('session-graph').getAttribute('data-collapsed') === '1')
+    const firstOfRun = run.slice('run:'.length)
+    assert.equal(await page.getAttribute('#session-graph', 'data-selected'), firstOfRun)
+    assert.equal(await page.evaluate(() => document.getElementById('session-graph').cy.$(':selected').id()), firstOfRun)
+    assert.deepEqual({ ...await attrs(), highlighted: null }, { nodes: String(43 - 1 + 140), edges: String(43 + 140 - 1), 'all-nodes': '321', 'all-edges': '321', collapsed: '1', highlighted: null })
+    // A step inside the other run, opened from the list, expands it: every step and edge is drawn,
+    // one row each, and the whole route is highlighted.
+    const hidden = made[300] as string
+    await page.click(`ol.list a[data-cid="${hidden}"]`)
+    await page.waitForSelector(`#step[data-cid="${hidden}"]`)
+    assert.deepEqual(await attrs(), { nodes: '321', edges: '321', 'all-nodes': '321', 'all-edges': '321', collapsed: '0', highlighted: String(steps + steps - 1) })
+    assert.deepEqual(await layout(), { lanes: 2, rows: 321, runs: [] })
+    assert.equal(await page.evaluate(() => document.getElementById('session-graph').cy.$(':selected').id()), hidden)
+    assert.equal(await page.isHidden('button.show-all'), true)
+
+    // Show all expands every run at once; only the steps in view (and a margin) carry a drawn
+    // label; End moves the view to the last step and the labels follow it.
+    await page.goto('about:blank')
+    await open('#/session/long')
+    assert.equal((await attrs()).collapsed, '2')
+    await page.click('button.show-all')
+    assert.deepEqual(await attrs(), { nodes: '321', edges: '321', 'all-nodes': '321', 'all-edges': '321', collapsed: '0', highlighted: null })
+    assert.deepEqual(await layout(), { lanes: 2, rows: 321, runs: [] })
+    // The first and last rows: the root and the conclusion.
+    const ends = (): any => {
       const cy = (document.getElementById('session-graph') as any).cy
-      const nodes = cy.nodes()
+      const nodes = cy.nodes().sort((a: any, b: any) => a.position('y') - b.position('y'))
       return { count: cy.nodes('.labelled').length, first: nodes[0].hasClass('labelled') as boolean, last: nodes[nodes.length - 1].hasClass('labelled') as boolean }
-    })
+    }
+    const top = await page.evaluate(ends)
     assert.ok(top.first && !top.last && top.count > 0 && top.count < 100, JSON.stringify(top))
     await page.focus('#session-graph')
     await page.keyboard.press('End')
     await page.waitForFunction(() => {
-      const nodes = (document.getElementById('session-graph') as any).cy.nodes()
+      const cy = (document.getElementById('session-graph') as any).cy
+      const nodes = cy.nodes().sort((a: any, b: any) => a.position('y') - b.position('y'))
       return nodes[nodes.length - 1].hasClass('labelled') && !nodes[0].hasClass('labelled')
     })
   })
