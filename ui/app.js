@@ -269,6 +269,7 @@ async function drawCommits (branches, branch, selected, max, early) {
     }
   }
   const commits = log.items
+  performance.mark('view:data')
   const ids = new Set(commits.map(c => c.cid))
   const children = new Map()
   for (const c of commits) for (const p of c.parents) children.set(p, (children.get(p) ?? 0) + 1)
@@ -310,6 +311,7 @@ async function drawCommits (branches, branch, selected, max, early) {
           h('td', {}, b.commit ? cidLink(b.commit, `#/commit/${b.commit}`) : h('span', { class: 'muted' }, 'no commit yet')),
           h('td', {}, b.current ? 'checked out' : '')))))),
     remoteRefs())
+  performance.mark('view:page')
   if (commits.length === 0) return
   const cy = drawDag(container, { nodes, edges, unit: ['commit', 'commits'], onSelect: (id) => { location.hash = `#/commit/${id}` } })
   commitGraph = { ids, container, cy, panel }
@@ -418,6 +420,7 @@ async function sessionView (name, params) {
   const base = `/sessions/${enc(name)}`
   // The graph view of the steps (parents, op, writer, a short text): the whole step is asked for when it is opened.
   const [{ items: steps, more }, { routes }] = await Promise.all([all(`${base}/graph`, 'steps', SESSION_GRAPH_QUERY, MAX_GRAPH), get(`${base}/routes`, SESSION_ROUTES_QUERY)])
+  performance.mark('view:data')
   const byCid = new Map(steps.map(s => [s.cid, s]))
   const hasChild = new Set(steps.flatMap(s => s.parents))
   const writers = [...new Set(steps.map(s => s.node))]
@@ -437,6 +440,7 @@ async function sessionView (name, params) {
     h('div', { class: 'split' },
       h('div', {}, container, h('ol', { class: 'list', 'aria-label': 'Steps in causal order' }, steps.map(s => h('li', {}, h('a', { href: sessionHref(name, s.cid), 'data-cid': s.cid }, `${s.op}: ${clip(s.text, 60)}`))))),
       h('section', { class: 'panel', 'aria-label': 'Routes and steps' }, h('h2', {}, `Routes (${routes.length})`), h('div', { class: 'routes' }, routeButtons), h('h2', {}, 'Step'), stepPanel)))
+  performance.mark('view:page')
   const cy = drawDag(container, { nodes, edges, unit: ['step', 'steps'], onSelect: (id) => { location.hash = sessionHref(name, id) } })
   sessionGraph = { name, container, cy, byCid, stepPanel }
   cleanup.push(() => cy.destroy())

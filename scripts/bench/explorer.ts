@@ -8,7 +8,11 @@
  * Each round opens a fresh browser profile (a cold cache) and loads `/ui/#/commits?branch=main`
  * or `/ui/#/session/bench`; "first render" is from the navigation's start to the first animation
  * frame after the graph is laid out and drawn (the page's main[data-state=ready]), measured in
- * the page (`performance.now()`). The layout's share is the graph's data-render-ms.
+ * the page (`performance.now()`, by a script the bench adds to the page: firstRenderMs); beside it
+ * the same to the first frame after the bench saw that state (firstRenderSeenByBenchMs, its
+ * polling and a round trip to the page included, the measure before). The layout's share is the
+ * graph's data-render-ms; nodes and edges are those drawn at first (long linear runs collapsed),
+ * allNodes and allEdges those of the whole graph.
  *
  *   BENCH_EXPLORER_COMMITS (1000)  BENCH_EXPLORER_STEPS (1000)  BENCH_EXPLORER_ROUNDS (5)
  *   CHROMIUM_PATH (/usr/bin/chromium)  BENCH_EXPLORER_SHOTS=DIR (screenshots of the views)  BENCH_QUICK=1: tiny sizes
@@ -31,14 +35,45 @@ import type { Judged } from './goals.ts'
 
 // What the functions passed to page.evaluate use (they run in the page; no DOM library here).
 declare const requestAnimationFrame: (callback: () => void) => number
+declare const document: any
+declare const MutationObserver: any
+
+/**
+ * Run in the page before its own scripts: when main[data-state] turns "ready" (the graph is laid
+ * out and handed to Cytoscape), the time of the next animation frame goes to
+ * globalThis.__framehubFirstFrame. Measured in the page, it does not wait for the bench to notice
+ * the state (playwright's polling and a round trip to the page, 0.1-0.4 s on a loaded machine).
+ */
+function watchFirstFrame (): void {
+  const g = globalThis as any
+  const watch = (): void => {
+    const main = document.getElementById('main')
+    if (main == null) { document.addEventListener('DOMContentLoaded', watch, { once: true }); return }
+    const ready = (): boolean => {
+      if (main.dataset.state !== 'ready') return false
+      requestAnimationFrame(() => { g.__framehubFirstFrame ??= performance.now() })
+      return true
+    }
+    if (ready()) return
+    const observer = new MutationObserver(() => { if (ready()) observer.disconnect() })
+    observer.observe(main, { attributes: true, attributeFilter: ['data-state'] })
+  }
+  watch()
+}
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const GOAL_MS = 1000
 
 export interface RenderReport {
-  /** Navigation start → first frame after the graph is drawn, ms: median, min, max of the rounds. */
+  /**
+   * Navigation start → the first animation frame after the graph is laid out and drawn (the
+   * page's main[data-state=ready]), ms, measured in the page (see watchFirstFrame): median, min,
+   * max of the rounds. The goal is judged on it.
+   */
   firstRenderMs: { median: number, min: number, max: number }
+  /** The same, to the first frame after the bench noticed the ready state (playwright's polling and a round trip included), as measured before. */
+  firstRenderSeenByBenchMs: { median: number, min: number, max: number }
   /** The page's main thread busy until then (CDP TaskDuration: CPU work, not waits), ms, median; its JavaScript share (ScriptDuration). */
   mainThreadBusyMs: number
   /** CPU time of the page's main thread (CDP ThreadTime) and of its whole renderer process (ProcessTime) until then, ms, median: what a busy machine does not stretch. */
@@ -47,8 +82,11 @@ export interface RenderReport {
   scriptMs: number
   /** Building the graph: layout and first style pass (Cytoscape + dagre or d3-dag lanes), ms, median. */
   layoutMs: number
+  /** Nodes and edges drawn at first (linear runs collapsed), and of the whole graph. */
   nodes: number
   edges: number
+  allNodes: number
+  allEdges: number
 }
 
 export interface ExplorerReport {
@@ -104,7 +142,7 @@ async function seed (app: FastifyInstance, token: string, commits: number, steps
   await call(app, token, 'POST', path, { step: { op: 'conclusion', content: 'joined' }, parents: tips })
 }
 
-async function render (base: string, hash: string, graphId: string, firstLoad = false): Promise<{ ms: number, busyMs: number, cpuMs: number, processCpuMs: number, scriptMs: number, layoutMs: number, nodes: number, edges: number, wire?: ExplorerReport['firstLoad'] }> {
+async function render (base: string, hash: string, graphId: string, firstLoad = false): Promise<{ ms: number, seenMs: number, busyMs: number, cpuMs: number, processCpuMs: number, scriptMs: number, layoutMs: number, nodes: number, edges: number, allNodes: number, allEdges: number, wire?: ExplorerReport['firstLoad'] }> {
   const profile = await mkdtemp(join(tmpdir(), 'framehub-bench-chromium-'))
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1400, height: 900 } })
   try {
@@ -116,10 +154,15 @@ async function render (base: string, hash: string, graphId: string, firstLoad = 
     // The renderer's main thread: busy time (CPU, not waiting), which a loaded machine stretches less than wall time.
     const cdp = await context.newCDPSession(page)
     await cdp.send('Performance.enable')
+    await page.addInitScript(watchFirstFrame)
     await page.goto(`${base}/ui/${hash}`)
     await page.waitForSelector('main[data-state="ready"], main[data-state="error"]', { timeout: 120_000 })
     if (await page.getAttribute('main', 'data-state') !== 'ready') throw new Error(`explorer: ${await page.innerText('main')}`)
-    const ms = await page.evaluate(async () => await new Promise<number>(resolve => { requestAnimationFrame(() => { resolve(performance.now()) }) }))
+    const seenMs = await page.evaluate(async () => await new Promise<number>(resolve => { requestAnimationFrame(() => { resolve(performance.now()) }) }))
+    const ms = await page.evaluate(async () => await new Promise<number>(resolve => {
+      const check = (): void => { const t = (globalThis as any).__framehubFirstFrame; if (typeof t === 'number') resolve(t); else requestAnimationFrame(check) }
+      check()
+    }))
     if (process.env.BENCH_EXPLORER_DEBUG === '1') {
       log(JSON.stringify(await page.evaluate(() => ((performance: any) => ({
         nav: performance.getEntriesByType('navigation').map((e: any) => ({ dcl: Math.round(e.domContentLoadedEventEnd), load: Math.round(e.loadEventEnd) })),
@@ -131,7 +174,7 @@ async function render (base: string, hash: string, graphId: string, firstLoad = 
     const { metrics } = await cdp.send('Performance.getMetrics')
     const metric = (name: string): number => round((metrics.find(m => m.name === name)?.value ?? NaN) * 1000)
     const el = page.locator(`#${graphId}`)
-    const out = { ms, busyMs: metric('TaskDuration'), cpuMs: metric('ThreadTime'), processCpuMs: metric('ProcessTime'), scriptMs: metric('ScriptDuration'), layoutMs: Number(await el.getAttribute('data-render-ms')), nodes: Number(await el.getAttribute('data-nodes')), edges: Number(await el.getAttribute('data-edges')) }
+    const out = { ms, seenMs, busyMs: metric('TaskDuration'), cpuMs: metric('ThreadTime'), processCpuMs: metric('ProcessTime'), scriptMs: metric('ScriptDuration'), layoutMs: Number(await el.getAttribute('data-render-ms')), nodes: Number(await el.getAttribute('data-nodes')), edges: Number(await el.getAttribute('data-edges')), allNodes: Number(await el.getAttribute('data-all-nodes') ?? await el.getAttribute('data-nodes')), allEdges: Number(await el.getAttribute('data-all-edges') ?? await el.getAttribute('data-edges')) }
     if (!firstLoad) return out
     const sizes = await Promise.all(requests)
     return {
@@ -184,17 +227,20 @@ export async function benchExplorer (): Promise<ExplorerReport> {
         if (which === 'graph') graphRuns.push(await render(base, '#/commits?branch=main', 'commit-graph', r === 0))
         else sessionRuns.push(await render(base, '#/session/bench', 'session-graph'))
       }
-      log(`explorer: round ${r + 1}/${rounds}: commit graph ${round(graphRuns.at(-1)?.ms ?? 0)} ms (busy ${graphRuns.at(-1)?.busyMs ?? 0}, cpu ${graphRuns.at(-1)?.cpuMs ?? 0}/${graphRuns.at(-1)?.processCpuMs ?? 0}), session ${round(sessionRuns.at(-1)?.ms ?? 0)} ms (busy ${sessionRuns.at(-1)?.busyMs ?? 0}, cpu ${sessionRuns.at(-1)?.cpuMs ?? 0}/${sessionRuns.at(-1)?.processCpuMs ?? 0})`)
+      log(`explorer: round ${r + 1}/${rounds}: commit graph ${round(graphRuns.at(-1)?.ms ?? 0)} ms (seen ${round(graphRuns.at(-1)?.seenMs ?? 0)}, busy ${graphRuns.at(-1)?.busyMs ?? 0}, cpu ${graphRuns.at(-1)?.cpuMs ?? 0}/${graphRuns.at(-1)?.processCpuMs ?? 0}), session ${round(sessionRuns.at(-1)?.ms ?? 0)} ms (seen ${round(sessionRuns.at(-1)?.seenMs ?? 0)}, busy ${sessionRuns.at(-1)?.busyMs ?? 0}, cpu ${sessionRuns.at(-1)?.cpuMs ?? 0}/${sessionRuns.at(-1)?.processCpuMs ?? 0})`)
     }
     const summary = (runs: typeof graphRuns): RenderReport => ({
       firstRenderMs: { median: round(median(runs.map(r => r.ms))), min: round(Math.min(...runs.map(r => r.ms))), max: round(Math.max(...runs.map(r => r.ms))) },
+      firstRenderSeenByBenchMs: { median: round(median(runs.map(r => r.seenMs))), min: round(Math.min(...runs.map(r => r.seenMs))), max: round(Math.max(...runs.map(r => r.seenMs))) },
       mainThreadBusyMs: round(median(runs.map(r => r.busyMs))),
       mainThreadCpuMs: round(median(runs.map(r => r.cpuMs))),
       rendererCpuMs: round(median(runs.map(r => r.processCpuMs))),
       scriptMs: round(median(runs.map(r => r.scriptMs))),
       layoutMs: round(median(runs.map(r => r.layoutMs))),
       nodes: runs[0]?.nodes ?? 0,
-      edges: runs[0]?.edges ?? 0
+      edges: runs[0]?.edges ?? 0,
+      allNodes: runs[0]?.allNodes ?? 0,
+      allEdges: runs[0]?.allEdges ?? 0
     })
     const commitGraph = summary(graphRuns)
     const session = summary(sessionRuns)
