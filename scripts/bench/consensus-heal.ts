@@ -31,11 +31,12 @@ interface Daemon {
   name: string
   repo: string
   url: string
-  token: string
   addresses: string[]
   child: ChildProcessWithoutNullStreams
   /** Moves of shared/main that the daemon announced on its event stream: when (its clock, ms since the epoch) and to what. */
   moves: Array<{ time: number, to: string }>
+  /** When the bench started to follow the event stream (a move before it is not seen). */
+  watchedFrom: number
   stop: () => Promise<void>
 }
 
@@ -86,16 +87,15 @@ async function startDaemon (name: string, repo: string, bootstrap: string | unde
     })
     void exited.then(() => { clearTimeout(timer); reject(new Error(`${name} exited: ${err}`)) })
   })
-  const config = await cli(repo, ['config'])
   const moves: Daemon['moves'] = []
   const watching = new AbortController()
   await watchMoves(info.url, moves, watching.signal)
   return {
     moves,
+    watchedFrom: Date.now(),
     name,
     repo,
     url: info.url,
-    token: (config as { apiToken: string }).apiToken,
     addresses: info.addresses,
     child,
     stop: async () => {
@@ -188,7 +188,8 @@ export async function benchConsensusHeal (nodes = Number(process.env.BENCH_HEAL_
       }, 120_000)
       // The heal ends when the last daemon moved to the agreed head, by the daemons' own clocks
       // (their event streams): the polling above only confirms it, and lags on a busy machine.
-      const lastMove = Math.max(readyAt, ...daemons.map(d => d.moves.findLast(m => m.to === agreed)?.time ?? readyAt))
+      // A daemon that moved before its stream was followed counts as moving when it was followed.
+      const lastMove = Math.max(readyAt, ...daemons.map(d => d.moves.findLast(m => m.to === agreed)?.time ?? d.watchedFrom))
       const healMs = lastMove - readyAt
       const seenMs = now() - ready
       mark(`round ${r}: one head ${agreed}`)

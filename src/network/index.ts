@@ -91,6 +91,8 @@ const BITSWAP_BLOCK_TIMEOUT_MS = 30_000
 
 /** How often peers (named by --bootstrap, or heard of on the network) are redialled while they are away. */
 const REDIAL_MS = 2000
+/** Longest time one of those dials may take. */
+const DIAL_TIMEOUT_MS = 15_000
 /** A peer not heard of for this long is no longer redialled (bootstrap peers always are). */
 const FORGET_PEER_MS = 60 * 60_000
 /** No new peer is dialled beyond this many connections. */
@@ -129,7 +131,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     chains.follow(peer, record).catch((err: unknown) => { log.warn({ peer, err: (err as Error).message }, 'cannot reopen a peer chain') })
   }
   // Peers named by --bootstrap, and every node heard on the roster, are kept connected.
-  const keeper = startPeerKeeper({ libp2p, bootstrap: config.bootstrap.map(a => multiaddr(a)), everyMs: REDIAL_MS, forgetMs: FORGET_PEER_MS, maxPeers: MAX_KEPT_PEERS, log })
+  const keeper = startPeerKeeper({ libp2p, bootstrap: config.bootstrap.map(a => multiaddr(a)), everyMs: REDIAL_MS, dialTimeoutMs: DIAL_TIMEOUT_MS, forgetMs: FORGET_PEER_MS, maxPeers: MAX_KEPT_PEERS, log })
   const roster = startRoster({
     pubsub: libp2p.services.pubsub,
     network: config.network,

@@ -25,6 +25,11 @@ export interface PeerKeeperInit {
   libp2p: Libp2p
   bootstrap: Multiaddr[]
   everyMs: number
+  /**
+   * How long one dial may take. Longer than `everyMs`: on a busy machine a handshake can take
+   * seconds, and a dial cut short every round would never connect (one dial per peer runs at a time).
+   */
+  dialTimeoutMs: number
   forgetMs: number
   maxPeers: number
   log: Logger
@@ -42,8 +47,8 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
   const dial = (key: string, target: Parameters<Libp2p['dial']>[0]): void => {
     if (stopped || dialing.has(key)) return
     dialing.add(key)
-    libp2p.dial(target, { signal: AbortSignal.timeout(everyMs) })
-      .then(() => { log.debug({ peer: key }, 'peer reconnected') }, () => {})
+    libp2p.dial(target, { signal: AbortSignal.timeout(init.dialTimeoutMs) })
+      .then(() => { log.debug({ peer: key }, 'peer reconnected') }, (err: unknown) => { log.debug({ peer: key, err: (err as Error).message }, 'dialling a peer failed; will retry') })
       .finally(() => { dialing.delete(key) })
   }
   const room = (): boolean => libp2p.getConnections().length < maxPeers

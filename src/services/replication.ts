@@ -104,7 +104,7 @@ export function createReplicationService (components: ReplicationComponents, ser
     lastFollow.set(ref, performance.now())
     try {
       const decided = await services.consensus.decide(ref)
-      log.debug?.({ ref, head: decided.head.toString(), candidates: decided.candidates.length }, 'consensus decision made')
+      log.debug?.({ ref, head: decided.head.toString(), candidates: decided.candidates.length, maximal: decided.maximal.map(String), votes: decided.votes.map(v => ({ head: v.head.toString(), nodes: v.nodes, commits: v.commits.map(String) })) }, 'consensus decision made')
       const before = await services.refs.branchHead(ref)
       const outcome = await adoption.adoptCanonical(ref, decided.head)
       if (outcome === 'fast-forward') {
