@@ -1,5 +1,4 @@
 // The documented HTTP API (/api/v1), the only thing the explorer reads.
-import { apiUrl as url, early, enc } from '/ui/boot.js'
 
 export class ApiError extends Error {
   constructor (status, body) {
@@ -16,7 +15,17 @@ export const token = {
   set: (t) => { if (t) sessionStorage.setItem(TOKEN_KEY, t); else sessionStorage.removeItem(TOKEN_KEY) }
 }
 
-export { enc }
+export const enc = encodeURIComponent
+
+function url (path, params) {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params ?? {})) {
+    if (Array.isArray(v)) for (const one of v) q.append(k, String(one))
+    else if (v != null && v !== '') q.set(k, String(v))
+  }
+  const s = q.toString()
+  return `/api/v1${path}${s ? `?${s}` : ''}`
+}
 
 async function answer (res) {
   const body = res.headers.get('content-type')?.includes('json') ? await res.json() : undefined
@@ -24,16 +33,29 @@ async function answer (res) {
   return body
 }
 
-/** Forgets what boot.js fetched early and was not taken (the first view is drawn: later views ask afresh). */
+/** Answers asked for before the page's modules were loaded (boot.js), by URL: each is used once. */
+const early = new Map()
+
+/** Starts a GET now, for the first view to take (`get` with the same path and parameters) when it asks. */
+export function prefetch (path, params) {
+  const u = url(path, params)
+  if (!early.has(u)) {
+    const answered = fetch(u, { headers: { accept: 'application/json' } }).then(answer)
+    answered.catch(() => {})
+    early.set(u, answered)
+  }
+  return early.get(u)
+}
+
+/** Forgets what was fetched early and not taken (the first view is drawn: later views ask afresh). */
 export function dropPrefetched () { early.clear() }
 
 export async function get (path, params, init) {
   const u = url(path, params)
-  // A response boot.js asked for early (the first view's data), taken once.
-  const response = init == null ? early.get(u) : undefined
-  if (response != null) {
+  const answered = init == null ? early.get(u) : undefined
+  if (answered != null) {
     early.delete(u)
-    return await answer(await response)
+    return await answered
   }
   return await answer(await fetch(u, { headers: { accept: 'application/json' }, ...init }))
 }

@@ -1,32 +1,7 @@
 // The first thing the page runs: it starts the requests of the view in the address (the commit
 // graph of a branch, a session's graph and routes) while the page's other modules, the graph
 // libraries above all, are still loading; the view takes those answers when it asks (api.js).
-// It imports nothing, so it runs as soon as it has arrived, not once api.js has too.
-
-export const enc = encodeURIComponent
-
-/** The URL of an API path with its query parameters (arrays repeat the parameter; null and '' are left out). */
-export function apiUrl (path, params) {
-  const q = new URLSearchParams()
-  for (const [k, v] of Object.entries(params ?? {})) {
-    if (Array.isArray(v)) for (const one of v) q.append(k, String(one))
-    else if (v != null && v !== '') q.set(k, String(v))
-  }
-  const s = q.toString()
-  return `/api/v1${path}${s ? `?${s}` : ''}`
-}
-
-/** Responses to GETs started before the page's modules were loaded, by URL: each is taken once (api.js get). */
-export const early = new Map()
-
-/** Starts a GET now, for the first view to take (`get` with the same path and parameters) when it asks. */
-function prefetch (path, params) {
-  const u = apiUrl(path, params)
-  if (early.has(u)) return
-  const response = fetch(u, { headers: { accept: 'application/json' } })
-  response.catch(() => {})
-  early.set(u, response)
-}
+import { enc, prefetch } from '/ui/api.js'
 
 /** The most commits or steps a graph shows at first. */
 export const GRAPH_MAX = 1000
