@@ -2,21 +2,60 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { seedRepo } from '../helpers/daemon.ts'
+import type { Seed } from '../helpers/daemon.ts'
 import { runCli, tempDir } from '../helpers/repo.ts'
+import type { CliResult } from '../helpers/repo.ts'
 
+const GRAVITY = { id: 'physics/gravity', kind: 'fact', title: 'Gravity', body: '9.81', tags: ['physics'] }
+
+/** What the "frame put → commit" test leaves: two commits on main (gravity with its attachment, then light). */
+const historySeed: Seed = async (node) => {
+  await node.frames.put(GRAVITY, { source: 'g.json', attach: [{ name: 'note.txt', bytes: new TextEncoder().encode('measured on earth') }] })
+  await node.commits.commit({ message: 'first' })
+  await node.frames.put({ id: 'physics/light', kind: 'fact', body: 'c' })
+  await node.commits.commit({ message: 'second' })
+}
+
+/** And what the "merge" and "trace" tests add: branch exp merged into main with a fork kept, and session tides. */
+const mergedSeed: Seed = async (node) => {
+  await historySeed(node)
+  await node.refs.checkout('exp', { create: true })
+  await node.frames.put({ id: 'physics/gravity', kind: 'fact', body: 'theirs' })
+  await node.frames.put({ id: 'chem/water', kind: 'fact', body: 'H2O' })
+  await node.commits.commit({ message: 'exp' })
+  await node.refs.checkout('main')
+  await node.frames.put({ id: 'physics/gravity', kind: 'fact', body: 'ours' })
+  await node.commits.commit({ message: 'main' })
+  await node.commits.merge('exp')
+  const goal = await node.traces.append('tides', { op: 'thought', content: 'goal' })
+  const routes = []
+  for (const n of [1, 2, 3]) routes.push((await node.traces.append('tides', { op: 'action', content: `route ${n}` }, { parents: [goal.cid] })).cid)
+  await node.traces.append('tides', { op: 'conclusion', content: 'join' }, { parents: routes.slice(0, 2) })
+}
+
+// Each test works on a repository of its own (written in-process first by a seed, as the tests
+// before it would leave it), so that any one runs alone and in any order.
 describe('framehub CLI (real process)', () => {
   let dir: string
   let cleanup: () => Promise<void>
-  let repo: string[]
-  const cli = async (args: string[], input?: string) => await runCli([...repo, ...args], { input, cwd: dir })
+  let repos = 0
+  /** The CLI on a new repository (none yet without `seed`: `init` makes it), in the shared temp directory. */
+  const repository = async (seed?: Seed): Promise<(args: string[], input?: string) => Promise<CliResult>> => {
+    const repo = ['--repo', join(dir, `repo-${++repos}`)]
+    if (seed != null) await seedRepo(repo[1] as string, seed)
+    return async (args, input) => await runCli([...repo, ...args], { input, cwd: dir })
+  }
 
   before(async () => {
     ({ dir, cleanup } = await tempDir())
-    repo = ['--repo', join(dir, 'repo')]
+    await writeFile(join(dir, 'g.json'), JSON.stringify(GRAVITY))
+    await writeFile(join(dir, 'note.txt'), 'measured on earth')
   })
   after(async () => { await cleanup() })
 
   it('init prints {peerId} and refuses a second init', async () => {
+    const cli = await repository()
     const r = await cli(['init', '--json'])
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.json.peerId, /^12D3KooW/)
@@ -26,8 +65,7 @@ describe('framehub CLI (real process)', () => {
   })
 
   it('frame put → commit → log → show → diff keep the --json contract', async () => {
-    await writeFile(join(dir, 'g.json'), JSON.stringify({ id: 'physics/gravity', kind: 'fact', title: 'Gravity', body: '9.81', tags: ['physics'] }))
-    await writeFile(join(dir, 'note.txt'), 'measured on earth')
+    const cli = await repository(async () => {})
     const put = await cli(['frame', 'put', 'g.json', '--attach', 'note.txt', '--json'])
     assert.equal(put.code, 0, put.stderr)
     assert.match(put.json.cid, /^bafyrei/)
@@ -60,6 +98,7 @@ describe('framehub CLI (real process)', () => {
   })
 
   it('merge keeps the current version in the tree and the other as a fork', async () => {
+    const cli = await repository(historySeed)
     assert.equal((await cli(['checkout', '-b', 'exp'])).code, 0)
     await cli(['frame', 'put', '-'], JSON.stringify({ id: 'physics/gravity', kind: 'fact', body: 'theirs' }))
     await cli(['frame', 'put', '-'], JSON.stringify({ id: 'chem/water', kind: 'fact', body: 'H2O' }))
@@ -83,6 +122,7 @@ describe('framehub CLI (real process)', () => {
   })
 
   it('trace append/show/heads/routes keep three routes of one goal', async () => {
+    const cli = await repository(historySeed)
     const step = (op: string, content: string) => JSON.stringify({ op, content })
     const a = (await cli(['trace', 'append', '-s', 'tides', '-', '--json'], step('thought', 'goal'))).json.cid
     const routes: string[] = []
@@ -100,6 +140,7 @@ describe('framehub CLI (real process)', () => {
   })
 
   it('snapshot export → import on a fresh repo restores the same root, byte-identical CARs', async () => {
+    const cli = await repository(mergedSeed)
     const exp = await cli(['snapshot', 'export', 'main', '-o', 'a.car', '--json'])
     assert.equal(exp.code, 0, exp.stderr)
     assert.deepEqual(Object.keys(exp.json), ['root', 'blocks', 'bytes'])
@@ -116,7 +157,10 @@ describe('framehub CLI (real process)', () => {
     assert.equal((await runCli([...other, 'verify', exp.json.root, '--json'])).json.ok, true)
   })
 
+  // These only read (what they try to write is refused): one repository serves them all.
   describe('bad input: one line, stable code, non-zero exit, no stack trace', () => {
+    let cli: (args: string[], input?: string) => Promise<CliResult>
+    before(async () => { cli = await repository(mergedSeed) })
     const cases: Array<[string, string[], string | undefined, string]> = [
       ['malformed JSON', ['frame', 'put', '-'], '{"id": ', 'ERR_JSON_INVALID'],
       ['schema violation', ['frame', 'put', '-'], '{"id":"a b","kind":"fact"}', 'ERR_FRAME_INVALID'],

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
+import type { TestContext } from 'node:test'
 import type { LightMyRequestResponse } from 'fastify'
 import { CarWriter } from '@ipld/car'
 import { encodeBlock } from '../../src/core/block.ts'
@@ -24,6 +25,29 @@ async function car (): Promise<{ root: string, bytes: Buffer }> {
   return { root: root.cid.toString(), bytes: Buffer.concat(parts) }
 }
 
+/**
+ * 30 frames committed on main ("thirty"), and staged on top: one plan more (n/01), one plan less
+ * (n/03 removed).
+ */
+async function seedThirty (h: Harness): Promise<void> {
+  for (let i = 0; i < 30; i++) {
+    const res = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame(`n/${String(i).padStart(2, '0')}`, { kind: i % 3 === 0 ? 'plan' : 'note', tags: [`t${i % 2}`], title: i % 5 === 0 ? 'Needle in the hay' : 'just hay' }) })
+    assert.equal(res.statusCode, 201)
+  }
+  assert.equal((await h.authed({ method: 'POST', url: '/api/v1/commits', payload: { message: 'thirty' } })).statusCode, 201)
+  await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame('n/01', { kind: 'plan', tags: ['t1'], title: 'changed' }) })
+  await h.authed({ method: 'DELETE', url: '/api/v1/frames/by-id/n/03' })
+}
+
+/** A harness of one test's own, with `seedThirty` written; closed when the test ends. */
+async function seededHarness (t: TestContext): Promise<Harness> {
+  const h = await harness()
+  t.after(async () => { await h.close() })
+  await seedThirty(h)
+  return h
+}
+
+// The tests that read what a write left have a repository of their own: any one runs alone.
 describe('/api/v1/gc, /api/v1/index and indexed lists', () => {
   let h: Harness
   before(async () => { h = await harness() })
@@ -64,15 +88,9 @@ describe('/api/v1/gc, /api/v1/index and indexed lists', () => {
     assert.equal((await h.app.inject({ url: `/ipfs/${root}?format=raw` })).statusCode, 404)
   })
 
-  test('kind, tag and q are answered from the index: pages hold `limit` frames, staged changes included', async () => {
-    for (let i = 0; i < 30; i++) {
-      const res = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame(`n/${String(i).padStart(2, '0')}`, { kind: i % 3 === 0 ? 'plan' : 'note', tags: [`t${i % 2}`], title: i % 5 === 0 ? 'Needle in the hay' : 'just hay' }) })
-      assert.equal(res.statusCode, 201)
-    }
-    assert.equal((await h.authed({ method: 'POST', url: '/api/v1/commits', payload: { message: 'thirty' } })).statusCode, 201)
-    // Staged on top: one plan more, one plan less.
-    await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame('n/01', { kind: 'plan', tags: ['t1'], title: 'changed' }) })
-    await h.authed({ method: 'DELETE', url: '/api/v1/frames/by-id/n/03' })
+  test('kind, tag and q are answered from the index: pages hold `limit` frames, staged changes included', async (t) => {
+    // Committed, and staged on top: one plan more, one plan less.
+    const h = await seededHarness(t)
 
     const pages = async (query: string): Promise<string[]> => {
       const ids: string[] = []
@@ -96,7 +114,8 @@ describe('/api/v1/gc, /api/v1/index and indexed lists', () => {
     assert.deepEqual(await pages('q=%21%21&limit=2'), [], 'a text query without words matches nothing')
   })
 
-  test('GET /index, POST /index/rebuild, and the index lag in /metrics', async () => {
+  test('GET /index, POST /index/rebuild, and the index lag in /metrics', async (t) => {
+    const h = await seededHarness(t)
     const status = await h.app.inject({ url: '/api/v1/index' })
     assert.equal(status.statusCode, 200)
     const branches = status.json().branches as Array<{ branch: string, current: boolean, head: string, indexed: string }>
@@ -115,7 +134,8 @@ describe('/api/v1/gc, /api/v1/index and indexed lists', () => {
     assert.match(metrics.body, /^framehub_index_lag 0$/m)
   })
 
-  test('the CLI runs gc and index commands through the daemon that holds the repository', async () => {
+  test('the CLI runs gc and index commands through the daemon that holds the repository', async (t) => {
+    const h = await seededHarness(t)
     await h.app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = h.app.server.address() as AddressInfo
     const path = h.node.repo.path
