@@ -120,6 +120,7 @@ describe('/pins and /api/v1/snapshots', () => {
   })
 
   test('snapshot export streams a CAR that another node imports to the same root', async () => {
+    assert.equal((await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame('p/snap') })).statusCode, 201)
     const commit = (await h.authed({ method: 'POST', url: '/api/v1/commits', payload: { message: 'snap' } })).json().commit as string
     const exported = await h.app.inject({ url: '/api/v1/snapshots/main' })
     assert.equal(exported.statusCode, 200)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { afterEach, beforeEach, describe, test } from 'node:test'
 import type { LightMyRequestResponse } from 'fastify'
 import { emptyTree } from '../../src/core/tree/index.ts'
 import { errorBody, frame, harness } from './helpers.ts'
@@ -9,10 +9,11 @@ const EMPTY = emptyTree().root.toString()
 const MISSING = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 const ndjson = (...lines: unknown[]): string => lines.map(l => typeof l === 'string' ? l : JSON.stringify(l)).join('\n') + '\n'
 
+// Each test has a repository of its own and writes what it reads first, so any one runs alone.
 describe('/api/v1 routes the CLI needs through a daemon: head, resolve, checkout, frame import', () => {
   let h: Harness
-  before(async () => { h = await harness({ frameImportLimit: 64 * 1024 }) })
-  after(async () => { await h.close() })
+  beforeEach(async () => { h = await harness({ frameImportLimit: 64 * 1024 }) })
+  afterEach(async () => { await h.close() })
 
   const put = async (id: string, extra: Record<string, unknown> = {}): Promise<string> => {
     const res = await h.authed({ method: 'POST', url: '/api/v1/frames', payload: frame(id, extra) })
@@ -71,6 +72,8 @@ describe('/api/v1 routes the CLI needs through a daemon: head, resolve, checkout
   })
 
   test('checkout: create, switch, each branch keeps its staged frames; bad input', async () => {
+    await put('r/one')
+    await commit('one')
     const noAuth = await h.app.inject({ method: 'POST', url: '/api/v1/checkout', payload: { branch: 'exp' } })
     assert.equal(noAuth.statusCode, 401)
     const created = await h.authed({ method: 'POST', url: '/api/v1/checkout', payload: { branch: 'exp', create: true } })
@@ -113,6 +116,10 @@ describe('/api/v1 routes the CLI needs through a daemon: head, resolve, checkout
   })
 
   test('frame import: NDJSON (LF, CRLF, blank lines) staged in one batch', async () => {
+    await put('r/one')
+    await commit('one')
+    assert.equal((await h.authed({ method: 'POST', url: '/api/v1/checkout', payload: { branch: 'exp', create: true } })).statusCode, 200)
+    assert.equal((await h.authed({ method: 'POST', url: '/api/v1/checkout', payload: { branch: 'main' } })).statusCode, 200)
     // An import holds each id once: a second line for the same id is refused, nothing staged.
     const twice = await importFrames(ndjson(frame('imp/a'), frame('imp/a', { title: 'again' })), '?source=batch.ndjson')
     assert.equal(twice.statusCode, 400, twice.body)
@@ -164,6 +171,7 @@ describe('/api/v1 routes the CLI needs through a daemon: head, resolve, checkout
   })
 
   test('frames: source names the input in messages; list from `after`', async () => {
+    assert.equal((await importFrames(ndjson(frame('imp/a', { title: 'again' }), frame('imp/b'), frame('imp/c')))).statusCode, 201)
     const res = await h.authed({ method: 'POST', url: '/api/v1/frames?source=g.json', payload: frame('s/a', { links: [{ cid: { '/': MISSING } }] }) })
     assert.equal(res.statusCode, 422)
     assert.match(errorBody(res).message, /^g\.json: /)
