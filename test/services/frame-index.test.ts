@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { after, afterEach, before, describe, it } from 'node:test'
+import { afterEach, describe, it } from 'node:test'
+import type { TestContext } from 'node:test'
 import fc from 'fast-check'
 import type { CID } from 'multiformats/cid'
 import { decodeFrame } from '../../src/core/frame.ts'
@@ -224,13 +225,41 @@ describe('frame index', () => {
     })
   })
 
+  // Each test has a repository of its own, written first by the seeds of what the tests before
+  // it leave, so that any one runs alone and in any order.
   describe('in one repository', () => {
-    let node: FramehubNode
-    let cleanup: () => Promise<void>
-    before(async () => { ({ node, cleanup } = await tempNode()) })
-    after(async () => { await cleanup() })
+    /** n/1 and n/2 (notes) and n/3 (a plan) on main, branch feature merged into it and fast-forwarded to it. */
+    const notesSeed = async (node: FramehubNode): Promise<void> => {
+      await node.frames.put({ id: 'n/1', kind: 'note', title: 'first note' })
+      await node.commits.commit({ message: 'one' })
+      await node.refs.createBranch('feature')
+      await node.refs.checkout('feature')
+      await node.frames.put({ id: 'n/2', kind: 'note', title: 'second note' })
+      await node.commits.commit({ message: 'two' })
+      await node.refs.checkout('main')
+      await node.frames.put({ id: 'n/3', kind: 'plan', title: 'a plan' })
+      await node.commits.commit({ message: 'three' })
+      await node.commits.merge('feature')
+      await node.refs.checkout('feature')
+      await node.commits.merge('main')
+      await node.refs.checkout('main')
+    }
+    /** And 30 bulk frames committed on main (facts, tagged even and odd). */
+    const bulkSeed = async (node: FramehubNode): Promise<void> => {
+      await notesSeed(node)
+      await node.frames.import(Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `bulk/${String(i).padStart(2, '0')}`, kind: 'fact', title: `bulk frame ${i}`, tags: [i % 2 === 0 ? 'even' : 'odd'] })))
+      await node.commits.commit({ message: 'bulk' })
+    }
+    /** A node on a repository of the test's own, closed when the test ends. */
+    const repository = async (t: TestContext, seed?: (node: FramehubNode) => Promise<void>): Promise<FramehubNode> => {
+      const { node, cleanup } = await tempNode()
+      t.after(cleanup)
+      await seed?.(node)
+      return node
+    }
 
-    it('is updated in the same write as the commit, merge, fast-forward and branch creation', async () => {
+    it('is updated in the same write as the commit, merge, fast-forward and branch creation', async (t) => {
+      const node = await repository(t)
       await node.frames.put({ id: 'n/1', kind: 'note', title: 'first note' })
       await node.commits.commit({ message: 'one' })
       const current = async (): Promise<boolean[]> => (await node.index.status()).map(s => s.current)
@@ -253,7 +282,8 @@ describe('frame index', () => {
       await node.refs.checkout('main')
     })
 
-    it('a change too big for one batch leaves the index behind; the next query catches it up', async () => {
+    it('a change too big for one batch leaves the index behind; the next query catches it up', async (t) => {
+      const node = await repository(t, notesSeed)
       Object.assign(indexLimits, { maxBatchOps: 10, chunkOps: 4 })
       await node.frames.import(Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `bulk/${String(i).padStart(2, '0')}`, kind: 'fact', title: `bulk frame ${i}`, tags: [i % 2 === 0 ? 'even' : 'odd'] })))
       await node.commits.commit({ message: 'bulk' })
@@ -293,7 +323,8 @@ describe('frame index', () => {
       }
     })
 
-    it('an untrusted index (interrupted rebuild, older version) is rebuilt, never read', async () => {
+    it('an untrusted index (interrupted rebuild, older version) is rebuilt, never read', async (t) => {
+      const node = await repository(t, bulkSeed)
       const before = await listed(node, { kind: 'fact', prefix: 'bulk/' })
       assert.equal(before.length, 30)
       const { index } = node.repo.db
@@ -310,7 +341,8 @@ describe('frame index', () => {
       assert.deepEqual(await listed(node, { kind: 'fact', prefix: 'bulk/' }), before)
     })
 
-    it('a query on staged changes of a huge branch reads the staged diff, not the tree', async () => {
+    it('a query on staged changes of a huge branch reads the staged diff, not the tree', async (t) => {
+      const node = await repository(t, bulkSeed)
       await node.frames.put({ id: 'bulk/07', kind: 'plan', title: 'changed bulk frame', tags: ['odd'] })
       await node.frames.remove('bulk/09')
       await node.frames.put({ id: 'bulk/99', kind: 'fact', title: 'new bulk frame', tags: ['odd'] })
@@ -356,7 +388,8 @@ describe('frame index', () => {
       }
     })
 
-    it('queries running while commits and rebuilds rewrite the index answer for their tree (one snapshot each)', async () => {
+    it('queries running while commits and rebuilds rewrite the index answer for their tree (one snapshot each)', async (t) => {
+      const node = await repository(t, bulkSeed)
       const checks: Array<Promise<void>> = []
       const writes: Array<Promise<unknown>> = []
       for (let i = 0; i < 60; i++) {
@@ -371,7 +404,8 @@ describe('frame index', () => {
       await Promise.all([...writes, ...checks])
     })
 
-    it('a query never waits for ever on the write lock: past a short wait it answers without catching up', async () => {
+    it('a query never waits for ever on the write lock: past a short wait it answers without catching up', async (t) => {
+      const node = await repository(t, bulkSeed)
       await node.repo.db.index.del(indexKeys.meta('main'))
       const expected = await scan(node, (await node.refs.resolveTree('main')).tree, { kind: 'fact' })
       // A snapshot import whose upload stalls holds the write lock until `release`, which only
@@ -389,7 +423,8 @@ describe('frame index', () => {
       assert.equal((await node.index.status()).find(s => s.branch === 'main')?.current, true)
     })
 
-    it('deleting a branch drops its index', async () => {
+    it('deleting a branch drops its index', async (t) => {
+      const node = await repository(t, bulkSeed)
       await node.commits.commit({ message: 'staged', allowEmpty: true })
       await node.refs.createBranch('gone')
       assert.notDeepEqual(await dump(node, 'gone'), [])

@@ -1,12 +1,53 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import type { TestContext } from 'node:test'
 import type { CID } from 'multiformats/cid'
 import { encodeFrame, frameFromJson } from '../../src/core/frame.ts'
+import type { FramehubNode } from '../../src/node.ts'
 import { tempNode } from '../helpers/repo.ts'
 
 const note = (id: string, text: string): Record<string, unknown> => ({ id, kind: 'note', body: { text } })
 const str = (cid: CID | null | undefined): string | null => cid?.toString() ?? null
 
+/** The versions of frame h/x, its commits and the steps naming them: what every test reads. */
+interface History {
+  v: Record<string, CID>
+  steps: Record<string, CID>
+  commits: Record<string, CID>
+}
+
+/** Writes the history the tests read into `node`'s repository. */
+async function writeHistory (node: FramehubNode): Promise<History> {
+  const v: Record<string, CID> = {}
+  const steps: Record<string, CID> = {}
+  const commits: Record<string, CID> = {}
+  v.one = (await node.frames.put(note('h/x', 'one'))).cid
+  steps.one = (await node.traces.append('research', { op: 'conclusion', content: 'x is one', outputs: [v.one] })).cid
+  commits.one = (await node.commits.commit({ message: 'first x' })).commit
+  await node.frames.put(note('h/other', 'unrelated'))
+  commits.unrelated = (await node.commits.commit({ message: 'unrelated' })).commit
+  v.two = (await node.frames.put(note('h/x', 'two'))).cid
+  await node.traces.append('research', { op: 'observation', content: 'measured again', inputs: [v.one] })
+  steps.two = (await node.traces.append('research', { op: 'conclusion', content: 'x is two', inputs: [v.one], outputs: [v.two] })).cid
+  commits.two = (await node.commits.commit({ message: 'second x' })).commit
+  await node.frames.remove('h/x')
+  commits.gone = (await node.commits.commit({ message: 'drop x' })).commit
+  // The first content again: the same CID, a new version.
+  assert.ok((await node.frames.put(note('h/x', 'one'))).cid.equals(v.one))
+  commits.back = (await node.commits.commit({ message: 'x back' })).commit
+  v.staged = (await node.frames.put(note('h/x', 'three'))).cid
+  steps.staged = (await node.traces.append('planning', { op: 'action', content: 'write three', outputs: [v.staged] })).cid
+  return { v, steps, commits }
+}
+
+/** The history on a repository of one test's own (a test that writes), removed when it ends. */
+async function ownHistory (t: TestContext): Promise<History & { node: FramehubNode }> {
+  const own = await tempNode()
+  t.after(own.cleanup)
+  return { node: own.node, ...await writeHistory(own.node) }
+}
+
+// The tests that only read share one repository; those that write have their own.
 describe('frames.history and frames.revert', () => {
   let t: Awaited<ReturnType<typeof tempNode>>
   const v: Record<string, CID> = {}
@@ -15,23 +56,10 @@ describe('frames.history and frames.revert', () => {
 
   before(async () => {
     t = await tempNode()
-    const { node } = t
-    v.one = (await node.frames.put(note('h/x', 'one'))).cid
-    steps.one = (await node.traces.append('research', { op: 'conclusion', content: 'x is one', outputs: [v.one] })).cid
-    commits.one = (await node.commits.commit({ message: 'first x' })).commit
-    await node.frames.put(note('h/other', 'unrelated'))
-    commits.unrelated = (await node.commits.commit({ message: 'unrelated' })).commit
-    v.two = (await node.frames.put(note('h/x', 'two'))).cid
-    await node.traces.append('research', { op: 'observation', content: 'measured again', inputs: [v.one] })
-    steps.two = (await node.traces.append('research', { op: 'conclusion', content: 'x is two', inputs: [v.one], outputs: [v.two] })).cid
-    commits.two = (await node.commits.commit({ message: 'second x' })).commit
-    await node.frames.remove('h/x')
-    commits.gone = (await node.commits.commit({ message: 'drop x' })).commit
-    // The first content again: the same CID, a new version.
-    assert.ok((await node.frames.put(note('h/x', 'one'))).cid.equals(v.one))
-    commits.back = (await node.commits.commit({ message: 'x back' })).commit
-    v.staged = (await node.frames.put(note('h/x', 'three'))).cid
-    steps.staged = (await node.traces.append('planning', { op: 'action', content: 'write three', outputs: [v.staged] })).cid
+    const written = await writeHistory(t.node)
+    Object.assign(v, written.v)
+    Object.assign(steps, written.steps)
+    Object.assign(commits, written.commits)
   })
   after(async () => { await t.cleanup() })
 
@@ -91,8 +119,8 @@ describe('frames.history and frames.revert', () => {
     await assert.rejects(node.frames.history('h/other', { ref: 'HEAD~9' }), { code: 'ERR_REF_NOT_FOUND' })
   })
 
-  it('follows a branch: another branch has its own versions; a merged change is the side branch\'s commit', async () => {
-    const { node } = t
+  it('follows a branch: another branch has its own versions; a merged change is the side branch\'s commit', async (ctx) => {
+    const { node, v } = await ownHistory(ctx)
     await node.commits.commit({ message: 'three' })
     await node.refs.checkout('side', { create: true })
     const sideV = (await node.frames.put(note('h/x', 'side'))).cid
@@ -109,8 +137,8 @@ describe('frames.history and frames.revert', () => {
     assert.equal(str(onSide.versions[0]?.commit), str(sideCommit))
   })
 
-  it('revert stages an earlier version of the id; other CIDs are refused with ERR_FRAME_NOT_FOUND', async () => {
-    const { node } = t
+  it('revert stages an earlier version of the id; other CIDs are refused with ERR_FRAME_NOT_FOUND', async (ctx) => {
+    const { node, v, commits } = await ownHistory(ctx)
     const r = await node.frames.revert('h/x', v.two as CID)
     assert.equal(str(r.cid), str(v.two))
     assert.deepEqual(r.frame.body, { text: 'two' })
