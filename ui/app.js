@@ -1,7 +1,7 @@
 // The framehub explorer: hash routes, one view at a time, plain DOM.
 import { all, ApiError, cidOf, dropPrefetched, enc, get, looksLikeCid, send } from '/ui/api.js'
 import { GRAPH_MAX, historyQuery, parseHash, SESSION_GRAPH_QUERY, SESSION_ROUTES_QUERY } from '/ui/boot.js'
-import { drawDag, focusNode, highlightPath } from '/ui/graph.js'
+import { drawDag, focusNode, highlightPath, LAYERED_MAX } from '/ui/graph.js'
 
 const main = document.getElementById('main')
 /** What the current view must undo when another one opens (event streams, graphs). */
@@ -41,6 +41,26 @@ const textOf = (v) => typeof v === 'string' ? v : JSON.stringify(v)
 const json = (v) => h('pre', { tabindex: 0 }, JSON.stringify(v, null, 2))
 const kv = (pairs) => h('dl', { class: 'kv' }, pairs.filter(p => p[1] != null && p[1] !== '').map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))
 const idSegments = (id) => id.split('/').map(enc).join('/')
+
+/**
+ * The list beside a graph (`item(x)` an <li> for each of `items`), with `data-items` once it has
+ * them all. Beside a large graph it is filled after the graph's first frame (the next animation
+ * frame, then a task), `aria-busy` until then: the first frame is the graph's.
+ */
+function listOf (attrs, items, item) {
+  const list = h('ol', attrs)
+  const fill = () => {
+    list.append(...items.map(item))
+    list.dataset.items = String(items.length)
+    list.removeAttribute('aria-busy')
+  }
+  if (items.length <= LAYERED_MAX) fill()
+  else {
+    list.setAttribute('aria-busy', 'true')
+    requestAnimationFrame(() => setTimeout(fill, 0))
+  }
+  return list
+}
 
 /** Replaces the children of `el` (arrays flattened, null and false left out). */
 function put (el, ...children) {
@@ -292,10 +312,10 @@ async function drawCommits (branches, branch, selected, max, early) {
   picker.addEventListener('change', () => { location.hash = `#/commits?branch=${enc(picker.value)}` })
   const container = h('div', { class: 'graph', id: 'commit-graph', role: 'group', 'aria-roledescription': 'graph', 'aria-label': `Commit graph of ${ref}: ${nodes.length} commits, newest at the top (arrow keys move, Enter opens)`, 'data-merges': commits.filter(c => c.parents.length > 1).length, 'data-forked': commits.filter(c => c.forks > 0).length })
   const panel = h('section', { class: 'panel', id: 'commit-panel', 'aria-label': 'Commit' }, h('p', { class: 'muted' }, 'Select a commit in the graph or the list.'))
-  const list = h('ol', { class: 'list', 'aria-label': 'Commits, newest first' }, commits.map(c => h('li', {},
+  const list = listOf({ class: 'list', 'aria-label': 'Commits, newest first' }, commits, c => h('li', {},
     h('a', { href: `#/commit/${c.cid}`, 'data-cid': c.cid }, c.message || short(c.cid)), ' ',
     kinds(c).filter(k => k !== 'head').map(k => h('span', { class: 'tag' }, { merge: 'merge', split: 'fork point', forked: 'kept forks' }[k])),
-    heads.has(c.cid) ? h('span', { class: 'tag' }, heads.get(c.cid).join(', ')) : null)))
+    heads.has(c.cid) ? h('span', { class: 'tag' }, heads.get(c.cid).join(', ')) : null))
   const legend = h('div', { class: 'legend' },
     h('span', {}, '◆ merge'), h('span', {}, '⬢ fork point (several children)'), h('span', {}, h('span', { class: 'swatch', style: 'border: 3px solid #d9480f' }), 'merge that kept forks'), h('span', {}, '[name] branch head'))
   page(`Commits of ${ref === branch ? branch : short(ref)}`,
@@ -438,7 +458,7 @@ async function sessionView (name, params) {
     h('div', { class: 'legend', 'aria-label': 'Nodes that wrote steps' }, writers.map(w => h('span', {}, h('span', { class: 'swatch', style: `background:${colorOf.get(w)}` }), h('code', {}, short(w))))),
     more ? h('p', { class: 'muted' }, `Showing the first ${steps.length} steps.`) : null,
     h('div', { class: 'split' },
-      h('div', {}, container, h('ol', { class: 'list', 'aria-label': 'Steps in causal order' }, steps.map(s => h('li', {}, h('a', { href: sessionHref(name, s.cid), 'data-cid': s.cid }, `${s.op}: ${clip(s.text, 60)}`))))),
+      h('div', {}, container, listOf({ class: 'list', 'aria-label': 'Steps in causal order' }, steps, s => h('li', {}, h('a', { href: sessionHref(name, s.cid), 'data-cid': s.cid }, `${s.op}: ${clip(s.text, 60)}`)))),
       h('section', { class: 'panel', 'aria-label': 'Routes and steps' }, h('h2', {}, `Routes (${routes.length})`), h('div', { class: 'routes' }, routeButtons), h('h2', {}, 'Step'), stepPanel)))
   performance.mark('view:page')
   const cy = drawDag(container, { nodes, edges, unit: ['step', 'steps'], onSelect: (id) => { location.hash = sessionHref(name, id) } })

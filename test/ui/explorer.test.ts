@@ -317,7 +317,8 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(await layout(), { lanes: 2, rows: 43, runs: [140, 140] })
     assert.equal(await page.evaluate(() => document.getElementById('session-graph').cy.zoom()), 1)
     assert.match(await page.innerText('button.show-all'), /^Show all 321 steps \(280 steps folded into 2 runs\)$/)
-    // The list beside the graph has every step.
+    // The list beside the graph has every step (filled after the graph's first frame).
+    await page.waitForSelector('ol.list[data-items="321"]')
     assert.equal(await count('ol.list a[data-cid]'), 321)
     // Two routes: the root, one of the two chains (160 or 159 steps), the conclusion.
     assert.equal(await count('.routes button'), 2)
