@@ -178,7 +178,7 @@ export interface ConsensusCommit {
  */
 export interface Decision {
   /**
-   * Version of the consensus rule: 2 (a voter votes for the candidates it wrote, else for its proposal's real commits); 1 in records made before (a voter voted for its proposal's real commits).
+   * Version of the consensus rule: 2 (a voter votes for the newest commit it wrote that its proposal contains, else for its proposal's real commits); 1 in records made before (a voter voted for its proposal's real commits).
    */
   rule: 1 | 2;
   branch: string;

@@ -127,11 +127,15 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
       log.warn({ peer, chain: address, err: (err as Error).message }, 'cannot open a peer chain')
     })
   }
-  for (const { peer, record } of await components.records()) {
-    chains.follow(peer, record).catch((err: unknown) => { log.warn({ peer, err: (err as Error).message }, 'cannot reopen a peer chain') })
-  }
   // Peers named by --bootstrap, and every node heard on the roster, are kept connected.
   const keeper = startPeerKeeper({ libp2p, bootstrap: config.bootstrap.map(a => multiaddr(a)), everyMs: REDIAL_MS, dialTimeoutMs: DIAL_TIMEOUT_MS, forgetMs: FORGET_PEER_MS, maxPeers: MAX_KEPT_PEERS, log })
+  // The peers whose chains this node followed before it stopped are dialled at once, at the
+  // addresses the peer store kept: a node that comes back reaches every peer that still listens
+  // where it did, instead of waiting to hear of them on the roster through the bootstrap peer.
+  for (const { peer, record } of await components.records()) {
+    keeper.heard(peer)
+    chains.follow(peer, record).catch((err: unknown) => { log.warn({ peer, err: (err as Error).message }, 'cannot reopen a peer chain') })
+  }
   const roster = startRoster({
     pubsub: libp2p.services.pubsub,
     network: config.network,
@@ -158,6 +162,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
   const onConnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString()
     log.debug({ peer }, 'peer connected')
+    roster.connected()
     for (const h of connectHandlers) h(peer)
   }
   libp2p.addEventListener('peer:connect', onConnect)

@@ -57,6 +57,9 @@ export interface ReplicationOptions {
 /** Errors that say a peer's published DAG is bad (not that the network failed): never retried. */
 const COHERENCE_CODES = new Set(['ERR_BLOCK_CORRUPT', 'ERR_BLOCK_INVALID', 'ERR_SIGNATURE_INVALID', 'ERR_FRAME_INVALID', 'ERR_COMMIT_INVALID', 'ERR_TRACE_STEP_INVALID', 'ERR_TREE_INVALID', 'ERR_CAR_INVALID', 'ERR_COHERENCE'])
 
+/** Longest time a decision waits for chain entries already queued (see `waiting`). */
+const MAX_FOLLOW_WAIT_MS = 1000
+
 /** Failed syncs of chain entries are retried this often (and when a peer connects). */
 const RETRY_MS = 3000
 
@@ -89,8 +92,19 @@ export function createReplicationService (components: ReplicationComponents, ser
   const pendingFollow = new Map<string, NodeJS.Timeout | 'running' | 'again'>()
   /** When each branch was last decided: the next decision waits out the rest of the interval. */
   const lastFollow = new Map<string, number>()
+  /**
+   * Branches whose decision waits for the peers' chain entries already queued (a node that comes
+   * back reads several chains at once: deciding after the first would adopt a head the next one
+   * replaces), with when they began to wait: at most MAX_FOLLOW_WAIT_MS.
+   */
+  const waiting = new Map<string, number>()
   const follow = (ref: string): void => {
     if (!following || !ref.startsWith('shared/') || stopped) return
+    if (batchesQueued > 0) {
+      const since = waiting.get(ref) ?? performance.now()
+      if (performance.now() - since < MAX_FOLLOW_WAIT_MS) { waiting.set(ref, since); return }
+    }
+    waiting.delete(ref)
     const at = pendingFollow.get(ref)
     if (at === 'running') { pendingFollow.set(ref, 'again'); return }
     if (at !== undefined) return
@@ -200,8 +214,18 @@ export function createReplicationService (components: ReplicationComponents, ser
   }
   // One peer's entries at a time, in order; other peers' wait behind (syncs share the write lock).
   let queue: Promise<void> = Promise.resolve()
+  /** Chain entry batches queued and not yet handled. */
+  let batchesQueued = 0
   const enqueue = (peer: string, entries: ChainEntry[]): Promise<void> => {
-    queue = queue.then(async () => { await handle(peer, entries) })
+    batchesQueued++
+    queue = queue.then(async () => {
+      try {
+        await handle(peer, entries)
+      } finally {
+        // The last queued batch handled: the branches that waited for it are decided now.
+        if (--batchesQueued === 0) for (const ref of [...waiting.keys()]) follow(ref)
+      }
+    })
     return queue
   }
   network.onChainEntries(async (peer, entries) => { await enqueue(peer, entries) })

@@ -22,9 +22,8 @@ export interface Proposal {
 
 /**
  * The voters that propose one head and vote for the same real commits, and their weight together.
- * A voter votes for the real commit it proposes; one that proposes a consensus commit, for the
- * newest commit it wrote below it, or when it wrote none, for the consensus commit's real commits
- * (vote.ts).
+ * A voter votes for the newest commit it wrote that its proposal contains, or when it wrote none
+ * there, for its proposal's real commits (vote.ts).
  */
 export interface ProposalGroup {
   head: CID
@@ -40,8 +39,8 @@ export interface ProposalGroup {
  * Version of the rule in decision records. 1: a voter voted for its proposal's real commits, so
  * adopting a consensus commit changed its vote, and the merge order could change once more after
  * the nodes adopted it (a second consensus commit, and a second round of adoptions after a
- * partition healed). 2: a voter that proposes a consensus commit votes for the newest commit it
- * wrote below it (vote.ts), which adopting does not change.
+ * partition healed). 2: a voter votes for the newest commit it wrote that its proposal contains
+ * (vote.ts), which adopting a head does not change.
  */
 export const DECISION_RULE = 2
 
@@ -176,9 +175,8 @@ async function onePerNode (graph: CommitGraph, proposals: Proposal[]): Promise<M
 /**
  * The consensus rule (DESIGN.md, "Consensus by convergence scoring"): a pure function of the
  * proposals (and the blocks they reach). Flatten every proposal to real commits; every real
- * commit so found is a candidate; F_n, what node n votes for, is its proposal flattened, except
- * that a node proposing a consensus commit votes for the newest commit it wrote below it
- * (vote.ts); score(c) = Σ_n w_n · mean over f in F_n of (1 if f is c
+ * commit so found is a candidate; F_n, what node n votes for, is the newest commit n wrote that
+ * its proposal contains, or its proposal flattened when it wrote none there (vote.ts); score(c) = Σ_n w_n · mean over f in F_n of (1 if f is c
  * or an ancestor of c, else the similarity of their trees); order by score, height, CID bytes; the head
  * is the one maximal candidate, or else the consensus commit of the maximal ones in that order.
  * Returns undefined when no node with a positive weight proposes anything.

@@ -9,15 +9,14 @@ import type { CommitGraph } from './graph.ts'
 export const VOTE_WINDOW = { heights: 64, commits: 1024 }
 
 /**
- * What a voter votes for (F_n of the rule), from its proposal `head` whose real commits are `flat`.
- * A node that proposes a real commit votes for it. A node that proposes a consensus commit votes
- * for the newest commit it wrote itself below it (highest first, then smaller CID bytes, within
- * VOTE_WINDOW): adopting a consensus commit then leaves its vote as it was, so the scores, and the
- * merge order they give, do not move when the nodes adopt the head they decided. A node that wrote
- * nothing there (it only follows) votes for the consensus commit's real commits.
+ * What a voter votes for (F_n of the rule), from its proposal `head` whose real commits are `flat`:
+ * the newest commit the node wrote itself that its proposal contains (the proposal itself when it
+ * wrote it; else the highest below it, then smaller CID bytes, within VOTE_WINDOW). Adopting a
+ * head (a fast-forward to a peer's commit, or a consensus commit) never changes it, so the scores,
+ * and the merge order they give, do not move when the nodes adopt the head they decided. A node
+ * that wrote nothing there (it only follows) votes for its proposal's real commits.
  */
 export async function votesOf (graph: CommitGraph, node: string, head: CID, flat: CID[]): Promise<CID[]> {
-  if ((await graph.commit(head)).consensus == null) return flat
   const floor = await graph.height(head) - VOTE_WINDOW.heights
   const queue: Array<{ cid: CID, height: number }> = [{ cid: head, height: floor + VOTE_WINDOW.heights }]
   const queued = new Set([head.toString()])

@@ -159,6 +159,32 @@ describe('consensus rule (core/consensus)', () => {
     assert.equal(after?.record.value.rule, 2)
   })
 
+  it('a node that fast-forwarded to a peer\'s commit votes for its own newest commit, before and after adopting the consensus commit', async () => {
+    const nodes = ['n0', 'n1', 'n2', 'n3']
+    const w = new World(nodes)
+    const root = await w.write('n0', ['x', 'y'])
+    for (const n of nodes) w.adopt(n, root)
+    // One side writes one after the other, each on top of the last (as following does).
+    const a0 = await w.write('n0', ['x', 'own-n0'])
+    w.adopt('n1', a0)
+    const a1 = await w.write('n1', ['y', 'own-n1'])
+    w.adopt('n0', a1)
+    w.adopt('n2', a1)
+    // The other side writes alone.
+    await w.write('n3', ['x', 'y', 'own-n3'])
+    const healed = await decide(w, 'shared/main', proposalsOf(w))
+    assert.ok(healed?.merge !== undefined)
+    const voteOf = (d: Decision, node: string): string => d.proposals.find(g => g.nodes.includes(node))?.commits.join(' ') ?? ''
+    // n0 proposes n1's commit but votes for its own; n2 wrote nothing, so it votes for what it proposes.
+    assert.equal(voteOf(healed, 'n0'), a0.toString())
+    assert.equal(voteOf(healed, 'n2'), a1.toString())
+    store(w, healed)
+    for (const n of ['n0', 'n1', 'n3']) w.adopt(n, healed.head)
+    const after = await decide(w, 'shared/main', proposalsOf(w))
+    assert.equal(voteOf(after!, 'n0'), a0.toString())
+    assert.equal(after?.head.toString(), healed.head.toString())
+  })
+
   it('leaves out weight 0 and counts a node once', async () => {
     const w = new World(['a', 'b'])
     const root = await w.write('a', ['x'])
