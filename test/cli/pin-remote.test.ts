@@ -11,6 +11,7 @@ import { createServer as createNetServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import type { TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { createGateway } from '../../src/http/app.ts'
 import { createNode } from '../../src/node.ts'
@@ -110,6 +111,36 @@ describe('framehub pin remote (real CLI) against another node\'s /pins on loopba
     closed = `http://127.0.0.1:${await closedPort()}`
   })
 
+  /**
+   * A pinning service of one test's own (another node's gateway on loopback) holding the two frames
+   * and, in this order, the pin requests `pins` ([name, which CID]) settled: what the tests before
+   * the test left on the shared service. Closed when the test ends.
+   */
+  const serviceFor = async (t: TestContext, pins: Array<[string, 'frame' | 'leaf' | 'absent']>): Promise<{ base: string, token: string, at: () => string[] }> => {
+    const own = await createNode({ repo: join(dir, `service-${++services}`), create: true })
+    const gateway = await createGateway(own, { logger: false, underPressure: false })
+    t.after(async () => { await gateway.close(); await own.close() })
+    await gateway.listen({ host: '127.0.0.1', port: 0 })
+    const url = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`
+    const key = own.repo.config.apiToken
+    const leaf = (await own.frames.put({ id: 'pin/leaf', kind: 'fact', body: { n: 1 } })).cid.toString()
+    const frame = (await own.frames.put({ id: 'pin/frame', kind: 'fact', title: 'pinned remotely', links: [{ cid: { '/': leaf } }] })).cid.toString()
+    assert.deepEqual([leaf, frame], [leafCid, frameCid], 'the same frames, the same CIDs')
+    const cids = { frame, leaf, absent: ABSENT }
+    for (const [name, which] of pins) {
+      // Requests are listed newest first: each gets a creation time of its own.
+      const last = Date.now()
+      while (Date.now() === last) await new Promise(resolve => setTimeout(resolve, 1))
+      const res = await fetch(`${url}/pins`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ cid: cids[which], name }) })
+      assert.equal(res.status, 202, await res.clone().text())
+      await gateway.framehub.pins.idle()
+    }
+    return { base: url, token: key, at: () => ['--service', url, '--token', key] }
+  }
+  let services = 0
+  /** The requests the "add" tests leave: frame-a and leaf pinned, leaf-bg pinned last, absent failed twice. */
+  const ADDED: Array<[string, 'frame' | 'leaf' | 'absent']> = [['frame-a', 'frame'], ['leaf', 'leaf'], ['leaf-bg', 'leaf'], ['absent', 'absent'], ['absent', 'absent']]
+
   after(async () => {
     if (stub != null) await new Promise<void>((resolve) => { stub.close(() => { resolve() }) })
     await app?.close()
@@ -168,7 +199,8 @@ describe('framehub pin remote (real CLI) against another node\'s /pins on loopba
     }
   })
 
-  it('ls lists and filters by status, name, cid and limit; service and token may come from the environment', async () => {
+  it('ls lists and filters by status, name, cid and limit; service and token may come from the environment', async (t) => {
+    const { base, token, at } = await serviceFor(t, ADDED)
     const all = await pin(['ls', ...at(), '--status', 'queued,pinning,pinned,failed', '--limit', '1000', '--json'])
     assert.equal(all.code, 0, all.stderr)
     assert.equal(all.json.count, 5)
@@ -206,7 +238,8 @@ describe('framehub pin remote (real CLI) against another node\'s /pins on loopba
     assert.equal(none.stdout, '(no pins)\n')
   })
 
-  it('rm removes one request; a second rm of it is not found (exit 3)', async () => {
+  it('rm removes one request; a second rm of it is not found (exit 3)', async (t) => {
+    const { at } = await serviceFor(t, ADDED)
     const [first] = (await pin(['ls', ...at(), '--name', 'frame-a', '--json'])).json.results as Array<{ requestid: string }>
     assert.ok(first != null)
     const r = await pin(['rm', first.requestid, ...at(), '--json'])
@@ -220,7 +253,9 @@ describe('framehub pin remote (real CLI) against another node\'s /pins on loopba
     }
   })
 
-  it('rm --cid removes every request of a CID, whatever its status', async () => {
+  it('rm --cid removes every request of a CID, whatever its status', async (t) => {
+    // What the "rm" test leaves: frame-a removed.
+    const { at } = await serviceFor(t, ADDED.filter(([name]) => name !== 'frame-a'))
     const leaf = await pin(['rm', '--cid', leafCid, ...at(), '--json'])
     assert.equal(leaf.code, 0, leaf.stderr)
     assert.equal(leaf.json.removed.length, 2)

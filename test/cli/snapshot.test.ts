@@ -42,6 +42,24 @@ describe('framehub snapshot (CLI)', () => {
   })
   after(async () => { await cleanup() })
 
+  /** The CAR of main with one byte of its last block flipped, as file `name` (each test writes what it reads). */
+  const writeForged = async (name: string): Promise<string> => {
+    const bytes = await readFile(car)
+    bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0xff
+    const forged = join(dir, name)
+    await writeFile(forged, bytes)
+    return forged
+  }
+  /** A CAR whose header is `header`, then junk, as file `name`. */
+  const writeHeaderCar = async (name: string, header: unknown): Promise<string> => {
+    const bytes = dagCbor.encode(header)
+    const length = new Uint8Array(varint.encodingLength(bytes.length))
+    varint.encodeTo(bytes.length, length, 0)
+    const file = join(dir, name)
+    await writeFile(file, Buffer.concat([length, bytes, Buffer.alloc(1000, 1)]))
+    return file
+  }
+
   it('export -o to a path that cannot be written is ERR_FILE_NOT_FOUND (exit 3) and leaves nothing', async () => {
     failsWith(await cli(a, ['snapshot', 'export', 'main', '-o', '/nonexistent/dir/x.car']), 'ERR_FILE_NOT_FOUND', 3)
     const inside = join(dir, 'a-directory')
@@ -71,10 +89,7 @@ describe('framehub snapshot (CLI)', () => {
   it('import of a CAR with a corrupt block is ERR_CAR_INVALID (exit 4) naming the block; nothing is visible', async () => {
     const b = join(dir, 'b-corrupt')
     assert.equal((await cli(b, ['init'])).code, 0)
-    const bytes = await readFile(car)
-    bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0xff
-    const forged = join(dir, 'forged.car')
-    await writeFile(forged, bytes)
+    const forged = await writeForged('forged.car')
     const r = await cli(b, ['snapshot', 'import', forged])
     failsWith(r, 'ERR_CAR_INVALID', 4)
     assert.match(r.stderr, /block \d+ of the CAR \(baf[a-z0-9]+\) does not match its CID/)
@@ -85,11 +100,7 @@ describe('framehub snapshot (CLI)', () => {
     const b = join(dir, 'b-header')
     assert.equal((await cli(b, ['init'])).code, 0)
     for (const [name, header] of [['no-version', { roots: [] }], ['v3', { version: 3, roots: [] }]] as const) {
-      const bytes = dagCbor.encode(header)
-      const length = new Uint8Array(varint.encodingLength(bytes.length))
-      varint.encodeTo(bytes.length, length, 0)
-      const file = join(dir, `${name}.car`)
-      await writeFile(file, Buffer.concat([length, bytes, Buffer.alloc(1000, 1)]))
+      const file = await writeHeaderCar(`${name}.car`, header)
       failsWith(await cli(b, ['snapshot', 'import', file]), 'ERR_CAR_INVALID', 4)
     }
   })
@@ -134,10 +145,10 @@ describe('framehub snapshot (CLI)', () => {
       const again = await daemon.cli(['snapshot', 'import', car, '--branch', 'restored'])
       assert.equal(again.code, 2, again.stderr)
       assert.match(again.stderr, /ERR_REF_EXISTS/)
-      const forged = await daemon.cli(['snapshot', 'import', join(dir, 'forged.car')])
+      const forged = await daemon.cli(['snapshot', 'import', await writeForged('forged-daemon.car')])
       assert.equal(forged.code, 4, forged.stderr)
       assert.match(forged.stderr, /ERR_CAR_INVALID/)
-      const header = await daemon.cli(['snapshot', 'import', join(dir, 'v3.car')])
+      const header = await daemon.cli(['snapshot', 'import', await writeHeaderCar('v3-daemon.car', { version: 3, roots: [] })])
       assert.equal(header.code, 4, header.stderr)
       assert.match(header.stderr, /ERR_CAR_INVALID/)
       const out = await daemon.cli(['snapshot', 'export', 'restored', '-o', '/nonexistent/dir/x.car'])
