@@ -42,7 +42,7 @@ export function remoteTraces (api: ApiClient): TraceService {
       } while (cursor != null)
     },
 
-    heads: async (session) => cids((await api.json<{ heads: string[] }>(path(session, 'heads'))).heads),
+    heads: async (session) => cids((await api.json<Wire.Session>(path(session, 'heads'))).heads),
 
     routes: async (session, options) => {
       // The in-process default, stated: the gateway's own default is smaller.
@@ -53,7 +53,7 @@ export function remoteTraces (api: ApiClient): TraceService {
     async * sessions () {
       let cursor: string | undefined
       do {
-        const page = await api.json<{ sessions: Array<{ session: string, heads: string[] }>, cursor: string | null }>('/sessions', { query: { limit: PAGE, cursor } })
+        const page = await api.json<{ sessions: Wire.Session[], cursor: string | null }>('/sessions', { query: { limit: PAGE, cursor } })
         for (const s of page.sessions) yield { session: s.session, heads: cids(s.heads) }
         cursor = page.cursor ?? undefined
       } while (cursor != null)
