@@ -89,7 +89,7 @@ const refused = {
     { tree: link, parents: [link, link] }
   ],
   validateDecisionJson: [
-    { ...bases.validateDecisionJson, rule: 2 }, { ...bases.validateDecisionJson, branch: '' }, { rule: 1 },
+    { ...bases.validateDecisionJson, rule: 3 }, { ...bases.validateDecisionJson, branch: '' }, { rule: 1 },
     { ...bases.validateDecisionJson, x: 1 }, { ...bases.validateDecisionJson, head: badLink },
     { ...bases.validateDecisionJson, candidates: [{ ...bases.validateDecisionJson.candidates[0], score: -1 }] },
     { ...bases.validateDecisionJson, candidates: [{ ...bases.validateDecisionJson.candidates[0], height: 1.5 }] },
