@@ -7,8 +7,9 @@
  * CLI (one frame id contested by every node, one of its own); the others commit too. Heal: the
  * stopped ones start again. Measured from the moment every restarted daemon answers (its start-up
  * is reported apart) until the last daemon moved shared/main to the head that all N then report
- * (the time of that move is the daemon's own, from its event stream; the polling over HTTP that
- * confirms the agreement lags on a busy machine and is reported apart as `seenMs`). The head must
+ * and decide (each one's `GET /consensus/shared/main` gives it). The time of that move is the
+ * daemon's own, from its event stream; the polling over HTTP that confirms the agreement lags on
+ * a busy machine and is reported apart as `seenMs`. The head must
  * be a consensus commit holding every side. BENCH_HEAL_ROUNDS (default 3) partitions, one after
  * another, on the same swarm.
  *
@@ -132,6 +133,15 @@ async function head (d: Daemon): Promise<string | null> {
   }
 }
 
+async function decisionOf (d: Daemon): Promise<{ head: string, maximal: string[], forks: unknown[] } | null> {
+  try {
+    const res = await fetch(`${d.url}/api/v1/consensus/shared/main`)
+    return res.status === 200 ? await res.json() as { head: string, maximal: string[], forks: unknown[] } : null
+  } catch {
+    return null
+  }
+}
+
 async function until (what: string, check: () => Promise<boolean>, ms: number, every = 10): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await check())) {
@@ -181,10 +191,15 @@ export async function benchConsensusHeal (nodes = Number(process.env.BENCH_HEAL_
       const readyAt = Date.now()
       mark(`round ${r}: restarted daemons answer`)
       let agreed = ''
-      await until('every node on one head', async () => {
+      // One head on every node, and the one every node decides from what it now knows: a head
+      // that all hold for a moment but that a node's next decision replaces (one decided before
+      // every vote had arrived) is not the end of the heal.
+      await until('every node on one head, the one they decide', async () => {
         const hs = await Promise.all(daemons.map(head))
         agreed = hs[0] ?? ''
-        return hs.every(h => h != null && h === hs[0] && !before.has(h))
+        if (!hs.every(h => h != null && h === hs[0] && !before.has(h))) return false
+        const decided = await Promise.all(daemons.map(async d => await decisionOf(d)))
+        return decided.every(x => x?.head === agreed)
       }, 120_000)
       // The heal ends when the last daemon moved to the agreed head, by the daemons' own clocks
       // (their event streams): the polling above only confirms it, and lags on a busy machine.
@@ -193,8 +208,8 @@ export async function benchConsensusHeal (nodes = Number(process.env.BENCH_HEAL_
       const healMs = lastMove - readyAt
       const seenMs = now() - ready
       mark(`round ${r}: one head ${agreed}`)
-      const decision = await (await fetch(`${first.url}/api/v1/consensus/shared/main`)).json() as { head: string, maximal: string[], forks: unknown[] }
-      if (decision.head !== agreed) throw new Error(`the decision (${decision.head}) is not the head every node holds (${agreed})`)
+      const decision = await decisionOf(first)
+      if (decision?.head !== agreed) throw new Error(`the decision (${decision?.head}) is not the head every node holds (${agreed})`)
       out.push({ partitioned: cut.length, restartMs: round(ready - t0), healMs: round(healMs), seenMs: round(seenMs), head: agreed, maximal: decision.maximal.length, forks: decision.forks.length })
       log(`consensus heal: round ${r}: restart ${round(ready - t0)} ms, heal ${round(healMs)} ms (seen by polling after ${round(seenMs)} ms; ${decision.maximal.length} heads merged, ${decision.forks.length} forks)`)
     }
