@@ -13,7 +13,8 @@ import type { Logger } from './logger.ts'
  *
  * Peers away are redialled every `everyMs` (one dial per peer at a time), a peer heard of is
  * dialled at once, and a peer not heard of for `forgetMs` is forgotten (the bootstrap peers never
- * are). Beyond `maxPeers` connections, no new peer is dialled.
+ * are). Beyond `maxPeers` connections, no new peer is dialled. A connected peer whose roster
+ * announcements stop for `staleMs` is reconnected.
  */
 export interface PeerKeeper {
   /** A roster announcement of `peer` (its addresses are already in the peer store). */
@@ -31,6 +32,13 @@ export interface PeerKeeperInit {
    */
   dialTimeoutMs: number
   forgetMs: number
+  /**
+   * A connected peer heard of on the roster whose announcements stop for this long is hung up and
+   * dialled again. Its announcements come every few seconds; when none arrives, the connection
+   * carries nothing (seen once, after a connection was replaced: the peer stayed connected and
+   * alone for a minute). Unset: never.
+   */
+  staleMs?: number
   maxPeers: number
   log: Logger
 }
@@ -61,7 +69,16 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
     const now = Date.now()
     for (const [peer, at] of heard) {
       if (now - at > forgetMs) heard.delete(peer)
-      else if (!connected(peer) && room()) dial(peer, peerIdFromString(peer))
+      else if (!connected(peer)) { if (room()) dial(peer, peerIdFromString(peer)) } else if (init.staleMs != null && now - at > init.staleMs && !dialing.has(peer)) {
+        log.debug({ peer, silentMs: now - at }, 'a connected peer has not been heard for a while: reconnecting')
+        // The new connection gets a whole period before it is judged in turn.
+        heard.set(peer, now)
+        dialing.add(peer)
+        libp2p.hangUp(peerIdFromString(peer)).catch(() => {}).finally(() => {
+          dialing.delete(peer)
+          dial(peer, peerIdFromString(peer))
+        })
+      }
     }
   }
   const timer = setInterval(tick, everyMs)

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { describe, it, mock } from 'node:test'
+import { setImmediate as turn } from 'node:timers/promises'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { startPeerKeeper } from '../../src/network/keeper.ts'
+import { silentLogger } from '../../src/network/logger.ts'
+
+async function peerId (): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+}
+
+/**
+ * The part of libp2p the keeper uses, recording what it is asked: a connection per peer in
+ * `connected`, dials that connect at once, hang-ups that close.
+ */
+function fakeLibp2p (self: PeerId): { libp2p: Libp2p, connected: Set<string>, dials: string[], hangUps: string[] } {
+  const connected = new Set<string>()
+  const dials: string[] = []
+  const hangUps: string[] = []
+  const libp2p = {
+    peerId: self,
+    getConnections: (peer?: PeerId) => peer == null ? [...connected].map(p => ({ remotePeer: p })) : connected.has(peer.toString()) ? [{ remotePeer: peer }] : [],
+    dial: async (target: PeerId) => {
+      dials.push(target.toString())
+      connected.add(target.toString())
+      return { remotePeer: target }
+    },
+    hangUp: async (peer: PeerId) => {
+      hangUps.push(peer.toString())
+      connected.delete(peer.toString())
+    }
+  } as unknown as Libp2p
+  return { libp2p, connected, dials, hangUps }
+}
+
+describe('peer keeper (network/keeper.ts)', () => {
+  it('dials a peer heard of at once, and reconnects a connected peer that has gone silent; a peer still heard, or never heard, is left alone', async () => {
+    const [self, quiet, talking, stock] = await Promise.all([peerId(), peerId(), peerId(), peerId()])
+    const fake = fakeLibp2p(self)
+    // A stock node connected to this one: never announces on the roster.
+    fake.connected.add(stock.toString())
+    // Simulated time: the keeper's rounds and clock advance only when the test says so.
+    mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 })
+    const keeper = startPeerKeeper({ libp2p: fake.libp2p, bootstrap: [], everyMs: 20, dialTimeoutMs: 1000, forgetMs: 60_000, staleMs: 150, maxPeers: 64, log: silentLogger })
+    try {
+      keeper.heard(quiet.toString())
+      keeper.heard(talking.toString())
+      await turn()
+      assert.deepEqual(new Set(fake.dials), new Set([quiet.toString(), talking.toString()]))
+      // `talking` keeps announcing every 40 ms, `quiet` says nothing more: 400 ms go by.
+      for (let i = 0; i < 10; i++) {
+        for (let t = 0; t < 2; t++) {
+          mock.timers.tick(20)
+          await turn()
+        }
+        keeper.heard(talking.toString())
+      }
+      assert.ok(fake.hangUps.includes(quiet.toString()), 'the silent peer is hung up')
+      assert.ok(fake.dials.filter(d => d === quiet.toString()).length >= 2, 'and dialled again')
+      assert.ok(fake.connected.has(quiet.toString()))
+      assert.ok(!fake.hangUps.includes(talking.toString()), 'a peer still heard is not touched')
+      assert.ok(!fake.hangUps.includes(stock.toString()), 'a peer never heard on the roster is not touched')
+      // Reconnected, it gets a whole period before it is judged again.
+      const hungUp = fake.hangUps.filter(h => h === quiet.toString()).length
+      assert.ok(hungUp <= 3, `reconnected ${hungUp} times in 400 ms with a 150 ms period`)
+    } finally {
+      keeper.stop()
+      mock.timers.reset()
+    }
+  })
+})
