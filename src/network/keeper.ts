@@ -49,6 +49,8 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
   /** Peers heard of, by id: when last heard. */
   const heard = new Map<string, number>()
   const dialing = new Set<string>()
+  /** Peers heard of, by id: when a round last found them away (silence is counted from there). */
+  const away = new Map<string, number>()
   let stopped = false
 
   const connected = (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
@@ -68,8 +70,11 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
     }
     const now = Date.now()
     for (const [peer, at] of heard) {
-      if (now - at > forgetMs) heard.delete(peer)
-      else if (!connected(peer)) { if (room()) dial(peer, peerIdFromString(peer)) } else if (init.staleMs != null && now - at > init.staleMs && !dialing.has(peer)) {
+      if (now - at > forgetMs) { heard.delete(peer); away.delete(peer) } else if (!connected(peer)) {
+        away.set(peer, now)
+        if (room()) dial(peer, peerIdFromString(peer))
+      } else if (init.staleMs != null && now - Math.max(at, away.get(peer) ?? 0) > init.staleMs && !dialing.has(peer)) {
+        // Silent since it was last heard, or since it came back (it announces once connected).
         log.debug({ peer, silentMs: now - at }, 'a connected peer has not been heard for a while: reconnecting')
         // The new connection gets a whole period before it is judged in turn.
         heard.set(peer, now)

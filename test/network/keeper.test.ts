@@ -65,6 +65,22 @@ describe('peer keeper (network/keeper.ts)', () => {
       // Reconnected, it gets a whole period before it is judged again.
       const hungUp = fake.hangUps.filter(h => h === quiet.toString()).length
       assert.ok(hungUp <= 3, `reconnected ${hungUp} times in 400 ms with a 150 ms period`)
+      // A peer away for long (its last announcement is old) that comes back is not hung up at
+      // once: its silence counts from when it was last seen away.
+      fake.connected.delete(talking.toString())
+      const dials = fake.dials.length
+      fake.libp2p.dial = async (target) => { fake.dials.push(target.toString()); throw new Error('away') }
+      for (let t = 0; t < 15; t++) {
+        mock.timers.tick(20)
+        await turn()
+      }
+      assert.ok(fake.dials.length > dials, 'the peer away is redialled')
+      fake.connected.add(talking.toString())
+      for (let t = 0; t < 5; t++) {
+        mock.timers.tick(20)
+        await turn()
+      }
+      assert.ok(!fake.hangUps.includes(talking.toString()), 'a peer just back is not hung up')
     } finally {
       keeper.stop()
       mock.timers.reset()
