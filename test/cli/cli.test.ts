@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { seedRepo } from '../helpers/daemon.ts'
+import { mergeWithFork, seedRepo } from '../helpers/daemon.ts'
 import type { Seed } from '../helpers/daemon.ts'
 import { runCli, tempDir } from '../helpers/repo.ts'
 import type { CliResult } from '../helpers/repo.ts'
@@ -20,14 +20,7 @@ const historySeed: Seed = async (node) => {
 /** And what the "merge" and "trace" tests add: branch exp merged into main with a fork kept, and session tides. */
 const mergedSeed: Seed = async (node) => {
   await historySeed(node)
-  await node.refs.checkout('exp', { create: true })
-  await node.frames.put({ id: 'physics/gravity', kind: 'fact', body: 'theirs' })
-  await node.frames.put({ id: 'chem/water', kind: 'fact', body: 'H2O' })
-  await node.commits.commit({ message: 'exp' })
-  await node.refs.checkout('main')
-  await node.frames.put({ id: 'physics/gravity', kind: 'fact', body: 'ours' })
-  await node.commits.commit({ message: 'main' })
-  await node.commits.merge('exp')
+  await mergeWithFork(node)
   const goal = await node.traces.append('tides', { op: 'thought', content: 'goal' })
   const routes = []
   for (const n of [1, 2, 3]) routes.push((await node.traces.append('tides', { op: 'action', content: `route ${n}` }, { parents: [goal.cid] })).cid)

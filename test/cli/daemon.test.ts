@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
-import { seedRepo, startDaemonProcess } from '../helpers/daemon.ts'
+import { mergeWithFork, seedRepo, startDaemonProcess } from '../helpers/daemon.ts'
 import type { DaemonProcess, Seed } from '../helpers/daemon.ts'
 import { CLI, runCli, tempDir } from '../helpers/repo.ts'
 import type { CliResult } from '../helpers/repo.ts'
@@ -48,14 +48,7 @@ const framesSeed: Seed = async (node) => {
 const historySeed: Seed = async (node) => {
   await framesSeed(node)
   await node.commits.commit({ message: 'first' })
-  await node.refs.checkout('exp', { create: true })
-  await node.frames.put({ id: 'physics/gravity', kind: 'fact', body: 'theirs' })
-  await node.frames.put({ id: 'chem/water', kind: 'fact', body: 'H2O' })
-  await node.commits.commit({ message: 'exp' })
-  await node.refs.checkout('main')
-  await node.frames.put({ id: 'physics/gravity', kind: 'fact', body: 'ours' })
-  await node.commits.commit({ message: 'main' })
-  await node.commits.merge('exp')
+  await mergeWithFork(node)
 }
 
 /** And the reasoning of the "trace" test: session tides (a goal, three routes, a join of two), committed. */

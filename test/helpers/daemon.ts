@@ -81,6 +81,22 @@ export async function startDaemonProcess (repo: string, extra: string[] = [], op
 export type Seed = (node: FramehubNode) => Promise<void>
 
 /**
+ * A seed step several tests share: branch `exp` changes physics/gravity one way and adds
+ * chem/water, main changes physics/gravity the other way, and main merges exp (ours stays, theirs
+ * is kept as a fork). Starts and ends on main, which must have a commit.
+ */
+export const mergeWithFork: Seed = async (node) => {
+  await node.refs.checkout('exp', { create: true })
+  await node.frames.put({ id: 'physics/gravity', kind: 'fact', body: 'theirs' })
+  await node.frames.put({ id: 'chem/water', kind: 'fact', body: 'H2O' })
+  await node.commits.commit({ message: 'exp' })
+  await node.refs.checkout('main')
+  await node.frames.put({ id: 'physics/gravity', kind: 'fact', body: 'ours' })
+  await node.commits.commit({ message: 'main' })
+  await node.commits.merge('exp')
+}
+
+/**
  * Creates repository `repo` (if there is none) and writes `seed` into it in-process, then closes
  * it: the state a test starts from, made without a CLI process per step and without relying on
  * what an earlier test wrote.
