@@ -1,3 +1,4 @@
+import type * as Wire from '../core/api-types.ts'
 import type { NodeServices } from '../node.ts'
 import { createApiClient, DAEMON_UNREACHABLE } from './api.ts'
 import type { ApiClientInit } from './api.ts'
@@ -28,7 +29,7 @@ export interface ConnectOptions {
  * `ERR_DAEMON_UNREACHABLE`, before any work.
  */
 export async function connectNode (init: ApiClientInit, options: ConnectOptions = {}): Promise<NodeServices> {
-  const health = await createApiClient(init, '').json<{ peerId: string }>('/health', { signal: AbortSignal.timeout(options.timeoutMs ?? 5000) })
+  const health = await createApiClient(init, '').json<Wire.Health>('/health', { signal: AbortSignal.timeout(options.timeoutMs ?? 5000) })
   const api = createApiClient(init)
   return {
     peerId: health.peerId,

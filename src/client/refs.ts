@@ -9,7 +9,7 @@ import type { ApiClient } from './api.ts'
 export function remoteRefs (api: ApiClient): RefService {
   const state = async (branch?: string): Promise<Wire.BranchState> => await api.json<Wire.BranchState>('/head', { query: { branch } })
   const resolveTree: RefService['resolveTree'] = async (spec, options) => {
-    const r = await api.json<{ tree: string, commit?: string }>('/resolve', { query: { ref: spec, as: 'tree' }, signal: options?.signal })
+    const r = await api.json<Required<Pick<Wire.ResolvedRef, 'tree'>> & Pick<Wire.ResolvedRef, 'commit'>>('/resolve', { query: { ref: spec, as: 'tree' }, signal: options?.signal })
     const out: ResolvedTree = { tree: CID.parse(r.tree) }
     if (r.commit != null) out.commit = CID.parse(r.commit)
     return out
@@ -20,13 +20,13 @@ export function remoteRefs (api: ApiClient): RefService {
     workingTree: async (branch) => CID.parse((await state(branch)).workingTree),
 
     resolveCommit: async (spec, options) => {
-      const r = await api.json<{ commit: string }>('/resolve', { query: { ref: spec.trim() === '' ? undefined : spec, as: 'commit' }, signal: options?.signal })
+      const r = await api.json<Required<Pick<Wire.ResolvedRef, 'commit'>>>('/resolve', { query: { ref: spec.trim() === '' ? undefined : spec, as: 'commit' }, signal: options?.signal })
       return CID.parse(r.commit)
     },
 
     // The daemon's `as=root` also checks the block is there, which is what every caller needs next.
     resolveCid: async (spec, options) => {
-      const r = await api.json<{ root: string }>('/resolve', { query: { ref: spec, as: 'root' }, signal: options?.signal })
+      const r = await api.json<Required<Pick<Wire.ResolvedRef, 'root'>>>('/resolve', { query: { ref: spec, as: 'root' }, signal: options?.signal })
       return CID.parse(r.root)
     },
 

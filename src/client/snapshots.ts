@@ -42,7 +42,7 @@ function carSectionCounter (): (chunk: Uint8Array) => number {
 export function remoteSnapshots (api: ApiClient): SnapshotService {
   return {
     resolveRoot: async (spec, options) => {
-      const r = await api.json<{ root: string }>('/resolve', { query: { ref: spec, as: 'root' }, signal: options?.signal })
+      const r = await api.json<Required<Pick<Wire.ResolvedRef, 'root'>>>('/resolve', { query: { ref: spec, as: 'root' }, signal: options?.signal })
       return CID.parse(r.root)
     },
 

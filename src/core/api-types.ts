@@ -329,6 +329,21 @@ export interface FrameRevertRequest {
   to: string;
 }
 /**
+ * What a garbage collection removed and kept.
+ */
+export interface GcResult {
+  /**
+   * Blocks removed (with dryRun: that would be removed)
+   */
+  removed: number;
+  /**
+   * Blocks kept: reachable from a ref, a working tree, a fork, a session or a pin
+   */
+  kept: number;
+  bytesFreed: number;
+  dryRun: boolean;
+}
+/**
  * A branch (by default the checked-out one): the commit it points to (null before its first commit) and its working tree (the staged frame set).
  */
 export interface BranchState {
@@ -341,11 +356,58 @@ export interface BranchState {
   workingTree: Cid;
 }
 /**
+ * Liveness of the node and a few facts about it.
+ */
+export interface Health {
+  status: "ok";
+  peerId: string;
+  branch: string;
+  /**
+   * Seconds since the gateway started
+   */
+  uptime: number;
+  /**
+   * Open event streams (GET /api/v1/events)
+   */
+  eventStreams?: number;
+}
+/**
  * A frame import: how many frames were staged (distinct ids) and the working tree after it.
  */
 export interface ImportResult {
   frames: number;
   tree: Cid;
+}
+/**
+ * What a rebuild of the frame index did to each branch.
+ */
+export interface IndexRebuildResult {
+  updates: BranchIndexUpdate[];
+}
+export interface BranchIndexUpdate {
+  branch: string;
+  mode: "current" | "incremental" | "rebuild" | "drop";
+  tree: string | null;
+  frames: number;
+  keys: number;
+}
+/**
+ * Where the frame index of each branch stands.
+ */
+export interface IndexStatusList {
+  branches: BranchIndexStatus[];
+}
+export interface BranchIndexStatus {
+  branch: string;
+  /**
+   * The branch's committed tree (null: no commits)
+   */
+  head: string | null;
+  /**
+   * The tree the index describes (null: to be rebuilt)
+   */
+  indexed: string | null;
+  current: boolean;
 }
 /**
  * The voting members of the network and the weight of each one's vote. Empty: every node that announces itself votes with weight 1.
@@ -563,6 +625,44 @@ export interface SnapshotStats {
    * the branch an import created at its root (branch query parameter)
    */
   branch?: string;
+}
+/**
+ * Spans that waited for their parent span, written as roots.
+ */
+export interface SpanFlushResult {
+  written: number;
+}
+/**
+ * An import of OpenTelemetry spans: which step each span became (`cid`, absent while the span waits for its parent span).
+ */
+export interface SpanImportResult {
+  /**
+   * Spans in the request (duplicates once)
+   */
+  spans: number;
+  /**
+   * Steps written now (with waiting spans this request released)
+   */
+  written: number;
+  /**
+   * Spans imported before: no new step
+   */
+  existing: number;
+  /**
+   * Spans waiting for their parent span (with ?waitForParentMs)
+   */
+  waiting: number;
+  sessions: {
+    session: string;
+    heads: Cid[];
+  }[];
+  steps: {
+    traceId: string;
+    spanId: string;
+    session: string;
+    status: "written" | "existing" | "waiting";
+    cid?: Cid;
+  }[];
 }
 /**
  * Append a step to a session. `parents` default to the session's last step; several parents merge routes.

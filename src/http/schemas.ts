@@ -21,6 +21,8 @@ import disconnectResultSchema from '../../schemas/api/disconnect-result.schema.j
 import diffResultSchema from '../../schemas/api/diff-result.schema.json' with { type: 'json' }
 import errorSchema from '../../schemas/api/error.schema.json' with { type: 'json' }
 import forkSchema from '../../schemas/api/fork.schema.json' with { type: 'json' }
+import gcResultSchema from '../../schemas/api/gc-result.schema.json' with { type: 'json' }
+import healthSchema from '../../schemas/api/health.schema.json' with { type: 'json' }
 import frameHistorySchema from '../../schemas/api/frame-history.schema.json' with { type: 'json' }
 import frameListSchema from '../../schemas/api/frame-list.schema.json' with { type: 'json' }
 import frameRecordSchema from '../../schemas/api/frame-record.schema.json' with { type: 'json' }
@@ -28,6 +30,8 @@ import frameRemoveResultSchema from '../../schemas/api/frame-remove-result.schem
 import frameRevertRequestSchema from '../../schemas/api/frame-revert-request.schema.json' with { type: 'json' }
 import headSchema from '../../schemas/api/head.schema.json' with { type: 'json' }
 import importResultSchema from '../../schemas/api/import-result.schema.json' with { type: 'json' }
+import indexRebuildSchema from '../../schemas/api/index-rebuild.schema.json' with { type: 'json' }
+import indexStatusSchema from '../../schemas/api/index-status.schema.json' with { type: 'json' }
 import mergeRequestSchema from '../../schemas/api/merge-request.schema.json' with { type: 'json' }
 import mergeResultSchema from '../../schemas/api/merge-result.schema.json' with { type: 'json' }
 import networkStatusSchema from '../../schemas/api/network-status.schema.json' with { type: 'json' }
@@ -46,6 +50,8 @@ import routesSchema from '../../schemas/api/routes.schema.json' with { type: 'js
 import sessionSchema from '../../schemas/api/session.schema.json' with { type: 'json' }
 import shownBlockSchema from '../../schemas/api/shown-block.schema.json' with { type: 'json' }
 import snapshotStatsSchema from '../../schemas/api/snapshot-stats.schema.json' with { type: 'json' }
+import spanFlushResultSchema from '../../schemas/api/span-flush-result.schema.json' with { type: 'json' }
+import spanImportResultSchema from '../../schemas/api/span-import-result.schema.json' with { type: 'json' }
 import stepAppendSchema from '../../schemas/api/step-append.schema.json' with { type: 'json' }
 import stepGraphSchema from '../../schemas/api/step-graph.schema.json' with { type: 'json' }
 import stepListSchema from '../../schemas/api/step-list.schema.json' with { type: 'json' }
@@ -54,7 +60,7 @@ import verifyReportSchema from '../../schemas/api/verify-report.schema.json' wit
 
 /** The API's own schemas (`schemas/api/`), keyed by `$id` like the core ones. */
 export const apiSchemas = [
-  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitGraphSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, disconnectResultSchema, errorSchema, fingerprintsSchema, forkSchema, frameHistorySchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, frameRevertRequestSchema, headSchema, importResultSchema, membersSchema, mergeRequestSchema, mergeResultSchema, networkStatusSchema, nodeIdentitySchema, peerFingerprintSchema, peerSchema, peersSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, publishResultSchema, remotesSchema, resolvedSchema, routesSchema, sessionSchema, shadowSchema, shownBlockSchema, snapshotStatsSchema, stepAppendSchema, stepGraphSchema, stepListSchema, syncResultSchema, verifyReportSchema
+  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitGraphSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, disconnectResultSchema, errorSchema, fingerprintsSchema, forkSchema, frameHistorySchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, frameRevertRequestSchema, gcResultSchema, headSchema, healthSchema, importResultSchema, indexRebuildSchema, indexStatusSchema, membersSchema, mergeRequestSchema, mergeResultSchema, networkStatusSchema, nodeIdentitySchema, peerFingerprintSchema, peerSchema, peersSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, publishResultSchema, remotesSchema, resolvedSchema, routesSchema, sessionSchema, shadowSchema, shownBlockSchema, snapshotStatsSchema, spanFlushResultSchema, spanImportResultSchema, stepAppendSchema, stepGraphSchema, stepListSchema, syncResultSchema, verifyReportSchema
 ] as const
 
 /** Every schema the gateway knows: core first (API schemas reference them). */

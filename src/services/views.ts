@@ -9,9 +9,12 @@ import type { TraceStep } from '../core/trace-step.ts'
 import type { ProposalGroup } from '../core/consensus/index.ts'
 import type { FrameChange } from './commits.ts'
 import type { ConsensusView } from './consensus.ts'
+import type { FrameIndexService, IndexStatus } from './frame-index.ts'
 import type { FrameHistory, FrameRecord, FrameStep } from './frames.ts'
+import type { GcResult } from './gc.ts'
 import type { BranchInfo } from './refs.ts'
 import type { PublishResult, RemoteRef, SyncResult } from './replication.ts'
+import type { SpanImportResult } from './span-import.ts'
 
 /*
  * The JSON views of service results as the gateway sends them (`xView`) and the client reads them
@@ -110,4 +113,42 @@ export const consensusView = (v: ConsensusView): Wire.Consensus => ({
   proposals: v.proposals.map(p => ({ node: p.node, head: p.head.toString(), weight: p.weight })),
   convergence: v.convergence,
   conflictRate: v.conflictRate
+})
+
+/** What the API tells of a collection (not its roots and missing blocks, which stay in-process). */
+export const gcResultView = (r: Wire.GcResult): Wire.GcResult => ({ removed: r.removed, kept: r.kept, bytesFreed: r.bytesFreed, dryRun: r.dryRun })
+
+export const gcResultOf = (view: Wire.GcResult): Pick<GcResult, keyof Wire.GcResult> => ({ removed: view.removed, kept: view.kept, bytesFreed: view.bytesFreed, dryRun: view.dryRun })
+
+export const indexStatusView = (s: IndexStatus): Wire.BranchIndexStatus =>
+  ({ branch: s.branch, head: s.head?.toString() ?? null, indexed: s.indexed?.toString() ?? null, current: s.current })
+
+export const indexStatusOf = (view: Wire.BranchIndexStatus): IndexStatus =>
+  ({ branch: view.branch, head: parsedOrNull(view.head), indexed: parsedOrNull(view.indexed), current: view.current })
+
+/** What a rebuild or catch-up did to one branch's index. */
+type IndexUpdate = Awaited<ReturnType<FrameIndexService['catchUp']>>
+
+export const indexUpdateView = (u: IndexUpdate): Wire.BranchIndexUpdate =>
+  ({ branch: u.branch, mode: u.mode, tree: u.tree?.toString() ?? null, frames: u.frames, keys: u.keys })
+
+export const indexUpdateOf = (view: Wire.BranchIndexUpdate): IndexUpdate =>
+  ({ branch: view.branch, mode: view.mode, tree: parsedOrNull(view.tree), frames: view.frames, keys: view.keys })
+
+export const spanImportResultView = (r: SpanImportResult): Wire.SpanImportResult => ({
+  spans: r.spans,
+  written: r.written,
+  existing: r.existing,
+  waiting: r.waiting,
+  sessions: r.sessions.map(s => ({ session: s.session, heads: s.heads.map(String) })),
+  steps: r.steps.map(s => ({ traceId: s.traceId, spanId: s.spanId, session: s.session, status: s.status, ...(s.cid != null ? { cid: s.cid.toString() } : {}) }))
+})
+
+export const spanImportResultOf = (view: Wire.SpanImportResult): SpanImportResult => ({
+  spans: view.spans,
+  written: view.written,
+  existing: view.existing,
+  waiting: view.waiting,
+  sessions: view.sessions.map(s => ({ session: s.session, heads: s.heads.map(h => CID.parse(h)) })),
+  steps: view.steps.map(({ cid, ...s }) => ({ ...s, ...(cid != null ? { cid: CID.parse(cid) } : {}) }))
 })

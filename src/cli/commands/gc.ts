@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
+import type * as Wire from '../../core/api-types.ts'
 import type { GcProgress } from '../../services/gc.ts'
+import { gcResultView } from '../../services/views.ts'
 import { globals, withNode } from '../context.ts'
 import { emit } from '../output.ts'
 import { progressBar } from '../progress.ts'
-
-interface GcView { removed: number, kept: number, bytesFreed: number, dryRun: boolean }
 
 export function registerGc (program: Command): void {
   program.command('gc')
@@ -15,12 +15,9 @@ export function registerGc (program: Command): void {
       const dryRun = opts.dryRun === true
       const bar = progressBar(options, 'gc', undefined, 'blocks')
       const progress = (p: Partial<GcProgress>): void => { if (p.blocks != null) bar.update(p.blocks, { extra: p.phase ?? '' }) }
-      let result: GcView
+      let result: Wire.GcResult
       try {
-        result = await withNode<GcView>(options, async (node) => {
-          const r = await node.gc.gc({ dryRun, onProgress: (e) => { progress(e.detail) } })
-          return { removed: r.removed, kept: r.kept, bytesFreed: r.bytesFreed, dryRun: r.dryRun }
-        })
+        result = await withNode<Wire.GcResult>(options, async (node) => gcResultView(await node.gc.gc({ dryRun, onProgress: (e) => { progress(e.detail) } })))
       } finally {
         bar.stop()
       }

@@ -1,11 +1,10 @@
 import type { Command } from 'commander'
+import type * as Wire from '../../core/api-types.ts'
 import type { RebuildProgress } from '../../services/frame-index.ts'
+import { indexStatusView, indexUpdateView } from '../../services/views.ts'
 import { globals, withNode } from '../context.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'
-
-interface StatusView { branch: string, head: string | null, indexed: string | null, current: boolean }
-interface UpdateView { branch: string, mode: string, tree: string | null, frames: number, keys: number }
 
 export function registerIndex (program: Command): void {
   const index = program.command('index').description('the frame index behind the list filters (kind, tag, text)')
@@ -14,8 +13,7 @@ export function registerIndex (program: Command): void {
     .description('show, per branch, the tree its index describes and whether that is the branch head')
     .action(async (_opts, command: Command) => {
       const options = globals(command)
-      const branches = await withNode<StatusView[]>(options,
-        async (node) => (await node.index.status()).map(s => ({ branch: s.branch, head: s.head?.toString() ?? null, indexed: s.indexed?.toString() ?? null, current: s.current })))
+      const branches = await withNode<Wire.BranchIndexStatus[]>(options, async (node) => (await node.index.status()).map(indexStatusView))
       emit(options, { branches }, () => branches.length === 0
         ? 'no branches'
         : branches.map(b => `${b.current ? 'current' : b.indexed == null ? 'stale  ' : 'behind '}  ${b.branch}  index ${shortCid(b.indexed)}  head ${shortCid(b.head)}`).join('\n'))
@@ -28,10 +26,10 @@ export function registerIndex (program: Command): void {
       const options = globals(command)
       const bar = progressBar(options, 'index rebuild', undefined, 'branches')
       const progress = (p: Partial<RebuildProgress>): void => { if (p.done != null) bar.update(p.done, { extra: p.branch ?? '' }) }
-      let updates: UpdateView[]
+      let updates: Wire.BranchIndexUpdate[]
       try {
-        updates = await withNode<UpdateView[]>(options,
-          async (node) => (await node.index.rebuild(branch, { onProgress: (e) => { progress(e.detail) } })).map(u => ({ branch: u.branch, mode: u.mode, tree: u.tree?.toString() ?? null, frames: u.frames, keys: u.keys })))
+        updates = await withNode<Wire.BranchIndexUpdate[]>(options,
+          async (node) => (await node.index.rebuild(branch, { onProgress: (e) => { progress(e.detail) } })).map(indexUpdateView))
       } finally {
         bar.stop()
       }

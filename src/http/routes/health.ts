@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type * as Wire from '../../core/api-types.ts'
 import type { FramehubNode } from '../../node.ts'
 import type { StreamSlots } from '../plugins/streams.ts'
 
@@ -10,22 +11,10 @@ export async function healthRoutes (app: FastifyInstance, ctx: { node: FramehubN
     schema: {
       summary: 'Liveness of the node',
       tags: ['operations'],
-      response: {
-        200: {
-          type: 'object',
-          required: ['status', 'peerId', 'branch', 'uptime'],
-          properties: {
-            status: { type: 'string', enum: ['ok'] },
-            peerId: { type: 'string' },
-            branch: { type: 'string' },
-            uptime: { type: 'number', description: 'Seconds since the gateway started' },
-            eventStreams: { type: 'integer', description: 'Open event streams (GET /api/v1/events)' }
-          }
-        }
-      }
+      response: { 200: { $ref: 'api-health.schema.json#' } }
     }
-  }, async () => ({
-    status: 'ok' as const,
+  }, async (): Promise<Wire.Health> => ({
+    status: 'ok',
     peerId: ctx.node.peerId,
     branch: await ctx.node.refs.currentBranch(),
     uptime: (Date.now() - started) / 1000,

@@ -3,10 +3,11 @@ import { gunzip } from 'node:zlib'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { encodeExportResponseProtobuf, encodeRpcStatus, exportResponseJson } from '../../core/otlp.ts'
 import { OtlpInvalidError } from '../../core/errors.ts'
-import type { OtlpRequest, SpanImportResult } from '../../services/span-import.ts'
+import type { OtlpRequest } from '../../services/span-import.ts'
 import { describeError, httpCodes, HttpError } from '../errors.ts'
 import { requestSignal } from '../request.ts'
-import { cidsText } from '../cid-text.ts'
+import { spanImportResultView } from '../../services/views.ts'
+import type * as Wire from '../../core/api-types.ts'
 import { errorResponses, writeSecurity } from './api/context.ts'
 import type { ApiContext } from './api/context.ts'
 
@@ -51,41 +52,6 @@ async function otlpRequest (request: FastifyRequest<{ Body: Buffer | undefined }
 function rawBodies (app: FastifyInstance): void {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser([JSON_TYPE, PROTOBUF_TYPE], { parseAs: 'buffer', bodyLimit: OTLP_BODY_LIMIT }, (_request, body, done) => { done(null, body) })
-}
-
-const importResultSchema = {
-  type: 'object',
-  required: ['spans', 'written', 'existing', 'waiting', 'sessions', 'steps'],
-  properties: {
-    spans: { type: 'integer', description: 'Spans in the request (duplicates once)' },
-    written: { type: 'integer', description: 'Steps written now (with waiting spans this request released)' },
-    existing: { type: 'integer', description: 'Spans imported before: no new step' },
-    waiting: { type: 'integer', description: 'Spans waiting for their parent span (with ?waitForParentMs)' },
-    sessions: {
-      type: 'array',
-      items: { type: 'object', required: ['session', 'heads'], properties: { session: { type: 'string' }, heads: { type: 'array', items: { type: 'string' } } } }
-    },
-    steps: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['traceId', 'spanId', 'session', 'status'],
-        properties: { traceId: { type: 'string' }, spanId: { type: 'string' }, session: { type: 'string' }, status: { type: 'string', enum: ['written', 'existing', 'waiting'] }, cid: { type: 'string' } }
-      }
-    }
-  }
-} as const
-
-/** The JSON view of an import's result. */
-export function importResultView (r: SpanImportResult): unknown {
-  return {
-    spans: r.spans,
-    written: r.written,
-    existing: r.existing,
-    waiting: r.waiting,
-    sessions: r.sessions.map(s => ({ session: s.session, heads: cidsText(s.heads) })),
-    steps: r.steps.map(s => ({ traceId: s.traceId, spanId: s.spanId, session: s.session, status: s.status, ...(s.cid != null ? { cid: s.cid.toString() } : {}) }))
-  }
 }
 
 /**
@@ -152,11 +118,11 @@ export async function spanImportRoutes (app: FastifyInstance, ctx: ApiContext): 
       tags: ['traces'],
       security: writeSecurity,
       querystring: { type: 'object', additionalProperties: false, properties: { waitForParentMs: { type: 'integer', minimum: 0, maximum: 86_400_000, default: 0 } } },
-      response: { 200: importResultSchema, ...errorResponses }
+      response: { 200: { $ref: 'api-span-import-result.schema.json#' }, ...errorResponses }
     }
-  }, async (request, reply) => {
+  }, async (request, reply): Promise<Wire.SpanImportResult> => {
     const result = await node.spans.import(await otlpRequest(request), { waitForParentMs: request.query.waitForParentMs, signal: requestSignal(request, reply, limits.handlerTimeoutMs) })
-    return importResultView(result)
+    return spanImportResultView(result)
   })
 
   app.post<{ Querystring: { olderThanMs: number } }>('/spans/flush', {
@@ -167,7 +133,7 @@ export async function spanImportRoutes (app: FastifyInstance, ctx: ApiContext): 
       tags: ['traces'],
       security: writeSecurity,
       querystring: { type: 'object', additionalProperties: false, properties: { olderThanMs: { type: 'integer', minimum: 0, default: 0 } } },
-      response: { 200: { type: 'object', required: ['written'], properties: { written: { type: 'integer' } } }, ...errorResponses }
+      response: { 200: { $ref: 'api-span-flush-result.schema.json#' }, ...errorResponses }
     }
-  }, async (request) => await node.spans.flush({ olderThanMs: request.query.olderThanMs }))
+  }, async (request): Promise<Wire.SpanFlushResult> => await node.spans.flush({ olderThanMs: request.query.olderThanMs }))
 }
