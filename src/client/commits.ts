@@ -58,7 +58,7 @@ export function remoteCommits (api: ApiClient): CommitService {
     },
 
     merge: async (ref, options) => {
-      const r = await api.json<{ commit: string, mode: 'merge' | 'fast-forward' | 'up-to-date', forks: Wire.Fork[] }>('/merge', {
+      const r = await api.json<Wire.MergeResult>('/merge', {
         method: 'POST',
         json: { ref, message: options?.message },
         signal: options?.signal
@@ -68,7 +68,7 @@ export function remoteCommits (api: ApiClient): CommitService {
     },
 
     async * forks (options) {
-      const r = await api.json<{ forks: Wire.Fork[] }>('/forks', { query: { branch: options?.branch, limit: MAX_FORKS } })
+      const r = await api.json<Wire.ForkList>('/forks', { query: { branch: options?.branch, limit: MAX_FORKS } })
       for (const f of r.forks) {
         // Fields in the order the store decodes them in-process (DAG-CBOR key order), so --json output is the same.
         const info: ForkInfo = {

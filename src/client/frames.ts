@@ -42,7 +42,7 @@ export function remoteFrames (api: ApiClient): FrameService {
     do {
       const want = options?.limit != null ? Math.min(PAGE, options.limit - count) : PAGE
       if (want <= 0) return
-      const page = await api.json<{ frames: Wire.FrameRecord[], cursor: string | null }>('/frames', {
+      const page = await api.json<Wire.FrameList>('/frames', {
         query: cursor != null
           ? { cursor, kind: options?.kind, tag: options?.tag, q: options?.q, prefix: options?.prefix, limit: want }
           : { ref: options?.ref, kind: options?.kind, tag: options?.tag, q: options?.q, prefix: options?.prefix, after: options?.after, limit: want },

@@ -32,7 +32,7 @@ export function remoteRefs (api: ApiClient): RefService {
 
     resolveTree,
 
-    listBranches: async () => (await api.json<{ branches: Wire.Branch[] }>('/branches')).branches.map(branchOf),
+    listBranches: async () => (await api.json<Wire.BranchList>('/branches')).branches.map(branchOf),
 
     createBranch: async (name, start) => branchOf(await api.json<Wire.Branch>('/branches', { method: 'POST', json: { name, start } })),
 

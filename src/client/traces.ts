@@ -53,7 +53,7 @@ export function remoteTraces (api: ApiClient): TraceService {
     async * sessions () {
       let cursor: string | undefined
       do {
-        const page = await api.json<{ sessions: Wire.Session[], cursor: string | null }>('/sessions', { query: { limit: PAGE, cursor } })
+        const page = await api.json<Wire.SessionList>('/sessions', { query: { limit: PAGE, cursor } })
         for (const s of page.sessions) yield { session: s.session, heads: cids(s.heads) }
         cursor = page.cursor ?? undefined
       } while (cursor != null)

@@ -37,6 +37,13 @@ export interface BranchCreate {
   name: string;
   start?: string;
 }
+/**
+ * The branches and the checked-out one (which may have no commit yet).
+ */
+export interface BranchList {
+  current: string;
+  branches: Branch[];
+}
 export interface Branch {
   name: string;
   commit: Cid;
@@ -248,6 +255,12 @@ export interface PeerFingerprint {
     message: string;
     time: number;
   };
+}
+/**
+ * Forks kept by merges.
+ */
+export interface ForkList {
+  forks: Fork[];
 }
 /**
  * Every version of one frame on a branch (or under a commit), newest first, each with the commit that wrote it and the trace steps whose outputs name it.
@@ -579,6 +592,13 @@ export interface ResolvedRef {
 export interface Routes {
   session: string;
   routes: Cid[][];
+}
+/**
+ * A page of reasoning sessions, by name; `cursor` asks for the next page (null: the last one).
+ */
+export interface SessionList {
+  sessions: Session[];
+  cursor: string | null;
 }
 /**
  * A reasoning session and its current heads (the steps no other step names as parent).

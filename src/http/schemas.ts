@@ -4,6 +4,7 @@ import { addFramehubFormats, schemas as coreSchemas } from '../core/schemas.ts'
 import appendResultSchema from '../../schemas/api/append-result.schema.json' with { type: 'json' }
 import attachmentSchema from '../../schemas/api/attachment.schema.json' with { type: 'json' }
 import branchCreateSchema from '../../schemas/api/branch-create.schema.json' with { type: 'json' }
+import branchListSchema from '../../schemas/api/branch-list.schema.json' with { type: 'json' }
 import branchSchema from '../../schemas/api/branch.schema.json' with { type: 'json' }
 import checkoutRequestSchema from '../../schemas/api/checkout-request.schema.json' with { type: 'json' }
 import checkoutResultSchema from '../../schemas/api/checkout-result.schema.json' with { type: 'json' }
@@ -21,6 +22,7 @@ import disconnectResultSchema from '../../schemas/api/disconnect-result.schema.j
 import diffResultSchema from '../../schemas/api/diff-result.schema.json' with { type: 'json' }
 import errorSchema from '../../schemas/api/error.schema.json' with { type: 'json' }
 import forkSchema from '../../schemas/api/fork.schema.json' with { type: 'json' }
+import forkListSchema from '../../schemas/api/fork-list.schema.json' with { type: 'json' }
 import gcResultSchema from '../../schemas/api/gc-result.schema.json' with { type: 'json' }
 import healthSchema from '../../schemas/api/health.schema.json' with { type: 'json' }
 import frameHistorySchema from '../../schemas/api/frame-history.schema.json' with { type: 'json' }
@@ -48,6 +50,7 @@ import remotesSchema from '../../schemas/api/remotes.schema.json' with { type: '
 import resolvedSchema from '../../schemas/api/resolved.schema.json' with { type: 'json' }
 import routesSchema from '../../schemas/api/routes.schema.json' with { type: 'json' }
 import sessionSchema from '../../schemas/api/session.schema.json' with { type: 'json' }
+import sessionListSchema from '../../schemas/api/session-list.schema.json' with { type: 'json' }
 import shownBlockSchema from '../../schemas/api/shown-block.schema.json' with { type: 'json' }
 import snapshotStatsSchema from '../../schemas/api/snapshot-stats.schema.json' with { type: 'json' }
 import spanFlushResultSchema from '../../schemas/api/span-flush-result.schema.json' with { type: 'json' }
@@ -60,7 +63,7 @@ import verifyReportSchema from '../../schemas/api/verify-report.schema.json' wit
 
 /** The API's own schemas (`schemas/api/`), keyed by `$id` like the core ones. */
 export const apiSchemas = [
-  appendResultSchema, attachmentSchema, branchCreateSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitGraphSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, disconnectResultSchema, errorSchema, fingerprintsSchema, forkSchema, frameHistorySchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, frameRevertRequestSchema, gcResultSchema, headSchema, healthSchema, importResultSchema, indexRebuildSchema, indexStatusSchema, membersSchema, mergeRequestSchema, mergeResultSchema, networkStatusSchema, nodeIdentitySchema, peerFingerprintSchema, peerSchema, peersSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, publishResultSchema, remotesSchema, resolvedSchema, routesSchema, sessionSchema, shadowSchema, shownBlockSchema, snapshotStatsSchema, spanFlushResultSchema, spanImportResultSchema, stepAppendSchema, stepGraphSchema, stepListSchema, syncResultSchema, verifyReportSchema
+  appendResultSchema, attachmentSchema, branchCreateSchema, branchListSchema, branchSchema, checkoutRequestSchema, checkoutResultSchema, cidSchema, commitGraphSchema, commitLogSchema, commitRequestSchema, commitResultSchema, consensusSchema, consensusStatusSchema, diffResultSchema, disconnectResultSchema, errorSchema, fingerprintsSchema, forkListSchema, forkSchema, frameHistorySchema, frameListSchema, frameRecordSchema, frameRemoveResultSchema, frameRevertRequestSchema, gcResultSchema, headSchema, healthSchema, importResultSchema, indexRebuildSchema, indexStatusSchema, membersSchema, mergeRequestSchema, mergeResultSchema, networkStatusSchema, nodeIdentitySchema, peerFingerprintSchema, peerSchema, peersSchema, pinFailureSchema, pinResultsSchema, pinStatusSchema, pinSchema, publishResultSchema, remotesSchema, resolvedSchema, routesSchema, sessionListSchema, sessionSchema, shadowSchema, shownBlockSchema, snapshotStatsSchema, spanFlushResultSchema, spanImportResultSchema, stepAppendSchema, stepGraphSchema, stepListSchema, syncResultSchema, verifyReportSchema
 ] as const
 
 /** Every schema the gateway knows: core first (API schemas reference them). */

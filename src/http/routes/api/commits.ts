@@ -164,7 +164,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
         additionalProperties: false,
         properties: { branch: { type: 'string', minLength: 1, maxLength: 200 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } }
       },
-      response: { 200: { type: 'object', required: ['forks'], properties: { forks: { type: 'array', items: { $ref: 'api-fork.schema.json#' } } } }, ...errorResponses, ...errors(404) }
+      response: { 200: { $ref: 'api-fork-list.schema.json#' }, ...errorResponses, ...errors(404) }
     }
   }, async (request) => {
     if (request.query.branch != null) checkBranchSyntax(request.query.branch)
@@ -180,14 +180,7 @@ export async function commitRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     schema: {
       summary: 'Branches and the commits they point to, and the checked-out branch (which may have no commit yet)',
       tags: ['refs'],
-      response: {
-        200: {
-          type: 'object',
-          required: ['current', 'branches'],
-          properties: { current: { type: 'string' }, branches: { type: 'array', items: { $ref: 'api-branch.schema.json#' } } }
-        },
-        ...errorResponses
-      }
+      response: { 200: { $ref: 'api-branch-list.schema.json#' }, ...errorResponses }
     }
   }, async () => {
     const branches = await node.refs.listBranches()

@@ -57,14 +57,7 @@ export async function traceRoutes (app: FastifyInstance, ctx: ApiContext): Promi
         additionalProperties: false,
         properties: { limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 }, cursor: { type: 'string', minLength: 1, maxLength: 1024 } }
       },
-      response: {
-        200: {
-          type: 'object',
-          required: ['sessions', 'cursor'],
-          properties: { sessions: { type: 'array', items: { $ref: 'api-session.schema.json#' } }, cursor: { type: ['string', 'null'] } }
-        },
-        ...errorResponses
-      }
+      response: { 200: { $ref: 'api-session-list.schema.json#' }, ...errorResponses }
     }
   }, async (request) => {
     const { limit, cursor } = request.query
