@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import type * as Wire from '../../core/api-types.ts'
 import { globals } from '../context.ts'
 import { emit } from '../output.ts'
 
@@ -17,7 +18,7 @@ export function registerConfig (program: Command): void {
         // The daemon holds the repository: what it published is what there is to show.
         const { createApiClient } = await import('../../client/api.ts')
         const health = await createApiClient({ url: daemon.url, token: daemon.token }, '')
-          .json<{ peerId?: string }>('/health').catch(() => ({} as { peerId?: string }))
+          .json<Wire.Health>('/health').catch((): Partial<Wire.Health> => ({}))
         out = { repo: path, peerId: health.peerId, apiToken: daemon.token, daemon: { url: daemon.url, pid: daemon.pid } }
       } else {
         // The node opened here, as every command opens it (never the repository's storage directly).
