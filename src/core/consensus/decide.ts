@@ -200,6 +200,7 @@ export async function decide (reader: BlockReader, branch: string, proposals: Pr
   // What each voter votes for (vote.ts). Voters of the same head with the same votes are one
   // group (their weights add up), counted once each.
   const groups = new Map<string, ProposalGroup>()
+  const groupOf = new Map<string, ProposalGroup>()
   for (const [node, { head, weight }] of voters) {
     const commits = await votesOf(graph, node, head, flat.get(head.toString()) as CID[])
     const key = `${head.toString()} ${commits.join(' ')}`
@@ -210,8 +211,29 @@ export async function decide (reader: BlockReader, branch: string, proposals: Pr
     }
     g.nodes.push(node)
     g.weight += weight
+    groupOf.set(node, g)
   }
   const grouped = [...groups.values()].sort((a, b) => compareCidBytes(a.head, b.head) || compareCommits(a.commits, b.commits))
+  // The score sums over what the voters vote for, not over proposals: each distinct vote once, in
+  // CID order, with the weight of all its voters (added in peer-id order). Floating-point sums
+  // depend on their order, and proposals change when nodes adopt a head while votes do not: a sum
+  // in proposal order could turn a near tie the other way after an adoption, and the nodes would
+  // then go back and forth between two merge orders.
+  const indexOf = new Map(grouped.map((g, i) => [g, i]))
+  const votes = new Map<string, { commits: CID[], weight: number, groups: number[] }>()
+  for (const [node, { weight }] of voters) {
+    const group = groupOf.get(node) as ProposalGroup
+    const key = group.commits.join(' ')
+    let v = votes.get(key)
+    if (v === undefined) {
+      v = { commits: group.commits, weight: 0, groups: [] }
+      votes.set(key, v)
+    }
+    v.weight += weight
+    const g = indexOf.get(group) as number
+    if (!v.groups.includes(g)) v.groups.push(g)
+  }
+  const byVote = [...votes.values()].sort((a, b) => compareCommits(a.commits, b.commits))
 
   // Containment: which candidates and votes each candidate contains (itself included).
   const voted = new Map<string, CID>()
@@ -231,24 +253,24 @@ export async function decide (reader: BlockReader, branch: string, proposals: Pr
   // candidates × proposals' commits times.
   const deltas = new Map<string, TreeDelta>()
   for (const [key, tree] of trees) deltas.set(key, await similarity.delta(tree))
-  const members = grouped.map(g => g.commits.map(f => ({ key: f.toString(), delta: deltas.get(f.toString()) as TreeDelta })))
+  const members = byVote.map(v => v.commits.map(f => ({ key: f.toString(), delta: deltas.get(f.toString()) as TreeDelta })))
   const scored: ScoredCandidate[] = []
   for (const c of cands) {
     const key = c.toString()
     const inside = contains.get(key) as Set<string>
     const own = deltas.get(key) as TreeDelta
-    const terms: Term[] = []
+    const terms = new Array<Term>(grouped.length)
     let score = 0
-    for (let i = 0; i < grouped.length; i++) {
-      const g = grouped[i] as ProposalGroup
+    for (let i = 0; i < byVote.length; i++) {
+      const v = byVote[i] as { commits: CID[], weight: number, groups: number[] }
       let sum = 0
       let contained = 0
       for (const f of members[i] as Array<{ key: string, delta: TreeDelta }>) {
         if (inside.has(f.key)) { sum += 1; contained++ } else sum += similarity.between(f.delta, own)
       }
-      const conv = sum / g.commits.length
-      terms.push({ proposal: i, conv, contained: contained / g.commits.length })
-      score += g.weight * conv
+      const conv = sum / v.commits.length
+      for (const g of v.groups) terms[g] = { proposal: g, conv, contained: contained / v.commits.length }
+      score += v.weight * conv
     }
     const commit = await graph.commit(c)
     scored.push({ commit: c, node: commit.author, height: await graph.height(c), score, terms })
