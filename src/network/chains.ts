@@ -1,3 +1,4 @@
+import type { GossipSub } from '@libp2p/gossipsub'
 import { createOrbitDB } from '@orbitdb/core'
 import type { OrbitDB, OrbitEventsDb } from '@orbitdb/core'
 import { signChainEntry, verifyChainEntry } from '../core/chain-entry.ts'
@@ -14,6 +15,8 @@ export interface ChainRecord {
 
 export interface ChainsOptions {
   helia: unknown
+  /** The pubsub service OrbitDB replicates through (Helia's libp2p's). */
+  pubsub: GossipSub
   directory: string
   network: string
   signer: Signer
@@ -37,7 +40,8 @@ export interface Chains {
   head (): Promise<string | undefined>
   /**
    * A peer announced `head` as the newest entry of its chain: when this node does not have it
-   * (a missed update), it is fetched, verified and joined, and the chain read again.
+   * (a missed update), it is fetched, verified and joined, and the chain read again. A chain
+   * still being opened does so once it is open.
    */
   catchUp (peer: string, head: string): Promise<void>
   /** Entries of this node's own chain, newest first (at most `limit`). */
@@ -65,6 +69,13 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
   const peers = new Map<string, { db: OrbitEventsDb, record: ChainRecord, reading: Promise<void> }>()
   /** Chains being opened, by peer. */
   const opening = new Map<string, { address: string, done: Promise<void> }>()
+  /**
+   * The newest entry a peer announced on the roster while its chain was not open yet (being
+   * reopened at start): caught up with as soon as the chain is open. OrbitDB exchanges heads when
+   * a peer joins the chain's topic; a chain opened after that moment (a node that comes back
+   * connects while it reopens its chains) would otherwise wait for the peer's next announcement.
+   */
+  const announced = new Map<string, string>()
 
   /** Reads new entries newest-first back to the last seen one, then hands them over oldest first. */
   const readNew = async (peer: string): Promise<void> => {
@@ -98,6 +109,39 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
     })
   }
 
+  /**
+   * OrbitDB exchanges a chain's heads with a peer when that peer joins the chain's pubsub topic.
+   * A chain opened after its peers joined (a node that comes back is connected to them while it
+   * reopens its chains) would wait for their next update: the exchange is started here for every
+   * peer already on the topic, by handing OrbitDB the subscription it missed (its own handler
+   * then runs the exchange, and skips a peer it already exchanged with).
+   */
+  const exchangeHeads = (db: OrbitEventsDb): void => {
+    const subscribers = options.pubsub.getSubscribers(db.address).filter(p => !db.peers.has(p.toString()))
+    for (const peerId of subscribers) {
+      options.pubsub.safeDispatchEvent('subscription-change', { detail: { peerId, subscriptions: [{ topic: db.address, subscribe: true }] } })
+    }
+  }
+
+  const catchUp = async (peer: string, head: string): Promise<void> => {
+    const state = peers.get(peer)
+    if (state == null) {
+      if (opening.has(peer)) announced.set(peer, head)
+      return
+    }
+    if (await state.db.log.has(head)) return
+    // log.get reads through Helia (bitswap when the block is not here), bounded in time.
+    const entry = await Promise.race([
+      state.db.log.get(head),
+      new Promise<undefined>((resolve) => { setTimeout(() => { resolve(undefined) }, CATCH_UP_MS).unref() })
+    ])
+    if (entry == null) return
+    if (await state.db.log.joinEntry(entry)) {
+      log.info({ peer, head }, 'caught up with a chain update missed earlier')
+      schedule(peer)
+    }
+  }
+
   return {
     address: own.address,
     async append (entry) {
@@ -116,12 +160,18 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
         const known = peers.get(peer)
         if (known != null && known.record.address === record.address) return
         if (known != null) await known.db.close()
+        const started = performance.now()
         const db = await orbitdb.open(record.address, { signal: AbortSignal.timeout(30_000) })
         db.events.on('error', onError(record.address))
         peers.set(peer, { db, record, reading: Promise.resolve() })
         await options.saveRecord(peer, record)
         db.events.on('update', () => { schedule(peer) })
+        log.debug({ peer, ms: Math.round(performance.now() - started) }, 'peer chain opened')
         schedule(peer)
+        exchangeHeads(db)
+        const head = announced.get(peer)
+        announced.delete(peer)
+        if (head != null) void catchUp(peer, head).catch((err: unknown) => { log.debug({ peer, err: (err as Error).message }, 'catching up with a chain failed') })
       })()
       const entry = { address: record.address, done }
       opening.set(peer, entry)
@@ -133,20 +183,7 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
     },
     followed: () => [...peers].map(([peer, s]) => ({ peer, address: s.record.address })),
     head: async () => (await own.log.heads())[0]?.hash,
-    async catchUp (peer, head) {
-      const state = peers.get(peer)
-      if (state == null || await state.db.log.has(head)) return
-      // log.get reads through Helia (bitswap when the block is not here), bounded in time.
-      const entry = await Promise.race([
-        state.db.log.get(head),
-        new Promise<undefined>((resolve) => { setTimeout(() => { resolve(undefined) }, CATCH_UP_MS).unref() })
-      ])
-      if (entry == null) return
-      if (await state.db.log.joinEntry(entry)) {
-        log.info({ peer, head }, 'caught up with a chain update missed earlier')
-        schedule(peer)
-      }
-    },
+    catchUp,
     async own (limit = 100) {
       const out: ChainEntry[] = []
       for await (const { value } of own.iterator({ amount: limit })) out.push(value as ChainEntry)

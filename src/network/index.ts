@@ -114,6 +114,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
 
   const chains = await openChains({
     helia,
+    pubsub: libp2p.services.pubsub,
     directory: components.directory,
     network: config.network,
     signer,
@@ -155,7 +156,9 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
       }
       const known = chains.followed().find(f => f.peer === entry.node)
       if (known?.address !== entry.chain) follow(entry.node, entry.chain)
-      else if (entry.head != null) {
+      // A chain still opening catches up with this head once it is open (a new chain of a known
+      // peer is read whole once open).
+      if (entry.head != null && (known == null || known.address === entry.chain)) {
         chains.catchUp(entry.node, entry.head).catch((err: unknown) => { log.debug({ peer: entry.node, err: (err as Error).message }, 'catching up with a chain failed') })
       }
     }

@@ -13,6 +13,8 @@ declare module '@orbitdb/core' {
     all (): Promise<Array<{ hash: string, value: unknown }>>
     iterator (options?: { amount?: number }): AsyncIterable<{ hash: string, value: unknown }>
     close (): Promise<void>
+    /** Peers this database exchanged heads with since they (re)connected (OrbitDB's sync). */
+    readonly peers: Set<string>
     /** The oplog: entries by hash (fetched through the IPFS blockstore when missing), heads, joining. */
     readonly log: {
       has (hash: string): Promise<boolean>
