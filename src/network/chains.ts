@@ -60,8 +60,11 @@ const CATCH_UP_MS = 10_000
  */
 export async function openChains (options: ChainsOptions): Promise<Chains> {
   const { log, signer } = options
+  const started = performance.now()
   const orbitdb: OrbitDB = await createOrbitDB({ ipfs: options.helia, directory: options.directory, id: signer.id })
+  log.debug({ ms: Math.round(performance.now() - started) }, 'OrbitDB started')
   const own = await orbitdb.open(`framehub/${options.network}/chain/${signer.id}`, { type: 'events' })
+  log.debug({ ms: Math.round(performance.now() - started), chain: own.address }, 'own chain opened')
   // OrbitDB reports replication failures (a peer gone mid-exchange) as 'error' events; an
   // EventEmitter without a listener would turn them into a crash.
   const onError = (chain: string) => (err: Error): void => { log.debug({ chain, err: err.message }, 'chain replication') }
@@ -76,6 +79,8 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
    * connects while it reopens its chains) would otherwise wait for the peer's next announcement.
    */
   const announced = new Map<string, string>()
+  /** The newest entry of a peer's chain handed over before it was joined, with its Lamport time. */
+  const previewed = new Map<string, { time: number, entry: ChainEntry }>()
 
   /** Reads new entries newest-first back to the last seen one, then hands them over oldest first. */
   const readNew = async (peer: string): Promise<void> => {
@@ -94,6 +99,13 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
     }
     if (newest == null) return
     fresh.reverse()
+    // A newer entry read ahead (`preview`) stays the newest handed over until it is joined.
+    const ahead = previewed.get(peer)
+    if (ahead != null) {
+      const top = await state.db.log.get(newest) as { clock?: { time?: number } } | undefined
+      if ((top?.clock?.time ?? 0) < ahead.time) fresh.push(ahead.entry)
+      else previewed.delete(peer)
+    }
     log.debug({ peer, entries: fresh.length }, 'chain entries read')
     await options.onEntries(peer, fresh)
     state.record = { ...state.record, seen: newest }
@@ -123,6 +135,31 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
     }
   }
 
+  /**
+   * Hands over a peer's newest chain entry before the entries it follows are joined: a decision
+   * needs only each peer's newest proposal, and joining fetches the entries this node missed one
+   * after the other (a round trip each). Only an entry later than every head this node has of
+   * the chain (OrbitDB's Lamport clock), signed by the peer: an old announcement played again
+   * cannot take a proposal back. The entry is handed over again, with those before it, once
+   * joined (the same newest proposal: nothing changes then).
+   */
+  const preview = async (peer: string, db: OrbitEventsDb, entry: unknown): Promise<void> => {
+    const e = entry as { id?: unknown, clock?: { time?: unknown }, payload?: { op?: unknown, value?: unknown } }
+    if (e.id !== db.address || e.payload?.op !== 'ADD' || typeof e.clock?.time !== 'number') return
+    const time = e.clock.time
+    const heads = await db.log.heads() as Array<{ clock?: { time?: number } }>
+    if (heads.some(h => (h.clock?.time ?? 0) >= time) || (previewed.get(peer)?.time ?? 0) >= time) return
+    let verified: ChainEntry
+    try {
+      verified = await verifyChainEntry(e.payload.value, peer)
+    } catch {
+      return
+    }
+    log.debug({ peer }, 'newest chain entry read ahead of those before it')
+    previewed.set(peer, { time, entry: verified })
+    await options.onEntries(peer, [verified])
+  }
+
   const catchUp = async (peer: string, head: string): Promise<void> => {
     const state = peers.get(peer)
     if (state == null) {
@@ -136,6 +173,7 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
       new Promise<undefined>((resolve) => { setTimeout(() => { resolve(undefined) }, CATCH_UP_MS).unref() })
     ])
     if (entry == null) return
+    await preview(peer, state.db, entry)
     if (await state.db.log.joinEntry(entry)) {
       log.info({ peer, head }, 'caught up with a chain update missed earlier')
       schedule(peer)

@@ -108,6 +108,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
   const pendingEntries: Array<[string, ChainEntry[]]> = []
   const connectHandlers: Array<(peer: string) => void> = []
 
+  log.debug({ peer: signer.id, addrs: libp2p.getMultiaddrs().map(String) }, 'network starting')
   await libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => {
     await serveSync(stream, connection, { blocks: components.blocks, log })
   }, { maxInboundStreams: 64, runOnLimitedConnection: false })
@@ -136,7 +137,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
   // addresses the peer store kept: a node that comes back reaches every peer that still listens
   // where it did, instead of waiting to hear of them on the roster through the bootstrap peer.
   for (const { peer, record } of await components.records()) {
-    keeper.heard(peer)
+    keeper.heard(peer, true)
     chains.follow(peer, record).catch((err: unknown) => { log.warn({ peer, err: (err as Error).message }, 'cannot reopen a peer chain') })
   }
   const roster = startRoster({
@@ -171,6 +172,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     for (const h of connectHandlers) h(peer)
   }
   libp2p.addEventListener('peer:connect', onConnect)
+  log.debug({ chain: chains.address }, 'network started')
 
   const info = (peer: PeerId, connections: Connection[]): PeerInfo => {
     const followed = chains.followed().find(f => f.peer === peer.toString())

@@ -17,8 +17,11 @@ import type { Logger } from './logger.ts'
  * announcements stop for `staleMs` is reconnected.
  */
 export interface PeerKeeper {
-  /** A roster announcement of `peer` (its addresses are already in the peer store). */
-  heard: (peer: string) => void
+  /**
+   * A roster announcement of `peer` (its addresses are already in the peer store); `remembered`:
+   * a peer known from an earlier run, not heard yet.
+   */
+  heard: (peer: string, remembered?: boolean) => void
   stop: () => void
 }
 
@@ -52,6 +55,18 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
   /** Peers heard of, by id: when a round last found them away (silence is counted from there). */
   const away = new Map<string, number>()
   let stopped = false
+  /** A roster announcement arrived since the start. */
+  let anyHeard = false
+  /** Since when this node is connected to a bootstrap peer and has heard nobody on the roster. */
+  let lonelySince: number | undefined
+  const bootstrapIds = init.bootstrap.flatMap(ma => ma.getComponents().find(c => c.name === 'p2p')?.value ?? [])
+  const redial = (peer: string): void => {
+    dialing.add(peer)
+    libp2p.hangUp(peerIdFromString(peer)).catch(() => {}).finally(() => {
+      dialing.delete(peer)
+      dial(peer, peerIdFromString(peer))
+    })
+  }
 
   const connected = (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
   const dial = (key: string, target: Parameters<Libp2p['dial']>[0]): void => {
@@ -78,11 +93,20 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
         log.debug({ peer, silentMs: now - at }, 'a connected peer has not been heard for a while: reconnecting')
         // The new connection gets a whole period before it is judged in turn.
         heard.set(peer, now)
-        dialing.add(peer)
-        libp2p.hangUp(peerIdFromString(peer)).catch(() => {}).finally(() => {
-          dialing.delete(peer)
-          dial(peer, peerIdFromString(peer))
-        })
+        redial(peer)
+      }
+    }
+    // Connected to the bootstrap peers and still alone: nobody heard on the roster, so nobody
+    // heard of this node either (seen at swarm start on a busy machine: a connection that carried
+    // no pubsub traffic for a minute). The bootstrap connections are made again.
+    if (init.staleMs != null && !anyHeard) {
+      const linked = bootstrapIds.filter(id => connected(id) && !dialing.has(id))
+      if (linked.length === 0) lonelySince = undefined
+      else if (lonelySince === undefined) lonelySince = now
+      else if (now - lonelySince > init.staleMs) {
+        log.info({ peers: linked }, 'connected to the bootstrap peers but no node heard on the roster: reconnecting')
+        lonelySince = now
+        for (const id of linked) redial(id)
       }
     }
   }
@@ -90,8 +114,9 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
   timer.unref()
 
   return {
-    heard (peer) {
+    heard (peer, remembered = false) {
       if (stopped || peer === self) return
+      if (!remembered) anyHeard = true
       const known = heard.has(peer)
       heard.set(peer, Date.now())
       if (!known && !connected(peer) && room()) dial(peer, peerIdFromString(peer))

@@ -4,6 +4,8 @@ import { setImmediate as turn } from 'node:timers/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { startPeerKeeper } from '../../src/network/keeper.ts'
 import { silentLogger } from '../../src/network/logger.ts'
 
@@ -22,9 +24,11 @@ function fakeLibp2p (self: PeerId): { libp2p: Libp2p, connected: Set<string>, di
   const libp2p = {
     peerId: self,
     getConnections: (peer?: PeerId) => peer == null ? [...connected].map(p => ({ remotePeer: p })) : connected.has(peer.toString()) ? [{ remotePeer: peer }] : [],
-    dial: async (target: PeerId) => {
-      dials.push(target.toString())
-      connected.add(target.toString())
+    dial: async (target: PeerId | Multiaddr) => {
+      // A bootstrap peer is dialled at its multiaddr (ending in /p2p/ID).
+      const id = 'getComponents' in target ? target.getComponents().find(c => c.name === 'p2p')?.value as string : target.toString()
+      dials.push(id)
+      connected.add(id)
       return { remotePeer: target }
     },
     hangUp: async (peer: PeerId) => {
@@ -81,6 +85,40 @@ describe('peer keeper (network/keeper.ts)', () => {
         await turn()
       }
       assert.ok(!fake.hangUps.includes(talking.toString()), 'a peer just back is not hung up')
+    } finally {
+      keeper.stop()
+      mock.timers.reset()
+    }
+  })
+
+  it('reconnects the bootstrap peers while connected to them and nobody is heard on the roster; once a node is heard, never', async () => {
+    const [self, boot, other] = await Promise.all([peerId(), peerId(), peerId()])
+    const fake = fakeLibp2p(self)
+    mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 })
+    const keeper = startPeerKeeper({ libp2p: fake.libp2p, bootstrap: [multiaddr(`/ip4/127.0.0.1/tcp/4001/p2p/${boot.toString()}`)], everyMs: 20, dialTimeoutMs: 1000, forgetMs: 60_000, staleMs: 150, maxPeers: 64, log: silentLogger })
+    const rounds = async (n: number): Promise<void> => {
+      for (let t = 0; t < n; t++) {
+        mock.timers.tick(20)
+        await turn()
+      }
+    }
+    try {
+      // A peer remembered from an earlier run is not a node heard on the roster.
+      keeper.heard(other.toString(), true)
+      await rounds(2)
+      assert.ok(fake.connected.has(boot.toString()), 'the bootstrap peer is dialled')
+      await rounds(6)
+      assert.equal(fake.hangUps.filter(h => h === boot.toString()).length, 0, 'not before the period')
+      await rounds(10)
+      assert.ok(fake.hangUps.includes(boot.toString()), 'connected and alone for longer than the period: hung up')
+      assert.ok(fake.connected.has(boot.toString()), 'and dialled again')
+      // Heard on the roster (it announces every 40 ms): the bootstrap connection is left alone.
+      const hungUp = fake.hangUps.length
+      for (let i = 0; i < 15; i++) {
+        keeper.heard(boot.toString())
+        await rounds(2)
+      }
+      assert.ok(!fake.hangUps.slice(hungUp).includes(boot.toString()), 'a node heard: no reconnection')
     } finally {
       keeper.stop()
       mock.timers.reset()
