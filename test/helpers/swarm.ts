@@ -40,6 +40,8 @@ export interface Swarm {
   ok: (name: string, args: string[], input?: string) => Promise<any>
   /** The commit that `shared/main` points to on `name` (undefined while it has none). */
   sharedHead: (name: string) => Promise<string | undefined>
+  /** The commit that `branch` points to on `name` (undefined while it has none). */
+  headOf: (name: string, branch: string) => Promise<string | undefined>
   /** Polls `check` until it is true, at most `ms` (default `untilMs`). */
   until: (what: string, check: () => Promise<boolean>, ms?: number) => Promise<void>
   /** Stops every daemon and removes the temp directory. */
@@ -63,6 +65,10 @@ export function createSwarm (init: SwarmInit): Swarm {
     return d
   }
   const node = (name: string): DaemonProcess => nodes.get(name) as DaemonProcess
+  const headOf = async (name: string, branch: string): Promise<string | undefined> => {
+    const r = await node(name).cli(['log', branch, '-n', '1', '--json'])
+    return r.code === 0 ? (r.json as Array<{ commit: string }>)[0]?.commit : undefined
+  }
   return {
     get dir () { return home() },
     repo,
@@ -78,10 +84,8 @@ export function createSwarm (init: SwarmInit): Swarm {
       assert.equal(r.code, 0, `${name}: framehub ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
       return r.json
     },
-    sharedHead: async (name) => {
-      const r = await node(name).cli(['log', 'shared/main', '-n', '1', '--json'])
-      return r.code === 0 ? (r.json as Array<{ commit: string }>)[0]?.commit : undefined
-    },
+    sharedHead: async (name) => await headOf(name, 'shared/main'),
+    headOf,
     until: async (what, check, ms = init.untilMs) => {
       await waitFor(what, async () => (await check()) ? true : undefined, ms, init.everyMs)
     },

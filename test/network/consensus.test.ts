@@ -10,11 +10,12 @@ import { createSwarm } from '../helpers/swarm.ts'
  * Three real daemons on loopback converge on one canonical head of shared/main after a
  * partition: c is cut off (its daemon stopped, work goes on there with the CLI alone), both sides
  * write conflicting and non-conflicting frames, then c comes back. Everything goes through the
- * real CLI and the gateway, as a user would drive it.
+ * real CLI and the gateway, as a user would drive it. The swarm is shared; each test writes on a
+ * shared branch of its own, and passes alone or in any order.
  */
 describe('consensus among daemon processes on loopback', { timeout: 600_000 }, () => {
   const swarm = createSwarm({ prefix: 'framehub-consensus-', network: 'consensus-test', untilMs: 60_000, everyMs: 250 })
-  const { repo, node, ok, sharedHead, until } = swarm
+  const { repo, node, ok, sharedHead, headOf, until } = swarm
   const start = swarm.startNode
   const put = async (name: string, frame: object): Promise<void> => { await ok(name, ['frame', 'put', '-'], JSON.stringify(frame)) }
 
@@ -120,6 +121,13 @@ describe('consensus among daemon processes on loopback', { timeout: 600_000 }, (
   })
 
   it('a node killed (SIGKILL) while the others write and merge converges after its restart', async () => {
+    const branch = 'shared/kill'
+    const head = async (n: string): Promise<string | undefined> => await headOf(n, branch)
+    await ok('a', ['checkout', '--create', branch])
+    await put('a', { id: 'topic/k-start', kind: 'fact', title: 'before the kill' })
+    const base = (await ok('a', ['commit', '-m', 'start of shared/kill'])).commit as string
+    for (const n of ['b', 'c']) await until(`${n} has the start`, async () => await head(n) === base)
+    await ok('c', ['checkout', branch])
     // Both stage before either commits: a branch with staged frames is not moved, so c cannot
     // adopt a's commit first, and the two commits conflict on topic/k.
     await put('a', { id: 'topic/k', kind: 'fact', title: 'k as a sees it' })
@@ -127,17 +135,17 @@ describe('consensus among daemon processes on loopback', { timeout: 600_000 }, (
     await Promise.all([ok('a', ['commit', '-m', 'a, before the kill']), ok('c', ['commit', '-m', 'c, before the kill'])])
     await node('b').kill()
     await until('a and c on one head', async () => {
-      const [x, y] = await Promise.all([sharedHead('a'), sharedHead('c')])
-      return x !== undefined && x === y
+      const [x, y] = await Promise.all([head('a'), head('c')])
+      return x !== undefined && x !== base && x === y
     })
     await start('b', node('a'))
     await until('a, b and c on one head', async () => {
-      const heads = await Promise.all(['a', 'b', 'c'].map(sharedHead))
+      const heads = await Promise.all(['a', 'b', 'c'].map(head))
       return heads[0] !== undefined && heads.every(h => h === heads[0])
     }, 90_000)
-    assert.equal((await ok('b', ['verify', 'shared/main'])).ok, true)
-    const x = await ok('b', ['frame', 'get', 'topic/k', '--ref', 'shared/main'])
-    const d = await ok('b', ['consensus', 'shared/main'])
+    assert.equal((await ok('b', ['verify', branch])).ok, true)
+    const x = await ok('b', ['frame', 'get', 'topic/k', '--ref', branch])
+    const d = await ok('b', ['consensus', branch])
     const other = d.forks.find((f: { id: string }) => f.id === 'topic/k')
     assert.ok(other != null, 'the losing version of topic/k is a fork')
     assert.notEqual(other.theirs, x.cid)
@@ -160,10 +168,18 @@ describe('consensus among daemon processes on loopback', { timeout: 600_000 }, (
   it('members: only listed peers vote; a node that is not a member has weight 0', async () => {
     const a = node('a').info.peerId
     const b = node('b').info.peerId
+    const c = node('c').info.peerId
+    // A branch of this test's own, on which c proposes a head (following a's is proposing it).
+    await ok('a', ['checkout', '--create', 'shared/members'])
+    await put('a', { id: 'topic/m', kind: 'fact', title: 'for the members' })
+    const head = (await ok('a', ['commit', '-m', 'start of shared/members'])).commit as string
+    await until('a has c\'s proposal on shared/members', async () => {
+      const r = await node('a').cli(['consensus', 'shared/members', '--json'])
+      return r.code === 0 && (r.json as { proposals: Array<{ node: string, head: string }> }).proposals.some(p => p.node === c && p.head === head)
+    })
     assert.deepEqual((await ok('a', ['network', 'members', 'add', a])).members, [a])
     assert.deepEqual(new Set((await ok('a', ['network', 'members', 'add', b])).members), new Set([a, b]))
-    const d = await ok('a', ['consensus', 'shared/main'])
-    const c = node('c').info.peerId
+    const d = await ok('a', ['consensus', 'shared/members'])
     assert.equal(d.proposals.find((p: { node: string }) => p.node === c)?.weight, 0)
     assert.ok(d.votes.every((v: { nodes: string[] }) => !v.nodes.includes(c)))
     assert.deepEqual((await ok('a', ['network', 'members', 'rm', b])).members, [a])

@@ -9,13 +9,18 @@ import { createSwarm } from '../helpers/swarm.ts'
 
 /**
  * Three real daemons on loopback (random ports): B and C bootstrap from A. Everything goes
- * through the real CLI, as a user would drive it.
+ * through the real CLI, as a user would drive it. The swarm is shared; each test writes on a
+ * shared branch (and a session) of its own, and passes alone or in any order.
  */
 describe('a swarm of daemon processes on loopback', { timeout: 600_000 }, () => {
   const swarm = createSwarm({ prefix: 'framehub-swarm-', network: 'swarm-test', untilMs: 90_000, everyMs: 200 })
-  const { repo, node, ok, sharedHead, until } = swarm
+  const { repo, node, ok, sharedHead, headOf, until } = swarm
 
-  before(async () => { await swarm.start('a', 'b', 'c') })
+  before(async () => {
+    await swarm.start('a', 'b', 'c')
+    // Every test starts on a swarm where each node is connected to the two others.
+    for (const name of ['a', 'b', 'c']) await until(`${name} connected to the others`, async () => (await ok(name, ['peers'])).peers.length >= 2)
+  })
   after(async () => { await swarm.close() })
 
   it('id and peers: every node sees the others; bad addresses are refused', async () => {
@@ -58,8 +63,11 @@ describe('a swarm of daemon processes on loopback', { timeout: 600_000 }, () => 
     const r = await node('a').cli(['publish', 'main', '--json'])
     assert.equal(r.code, 2)
     assert.equal(JSON.parse(r.stderr.trim()).code, 'ERR_USAGE')
-    const published = await ok('a', ['publish', 'shared/main'])
-    assert.equal(published.ref.name, 'shared/main')
+    await ok('a', ['checkout', '--create', 'shared/published'])
+    await ok('a', ['frame', 'put', '-'], JSON.stringify({ id: 'swarm/published', kind: 'fact', title: 'to publish' }))
+    await ok('a', ['commit', '-m', 'to publish'])
+    const published = await ok('a', ['publish', 'shared/published'])
+    assert.equal(published.ref.name, 'shared/published')
     assert.ok(published.checked > 0)
   })
 
@@ -78,16 +86,15 @@ describe('a swarm of daemon processes on loopback', { timeout: 600_000 }, () => 
 
   it('a node that was offline catches up when it comes back; a node that goes away loses nothing it published', async () => {
     await node('c').stop()
-    await ok('a', ['checkout', 'shared/main'])
-    await until('a is at b\'s head', async () => (await sharedHead('a')) === (await sharedHead('b')))
+    await ok('a', ['checkout', '--create', 'shared/catch-up'])
     await ok('a', ['frame', 'put', '-'], JSON.stringify({ id: 'swarm/while-c-was-away', kind: 'fact' }))
     const commit = await ok('a', ['commit', '-m', 'while c was away'])
-    await until('b has it', async () => await sharedHead('b') === commit.commit)
-    // a goes away; c comes back (bootstrapping from a, which is gone) and gets it from b.
+    await until('b has it', async () => await headOf('b', 'shared/catch-up') === commit.commit)
+    // a goes away; c comes back (bootstrapping from b, a being gone) and gets it from b.
     await node('a').stop()
     await swarm.startNode('c', node('b'))
-    await until('c caught up', async () => await sharedHead('c') === commit.commit, 60_000)
-    assert.equal((await ok('c', ['verify', 'shared/main'])).ok, true)
+    await until('c caught up', async () => await headOf('c', 'shared/catch-up') === commit.commit, 60_000)
+    assert.equal((await ok('c', ['verify', 'shared/catch-up'])).ok, true)
     await swarm.startNode('a', node('b'))
   })
 
@@ -95,16 +102,17 @@ describe('a swarm of daemon processes on loopback', { timeout: 600_000 }, () => 
     // A big enough commit on b that c is still receiving it when it is killed.
     const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ id: `bulk/${String(i).padStart(5, '0')}`, kind: 'fact', body: 'x'.repeat(200) + i }))
     await writeFile(join(swarm.dir, 'bulk.ndjson'), lines.join('\n') + '\n')
+    await ok('b', ['checkout', '--create', 'shared/bulk'])
     await ok('b', ['frame', 'import', join(swarm.dir, 'bulk.ndjson')])
     const commit = await ok('b', ['commit', '-m', 'bulk'])
     // c hears of the commit within a few hundred ms and needs a few seconds to receive it: kill it meanwhile.
     await new Promise(resolve => setTimeout(resolve, 500))
-    assert.notEqual(await sharedHead('c'), commit.commit, 'c is killed before the sync completes')
+    assert.notEqual(await headOf('c', 'shared/bulk'), commit.commit, 'c is killed before the sync completes')
     await node('c').kill()
     const offline = await runCli(['--repo', repo('c'), 'verify', '--json'], { cwd: swarm.dir })
     assert.notEqual(offline.code, 5, `the repository is consistent after kill -9: ${offline.stderr}`)
     await swarm.startNode('c', node('b'))
-    await until('c completed the sync', async () => await sharedHead('c') === commit.commit, 120_000)
-    assert.equal((await ok('c', ['verify', 'shared/main'])).ok, true)
+    await until('c completed the sync', async () => await headOf('c', 'shared/bulk') === commit.commit, 120_000)
+    assert.equal((await ok('c', ['verify', 'shared/bulk'])).ok, true)
   })
 })
