@@ -39,6 +39,7 @@ describe('sync falls back to bitswap when the peer is a stock IPFS node', { time
       services: { identify: identify() }
     }) as HeliaWithLibp2p) as Helia & HeliaWithLibp2p<any>
     await stock.start()
+    await node.network!.connect(stock.libp2p.getMultiaddrs()[0]!.toString())
   })
   after(async () => {
     await stock?.stop()
@@ -51,7 +52,6 @@ describe('sync falls back to bitswap when the peer is a stock IPFS node', { time
     const leaves = [encodeBlock({ id: 'leaf/1', kind: 'fact', title: 'one' }), encodeBlock({ id: 'leaf/2', kind: 'fact', title: 'two' })]
     const root = encodeBlock({ id: 'root', kind: 'fact', links: leaves.map(l => ({ cid: l.cid })) })
     for (const b of [root, ...leaves]) await stock.blockstore.put(b.cid, b.bytes)
-    await node.network!.connect(stock.libp2p.getMultiaddrs()[0]!.toString())
     const r = await node.replication!.sync(root.cid as CID, { from: [stock.libp2p.peerId.toString()] })
     assert.equal(r.peer, 'bitswap')
     assert.equal(r.blocks, 3)

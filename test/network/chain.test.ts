@@ -72,8 +72,12 @@ describe('publishing', { timeout: 120_000 }, () => {
     const bad = (await a.frames.get('inc/bad')).cid
     const bytes = await a.repo.blocks.get(bad)
     await a.repo.db.blocks.put(blockKey(bad), new TextEncoder().encode('garbage'))
-    await assert.rejects(a.replication!.publish({ branch: 'shared/inc', incremental: true }), { code: 'ERR_COHERENCE' })
-    await a.repo.db.blocks.put(blockKey(bad), bytes)
+    try {
+      await assert.rejects(a.replication!.publish({ branch: 'shared/inc', incremental: true }), { code: 'ERR_COHERENCE' })
+    } finally {
+      // Repaired: the next test's branch starts from this one.
+      await a.repo.db.blocks.put(blockKey(bad), bytes)
+    }
     assert.ok(added != null)
   })
 
@@ -84,9 +88,15 @@ describe('publishing', { timeout: 120_000 }, () => {
     await waitFor('b follows a', async () => (await b.refs.branchHead('shared/main'))?.equals(good.commit) === true ? true : undefined)
     const before = (await a.network!.ownEntries()).length
     // A block of the branch goes bad on disk: publishing must refuse, and append nothing.
+    const bytes = await a.repo.blocks.get(put.cid)
     await a.repo.db.blocks.put(blockKey(put.cid), new TextEncoder().encode('garbage'))
-    await assert.rejects(a.replication!.publish({ branch: 'shared/main' }), { code: 'ERR_COHERENCE' })
-    assert.equal((await a.network!.ownEntries()).length, before)
+    try {
+      await assert.rejects(a.replication!.publish({ branch: 'shared/main' }), { code: 'ERR_COHERENCE' })
+      assert.equal((await a.network!.ownEntries()).length, before)
+    } finally {
+      // Repaired: the next test's branch starts from this one.
+      await a.repo.db.blocks.put(blockKey(put.cid), bytes)
+    }
   })
 
   it('another node cannot write to a chain it does not own (OrbitDB access control)', async () => {

@@ -13,18 +13,15 @@ const listen = ['/ip4/127.0.0.1/tcp/0']
 interface PinStatus { requestid: string, status: string, delegates: string[], info?: Record<string, string> }
 
 describe('the pinning service fetches what this node lacks from the network', { timeout: 120_000 }, () => {
+  let dir: string
   let cleanup: () => Promise<void>
-  let a: FramehubNode
   let b: FramehubNode
   let app: FastifyInstance
   let auth: Record<string, string>
-  let aClosed = false
 
   before(async () => {
-    let dir: string
     ({ dir, cleanup } = await tempDir('framehub-pins-fetch-'))
-    a = await createNode({ repo: join(dir, 'a'), create: true, network: { listen, network: 'pins-fetch' } })
-    // b knows nobody at first: the pin request's origins name a.
+    // b knows nobody at first: a pin request's origins name the peer that has the DAG.
     b = await createNode({ repo: join(dir, 'b'), create: true, network: { listen, network: 'pins-fetch' }, pins: { fetchTimeoutMs: 3000 } })
     app = await createGateway(b, { logger: false, underPressure: false })
     auth = { authorization: `Bearer ${b.repo.config.apiToken}` }
@@ -32,9 +29,21 @@ describe('the pinning service fetches what this node lacks from the network', { 
   after(async () => {
     await app?.close()
     await b?.close()
-    if (!aClosed) await a?.close()
     await cleanup()
   })
+
+  /**
+   * A peer of each test's own, stopped when the test ends (stopped, not only disconnected: a
+   * running peer of the network may dial b again).
+   */
+  const withPeer = async (name: string, use: (a: FramehubNode) => Promise<void>): Promise<void> => {
+    const a = await createNode({ repo: join(dir, name), create: true, network: { listen, network: 'pins-fetch' } })
+    try {
+      await use(a)
+    } finally {
+      await a.close()
+    }
+  }
 
   const pin = async (payload: Record<string, unknown>): Promise<PinStatus> => {
     const res = await app.inject({ method: 'POST', url: '/pins', headers: auth, payload })
@@ -43,7 +52,7 @@ describe('the pinning service fetches what this node lacks from the network', { 
     return (await app.inject({ url: `/pins/${(res.json() as PinStatus).requestid}`, headers: auth })).json() as PinStatus
   }
 
-  it('dials the origins, syncs the DAG (checked, complete) and pins it', async () => {
+  it('dials the origins, syncs the DAG (checked, complete) and pins it', async () => await withPeer('a1', async (a) => {
     const frame = await a.frames.put({ id: 'pinned/1', kind: 'fact', title: 'kept by b' })
     const { commit: cid } = await a.commits.commit({ message: 'to pin elsewhere' })
     assert.equal(await b.repo.blocks.has(cid), false)
@@ -57,20 +66,19 @@ describe('the pinning service fetches what this node lacks from the network', { 
     // Delegates are b's own addresses, where a client can connect.
     assert.deepEqual(status.delegates, b.network!.addresses())
     assert.ok(status.delegates.every(d => d.startsWith('/ip4/127.0.0.1/') && d.endsWith(`/p2p/${b.peerId}`)))
-  })
+  }))
 
   it('fails with the reason when no peer gives the DAG: a peer says so, or none answers in time', async () => {
-    // a is connected (previous test) and answers that it does not have the block.
+    // A peer (dialled as the origin) answers that it does not have the block.
     const unknown = encodeBlock({ id: 'nowhere', kind: 'fact' }).cid
-    const refused = await pin({ cid: unknown.toString() })
-    assert.equal(refused.status, 'failed')
-    assert.match(refused.info?.status_details ?? '', /ERR_BLOCK_NOT_FOUND: peer \S+: block \S+ is not on this node/)
+    await withPeer('a2', async (a) => {
+      const refused = await pin({ cid: unknown.toString(), origins: a.network!.addresses() })
+      assert.equal(refused.status, 'failed')
+      assert.match(refused.info?.status_details ?? '', /ERR_BLOCK_NOT_FOUND: peer \S+: block \S+ is not on this node/)
+    })
 
-    // Nobody to ask, and origins that cannot be dialled (not an error in themselves): the fetch
-    // timeout (3 s here) ends it.
-    // a is stopped, not only disconnected: a running peer may dial b again before the request.
-    await a.close()
-    aClosed = true
+    // Nobody to ask (the peer is stopped), and origins that cannot be dialled (not an error in
+    // themselves): the fetch timeout (3 s here) ends it.
     const alone = encodeBlock({ id: 'nowhere/2', kind: 'fact' }).cid
     const started = Date.now()
     const timedOut = await pin({ cid: alone.toString(), origins: ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWQ9t8WX8Ms6RMWbg2eJqGyBqHi8LTnbbiC5oRLPUqQYHG', 'not a multiaddr'] })
