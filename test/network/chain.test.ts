@@ -116,6 +116,8 @@ describe('publishing', { timeout: 120_000 }, () => {
   })
 
   it('a roster message with a bad signature is ignored', async () => {
+    // a has heard b's own announcement first (the roster's pubsub mesh is up).
+    await waitFor('a knows b\'s chain', async () => a.network!.peers().find(p => p.peer === b.peerId)?.chain === b.network!.chain ? true : undefined)
     const libp2p = (await b.repo.helia() as unknown as { libp2p: { services: { pubsub: { publish: (t: string, d: Uint8Array) => Promise<unknown> } } } }).libp2p
     const forger = await signer()
     // Claims that b's chain is somewhere else, signed by a key that is not b's.
