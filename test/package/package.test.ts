@@ -66,6 +66,29 @@ describe('the npm package', { timeout: 900_000 }, () => {
 
   after(async () => { await cleanup() })
 
+  /**
+   * Compiles the README's TypeScript example against the package's declarations and runs it as
+   * JavaScript, once for the file: its test checks that, the daemon's test serves what it wrote.
+   */
+  let example: Promise<void> | undefined
+  const runExample = async (): Promise<void> => {
+    example ??= (async () => {
+      const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
+      const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
+      assert.ok(block != null && block.includes('from \'framehub\''), 'README has a TypeScript example importing framehub')
+      await writeFile(join(app, 'example.ts'), block)
+      // Full checking, the package's declarations included (skipLibCheck off).
+      await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2024', strict: true, skipLibCheck: false, types: ['node'], outDir: 'out' },
+        include: ['example.ts']
+      }, null, 2))
+      ok(await run(process.execPath, [TSC, '-p', app], { cwd: app, timeoutMs: 180_000 }), 'tsc on the example')
+      // No type stripping: only the package's JavaScript can run.
+      ok(await run(process.execPath, ['--no-experimental-strip-types', join('out', 'example.js')], { cwd: app, timeoutMs: 120_000 }), 'the compiled example')
+    })()
+    await example
+  }
+
   it('ships compiled JavaScript, declarations, the bin and the schemas, and no sources or tests', () => {
     const files = packed.files.map(f => f.path)
     for (const f of ['package.json', 'README.md', 'bin/framehub.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js',
@@ -85,18 +108,7 @@ describe('the npm package', { timeout: 900_000 }, () => {
   })
 
   it("the README's TypeScript example compiles against the package's declarations and runs as JavaScript", { timeout: 360_000 }, async () => {
-    const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
-    const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
-    assert.ok(block != null && block.includes('from \'framehub\''), 'README has a TypeScript example importing framehub')
-    await writeFile(join(app, 'example.ts'), block)
-    // Full checking, the package's declarations included (skipLibCheck off).
-    await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2024', strict: true, skipLibCheck: false, types: ['node'], outDir: 'out' },
-      include: ['example.ts']
-    }, null, 2))
-    ok(await run(process.execPath, [TSC, '-p', app], { cwd: app, timeoutMs: 180_000 }), 'tsc on the example')
-    // No type stripping: only the package's JavaScript can run.
-    ok(await run(process.execPath, ['--no-experimental-strip-types', join('out', 'example.js')], { cwd: app, timeoutMs: 120_000 }), 'the compiled example')
+    await runExample()
   })
 
   it('npx framehub --version prints the version', async () => {
@@ -106,7 +118,8 @@ describe('the npm package', { timeout: 900_000 }, () => {
     assert.equal(r.stdout.trim(), PKG.version)
   })
 
-  it('the installed CLI writes and reads a repository, and its daemon serves the example\'s frame', async () => {
+  it('the installed CLI writes and reads a repository, and its daemon serves the example\'s frame', { timeout: 600_000 }, async () => {
+    await runExample()
     const bin = join(app, 'node_modules', '.bin', 'framehub')
     const repo = join(app, 'cli-repo')
     ok(await run(bin, ['--repo', repo, 'init'], { cwd: app, timeoutMs: 60_000 }), 'framehub init')
