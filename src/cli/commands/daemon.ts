@@ -11,6 +11,8 @@ const STOP_TIMEOUT_MS = 10_000
 const REPEAT_MS = 1_000
 /** How often a daemon started by npm checks that its parent is still there, ms. */
 const PARENT_POLL_MS = 500
+/** Info and debug lines of the start, before the gateway's logger exists, kept to be logged by it. */
+const EARLY_LOGS = 1000
 
 /** Parses HOST:PORT (IPv6 as [::1]:PORT). */
 export function parseHostPort (text: string): { host: string, port: number } {
@@ -46,12 +48,16 @@ export function registerDaemon (program: Command): void {
       ])
       // Checked before anything is opened: a bad address is a usage error, not a half-started node.
       const network = opts.offline === true ? undefined : networkConfig({ listen: opts.listen, bootstrap: opts.bootstrap, network: opts.network, public: opts.public === true })
-      // Network logs go to the gateway's pino logger once it exists (stderr until then).
+      // Network logs go to the gateway's pino logger once it exists. Until then (the node and its
+      // network start first) warnings go to stderr, and the rest is kept, up to EARLY_LOGS
+      // lines, and logged when the logger exists, each with the time it happened (`at`).
       let logger: { info: (o: object, m: string) => void, warn: (o: object, m: string) => void, debug: (o: object, m: string) => void } | undefined
+      const early: Array<{ level: 'info' | 'debug', o: object, m: string, at: number }> = []
+      const keep = (level: 'info' | 'debug', o: object, m: string): void => { if (early.length < EARLY_LOGS) early.push({ level, o, m, at: Date.now() }) }
       const log = {
-        info: (o: object, m: string) => { logger?.info(o, m) },
+        info: (o: object, m: string) => { if (logger != null) logger.info(o, m); else keep('info', o, m) },
         warn: (o: object, m: string) => { if (logger != null) logger.warn(o, m); else process.stderr.write(`framehub daemon: ${m} ${JSON.stringify(o)}\n`) },
-        debug: (o: object, m: string) => { logger?.debug(o, m) }
+        debug: (o: object, m: string) => { if (logger != null) logger.debug(o, m); else keep('debug', o, m) }
       }
       // A long-running node: its frame index is kept caught up and queued pin requests resume.
       const node = await createNode({ repo: options.repo, create: true, background: true, log, network: network != null ? { ...network, autoPublish: opts.autoPublish, follow: opts.follow, sessionPublishMs: opts.autoPublish ? undefined : 0, log } : undefined })
@@ -68,6 +74,7 @@ export function registerDaemon (program: Command): void {
         throw err
       })
       logger = app.log
+      for (const { level, o, m, at } of early.splice(0)) logger[level]({ ...o, at: new Date(at).toISOString() }, m)
       // A library's stray rejection (a peer that hung up mid-exchange) is logged; it must not
       // take the node down with every connection it serves.
       process.on('unhandledRejection', (err) => { app.log.error({ err }, 'unhandled rejection') })
