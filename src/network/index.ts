@@ -2,9 +2,10 @@ import { join } from 'node:path'
 import type { Connection, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import type { ChainEntry, UnsignedChainEntry } from '../core/chain-entry.ts'
-import { carStream } from '../core/car.ts'
+import { verifyBlock } from '../core/block.ts'
+import { carStream, readCar } from '../core/car.ts'
 import { walkClosure } from '../core/closure.ts'
 import type { ManyReader } from '../core/closure.ts'
 import { PeerUnreachableError, UsageError } from '../core/errors.ts'
@@ -116,6 +117,21 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
   const chains = await openChains({
     helia,
     pubsub: libp2p.services.pubsub,
+    fetchBlock: async (peer, hash, signal) => {
+      const cid = CID.parse(hash)
+      const { car } = await fetchMissing(libp2p, peerIdFromString(peer), cid, [], { signal })
+      const contents = await readCar(car)
+      if (contents.version !== 1) return false
+      for await (const batch of contents.batches) {
+        for (const block of batch) {
+          if (!block.cid.equals(cid)) continue
+          verifyBlock(cid, block.bytes)
+          await helia.blockstore.put(cid, block.bytes)
+          return true
+        }
+      }
+      return false
+    },
     directory: components.directory,
     network: config.network,
     signer,
