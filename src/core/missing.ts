@@ -105,7 +105,10 @@ function historyNode (cid: CID, bytes: Uint8Array): HistoryNode | undefined {
     return undefined
   }
   const cids = (v: unknown): CID[] => Array.isArray(v) ? v.filter(isCid) : []
-  const time = typeof value.time === 'number' ? value.time : 0
+  // A consensus commit has no time (every node makes the same one): it comes after its parents,
+  // so it is painted as the newest, at once. With time 0 it came out last, after every timed
+  // commit below it, and the walk went down the whole history before it stopped.
+  const time = typeof value.time === 'number' ? value.time : Number.MAX_SAFE_INTEGER
   if (looksLikeCommit(value)) {
     return { cid, key: cidKey(cid), bytes, time, parents: [...cids(value.parents), ...cids(value.sessions)], tree: isCid(value.tree) ? value.tree : undefined, others: [] }
   }

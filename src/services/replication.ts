@@ -166,8 +166,9 @@ export function createReplicationService (components: ReplicationComponents, ser
       // that is one of them (peers converging on one head) passes without a second check.
       let problem: { code: string, message: string } | undefined
       try {
+        const started = performance.now()
         await sync(head, { from: [peer], have })
-        log.debug?.({ peer, ref, head: head.toString() }, 'synced a peer head')
+        log.debug?.({ peer, ref, head: head.toString(), ms: Math.round(performance.now() - started) }, 'synced a peer head')
         const report = have.some(h => h.equals(head)) ? undefined : await services.verifier.verify(head.toString(), { since: have })
         if (report != null && !report.ok) problem = { code: report.problems[0]?.code ?? 'ERR_COHERENCE', message: report.problems[0]?.message ?? 'fails the coherence check' }
       } catch (err) {
