@@ -80,11 +80,9 @@ describe('the pinning service fetches what this node lacks from the network', { 
     // Nobody to ask (the peer is stopped), and origins that cannot be dialled (not an error in
     // themselves): the fetch timeout (3 s here) ends it.
     const alone = encodeBlock({ id: 'nowhere/2', kind: 'fact' }).cid
-    const started = Date.now()
     const timedOut = await pin({ cid: alone.toString(), origins: ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWQ9t8WX8Ms6RMWbg2eJqGyBqHi8LTnbbiC5oRLPUqQYHG', 'not a multiaddr'] })
     assert.equal(timedOut.status, 'failed')
     assert.match(timedOut.info?.status_details ?? '', /no connected peer gave \S+ within 3 s/)
-    assert.ok(Date.now() - started < 60_000)
     assert.equal(await b.repo.blocks.has(unknown), false)
     assert.equal(await b.repo.blocks.has(alone), false)
   })
