@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { connectNode } from '../../src/client/index.ts'
 import type { NodeServices } from '../../src/node.ts'
-import { frame, harness } from '../http/helpers.ts'
+import { connectTo, frame, harness } from '../http/helpers.ts'
 import type { Harness } from '../http/helpers.ts'
 
 describe('the daemon\'s client gives gc and the frame index as the in-process node does', () => {
@@ -13,9 +11,7 @@ describe('the daemon\'s client gives gc and the frame index as the in-process no
     h = await harness()
     for (const id of ['a', 'b', 'c']) await h.node.frames.put(frame(id, { tags: ['t'] }))
     await h.node.commits.commit({ message: 'three frames' })
-    await h.app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = h.app.server.address() as AddressInfo
-    remote = await connectNode({ url: `http://127.0.0.1:${port}`, token: h.token })
+    remote = await connectTo(h)
   })
   after(async () => {
     await remote.close()

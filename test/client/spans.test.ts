@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { CID } from 'multiformats/cid'
-import { connectNode } from '../../src/client/index.ts'
 import type { NodeServices } from '../../src/node.ts'
-import { harness } from '../http/helpers.ts'
+import { connectTo, harness } from '../http/helpers.ts'
 import type { Harness } from '../http/helpers.ts'
 
 const request = (traceId: string, spans: Array<[spanId: string, parentSpanId?: string]>): string => JSON.stringify({
@@ -16,9 +14,7 @@ describe('the daemon\'s client gives the span import and the daemon\'s identity 
   let remote: NodeServices
   before(async () => {
     h = await harness()
-    await h.app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = h.app.server.address() as AddressInfo
-    remote = await connectNode({ url: `http://127.0.0.1:${port}`, token: h.token })
+    remote = await connectTo(h)
   })
   after(async () => {
     await remote.close()

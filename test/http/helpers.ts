@@ -1,11 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import { connectNode } from '../../src/client/index.ts'
 import { createGateway } from '../../src/http/app.ts'
 import type { GatewayInit } from '../../src/http/app.ts'
 import { createNode } from '../../src/node.ts'
-import type { FramehubNode } from '../../src/node.ts'
+import type { FramehubNode, NodeServices } from '../../src/node.ts'
 
 export interface Harness {
   node: FramehubNode
@@ -44,6 +46,13 @@ export async function harness (init: GatewayInit = {}): Promise<Harness> {
       if (serverErrors.length > 0) throw new Error(`server errors: ${serverErrors.join('; ')}`)
     }
   }
+}
+
+/** The harness's gateway listening on loopback, and the daemon's client connected to it. */
+export async function connectTo (h: Harness): Promise<NodeServices> {
+  await h.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = h.app.server.address() as AddressInfo
+  return await connectNode({ url: `http://127.0.0.1:${port}`, token: h.token })
 }
 
 /** A frame's JSON view. */

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { connectNode } from '../../src/client/index.ts'
 import type { FrameService } from '../../src/services/frames.ts'
-import { frame, harness } from '../http/helpers.ts'
+import { connectTo, frame, harness } from '../http/helpers.ts'
 import type { Harness } from '../http/helpers.ts'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -13,9 +11,7 @@ describe('frames.put with attach: the service stores the files and names them in
   let remote: FrameService
   before(async () => {
     h = await harness()
-    await h.app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = h.app.server.address() as AddressInfo
-    remote = (await connectNode({ url: `http://127.0.0.1:${port}`, token: h.token })).frames
+    remote = (await connectTo(h)).frames
   })
   after(async () => { await h.close() })
 
