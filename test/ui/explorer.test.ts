@@ -319,10 +319,19 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     const first = await inject('POST', path, { step: { op: 'thought', content: 'start' } })
     const tips = [first.cid as string, first.cid as string]
     const made: string[] = [first.cid]
+    // Each step is written in a later millisecond than the one before: the list's order (parents
+    // first, ties by time, then CID) is then the order of writing, and the first 40 rows are the
+    // root and steps 1 to 39 whatever the machine's speed.
+    const nextMillisecond = async (): Promise<void> => {
+      const at = Date.now()
+      while (Date.now() === at) await new Promise(resolve => setTimeout(resolve, 1))
+    }
     for (let i = 1; i < 320; i++) {
+      await nextMillisecond()
       tips[i % 2] = (await inject('POST', path, { step: { op: 'action', content: `step ${i}` }, parents: [tips[i % 2]] })).cid
       made.push(tips[i % 2] as string)
     }
+    await nextMillisecond()
     await inject('POST', path, { step: { op: 'conclusion', content: 'joined' }, parents: tips })
     await open('#/session/long')
     // The root and the first 39 steps (the first 40 rows), then each chain's other 140 steps as one
@@ -371,10 +380,10 @@ describe('the explorer in Chromium', { skip, timeout: 300_000 }, () => {
     assert.deepEqual({ ...await attrs(), highlighted: null }, { nodes: String(43 - 1 + 140), edges: String(43 + 140 - 1), 'all-nodes': '321', 'all-edges': '321', collapsed: '1', highlighted: null })
     // A step inside the other run, opened from the list, expands it: every step and edge is drawn,
     // one row each, and the whole route is highlighted. Which run is above the conclusion depends
-    // on the steps' CIDs (they carry a time): step i > 0 is on chain i % 2, so the step is taken
-    // from the chain whose run is still folded.
-    const expandedChain = made.indexOf(firstOfRun) % 2
+    // on the order of the chains' first folded steps: step i > 0 is on chain i % 2, so the step
+    // is taken from the chain whose run is still folded.
     assert.ok(made.indexOf(firstOfRun) > 0, 'the expanded run starts at a step that was written')
+    const expandedChain = made.indexOf(firstOfRun) % 2
     const hidden = made[expandedChain === 0 ? 301 : 300] as string
     await page.click(`ol.list a[data-cid="${hidden}"]`)
     await page.waitForSelector(`#step[data-cid="${hidden}"]`)
