@@ -178,9 +178,13 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
     // The entry is asked of the peer that announced it first: one request (bitswap took 0.6 s for
     // one block on an idle machine, after a restart). It is checked against its hash either way.
     await options.fetchBlock?.(peer, head, AbortSignal.timeout(FETCH_ENTRY_MS)).catch(() => false)
-    // log.get reads through Helia (bitswap when the block is not here), bounded in time.
+    // log.get reads through Helia (bitswap when the block is not here), bounded in time. A read
+    // still under way when the bound passes goes on, and fails when the chains close (OrbitDB
+    // aborts its reads): that late failure is nobody's to handle.
+    const reading = state.db.log.get(head)
+    reading.catch(() => {})
     const entry = await Promise.race([
-      state.db.log.get(head),
+      reading,
       new Promise<undefined>((resolve) => { setTimeout(() => { resolve(undefined) }, CATCH_UP_MS).unref() })
     ])
     if (entry == null) return
