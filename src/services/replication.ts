@@ -60,6 +60,9 @@ const COHERENCE_CODES = new Set(['ERR_BLOCK_CORRUPT', 'ERR_BLOCK_INVALID', 'ERR_
 /** Longest time a decision waits for chain entries already queued (see `waiting`). */
 const MAX_FOLLOW_WAIT_MS = 1000
 
+/** Peers whose chain entries are handled at the same time (each peer's in order). */
+const MAX_PEERS_AT_ONCE = 4
+
 /** Failed syncs of chain entries are retried this often (and when a peer connects). */
 const RETRY_MS = 3000
 
@@ -213,21 +216,40 @@ export function createReplicationService (components: ReplicationComponents, ser
       log.warn({ peer, err: (err as Error).message, code: (err as { code?: string }).code }, 'sync of a peer chain entry failed; will retry')
     }
   }
-  // One peer's entries at a time, in order; other peers' wait behind (syncs share the write lock).
-  let queue: Promise<void> = Promise.resolve()
+  // Each peer's entries in order, one batch at a time; different peers' at once, up to
+  // MAX_PEERS_AT_ONCE (a sync reads its answer without the write lock: a slow peer, such as one
+  // that has just started, does not hold up the others).
+  const queues = new Map<string, Promise<void>>()
+  let running = 0
+  const slotFreed: Array<() => void> = []
+  const slot = async (): Promise<void> => {
+    if (running < MAX_PEERS_AT_ONCE) running++
+    else await new Promise<void>((resolve) => { slotFreed.push(resolve) })
+  }
+  /** A slot freed goes to the next peer waiting for one, if any. */
+  const freeSlot = (): void => {
+    const next = slotFreed.shift()
+    if (next != null) next()
+    else running--
+  }
   /** Chain entry batches queued and not yet handled. */
   let batchesQueued = 0
   const enqueue = (peer: string, entries: ChainEntry[]): Promise<void> => {
     batchesQueued++
-    queue = queue.then(async () => {
+    const next = (queues.get(peer) ?? Promise.resolve()).then(async () => {
+      await slot()
       try {
         await handle(peer, entries)
       } finally {
+        freeSlot()
         // The last queued batch handled: the branches that waited for it are decided now.
         if (--batchesQueued === 0) for (const ref of [...waiting.keys()]) follow(ref)
       }
     })
-    return queue
+    queues.set(peer, next)
+    const done = (): void => { if (queues.get(peer) === next) queues.delete(peer) }
+    next.then(done, done)
+    return next
   }
   network.onChainEntries(async (peer, entries) => { await enqueue(peer, entries) })
   const retryAll = (): void => {
@@ -260,7 +282,7 @@ export function createReplicationService (components: ReplicationComponents, ser
       for (const t of pendingFollow.values()) if (typeof t !== 'string') clearTimeout(t)
       await publisher.stop()
       clearInterval(retryTimer)
-      await queue
+      await Promise.all(queues.values())
     }
   }
 }

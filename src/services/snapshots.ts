@@ -117,133 +117,173 @@ export function createSnapshotService ({ blocks, db, exclusive, events }: Snapsh
     }
   }
 
+  /**
+   * The write lock, taken when the import first needs it and held until it ends: reading the CAR
+   * and staging its blocks in memory need no lock (nothing shared is touched), so a sync answer
+   * or an upload that arrives slowly does not hold up the node's other writes, and several
+   * peers' answers are read at once. The lock is taken before the first write to storage: the
+   * completeness check (it reads stored blocks, which GC could remove) and the copy, or a staging
+   * that grows past UNLOCKED_STAGING_BYTES (so that concurrent imports hold at most that much
+   * each in memory, and one that spills to the shared `pending` sublevel is alone).
+   */
+  function lazyLock (): { take: () => Promise<void>, release: () => Promise<void> } {
+    let held: Promise<unknown> | undefined
+    let free: (() => void) | undefined
+    return {
+      take: async () => {
+        if (held != null) return
+        await new Promise<void>((resolve) => {
+          held = exclusive(async () => {
+            await new Promise<void>((_resolve) => { free = _resolve; resolve() })
+          })
+        })
+      },
+      release: async () => {
+        free?.()
+        await held
+      }
+    }
+  }
+
   async function importDag (car: AsyncIterable<Uint8Array>, options: ImportSnapshotOptions | undefined): Promise<SnapshotStats> {
-    return await exclusive(async () => {
-      let car1: Extract<CarContents, { version: 1 }> | undefined
-      let car2: CarBlockIterator | undefined
-      try {
-        const contents = await readCar(car)
-        if (contents.version === 1) car1 = contents
-        else car2 = await (await import('@ipld/car')).CarBlockIterator.fromIterable(contents.replay) // CAR v2 only: loaded when one comes
-      } catch (err) {
-        // The source's own errors (a sync stream that broke off) pass through as they are.
-        if (isFramehubError(err)) throw err
-        throw new CarInvalidError(`not a CAR file: ${(err as Error).message}`)
-      }
-      const roots = car1?.roots ?? await (car2 as CarBlockIterator).getRoots()
-      const root = roots[0]
-      if (root == null || roots.length !== 1) throw new CarInvalidError(`a snapshot CAR must have exactly one root (this one has ${roots.length})`)
-      if (options?.root != null && !options.root.equals(root)) throw new CarInvalidError(`the CAR's root is ${root}, not the ${options.root} asked for`)
-      const staging = createStaging(db, options?.stagingMemoryBytes ?? MEMORY_STAGING_BYTES)
-      try {
-        // 1. Stage every block, hash-checked, where no read can see it.
-        let staged = 0
-        let bytes = 0
-        const rootKey = blockKey(root)
-        /** The CID the CAR gives the root's block in its section (the same bytes by digest). */
-        let rootSection = undefined as CID | undefined
-        try {
-          for await (const batch of car1?.batches ?? oneByOne(car2 as CarBlockIterator)) {
-            options?.signal?.throwIfAborted()
-            for (const block of batch) {
-              // A block over the limit could be stored but never synced on: refused like a frame over it.
-              if (block.bytes.byteLength > MAX_BLOCK_BYTES) throw new PayloadTooLargeError(`block ${staged + 1} of the CAR (${block.cid}) is ${block.bytes.byteLength} bytes, over the block limit of ${MAX_BLOCK_BYTES} bytes`, { cid: block.cid.toString(), block: staged + 1, bytes: block.bytes.byteLength, limit: MAX_BLOCK_BYTES })
-              if (options?.clientInput === true) verifyInput(block, staged)
-              else verifyBlock(block.cid, block.bytes)
-              bytes += block.bytes.byteLength
-              if (options?.maxBytes != null && bytes > options.maxBytes) throw new CarInvalidError(`CAR holds more than the limit of ${options.maxBytes} bytes`)
-              // Links are read now, while the next bytes are on their way, not after the last one.
-              const key = blockKey(block.cid)
-              if (key === rootKey) rootSection ??= block.cid
-              const spilling = staging.put(key, block.bytes, staging.inMemory ? linksIfReadable(block.cid, block.bytes) : undefined)
-              if (spilling != null) await spilling
-              staged++
-              if (staged % BATCH === 0) options?.onProgress?.({ type: 'snapshot:import:progress', detail: { blocks: staged, bytes } })
-            }
-          }
-        } catch (err) {
-          if (isFramehubError(err)) throw err
-          throw new CarInvalidError(`CAR is malformed after ${staged} blocks: ${(err as Error).message}`)
-        }
-        await staging.flush()
-        // The header's root must name its block as the CAR does (same codec): the same digest
-        // under another codec is another CID, whose links were never read.
-        const rootText = root.toString()
-        if (rootSection !== undefined && rootSection.toString() !== rootText) {
-          throw new CarInvalidError(`the CAR's root ${rootText} is not the CID of its block (${rootSection.toString()}): the header and the block disagree`, { cid: rootText })
-        }
+    const lock = lazyLock()
+    try {
+      return await importUnder(lock.take, car, options)
+    } finally {
+      await lock.release()
+    }
+  }
 
-        // 2. The DAG under the root must be complete (staged or already stored) before it becomes
-        //    visible. Staged blocks are followed at once (a lookup in memory, or one LevelDB call
-        //    per batch once spilled); blocks not staged are looked up in the store in batches.
-        const toCopy: string[] = []
-        const seen = new Set<string>([rootKey])
-        const queue: Array<{ cid: CID, key: string }> = [{ cid: root, key: rootKey }]
-        const outside: CID[] = []
-        let count = 0
-        /** The children of each staged block (keys), to copy children before parents: kept only
-         *  while blocks are in memory (a spilled import is copied under a marker instead). */
-        const childrenOf = new Map<string, string[]>()
-        const follow = (cid: CID, data: Uint8Array, links: CID[] | undefined, parent?: string): void => {
-          const children: string[] = []
-          for (const link of links ?? linksOf(cid, data)) {
-            const key = blockKey(link)
-            children.push(key)
-            if (!seen.has(key)) { seen.add(key); queue.push({ cid: link, key }) }
-          }
-          if (parent != null && staging.inMemory) childrenOf.set(parent, children)
-        }
-        while (queue.length > 0 || outside.length > 0) {
+  async function importUnder (lock: () => Promise<void>, car: AsyncIterable<Uint8Array>, options: ImportSnapshotOptions | undefined): Promise<SnapshotStats> {
+    let car1: Extract<CarContents, { version: 1 }> | undefined
+    let car2: CarBlockIterator | undefined
+    try {
+      const contents = await readCar(car)
+      if (contents.version === 1) car1 = contents
+      else car2 = await (await import('@ipld/car')).CarBlockIterator.fromIterable(contents.replay) // CAR v2 only: loaded when one comes
+    } catch (err) {
+      // The source's own errors (a sync stream that broke off) pass through as they are.
+      if (isFramehubError(err)) throw err
+      throw new CarInvalidError(`not a CAR file: ${(err as Error).message}`)
+    }
+    const roots = car1?.roots ?? await (car2 as CarBlockIterator).getRoots()
+    const root = roots[0]
+    if (root == null || roots.length !== 1) throw new CarInvalidError(`a snapshot CAR must have exactly one root (this one has ${roots.length})`)
+    if (options?.root != null && !options.root.equals(root)) throw new CarInvalidError(`the CAR's root is ${root}, not the ${options.root} asked for`)
+    const memoryBytes = options?.stagingMemoryBytes ?? MEMORY_STAGING_BYTES
+    const unlockedBytes = Math.min(UNLOCKED_STAGING_BYTES, memoryBytes)
+    const staging = createStaging(db, memoryBytes)
+    try {
+      // 1. Stage every block, hash-checked, where no read can see it.
+      let staged = 0
+      let bytes = 0
+      const rootKey = blockKey(root)
+      /** The CID the CAR gives the root's block in its section (the same bytes by digest). */
+      let rootSection = undefined as CID | undefined
+      try {
+        for await (const batch of car1?.batches ?? oneByOne(car2 as CarBlockIterator)) {
           options?.signal?.throwIfAborted()
-          while (queue.length > 0) {
-            const slice = queue.splice(0, BATCH)
-            const got = staging.getMany(slice.map(q => q.key))
-            const staged = Array.isArray(got) ? got : await got
-            for (let j = 0; j < slice.length; j++) {
-              const data = staged[j]
-              const { cid, key } = slice[j] as { cid: CID, key: string }
-              if (data === undefined) { outside.push(cid); continue }
-              toCopy.push(key) // hash checked on arrival
-              count++
-              follow(cid, data, staging.links(key), key)
-            }
-          }
-          const slice = outside.splice(0, BATCH)
-          if (slice.length === 0) continue
-          const stored = await blocks.getMany(slice)
-          for (let j = 0; j < slice.length; j++) {
-            const cid = slice[j] as CID
-            const data = stored[j]
-            if (data === undefined) throw new DagIncompleteError(`snapshot is incomplete: block ${cid} is missing`, { cid: cid.toString() })
-            count++
-            // A stored block's closure is complete unless the CAR is not a partial answer.
-            if (options?.partial !== true) follow(cid, data, undefined)
+          for (const block of batch) {
+            // A block over the limit could be stored but never synced on: refused like a frame over it.
+            if (block.bytes.byteLength > MAX_BLOCK_BYTES) throw new PayloadTooLargeError(`block ${staged + 1} of the CAR (${block.cid}) is ${block.bytes.byteLength} bytes, over the block limit of ${MAX_BLOCK_BYTES} bytes`, { cid: block.cid.toString(), block: staged + 1, bytes: block.bytes.byteLength, limit: MAX_BLOCK_BYTES })
+            if (options?.clientInput === true) verifyInput(block, staged)
+            else verifyBlock(block.cid, block.bytes)
+            bytes += block.bytes.byteLength
+            if (options?.maxBytes != null && bytes > options.maxBytes) throw new CarInvalidError(`CAR holds more than the limit of ${options.maxBytes} bytes`)
+            // Links are read now, while the next bytes are on their way, not after the last one.
+            const key = blockKey(block.cid)
+            if (key === rootKey) rootSection ??= block.cid
+            // Past what an import may stage unlocked (or before it could spill): the lock first.
+            if (staging.bytes + block.bytes.byteLength > unlockedBytes) await lock()
+            const spilling = staging.put(key, block.bytes, staging.inMemory ? linksIfReadable(block.cid, block.bytes) : undefined)
+            if (spilling != null) await spilling
+            staged++
+            if (staged % BATCH === 0) options?.onProgress?.({ type: 'snapshot:import:progress', detail: { blocks: staged, bytes } })
           }
         }
-
-        // A branch is put only on a commit: checked before anything is visible.
-        if (options?.branch != null) {
-          const [bytes] = await staging.getMany([rootKey])
-          try {
-            decodeCommit(root, bytes ?? await blocks.get(root))
-          } catch (err) {
-            if (!isFramehubError(err) || !['ERR_COMMIT_INVALID', 'ERR_BLOCK_INVALID'].includes(err.code)) throw err
-            throw new UsageError(`a branch can only point at a commit, and the CAR's root ${root} is not one (${err.message}); import it without a branch`, { cid: root.toString() })
-          }
-        }
-
-        // 3. Make it visible. From memory, blocks are written children before parents, in
-        //    batches: whenever the process dies, every block already written has its closure
-        //    written too (the root comes last). Past MEMORY_STAGING_BYTES, `pending` keeps only
-        //    the blocks to copy, a marker is set, and the next open finishes a copy cut short.
-        await staging.promote(staging.inMemory ? childrenFirst(rootKey, childrenOf, new Set(toCopy)) : toCopy)
-        options?.onProgress?.({ type: 'snapshot:import:done', detail: { blocks: count, bytes } })
-        events.publish('snapshot:import', { root: root.toString(), blocks: count, bytes })
-        return { root, blocks: count, bytes }
-      } finally {
-        await staging.clear()
+      } catch (err) {
+        if (isFramehubError(err)) throw err
+        throw new CarInvalidError(`CAR is malformed after ${staged} blocks: ${(err as Error).message}`)
       }
-    })
+      await lock()
+      await staging.flush()
+      // The header's root must name its block as the CAR does (same codec): the same digest
+      // under another codec is another CID, whose links were never read.
+      const rootText = root.toString()
+      if (rootSection !== undefined && rootSection.toString() !== rootText) {
+        throw new CarInvalidError(`the CAR's root ${rootText} is not the CID of its block (${rootSection.toString()}): the header and the block disagree`, { cid: rootText })
+      }
+
+      // 2. The DAG under the root must be complete (staged or already stored) before it becomes
+      //    visible. Staged blocks are followed at once (a lookup in memory, or one LevelDB call
+      //    per batch once spilled); blocks not staged are looked up in the store in batches.
+      const toCopy: string[] = []
+      const seen = new Set<string>([rootKey])
+      const queue: Array<{ cid: CID, key: string }> = [{ cid: root, key: rootKey }]
+      const outside: CID[] = []
+      let count = 0
+      /** The children of each staged block (keys), to copy children before parents: kept only
+       *  while blocks are in memory (a spilled import is copied under a marker instead). */
+      const childrenOf = new Map<string, string[]>()
+      const follow = (cid: CID, data: Uint8Array, links: CID[] | undefined, parent?: string): void => {
+        const children: string[] = []
+        for (const link of links ?? linksOf(cid, data)) {
+          const key = blockKey(link)
+          children.push(key)
+          if (!seen.has(key)) { seen.add(key); queue.push({ cid: link, key }) }
+        }
+        if (parent != null && staging.inMemory) childrenOf.set(parent, children)
+      }
+      while (queue.length > 0 || outside.length > 0) {
+        options?.signal?.throwIfAborted()
+        while (queue.length > 0) {
+          const slice = queue.splice(0, BATCH)
+          const got = staging.getMany(slice.map(q => q.key))
+          const staged = Array.isArray(got) ? got : await got
+          for (let j = 0; j < slice.length; j++) {
+            const data = staged[j]
+            const { cid, key } = slice[j] as { cid: CID, key: string }
+            if (data === undefined) { outside.push(cid); continue }
+            toCopy.push(key) // hash checked on arrival
+            count++
+            follow(cid, data, staging.links(key), key)
+          }
+        }
+        const slice = outside.splice(0, BATCH)
+        if (slice.length === 0) continue
+        const stored = await blocks.getMany(slice)
+        for (let j = 0; j < slice.length; j++) {
+          const cid = slice[j] as CID
+          const data = stored[j]
+          if (data === undefined) throw new DagIncompleteError(`snapshot is incomplete: block ${cid} is missing`, { cid: cid.toString() })
+          count++
+          // A stored block's closure is complete unless the CAR is not a partial answer.
+          if (options?.partial !== true) follow(cid, data, undefined)
+        }
+      }
+
+      // A branch is put only on a commit: checked before anything is visible.
+      if (options?.branch != null) {
+        const [bytes] = await staging.getMany([rootKey])
+        try {
+          decodeCommit(root, bytes ?? await blocks.get(root))
+        } catch (err) {
+          if (!isFramehubError(err) || !['ERR_COMMIT_INVALID', 'ERR_BLOCK_INVALID'].includes(err.code)) throw err
+          throw new UsageError(`a branch can only point at a commit, and the CAR's root ${root} is not one (${err.message}); import it without a branch`, { cid: root.toString() })
+        }
+      }
+
+      // 3. Make it visible. From memory, blocks are written children before parents, in
+      //    batches: whenever the process dies, every block already written has its closure
+      //    written too (the root comes last). Past MEMORY_STAGING_BYTES, `pending` keeps only
+      //    the blocks to copy, a marker is set, and the next open finishes a copy cut short.
+      await staging.promote(staging.inMemory ? childrenFirst(rootKey, childrenOf, new Set(toCopy)) : toCopy)
+      options?.onProgress?.({ type: 'snapshot:import:done', detail: { blocks: count, bytes } })
+      events.publish('snapshot:import', { root: root.toString(), blocks: count, bytes })
+      return { root, blocks: count, bytes }
+    } finally {
+      await staging.clear()
+    }
   }
 }
 
@@ -276,6 +316,9 @@ function linksIfReadable (cid: CID, bytes: Uint8Array): CID[] | undefined {
   }
 }
 
+/** An import stages this many bytes before it takes the write lock (see `lazyLock`). */
+const UNLOCKED_STAGING_BYTES = 32 * 1024 * 1024
+
 /** Staged blocks kept in memory up to this many bytes; past it they spill into the `pending` sublevel. */
 const MEMORY_STAGING_BYTES = 256 * 1024 * 1024
 
@@ -287,6 +330,8 @@ const MEMORY_STAGING_BYTES = 256 * 1024 * 1024
 function createStaging (db: ServiceComponents['db'], memoryLimit: number): {
   /** True while blocks are kept in memory (and their links with them). */
   readonly inMemory: boolean
+  /** Bytes staged so far. */
+  readonly bytes: number
   /** Stages a block; returns a promise only when it has to wait for LevelDB. */
   put: (key: string, bytes: Uint8Array, links?: CID[]) => Promise<void> | undefined
   flush: () => Promise<void>
@@ -300,6 +345,7 @@ function createStaging (db: ServiceComponents['db'], memoryLimit: number): {
 } {
   let memory: Map<string, { bytes: Uint8Array, links?: CID[] }> | undefined = new Map()
   let memoryBytes = 0
+  let staged = 0
   let promoting = false
   let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
   const spill = async (): Promise<void> => {
@@ -309,7 +355,9 @@ function createStaging (db: ServiceComponents['db'], memoryLimit: number): {
   }
   return {
     get inMemory () { return memory != null },
+    get bytes () { return staged },
     put (key, bytes, links) {
+      staged += bytes.byteLength
       if (memory != null) {
         memory.set(key, { bytes, links })
         memoryBytes += bytes.byteLength
@@ -348,10 +396,12 @@ function createStaging (db: ServiceComponents['db'], memoryLimit: number): {
       promoting = false
     },
     async clear () {
+      const spilled = memory == null
       memory = undefined
       ops = []
-      // A promotion that failed half-way is finished at the next open, from what is pending.
-      if (!promoting) await db.pending.clear()
+      // Only an import that spilled (under the write lock) touched the shared pending sublevel. A
+      // promotion that failed half-way is finished at the next open, from what is pending.
+      if (spilled && !promoting) await db.pending.clear()
     }
   }
 }
