@@ -20,7 +20,7 @@ import type { ExportGate, ExportLimits } from './exports.ts'
 import { pinRoutes } from './routes/pins/index.ts'
 import { otlpRoutes } from './routes/otlp.ts'
 import type { PinStore } from '../services/pins.ts'
-import { registerSchemas } from './schemas.ts'
+import { lazySerializers, registerSchemas } from './schemas.ts'
 import { createStreamSlots } from './plugins/streams.ts'
 import { hostCheck } from './plugins/host.ts'
 import { openapiTransform } from './plugins/openapi.ts'
@@ -132,7 +132,8 @@ export async function createGateway (node: FramehubNode, init: GatewayInit = {})
     return503OnClosing: true,
     routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
     onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error'
+    onConstructorPoisoning: 'error',
+    schemaController: { compilersFactory: { buildSerializer: lazySerializers() } }
   })
   const events = init.events ?? node.events
   // The services are the node's (built by createNode); the gateway only serves them.

@@ -1,3 +1,5 @@
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
+import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler'
 import { Ajv } from 'ajv'
 import type { FastifyInstance } from 'fastify'
 import { addFramehubFormats, schemas as coreSchemas } from '../core/schemas.ts'
@@ -98,6 +100,23 @@ export function registerSchemas (app: FastifyInstance): void {
   const body = newAjv(false)
   const text = newAjv(true)
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema))
+}
+
+/**
+ * Fastify's response serializers (fast-json-stringify), each compiled when its route first
+ * answers with that status instead of at start. Compiling all of them (about 200 route and status
+ * pairs, each resolving the shared schemas anew) was about 1.7 s of the daemon's start, on the
+ * event loop that also opens the network: measured with --cpu-prof, fast-json-stringify 1.3 s and
+ * json-schema-ref-resolver 0.4 s. A route's first answer pays its own compile (milliseconds).
+ */
+export function lazySerializers (build: SerializerFactory = SerializerSelector()): SerializerFactory {
+  return (externalSchemas, options) => {
+    const compile = build(externalSchemas, options)
+    return (route) => {
+      let serializer: ((doc: unknown) => string) | undefined
+      return (doc) => (serializer ??= compile(route))(doc)
+    }
+  }
 }
 
 /** Keywords of json-schema-to-typescript (`npm run gen:types`), not of JSON Schema. */
