@@ -10,9 +10,10 @@
  *
  * Timing uses hyperfine when installed (`--export-json`, warm-up runs first), else spawns the
  * command itself; peak RSS comes from GNU time (`/usr/bin/time -f %M`) when installed, else null.
- *   BENCH_CLI_RUNS (10)  BENCH_CLI_WARMUP (2)
+ * Also measured, not judged: `framehub daemon` from its start to its first `/health` answer.
+ *   BENCH_CLI_RUNS (10)  BENCH_CLI_WARMUP (2)  BENCH_DAEMON_RUNS (3)
  */
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -52,6 +53,11 @@ export interface CliStartupReport {
    * what the command itself costs when other processes share the cores (see `loadAverage`).
    */
   goal: { helpMs: number, frameGetMs: number, helpMet: boolean, frameGetMet: boolean, met: boolean, reason: string, helpCpuMs: number | null, frameGetCpuMs: number | null }
+  /**
+   * `framehub daemon` (bin/framehub.js, network on loopback) on an existing repository: from the
+   * process start to its first `/health` answer, BENCH_DAEMON_RUNS runs (default 3). Not judged.
+   */
+  daemon: { runs: number, medianMs: number, minMs: number, maxMs: number } | null
   /** 1-minute load average before and after: on a busy machine wall time is mostly waiting. */
   loadAverage: { before: number, after: number }
 }
@@ -118,6 +124,35 @@ function time (commands: string[][], env: NodeJS.ProcessEnv, runs: number, warmu
   })
 }
 
+/** ms from starting `framehub daemon` on the repository of `env` to its first `/health` answer. */
+async function daemonToFirstAnswer (env: NodeJS.ProcessEnv): Promise<number> {
+  const started = performance.now()
+  const child = spawn(process.execPath, [BIN, 'daemon', '--api', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
+  try {
+    let out = ''
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`the daemon did not listen within 60 s: ${out.slice(-500)}`)) }, 60_000)
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString()
+        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
+        if (m != null) { clearTimeout(timer); resolve(m[1] as string) }
+      })
+      child.stderr.on('data', (chunk: Buffer) => { out += chunk.toString() })
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the daemon exited (${String(code)}): ${out.slice(-500)}`)) })
+    })
+    for (;;) {
+      const ok = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) }).then(r => r.ok, () => false)
+      if (ok) return performance.now() - started
+      if (performance.now() - started > 60_000) throw new Error('the daemon did not answer /health within 60 s')
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+  } finally {
+    child.kill('SIGTERM')
+    await exited
+  }
+}
+
 const cpu = (t: Timing): number | null => t.userMs != null && t.systemMs != null ? round(t.userMs + t.systemMs) : null
 
 export async function benchCliStartup (): Promise<CliStartupReport> {
@@ -143,6 +178,10 @@ export async function benchCliStartup (): Promise<CliStartupReport> {
     const get = time(variants(['frame', 'get', 'bench/hello']), env, runs, warmup, hyperfine)
     const check = spawnSync(process.execPath, [MAIN, 'frame', 'get', 'bench/hello', '--json'], { env, encoding: 'utf8' })
     if (check.status !== 0) throw new Error(`frame get failed: ${check.stderr}`)
+    const daemonRuns = Number(process.env.BENCH_DAEMON_RUNS ?? 3)
+    const daemonMs: number[] = []
+    for (let i = 0; i < daemonRuns; i++) daemonMs.push(await daemonToFirstAnswer(env))
+    log(`cli start-up: framehub daemon answers after ${daemonMs.map(ms => round(ms)).join(', ')} ms`)
     const helpMs = (help[0] as Timing).medianMs
     const frameGetMs = (get[0] as Timing).medianMs
     const helpMet = helpMs <= CLI_GOALS_MS.help
@@ -158,6 +197,7 @@ export async function benchCliStartup (): Promise<CliStartupReport> {
       help: { bin: help[0] as Timing, direct: help[1] as Timing, binOnOlderNode: help[2] ?? null },
       frameGet: { bin: get[0] as Timing, direct: get[1] as Timing, binOnOlderNode: get[2] ?? null },
       goal: { helpMs, frameGetMs, helpMet, frameGetMet, met: helpMet && frameGetMet, reason, helpCpuMs: cpu(help[0] as Timing), frameGetCpuMs: cpu(get[0] as Timing) },
+      daemon: daemonMs.length > 0 ? { runs: daemonMs.length, medianMs: round(median(daemonMs)), minMs: round(Math.min(...daemonMs)), maxMs: round(Math.max(...daemonMs)) } : null,
       loadAverage: { before: loadBefore, after: round(loadavg()[0] as number, 2) }
     }
   } finally {
