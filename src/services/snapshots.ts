@@ -132,15 +132,18 @@ export function createSnapshotService ({ blocks, db, exclusive, events }: Snapsh
     return {
       take: async () => {
         if (held != null) return
-        await new Promise<void>((resolve) => {
+        await new Promise<void>((resolve, reject) => {
           held = exclusive(async () => {
             await new Promise<void>((_resolve) => { free = _resolve; resolve() })
           })
+          // The lock's turn can fail before it starts (the journal's flush): the import fails then.
+          held.catch(reject)
         })
       },
       release: async () => {
         free?.()
-        await held
+        // A failure of the lock's turn was thrown by `take` already.
+        await held?.catch(() => {})
       }
     }
   }
@@ -344,7 +347,6 @@ function createStaging (db: ServiceComponents['db'], memoryLimit: number): {
   clear: () => Promise<void>
 } {
   let memory: Map<string, { bytes: Uint8Array, links?: CID[] }> | undefined = new Map()
-  let memoryBytes = 0
   let staged = 0
   let promoting = false
   let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
@@ -360,8 +362,7 @@ function createStaging (db: ServiceComponents['db'], memoryLimit: number): {
       staged += bytes.byteLength
       if (memory != null) {
         memory.set(key, { bytes, links })
-        memoryBytes += bytes.byteLength
-        if (memoryBytes <= memoryLimit) return
+        if (staged <= memoryLimit) return
         // Too big for memory: everything so far goes to LevelDB, and so does the rest.
         for (const [k, v] of memory) ops.push({ type: 'put', key: k, value: v.bytes })
         memory = undefined

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { tempNode } from '../helpers/repo.ts'
 import type { FramehubNode } from '../../src/node.ts'
+import { createEventBus } from '../../src/services/events.ts'
+import { createSnapshotService } from '../../src/services/snapshots.ts'
 
 describe('snapshots.importCar reads the CAR without the write lock', () => {
   let source: FramehubNode
@@ -48,5 +50,13 @@ describe('snapshots.importCar reads the CAR without the write lock', () => {
     assert.ok(stats.root.equals(commit))
     assert.equal(await target.repo.blocks.has(commit), true)
     assert.equal((await target.frames.get('far/3', { ref: commit.toString() })).frame.title, 'far 3')
+  })
+
+  test('when the write lock\'s turn fails before it starts, the import fails with it (it does not wait forever)', async () => {
+    const { commit } = await source.commits.commit({ message: 'another', allowEmpty: true })
+    const car = source.snapshots.exportCar(commit).car
+    const failing = async (): Promise<never> => { throw new Error('journal flush failed') }
+    const snapshots = createSnapshotService({ blocks: target.repo.blocks, db: target.repo.db, exclusive: failing, events: createEventBus() }, undefined as never)
+    await assert.rejects(snapshots.importCar(car), /journal flush failed/)
   })
 })
