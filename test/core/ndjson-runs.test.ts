@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ndjsonLines } from '../../src/core/frame-lines.ts'
+import { ndjsonLines, ndjsonLinesOfBytes } from '../../src/core/frame-lines.ts'
 import { countLines, MAX_NDJSON_LINE_BYTES, ndjsonRuns } from '../../src/core/ndjson-runs.ts'
 
 /** A seeded text of short lines with LF, CRLF and lone CR ends, empty lines, and multi-byte characters. */
@@ -55,6 +55,20 @@ describe('NDJSON runs', () => {
       assert.deepEqual(Buffer.concat(parts), bytes)
       assert.deepEqual(lines, ndjsonLines(t))
       assert.equal(counted, ndjsonLines(t).length)
+    }
+  })
+
+  it('decodes bytes in pieces into the lines of the whole text, whatever falls at a piece\'s end', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      // Over 32 KiB, so that pieces are cut: CRLF, lone CRs and multi-byte characters fall at their ends.
+      const t = text(seed, 3000)
+      assert.deepEqual(ndjsonLinesOfBytes(Buffer.from(t)), ndjsonLines(t), `seed ${seed}`)
+    }
+    // A line longer than a piece, lines after it, a CR right after a cut, a view into a bigger buffer.
+    const long = `{"x":"${'数'.repeat(40_000)}"}`
+    for (const t of [`${long}\n{"a":1}\n`, `a\n${long}\r\n\r{"b":2}`, `${'y'.repeat(32_767)}\n\r\rz`, '', '\n', 'no break']) {
+      const inside = Buffer.from(`--${t}--`).subarray(2, 2 + Buffer.byteLength(t))
+      assert.deepEqual(ndjsonLinesOfBytes(inside), ndjsonLines(t))
     }
   })
 
