@@ -6,9 +6,9 @@
  */
 import type { CID } from 'multiformats/cid'
 import { FrameInvalidError } from './errors.ts'
-import { frameCidAt } from './frame-lines.ts'
+import { FRAME_CID_BYTES, frameCidAt } from './frame-lines.ts'
 import type { EncodedFrames } from './frame-lines.ts'
-import { buildTreeOf } from './tree/index.ts'
+import { buildTreeOfPacked } from './tree/index.ts'
 import type { TreeResult } from './tree/index.ts'
 import { compareKeys } from './tree/keys.ts'
 
@@ -84,24 +84,34 @@ export function firstDuplicate (runs: readonly ImportedRun[], source: string): E
   return duplicateIn(sortRuns(runs), source)
 }
 
-/** The ids and CIDs of the runs in key order; throws the first repeated id (`firstDuplicate`). */
-export function importEntries (runs: readonly ImportedRun[], source: string): { keys: string[], values: CID[] } {
+/**
+ * The ids of the runs in key order, and their CIDs packed in the same order (FRAME_CID_BYTES
+ * each, no CID object per frame); throws the first repeated id (`firstDuplicate`).
+ */
+export function importEntries (runs: readonly ImportedRun[], source: string): { keys: string[], cids: Uint8Array<ArrayBuffer> } {
   const sorted = sortRuns(runs)
   const duplicate = duplicateIn(sorted, source)
   if (duplicate !== undefined) throw duplicate
   const { ids, runOf, indexOf, order } = sorted
   const keys = new Array<string>(order.length)
-  const values = new Array<CID>(order.length)
+  const cids = Buffer.allocUnsafeSlow(order.length * FRAME_CID_BYTES)
+  const from = runs.map(run => Buffer.from(run.cids.buffer, run.cids.byteOffset, run.cids.byteLength))
   for (let i = 0; i < order.length; i++) {
     const o = order[i] as number
+    const at = (indexOf[o] as number) * FRAME_CID_BYTES
     keys[i] = ids[o] as string
-    values[i] = frameCidAt(runs[runOf[o] as number] as ImportedRun, indexOf[o] as number)
+    ;(from[runOf[o] as number] as Buffer).copy(cids, i * FRAME_CID_BYTES, at, at + FRAME_CID_BYTES)
   }
-  return { keys, values }
+  return { keys, cids }
+}
+
+/** The CID of the `i`-th entry of `importEntries`' packed CIDs. */
+export function importedCidAt (cids: Uint8Array<ArrayBuffer>, i: number): CID {
+  return frameCidAt({ cids }, i)
 }
 
 /** The tree of the runs' frames (what `buildTree` gives for them); throws the first repeated id. */
 export function importTree (runs: readonly ImportedRun[], source: string): TreeResult {
-  const { keys, values } = importEntries(runs, source)
-  return buildTreeOf(keys, values)
+  const { keys, cids } = importEntries(runs, source)
+  return buildTreeOfPacked(keys, cids, FRAME_CID_BYTES)
 }

@@ -11,11 +11,11 @@ import { CID } from 'multiformats/cid'
 import { SHA256_BLOCK_KEY_BYTES } from '../core/block-key.ts'
 import { FRAME_CID_BYTES, frameBytesAt, frameKeyText } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
-import { firstDuplicate, importEntries } from '../core/import-tree.ts'
+import { firstDuplicate, importedCidAt, importEntries } from '../core/import-tree.ts'
 import type { ImportedRun } from '../core/import-tree.ts'
 import { ndjsonRuns } from '../core/ndjson-runs.ts'
 import type { NdjsonRun } from '../core/ndjson-runs.ts'
-import { buildTreeOf, mutateTree } from '../core/tree/index.ts'
+import { buildTreeOfPacked, mutateTree } from '../core/tree/index.ts'
 import type { TreeResult } from '../core/tree/index.ts'
 import type { BlockStore } from '../storage/block-store.ts'
 import type { WriteBatch } from '../storage/level-db.ts'
@@ -218,8 +218,8 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
     const entries = importEntries(stored, source)
     if (pendingLinks.length > 0) await checkLinks(ctx, stored, pendingLinks)
     result = base.equals(EMPTY_TREE)
-      ? buildTreeOf(entries.keys, entries.values)
-      : await mutateTree(ctx.blocks, base, entries.keys.map((key, i) => ({ key, value: entries.values[i] as CID })), options)
+      ? buildTreeOfPacked(entries.keys, entries.cids, FRAME_CID_BYTES)
+      : await mutateTree(ctx.blocks, base, entries.keys.map((key, i) => ({ key, value: importedCidAt(entries.cids, i) })), options)
     await writing
   } finally {
     if (!done) await reader.return?.().catch(() => {})

@@ -184,11 +184,11 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
 }
 
 async function startHelia (db: RepoDb, blocks: BlockStore, layers: (helia: Helia) => Helia): Promise<Helia> {
-  const [{ HeliaBlockstore }, { LevelDatastore }, { createHeliaLight }] = await Promise.all([
-    import('./helia-blockstore.ts'), import('datastore-level'), import('helia')
+  const [{ HeliaBlockstore }, { PeerCacheDatastore }, { createHeliaLight }] = await Promise.all([
+    import('./helia-blockstore.ts'), import('./peer-cache-datastore.ts'), import('helia')
   ])
   const blockstore = new HeliaBlockstore(db, blocks)
-  const datastore = new LevelDatastore(db.helia as unknown as Level<string, Uint8Array>)
+  const datastore = new PeerCacheDatastore(db.helia as unknown as Level<string, Uint8Array>)
   await blockstore.open()
   await datastore.open()
   const helia = layers(createHeliaLight({ blockstore, datastore, codecs: [dagCbor] }))

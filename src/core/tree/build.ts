@@ -1,7 +1,8 @@
 import { CID } from 'multiformats/cid'
 import { quoteKey, TreeInputError } from './errors.ts'
 import { compareKeys, isBoundary, isValidKey } from './keys.ts'
-import { emptyTree, encodeNode } from './node.ts'
+import { encodePackedNodeBytes } from './cbor.ts'
+import { emptyTree, encodeNode, nodeBlock } from './node.ts'
 import type { TreeBlock, TreeEntry, TreeNode, TreeResult } from './types.ts'
 
 /** A node made by this call: its block and its decoded form. */
@@ -24,6 +25,39 @@ export function chunkLevel (keys: readonly string[], values: readonly CID[], lev
   for (let i = 0; i < keys.length; i++) {
     if (isBoundary(keys[i] as string, level) || i === keys.length - 1) {
       made.push(emitNode({ level, keys: keys.slice(start, i + 1), values: values.slice(start, i + 1) }, out))
+      start = i + 1
+    }
+  }
+  return made
+}
+
+/**
+ * A leaf whose values are packed CIDs (`encodePackedNodeBytes`): its CID objects are made only
+ * if something reads `values` (building the tree above it does not).
+ */
+function packedLeaf (keys: string[], cids: Uint8Array, first: number, width: number): TreeNode {
+  let values: CID[] | undefined
+  return {
+    level: 0,
+    keys,
+    get values () {
+      values ??= keys.map((_, i) => CID.decode(cids.slice((first + i) * width, (first + i + 1) * width)))
+      return values
+    }
+  }
+}
+
+/** `chunkLevel` of the leaves, their values packed CIDs. */
+function chunkPackedLeaves (keys: readonly string[], cids: Uint8Array, width: number, out: NewNode[]): NewNode[] {
+  const made: NewNode[] = []
+  let start = 0
+  for (let i = 0; i < keys.length; i++) {
+    if (isBoundary(keys[i] as string, 0) || i === keys.length - 1) {
+      const nodeKeys = keys.slice(start, i + 1)
+      const block = nodeBlock(encodePackedNodeBytes(0, nodeKeys, cids, start, width))
+      const node = { cid: block.cid, bytes: block.bytes, node: packedLeaf(nodeKeys, cids, start, width) }
+      out.push(node)
+      made.push(node)
       start = i + 1
     }
   }
@@ -71,18 +105,7 @@ export function buildTree (entries: Iterable<TreeEntry>): TreeResult {
  * array in key order is not copied). Same checks.
  */
 export function buildTreeOf (keys: string[], values: CID[]): TreeResult {
-  let sorted = true
-  let native = true
-  let previous: string | undefined
-  for (const key of keys) {
-    if (typeof key !== 'string') throw new TreeInputError('tree key must be a string')
-    if (ABOVE_SURROGATES.test(key)) {
-      if (!isValidKey(key)) throw new TreeInputError('tree key must be a well-formed string not starting with U+FEFF')
-      native = false
-    }
-    if (sorted && previous !== undefined && compareKeys(previous, key) >= 0) sorted = false
-    previous = key
-  }
+  const { sorted, native } = checkKeys(keys)
   if (keys.length === 0) return emptyTree()
   if (!sorted) {
     // Sorting indices allocates nothing per entry. Native (UTF-16) order equals byte order
@@ -101,4 +124,37 @@ export function buildTreeOf (keys: string[], values: CID[]): TreeResult {
   const out: NewNode[] = []
   const root = buildUp(chunkLevel(keys, values, 0, out), out)
   return { root: root.cid, blocks: out.map(n => ({ cid: n.cid, bytes: n.bytes })) }
+}
+
+/**
+ * `buildTreeOf` of entries in strictly ascending key order whose values are CIDs packed in one
+ * buffer, `width` bytes each (`cids.subarray(i * width, (i + 1) * width)` the value of
+ * `keys[i]`): an import's frames, without a CID object per frame. Throws `TreeInputError` for
+ * a key out of order or repeated, or keys that are not well-formed strings.
+ */
+export function buildTreeOfPacked (keys: string[], cids: Uint8Array, width: number): TreeResult {
+  if (cids.byteLength !== keys.length * width) throw new TreeInputError(`${keys.length} keys need ${keys.length * width} bytes of CIDs, not ${cids.byteLength}`)
+  const { sorted } = checkKeys(keys)
+  if (!sorted) throw new TreeInputError('packed tree entries must be in strictly ascending key order')
+  if (keys.length === 0) return emptyTree()
+  const out: NewNode[] = []
+  const root = buildUp(chunkPackedLeaves(keys, cids, width, out), out)
+  return { root: root.cid, blocks: out.map(n => ({ cid: n.cid, bytes: n.bytes })) }
+}
+
+/** Throws for a key that is not a well-formed string; says whether the keys are strictly ascending, and all in native order. */
+function checkKeys (keys: readonly string[]): { sorted: boolean, native: boolean } {
+  let sorted = true
+  let native = true
+  let previous: string | undefined
+  for (const key of keys) {
+    if (typeof key !== 'string') throw new TreeInputError('tree key must be a string')
+    if (ABOVE_SURROGATES.test(key)) {
+      if (!isValidKey(key)) throw new TreeInputError('tree key must be a well-formed string not starting with U+FEFF')
+      native = false
+    }
+    if (sorted && previous !== undefined && compareKeys(previous, key) >= 0) sorted = false
+    previous = key
+  }
+  return { sorted, native }
 }

@@ -83,16 +83,41 @@ function writeUtf8 (out: Uint8Array, pos: number, text: string): number {
   return pos
 }
 
+/** A node's values as the encoder reads them: the bytes of the `i`-th CID, its length and a copy. */
+interface ValueBytes {
+  length: (i: number) => number
+  copy: (i: number, out: Uint8Array, pos: number) => void
+}
+
 /** The canonical DAG-CBOR bytes of a valid node (keys well-formed, values CIDs). */
 export function encodeNodeBytes (node: TreeNode): Uint8Array {
-  const { level, keys, values } = node
+  const values = node.values
+  return encodeNodeOf(node.level, node.keys, {
+    length: (i) => (values[i] as CID).bytes.byteLength,
+    copy: (i, out, pos) => { out.set((values[i] as CID).bytes, pos) }
+  })
+}
+
+/**
+ * `encodeNodeBytes` of a node whose values are CIDs packed in one buffer, `width` bytes each,
+ * the `i`-th at `(first + i) * width`: no CID object per value (an import's leaves).
+ */
+export function encodePackedNodeBytes (level: number, keys: readonly string[], cids: Uint8Array, first: number, width: number): Uint8Array {
+  const packed = Buffer.from(cids.buffer, cids.byteOffset, cids.byteLength)
+  return encodeNodeOf(level, keys, {
+    length: () => width,
+    copy: (i, out, pos) => { packed.copy(out, pos, (first + i) * width, (first + i + 1) * width) }
+  })
+}
+
+function encodeNodeOf (level: number, keys: readonly string[], values: ValueBytes): Uint8Array {
   const n = keys.length
   const keyLengths: number[] = []
   let size = 1 + KEYS_FIELD.length + headerSize(n) + LEVEL_FIELD.length + headerSize(level) + VALUES_FIELD.length + headerSize(n)
   for (let i = 0; i < n; i++) {
     const length = utf8Length(keys[i] as string)
     keyLengths.push(length)
-    const cidLength = (values[i] as CID).bytes.byteLength + 1
+    const cidLength = values.length(i) + 1
     size += headerSize(length) + length + 2 + headerSize(cidLength) + cidLength
   }
   const bytes = new Uint8Array(size)
@@ -109,12 +134,12 @@ export function encodeNodeBytes (node: TreeNode): Uint8Array {
   for (const b of VALUES_FIELD) bytes[pos++] = b
   pos = writeHeader(bytes, pos, ARRAY, n)
   for (let i = 0; i < n; i++) {
-    const cid = (values[i] as CID).bytes
+    const length = values.length(i)
     pos = writeHeader(bytes, pos, TAG, CID_TAG)
-    pos = writeHeader(bytes, pos, BYTES, cid.byteLength + 1)
+    pos = writeHeader(bytes, pos, BYTES, length + 1)
     bytes[pos++] = 0 // multibase identity prefix of a DAG-CBOR link
-    bytes.set(cid, pos)
-    pos += cid.byteLength
+    values.copy(i, bytes, pos)
+    pos += length
   }
   return bytes
 }

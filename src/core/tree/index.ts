@@ -16,7 +16,7 @@ export type { BlockReader, TreeBlock, TreeChange, TreeDiffEntry, TreeEntry, Tree
 export { TreeError, TreeInputError } from './errors.ts'
 export { TREE_FANOUT, compareKeys, isBoundary, keyHash } from './keys.ts'
 export { decodeTreeNode, emptyTree, encodeTreeNode, isTreeNode } from './node.ts'
-export { buildTree, buildTreeOf } from './build.ts'
+export { buildTree, buildTreeOf, buildTreeOfPacked } from './build.ts'
 export { mutateTree } from './mutate.ts'
 export { countEntries, entries, getEntry, treeNodes } from './read.ts'
 export { diffTrees } from './diff.ts'

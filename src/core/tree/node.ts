@@ -63,7 +63,11 @@ export function decodeTreeNode (bytes: Uint8Array, cid?: CID): TreeNode {
 
 /** Encodes a node known to be valid (internal use: skips validation). */
 export function encodeNode (node: TreeNode): TreeBlock {
-  const bytes = encodeNodeBytes(node)
+  return nodeBlock(encodeNodeBytes(node))
+}
+
+/** The block of a node's canonical bytes: the bytes and their CIDv1 (dag-cbor, sha2-256). */
+export function nodeBlock (bytes: Uint8Array): TreeBlock {
   const digest = Digest.create(SHA2_256, createHash('sha256').update(bytes).digest())
   return { cid: CID.createV1(DAG_CBOR, digest), bytes }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { TreeError, buildTree, decodeTreeNode, emptyTree } from '../../../src/core/tree/index.ts'
+import { TreeError, buildTree, buildTreeOfPacked, compareKeys, decodeTreeNode, emptyTree } from '../../../src/core/tree/index.ts'
 import type { TreeEntry } from '../../../src/core/tree/index.ts'
 import { MemoryStore, allNodes, assertCanonical, bulkKeys, keyArb, prng, shuffle, valueCid } from './helpers.ts'
 
@@ -30,6 +30,32 @@ describe('buildTree', () => {
         await assertCanonical(store, built.root)
       }
     ), { numRuns: 60 })
+  })
+
+  it('builds the same tree from packed CIDs, without CID objects until a leaf\'s values are read', async () => {
+    await fc.assert(fc.property(
+      fc.uniqueArray(keyArb, { maxLength: 60 }), fc.nat(3000), fc.integer(),
+      (special, bulk, seed) => {
+        const keys = [...new Set([...special, ...bulkKeys(seed, bulk)])].sort(compareKeys)
+        const values = keys.map((_, i) => valueCid(i))
+        const width = values[0]?.bytes.byteLength ?? 36
+        const packed = new Uint8Array(keys.length * width)
+        values.forEach((v, i) => { packed.set(v.bytes, i * width) })
+        const built = buildTree(keys.map((key, i) => ({ key, value: values[i] as (typeof values)[number] })))
+        const fromPacked = buildTreeOfPacked(keys, packed, width)
+        assert.ok(fromPacked.root.equals(built.root))
+        assert.deepEqual(fromPacked.blocks.map(b => b.cid.toString()).sort(), built.blocks.map(b => b.cid.toString()).sort())
+        for (const block of fromPacked.blocks) {
+          const node = decodeTreeNode(block.bytes)
+          if (node.level === 0) for (let i = 0; i < node.keys.length; i++) assert.ok(node.values[i]?.equals(values[keys.indexOf(node.keys[i] as string)]))
+        }
+      }
+    ), { numRuns: 40 })
+    const cids = new Uint8Array(72)
+    assert.throws(() => buildTreeOfPacked(['b', 'a'], cids, 36), TreeError)
+    assert.throws(() => buildTreeOfPacked(['a', 'a'], cids, 36), TreeError)
+    assert.throws(() => buildTreeOfPacked(['a'], cids, 36), TreeError)
+    assert.ok(buildTreeOfPacked([], new Uint8Array(0), 36).root.equals(emptyTree().root))
   })
 
   it('builds several levels for a large set', async () => {
