@@ -91,9 +91,11 @@ export interface Network {
 const BITSWAP_BLOCK_TIMEOUT_MS = 30_000
 
 /** How often peers (named by --bootstrap, or heard of on the network) are redialled while they are away. */
-const REDIAL_MS = 2000
+const REDIAL_MS = 1000
 /** Longest time one of those dials may take. */
 const DIAL_TIMEOUT_MS = 15_000
+/** Longest time one of those dials waits for its TCP connection before a fresh attempt (`PeerKeeperInit.connectTimeoutMs`). */
+const CONNECT_TIMEOUT_MS = 1000
 /** A connected peer not heard on the roster for this long (3 of its announcements) is reconnected. */
 const STALE_PEER_MS = 15_000
 /** A peer not heard of for this long is no longer redialled (bootstrap peers always are). */
@@ -148,7 +150,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     })
   }
   // Peers named by --bootstrap, and every node heard on the roster, are kept connected.
-  const keeper = startPeerKeeper({ libp2p, bootstrap: config.bootstrap.map(a => multiaddr(a)), everyMs: REDIAL_MS, dialTimeoutMs: DIAL_TIMEOUT_MS, staleMs: STALE_PEER_MS, forgetMs: FORGET_PEER_MS, maxPeers: MAX_KEPT_PEERS, log })
+  const keeper = startPeerKeeper({ libp2p, bootstrap: config.bootstrap.map(a => multiaddr(a)), everyMs: REDIAL_MS, dialTimeoutMs: DIAL_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, staleMs: STALE_PEER_MS, forgetMs: FORGET_PEER_MS, maxPeers: MAX_KEPT_PEERS, log })
   // The peers whose chains this node followed before it stopped are dialled at once, at the
   // addresses the peer store kept: a node that comes back reaches every peer that still listens
   // where it did, instead of waiting to hear of them on the roster through the bootstrap peer.

@@ -34,6 +34,16 @@ export interface PeerKeeperInit {
    * seconds, and a dial cut short every round would never connect (one dial per peer runs at a time).
    */
   dialTimeoutMs: number
+  /**
+   * How long a dial may wait for its TCP connection (before the handshake starts) before it is
+   * given up and made again at the next round. A connection attempt made while the network is cut
+   * loses its SYN, and the system sends it again only after 1, 3, 7 s…: a peer back from a
+   * partition would wait for that backoff. A dial given up here sends a fresh SYN on the next
+   * round. Doubled for each attempt given up in a row, twice at most (an event loop too busy to
+   * see a connection made within the bound is not mistaken for a cut network every time), and never
+   * above `dialTimeoutMs`. Unset: no such bound.
+   */
+  connectTimeoutMs?: number
   forgetMs: number
   /**
    * A connected peer heard of on the roster whose announcements stop for this long is hung up and
@@ -69,12 +79,38 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
   }
 
   const connected = (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
+  /** Dials given up in a row, by peer, for want of a TCP connection (`connectTimeoutMs`). */
+  const unconnected = new Map<string, number>()
   const dial = (key: string, target: Parameters<Libp2p['dial']>[0]): void => {
     if (stopped || dialing.has(key)) return
     dialing.add(key)
-    libp2p.dial(target, { signal: AbortSignal.timeout(init.dialTimeoutMs) })
+    const abort = new AbortController()
+    const whole = setTimeout(() => { abort.abort(new Error(`no connection within ${init.dialTimeoutMs} ms`)) }, init.dialTimeoutMs).unref()
+    let connecting: NodeJS.Timeout | undefined
+    if (init.connectTimeoutMs != null) {
+      const bound = Math.min(init.dialTimeoutMs, init.connectTimeoutMs * 2 ** Math.min(2, unconnected.get(key) ?? 0))
+      connecting = setTimeout(() => {
+        unconnected.set(key, (unconnected.get(key) ?? 0) + 1)
+        abort.abort(new Error(`no TCP connection within ${bound} ms`))
+      }, bound).unref()
+    }
+    libp2p.dial(target, {
+      signal: abort.signal,
+      // The handshake starts once the TCP connection is made: from then on only the whole bound applies.
+      onProgress: (event: { type: string }) => {
+        if (event.type.startsWith('upgrader:') && connecting != null) {
+          clearTimeout(connecting)
+          connecting = undefined
+          unconnected.delete(key)
+        }
+      }
+    } as Parameters<Libp2p['dial']>[1])
       .then(() => { log.debug({ peer: key }, 'peer reconnected') }, (err: unknown) => { log.debug({ peer: key, err: (err as Error).message }, 'dialling a peer failed; will retry') })
-      .finally(() => { dialing.delete(key) })
+      .finally(() => {
+        clearTimeout(whole)
+        clearTimeout(connecting)
+        dialing.delete(key)
+      })
   }
   const room = (): boolean => libp2p.getConnections().length < maxPeers
 

@@ -37,6 +37,11 @@ const LOCAL_HOSTS = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
  * Nothing public is contacted unless `config.public`: no bootstrap list, no DHT, no delegated
  * routing (Helia is built light, so it adds none of its own).
  */
+/** How often each connection is pinged (libp2p's connection monitor). */
+const PING_EVERY_MS = 2000
+/** Least time a ping may take before its connection is closed (more once pings have been slow). */
+const PING_ANSWER_MS = 3000
+
 export function withNetwork (config: NetworkConfig, privateKey: PrivateKey): (helia: Helia) => Helia {
   return (helia) => {
     const bootstrapList = [...config.bootstrap, ...(config.public ? PUBLIC_BOOTSTRAP : [])]
@@ -51,6 +56,13 @@ export function withNetwork (config: NetworkConfig, privateKey: PrivateKey): (he
       // libp2p's limit of 5 new inbound connections per second per host: every node dials every
       // other one it hears of, and after a restart that limit made them wait a redial round.
       connectionManager: { allow: LOCAL_HOSTS },
+      // A connection whose peer stopped answering (a network cut) is closed within about 5 s
+      // (libp2p's default: 10 s between pings and at least 5 s to answer, so 15 s). Until it is
+      // closed it counts as connected and nothing redials the peer; and when the network comes
+      // back, TCP resends on it only after its backoff, several seconds into a long cut. Closed
+      // sooner, the peer is redialled with a fresh connection attempt every second
+      // (`keeper.ts`), which goes through as soon as the network is back.
+      connectionMonitor: { pingInterval: PING_EVERY_MS, pingTimeout: { minTimeout: PING_ANSWER_MS } },
       services: {
         identify: identify(),
         ping: ping(),

@@ -16,6 +16,12 @@ export interface Lan {
   wrap: (name: string) => string[]
   /** Host `name`'s IPv4 address on the LAN. */
   ip: (name: string) => string
+  /**
+   * Host `name`'s address on its management link (`createLan(names, { management: true })`): a
+   * link of its own to this host's namespace, which `split` never cuts, for a gateway that a
+   * benchmark or test reads from here while the LAN is cut.
+   */
+  managementIp: (name: string) => string
   /** Cuts the hosts in `group` off from the others (each side still reaches its own). */
   split: (group: string[]) => Promise<void>
   /** Puts every host back on one LAN. */
@@ -26,7 +32,12 @@ export interface Lan {
 
 const ip = async (...args: string[]): Promise<void> => { await run('ip', args, { timeout: 10_000 }) }
 
-export async function createLan (names: string[]): Promise<Lan | string> {
+export interface LanOptions {
+  /** Give every host a management link to this namespace (10.78.<i>.2, this side 10.78.<i>.1). */
+  management?: boolean
+}
+
+export async function createLan (names: string[], options: LanOptions = {}): Promise<Lan | string> {
   if (process.platform !== 'linux') return 'network namespaces need Linux'
   if (process.getuid?.() !== 0) return 'network namespaces need root'
   if (names.length > 200) return 'at most 200 hosts'
@@ -57,6 +68,13 @@ export async function createLan (names: string[]): Promise<Lan | string> {
       await ip('-n', ns(name), 'addr', 'add', `10.77.0.${i + 1}/24`, 'dev', `${tag}h${i}`)
       await ip('-n', ns(name), 'link', 'set', `${tag}h${i}`, 'up')
       await ip('-n', sw, 'link', 'set', port(name), 'master', 'bra', 'up')
+      if (options.management === true) {
+        await ip('link', 'add', `${tag}m${i}`, 'type', 'veth', 'peer', 'name', `${tag}n${i}`, 'netns', ns(name))
+        await ip('addr', 'add', `10.78.${i}.1/30`, 'dev', `${tag}m${i}`)
+        await ip('link', 'set', `${tag}m${i}`, 'up')
+        await ip('-n', ns(name), 'addr', 'add', `10.78.${i}.2/30`, 'dev', `${tag}n${i}`)
+        await ip('-n', ns(name), 'link', 'set', `${tag}n${i}`, 'up')
+      }
     }
   } catch (err) {
     removeAll()
@@ -66,6 +84,7 @@ export async function createLan (names: string[]): Promise<Lan | string> {
   return {
     wrap: (name) => ['ip', 'netns', 'exec', ns(name)],
     ip: (name) => `10.77.0.${names.indexOf(name) + 1}`,
+    managementIp: (name) => `10.78.${names.indexOf(name)}.2`,
     split: async (group: string[]) => { for (const name of group) await ip('-n', sw, 'link', 'set', port(name), 'master', 'brb') },
     heal: async () => { for (const name of names) await ip('-n', sw, 'link', 'set', port(name), 'master', 'bra') },
     close: async () => {

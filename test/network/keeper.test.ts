@@ -124,4 +124,47 @@ describe('peer keeper (network/keeper.ts)', () => {
       mock.timers.reset()
     }
   })
+
+  it('gives up a dial whose TCP connection is not made within connectTimeoutMs and dials again (a fresh SYN), but never a dial whose handshake has started', async () => {
+    const [self, cut, slow] = await Promise.all([peerId(), peerId(), peerId()])
+    const dials: Array<{ peer: string, aborted: boolean }> = []
+    const connected = new Set<string>()
+    const libp2p = {
+      peerId: self,
+      getConnections: (peer?: PeerId) => peer == null ? [...connected].map(p => ({ remotePeer: p })) : connected.has(peer.toString()) ? [{ remotePeer: peer }] : [],
+      dial: async (target: PeerId, options: { signal: AbortSignal, onProgress?: (e: { type: string }) => void }) => {
+        const dial = { peer: target.toString(), aborted: false }
+        dials.push(dial)
+        options.onProgress?.({ type: 'tcp:open-connection' })
+        if (dial.peer === slow.toString()) {
+          // Connected at once; its handshake then takes longer than the connect bound.
+          options.onProgress?.({ type: 'upgrader:encrypt-outbound-connection' })
+          await new Promise(resolve => setTimeout(resolve, 150))
+          if (options.signal.aborted) throw new Error('aborted')
+          connected.add(dial.peer)
+          return { remotePeer: target }
+        }
+        // Across a cut network: no SYN-ACK ever comes.
+        return await new Promise((_resolve, reject) => {
+          options.signal.addEventListener('abort', () => { dial.aborted = true; reject(options.signal.reason) }, { once: true })
+        })
+      },
+      hangUp: async () => {}
+    } as unknown as Libp2p
+    const keeper = startPeerKeeper({ libp2p, bootstrap: [], everyMs: 20, dialTimeoutMs: 5000, connectTimeoutMs: 30, forgetMs: 60_000, maxPeers: 64, log: silentLogger })
+    try {
+      keeper.heard(cut.toString())
+      keeper.heard(slow.toString())
+      await new Promise(resolve => setTimeout(resolve, 400))
+      const cutDials = dials.filter(d => d.peer === cut.toString())
+      const slowDials = dials.filter(d => d.peer === slow.toString())
+      assert.ok(cutDials.length >= 3, `the unreachable peer is dialled afresh: ${cutDials.length} dials`)
+      assert.ok(cutDials.slice(0, -1).every(d => d.aborted), 'each attempt before the last was given up')
+      assert.equal(slowDials.length, 1, 'a dial past its TCP connection is left to finish')
+      assert.equal(slowDials[0]?.aborted, false)
+      assert.ok(connected.has(slow.toString()))
+    } finally {
+      keeper.stop()
+    }
+  })
 })
