@@ -25,7 +25,8 @@
  *   BENCH_CONSENSUS=0 (skip the consensus rule)  BENCH_CONSENSUS_CANDIDATES (100)  BENCH_CONSENSUS_CHANGES (5)
  *   BENCH_CONSENSUS_ADOPT_CHANGES (1000)  BENCH_CONSENSUS_RUNS (15 warm decisions; the median of all but the first is judged)  (see consensus.ts; section consensus, in memory)
  *   BENCH_HEAL=0 (skip the partition heal of real daemons)  BENCH_HEAL_NODES (5)  BENCH_HEAL_ROUNDS (3)
- *   (see consensus-heal.ts; section consensusHeal)
+ *   (see consensus-heal.ts; section consensusHeal: the cut side stopped and restarted; section
+ *   consensusHealLan: running daemons cut apart on a LAN of network namespaces, as root)
  *   BENCH_MCP=0 (skip MCP beside REST)  BENCH_MCP_FRAMES (2000)  BENCH_MCP_CALLS (1000)  BENCH_MCP_ROUNDS (4)
  *   BENCH_MCP_WARMUP (200)  (see mcp.ts; section mcp, its gateway in a process of its own)
  *   BENCH_EXPLORER=0 (skip the explorer in headless Chromium)  BENCH_EXPLORER_COMMITS (1000)  BENCH_EXPLORER_STEPS (1000)
@@ -57,14 +58,14 @@ import { benchExplorer } from './explorer.ts'
 const cfg = benchConfig()
 const started = now()
 
-const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths', 'frameHistory', 'otlpIngest', 'consensus', 'consensusHeal', 'mcp', 'explorer'] as const
+const SECTIONS = ['frameImport', 'commitDiff', 'snapshot', 'gateway', 'traceAppend', 'sync', 'cliStartup', 'fastPaths', 'frameHistory', 'otlpIngest', 'consensus', 'consensusHeal', 'consensusHealLan', 'mcp', 'explorer'] as const
 type Section = typeof SECTIONS[number]
 const only = new Set([...(process.env.BENCH_ONLY ?? '').split(','), ...process.argv.slice(2)].map(s => s.trim()).filter(s => s !== ''))
 for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
 const skipped: Partial<Record<Section, boolean>> = { gateway: process.env.BENCH_GATEWAY === '0', sync: process.env.BENCH_SYNC === '0', cliStartup: process.env.BENCH_CLI === '0', fastPaths: process.env.BENCH_FAST_PATHS === '0', frameHistory: process.env.BENCH_HISTORY === '0' }
 if (process.env.BENCH_OTLP === '0') skipped.otlpIngest = true
 if (process.env.BENCH_CONSENSUS === '0') skipped.consensus = true
-if (process.env.BENCH_HEAL === '0') skipped.consensusHeal = true
+if (process.env.BENCH_HEAL === '0') { skipped.consensusHeal = true; skipped.consensusHealLan = true }
 if (process.env.BENCH_MCP === '0') skipped.mcp = true
 if (process.env.BENCH_EXPLORER === '0') skipped.explorer = true
 const runs = (section: Section): boolean => (only.size === 0 || only.has(section)) && skipped[section] !== true
@@ -129,7 +130,10 @@ try {
   // The consensus rule on 100k-frame trees (in memory): scoring 100 candidates, a consensus commit's cost.
   const consensus = runs('consensus') ? await benchConsensus(cfg) : null
   // Real daemons on loopback: time from a partition's heal to one head on every node.
-  const consensusHeal = runs('consensusHeal') ? await benchConsensusHeal() : null
+  const consensusHeal = runs('consensusHeal') ? await benchConsensusHeal(undefined, undefined, 'restart') : null
+  // The same with the daemons running on, cut apart on a LAN of network namespaces (needs root).
+  const consensusHealLan = runs('consensusHealLan') ? await benchConsensusHeal(undefined, undefined, 'lan').catch((err: unknown) => ({ notRun: (err as Error).message })) : null
+  const healLan = consensusHealLan != null && 'goal' in consensusHealLan ? consensusHealLan : null
   // MCP tool calls over Streamable HTTP beside the same operations over REST, same gateway, same run.
   const mcp = runs('mcp') ? await runChild<McpReport>('./mcp.ts', [], 20 * 60_000) : null
   // The explorer in headless Chromium: first render of a 1,000-commit graph and a 1,000-step session, bytes of the first load.
@@ -169,6 +173,7 @@ try {
     frameHistory,
     consensus,
     consensusHeal,
+    consensusHealLan,
     mcp,
     explorer,
     // A goal whose section did not run (or failed) is not met (false); goalsNotMet says why.
@@ -189,6 +194,7 @@ try {
       frameHistory: { met: frameHistory?.goal.met, notRun: !runs('frameHistory'), reason: frameHistory?.goal.reason },
       consensus: { met: consensus?.goal.met, notRun: !runs('consensus'), reason: consensus?.goal.reason },
       consensusHeal: { met: consensusHeal?.goal.met, notRun: !runs('consensusHeal'), reason: consensusHeal?.goal.reason },
+      consensusHealLan: { met: healLan?.goal.met, notRun: !runs('consensusHealLan'), reason: healLan?.goal.reason ?? (consensusHealLan != null && 'notRun' in consensusHealLan ? consensusHealLan.notRun : undefined) },
       mcp: { met: mcp?.goal.met, notRun: !runs('mcp'), reason: mcp?.goal.reason },
       explorer: { met: explorer?.goal.met, notRun: !runs('explorer'), reason: explorer?.goal.reason }
     }),
