@@ -91,11 +91,11 @@ export interface Network {
 const BITSWAP_BLOCK_TIMEOUT_MS = 30_000
 
 /** How often peers (named by --bootstrap, or heard of on the network) are redialled while they are away. */
-const REDIAL_MS = 1000
+const REDIAL_MS = 500
 /** Longest time one of those dials may take. */
 const DIAL_TIMEOUT_MS = 15_000
 /** Longest time one of those dials waits for its TCP connection before a fresh attempt (`PeerKeeperInit.connectTimeoutMs`). */
-const CONNECT_TIMEOUT_MS = 1000
+const CONNECT_TIMEOUT_MS = 500
 /** A connected peer not heard on the roster for this long (3 of its announcements) is reconnected. */
 const STALE_PEER_MS = 15_000
 /** A peer not heard of for this long is no longer redialled (bootstrap peers always are). */

@@ -40,6 +40,9 @@ describe('fingerprints', { timeout: 180_000 }, () => {
     await waitFor('b has a\'s head', async () => (await b.refs.branchHead('shared/fp'))?.equals(good) === true ? true : undefined, 60_000, 100)
     const fp = async (): Promise<Awaited<ReturnType<FramehubNode['consensus']['fingerprints']>>[number] | undefined> =>
       (await b.consensus.fingerprints()).find(f => f.peer === a.peerId)
+    // The fingerprint is awaited rather than read at once (a loaded run failed here once, within
+    // a second of the start); what is checked is its weight.
+    await waitFor('b has a\'s fingerprint', async () => (await fp()) != null ? true : undefined, 10_000, 50)
     assert.equal((await fp())?.weight, 1)
 
     // A commit claiming a's authorship with a signature that is not a's.
