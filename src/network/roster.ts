@@ -41,7 +41,7 @@ const FAST_MS = 1000
 const FAST_FOR_MS = 30_000
 const SLOW_MS = 5000
 /** After a new connection, the announcement waits this long (the peers exchange their subscriptions first). */
-const AFTER_CONNECT_MS = 500
+const AFTER_CONNECT_MS = 150
 
 /**
  * The roster of a network: every node announces `{ node, chain }` on the pubsub topic
