@@ -23,6 +23,12 @@ const PEERS = '/peers/'
 /** Longest time a peer-store write waits in memory. */
 export const PEER_WRITE_BEHIND_MS = 1000
 
+/**
+ * Most records held in memory (a public node's peer store can grow to thousands of peers): past
+ * it, the records held longest that have been written go first (they are read from LevelDB again).
+ */
+export const PEER_RECORDS_HELD = 4096
+
 export class PeerCacheDatastore extends LevelDatastore {
   readonly #records = new Map<string, { key: Key, value: Uint8Array }>()
   /** Records written here and not yet to LevelDB. */
@@ -33,8 +39,10 @@ export class PeerCacheDatastore extends LevelDatastore {
   override async put (key: Key, value: Uint8Array, options?: Options): Promise<Key> {
     const k = key.toString()
     if (!k.startsWith(PEERS)) return await super.put(key, value, options)
+    this.#records.delete(k)
     this.#records.set(k, { key, value })
     this.#dirty.add(k)
+    this.#trim()
     this.#timer ??= setTimeout(() => { this.flush().catch(() => {}) }, PEER_WRITE_BEHIND_MS).unref()
     return key
   }
@@ -46,7 +54,10 @@ export class PeerCacheDatastore extends LevelDatastore {
     if (cached !== undefined) return cached.value
     const value = await super.get(key, options)
     // A write while LevelDB was read is newer.
-    if (!this.#records.has(k)) this.#records.set(k, { key, value })
+    if (!this.#records.has(k)) {
+      this.#records.set(k, { key, value })
+      this.#trim()
+    }
     return this.#records.get(k)?.value ?? value
   }
 
@@ -121,6 +132,15 @@ export class PeerCacheDatastore extends LevelDatastore {
   override async close (): Promise<void> {
     await this.flush()
     await super.close()
+  }
+
+  /** Forgets the records held longest that are in LevelDB, down to PEER_RECORDS_HELD. */
+  #trim (): void {
+    if (this.#records.size <= PEER_RECORDS_HELD) return
+    for (const k of this.#records.keys()) {
+      if (this.#records.size <= PEER_RECORDS_HELD) break
+      if (!this.#dirty.has(k)) this.#records.delete(k)
+    }
   }
 
   /** The results of `query` once the writes behind are in LevelDB. */

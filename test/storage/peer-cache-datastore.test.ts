@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
 import { Level } from 'level'
-import { PeerCacheDatastore } from '../../src/storage/peer-cache-datastore.ts'
+import { PEER_RECORDS_HELD, PeerCacheDatastore } from '../../src/storage/peer-cache-datastore.ts'
 import { tempDir } from '../helpers/repo.ts'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -74,6 +74,19 @@ describe('the peer-store cache over Helia\'s datastore', () => {
     const again = new LevelDatastore(db)
     await again.open()
     assert.equal(text(await again.get(key('/peers/f'))), 'f')
+    await db.close()
+  })
+
+  it('holds at most PEER_RECORDS_HELD records, forgetting written ones first, and reads a forgotten one again', async () => {
+    const { cached, disk, key, db } = await open()
+    for (let i = 0; i < PEER_RECORDS_HELD + 10; i++) await cached.put(key(`/peers/p${i}`), bytes(String(i)))
+    await cached.flush()
+    await cached.put(key('/peers/newest'), bytes('n'))
+    await disk.put(key('/peers/p0'), bytes('changed on disk'))
+    // p0 was written and held longest: forgotten, so read from LevelDB again.
+    assert.equal(text(await cached.get(key('/peers/p0'))), 'changed on disk')
+    assert.equal(text(await cached.get(key(`/peers/p${PEER_RECORDS_HELD + 9}`))), String(PEER_RECORDS_HELD + 9))
+    assert.equal(text(await cached.get(key('/peers/newest'))), 'n')
     await db.close()
   })
 
