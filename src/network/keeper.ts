@@ -121,7 +121,7 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
     }
     const now = Date.now()
     for (const [peer, at] of heard) {
-      if (now - at > forgetMs) { heard.delete(peer); away.delete(peer) } else if (!connected(peer)) {
+      if (now - at > forgetMs) { heard.delete(peer); away.delete(peer); unconnected.delete(peer) } else if (!connected(peer)) {
         away.set(peer, now)
         if (room()) dial(peer, peerIdFromString(peer))
       } else if (init.staleMs != null && now - Math.max(at, away.get(peer) ?? 0) > init.staleMs && !dialing.has(peer)) {
