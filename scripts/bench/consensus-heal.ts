@@ -13,7 +13,14 @@
  * be a consensus commit holding every side. BENCH_HEAL_ROUNDS (default 3) partitions, one after
  * another, on the same swarm.
  *
- *   node scripts/bench/consensus-heal.ts   (JSON on stdout)
+ * BENCH_HEAL_CUT=lan (section consensusHealLan of `npm run bench`; root only): the partition of
+ * the issue, with no process start in it. The daemons run on a LAN of network namespaces
+ * (`test/helpers/lan.ts`, each host with a management link for the bench's HTTP reads); the last
+ * ⌊N/2⌋ hosts are cut off while every daemon runs on, both sides commit through their daemons and
+ * agree within themselves, and the clock starts when the LAN is whole again.
+ *
+ *   node scripts/bench/consensus-heal.ts                        (JSON on stdout)
+ *   BENCH_HEAL_CUT=lan node scripts/bench/consensus-heal.ts
  */
 import { spawn } from 'node:child_process'
 import { appendFileSync, createWriteStream } from 'node:fs'
