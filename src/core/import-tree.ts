@@ -4,9 +4,8 @@
  * the sort the tree needs anyway, rather than with a lookup per frame while it stores them
  * (a map of every id kept through the import, which cost most of its garbage collection).
  */
-import type { CID } from 'multiformats/cid'
 import { FrameInvalidError } from './errors.ts'
-import { FRAME_CID_BYTES, frameCidAt } from './frame-lines.ts'
+import { FRAME_CID_BYTES } from './frame-lines.ts'
 import type { EncodedFrames } from './frame-lines.ts'
 import { buildTreeOfPacked } from './tree/index.ts'
 import type { TreeResult } from './tree/index.ts'
@@ -103,11 +102,6 @@ export function importEntries (runs: readonly ImportedRun[], source: string): { 
     ;(from[runOf[o] as number] as Buffer).copy(cids, i * FRAME_CID_BYTES, at, at + FRAME_CID_BYTES)
   }
   return { keys, cids }
-}
-
-/** The CID of the `i`-th entry of `importEntries`' packed CIDs. */
-export function importedCidAt (cids: Uint8Array<ArrayBuffer>, i: number): CID {
-  return frameCidAt({ cids }, i)
 }
 
 /** The tree of the runs' frames (what `buildTree` gives for them); throws the first repeated id. */

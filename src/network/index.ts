@@ -158,8 +158,6 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     keeper.heard(peer, true)
     chains.follow(peer, record).catch((err: unknown) => { log.warn({ peer, err: (err as Error).message }, 'cannot reopen a peer chain') })
   }
-  /** The addresses each node announced last, as merged into the peer store. */
-  const announcedAddrs = new Map<string, string>()
   const roster = startRoster({
     pubsub: libp2p.services.pubsub,
     network: config.network,
@@ -169,17 +167,11 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     head: async () => await chains.head(),
     log,
     onPeer: (entry) => {
-      // Remember where it listens: a sync can then go straight to the node that published. The
-      // peer store is told only of addresses that changed: each merge reads and rewrites the
-      // peer's record in LevelDB, and a node announces itself with every head it publishes.
+      // Remember where it listens: a sync can then go straight to the node that published.
       const addrs = entry.addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
-      const said = addrs.map(a => a.toString()).join(' ')
-      if (addrs.length > 0 && announcedAddrs.get(entry.node) !== said) {
-        announcedAddrs.set(entry.node, said)
+      if (addrs.length > 0) {
         libp2p.peerStore.merge(peerIdFromString(entry.node), { multiaddrs: addrs })
-          .then(() => { keeper.heard(entry.node) }, () => { announcedAddrs.delete(entry.node) })
-      } else if (addrs.length > 0) {
-        keeper.heard(entry.node)
+          .then(() => { keeper.heard(entry.node) }, () => {})
       }
       const known = chains.followed().find(f => f.peer === entry.node)
       if (known?.address !== entry.chain) follow(entry.node, entry.chain)

@@ -9,9 +9,9 @@
  */
 import { CID } from 'multiformats/cid'
 import { SHA256_BLOCK_KEY_BYTES } from '../core/block-key.ts'
-import { FRAME_CID_BYTES, frameBytesAt, frameKeyText } from '../core/frame-lines.ts'
+import { FRAME_CID_BYTES, frameBytesAt, frameCidAt, frameKeyText } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
-import { firstDuplicate, importedCidAt, importEntries } from '../core/import-tree.ts'
+import { firstDuplicate, importEntries } from '../core/import-tree.ts'
 import type { ImportedRun } from '../core/import-tree.ts'
 import { ndjsonRuns } from '../core/ndjson-runs.ts'
 import type { NdjsonRun } from '../core/ndjson-runs.ts'
@@ -219,7 +219,7 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
     if (pendingLinks.length > 0) await checkLinks(ctx, stored, pendingLinks)
     result = base.equals(EMPTY_TREE)
       ? buildTreeOfPacked(entries.keys, entries.cids, FRAME_CID_BYTES)
-      : await mutateTree(ctx.blocks, base, entries.keys.map((key, i) => ({ key, value: importedCidAt(entries.cids, i) })), options)
+      : await mutateTree(ctx.blocks, base, entries.keys.map((key, i) => ({ key, value: frameCidAt(entries, i) })), options)
     await writing
   } finally {
     if (!done) await reader.return?.().catch(() => {})

@@ -106,16 +106,15 @@ export class PeerCacheDatastore extends LevelDatastore {
     if (this.#timer != null) clearTimeout(this.#timer)
     this.#timer = undefined
     const previous = this.#flushing
-    const keys = [...this.#dirty]
+    // The records as they are now: once no longer dirty, one may be forgotten (`#trim`) before
+    // the previous flush ends and this one writes.
+    const records = [...this.#dirty].flatMap(k => this.#records.get(k) ?? [])
     this.#dirty.clear()
     const write = async (): Promise<void> => {
       await previous.catch(() => {})
-      if (keys.length === 0) return
+      if (records.length === 0) return
       const batch = super.batch()
-      for (const k of keys) {
-        const record = this.#records.get(k)
-        if (record !== undefined) batch.put(record.key, record.value)
-      }
+      for (const record of records) batch.put(record.key, record.value)
       await batch.commit()
     }
     this.#flushing = write()
