@@ -1,9 +1,13 @@
+import * as dagCbor from '@ipld/dag-cbor'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { createOrbitDB } from '@orbitdb/core'
+import { base58btc } from 'multiformats/bases/base58'
+import { CID } from 'multiformats/cid'
 import type { OrbitDB, OrbitEventsDb } from '@orbitdb/core'
 import { signChainEntry, verifyChainEntry } from '../core/chain-entry.ts'
 import type { ChainEntry, UnsignedChainEntry } from '../core/chain-entry.ts'
 import type { Signer } from '../core/signing.ts'
+import type { EntryBlock } from './heads.ts'
 import type { Logger } from './logger.ts'
 
 /** What a chain remembers between runs (kept in the repository's state by the caller). */
@@ -23,6 +27,12 @@ export interface ChainsOptions {
    * through bitswap.
    */
   fetchBlock?: (peer: string, hash: string, signal: AbortSignal) => Promise<boolean>
+  /** The blockstore OrbitDB reads, on this node only (nothing is asked of the network). */
+  blocks: {
+    has: (cid: CID) => Promise<boolean>
+    get: (cid: CID) => Promise<Uint8Array>
+    put: (cid: CID, bytes: Uint8Array) => Promise<void>
+  }
   directory: string
   network: string
   signer: Signer
@@ -50,6 +60,16 @@ export interface Chains {
    * still being opened does so once it is open.
    */
   catchUp (peer: string, head: string): Promise<void>
+  /**
+   * The blocks of the newest entry of every chain open here, this node's own first: what a peer
+   * that connects is sent (heads.ts).
+   */
+  newest (): Promise<Uint8Array[]>
+  /**
+   * Entries a peer sent as the newest of chains it holds (heads.ts): each one of a chain this node
+   * follows (or is opening) is stored and caught up with, as if its owner had announced it.
+   */
+  offered (from: string, entries: EntryBlock[]): Promise<void>
   /** Entries of this node's own chain, newest first (at most `limit`). */
   own (limit?: number): Promise<ChainEntry[]>
   close (): Promise<void>
@@ -177,7 +197,9 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
     if (await state.db.log.has(head)) return
     // The entry is asked of the peer that announced it first: one request (bitswap took 0.6 s for
     // one block on an idle machine, after a restart). It is checked against its hash either way.
-    await options.fetchBlock?.(peer, head, AbortSignal.timeout(FETCH_ENTRY_MS)).catch(() => false)
+    if (!await options.blocks.has(CID.parse(head))) {
+      await options.fetchBlock?.(peer, head, AbortSignal.timeout(FETCH_ENTRY_MS)).catch(() => false)
+    }
     // log.get reads through Helia (bitswap when the block is not here), bounded in time. A read
     // still under way when the bound passes goes on, and fails when the chains close (OrbitDB
     // aborts its reads): that late failure is nobody's to handle.
@@ -237,6 +259,33 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
     followed: () => [...peers].map(([peer, s]) => ({ peer, address: s.record.address })),
     head: async () => (await own.log.heads())[0]?.hash,
     catchUp,
+    async newest () {
+      const out: Uint8Array[] = []
+      for (const db of [own, ...[...peers.values()].map(s => s.db)]) {
+        const hash = (await db.log.heads())[0]?.hash
+        if (hash == null) continue
+        const cid = CID.parse(hash, base58btc)
+        if (await options.blocks.has(cid)) out.push(await options.blocks.get(cid))
+      }
+      return out
+    },
+    async offered (from, entries) {
+      const owners = new Map<string, string>()
+      for (const [peer, s] of peers) owners.set(s.record.address, peer)
+      for (const [peer, o] of opening) owners.set(o.address, peer)
+      await Promise.all(entries.map(async ({ cid, bytes }) => {
+        const hash = cid.toString(base58btc)
+        try {
+          const id = (dagCbor.decode(bytes) as { id?: unknown } | null)?.id
+          const owner = typeof id === 'string' ? owners.get(id) : undefined
+          if (owner == null || owner === signer.id) return
+          if (!await options.blocks.has(cid)) await options.blocks.put(cid, bytes)
+          await catchUp(owner, hash)
+        } catch (err) {
+          log.debug({ from, head: hash, err: (err as Error).message }, 'a chain entry sent by a peer refused')
+        }
+      }))
+    },
     async own (limit = 100) {
       const out: ChainEntry[] = []
       for await (const { value } of own.iterator({ amount: limit })) out.push(value as ChainEntry)

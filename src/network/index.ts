@@ -18,6 +18,7 @@ import { checkMultiaddr } from './config.ts'
 import type { NetworkConfig } from './config.ts'
 import type { NetworkedHelia } from './libp2p.ts'
 import type { Logger } from './logger.ts'
+import { HEADS_PROTOCOL, sendHeads, serveHeads } from './heads.ts'
 import { startPeerKeeper } from './keeper.ts'
 import { startRoster } from './roster.ts'
 import { fetchMissing } from './sync/client.ts'
@@ -87,6 +88,9 @@ export interface Network {
   stop (): Promise<void>
 }
 
+/** Longest time the newest chain entries may take to reach a peer that connected. */
+const HEADS_TIMEOUT_MS = 5000
+
 /** A block that bitswap cannot find within this long fails the fallback fetch. */
 const BITSWAP_BLOCK_TIMEOUT_MS = 30_000
 
@@ -134,6 +138,15 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
       }
       return false
     },
+    blocks: {
+      has: async (cid) => await helia.blockstore.has(cid),
+      get: async (cid) => {
+        const chunks: Uint8Array[] = []
+        for await (const chunk of helia.blockstore.get(cid, { offline: true } as Parameters<typeof helia.blockstore.get>[1])) chunks.push(chunk)
+        return chunks.length === 1 ? chunks[0] as Uint8Array : Buffer.concat(chunks)
+      },
+      put: async (cid, bytes) => { await helia.blockstore.put(cid, bytes) }
+    },
     directory: components.directory,
     network: config.network,
     signer,
@@ -144,6 +157,9 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     },
     saveRecord: components.saveRecord
   })
+  await libp2p.handle(HEADS_PROTOCOL, async (stream, connection) => {
+    await serveHeads(stream, connection, { onEntries: async (peer, entries) => { await chains.offered(peer, entries) }, log })
+  }, { maxInboundStreams: 4, runOnLimitedConnection: false })
   const follow = (peer: string, address: string): void => {
     chains.follow(peer, { address }).catch((err: unknown) => {
       log.warn({ peer, chain: address, err: (err as Error).message }, 'cannot open a peer chain')
@@ -186,6 +202,10 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
   const onConnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString()
     log.debug({ peer }, 'peer connected')
+    // The newest entry of every chain held here goes to the peer at once (heads.ts).
+    chains.newest()
+      .then(async (entries) => { await sendHeads(libp2p, evt.detail, entries, AbortSignal.timeout(HEADS_TIMEOUT_MS)) })
+      .catch((err: unknown) => { log.debug({ peer, err: (err as Error).message }, 'sending heads to a peer failed') })
     roster.connected()
     for (const h of connectHandlers) h(peer)
   }
@@ -269,6 +289,7 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
       roster.stop()
       libp2p.removeEventListener('peer:connect', onConnect)
       await libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
+      await libp2p.unhandle(HEADS_PROTOCOL).catch(() => {})
       await chains.close()
     }
   }

@@ -41,7 +41,9 @@ export interface PeerKeeperInit {
    * partition would wait for that backoff. A dial given up here sends a fresh SYN on the next
    * round. Doubled for each attempt given up in a row, twice at most (an event loop too busy to
    * see a connection made within the bound is not mistaken for a cut network every time), and never
-   * above `dialTimeoutMs`. Unset: no such bound.
+   * above `dialTimeoutMs`. Any peer that connects is taken as a sign that the network came back: the
+   * dials still waiting for their TCP connection (for longer than RESTART_AFTER_MS) are made again
+   * at once, with fresh SYNs, instead of waiting out their bound. Unset: no such bound.
    */
   connectTimeoutMs?: number
   forgetMs: number
@@ -55,6 +57,9 @@ export interface PeerKeeperInit {
   maxPeers: number
   log: Logger
 }
+
+/** A dial waiting this long for its TCP connection is made again when another peer connects. */
+const RESTART_AFTER_MS = 100
 
 export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
   const { libp2p, everyMs, forgetMs, maxPeers, log } = init
@@ -81,13 +86,20 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
   const connected = (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
   /** Dials given up in a row, by peer, for want of a TCP connection (`connectTimeoutMs`). */
   const unconnected = new Map<string, number>()
+  /** Dials waiting for their TCP connection, by peer: when they began, and how to make them again. */
+  const waiting = new Map<string, { since: number, restart: () => void }>()
   const dial = (key: string, target: Parameters<Libp2p['dial']>[0]): void => {
     if (stopped || dialing.has(key)) return
     dialing.add(key)
     const abort = new AbortController()
     const whole = setTimeout(() => { abort.abort(new Error(`no connection within ${init.dialTimeoutMs} ms`)) }, init.dialTimeoutMs).unref()
     let connecting: NodeJS.Timeout | undefined
+    let again = false
     if (init.connectTimeoutMs != null) {
+      waiting.set(key, {
+        since: performance.now(),
+        restart: () => { again = true; abort.abort(new Error('made again: another peer connected')) }
+      })
       const bound = Math.min(init.dialTimeoutMs, init.connectTimeoutMs * 2 ** Math.min(2, unconnected.get(key) ?? 0))
       connecting = setTimeout(() => {
         unconnected.set(key, (unconnected.get(key) ?? 0) + 1)
@@ -102,6 +114,7 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
           clearTimeout(connecting)
           connecting = undefined
           unconnected.delete(key)
+          waiting.delete(key)
         }
       }
     } as Parameters<Libp2p['dial']>[1])
@@ -109,9 +122,20 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
       .finally(() => {
         clearTimeout(whole)
         clearTimeout(connecting)
+        waiting.delete(key)
         dialing.delete(key)
+        if (again) dial(key, target)
       })
   }
+  const onConnect = (): void => {
+    const now = performance.now()
+    for (const [key, w] of waiting) {
+      if (now - w.since < RESTART_AFTER_MS) continue
+      waiting.delete(key)
+      w.restart()
+    }
+  }
+  libp2p.addEventListener('peer:connect', onConnect)
   const room = (): boolean => libp2p.getConnections().length < maxPeers
 
   const tick = (): void => {
@@ -160,6 +184,7 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
     stop () {
       stopped = true
       clearInterval(timer)
+      libp2p.removeEventListener('peer:connect', onConnect)
     }
   }
 }

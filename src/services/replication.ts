@@ -6,6 +6,7 @@ import type { AdoptionComponents } from './adopt.ts'
 import type { RemoteRef } from './adopt.ts'
 import type { ConsensusService } from './consensus.ts'
 import type { FingerprintStore } from './fingerprints.ts'
+import { createHeadCheck } from './head-check.ts'
 import type { CallOptions } from './context.ts'
 import { createPublisher } from './publish.ts'
 import type { PublisherComponents } from './publish.ts'
@@ -54,9 +55,6 @@ export interface ReplicationOptions {
   log: { warn: (obj: object, msg: string) => void, info: (obj: object, msg: string) => void, debug?: (obj: object, msg: string) => void }
 }
 
-/** Errors that say a peer's published DAG is bad (not that the network failed): never retried. */
-const COHERENCE_CODES = new Set(['ERR_BLOCK_CORRUPT', 'ERR_BLOCK_INVALID', 'ERR_SIGNATURE_INVALID', 'ERR_FRAME_INVALID', 'ERR_COMMIT_INVALID', 'ERR_TRACE_STEP_INVALID', 'ERR_TREE_INVALID', 'ERR_CAR_INVALID', 'ERR_COHERENCE'])
-
 /** Longest time a decision waits for chain entries already queued (see `waiting`). */
 const MAX_FOLLOW_WAIT_MS = 1000
 
@@ -82,6 +80,7 @@ export function createReplicationService (components: ReplicationComponents, ser
   const sync = createSync(components, services.snapshots, network, options)
   const adoption = createAdoption(components, services.refs)
   const publisher = createPublisher(components, services, network, options)
+  const checkHead = createHeadCheck(sync, services.verifier)
   const following = options.follow !== false
   const followInterval = options.followIntervalMs ?? 200
 
@@ -162,25 +161,11 @@ export function createReplicationService (components: ReplicationComponents, ser
     }
     for (const [ref, head] of refUpdates) {
       if ((await adoption.remoteHead(peer, ref))?.equals(head) === true) continue
-      const have = await adoption.refHaves(ref)
       // The coherence check of what the peer published (what it adds to what this node has): a
       // head that fails it is never recorded, and its publisher's vote weighs 0 until a good one.
-      // The haves are this node's head and the peers' recorded heads, all checked already: a head
-      // that is one of them (peers converging on one head) passes without a second check.
-      let problem: { code: string, message: string } | undefined
-      try {
-        const started = performance.now()
-        await sync(head, { from: [peer], have })
-        log.debug?.({ peer, ref, head: head.toString(), ms: Math.round(performance.now() - started) }, 'synced a peer head')
-        const report = have.some(h => h.equals(head)) ? undefined : await services.verifier.verify(head.toString(), { since: have })
-        if (report != null && !report.ok) problem = { code: report.problems[0]?.code ?? 'ERR_COHERENCE', message: report.problems[0]?.message ?? 'fails the coherence check' }
-      } catch (err) {
-        // A sync refused for what the peer sent names the fault as its reason.
-        const e = err as { code?: string, details?: { reason?: unknown } }
-        const code = e.code === 'ERR_SYNC_PROTOCOL' && typeof e.details?.reason === 'string' ? e.details.reason : e.code
-        if (code == null || !COHERENCE_CODES.has(code)) throw err
-        problem = { code, message: (err as Error).message }
-      }
+      const started = performance.now()
+      const problem = await checkHead(peer, head, await adoption.refHaves(ref))
+      log.debug?.({ peer, ref, head: head.toString(), ms: Math.round(performance.now() - started) }, 'checked a peer head')
       if (problem != null) {
         await services.fingerprints.failed(peer, { ref, head, ...problem })
         log.warn({ peer, ref, head: head.toString(), ...problem }, 'a peer published a head that fails the coherence check; its vote weighs 0 until it publishes a good one')

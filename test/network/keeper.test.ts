@@ -21,8 +21,11 @@ function fakeLibp2p (self: PeerId): { libp2p: Libp2p, connected: Set<string>, di
   const connected = new Set<string>()
   const dials: string[] = []
   const hangUps: string[] = []
+  const events = new EventTarget()
   const libp2p = {
     peerId: self,
+    addEventListener: events.addEventListener.bind(events),
+    removeEventListener: events.removeEventListener.bind(events),
     getConnections: (peer?: PeerId) => peer == null ? [...connected].map(p => ({ remotePeer: p })) : connected.has(peer.toString()) ? [{ remotePeer: peer }] : [],
     dial: async (target: PeerId | Multiaddr) => {
       // A bootstrap peer is dialled at its multiaddr (ending in /p2p/ID).
@@ -37,6 +40,41 @@ function fakeLibp2p (self: PeerId): { libp2p: Libp2p, connected: Set<string>, di
     }
   } as unknown as Libp2p
   return { libp2p, connected, dials, hangUps }
+}
+
+/**
+ * A libp2p across a cut network: dials of `slow` connect at once and then take 150 ms of
+ * handshake; every other dial waits for a SYN-ACK that never comes, until it is aborted.
+ */
+function cutLibp2p (self: PeerId, slow?: PeerId): { libp2p: Libp2p, events: EventTarget, dials: Array<{ peer: string, aborted: boolean }>, connected: Set<string> } {
+  const dials: Array<{ peer: string, aborted: boolean }> = []
+  const connected = new Set<string>()
+  const events = new EventTarget()
+  const libp2p = {
+    peerId: self,
+    addEventListener: events.addEventListener.bind(events),
+    removeEventListener: events.removeEventListener.bind(events),
+    getConnections: (peer?: PeerId) => peer == null ? [...connected].map(p => ({ remotePeer: p })) : connected.has(peer.toString()) ? [{ remotePeer: peer }] : [],
+    dial: async (target: PeerId, options: { signal: AbortSignal, onProgress?: (e: { type: string }) => void }) => {
+      const dial = { peer: target.toString(), aborted: false }
+      dials.push(dial)
+      options.onProgress?.({ type: 'tcp:open-connection' })
+      if (dial.peer === slow?.toString()) {
+        // Connected at once; its handshake then takes longer than the connect bound.
+        options.onProgress?.({ type: 'upgrader:encrypt-outbound-connection' })
+        await new Promise(resolve => setTimeout(resolve, 150))
+        if (options.signal.aborted) throw new Error('aborted')
+        connected.add(dial.peer)
+        return { remotePeer: target }
+      }
+      // Across a cut network: no SYN-ACK ever comes.
+      return await new Promise((_resolve, reject) => {
+        options.signal.addEventListener('abort', () => { dial.aborted = true; reject(options.signal.reason) }, { once: true })
+      })
+    },
+    hangUp: async () => {}
+  } as unknown as Libp2p
+  return { libp2p, events, dials, connected }
 }
 
 describe('peer keeper (network/keeper.ts)', () => {
@@ -127,30 +165,7 @@ describe('peer keeper (network/keeper.ts)', () => {
 
   it('gives up a dial whose TCP connection is not made within connectTimeoutMs and dials again (a fresh SYN), but never a dial whose handshake has started', async () => {
     const [self, cut, slow] = await Promise.all([peerId(), peerId(), peerId()])
-    const dials: Array<{ peer: string, aborted: boolean }> = []
-    const connected = new Set<string>()
-    const libp2p = {
-      peerId: self,
-      getConnections: (peer?: PeerId) => peer == null ? [...connected].map(p => ({ remotePeer: p })) : connected.has(peer.toString()) ? [{ remotePeer: peer }] : [],
-      dial: async (target: PeerId, options: { signal: AbortSignal, onProgress?: (e: { type: string }) => void }) => {
-        const dial = { peer: target.toString(), aborted: false }
-        dials.push(dial)
-        options.onProgress?.({ type: 'tcp:open-connection' })
-        if (dial.peer === slow.toString()) {
-          // Connected at once; its handshake then takes longer than the connect bound.
-          options.onProgress?.({ type: 'upgrader:encrypt-outbound-connection' })
-          await new Promise(resolve => setTimeout(resolve, 150))
-          if (options.signal.aborted) throw new Error('aborted')
-          connected.add(dial.peer)
-          return { remotePeer: target }
-        }
-        // Across a cut network: no SYN-ACK ever comes.
-        return await new Promise((_resolve, reject) => {
-          options.signal.addEventListener('abort', () => { dial.aborted = true; reject(options.signal.reason) }, { once: true })
-        })
-      },
-      hangUp: async () => {}
-    } as unknown as Libp2p
+    const { libp2p, dials, connected } = cutLibp2p(self, slow)
     const keeper = startPeerKeeper({ libp2p, bootstrap: [], everyMs: 20, dialTimeoutMs: 5000, connectTimeoutMs: 30, forgetMs: 60_000, maxPeers: 64, log: silentLogger })
     try {
       keeper.heard(cut.toString())
@@ -163,6 +178,30 @@ describe('peer keeper (network/keeper.ts)', () => {
       assert.equal(slowDials.length, 1, 'a dial past its TCP connection is left to finish')
       assert.equal(slowDials[0]?.aborted, false)
       assert.ok(connected.has(slow.toString()))
+    } finally {
+      keeper.stop()
+    }
+  })
+
+  it('makes a dial still waiting for its TCP connection again at once when another peer connects (the network is back: a fresh SYN, not the rest of the bound)', async () => {
+    const [self, cut, other] = await Promise.all([peerId(), peerId(), peerId()])
+    const { libp2p, events, dials } = cutLibp2p(self)
+    const keeper = startPeerKeeper({ libp2p, bootstrap: [], everyMs: 60_000, dialTimeoutMs: 60_000, connectTimeoutMs: 30_000, forgetMs: 60_000, maxPeers: 64, log: silentLogger })
+    try {
+      keeper.heard(cut.toString())
+      assert.equal(dials.length, 1)
+      // A peer that connects at once after the dial began does not restart it (it may be on its way).
+      events.dispatchEvent(new CustomEvent('peer:connect', { detail: other }))
+      await turn()
+      assert.equal(dials.length, 1)
+      await new Promise(resolve => setTimeout(resolve, 150))
+      events.dispatchEvent(new CustomEvent('peer:connect', { detail: other }))
+      await turn()
+      await turn()
+      assert.equal(dials.length, 2, 'dialled again at once')
+      assert.equal(dials[0]?.aborted, true)
+      assert.equal(dials[1]?.aborted, false)
+      assert.equal(dials[1]?.peer, cut.toString())
     } finally {
       keeper.stop()
     }
