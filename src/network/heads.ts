@@ -71,7 +71,9 @@ export function decodeHeads (bytes: Uint8Array): Uint8Array[] {
 
 /** Sends `entries` to `peer` on a stream of its own. */
 export async function sendHeads (libp2p: Libp2p, peer: PeerId, entries: Uint8Array[], signal: AbortSignal): Promise<void> {
-  const stream = await libp2p.dialProtocol(peer, HEADS_PROTOCOL, { signal })
+  // The protocol's name goes with the message (no round trip first): a peer that does not speak
+  // it refuses the stream, and nothing is lost.
+  const stream = await libp2p.dialProtocol(peer, HEADS_PROTOCOL, { signal, negotiateFully: false })
   try {
     await lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES }).write(encodeHeads(entries), { signal })
     await stream.close({ signal })

@@ -104,6 +104,8 @@ const CONNECT_TIMEOUT_MS = 500
 const STALE_PEER_MS = 15_000
 /** A peer not heard of for this long is no longer redialled (bootstrap peers always are). */
 const FORGET_PEER_MS = 60 * 60_000
+/** A node's announced addresses, unchanged, are merged into the peer store again after this long. */
+const REMERGE_MS = 60_000
 /** No new peer is dialled beyond this many connections. */
 const MAX_KEPT_PEERS = 64
 
@@ -174,6 +176,8 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     keeper.heard(peer, true)
     chains.follow(peer, record).catch((err: unknown) => { log.warn({ peer, err: (err as Error).message }, 'cannot reopen a peer chain') })
   }
+  /** The addresses last merged into the peer store, by node, and when. */
+  const merged = new Map<string, { key: string, at: number }>()
   const roster = startRoster({
     pubsub: libp2p.services.pubsub,
     network: config.network,
@@ -184,10 +188,19 @@ export async function startNetwork (components: NetworkComponents): Promise<Netw
     log,
     onPeer: (entry) => {
       // Remember where it listens: a sync can then go straight to the node that published.
+      // The same addresses again (every announcement names them) are merged at most every
+      // REMERGE_MS: a merge reads, decodes and compares the peer's record, and a partition that
+      // heals brings a burst of announcements.
       const addrs = entry.addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
-      if (addrs.length > 0) {
+      const key = entry.addrs.join(' ')
+      const last = merged.get(entry.node)
+      if (addrs.length > 0 && (last?.key !== key || Date.now() - last.at > REMERGE_MS)) {
+        merged.set(entry.node, { key, at: Date.now() })
+        if (merged.size > MAX_KEPT_PEERS * 4) merged.delete(merged.keys().next().value as string)
         libp2p.peerStore.merge(peerIdFromString(entry.node), { multiaddrs: addrs })
-          .then(() => { keeper.heard(entry.node) }, () => {})
+          .then(() => { keeper.heard(entry.node) }, () => { merged.delete(entry.node) })
+      } else if (addrs.length > 0) {
+        keeper.heard(entry.node)
       }
       const known = chains.followed().find(f => f.peer === entry.node)
       if (known?.address !== entry.chain) follow(entry.node, entry.chain)

@@ -36,14 +36,15 @@ export interface PeerKeeperInit {
   dialTimeoutMs: number
   /**
    * How long a dial may wait for its TCP connection (before the handshake starts) before it is
-   * given up and made again at the next round. A connection attempt made while the network is cut
-   * loses its SYN, and the system sends it again only after 1, 3, 7 s…: a peer back from a
-   * partition would wait for that backoff. A dial given up here sends a fresh SYN on the next
-   * round. Doubled for each attempt given up in a row, twice at most (an event loop too busy to
-   * see a connection made within the bound is not mistaken for a cut network every time), and never
-   * above `dialTimeoutMs`. Any peer that connects is taken as a sign that the network came back: the
-   * dials still waiting for their TCP connection (for longer than RESTART_AFTER_MS) are made again
-   * at once, with fresh SYNs, instead of waiting out their bound. Unset: no such bound.
+   * given up and made again, at once. A connection attempt made while the network is cut loses
+   * its SYN, and the system sends it again only after 1, 3, 7 s…: a peer back from a partition
+   * would wait for that backoff. Each attempt sends a fresh SYN, so across a cut network one goes
+   * out at least every 2 × `connectTimeoutMs`: the bound is doubled after an attempt given up,
+   * once (an event loop too busy to see a connection made within the bound is not mistaken for a
+   * cut network every time), and never above `dialTimeoutMs`. Any peer that connects is taken as a
+   * sign that the network came back: the dials still waiting for their TCP connection (for longer
+   * than RESTART_AFTER_MS) are made again at once instead of waiting out their bound. Unset: no
+   * such bound (a dial is made again at the next round).
    */
   connectTimeoutMs?: number
   forgetMs: number
@@ -100,9 +101,10 @@ export function startPeerKeeper (init: PeerKeeperInit): PeerKeeper {
         since: performance.now(),
         restart: () => { again = true; abort.abort(new Error('made again: another peer connected')) }
       })
-      const bound = Math.min(init.dialTimeoutMs, init.connectTimeoutMs * 2 ** Math.min(2, unconnected.get(key) ?? 0))
+      const bound = Math.min(init.dialTimeoutMs, init.connectTimeoutMs * 2 ** Math.min(1, unconnected.get(key) ?? 0))
       connecting = setTimeout(() => {
         unconnected.set(key, (unconnected.get(key) ?? 0) + 1)
+        again = true
         abort.abort(new Error(`no TCP connection within ${bound} ms`))
       }, bound).unref()
     }

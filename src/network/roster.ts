@@ -40,7 +40,7 @@ export interface RosterOptions {
 const FAST_MS = 1000
 const FAST_FOR_MS = 30_000
 const SLOW_MS = 5000
-/** After a new connection, the announcement waits this long (the peers exchange their subscriptions first). */
+/** After a new connection or subscription, the announcement waits this long (the peers exchange their subscriptions first; several at once go in one). */
 const AFTER_CONNECT_MS = 150
 
 /**
@@ -76,8 +76,18 @@ export function startRoster (options: RosterOptions): { connected: () => void, s
       }
     })()
   }
+  /**
+   * One announcement shortly after a peer connects or joins the topic: the peers that meet at once
+   * (a partition heals, every node reconnects to every other) get one message, not one each.
+   */
+  let soon: NodeJS.Timeout | undefined
+  const announceShortly = (): void => {
+    if (soon != null) return
+    soon = setTimeout(() => { soon = undefined; announceSoon() }, AFTER_CONNECT_MS)
+    soon.unref()
+  }
   const onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
-    if (evt.detail.subscriptions.some(s => s.topic === topic && s.subscribe)) announceSoon()
+    if (evt.detail.subscriptions.some(s => s.topic === topic && s.subscribe)) announceShortly()
   }
 
   pubsub.addEventListener('message', onMessage)
@@ -90,14 +100,9 @@ export function startRoster (options: RosterOptions): { connected: () => void, s
     timer.unref()
   }
   tick()
-  let soon: NodeJS.Timeout | undefined
   return {
-    /** A peer connected: announce shortly, so that it learns this node's chain head at once. */
-    connected: () => {
-      if (soon != null) return
-      soon = setTimeout(() => { soon = undefined; announceSoon() }, AFTER_CONNECT_MS)
-      soon.unref()
-    },
+    /** A peer connected: announce shortly, so that it learns of this node at once. */
+    connected: announceShortly,
     stop: () => {
       clearTimeout(timer)
       clearTimeout(soon)

@@ -22,7 +22,11 @@ export async function fetchMissing (libp2p: Libp2p, peer: PeerId, want: CID, hav
   const idle = options.idleMs ?? IDLE_TIMEOUT_MS
   let stream
   try {
-    stream = await libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(idle), ...(options.signal != null ? [options.signal] : [])]) })
+    // A peer known to speak framehub sync (its identify said so) gets the protocol's name and the
+    // request in one message (no round trip to agree on the protocol first); another peer is asked
+    // first, so that one that does not speak it is told apart from one that fails mid-answer.
+    const speaks = (await libp2p.peerStore.get(peer).catch(() => undefined))?.protocols.includes(SYNC_PROTOCOL) === true
+    stream = await libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(idle), ...(options.signal != null ? [options.signal] : [])]), negotiateFully: !speaks })
   } catch (err) {
     throw new PeerUnreachableError(`cannot open a sync stream to ${peer.toString()}: ${(err as Error).message}`, { peer: peer.toString() })
   }
