@@ -276,9 +276,12 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
       await Promise.all(entries.map(async ({ cid, bytes }) => {
         const hash = cid.toString(base58btc)
         try {
-          const id = (dagCbor.decode(bytes) as { id?: unknown } | null)?.id
-          const owner = typeof id === 'string' ? owners.get(id) : undefined
+          const entry = dagCbor.decode(bytes) as { id?: unknown, payload?: { value?: unknown } } | null
+          const owner = typeof entry?.id === 'string' ? owners.get(entry.id) : undefined
           if (owner == null || owner === signer.id) return
+          // Signed by the chain's owner before anything is stored: a peer cannot fill the
+          // blockstore with entries nobody wrote.
+          await verifyChainEntry(entry?.payload?.value, owner)
           if (!await options.blocks.has(cid)) await options.blocks.put(cid, bytes)
           await catchUp(owner, hash)
         } catch (err) {

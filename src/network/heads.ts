@@ -19,8 +19,8 @@ import { SyncProtocolError } from '../core/errors.ts'
  * link), and the roster names a head that then has to be fetched in a request of its own. With
  * the entries of the chains it follows, a node that meets one node of the other side learns every
  * proposal of that side at once. Each entry is checked by the receiver as if it came from its
- * author: its hash (its CID is computed here), its signature (the chain's owner, see chains.ts),
- * OrbitDB's access check when it is joined.
+ * author: its hash (its CID is computed here), its signature (the chain's owner, before it is
+ * stored; see chains.ts), OrbitDB's access check when it is joined.
  */
 export const HEADS_PROTOCOL = '/framehub/heads/1.0.0'
 

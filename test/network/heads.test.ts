@@ -11,6 +11,7 @@ import { lpStream } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { multiaddr } from '@multiformats/multiaddr'
+import { base58btc } from 'multiformats/bases/base58'
 import { createNode } from '../../src/node.ts'
 import type { FramehubNode } from '../../src/node.ts'
 import { decodeHeads, encodeHeads, entryBlock, HEADS_PROTOCOL, MAX_ENTRIES, MAX_MESSAGE_BYTES } from '../../src/network/heads.ts'
@@ -117,8 +118,34 @@ describe('heads exchange between connected nodes', { timeout: 120_000 }, () => {
     const stream = await raw.dialProtocol(peerIdFromString(node.peerId), HEADS_PROTOCOL)
     stream.send(Uint8Array.from([0x80, 0x80, 0x80, 0x20, 1, 2, 3]))
     await waitFor('junk refused', async () => debug.filter(l => l.startsWith('heads from a peer refused')).length >= 2 ? true : undefined, 10_000, 20)
-    // Entries of chains the node does not follow are left alone; nothing was stored for them.
+    // Entries of chains the node does not follow are left alone: nothing was stored for them.
+    for (const message of junk.slice(1)) {
+      for (const bytes of decodeHeads(message)) assert.equal(await node.repo.blocks.has((await entryBlock(bytes)).cid), false)
+    }
     const put = await node.frames.put({ id: 'heads/after', kind: 'fact', title: 'after' })
     assert.equal((await node.frames.get('heads/after')).cid.toString(), put.cid.toString())
+  })
+
+  it('an entry of a followed chain that its owner did not sign is never stored', async () => {
+    const other = await createNode({ repo: join(dir, 'other'), create: true, network: { listen: ['/ip4/127.0.0.1/tcp/0'], network: 'heads-test', bootstrap: [node.network?.addresses()[0] as string] } })
+    try {
+      await waitFor('the node follows the other chain', async () => node.network?.peers().find(p => p.peer === other.peerId)?.chain === other.network?.chain ? true : undefined, 30_000, 50)
+      const forged = dagCbor.encode({
+        v: 2,
+        id: other.network?.chain,
+        clock: { id: 'forged', time: 1000 },
+        next: [],
+        refs: [],
+        payload: { op: 'ADD', key: null, value: { v: 1, node: other.peerId, time: Date.now(), ref: { name: 'shared/main', head: 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }, sig: new Uint8Array(64) } }
+      })
+      const stream = await raw.dialProtocol(peerIdFromString(node.peerId), HEADS_PROTOCOL)
+      await lpStream(stream).write(encodeHeads([forged]))
+      await stream.close()
+      const { cid } = await entryBlock(forged)
+      await waitFor('the forged entry refused', async () => debug.some(l => l.startsWith('a chain entry sent by a peer refused') && l.includes(cid.toString(base58btc))) ? true : undefined, 10_000, 20)
+      assert.equal(await node.repo.blocks.has(cid), false)
+    } finally {
+      await other.close()
+    }
   })
 })
