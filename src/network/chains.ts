@@ -27,7 +27,7 @@ export interface ChainsOptions {
    * through bitswap.
    */
   fetchBlock?: (peer: string, hash: string, signal: AbortSignal) => Promise<boolean>
-  /** The blockstore OrbitDB reads, on this node only (nothing is asked of the network). */
+  /** The blockstore OrbitDB reads, on this node only (nothing is asked of the network: `get` throws for a block not here). */
   blocks: {
     has: (cid: CID) => Promise<boolean>
     get: (cid: CID) => Promise<Uint8Array>
@@ -264,8 +264,9 @@ export async function openChains (options: ChainsOptions): Promise<Chains> {
       for (const db of [own, ...[...peers.values()].map(s => s.db)]) {
         const hash = (await db.log.heads())[0]?.hash
         if (hash == null) continue
-        const cid = CID.parse(hash, base58btc)
-        if (await options.blocks.has(cid)) out.push(await options.blocks.get(cid))
+        // An entry not in the blockstore (not read yet) is left out.
+        const bytes = await options.blocks.get(CID.parse(hash, base58btc)).catch(() => undefined)
+        if (bytes !== undefined) out.push(bytes)
       }
       return out
     },

@@ -30,6 +30,11 @@ export type NetworkedHelia = HeliaWithLibp2p<NodeLibp2pServices>
 /** This machine's own addresses (loopback), as libp2p's connection manager allow list. */
 const LOCAL_HOSTS = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
 
+/** How often each connection is pinged (libp2p's connection monitor). */
+const PING_EVERY_MS = 2000
+/** Least time a ping may take before its connection is closed (more once pings have been slow). */
+const PING_ANSWER_MS = 3000
+
 /**
  * Turns the repository's offline Helia into a networked one: libp2p with the node's own key (so
  * the peer id is the one that signs commits and steps), TCP and WebSocket, noise, yamux,
@@ -37,11 +42,6 @@ const LOCAL_HOSTS = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
  * Nothing public is contacted unless `config.public`: no bootstrap list, no DHT, no delegated
  * routing (Helia is built light, so it adds none of its own).
  */
-/** How often each connection is pinged (libp2p's connection monitor). */
-const PING_EVERY_MS = 2000
-/** Least time a ping may take before its connection is closed (more once pings have been slow). */
-const PING_ANSWER_MS = 3000
-
 export function withNetwork (config: NetworkConfig, privateKey: PrivateKey): (helia: Helia) => Helia {
   return (helia) => {
     const bootstrapList = [...config.bootstrap, ...(config.public ? PUBLIC_BOOTSTRAP : [])]

@@ -13,6 +13,20 @@ async function peerId (): Promise<PeerId> {
   return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 }
 
+/** What both fakes below share: `self`, the `peer:connect` events, and a connection per peer in `connected`. */
+function fakeBase (self: PeerId, connected: Set<string>): { events: EventTarget, base: object } {
+  const events = new EventTarget()
+  return {
+    events,
+    base: {
+      peerId: self,
+      addEventListener: events.addEventListener.bind(events),
+      removeEventListener: events.removeEventListener.bind(events),
+      getConnections: (peer?: PeerId) => peer == null ? [...connected].map(p => ({ remotePeer: p })) : connected.has(peer.toString()) ? [{ remotePeer: peer }] : []
+    }
+  }
+}
+
 /**
  * The part of libp2p the keeper uses, recording what it is asked: a connection per peer in
  * `connected`, dials that connect at once, hang-ups that close.
@@ -21,12 +35,8 @@ function fakeLibp2p (self: PeerId): { libp2p: Libp2p, connected: Set<string>, di
   const connected = new Set<string>()
   const dials: string[] = []
   const hangUps: string[] = []
-  const events = new EventTarget()
   const libp2p = {
-    peerId: self,
-    addEventListener: events.addEventListener.bind(events),
-    removeEventListener: events.removeEventListener.bind(events),
-    getConnections: (peer?: PeerId) => peer == null ? [...connected].map(p => ({ remotePeer: p })) : connected.has(peer.toString()) ? [{ remotePeer: peer }] : [],
+    ...fakeBase(self, connected).base,
     dial: async (target: PeerId | Multiaddr) => {
       // A bootstrap peer is dialled at its multiaddr (ending in /p2p/ID).
       const id = 'getComponents' in target ? target.getComponents().find(c => c.name === 'p2p')?.value as string : target.toString()
@@ -49,12 +59,9 @@ function fakeLibp2p (self: PeerId): { libp2p: Libp2p, connected: Set<string>, di
 function cutLibp2p (self: PeerId, slow?: PeerId): { libp2p: Libp2p, events: EventTarget, dials: Array<{ peer: string, aborted: boolean }>, connected: Set<string> } {
   const dials: Array<{ peer: string, aborted: boolean }> = []
   const connected = new Set<string>()
-  const events = new EventTarget()
+  const { events, base } = fakeBase(self, connected)
   const libp2p = {
-    peerId: self,
-    addEventListener: events.addEventListener.bind(events),
-    removeEventListener: events.removeEventListener.bind(events),
-    getConnections: (peer?: PeerId) => peer == null ? [...connected].map(p => ({ remotePeer: p })) : connected.has(peer.toString()) ? [{ remotePeer: peer }] : [],
+    ...base,
     dial: async (target: PeerId, options: { signal: AbortSignal, onProgress?: (e: { type: string }) => void }) => {
       const dial = { peer: target.toString(), aborted: false }
       dials.push(dial)
