@@ -8,6 +8,15 @@ export function globals (command: Command): GlobalOptions {
   return command.optsWithGlobals<GlobalOptions>()
 }
 
+export interface WithNodeHooks {
+  /**
+   * Called when the repository is to be opened in this process (no daemon holds it), before the
+   * node's modules load: work that does not need them starts here, beside their loading (a big
+   * import starts its worker threads).
+   */
+  beforeLocalOpen?: () => Promise<void> | void
+}
+
 /**
  * Runs `fn` on the node of the repository and always closes it: the one way a command reaches
  * the repository. While a daemon holds the repository (its address is in `api.json` and it
@@ -17,7 +26,7 @@ export function globals (command: Command): GlobalOptions {
  * locked all the same, the daemon's error is reported (exit 7), never ERR_REPO_LOCKED: the daemon
  * is alive, only slow.
  */
-export async function withNode<T> (options: GlobalOptions, fn: (node: NodeServices) => Promise<T>): Promise<T> {
+export async function withNode<T> (options: GlobalOptions, fn: (node: NodeServices) => Promise<T>, hooks?: WithNodeHooks): Promise<T> {
   // Loaded on demand so that --help and usage errors answer at once (and the node's modules only
   // when the repository is opened here).
   const { resolveRepoPath } = await import('../storage/repo-path.ts')
@@ -30,6 +39,7 @@ export async function withNode<T> (options: GlobalOptions, fn: (node: NodeServic
     return undefined
   })
   if (node == null) {
+    await hooks?.beforeLocalOpen?.()
     const { createNode } = await import('../node.ts')
     try {
       node = await createNode({ repo: path })

@@ -10,7 +10,7 @@
  * `importPool.idleMs` without work.
  */
 import { getCompileCacheDir } from 'node:module'
-import { availableParallelism, cpus, loadavg } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { dirname } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { encodeFrameBytes, encodeFrameLines } from '../core/frame-lines.ts'
@@ -18,6 +18,7 @@ import type { EncodedFrames } from '../core/frame-lines.ts'
 import type { NdjsonRun } from '../core/ndjson-runs.ts'
 import { FramehubError, isCode } from '../core/errors.ts'
 import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
+import { idleCoresSinceStart } from './idle-cores.ts'
 
 /**
  * How imports use worker threads (mutable: tests force the pool on small inputs).
@@ -32,9 +33,9 @@ import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
  *   and at least one); 0 turns the pool off;
  * - `maxLoad`, `minIdleCores`: the pool starts only while a core is free: the 1-minute load
  *   average is below `maxLoad` (default: the cores less a half), or at least `minIdleCores`
- *   (default a half) were idle on average since this module loaded, when that is between 0.1 and
- *   5 s ago (the start of a CLI process: the load average lags by a minute and counts work that
- *   has ended, such as the previous command of a script). On a machine whose cores are busy with
+ *   (default a half) were idle on average since the process started, when that is between 50 ms
+ *   and 5 s ago (`idle-cores.ts`: in a CLI process; the load average lags by a minute and counts
+ *   work that has ended, such as the previous command of a script). On a machine whose cores are busy with
  *   other work a worker cannot run beside this thread, and it only adds its start and the copies
  *   of lines and blocks (measured on a 2-core machine at load 12 to 16: about 0.8 s more CPU);
  * - `chunkLines`: lines per task (an import given as lines), `runBytes`: bytes per task (an
@@ -152,30 +153,8 @@ export function startImportPool (): void {
   startPool()
 }
 
-/** The machine's CPU time, ms, idle and in all, summed over its cores. */
-function cpuTimes (): { idle: number, total: number, at: number } {
-  let idle = 0
-  let total = 0
-  for (const { times } of cpus()) {
-    idle += times.idle
-    total += times.user + times.nice + times.sys + times.idle + times.irq
-  }
-  return { idle, total, at: Date.now() }
-}
-
 /** How long after finding no core free an import looks again. */
 const RECHECK_MS = 250
-
-/** CPU times when this module loaded (in a CLI process: its start). */
-const loaded = cpuTimes()
-
-/** Cores idle on average since this module loaded, when that was 0.1 to 5 s ago; else undefined. */
-function idleCoresSinceStart (): number | undefined {
-  const now = cpuTimes()
-  const elapsed = now.at - loaded.at
-  if (elapsed < 100 || elapsed > 5000 || now.total <= loaded.total) return undefined
-  return (now.idle - loaded.idle) / (now.total - loaded.total) * cpus().length
-}
 
 /** A core is free for a worker (see `importPool.maxLoad`). */
 function coreFree (): boolean {

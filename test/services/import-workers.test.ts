@@ -323,7 +323,7 @@ describe('frame import on worker threads', () => {
     }
   })
 
-  it('past the load average, the pool starts on the CPU idle since the process started (0.1 to 5 s ago), not after', async () => {
+  it('past the load average, the pool starts on the CPU idle since the process started (50 ms to 5 s ago), not after', async () => {
     // In a process of its own, so that its start is recent. The thresholds say what counts as idle
     // (any share at -1, none at Infinity): the measure itself is the machine's, not the test's.
     const workers = JSON.stringify(fileURLToPath(new URL('../../src/services/import-workers.ts', import.meta.url)))
@@ -333,7 +333,7 @@ describe('frame import on worker threads', () => {
       const sizes = []
       Object.assign(importPool, { workers: 1, maxLoad: -1, minIdleCores: -1 })
       startImportPool()
-      sizes.push(importPoolSize()) // under 0.1 s since the start: too short to tell, the load average decides
+      sizes.push(importPoolSize()) // under 50 ms since the start: too short to tell, the load average decides
       await pause(200)
       importPool.minIdleCores = Infinity
       startImportPool()

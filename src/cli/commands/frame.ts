@@ -89,6 +89,12 @@ export function registerFrame (program: Command): void {
     .action(async (file: string, opts: { branch?: string }, command: Command) => {
       const options = globals(command)
       const { stream, size } = await openInput(file)
+      // A big file starts the import's worker threads before the node's modules load, so that
+      // they are up when its first lines are read (they take about as long to start).
+      const beforeLocalOpen = async (): Promise<void> => {
+        const { importPool, startImportPool } = await import('../../services/import-workers.ts')
+        if (size != null && size > importPool.thresholdBytes) startImportPool()
+      }
       await withNode(options, async (node) => {
         const bar = progressBar(options, 'importing', size, 'bytes')
         let frames = 0
@@ -105,7 +111,7 @@ export function registerFrame (program: Command): void {
         } finally {
           bar.stop()
         }
-      })
+      }, { beforeLocalOpen })
     })
 
   frame.command('get')
