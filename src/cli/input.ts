@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { open, readFile, stat } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { FileNotFoundError, PayloadTooLargeError } from '../core/errors.ts'
+import type { NdjsonBytes, NdjsonReader } from '../services/frames.ts'
 
 function missing (path: string, err: unknown): never {
   const code = (err as { code?: string }).code
@@ -49,6 +51,33 @@ export async function openInput (path: string): Promise<{ stream: Readable, size
     if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' })
     return { stream: createReadStream(path, { highWaterMark: READ_BYTES }), size: info.size }
   } catch (err) {
+    return missing(path, err)
+  }
+}
+
+/**
+ * NDJSON for an import from a file or standard input, and its size when known. A file is read on
+ * demand straight into the import's own buffers (`readNdjson`: no copy, no new buffer per read);
+ * standard input comes as chunks. `onBytes` hears the bytes read so far; `close` closes the file.
+ */
+export async function openNdjsonInput (path: string, onBytes: (n: number) => void): Promise<{ input: NdjsonBytes | NdjsonReader, size?: number, close: () => Promise<void> }> {
+  if (path === '-') return { input: { ndjson: readChunks(process.stdin, onBytes) }, close: async () => {} }
+  let file: FileHandle | undefined
+  try {
+    file = await open(path)
+    const info = await file.stat()
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' })
+    const handle = file
+    let read = 0
+    const readNdjson = async (into: Uint8Array, offset: number, length: number): Promise<number> => {
+      const { bytesRead } = await handle.read(into, offset, length, null)
+      read += bytesRead
+      onBytes(read)
+      return bytesRead
+    }
+    return { input: { readNdjson }, size: info.size, close: async () => { await handle.close() } }
+  } catch (err) {
+    await file?.close()
     return missing(path, err)
   }
 }

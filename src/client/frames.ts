@@ -7,12 +7,26 @@ import { encodeFrame, frameFromJson, withAttachments } from '../core/frame.ts'
 import type { Attachment } from '../core/frame.ts'
 import type { FrameService, ImportResult } from '../services/frames.ts'
 import type * as Wire from '../core/api-types.ts'
+import type { NdjsonRead } from '../core/ndjson-runs.ts'
 import { frameHistoryOf, frameRecordOf } from '../services/views.ts'
 import { isDotSegment, segment } from './api.ts'
 import type { ApiClient } from './api.ts'
 
 /** Largest page the gateway gives. */
 const PAGE = 1000
+
+/** Bytes of a file read at a time for an upload. */
+const UPLOAD_READ_BYTES = 1024 * 1024
+
+/** The bytes `read` gives, in chunks of their own (a request body keeps each until it is sent). */
+async function * readChunksOf (read: NdjsonRead): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(UPLOAD_READ_BYTES)
+    const n = await read(chunk, 0, chunk.byteLength)
+    if (n === 0) return
+    yield chunk.subarray(0, n)
+  }
+}
 
 /** How often an import reports progress, in lines sent. */
 const PROGRESS_LINES = 8192
@@ -90,10 +104,10 @@ export function remoteFrames (api: ApiClient): FrameService {
       let bytes = 0
       const encoder = new TextEncoder()
       // Lines go up as they are read (the gateway parses them as they arrive); progress counts what was sent.
-      const body = 'ndjson' in input
+      const body = 'ndjson' in input || 'readNdjson' in input
         ? (async function * () {
             // Bytes go up as they are; progress counts their lines.
-            for await (const chunk of input.ndjson) {
+            for await (const chunk of 'ndjson' in input ? input.ndjson : readChunksOf(input.readNdjson)) {
               bytes += chunk.byteLength
               const before = frames
               for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) frames++

@@ -14,7 +14,7 @@ import type { EncodedFrames } from '../core/frame-lines.ts'
 import { firstDuplicate, importEntries } from '../core/import-tree.ts'
 import type { ImportedRun } from '../core/import-tree.ts'
 import { ndjsonRuns } from '../core/ndjson-runs.ts'
-import type { NdjsonRun } from '../core/ndjson-runs.ts'
+import type { NdjsonRead, NdjsonRun } from '../core/ndjson-runs.ts'
 import { buildTreeOfPacked, mutateTree } from '../core/tree/index.ts'
 import type { TreeResult } from '../core/tree/index.ts'
 import type { BlockStore } from '../storage/block-store.ts'
@@ -24,13 +24,21 @@ import type { CallOptions, ProgressOptions } from './context.ts'
 import { encodeRun, importPool, startImportPool } from './import-workers.ts'
 import type { EncodedRun } from './import-workers.ts'
 
-/** NDJSON as bytes (a file, standard input, a request body): lines are split where they are encoded. */
+/** NDJSON as bytes (standard input, a request body): lines are split where they are encoded. */
 export interface NdjsonBytes {
   ndjson: AsyncIterable<Uint8Array>
 }
 
+/**
+ * NDJSON read on demand (a file: `read` of its handle), straight into the buffers of the
+ * import's runs: no copy, and no new buffer per read.
+ */
+export interface NdjsonReader {
+  readNdjson: NdjsonRead
+}
+
 /** What `frames.import` reads: NDJSON lines, or NDJSON bytes. */
-export type ImportInput = AsyncIterable<string> | Iterable<string> | NdjsonBytes
+export type ImportInput = AsyncIterable<string> | Iterable<string> | NdjsonBytes | NdjsonReader
 
 export interface ImportProgress {
   frames: number
@@ -109,7 +117,9 @@ async function * chunksOf (lines: AsyncIterable<string> | Iterable<string>, size
 function runsOf (input: ImportInput, source: string, signal?: AbortSignal): AsyncIterator<string[] | NdjsonRun> {
   const runs = 'ndjson' in input
     ? ndjsonRuns(input.ndjson, { runBytes: importPool.runBytes, source, signal })
-    : chunksOf(input, importPool.chunkLines, signal)
+    : 'readNdjson' in input
+      ? ndjsonRuns(input.readNdjson, { runBytes: importPool.runBytes, source, signal })
+      : chunksOf(input, importPool.chunkLines, signal)
   return runs[Symbol.asyncIterator]()
 }
 

@@ -55,7 +55,7 @@ export interface PutFrameOptions extends CallOptions {
   ifMatch?: CID | null
 }
 
-export type { ImportInput, ImportProgress, ImportResult, ImportSizeHint, NdjsonBytes } from './frame-import.ts'
+export type { ImportInput, ImportProgress, ImportResult, ImportSizeHint, NdjsonBytes, NdjsonReader } from './frame-import.ts'
 
 export interface ListFramesOptions extends CallOptions {
   /** Branch, commit or tree; default: the current working tree. */

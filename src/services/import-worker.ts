@@ -13,8 +13,8 @@ import type { EncodedFrames } from '../core/frame-lines.ts'
 
 export interface EncodeTask {
   id: number
-  /** The run: lines, or UTF-8 NDJSON bytes of whole lines (`core/ndjson-runs.ts`). */
-  lines: string[] | Uint8Array
+  /** The run: lines, or UTF-8 NDJSON bytes of whole lines (`core/ndjson-runs.ts`), handed back in the answer. */
+  lines: string[] | Uint8Array<ArrayBuffer>
   first: number
   source: string
 }
@@ -27,9 +27,10 @@ export interface ErrorData {
   details?: Record<string, unknown>
 }
 
+/** `input`: the run's bytes handed back once decoded, for the next run to be read into (`runBuffers`). */
 export type EncodeAnswer =
-  | { id: number, frames: Omit<EncodedFrames, 'failure'>, failure?: ErrorData }
-  | { id: number, error: ErrorData }
+  | { id: number, frames: Omit<EncodedFrames, 'failure'>, failure?: ErrorData, input?: ArrayBuffer }
+  | { id: number, error: ErrorData, input?: ArrayBuffer }
 
 export function errorData (err: unknown): ErrorData {
   const e = err as { name?: unknown, message?: unknown, code?: unknown, details?: unknown }
@@ -50,12 +51,15 @@ const { encodeFrameBytes, encodeFrameLines } = await import('../core/frame-lines
 const port = parentPort
 if (port != null) {
   port.on('message', (task: EncodeTask) => {
+    // The run's bytes go back once decoded (their lines are strings by then).
+    const input = Array.isArray(task.lines) ? undefined : task.lines.buffer
+    const back = input !== undefined ? [input] : []
     try {
       const { failure, ...frames } = Array.isArray(task.lines) ? encodeFrameLines(task.lines, task.first, task.source) : encodeFrameBytes(task.lines, task.first, task.source)
-      const answer: EncodeAnswer = failure === undefined ? { id: task.id, frames } : { id: task.id, frames, failure: errorData(failure) }
-      port.postMessage(answer, [frames.cids.buffer, frames.keys.buffer, frames.sorted.buffer, frames.bytes.buffer, frames.ends.buffer, frames.lineNumbers.buffer])
+      const answer: EncodeAnswer = failure === undefined ? { id: task.id, frames, input } : { id: task.id, frames, failure: errorData(failure), input }
+      port.postMessage(answer, [frames.cids.buffer, frames.keys.buffer, frames.sorted.buffer, frames.bytes.buffer, frames.ends.buffer, frames.lineNumbers.buffer, ...back])
     } catch (err) {
-      port.postMessage({ id: task.id, error: errorData(err) } satisfies EncodeAnswer)
+      port.postMessage({ id: task.id, error: errorData(err), input } satisfies EncodeAnswer, back)
     }
   })
   port.postMessage({ ready: true })

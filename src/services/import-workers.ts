@@ -15,6 +15,7 @@ import { dirname } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { encodeFrameBytes, encodeFrameLines } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
+import { runBuffers } from '../core/ndjson-runs.ts'
 import type { NdjsonRun } from '../core/ndjson-runs.ts'
 import { FramehubError, isCode } from '../core/errors.ts'
 import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
@@ -124,6 +125,7 @@ function spawn (): PoolWorker {
       w.ready = true
       return
     }
+    if (message.input !== undefined) runBuffers.give(message.input)
     const task = w.tasks.get(message.id)
     if (task == null) return
     w.tasks.delete(message.id)
@@ -191,9 +193,14 @@ export async function stopImportPool (): Promise<void> {
 /** The encoding of one run of lines: done already (on this thread) or under way on a worker. */
 export type EncodedRun = EncodedFrames | Promise<EncodedFrames>
 
-/** Encodes a run on this thread. */
+/** Encodes a run on this thread (and hands its bytes back for the next run to be read into). */
 function encodeHere (run: string[] | NdjsonRun, first: number, source: string): EncodedFrames {
-  return Array.isArray(run) ? encodeFrameLines(run, first, source) : encodeFrameBytes(run.bytes, first, source)
+  if (Array.isArray(run)) return encodeFrameLines(run, first, source)
+  try {
+    return encodeFrameBytes(run.bytes, first, source)
+  } finally {
+    runBuffers.give(run.bytes.buffer)
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { parseCid } from '../../core/cid.ts'
 import { MAX_JSON_TEXT_BYTES, parseJsonText } from '../../core/json-view.ts'
 import { UsageError } from '../../core/errors.ts'
 import { collect, globals, withNode } from '../context.ts'
-import { openInput, readChunks, readInput, readTextInput } from '../input.ts'
+import { openNdjsonInput, readInput, readTextInput } from '../input.ts'
 import { emit, shortCid } from '../output.ts'
 import { progressBar } from '../progress.ts'
 import { toJsonView } from '../../core/json-view.ts'
@@ -88,30 +88,36 @@ export function registerFrame (program: Command): void {
     .option('--branch <name>', 'stage on this branch instead of the current one')
     .action(async (file: string, opts: { branch?: string }, command: Command) => {
       const options = globals(command)
-      const { stream, size } = await openInput(file)
+      let frames = 0
+      let onBytes = (_n: number): void => {}
+      // Bytes, not lines: a big import splits them into lines on its worker threads.
+      const { input, size, close } = await openNdjsonInput(file, (n) => { onBytes(n) })
       // A big file starts the import's worker threads before the node's modules load, so that
       // they are up when its first lines are read (they take about as long to start).
       const beforeLocalOpen = async (): Promise<void> => {
         const { importPool, startImportPool } = await import('../../services/import-workers.ts')
         if (size != null && size > importPool.thresholdBytes) startImportPool()
       }
-      await withNode(options, async (node) => {
-        const bar = progressBar(options, 'importing', size, 'bytes')
-        let frames = 0
-        try {
-          // Bytes, not lines: a big import splits them into lines on its worker threads.
-          const result = await node.frames.import({ ndjson: readChunks(stream, (n) => { bar.update(n, { extra: `${frames} frames` }) }) }, {
-            branch: opts.branch,
-            source: file === '-' ? 'stdin' : file,
-            ...(size != null ? { expectedBytes: size } : {}),
-            onProgress: (e) => { frames = e.detail.frames }
-          })
-          bar.stop()
-          emit(options, result, () => `staged ${result.frames} frames (working tree ${result.tree})`)
-        } finally {
-          bar.stop()
-        }
-      }, { beforeLocalOpen })
+      try {
+        await withNode(options, async (node) => {
+          const bar = progressBar(options, 'importing', size, 'bytes')
+          onBytes = (n) => { bar.update(n, { extra: `${frames} frames` }) }
+          try {
+            const result = await node.frames.import(input, {
+              branch: opts.branch,
+              source: file === '-' ? 'stdin' : file,
+              ...(size != null ? { expectedBytes: size } : {}),
+              onProgress: (e) => { frames = e.detail.frames }
+            })
+            bar.stop()
+            emit(options, result, () => `staged ${result.frames} frames (working tree ${result.tree})`)
+          } finally {
+            bar.stop()
+          }
+        }, { beforeLocalOpen })
+      } finally {
+        await close()
+      }
     })
 
   frame.command('get')
