@@ -5,6 +5,7 @@ import { MAX_JSON_TEXT_BYTES, parseJsonText } from './json-view.ts'
 import { PayloadTooLargeError } from './errors.ts'
 import { encodeFrame, frameFromJson, frameLinks } from './frame.ts'
 import { compareKeys } from './tree/keys.ts'
+import { BufferPool } from './buffer-pool.ts'
 
 /** Bytes of a frame's CID as framehub writes it: CIDv1, dag-cbor, sha2-256 (1 + 1 + 2 + 32). */
 export const FRAME_CID_BYTES = 36
@@ -51,9 +52,10 @@ export interface EncodedFrames {
  * Validates and encodes NDJSON lines numbered from `first`: the same parsing, validation,
  * canonical form and DAG-CBOR encoding as `frame put`, so the CIDs are the same. Blank lines are
  * skipped. Stops at the first bad line, whose error (`ERR_JSON_INVALID`, `ERR_FRAME_INVALID`,
- * `ERR_PAYLOAD_TOO_LARGE`, with `source:line` in the message) is returned as `failure`.
+ * `ERR_PAYLOAD_TOO_LARGE`, with `source:line` in the message) is returned as `failure`. The
+ * blocks go into `into` when they fit (`bytes` is then a view of it), else into a new buffer.
  */
-export function encodeFrameLines (lines: readonly string[], first: number, source: string): EncodedFrames {
+export function encodeFrameLines (lines: readonly string[], first: number, source: string, into?: Uint8Array<ArrayBuffer>): EncodedFrames {
   const ids: string[] = []
   const blocks: Uint8Array[] = []
   const numbers: number[] = []
@@ -87,7 +89,7 @@ export function encodeFrameLines (lines: readonly string[], first: number, sourc
     const linked = frameLinks(frame)
     if (linked.length > 0) links.push({ frame: n, cids: linked.map(c => c.bytes.slice()) })
   }
-  const bytes = new Uint8Array(total)
+  const bytes = into !== undefined && into.byteLength >= total ? new Uint8Array(into.buffer, into.byteOffset, total) : new Uint8Array(total)
   const ends = new Uint32Array(blocks.length)
   let at = 0
   for (let i = 0; i < blocks.length; i++) {
@@ -159,9 +161,20 @@ export function ndjsonLinesOfBytes (bytes: Uint8Array): string[] {
 const LF = 10
 
 /** `encodeFrameLines` of UTF-8 NDJSON bytes that hold whole lines (`core/ndjson-runs.ts` cuts them). */
-export function encodeFrameBytes (bytes: Uint8Array, first: number, source: string): EncodedFrames {
-  return encodeFrameLines(ndjsonLinesOfBytes(bytes), first, source)
+export function encodeFrameBytes (bytes: Uint8Array, first: number, source: string, into?: Uint8Array<ArrayBuffer>): EncodedFrames {
+  return encodeFrameLines(ndjsonLinesOfBytes(bytes), first, source, into)
 }
+
+/**
+ * Buffers that an import's encoders put a run's blocks into, handed back once LevelDB has them
+ * (`services/frame-import.ts`): fresh memory costs the system a mapping and zeroing per page
+ * (see `BufferPool`). A run of about 512 KiB of NDJSON encodes into less than
+ * ENCODED_BUFFER_BYTES; a bigger one gets a buffer of its own.
+ */
+export const encodedBuffers = new BufferPool(8, 1024 * 1024)
+
+/** Size of the buffers in `encodedBuffers`. */
+export const ENCODED_BUFFER_BYTES = 1024 * 1024
 
 /** The CID of frame `i` (a view into `frames.cids`). */
 export function frameCidAt (frames: Pick<EncodedFrames, 'cids'>, i: number): CID {

@@ -9,7 +9,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { SHA256_BLOCK_KEY_BYTES } from '../core/block-key.ts'
-import { FRAME_CID_BYTES, frameBytesAt, frameCidAt, frameKeyText } from '../core/frame-lines.ts'
+import { ENCODED_BUFFER_BYTES, encodedBuffers, FRAME_CID_BYTES, frameBytesAt, frameCidAt, frameKeyText } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
 import { firstDuplicate, importEntries } from '../core/import-tree.ts'
 import type { ImportedRun } from '../core/import-tree.ts'
@@ -144,14 +144,18 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
   let frames = 0
   let bytes = 0
   let batch = writeBatch()
+  /** The buffers of the blocks in `batch`: handed back for other runs once LevelDB has them. */
+  let held: ArrayBuffer[] = []
   let writing: Promise<void> | undefined
   /** The last write has finished. */
   let written = true
   const write = (): void => {
     const full = batch
+    const buffers = held
     batch = writeBatch()
+    held = []
     written = false
-    writing = full.write().finally(() => { written = true })
+    writing = full.write().then(() => { for (const b of buffers) if (b.byteLength === ENCODED_BUFFER_BYTES) encodedBuffers.give(b) }).finally(() => { written = true })
     // Its failure is thrown where it is awaited (before the next write, or at the end).
     writing.catch(() => {})
     options?.onProgress?.({ type: 'frames:import:progress', detail: { frames, bytes } })
@@ -164,6 +168,7 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
     for (let i = 0; i < run.ids.length; i++) {
       batch.putBlockByKey(keys.slice(i * SHA256_BLOCK_KEY_BYTES, (i + 1) * SHA256_BLOCK_KEY_BYTES), frameBytesAt(run, i))
     }
+    held.push(run.bytes.buffer)
     frames += run.ids.length
     bytes += run.bytes.byteLength
     stored.push({ ids: run.ids, lineNumbers: run.lineNumbers, sorted: run.sorted, cids: run.cids })

@@ -15,6 +15,8 @@ export interface EncodeTask {
   id: number
   /** The run: lines, or UTF-8 NDJSON bytes of whole lines (`core/ndjson-runs.ts`), handed back in the answer. */
   lines: string[] | Uint8Array<ArrayBuffer>
+  /** A buffer for the run's blocks (`encodedBuffers`): handed back as `spare` if they do not fit. */
+  into?: ArrayBuffer
   first: number
   source: string
 }
@@ -27,10 +29,13 @@ export interface ErrorData {
   details?: Record<string, unknown>
 }
 
-/** `input`: the run's bytes handed back once decoded, for the next run to be read into (`runBuffers`). */
+/**
+ * `input`: the run's bytes handed back once decoded, for the next run to be read into
+ * (`runBuffers`); `spare`: the task's `into` when the blocks did not go there.
+ */
 export type EncodeAnswer =
-  | { id: number, frames: Omit<EncodedFrames, 'failure'>, failure?: ErrorData, input?: ArrayBuffer }
-  | { id: number, error: ErrorData, input?: ArrayBuffer }
+  | { id: number, frames: Omit<EncodedFrames, 'failure'>, failure?: ErrorData, input?: ArrayBuffer, spare?: ArrayBuffer }
+  | { id: number, error: ErrorData, input?: ArrayBuffer, spare?: ArrayBuffer }
 
 export function errorData (err: unknown): ErrorData {
   const e = err as { name?: unknown, message?: unknown, code?: unknown, details?: unknown }
@@ -51,15 +56,22 @@ const { encodeFrameBytes, encodeFrameLines } = await import('../core/frame-lines
 const port = parentPort
 if (port != null) {
   port.on('message', (task: EncodeTask) => {
-    // The run's bytes go back once decoded (their lines are strings by then).
+    // The run's bytes go back once decoded (their lines are strings by then), and the buffer for
+    // its blocks if they went elsewhere.
     const input = Array.isArray(task.lines) ? undefined : task.lines.buffer
-    const back = input !== undefined ? [input] : []
+    const into = task.into !== undefined ? new Uint8Array(task.into) : undefined
+    const back = (used?: ArrayBuffer): { input?: ArrayBuffer, spare?: ArrayBuffer, transfer: ArrayBuffer[] } => {
+      const spare = task.into !== undefined && task.into !== used ? task.into : undefined
+      return { input, spare, transfer: [input, spare].filter(b => b !== undefined) }
+    }
     try {
-      const { failure, ...frames } = Array.isArray(task.lines) ? encodeFrameLines(task.lines, task.first, task.source) : encodeFrameBytes(task.lines, task.first, task.source)
-      const answer: EncodeAnswer = failure === undefined ? { id: task.id, frames, input } : { id: task.id, frames, failure: errorData(failure), input }
-      port.postMessage(answer, [frames.cids.buffer, frames.keys.buffer, frames.sorted.buffer, frames.bytes.buffer, frames.ends.buffer, frames.lineNumbers.buffer, ...back])
+      const { failure, ...frames } = Array.isArray(task.lines) ? encodeFrameLines(task.lines, task.first, task.source, into) : encodeFrameBytes(task.lines, task.first, task.source, into)
+      const { transfer, ...buffers } = back(frames.bytes.buffer)
+      const answer: EncodeAnswer = failure === undefined ? { id: task.id, frames, ...buffers } : { id: task.id, frames, failure: errorData(failure), ...buffers }
+      port.postMessage(answer, [frames.cids.buffer, frames.keys.buffer, frames.sorted.buffer, frames.bytes.buffer, frames.ends.buffer, frames.lineNumbers.buffer, ...transfer])
     } catch (err) {
-      port.postMessage({ id: task.id, error: errorData(err), input } satisfies EncodeAnswer, back)
+      const { transfer, ...buffers } = back()
+      port.postMessage({ id: task.id, error: errorData(err), ...buffers } satisfies EncodeAnswer, transfer)
     }
   })
   port.postMessage({ ready: true })

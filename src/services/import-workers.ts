@@ -13,7 +13,7 @@ import { getCompileCacheDir } from 'node:module'
 import { availableParallelism, loadavg } from 'node:os'
 import { dirname } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { encodeFrameBytes, encodeFrameLines } from '../core/frame-lines.ts'
+import { ENCODED_BUFFER_BYTES, encodeFrameBytes, encodeFrameLines, encodedBuffers } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
 import { runBuffers } from '../core/ndjson-runs.ts'
 import type { NdjsonRun } from '../core/ndjson-runs.ts'
@@ -126,6 +126,7 @@ function spawn (): PoolWorker {
       return
     }
     if (message.input !== undefined) runBuffers.give(message.input)
+    if (message.spare !== undefined) encodedBuffers.give(message.spare)
     const task = w.tasks.get(message.id)
     if (task == null) return
     w.tasks.delete(message.id)
@@ -193,13 +194,19 @@ export async function stopImportPool (): Promise<void> {
 /** The encoding of one run of lines: done already (on this thread) or under way on a worker. */
 export type EncodedRun = EncodedFrames | Promise<EncodedFrames>
 
-/** Encodes a run on this thread (and hands its bytes back for the next run to be read into). */
+/**
+ * Encodes a run on this thread, into a buffer of `encodedBuffers`, and hands its bytes back for
+ * the next run to be read into.
+ */
 function encodeHere (run: string[] | NdjsonRun, first: number, source: string): EncodedFrames {
-  if (Array.isArray(run)) return encodeFrameLines(run, first, source)
+  const into = encodedBuffers.take(ENCODED_BUFFER_BYTES)
+  let frames: EncodedFrames | undefined
   try {
-    return encodeFrameBytes(run.bytes, first, source)
+    frames = Array.isArray(run) ? encodeFrameLines(run, first, source, into) : encodeFrameBytes(run.bytes, first, source, into)
+    return frames
   } finally {
-    runBuffers.give(run.bytes.buffer)
+    if (!Array.isArray(run)) runBuffers.give(run.bytes.buffer)
+    if (frames?.bytes.buffer !== into.buffer) encodedBuffers.give(into.buffer)
   }
 }
 
@@ -225,8 +232,9 @@ export function encodeRun (run: string[] | NdjsonRun, first: number, source: str
   workerRuns++
   const promise = new Promise<EncodedFrames>((resolve, reject) => { w.tasks.set(id, { resolve, reject }) })
   if (w.tasks.size === 1) w.worker.ref()
-  if (Array.isArray(run)) w.worker.postMessage({ id, lines: run, first, source } satisfies EncodeTask)
-  else w.worker.postMessage({ id, lines: run.bytes, first, source } satisfies EncodeTask, [run.bytes.buffer])
+  const into = encodedBuffers.take(ENCODED_BUFFER_BYTES).buffer
+  if (Array.isArray(run)) w.worker.postMessage({ id, lines: run, first, source, into } satisfies EncodeTask, [into])
+  else w.worker.postMessage({ id, lines: run.bytes, first, source, into } satisfies EncodeTask, [run.bytes.buffer, into])
   return promise
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ndjsonLines, ndjsonLinesOfBytes } from '../../src/core/frame-lines.ts'
+import { BufferPool } from '../../src/core/buffer-pool.ts'
 import { countLines, MAX_NDJSON_LINE_BYTES, ndjsonRuns } from '../../src/core/ndjson-runs.ts'
 
 /** A seeded text of short lines with LF, CRLF and lone CR ends, empty lines, and multi-byte characters. */
@@ -56,6 +57,68 @@ describe('NDJSON runs', () => {
       assert.deepEqual(lines, ndjsonLines(t))
       assert.equal(counted, ndjsonLines(t).length)
     }
+  })
+
+  it('reads bytes straight into the runs (a reader, as of a file), giving the runs chunks give', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const bytes = Buffer.from(text(seed, 300))
+      const fromChunks: Buffer[] = []
+      for await (const run of ndjsonRuns(cut(bytes, seed), { runBytes: 200, source: 's' })) fromChunks.push(Buffer.from(run.bytes))
+      let at = 0
+      const read = async (into: Uint8Array, offset: number, length: number): Promise<number> => {
+        const n = Math.min(length, bytes.length - at, 1 + ((at * 31 + seed) % 97))
+        into.set(bytes.subarray(at, at + n), offset)
+        at += n
+        return n
+      }
+      const parts: Buffer[] = []
+      let lines = 0
+      for await (const run of ndjsonRuns(read, { runBytes: 200, source: 's' })) {
+        assert.equal(run.bytes.byteOffset, 0)
+        lines += run.lines
+        parts.push(Buffer.from(run.bytes))
+      }
+      assert.deepEqual(Buffer.concat(parts), bytes)
+      assert.equal(lines, ndjsonLines(bytes.toString()).length)
+    }
+  })
+
+  it('a source may reuse its chunk: each is copied before the next is asked for', async () => {
+    const bytes = Buffer.from(text(7, 500))
+    const reused = Buffer.alloc(333)
+    const source = async function * (): AsyncGenerator<Uint8Array> {
+      for (let at = 0; at < bytes.length; at += reused.length) {
+        const n = bytes.copy(reused, 0, at, at + reused.length)
+        yield reused.subarray(0, n)
+      }
+    }
+    const parts: Buffer[] = []
+    for await (const run of ndjsonRuns(source(), { runBytes: 1000, source: 's' })) parts.push(Buffer.from(run.bytes))
+    assert.deepEqual(Buffer.concat(parts), bytes)
+  })
+
+  it('a buffer pool gives back buffers of the size asked, keeps the last ones handed back, never one twice, none detached or too big', () => {
+    const pool = new BufferPool(2, 1024)
+    const a = pool.take(100)
+    assert.equal(a.byteLength, 100)
+    pool.give(a.buffer)
+    pool.give(a.buffer)
+    assert.equal(pool.size, 1)
+    assert.equal(pool.take(100).buffer, a.buffer)
+    assert.equal(pool.size, 0)
+    assert.notEqual(pool.take(100).buffer, a.buffer)
+    pool.give(new ArrayBuffer(2048))
+    const moved = new ArrayBuffer(64)
+    structuredClone(moved, { transfer: [moved] })
+    pool.give(moved)
+    assert.equal(pool.size, 0)
+    const [x, y, z] = [new ArrayBuffer(10), new ArrayBuffer(20), new ArrayBuffer(30)]
+    pool.give(x)
+    pool.give(y)
+    pool.give(z)
+    assert.equal(pool.size, 2)
+    assert.notEqual(pool.take(10).buffer, x, 'the oldest went')
+    assert.equal(pool.take(30).buffer, z)
   })
 
   it('decodes bytes in pieces into the lines of the whole text, whatever falls at a piece\'s end', () => {

@@ -5,8 +5,8 @@ import { after, afterEach, beforeEach, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import { encodeFrame, frameFromJson } from '../../src/core/frame.ts'
-import { encodeFrameLines, frameBytesAt, frameCidAt } from '../../src/core/frame-lines.ts'
-import { MAX_NDJSON_LINE_BYTES } from '../../src/core/ndjson-runs.ts'
+import { encodedBuffers, encodeFrameLines, frameBytesAt, frameCidAt } from '../../src/core/frame-lines.ts'
+import { MAX_NDJSON_LINE_BYTES, runBuffers } from '../../src/core/ndjson-runs.ts'
 import { buildTree } from '../../src/core/tree/index.ts'
 import { EMPTY_TREE } from '../../src/services/context.ts'
 import { encodeRun, importPool, importPoolReady, importPoolRuns, importPoolSize, stopImportPool } from '../../src/services/import-workers.ts'
@@ -187,6 +187,38 @@ describe('frame import on worker threads', () => {
         assert.equal(result.tree.toString(), want.root)
         if (workers > 0) assert.ok(importPoolRuns() - before > 10)
         else assert.equal(importPoolRuns(), before)
+      } finally {
+        await cleanup()
+        await stopImportPool()
+      }
+    }
+  })
+
+  it('NDJSON read straight into the runs (a file) gives the same tree, and the runs\' buffers come back from the threads that encode them', async () => {
+    const lines = frameLines(3000)
+    const want = expected(lines)
+    const bytes = Buffer.from(lines.join('\n') + '\n')
+    for (const workers of [0, 1]) {
+      Object.assign(importPool, { workers, maxLoad: Infinity, threshold: 0, runBytes: 20_000, queued: Infinity })
+      if (workers > 0) await poolUp()
+      const { node, cleanup } = await tempNode()
+      try {
+        // A reader that gives odd amounts, as a file handle may.
+        let at = 0
+        const readNdjson = async (into: Uint8Array, offset: number, length: number): Promise<number> => {
+          const n = Math.min(length, bytes.length - at, 1 + (at % 7919))
+          into.set(bytes.subarray(at, at + n), offset)
+          at += n
+          return n
+        }
+        runBuffers.clear()
+        encodedBuffers.clear()
+        const result = await node.frames.import({ readNdjson }, { source: 'read.ndjson' })
+        assert.equal(result.frames, want.cids.size)
+        assert.equal(result.tree.toString(), want.root)
+        // Handed back by this thread or the worker, then kept for the next runs.
+        assert.ok(runBuffers.size > 0, 'run buffers handed back')
+        assert.ok(encodedBuffers.size > 0, 'block buffers handed back')
       } finally {
         await cleanup()
         await stopImportPool()
