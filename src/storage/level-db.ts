@@ -32,8 +32,8 @@ export interface RepoDb {
   readonly fetched: Sub
   /** Derived data that can be rebuilt from the DAG: the frame index (`src/storage/frame-index/`). */
   readonly index: Sub
-  /** Bytes of values written through `WriteBatch` since the database opened. */
-  written: number
+  /** Something was written (or deleted) since the database opened. */
+  readonly wrote: boolean
   close (): Promise<void>
 }
 
@@ -144,32 +144,73 @@ export async function openRepoDb (path: string, options: OpenRepoDbOptions = {})
     throw new RepoCorruptError(`cannot open repository store ${path}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, { path })
   }
   guardStore(db, path)
+  let wrote = false
+  onWrite(db, () => { wrote = true })
   const sub = (name: string): Sub => db.sublevel<string, Bytes>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })
   const subs = { blocks: sub('blocks'), state: sub('state'), helia: sub('helia'), pending: sub('pending'), fetched: sub('fetched'), index: sub('index') }
   // Synchronous reads (`getSync`) need an open sublevel: a new one finishes opening a tick later.
   await Promise.all(Object.values(subs).map(async s => { await s.open() }))
-  const repoDb: RepoDb = {
+  return {
     db,
     ...subs,
-    written: 0,
+    get wrote () { return wrote },
     close: async () => {
-      // LevelDB keeps its latest writes in memory (and in its log) until its memory table is full
-      // (WRITE_BUFFER_BYTES), and the next open replays the log into a table before it answers:
-      // after a big import, the next command spent about a third of a second on it. Flushed here
-      // instead, where they are in memory already: a compaction of a range beyond every key
-      // writes the memory table out and compacts nothing.
-      if (repoDb.written >= FLUSH_AFTER_BYTES) await (db as unknown as Compactable).compactRange(FLUSH_RANGE[0], FLUSH_RANGE[1]).catch(() => {})
+      if (wrote) await flushMemoryTable(db)
       await db.close()
     }
   }
-  return repoDb
 }
 
-/** `level` on Node is `classic-level`, which has `compactRange` (its types leave it out: browsers lack it). */
-interface Compactable { compactRange: (start: string, end: string) => Promise<void> }
+/** Calls `noted` on every write to `db`: every sublevel's puts, deletes, batches and clears end in the root's private methods. */
+function onWrite (db: Level<string, Bytes>, noted: () => void): void {
+  const target = db as unknown as Record<string, Method>
+  for (const name of ['_put', '_del', '_batch', '_clear', '_chainedBatch']) {
+    const original = target[name]
+    if (typeof original !== 'function') continue
+    const call = original.bind(db)
+    target[name] = (...args) => { noted(); return call(...args) }
+  }
+}
 
-/** Bytes written since the open past which `close` flushes LevelDB's memory table. */
-const FLUSH_AFTER_BYTES = 1024 * 1024
+/** `level` on Node is `classic-level`, which has `compactRange` and `getProperty` (its types leave them out: browsers lack them). */
+interface Compactable {
+  compactRange: (start: string, end: string) => Promise<void>
+  getProperty: (property: string) => string
+}
+
+/**
+ * LevelDB starts merging level-0 tables (a compaction) when there are 4 of them
+ * (`kL0_CompactionTrigger`).
+ */
+const L0_COMPACTION_TRIGGER = 4
+
+/**
+ * Writes LevelDB's memory table out to a table before the database closes, unless that table would
+ * start a compaction.
+ *
+ * LevelDB keeps its latest writes in memory (and in its log) until the memory table is full
+ * (WRITE_BUFFER_BYTES). Left there, the next open replays the log into a table of level 0 before
+ * it answers (recovery always writes to level 0): after a big import, the next command spent
+ * about a third of a second on it, and after a small write it leaves a tiny level-0 table. Flushed
+ * here, where the writes are in memory already, the table goes where it overlaps nothing (up to
+ * level 2), and the next open has nothing to replay. Two tiny tables left by `init` made a
+ * 100k-frame `frame import`'s second memory-table flush the fourth table of level 0: the import
+ * then merged 17–25 MB of its own tables in its own process, on a core its encoding needed.
+ *
+ * A compaction of a range beyond every key writes the memory table out and compacts nothing.
+ * But a table that makes level 0's fourth starts a compaction, and the manual one queues behind
+ * it: a `commit` after a big import waited 0.4 s in `close` for a 34 MB merge. So with 3 tables in
+ * level 0 the writes stay in the log, and the next process to open the database compacts in the
+ * background (a one-shot command stops that when it closes; the daemon finishes it).
+ */
+async function flushMemoryTable (db: Level<string, Bytes>): Promise<void> {
+  const store = db as unknown as Compactable
+  try {
+    if (Number(store.getProperty('leveldb.num-files-at-level0')) + 1 >= L0_COMPACTION_TRIGGER) return
+    await store.compactRange(FLUSH_RANGE[0], FLUSH_RANGE[1])
+  } catch {}
+}
+
 /** A key range past every key (sublevel keys start with `!`, 0x21). */
 const FLUSH_RANGE = ['\u007f', '\u007f\u007f'] as const
 
@@ -237,9 +278,6 @@ export class WriteBatch {
 
   async write (): Promise<void> {
     if (this.ops.length === 0) return
-    let bytes = 0
-    for (const op of this.ops) if (op.type === 'put') bytes += op.value.byteLength
-    this.#db.written += bytes
     await this.#db.db.batch(this.ops as never)
     this.ops.length = 0
   }

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
-import { cp, readdir, rm, truncate, writeFile } from 'node:fs/promises'
+import { cp, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { Level } from 'level'
 import { cidOf, RAW } from '../../src/core/cid.ts'
 import { createNode, initNode } from '../../src/node.ts'
-import { blockKey, blockKeyReference, isStoreFailure } from '../../src/storage/level-db.ts'
+import { blockKey, blockKeyReference, isStoreFailure, openRepoDb } from '../../src/storage/level-db.ts'
 import { REPO_MARKER } from '../../src/storage/repo-path.ts'
 import { runCli, tempDir } from '../helpers/repo.ts'
 
@@ -101,5 +101,60 @@ describe('a damaged LevelDB store is ERR_REPO_CORRUPT (exit 5), never an interna
     assert.equal(isStoreFailure(new Error('Corruption: checksum mismatch')), true)
     assert.equal(isStoreFailure(Object.assign(new Error('not found'), { code: 'LEVEL_NOT_FOUND' })), false)
     assert.equal(isStoreFailure(new TypeError('x is not a function')), false)
+  })
+})
+
+describe('closing the store writes LevelDB\'s memory table out, unless that starts a compaction', () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  before(async () => { ({ dir, cleanup } = await tempDir()) })
+  after(async () => { await cleanup() })
+
+  /** Bytes in the store's logs: what the next open would replay into a level-0 table. */
+  const logged = async (path: string): Promise<number> => {
+    let bytes = 0
+    for (const f of await readdir(path)) if (f.endsWith('.log')) bytes += (await stat(join(path, f))).size
+    return bytes
+  }
+  const level0 = (db: Level<string, Uint8Array>): number => Number((db as unknown as { getProperty: (p: string) => string }).getProperty('leveldb.num-files-at-level0'))
+
+  it('a write through any sublevel is flushed at close; a close with no write flushes nothing', async () => {
+    const path = join(dir, 'flush')
+    let db = await openRepoDb(path)
+    assert.equal(db.wrote, false)
+    await db.helia.put('/a', new Uint8Array([1]))
+    assert.equal(db.wrote, true)
+    await db.close()
+    assert.equal(await logged(path), 0, 'nothing left for the next open to replay')
+    db = await openRepoDb(path, { create: false })
+    assert.deepEqual([...(await db.helia.get('/a')) ?? []], [1])
+    await db.close()
+    assert.equal(db.wrote, false)
+  })
+
+  it('with 3 tables in level 0 the writes stay in the log (a fourth would start a compaction that close waits for)', async () => {
+    const path = join(dir, 'level0')
+    // Keys at both ends of the key space: each table overlaps the ones before, and once levels 1
+    // and 2 hold one, the next ones stay in level 0.
+    let tables = 0
+    for (let round = 0; tables < 3; round++) {
+      assert.ok(round < 10, `level 0 never reached 3 tables (${tables})`)
+      const db = await openRepoDb(path)
+      await db.state.put('a', new Uint8Array([round]))
+      await db.index.put('z', new Uint8Array([round]))
+      await db.close()
+      assert.equal(await logged(path), 0, `round ${round}: flushed`)
+      const raw = new Level<string, Uint8Array>(path, { valueEncoding: 'view' })
+      await raw.open()
+      tables = level0(raw)
+      await raw.close()
+    }
+    const db = await openRepoDb(path)
+    await db.state.put('a', new Uint8Array([99]))
+    await db.close()
+    assert.ok(await logged(path) > 0, 'left in the log')
+    const again = await openRepoDb(path, { create: false })
+    assert.deepEqual([...(await again.state.get('a')) ?? []], [99], 'and read back after the next open replays it')
+    await again.close()
   })
 })
