@@ -15,13 +15,13 @@ import { firstDuplicate, importEntries } from '../core/import-tree.ts'
 import type { ImportedRun } from '../core/import-tree.ts'
 import { ndjsonRuns } from '../core/ndjson-runs.ts'
 import type { NdjsonRead, NdjsonRun } from '../core/ndjson-runs.ts'
-import { buildTreeOfPacked, mutateTree } from '../core/tree/index.ts'
-import type { TreeResult } from '../core/tree/index.ts'
+import { buildTreeOfPacked, leafStart, mutateTree, packedLeavesOf, treeAbove, unpackLeaves } from '../core/tree/index.ts'
+import type { NewNode, TreeResult } from '../core/tree/index.ts'
 import type { BlockStore } from '../storage/block-store.ts'
 import type { WriteBatch } from '../storage/level-db.ts'
 import { EMPTY_TREE } from './context.ts'
 import type { CallOptions, ProgressOptions } from './context.ts'
-import { encodeRun, importPool, startImportPool } from './import-workers.ts'
+import { encodeRun, importPool, packLeavesOnWorker, startImportPool } from './import-workers.ts'
 import type { EncodedRun } from './import-workers.ts'
 
 /** NDJSON as bytes (standard input, a request body): lines are split where they are encoded. */
@@ -199,6 +199,33 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
     while (runs.length > 0) await store(await (runs.shift() as EncodedRun))
   }
 
+  /** Writes tree blocks as soon as they are made: they stay invisible until the working tree moves. */
+  const writeBlocks = (blocks: readonly NewNode[]): void => {
+    const treeBatch = writeBatch()
+    for (const block of blocks) treeBatch.putBlock(block.cid, block.bytes)
+    writing = Promise.all([writing, treeBatch.write()]).then(() => {})
+    writing.catch(() => {})
+  }
+  /**
+   * The tree of the import's frames in an empty working tree. Past `importPool.treeSplit` frames
+   * an idle worker makes the leaves of the last part while this thread makes the others and
+   * hands them to LevelDB; a leaf boundary between the parts keeps the tree the same. Its
+   * `blocks` are those not written yet: the levels above the leaves.
+   */
+  const newTree = async (entries: { keys: string[], cids: Uint8Array }): Promise<TreeResult> => {
+    const { keys, cids } = entries
+    const from = keys.length >= importPool.treeSplit ? leafStart(keys, Math.floor(keys.length * importPool.treeShareHere)) : keys.length
+    const apart = from > 0 && from < keys.length ? packLeavesOnWorker(keys.slice(from), cids.subarray(from * FRAME_CID_BYTES), FRAME_CID_BYTES) : undefined
+    if (apart === undefined) return buildTreeOfPacked(keys, cids, FRAME_CID_BYTES)
+    apart.catch(() => {})
+    const here = packedLeavesOf(keys, cids, FRAME_CID_BYTES, 0, from)
+    writeBlocks(here)
+    // A worker that fails leaves its part to this thread.
+    const there = await apart.then(packed => unpackLeaves(keys, cids, FRAME_CID_BYTES, from, packed), () => packedLeavesOf(keys, cids, FRAME_CID_BYTES, from, keys.length))
+    writeBlocks(there)
+    return treeAbove(here.concat(there))
+  }
+
   const branch = await ctx.targetBranch(options?.branch)
   const base = await ctx.workingTree(branch)
   let result: TreeResult
@@ -239,7 +266,7 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
     const entries = importEntries(stored, source)
     if (pendingLinks.length > 0) await checkLinks(ctx, stored, pendingLinks)
     result = base.equals(EMPTY_TREE)
-      ? buildTreeOfPacked(entries.keys, entries.cids, FRAME_CID_BYTES)
+      ? await newTree(entries)
       : await mutateTree(ctx.blocks, base, entries.keys.map((key, i) => ({ key, value: frameCidAt(entries, i) })), options)
     await writing
   } finally {

@@ -1,7 +1,8 @@
 /**
  * A worker thread of the import pool (`import-workers.ts`): encodes runs of NDJSON lines with
  * `encodeFrameLines`, the same code the main thread runs for small imports, and hands the packed
- * result back without copying its buffers.
+ * result back without copying its buffers. At the end of a big import it makes the leaves of the
+ * tree for part of the frames (`packLeaves`) while the main thread makes the others.
  *
  * Only Node built-ins are imported statically: the worker first switches on the compile cache
  * the main thread uses (its directory comes as `workerData.compileCache`), then loads framehub's
@@ -10,6 +11,7 @@
 import { enableCompileCache } from 'node:module'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { EncodedFrames } from '../core/frame-lines.ts'
+import type { PackedLeaves } from '../core/tree/index.ts'
 
 export interface EncodeTask {
   id: number
@@ -20,6 +22,14 @@ export interface EncodeTask {
   first: number
   source: string
 }
+
+/** The tree's leaves for frames in id order (`packLeaves`): `ids` start at a leaf and end where one ends. */
+export interface LeavesTask {
+  id: number
+  leaves: { ids: string[], cids: Uint8Array<ArrayBuffer>, width: number }
+}
+
+export type LeavesAnswer = { id: number, leaves: PackedLeaves } | { id: number, error: ErrorData }
 
 /** An error as it crosses threads (framehub's errors keep their code and details). */
 export interface ErrorData {
@@ -51,11 +61,20 @@ if (typeof cache === 'string') {
     enableCompileCache(cache)
   } catch {}
 }
-const { encodeFrameBytes, encodeFrameLines } = await import('../core/frame-lines.ts')
+const [{ encodeFrameBytes, encodeFrameLines }, { packLeaves }] = await Promise.all([import('../core/frame-lines.ts'), import('../core/tree/index.ts')])
 
 const port = parentPort
 if (port != null) {
-  port.on('message', (task: EncodeTask) => {
+  port.on('message', (task: EncodeTask | LeavesTask) => {
+    if ('leaves' in task) {
+      try {
+        const leaves = packLeaves(task.leaves.ids, task.leaves.cids, task.leaves.width)
+        port.postMessage({ id: task.id, leaves } satisfies LeavesAnswer, [leaves.bytes.buffer, leaves.ends.buffer, leaves.counts.buffer, leaves.cids.buffer])
+      } catch (err) {
+        port.postMessage({ id: task.id, error: errorData(err) } satisfies LeavesAnswer)
+      }
+      return
+    }
     // The run's bytes go back once decoded (their lines are strings by then), and the buffer for
     // its blocks if they went elsewhere.
     const input = Array.isArray(task.lines) ? undefined : task.lines.buffer

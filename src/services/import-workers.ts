@@ -18,7 +18,8 @@ import type { EncodedFrames } from '../core/frame-lines.ts'
 import { runBuffers } from '../core/ndjson-runs.ts'
 import type { NdjsonRun } from '../core/ndjson-runs.ts'
 import { FramehubError, isCode } from '../core/errors.ts'
-import type { EncodeAnswer, EncodeTask, ErrorData } from './import-worker.ts'
+import type { PackedLeaves } from '../core/tree/index.ts'
+import type { EncodeAnswer, EncodeTask, ErrorData, LeavesAnswer, LeavesTask } from './import-worker.ts'
 import { idleCoresSinceStart } from './idle-cores.ts'
 
 /**
@@ -44,7 +45,11 @@ import { idleCoresSinceStart } from './idle-cores.ts'
  * - `queued`: runs a worker holds (one under way, the rest waiting) before this thread encodes
  *   the next run itself: the workers never wait for work, and this thread encodes whenever they
  *   are all busy (on a 2-core machine: one worker, and this thread between its writes);
- * - `idleMs`: the pool is shut down after this long without work.
+ * - `idleMs`: the pool is shut down after this long without work;
+ * - `treeSplit`: frames past which an import into an empty working tree has an idle worker make
+ *   the tree's leaves for part of them, `1 - treeShareHere` of them, while this thread makes the
+ *   others and hands them to LevelDB (copying a batch into LevelDB's takes this thread about as
+ *   long as making the leaves in it).
  */
 export const importPool = {
   threshold: 8192,
@@ -55,11 +60,13 @@ export const importPool = {
   chunkLines: 1024,
   runBytes: 512 * 1024,
   queued: 2,
-  idleMs: 10_000
+  idleMs: 10_000,
+  treeSplit: 16_384,
+  treeShareHere: 0.45
 }
 
 interface Task {
-  resolve: (frames: EncodedFrames) => void
+  resolve: (answer: EncodedFrames | PackedLeaves) => void
   reject: (err: Error) => void
 }
 
@@ -77,6 +84,7 @@ let pool: PoolWorker[] = []
 let nextId = 0
 /** Runs encoded on workers since the process started. */
 let workerRuns = 0
+let workerLeaves = 0
 let idleTimer: NodeJS.Timeout | undefined
 /** A worker that failed before it was ready (it cannot load): imports stay on the main thread. */
 let broken = false
@@ -120,13 +128,13 @@ function spawn (): PoolWorker {
     ? new Worker(WORKER_URL, { workerData, execArgv: argv.filter(a => !a.startsWith('--input-type')) })
     : new Worker(WORKER_URL, { workerData })
   const w: PoolWorker = { worker, ready: false, tasks: new Map() }
-  worker.on('message', (message: EncodeAnswer | { ready: true }) => {
+  worker.on('message', (message: EncodeAnswer | LeavesAnswer | { ready: true }) => {
     if ('ready' in message) {
       w.ready = true
       return
     }
-    if (message.input !== undefined) runBuffers.give(message.input)
-    if (message.spare !== undefined) encodedBuffers.give(message.spare)
+    if ('input' in message && message.input !== undefined) runBuffers.give(message.input)
+    if ('spare' in message && message.spare !== undefined) encodedBuffers.give(message.spare)
     const task = w.tasks.get(message.id)
     if (task == null) return
     w.tasks.delete(message.id)
@@ -135,6 +143,7 @@ function spawn (): PoolWorker {
       if (!busy()) scheduleIdle()
     }
     if ('error' in message) task.reject(errorOf(message.error))
+    else if ('leaves' in message) task.resolve(message.leaves)
     else task.resolve(message.failure == null ? message.frames : { ...message.frames, failure: errorOf(message.failure) })
   })
   worker.on('error', (err) => {
@@ -230,7 +239,7 @@ export function encodeRun (run: string[] | NdjsonRun, first: number, source: str
   const w = best
   const id = nextId++
   workerRuns++
-  const promise = new Promise<EncodedFrames>((resolve, reject) => { w.tasks.set(id, { resolve, reject }) })
+  const promise = new Promise<EncodedFrames>((resolve, reject) => { w.tasks.set(id, { resolve: resolve as Task['resolve'], reject }) })
   if (w.tasks.size === 1) w.worker.ref()
   const into = encodedBuffers.take(ENCODED_BUFFER_BYTES).buffer
   if (Array.isArray(run)) w.worker.postMessage({ id, lines: run, first, source, into } satisfies EncodeTask, [into])
@@ -238,9 +247,32 @@ export function encodeRun (run: string[] | NdjsonRun, first: number, source: str
   return promise
 }
 
+/**
+ * Makes the tree's leaves of frame ids `ids` (sorted, starting at a leaf and ending where one
+ * ends; their CIDs packed in `cids`, `width` bytes each) on an idle worker, which gets a copy of
+ * them. Undefined when no worker is up and idle: the caller makes them itself.
+ */
+export function packLeavesOnWorker (ids: string[], cids: Uint8Array, width: number): Promise<PackedLeaves> | undefined {
+  const w = pool.find(w => w.ready && w.tasks.size === 0)
+  if (w === undefined) return undefined
+  const id = nextId++
+  workerLeaves++
+  const promise = new Promise<PackedLeaves>((resolve, reject) => { w.tasks.set(id, { resolve: resolve as Task['resolve'], reject }) })
+  w.worker.ref()
+  const copy = new Uint8Array(cids.byteLength)
+  copy.set(cids)
+  w.worker.postMessage({ id, leaves: { ids, cids: copy, width } } satisfies LeavesTask, [copy.buffer])
+  return promise
+}
+
 /** Runs of lines encoded on workers so far (for tests). */
 export function importPoolRuns (): number {
   return workerRuns
+}
+
+/** Parts of trees whose leaves workers were asked to make so far (for tests). */
+export function importPoolLeaves (): number {
+  return workerLeaves
 }
 
 /** Workers running (for tests). */

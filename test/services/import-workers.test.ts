@@ -9,7 +9,7 @@ import { encodedBuffers, encodeFrameLines, frameBytesAt, frameCidAt } from '../.
 import { MAX_NDJSON_LINE_BYTES, runBuffers } from '../../src/core/ndjson-runs.ts'
 import { buildTree } from '../../src/core/tree/index.ts'
 import { EMPTY_TREE } from '../../src/services/context.ts'
-import { encodeRun, importPool, importPoolReady, importPoolRuns, importPoolSize, stopImportPool } from '../../src/services/import-workers.ts'
+import { encodeRun, importPool, importPoolLeaves, importPoolReady, importPoolRuns, importPoolSize, stopImportPool } from '../../src/services/import-workers.ts'
 import { tempDir, tempNode } from '../helpers/repo.ts'
 
 const defaults = { ...importPool }
@@ -219,6 +219,30 @@ describe('frame import on worker threads', () => {
         // Handed back by this thread or the worker, then kept for the next runs.
         assert.ok(runBuffers.size > 0, 'run buffers handed back')
         assert.ok(encodedBuffers.size > 0, 'block buffers handed back')
+      } finally {
+        await cleanup()
+        await stopImportPool()
+      }
+    }
+  })
+
+  it('a new tree whose leaves are made partly on a worker is the same tree, its blocks all written', async () => {
+    const lines = frameLines(3000)
+    const want = expected(lines)
+    for (const share of [0.1, 0.5, 0.9]) {
+      Object.assign(importPool, { workers: 1, maxLoad: Infinity, threshold: 0, runBytes: 20_000, queued: Infinity, treeSplit: 0, treeShareHere: share })
+      await poolUp()
+      const { node, cleanup } = await tempNode()
+      try {
+        const before = importPoolLeaves()
+        const result = await node.frames.import(lines, { source: 'split.ndjson' })
+        assert.equal(result.tree.toString(), want.root, `share ${share}`)
+        assert.equal(importPoolLeaves() - before, 1, 'a worker made part of the leaves')
+        await node.commits.commit({ message: 'split' })
+        const report = await node.verifier.verify()
+        assert.equal(report.ok, true, JSON.stringify(report.problems))
+        // The frames, and every node of the tree.
+        assert.ok(report.blocks > want.cids.size + 1, `${report.blocks} blocks`)
       } finally {
         await cleanup()
         await stopImportPool()

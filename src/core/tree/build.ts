@@ -47,12 +47,12 @@ function packedLeaf (keys: string[], cids: Uint8Array, first: number, width: num
   }
 }
 
-/** `chunkLevel` of the leaves, their values packed CIDs. */
-function chunkPackedLeaves (keys: readonly string[], cids: Uint8Array, width: number, out: NewNode[]): NewNode[] {
+/** `chunkLevel` of the leaves of entries `from` to `to` (a leaf ends at `to`), their values packed CIDs. */
+function chunkPackedLeaves (keys: readonly string[], cids: Uint8Array, width: number, out: NewNode[], from = 0, to = keys.length): NewNode[] {
   const made: NewNode[] = []
-  let start = 0
-  for (let i = 0; i < keys.length; i++) {
-    if (isBoundary(keys[i] as string, 0) || i === keys.length - 1) {
+  let start = from
+  for (let i = from; i < to; i++) {
+    if (isBoundary(keys[i] as string, 0) || i === to - 1) {
       const nodeKeys = keys.slice(start, i + 1)
       const block = nodeBlock(encodePackedNodeBytes(0, nodeKeys, cids, start, width))
       const node = { cid: block.cid, bytes: block.bytes, node: packedLeaf(nodeKeys, cids, start, width) }
@@ -61,6 +61,94 @@ function chunkPackedLeaves (keys: readonly string[], cids: Uint8Array, width: nu
       start = i + 1
     }
   }
+  return made
+}
+
+/**
+ * The first index at or after `at` where a leaf starts in the tree of `keys` (sorted): right
+ * after a boundary key, or `keys.length`. The leaves of the entries before it and of those from
+ * it on, made apart, are the tree's own leaves.
+ */
+export function leafStart (keys: readonly string[], at: number): number {
+  let i = Math.max(0, Math.min(at, keys.length))
+  while (i > 0 && i < keys.length && !isBoundary(keys[i - 1] as string, 0)) i++
+  return i
+}
+
+/**
+ * Leaves made apart (on another thread), their blocks back to back: the `i`-th has `counts[i]`
+ * entries, its block ends at `ends[i]` in `bytes`, and its CID is `cids` from `i * cidWidth`.
+ * Plain buffers only, so they cross threads without a copy.
+ */
+export interface PackedLeaves {
+  bytes: Uint8Array<ArrayBuffer>
+  ends: Uint32Array<ArrayBuffer>
+  counts: Uint32Array<ArrayBuffer>
+  cids: Uint8Array<ArrayBuffer>
+  cidWidth: number
+}
+
+/**
+ * The leaves of entries in strictly ascending key order whose values are packed CIDs (as for
+ * `buildTreeOfPacked`), packed to cross threads. `keys` start at a leaf (see `leafStart`) and end
+ * where one ends. Throws `TreeInputError` for keys out of order or not well-formed.
+ */
+export function packLeaves (keys: string[], cids: Uint8Array, width: number): PackedLeaves {
+  if (cids.byteLength !== keys.length * width) throw new TreeInputError(`${keys.length} keys need ${keys.length * width} bytes of CIDs, not ${cids.byteLength}`)
+  if (!checkKeys(keys).sorted) throw new TreeInputError('packed tree entries must be in strictly ascending key order')
+  const leaves = chunkPackedLeaves(keys, cids, width, [])
+  let size = 0
+  for (const leaf of leaves) size += leaf.bytes.byteLength
+  const cidWidth = leaves[0]?.cid.bytes.byteLength ?? 0
+  const packed: PackedLeaves = { bytes: new Uint8Array(size), ends: new Uint32Array(leaves.length), counts: new Uint32Array(leaves.length), cids: new Uint8Array(leaves.length * cidWidth), cidWidth }
+  let at = 0
+  leaves.forEach((leaf, i) => {
+    packed.bytes.set(leaf.bytes, at)
+    at += leaf.bytes.byteLength
+    packed.ends[i] = at
+    packed.counts[i] = leaf.node.keys.length
+    packed.cids.set(leaf.cid.bytes, i * cidWidth)
+  })
+  return packed
+}
+
+/**
+ * The leaves of entries `from` to `to` of a packed tree, as `buildTreeOfPacked` makes them: both
+ * are `leafStart`s (or the end), and the other leaves are made apart (`packLeaves`). Throws
+ * `TreeInputError` for keys out of order (up to the next entry) or a range that is not whole leaves.
+ */
+export function packedLeavesOf (keys: string[], cids: Uint8Array, width: number, from: number, to: number): NewNode[] {
+  if (cids.byteLength !== keys.length * width) throw new TreeInputError(`${keys.length} keys need ${keys.length * width} bytes of CIDs, not ${cids.byteLength}`)
+  if (from < 0 || to <= from || to > keys.length || leafStart(keys, from) !== from || leafStart(keys, to) !== to) throw new TreeInputError(`entries ${from} to ${to} are not whole leaves`)
+  if (!checkKeys(keys, from, Math.min(to + 1, keys.length)).sorted) throw new TreeInputError('packed tree entries must be in strictly ascending key order')
+  return chunkPackedLeaves(keys, cids, width, [], from, to)
+}
+
+/** The root above a level's nodes (all of them, in order), and the blocks of the levels above it. */
+export function treeAbove (leaves: NewNode[]): { root: CID, blocks: TreeBlock[] } {
+  const out: NewNode[] = []
+  const root = buildUp(leaves, out)
+  return { root: root.cid, blocks: out.map(n => ({ cid: n.cid, bytes: n.bytes })) }
+}
+
+/**
+ * The nodes of leaves made apart (`packLeaves` of the entries from `from` on, a `leafStart`);
+ * throws `TreeInputError` if they do not hold exactly those entries.
+ */
+export function unpackLeaves (keys: string[], cids: Uint8Array, width: number, from: number, apart: PackedLeaves): NewNode[] {
+  const made: NewNode[] = []
+  let start = from
+  let at = 0
+  for (let i = 0; i < apart.counts.length; i++) {
+    const count = apart.counts[i] as number
+    const end = apart.ends[i] as number
+    if (count === 0 || start + count > keys.length || end < at || end > apart.bytes.byteLength) break
+    const nodeKeys = keys.slice(start, start + count)
+    made.push({ cid: CID.decode(apart.cids.subarray(i * apart.cidWidth, (i + 1) * apart.cidWidth)), bytes: apart.bytes.subarray(at, end), node: packedLeaf(nodeKeys, cids, start, width) })
+    start += count
+    at = end
+  }
+  if (start !== keys.length || at !== apart.bytes.byteLength) throw new TreeInputError(`the leaves made apart hold entries ${from} to ${start} of ${keys.length}`)
   return made
 }
 
@@ -142,12 +230,16 @@ export function buildTreeOfPacked (keys: string[], cids: Uint8Array, width: numb
   return { root: root.cid, blocks: out.map(n => ({ cid: n.cid, bytes: n.bytes })) }
 }
 
-/** Throws for a key that is not a well-formed string; says whether the keys are strictly ascending, and all in native order. */
-function checkKeys (keys: readonly string[]): { sorted: boolean, native: boolean } {
+/**
+ * Throws for a key that is not a well-formed string; says whether the keys (those from `from` to
+ * `to`) are strictly ascending, and all in native order.
+ */
+function checkKeys (keys: readonly string[], from = 0, to = keys.length): { sorted: boolean, native: boolean } {
   let sorted = true
   let native = true
   let previous: string | undefined
-  for (const key of keys) {
+  for (let i = from; i < to; i++) {
+    const key = keys[i]
     if (typeof key !== 'string') throw new TreeInputError('tree key must be a string')
     if (ABOVE_SURROGATES.test(key)) {
       if (!isValidKey(key)) throw new TreeInputError('tree key must be a well-formed string not starting with U+FEFF')
