@@ -221,14 +221,15 @@ function encodeHere (run: string[] | NdjsonRun, first: number, source: string): 
 
 /**
  * Encodes a run (lines, or NDJSON bytes of whole lines, numbered from `first`) with
- * `encodeFrameLines`: on the least busy worker when the import has passed the threshold and a
- * worker is ready and not full (`importPool.queued`), else here. A bad line is reported the same
+ * `encodeFrameLines`: on the least busy worker when the import has passed the threshold (or is
+ * `knownBig`: its pool was started at once, `startImportPool`) and a worker is ready and not full
+ * (`importPool.queued`), else here. A bad line is reported the same
  * way on both (`failure`, with its code and message); the promise rejects only when a worker
  * fails. The bytes of a run sent to a worker are transferred (unusable here afterwards).
  */
-export function encodeRun (run: string[] | NdjsonRun, first: number, source: string): EncodedRun {
+export function encodeRun (run: string[] | NdjsonRun, first: number, source: string, knownBig = false): EncodedRun {
   const lines = Array.isArray(run) ? run.length : run.lines
-  if (broken || importPool.workers <= 0 || first - 1 + lines <= importPool.threshold) return encodeHere(run, first, source)
+  if (broken || importPool.workers <= 0 || (!knownBig && first - 1 + lines <= importPool.threshold)) return encodeHere(run, first, source)
   // Asking the system for its CPU times costs about half a millisecond: an import on busy cores
   // asks again only now and then.
   if (pool.length > 0 || Date.now() - refusedAt >= RECHECK_MS) startPool()

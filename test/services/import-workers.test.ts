@@ -9,15 +9,16 @@ import { encodedBuffers, encodeFrameLines, frameBytesAt, frameCidAt } from '../.
 import { MAX_NDJSON_LINE_BYTES, runBuffers } from '../../src/core/ndjson-runs.ts'
 import { buildTree } from '../../src/core/tree/index.ts'
 import { EMPTY_TREE } from '../../src/services/context.ts'
-import { encodeRun, importPool, importPoolLeaves, importPoolReady, importPoolRuns, importPoolSize, stopImportPool } from '../../src/services/import-workers.ts'
+import { importPool, importPoolLeaves, importPoolReady, importPoolRuns, importPoolSize, startImportPool, stopImportPool } from '../../src/services/import-workers.ts'
 import { tempDir, tempNode } from '../helpers/repo.ts'
 
 const defaults = { ...importPool }
 
 /** Starts the pool and waits until its workers take work (they load their modules first). */
 async function poolUp (): Promise<void> {
-  const run = encodeRun(['{"id": "warm", "kind": "note"}'], importPool.threshold + 1, 'warm')
-  if (run instanceof Promise) await run
+  // Started here, not by a run past the threshold: a test before may have found no core free,
+  // and runs look again only after a while.
+  startImportPool()
   while (importPoolReady() < importPool.workers) await new Promise(resolve => setTimeout(resolve, 20))
 }
 
@@ -374,6 +375,28 @@ describe('frame import on worker threads', () => {
       })()
       await node.frames.import(small, { source: 'hinted-small', expectedBytes: 999 })
       assert.equal(sizeAtFirstLine, 0)
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('an import known to be big gives its runs to a worker that is up at once, not past `threshold` lines', async () => {
+    Object.assign(importPool, { workers: 1, maxLoad: Infinity, thresholdBytes: 1000, threshold: 1_000_000, runBytes: 4096, queued: Infinity })
+    await poolUp()
+    const { node, cleanup } = await tempNode()
+    try {
+      const lines = frameLines(600)
+      const bytes = Buffer.from(lines.join('\n') + '\n')
+      // In small pieces: a run ends at the last line break of the piece that fills it.
+      const chunks = async function * (): AsyncGenerator<Uint8Array> { for (let at = 0; at < bytes.length; at += 2048) yield bytes.subarray(at, at + 2048) }
+      let before = importPoolRuns()
+      const result = await node.frames.import({ ndjson: chunks() }, { source: 'known-big.ndjson', expectedBytes: bytes.length })
+      assert.equal(result.tree.toString(), expected(lines).root)
+      assert.ok(importPoolRuns() - before > 5, `${importPoolRuns() - before} runs on the worker`)
+      // The same import without the hint stays on this thread below the threshold.
+      before = importPoolRuns()
+      await node.frames.import({ ndjson: chunks() }, { source: 'unknown.ndjson' })
+      assert.equal(importPoolRuns() - before, 0)
     } finally {
       await cleanup()
     }
