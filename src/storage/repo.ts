@@ -1,15 +1,13 @@
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { chmod, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Helia } from 'helia'
-import { RepoCorruptError, RepoExistsError, RepoNotFoundError } from '../core/errors.ts'
+import { RepoCorruptError, RepoNotFoundError } from '../core/errors.ts'
 import type { Signer } from '../core/signing.ts'
-import { emptyTree } from '../core/tree/index.ts'
 import { createBlockStore } from './block-store.ts'
 import { ed25519SeedSigner, ed25519Signer } from './ed25519-signer.ts'
-import { generateNodeKey, readNodeKey } from './node-key.ts'
+import { readNodeKey } from './node-key.ts'
 import { openJournal } from './journal.ts'
 import type { Journal } from './journal.ts'
 import type { BlockStore } from './block-store.ts'
@@ -17,22 +15,15 @@ import { openRepoDb, WriteBatch } from './level-db.ts'
 import type { Level } from 'level'
 import type { RepoDb } from './level-db.ts'
 import { recoverPending } from './pending.ts'
-import { createStateReader, encodeJson, encodeText, keys } from './state.ts'
+import { createStateReader, keys } from './state.ts'
+import { createRepo, EMPTY_TREE_BLOCK, privateDir, REPO_DIR_MODE, REPO_VERSION } from './repo-create.ts'
+import type { RepoConfig } from './repo-create.ts'
 import { REPO_MARKER, repoExists, resolveRepoPath } from './repo-path.ts'
 import type { StateReader } from './state.ts'
 
-export const REPO_VERSION = 1
 const MARKER = REPO_MARKER
 
 /** Persistent settings of a repository (`framehub config`). */
-export interface RepoConfig {
-  version: number
-  /** Bearer token for write endpoints of the gateway. */
-  apiToken: string
-  /** Branch checked out after init. */
-  defaultBranch: string
-}
-
 /** An open repository: one LevelDB (blocks + state), a Helia node over it, and the node's key. */
 export interface Repo {
   readonly path: string
@@ -58,6 +49,8 @@ export interface Repo {
 }
 
 export { repoExists, resolveRepoPath }
+export { createRepo, REPO_DIR_MODE, REPO_FILE_MODE, REPO_VERSION } from './repo-create.ts'
+export type { RepoConfig } from './repo-create.ts'
 
 /** How a repository is opened. */
 export interface OpenRepoOptions {
@@ -75,16 +68,6 @@ export interface OpenRepoOptions {
  * umask (often 0644), but inside a 0700 directory no other user can reach them; framehub does not
  * change the umask (it is process-wide, and an embedding application owns it).
  */
-export const REPO_DIR_MODE = 0o700
-export const REPO_FILE_MODE = 0o600
-
-/** Makes `dir` (its parents with the usual mode) and gives it mode 0700, even if it existed. */
-async function privateDir (dir: string): Promise<void> {
-  await mkdir(dirname(dir), { recursive: true })
-  await mkdir(dir, { recursive: true, mode: REPO_DIR_MODE })
-  await chmod(dir, REPO_DIR_MODE) // mkdir's mode is masked by the umask, and an existing directory keeps its own
-}
-
 /**
  * Tightens `dir` to 0700 if group or others may enter it (a repository made by an older framehub,
  * or by hand). Like ssh with ~/.ssh, but it fixes rather than refuses, so an existing repository
@@ -96,24 +79,9 @@ async function tighten (dir: string): Promise<void> {
   await chmod(dir, s.mode & REPO_DIR_MODE).catch(() => {})
 }
 
-/** Creates a repository; refuses if one is already there. */
+/** Creates a repository (`createRepo`) and opens it; refuses if one is already there. */
 export async function initRepo (path: string, options: OpenRepoOptions = {}): Promise<Repo> {
-  if (repoExists(path)) throw new RepoExistsError(`a framehub repository already exists at ${path}`, { path })
-  await privateDir(path)
-  await privateDir(join(path, 'store'))
-  const db = await openRepoDb(join(path, 'store'))
-  try {
-    const config: RepoConfig = { version: REPO_VERSION, apiToken: randomBytes(24).toString('base64url'), defaultBranch: 'main' }
-    await new WriteBatch(db)
-      .putState(keys.identity, generateNodeKey())
-      .putState(keys.config, encodeJson(config))
-      .putState(keys.head, encodeText(config.defaultBranch))
-      .write()
-  } finally {
-    await db.close()
-  }
-  // The marker is written last: a repository without it was never finished and init may run again.
-  await writeFile(join(path, MARKER), JSON.stringify({ version: REPO_VERSION }) + '\n', { mode: REPO_FILE_MODE })
+  await createRepo(path)
   return await openRepo(path, options)
 }
 
@@ -150,9 +118,9 @@ export async function openRepo (path: string, options: OpenRepoOptions = {}): Pr
     await recoverPending(db)
     // Blocks a bitswap fetch left behind: no fetch runs yet, and none of them is visible.
     await db.fetched.clear()
-    // The empty tree is every new branch's tree: keep it readable like any other block.
-    const empty = emptyTree()
-    await new WriteBatch(db).putBlock(empty.root, empty.blocks[0]?.bytes ?? new Uint8Array()).write()
+    // The empty tree is every new branch's tree: keep it readable like any other block (written
+    // only when missing: a command that reads leaves the store as it found it).
+    if (db.blocks.getSync(EMPTY_TREE_BLOCK.key) === undefined) await new WriteBatch(db).putBlockByKey(EMPTY_TREE_BLOCK.key, EMPTY_TREE_BLOCK.bytes).write()
     let helia: Promise<Helia> | undefined
     const blocks = createBlockStore(db, journal)
     return {

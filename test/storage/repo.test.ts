@@ -7,7 +7,9 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Level } from 'level'
 import { createNode, initNode } from '../../src/node.ts'
+import { emptyTree } from '../../src/core/tree/index.ts'
 import { blockKey } from '../../src/storage/level-db.ts'
+import { EMPTY_TREE_BLOCK } from '../../src/storage/repo-create.ts'
 import { CLI, runCli, tempDir } from '../helpers/repo.ts'
 
 describe('the repository on disk', () => {
@@ -15,6 +17,45 @@ describe('the repository on disk', () => {
   let cleanup: () => Promise<void>
   before(async () => { ({ dir, cleanup } = await tempDir()) })
   after(async () => { await cleanup() })
+
+  it('`framehub init` makes the repository a node opens (its peer id, config, HEAD and the empty tree), and a command that only reads writes nothing', async () => {
+    const empty = emptyTree()
+    assert.equal(EMPTY_TREE_BLOCK.key, blockKey(empty.root))
+    assert.deepEqual([...EMPTY_TREE_BLOCK.bytes], [...(empty.blocks[0]?.bytes ?? [])])
+    const path = join(dir, 'made')
+    const made = await runCli(['--repo', path, 'init', '--json'])
+    assert.equal(made.code, 0, made.stderr)
+    const { peerId, repo } = JSON.parse(made.stdout) as { peerId: string, repo: string }
+    assert.equal(repo, path)
+    // One open, its writes flushed at close: nothing for the next open to replay.
+    const logged = async (): Promise<number> => {
+      let bytes = 0
+      for (const f of await readdir(join(path, 'store'))) if (f.endsWith('.log')) bytes += (await stat(join(path, 'store', f))).size
+      return bytes
+    }
+    assert.equal(await logged(), 0)
+    const db = new Level<string, Uint8Array>(join(path, 'store'), { valueEncoding: 'view' })
+    await db.open()
+    const stored = await db.keys().all()
+    await db.close()
+    assert.deepEqual(stored.sort(), [`!blocks!${EMPTY_TREE_BLOCK.key}`, '!state!HEAD', '!state!config', '!state!identity'])
+    assert.equal(JSON.parse((await runCli(['--repo', path, 'init', '--json'])).stderr).code, 'ERR_REPO_EXISTS', 'a second init is refused')
+    const node = await createNode({ repo: path })
+    try {
+      assert.equal(node.peerId, peerId)
+      assert.equal(await node.refs.currentBranch(), 'main')
+      assert.ok((await node.refs.workingTree('main')).equals(empty.root))
+    } finally {
+      await node.close()
+    }
+    // A write would be flushed at close into a table of its own.
+    const tables = async (): Promise<number> => (await readdir(join(path, 'store'))).filter(f => f.endsWith('.ldb')).length
+    const before = await tables()
+    const read = await runCli(['--repo', path, 'branch', '--json'])
+    assert.equal(read.code, 0, read.stderr)
+    assert.equal(await tables(), before, 'listing the branches wrote nothing')
+    assert.equal(await logged(), 0)
+  })
 
   it('a second process opening the same repo gets ERR_REPO_LOCKED', async () => {
     const path = join(dir, 'locked')

@@ -7,13 +7,10 @@ export function registerInit (program: Command): void {
     .description('create a repository (blocks, refs and the node key) at --repo, $FRAMEHUB_REPO or ~/.framehub')
     .action(async (_opts, command: Command) => {
       const options = globals(command)
-      const { initNode } = await import('../../node.ts')
-      const node = await initNode({ repo: options.repo })
-      try {
-        emit(options, { peerId: node.peerId, repo: node.repo.path }, () =>
-          `initialized framehub repository in ${node.repo.path}\npeer id: ${node.peerId}`)
-      } finally {
-        await node.close()
-      }
+      // Only what makes a repository: no node, so none of its services' modules load.
+      const [{ resolveRepoPath }, { createRepo }] = await Promise.all([import('../../storage/repo-path.ts'), import('../../storage/repo-create.ts')])
+      const { path, peerId } = await createRepo(resolveRepoPath(options.repo))
+      emit(options, { peerId, repo: path }, () =>
+        `initialized framehub repository in ${path}\npeer id: ${peerId}`)
     })
 }
