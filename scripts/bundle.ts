@@ -1,0 +1,108 @@
+/**
+ * `npm run bundle` (and `npm install`, through `prepare`): the `framehub` command of this checkout
+ * as a few JavaScript files, so that a command starts without Node's module loader resolving,
+ * reading and linking the 150 to 200 modules it needs one by one (about half of a one-shot
+ * command's time: `init`, `commit`, `frame get`). `bin/framehub.js` runs the bundle when it is
+ * newer than every source it was made of (`bundleIsFresh`), and src/cli/main.ts otherwise, so an
+ * edited source is never shadowed by an old bundle.
+ *
+ * What esbuild is told, and why:
+ * - every module keeps its own `import.meta.url` (the source file's), so that the paths the
+ *   sources make from it (package.json, schemas/, ui/, the import worker's entry, the compile
+ *   cache) are what they are in the sources;
+ * - `node.ts` loads its service modules with a computed `require`, which no bundler follows: here
+ *   it becomes a `require` per service, each evaluated on first use as before;
+ * - only the packages a one-shot command loads are bundled (BUNDLED); every other package (the
+ *   network, the gateway, native and worker-thread code that finds files next to itself) is
+ *   loaded from node_modules as usual.
+ */
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join, relative, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Plugin } from 'esbuild'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+/** Where the bundle goes. */
+export const BUNDLE_DIR = join(root, 'node_modules', '.cache', 'framehub', 'bundle')
+
+/** Packages bundled: pure JavaScript that locates nothing on disk. */
+const BUNDLED = new Set(['commander', 'multiformats', 'cborg', '@ipld/dag-cbor', '@ipld/dag-json', '@ipld/dag-pb', 'abstract-level', 'level-transcoder', 'level-supports', 'module-error', 'maybe-combine-errors', 'level'])
+
+function packageOf (specifier: string): string {
+  const parts = specifier.split('/')
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0] as string
+}
+
+/** Each source module's `import.meta.url` is its own file's URL, made relative to the bundle's (in `outdir`). */
+const ownImportMetaUrl = (outdir: string): Plugin => ({
+  name: 'own-import-meta-url',
+  setup (build) {
+    build.onLoad({ filter: /[\\/]src[\\/].*\.(ts|js)$/ }, (args) => {
+      let text = readFileSync(args.path, 'utf8')
+      if (text.includes('import.meta.url')) {
+        const from = relative(outdir, args.path).split(sep).join('/')
+        text = text.replaceAll('import.meta.url', `new URL(${JSON.stringify(from)}, import.meta.url).href`)
+      }
+      if (args.path === join(root, 'src', 'node.ts')) text = staticServices(text)
+      return { contents: text, loader: args.path.endsWith('.ts') ? 'ts' : 'js' }
+    })
+  }
+})
+
+/** `node.ts` with a literal `require` of each service it names, in place of the computed one. */
+function staticServices (text: string): string {
+  const names = [...new Set([...text.matchAll(/services<[^>]*>\('([a-z-]+)'\)/g)].map(m => m[1] as string))]
+  const computed = /function services<T> \(name: string\): T \{\n\s*return load\([^\n]*\n\}/
+  if (!computed.test(text) || names.length === 0) throw new Error('bundle: node.ts no longer loads its services as scripts/bundle.ts expects')
+  const cases = names.map(n => `    case ${JSON.stringify(n)}: return require(${JSON.stringify(`./services/${n}.ts`)}) as T`).join('\n')
+  return text.replace(computed, `function services<T> (name: string): T {\n  switch (name) {\n${cases}\n    default: throw new Error('no service ' + name)\n  }\n}`)
+}
+
+/** Packages outside BUNDLED stay imports of node_modules. */
+const externalPackages: Plugin = {
+  name: 'external-packages',
+  setup (build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('node:')) return { path: args.path, external: true }
+      return BUNDLED.has(packageOf(args.path)) ? undefined : { path: args.path, external: true }
+    })
+  }
+}
+
+/** Bundles the CLI into `outdir` (its entry: `cli.js`), with the list of its inputs (`inputs.json`). */
+export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
+  const { build } = await import('esbuild')
+  rmSync(outdir, { recursive: true, force: true })
+  mkdirSync(outdir, { recursive: true })
+  const result = await build({
+    entryPoints: { cli: join(root, 'src', 'cli', 'main.ts') },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    metafile: true,
+    logLevel: 'warning',
+    // `require` of a bundled module becomes a call; of anything else, Node's own.
+    banner: { js: "import { createRequire as __framehubRequire } from 'node:module'; const require = __framehubRequire(import.meta.url);" },
+    plugins: [externalPackages, ownImportMetaUrl(outdir)]
+  })
+  const inputs: Record<string, number> = {}
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const path = join(root, input)
+    inputs[relative(root, path)] = statSync(path).mtimeMs
+  }
+  inputs['package.json'] = statSync(join(root, 'package.json')).mtimeMs
+  // The sources it was made of and their modification times: what bin/framehub.js checks.
+  writeFileSync(join(outdir, 'inputs.json'), JSON.stringify(inputs))
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  bundle().catch((err: unknown) => {
+    // `--optional` (npm install's `prepare`): an install without the bundle still works, on the sources.
+    const optional = process.argv.includes('--optional')
+    process.stderr.write(`bundle: ${(err as Error).message}${optional ? ' (the framehub command runs the sources)' : ''}\n`)
+    process.exit(optional ? 0 : 1)
+  })
+}
