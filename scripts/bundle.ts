@@ -94,6 +94,9 @@ export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
     inputs[relative(root, path)] = statSync(path).mtimeMs
   }
   inputs['package.json'] = statSync(join(root, 'package.json')).mtimeMs
+  // ES modules: under node_modules no package.json above says so, and Node would try each chunk
+  // as CommonJS first (`containsModuleSyntax`).
+  writeFileSync(join(outdir, 'package.json'), JSON.stringify({ type: 'module' }) + '\n')
   // The sources it was made of and their modification times: what bin/framehub.js checks.
   writeFileSync(join(outdir, 'inputs.json'), JSON.stringify(inputs))
 }
