@@ -161,10 +161,14 @@ export async function openRepoDb (path: string, options: OpenRepoDbOptions = {})
   }
 }
 
-/** Calls `noted` on every write to `db`: every sublevel's puts, deletes, batches and clears end in the root's private methods. */
+/**
+ * Calls `noted` on every put, delete and batch written to `db` (every sublevel's end in the
+ * root's private methods). Not on `clear`: the repository clears two sublevels at every open,
+ * mostly empty ones, and a clear that did delete keys is only left in the log for the next open.
+ */
 function onWrite (db: Level<string, Bytes>, noted: () => void): void {
   const target = db as unknown as Record<string, Method>
-  for (const name of ['_put', '_del', '_batch', '_clear', '_chainedBatch']) {
+  for (const name of ['_put', '_del', '_batch', '_chainedBatch']) {
     const original = target[name]
     if (typeof original !== 'function') continue
     const call = original.bind(db)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 import { chmod, mkdir, readdir, stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
@@ -55,6 +55,8 @@ describe('the repository on disk', () => {
     assert.equal(read.code, 0, read.stderr)
     assert.equal(await tables(), before, 'listing the branches wrote nothing')
     assert.equal(await logged(), 0)
+    // Nor did it write out an empty memory table at close (LevelDB's own log of this open).
+    assert.doesNotMatch(readFileSync(join(path, 'store', 'LOG'), 'utf8'), /Manual compaction/)
   })
 
   it('a second process opening the same repo gets ERR_REPO_LOCKED', async () => {
