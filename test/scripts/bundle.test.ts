@@ -11,9 +11,11 @@ import { runCli, tempDir } from '../helpers/repo.ts'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
 /** `node FILE ARGS`, its exit code and output. */
-async function run (file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+async function run (file: string, args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+  const merged: NodeJS.ProcessEnv = { ...process.env, CI: 'true', ...env }
+  for (const [key, value] of Object.entries(merged)) if (value === undefined) Reflect.deleteProperty(merged, key)
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], { env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [file, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
@@ -67,6 +69,13 @@ describe('the bundled CLI (scripts/bundle.ts)', () => {
     assert.equal(bundled.branch.branches[0].commit, bundled.commit.commit)
     assert.deepEqual({ ...bundled.branch, branches: bundled.branch.branches.map((b: object) => ({ ...b, commit: '' })) }, { ...sources.branch, branches: sources.branch.branches.map((b: object) => ({ ...b, commit: '' })) })
     assert.equal(bundled.help, sources.help)
+  })
+
+  it('a second run takes its modules from the compile cache', async () => {
+    const env = { NODE_DEBUG_NATIVE: 'COMPILE_CACHE', NODE_COMPILE_CACHE: undefined, FRAMEHUB_COMPILE_CACHE: undefined }
+    await run(join(outdir, 'cli.js'), ['--help'], env)
+    const { stderr } = await run(join(outdir, 'cli.js'), ['--help'], env)
+    assert.match(stderr, new RegExp(`V8 code cache for ESM file://\\S+/bundle-test-${process.pid}/\\S+\\.js was accepted`))
   })
 
   it('lists what it was made of: the CLI, node.ts and each service it loads', () => {
