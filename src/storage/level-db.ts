@@ -32,7 +32,7 @@ export interface RepoDb {
   readonly fetched: Sub
   /** Derived data that can be rebuilt from the DAG: the frame index (`src/storage/frame-index/`). */
   readonly index: Sub
-  /** Something was written (or deleted) since the database opened. */
+  /** A put, delete or batch was written since the database opened (a clear is not counted: `onWrite`). */
   readonly wrote: boolean
   close (): Promise<void>
 }
@@ -162,8 +162,8 @@ export async function openRepoDb (path: string, options: OpenRepoDbOptions = {})
 }
 
 /**
- * Calls `noted` on every put, delete and batch written to `db` (every sublevel's end in the
- * root's private methods). Not on `clear`: the repository clears two sublevels at every open,
+ * Calls `noted` on every put, delete and batch written to `db` (every sublevel's writes end in
+ * the root's private methods). Not on `clear`: the repository clears two sublevels at every open,
  * mostly empty ones, and a clear that did delete keys is only left in the log for the next open.
  */
 function onWrite (db: Level<string, Bytes>, noted: () => void): void {

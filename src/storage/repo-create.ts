@@ -14,6 +14,7 @@ import { encodeJson, encodeText, keys } from './state-keys.ts'
 
 export const REPO_VERSION = 1
 
+/** Persistent settings of a repository (`framehub config`). */
 export interface RepoConfig {
   version: number
   /** Bearer token for write endpoints of the gateway. */
@@ -32,6 +33,13 @@ export const EMPTY_TREE_BLOCK = {
   bytes: Uint8Array.from(Buffer.from('a3646b65797380656c6576656c006676616c75657380', 'hex'))
 }
 
+/**
+ * The repository holds the node's private key and the API token (in its LevelDB), so it is the
+ * owner's only: the repository directory and every directory framehub makes in it are 0700, the
+ * files framehub writes itself 0600. LevelDB and OrbitDB create their files with the process
+ * umask (often 0644), but inside a 0700 directory no other user can reach them; framehub does not
+ * change the umask (it is process-wide, and an embedding application owns it).
+ */
 export const REPO_DIR_MODE = 0o700
 export const REPO_FILE_MODE = 0o600
 

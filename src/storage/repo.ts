@@ -23,7 +23,6 @@ import type { StateReader } from './state.ts'
 
 const MARKER = REPO_MARKER
 
-/** Persistent settings of a repository (`framehub config`). */
 /** An open repository: one LevelDB (blocks + state), a Helia node over it, and the node's key. */
 export interface Repo {
   readonly path: string
@@ -61,13 +60,6 @@ export interface OpenRepoOptions {
   heliaLayers?: (helia: Helia, privateKey: PrivateKey) => Helia
 }
 
-/**
- * The repository holds the node's private key and the API token (in its LevelDB), so it is the
- * owner's only: the repository directory and every directory framehub makes in it are 0700, the
- * files framehub writes itself 0600. LevelDB and OrbitDB create their files with the process
- * umask (often 0644), but inside a 0700 directory no other user can reach them; framehub does not
- * change the umask (it is process-wide, and an embedding application owns it).
- */
 /**
  * Tightens `dir` to 0700 if group or others may enter it (a repository made by an older framehub,
  * or by hand). Like ssh with ~/.ssh, but it fixes rather than refuses, so an existing repository

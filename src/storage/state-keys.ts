@@ -2,6 +2,7 @@
  * The keys of framehub's state and what each kind holds, and the plain encodings of state values:
  * no codec, so that a command that only makes a repository (`init`) loads none.
  */
+
 /**
  * How a state value holds CIDs, which garbage collection keeps (and everything they reach):
  * - `'cid'`: the value is a CID's bytes;
