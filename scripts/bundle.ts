@@ -69,6 +69,23 @@ const externalPackages: Plugin = {
   }
 }
 
+/**
+ * The bundle in `dir` is there and every file it was made of still has the modification time it
+ * had: what bin/framehub.js checks before it runs the bundle (bin has its own copy: the
+ * installed package has no scripts/).
+ */
+export function bundleIsFresh (dir = BUNDLE_DIR): boolean {
+  try {
+    const inputs = JSON.parse(readFileSync(join(dir, 'inputs.json'), 'utf8')) as Record<string, number>
+    for (const [path, mtime] of Object.entries(inputs)) {
+      if (statSync(join(root, path), { throwIfNoEntry: false })?.mtimeMs !== mtime) return false
+    }
+    return statSync(join(dir, 'cli.js'), { throwIfNoEntry: false }) !== undefined
+  } catch {
+    return false
+  }
+}
+
 /** Bundles the CLI into `outdir` (its entry: `cli.js`), with the list of its inputs (`inputs.json`). */
 export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
   const { build } = await import('esbuild')

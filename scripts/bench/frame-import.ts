@@ -23,6 +23,7 @@ import { createNode } from '../../src/node.ts'
 import type { FramehubNode } from '../../src/node.ts'
 import { importPool, importPoolRuns } from '../../src/services/import-workers.ts'
 import { blockKey } from '../../src/storage/level-db.ts'
+import { bundleIsFresh } from '../bundle.ts'
 import { judge, ratioOf, reasonLine, roundMeasurement } from './goals.ts'
 import type { Judged } from './goals.ts'
 import { collectGarbage, cpuMs, generateFrameLines, log, mb, now, perSecond, round, runProgram, tempDir } from './common.ts'
@@ -52,9 +53,11 @@ export interface FrameImportReport {
   /**
    * As a user runs it: `framehub init`, `framehub frame import FILE.ndjson`, `framehub commit -m`
    * as three CLI processes (`node bin/framehub.js`, the `framehub` command, no daemon), wall time from the start of the
-   * first to the end of the last (process start-up included), median round.
+   * first to the end of the last (process start-up included), median round. `bundled`: the
+   * command ran the CLI's bundle (made by `npm install` or `npm run bundle`), as it does in a
+   * checkout whose sources have not changed since; false: the sources, slower to start.
    */
-  cli: { initMs: number, importMs: number, commitMs: number, totalMs: number, framesPerSecond: number }
+  cli: { initMs: number, importMs: number, commitMs: number, totalMs: number, framesPerSecond: number, bundled: boolean }
   /** Medians over the rounds (framehub's times are those of its median round). */
   stockPutMany: { blocks: number, blocksPerSecond: number }
   rawLevelBatch: { blocks: number, blocksPerSecond: number, batchSize: number }
@@ -242,6 +245,8 @@ export async function benchFrameImport (cfg: BenchConfig): Promise<{ report: Fra
   let kept: FramehubRun | undefined
   const fhRuns: FramehubRun[] = []
   const cliRuns: CliRun[] = []
+  const bundled = bundleIsFresh()
+  if (!bundled) log('frame import: the CLI runs its sources, not its bundle (stale or missing: npm run bundle)')
   for (let r = 0; r < cfg.repeat; r++) {
     log(`frame import: round ${r + 1}/${cfg.repeat}`)
     const run = await framehubImport(cfg, lines)
@@ -294,7 +299,7 @@ export async function benchFrameImport (cfg: BenchConfig): Promise<{ report: Fra
     meanFrameJsonBytes: Math.round(inputBytes / Math.max(1, cfg.frames)),
     importWorkers: cfg.frames > importPool.threshold ? importPool.workers : 0,
     framehub: { importMs: round(fh.importMs), commitMs: round(fh.commitMs), totalMs: round(fh.totalMs), cpuMs: fh.cpuMs, framesPerSecond },
-    cli: { initMs: round(cliRun.initMs), importMs: round(cliRun.importMs), commitMs: round(cliRun.commitMs), totalMs: round(cliRun.totalMs), framesPerSecond: cliRate },
+    cli: { initMs: round(cliRun.initMs), importMs: round(cliRun.importMs), commitMs: round(cliRun.commitMs), totalMs: round(cliRun.totalMs), framesPerSecond: cliRate, bundled },
     stockPutMany: { blocks: blocks.length, blocksPerSecond: stockRate },
     rawLevelBatch: { blocks: blocks.length, blocksPerSecond: rawRate, batchSize: cfg.rawBatch },
     ratioVsStockPutMany,

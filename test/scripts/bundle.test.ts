@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { bundle } from '../../scripts/bundle.ts'
+import { bundle, bundleIsFresh } from '../../scripts/bundle.ts'
 import { runCli, tempDir } from '../helpers/repo.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -78,11 +78,17 @@ describe('the bundled CLI (scripts/bundle.ts)', () => {
     assert.match(stderr, new RegExp(`V8 code cache for ESM file://\\S+/bundle-test-${process.pid}/\\S+\\.js was accepted`))
   })
 
-  it('lists what it was made of: the CLI, node.ts and each service it loads', () => {
+  it('lists what it was made of: the CLI, node.ts and each service it loads; fresh while they are unchanged', () => {
     const inputs = JSON.parse(readFileSync(join(outdir, 'inputs.json'), 'utf8')) as Record<string, number>
     for (const path of ['src/cli/main.ts', 'src/node.ts', 'src/services/commits.ts', 'src/services/frames.ts', 'package.json']) {
       assert.equal(inputs[path], statSync(join(root, path)).mtimeMs, path)
     }
+    assert.equal(bundleIsFresh(outdir), true)
+    // As if src/node.ts had been edited since.
+    writeFileSync(join(outdir, 'inputs.json'), JSON.stringify({ ...inputs, 'src/node.ts': (inputs['src/node.ts'] as number) - 1 }))
+    assert.equal(bundleIsFresh(outdir), false)
+    writeFileSync(join(outdir, 'inputs.json'), JSON.stringify(inputs))
+    assert.equal(bundleIsFresh(outdir), true)
   })
 })
 
