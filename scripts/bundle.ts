@@ -8,8 +8,10 @@
  *
  * What esbuild is told, and why:
  * - every module keeps its own `import.meta.url` (the source file's), so that the paths the
- *   sources make from it (package.json, schemas/, ui/, the import worker's entry, the compile
- *   cache) are what they are in the sources;
+ *   sources make from it (package.json, schemas/, ui/, the compile cache) are what they are in
+ *   the sources;
+ * - the import worker is a second entry (`import-worker.js`), which the bundled import pool
+ *   spawns (`bundledWorker`);
  * - `node.ts` loads its service modules with a computed `require`, which no bundler follows: here
  *   it becomes a `require` per service, each evaluated on first use as before;
  * - only the packages a one-shot command loads are bundled (BUNDLED); every other package (the
@@ -42,12 +44,28 @@ const ownImportMetaUrl = (outdir: string): Plugin => ({
       if (text.includes('import.meta.url')) {
         const from = relative(outdir, args.path).split(sep).join('/')
         text = text.replaceAll('import.meta.url', `new URL(${JSON.stringify(from)}, import.meta.url).href`)
+        if (args.path === IMPORT_WORKERS) text = bundledWorker(text, from)
       }
       if (args.path === join(root, 'src', 'node.ts')) text = staticServices(text)
       return { contents: text, loader: args.path.endsWith('.ts') ? 'ts' : 'js' }
     })
   }
 })
+
+const IMPORT_WORKERS = join(root, 'src', 'services', 'import-workers.ts')
+
+/**
+ * The import pool spawns the bundle's worker entry (`import-worker.js`, beside every chunk), not
+ * the sources' one: a worker then loads its code as the bundle's chunks, from the compile cache,
+ * as the main thread does, instead of resolving and loading some 40 TypeScript modules one by one.
+ * `text` has its `import.meta.url` made the source file's (`from`) already; the worker's URL is
+ * made from the chunk's own.
+ */
+function bundledWorker (text: string, from: string): string {
+  const sourceEntry = `new URL('./import-worker-start.js', new URL(${JSON.stringify(from)}, import.meta.url).href)`
+  if (!text.includes(sourceEntry)) throw new Error('bundle: import-workers.ts no longer spawns its worker as scripts/bundle.ts expects')
+  return text.replace(sourceEntry, "new URL('./import-worker.js', import.meta.url)")
+}
 
 /** `node.ts` with a literal `require` of each service it names, in place of the computed one. */
 function staticServices (text: string): string {
@@ -86,13 +104,13 @@ export function bundleIsFresh (dir = BUNDLE_DIR): boolean {
   }
 }
 
-/** Bundles the CLI into `outdir` (its entry: `cli.js`), with the list of its inputs (`inputs.json`). */
+/** Bundles the CLI into `outdir` (its entries: `cli.js`, `import-worker.js`), with the list of its inputs (`inputs.json`). */
 export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
   const { build } = await import('esbuild')
   rmSync(outdir, { recursive: true, force: true })
   mkdirSync(outdir, { recursive: true })
   const result = await build({
-    entryPoints: { cli: join(root, 'src', 'cli', 'main.ts') },
+    entryPoints: { cli: join(root, 'src', 'cli', 'main.ts'), 'import-worker': join(root, 'src', 'services', 'import-worker.ts') },
     outdir,
     bundle: true,
     splitting: true,

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { cpSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { bundle, bundleIsFresh } from '../../scripts/bundle.ts'
+import { importPool } from '../../src/services/import-workers.ts'
 import { runCli, tempDir } from '../helpers/repo.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -69,6 +70,34 @@ describe('the bundled CLI (scripts/bundle.ts)', () => {
     assert.equal(bundled.branch.branches[0].commit, bundled.commit.commit)
     assert.deepEqual({ ...bundled.branch, branches: bundled.branch.branches.map((b: object) => ({ ...b, commit: '' })) }, { ...sources.branch, branches: sources.branch.branches.map((b: object) => ({ ...b, commit: '' })) })
     assert.equal(bundled.help, sources.help)
+  })
+
+  it('a big import runs the bundle on its worker thread too: no source module loads on any thread', async () => {
+    const lines: string[] = []
+    for (let i = 0, size = 0; size <= importPool.thresholdBytes + 65536; i++) {
+      const line = JSON.stringify({ id: `w/${i}`, kind: 'fact', title: `frame ${i}`, body: 'x'.repeat(200) })
+      lines.push(line)
+      size += line.length + 1
+    }
+    const file = join(dir, 'worker-frames.ndjson')
+    writeFileSync(file, lines.join('\n') + '\n')
+    const repo = join(dir, 'worker-repo')
+    assert.equal((await run(join(outdir, 'cli.js'), ['--repo', repo, 'init', '--json'])).code, 0)
+    // Node writes a CPU profile for each thread: the modules each one ran are named in it.
+    const profiles = join(dir, 'profiles')
+    const r = await run(join(outdir, 'cli.js'), ['--repo', repo, 'frame', 'import', file, '--json'], { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}` })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(JSON.parse(r.stdout).frames, lines.length)
+    const urls = readdirSync(profiles).map(name => {
+      const profile = JSON.parse(readFileSync(join(profiles, name), 'utf8')) as { nodes: Array<{ callFrame: { url: string } }> }
+      return new Set(profile.nodes.map(n => n.callFrame.url).filter(u => u.startsWith('file:')))
+    })
+    assert.equal(urls.length, 2, 'the main thread and one import worker')
+    const worker = urls.find(u => [...u].some(url => url.endsWith('/import-worker.js')))
+    assert.ok(worker !== undefined, 'the worker ran the bundle\'s import-worker.js')
+    for (const thread of urls) {
+      assert.deepEqual([...thread].filter(url => url.includes('/src/')), [], 'no source module ran')
+    }
   })
 
   it('a second run takes its modules from the compile cache', async () => {
