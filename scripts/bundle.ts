@@ -44,7 +44,7 @@ const ownImportMetaUrl = (outdir: string): Plugin => ({
       if (text.includes('import.meta.url')) {
         const from = relative(outdir, args.path).split(sep).join('/')
         text = text.replaceAll('import.meta.url', `new URL(${JSON.stringify(from)}, import.meta.url).href`)
-        if (args.path === IMPORT_WORKERS) text = bundledWorker(text, from)
+        if (args.path === WORKER_SPAWN) text = bundledWorker(text, from)
       }
       if (args.path === join(root, 'src', 'node.ts')) text = staticServices(text)
       return { contents: text, loader: args.path.endsWith('.ts') ? 'ts' : 'js' }
@@ -52,7 +52,7 @@ const ownImportMetaUrl = (outdir: string): Plugin => ({
   }
 })
 
-const IMPORT_WORKERS = join(root, 'src', 'services', 'import-workers.ts')
+const WORKER_SPAWN = join(root, 'src', 'services', 'import-worker-spawn.ts')
 
 /**
  * The import pool spawns the bundle's worker entry (`import-worker.js`, beside every chunk), not
@@ -63,7 +63,7 @@ const IMPORT_WORKERS = join(root, 'src', 'services', 'import-workers.ts')
  */
 function bundledWorker (text: string, from: string): string {
   const sourceEntry = `new URL('./import-worker-start.js', new URL(${JSON.stringify(from)}, import.meta.url).href)`
-  if (!text.includes(sourceEntry)) throw new Error('bundle: import-workers.ts no longer spawns its worker as scripts/bundle.ts expects')
+  if (!text.includes(sourceEntry)) throw new Error('bundle: import-worker-spawn.ts no longer spawns its worker as scripts/bundle.ts expects')
   return text.replace(sourceEntry, "new URL('./import-worker.js', import.meta.url)")
 }
 

@@ -1,7 +1,7 @@
 // The `framehub` command. Only Node built-ins are imported statically: Node's compile cache is
 // switched on first, so that every module loaded after it (commander, the command's own modules,
 // the node's) is compiled, and its types stripped, from the cache on later runs.
-import { lstatSync, mkdirSync } from 'node:fs'
+import { lstatSync, mkdirSync, statSync } from 'node:fs'
 import { enableCompileCache } from 'node:module'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -28,9 +28,34 @@ function compileCache (): void {
 }
 compileCache()
 
-// idle-cores.ts starts measuring how busy the machine is (an import asks before it starts workers).
+/**
+ * `frame import FILE` of a file big enough for the import's worker threads starts one now, before
+ * this command loads its modules (commander, the node's): it is ready 0.1 s sooner, while this
+ * thread still loads them (`prestartImportWorker`). Should a daemon hold the repository, the
+ * daemon imports, and the worker ends with the command, unused. A file that cannot be read is
+ * left to the command, which says why.
+ */
+async function prestartImport (argv: readonly string[]): Promise<void> {
+  const { importFileOf } = await import('./argv.ts')
+  const file = importFileOf(argv)
+  if (file === undefined) return
+  let info
+  try {
+    info = statSync(file, { throwIfNoEntry: false })
+  } catch {
+    return
+  }
+  if (info?.isFile() !== true) return
+  const { prestartImportWorker } = await import('../services/import-worker-spawn.ts')
+  prestartImportWorker(info.size)
+}
+// idle-cores.ts starts measuring how busy the machine is (an import asks before it starts
+// workers): before a worker is started ahead, whose CPU time it takes out.
+await import('../services/idle-cores.ts')
+await prestartImport(process.argv.slice(2))
+
 const [{ CommanderError }, { isFramehubError }, { EXIT, exitCodeFor }, { createProgram }] = await Promise.all([
-  import('commander'), import('../core/errors.ts'), import('./exit-codes.ts'), import('./program.ts'), import('../services/idle-cores.ts')
+  import('commander'), import('../core/errors.ts'), import('./exit-codes.ts'), import('./program.ts')
 ])
 
 function report (err: unknown, json: boolean): number {

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { Command, Help } from 'commander'
+import { commandWord } from './argv.ts'
+
+export { commandWord }
 
 /** framehub's version, from its package.json (one small synchronous read, no module loaded). */
 export function framehubVersion (): string {
@@ -63,22 +66,6 @@ function inherit (cmd: Command): void {
     sub.exitOverride().showHelpAfterError('(run with --help for usage)')
     inherit(sub)
   }
-}
-
-/**
- * The command a command line runs: the first word that is not a global option (or its value),
- * or the word after `help`. Undefined for `framehub`, `framehub --help` and the like.
- */
-export function commandWord (argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string
-    if (a === '--') return argv[i + 1]
-    if (a === '--repo') { i++; continue }
-    if (a.startsWith('-')) continue
-    if (a === 'help') return argv[i + 1] ?? a
-    return a
-  }
-  return undefined
 }
 
 /**

@@ -9,10 +9,8 @@
  * the process alive (its workers are unreferenced while idle) and is shut down after
  * `importPool.idleMs` without work.
  */
-import { getCompileCacheDir } from 'node:module'
-import { availableParallelism, loadavg } from 'node:os'
-import { dirname } from 'node:path'
-import { Worker } from 'node:worker_threads'
+import { loadavg } from 'node:os'
+import type { Worker } from 'node:worker_threads'
 import { ENCODED_BUFFER_BYTES, encodeFrameBytes, encodeFrameLines, encodedBuffers } from '../core/frame-lines.ts'
 import type { EncodedFrames } from '../core/frame-lines.ts'
 import { runBuffers } from '../core/ndjson-runs.ts'
@@ -21,49 +19,9 @@ import { FramehubError, isCode } from '../core/errors.ts'
 import type { PackedLeaves } from '../core/tree/index.ts'
 import type { EncodeAnswer, EncodeTask, ErrorData, LeavesAnswer, LeavesTask } from './import-worker.ts'
 import { idleCoresSinceStart } from './idle-cores.ts'
+import { importPool, spawnImportWorker, takePrestartedWorker } from './import-worker-spawn.ts'
 
-/**
- * How imports use worker threads (mutable: tests force the pool on small inputs).
- * - `threshold`: lines an import must pass before the pool starts and its later runs go to the
- *   workers (as soon as they are up; this thread encodes meanwhile). Measured: a worker takes
- *   about as long to start (load its modules, compile the schemas) as this thread takes to encode
- *   20,000 lines, so a smaller import is done before a worker could help. An import given as an
- *   array longer than this starts the pool at once (`startImportPool`);
- * - `thresholdBytes`: an import whose input is known to be bigger than this (`expectedBytes`:
- *   `frame import FILE` gives the file's size) starts the pool at once too;
- * - `workers`: size of the pool (default: the available cores less one, for the main thread,
- *   and at least one); 0 turns the pool off;
- * - `maxLoad`, `minIdleCores`: the pool starts only while a core is free: the 1-minute load
- *   average is below `maxLoad` (default: the cores less a half), or at least `minIdleCores`
- *   (default a half) were idle on average since the process started, when that is between 50 ms
- *   and 5 s ago (`idle-cores.ts`: in a CLI process; the load average lags by a minute and counts
- *   work that has ended, such as the previous command of a script). On a machine whose cores are busy with
- *   other work a worker cannot run beside this thread, and it only adds its start and the copies
- *   of lines and blocks (measured on a 2-core machine at load 12 to 16: about 0.8 s more CPU);
- * - `chunkLines`: lines per task (an import given as lines), `runBytes`: bytes per task (an
- *   import given as NDJSON bytes, cut after a line break);
- * - `queued`: runs a worker holds (one under way, the rest waiting) before this thread encodes
- *   the next run itself: the workers never wait for work, and this thread encodes whenever they
- *   are all busy (on a 2-core machine: one worker, and this thread between its writes);
- * - `idleMs`: the pool is shut down after this long without work;
- * - `treeSplit`: frames past which an import into an empty working tree has an idle worker make
- *   the tree's leaves for part of them, `1 - treeShareHere` of them, while this thread makes the
- *   others and hands them to LevelDB (copying a batch into LevelDB's takes this thread about as
- *   long as making the leaves in it).
- */
-export const importPool = {
-  threshold: 8192,
-  thresholdBytes: 4 * 1024 * 1024,
-  workers: Math.max(1, availableParallelism() - 1),
-  maxLoad: availableParallelism() - 0.5,
-  minIdleCores: 0.5,
-  chunkLines: 1024,
-  runBytes: 512 * 1024,
-  queued: 2,
-  idleMs: 10_000,
-  treeSplit: 16_384,
-  treeShareHere: 0.45
-}
+export { importPool }
 
 interface Task {
   resolve: (answer: EncodedFrames | PackedLeaves) => void
@@ -75,10 +33,6 @@ interface PoolWorker {
   ready: boolean
   tasks: Map<number, Task>
 }
-
-// The worker's entry beside this one, plain JavaScript in the sources and in the built package
-// (dist/): it switches the compile cache on before the worker's TypeScript loads.
-const WORKER_URL = new URL('./import-worker-start.js', import.meta.url)
 
 let pool: PoolWorker[] = []
 let nextId = 0
@@ -118,16 +72,15 @@ function remove (w: PoolWorker, err: Error): void {
 }
 
 function spawn (): PoolWorker {
-  // Workers inherit the parent's Node options, except one about the parent's own entry point
-  // (`node --input-type=module -e …`), which a worker refuses.
-  const argv = process.execArgv
-  // The main thread's compile cache (`<dir>/<node version>`), for the worker to load its modules from.
-  const cacheDir = getCompileCacheDir()
-  const workerData = { compileCache: cacheDir != null ? dirname(cacheDir) : undefined }
-  const worker = argv.some(a => a.startsWith('--input-type'))
-    ? new Worker(WORKER_URL, { workerData, execArgv: argv.filter(a => !a.startsWith('--input-type')) })
-    : new Worker(WORKER_URL, { workerData })
-  const w: PoolWorker = { worker, ready: false, tasks: new Map() }
+  // The worker the command started ahead of its import (`prestartImportWorker`), if it is still
+  // there; one that failed before it was taken is left to end, and a new one tried.
+  let pre = takePrestartedWorker()
+  if (pre?.failed === true) {
+    void pre.worker.terminate()
+    pre = undefined
+  }
+  const worker = pre?.worker ?? spawnImportWorker()
+  const w: PoolWorker = { worker, ready: pre?.ready ?? false, tasks: new Map() }
   worker.on('message', (message: EncodeAnswer | LeavesAnswer | { ready: true }) => {
     if ('ready' in message) {
       w.ready = true
@@ -181,6 +134,8 @@ let refusedAt = -Infinity
 function startPool (): void {
   if (pool.length === 0 && !coreFree()) {
     refusedAt = Date.now()
+    // A worker started ahead of the import ends here, unused.
+    void takePrestartedWorker()?.worker.terminate()
     return
   }
   try {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { Help } from 'commander'
+import { importFileOf } from '../../src/cli/argv.ts'
 import { COMMANDS, commandWord, createFullProgram, createProgram } from '../../src/cli/program.ts'
 import { runCli } from '../helpers/repo.ts'
 
@@ -24,6 +25,16 @@ describe('the command table (commands load their modules on demand)', () => {
     assert.equal(commandWord(['help', 'trace']), 'trace')
     assert.equal(commandWord(['help']), 'help')
     assert.equal(commandWord(['--help']), undefined)
+  })
+
+  it('finds the FILE of `frame import` before any module loads (its worker starts ahead), and nothing else', () => {
+    assert.equal(importFileOf(['frame', 'import', 'a.ndjson']), 'a.ndjson')
+    assert.equal(importFileOf(['--repo', 'r', '--json', 'frame', 'import', '--branch', 'b', 'a.ndjson']), 'a.ndjson')
+    assert.equal(importFileOf(['frame', 'import', '--', '-odd.ndjson']), '-odd.ndjson')
+    assert.equal(importFileOf(['--repo', 'frame', 'frame', 'import', 'x']), 'x')
+    for (const argv of [['frame', 'import', '-'], ['frame', 'import'], ['frame', 'import', 'a', '--help'], ['frame', 'import', 'a', 'b'], ['frame', 'put', 'a'], ['snapshot', 'import', 'a.car'], ['import', 'a'], []]) {
+      assert.equal(importFileOf(argv), undefined, argv.join(' '))
+    }
   })
 
   it('a command named on the command line runs with only its own module', async () => {

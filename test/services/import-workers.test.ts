@@ -10,6 +10,7 @@ import { MAX_NDJSON_LINE_BYTES, runBuffers } from '../../src/core/ndjson-runs.ts
 import { buildTree } from '../../src/core/tree/index.ts'
 import { EMPTY_TREE } from '../../src/services/context.ts'
 import { importPool, importPoolLeaves, importPoolReady, importPoolRuns, importPoolSize, startImportPool, stopImportPool } from '../../src/services/import-workers.ts'
+import { idleCoresBetween } from '../../src/services/idle-cores.ts'
 import { tempDir, tempNode } from '../helpers/repo.ts'
 
 const defaults = { ...importPool }
@@ -479,5 +480,109 @@ describe('frame import on worker threads', () => {
     } finally {
       await cleanup()
     }
+  })
+
+  /** Runs `script` (an ES module) in a Node process of its own; its exit code, signal and output. */
+  async function child (script: string): Promise<{ code: number | null, signal: string | null, out: string, err: string }> {
+    const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    proc.stderr.on('data', (c: Buffer) => { err += c.toString() })
+    const killer = setTimeout(() => { proc.kill('SIGKILL') }, 60_000)
+    const [code, signal] = await new Promise<[number | null, string | null]>(resolve => { proc.on('close', (c, sig) => { resolve([c, sig]) }) })
+    clearTimeout(killer)
+    return { code, signal, out, err }
+  }
+
+  const spawnModule = JSON.stringify(fileURLToPath(new URL('../../src/services/import-worker-spawn.ts', import.meta.url)))
+  const poolModule = JSON.stringify(fileURLToPath(new URL('../../src/services/import-workers.ts', import.meta.url)))
+
+  it('a worker started ahead of a big import (prestartImportWorker) is the one the pool takes; none for a small one', async () => {
+    const { dir, cleanup } = await tempDir()
+    try {
+      const script = `
+        import { createNode } from ${JSON.stringify(fileURLToPath(new URL('../../src/node.ts', import.meta.url)))}
+        import { importWorkersSpawned, prestartImportWorker, takePrestartedWorker } from ${spawnModule}
+        import { importPool, importPoolReady, importPoolRuns, importPoolSize, startImportPool } from ${poolModule}
+        Object.assign(importPool, { workers: 1, maxLoad: Infinity, prestartMaxLoad: Infinity, threshold: 0, chunkLines: 64 })
+        const small = prestartImportWorker(importPool.thresholdBytes)
+        const big = prestartImportWorker(importPool.thresholdBytes + 1)
+        const again = prestartImportWorker(importPool.thresholdBytes + 1)
+        const node = await createNode({ repo: ${JSON.stringify(join(dir, 'repo'))}, create: true })
+        // The pool takes it (as an import known to be big does first), and the import runs on it once it is up.
+        startImportPool()
+        while (importPoolReady() === 0) await new Promise(resolve => setTimeout(resolve, 20))
+        const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ id: 'p/' + i, kind: 'note' }))
+        const r = await node.frames.import(lines)
+        await node.close()
+        process.stdout.write(JSON.stringify({ small, big, again, frames: r.frames, pool: importPoolSize(), spawned: importWorkersSpawned(), onWorker: importPoolRuns() > 0, left: takePrestartedWorker() === undefined }))
+      `
+      const r = await child(script)
+      assert.equal(r.code, 0, r.err)
+      assert.deepEqual(JSON.parse(r.out), { small: false, big: true, again: false, frames: 3000, pool: 1, spawned: 1, onWorker: true, left: true })
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('a worker started ahead ends when the pool finds no core free, and one never taken keeps no process alive', async () => {
+    const script = `
+      import { prestartImportWorker, takePrestartedWorker } from ${spawnModule}
+      import { importPool, importPoolSize, startImportPool } from ${poolModule}
+      Object.assign(importPool, { workers: 1, prestartMaxLoad: Infinity, maxLoad: -1, minIdleCores: Infinity })
+      const refused = prestartImportWorker(importPool.thresholdBytes + 1)
+      startImportPool()
+      const size = importPoolSize()
+      const gone = takePrestartedWorker() === undefined
+      // Past the load average a worker is not started ahead either.
+      importPool.prestartMaxLoad = -1
+      const busy = prestartImportWorker(importPool.thresholdBytes + 1)
+      importPool.prestartMaxLoad = Infinity
+      // This one is never taken: the process must end all the same.
+      const kept = prestartImportWorker(importPool.thresholdBytes + 1)
+      process.stdout.write(JSON.stringify({ refused, size, gone, busy, kept }))
+    `
+    const r = await child(script)
+    assert.equal(r.signal, null, `the process did not end by itself: ${r.err}`)
+    assert.equal(r.code, 0, r.err)
+    assert.deepEqual(JSON.parse(r.out), { refused: true, size: 0, gone: true, busy: false, kept: true })
+  })
+
+  it('the cores idle since the start leave out this process\'s own threads: its main thread counts as a core, the others as idle', () => {
+    const at = 1_000_000
+    const start = { idle: 0, total: 0, own: 0, at }
+    // 2 cores over 200 ms (400 ms of CPU time): 300 ms busy, 200 ms of it this process's.
+    assert.equal(idleCoresBetween(start, { idle: 100, total: 400, own: 200, at: at + 200 }, 2), 0.5)
+    // The same busy time, all another process's: no core left beside the main thread.
+    assert.equal(idleCoresBetween(start, { idle: 100, total: 400, own: 0, at: at + 200 }, 2), -0.5)
+    // This process counted more than the system did (ticks of 10 ms): nobody else was busy.
+    assert.equal(idleCoresBetween(start, { idle: 300, total: 400, own: 150, at: at + 200 }, 2), 1)
+    // Too soon, too late, or no time counted: nothing to tell.
+    assert.equal(idleCoresBetween(start, { idle: 10, total: 40, own: 0, at: at + 20 }, 2), undefined)
+    assert.equal(idleCoresBetween(start, { idle: 10, total: 40, own: 0, at: at + 6000 }, 2), undefined)
+    assert.equal(idleCoresBetween(start, { ...start, at: at + 200 }, 2), undefined)
+  })
+
+  it('FRAMEHUB_IMPORT_WORKERS sets the pool: 0 none, a number that many whatever the load; anything else leaves the defaults', async () => {
+    const script = `
+      import { importPool } from ${spawnModule}
+      process.stdout.write(JSON.stringify({ workers: importPool.workers, forced: importPool.maxLoad === Infinity && importPool.prestartMaxLoad === Infinity }))
+    `
+    const read = async (value: string | undefined): Promise<{ workers: number, forced: boolean }> => {
+      const env: NodeJS.ProcessEnv = { ...process.env }
+      if (value === undefined) delete env.FRAMEHUB_IMPORT_WORKERS
+      else env.FRAMEHUB_IMPORT_WORKERS = value
+      const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
+      await new Promise(resolve => proc.on('close', resolve))
+      return JSON.parse(out)
+    }
+    const defaults = await read(undefined)
+    assert.equal(defaults.forced, false)
+    assert.deepEqual(await read('0'), { workers: 0, forced: false })
+    assert.deepEqual(await read('3'), { workers: 3, forced: true })
+    for (const bad of ['', 'two', '-1', '1.5', '99999']) assert.deepEqual(await read(bad), defaults, bad)
   })
 })
