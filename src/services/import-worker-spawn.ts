@@ -60,8 +60,8 @@ export const importPool = {
 /**
  * `FRAMEHUB_IMPORT_WORKERS`, for whoever runs framehub: the import's worker threads, `0` for
  * none, a number for that many, started whatever the load (a shared machine that keeps its other
- * cores to itself, a test that needs a worker on busy cores). Anything but digits is ignored, as
- * Node ignores a bad `UV_THREADPOOL_SIZE`.
+ * cores to itself, a test that needs a worker on busy cores). Anything but a whole number below
+ * 1000 is ignored, as Node ignores a bad `UV_THREADPOOL_SIZE`.
  */
 const fromEnv = process.env.FRAMEHUB_IMPORT_WORKERS
 if (fromEnv !== undefined && /^\d{1,3}$/.test(fromEnv)) {
