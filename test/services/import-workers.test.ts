@@ -48,6 +48,24 @@ function expected (lines: string[]): { root: string, cids: Map<string, string> }
   return { root: tree.root.toString(), cids }
 }
 
+/**
+ * Runs `script` (an ES module) in a Node process of its own (a fresh pool, a recent start), with
+ * `env` on top of this one's; its exit code, signal and output. Killed after 60 s.
+ */
+async function child (script: string, env: Record<string, string | undefined> = {}): Promise<{ code: number | null, signal: string | null, out: string, err: string }> {
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env }
+  for (const [key, value] of Object.entries(env)) if (value === undefined) Reflect.deleteProperty(merged, key)
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  proc.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const killer = setTimeout(() => { proc.kill('SIGKILL') }, 60_000)
+  const [code, signal] = await new Promise<[number | null, string | null]>(resolve => { proc.on('close', (c, sig) => { resolve([c, sig]) }) })
+  clearTimeout(killer)
+  return { code, signal, out, err }
+}
+
 describe('frame import on worker threads', () => {
   beforeEach(() => { Object.assign(importPool, defaults) })
   afterEach(async () => {
@@ -427,14 +445,7 @@ describe('frame import on worker threads', () => {
       sizes.push(importPoolSize()) // over 5 s: the load average decides again
       process.stdout.write(JSON.stringify(sizes))
     `
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { err += c.toString() })
-    const killer = setTimeout(() => { child.kill('SIGKILL') }, 60_000)
-    const code = await new Promise<number | null>(resolve => { child.on('close', (c) => { resolve(c) }) })
-    clearTimeout(killer)
+    const { code, out, err } = await child(script)
     assert.equal(code, 0, err)
     assert.deepEqual(JSON.parse(out), [0, 0, 1, 0])
   })
@@ -466,14 +477,7 @@ describe('frame import on worker threads', () => {
         await node.close()
         process.stdout.write(JSON.stringify({ frames: r.frames, pool: importPoolSize() }))
       `
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
-      let out = ''
-      let err = ''
-      child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-      child.stderr.on('data', (c: Buffer) => { err += c.toString() })
-      const killer = setTimeout(() => { child.kill('SIGKILL') }, 60_000)
-      const [code, signal] = await new Promise<[number | null, string | null]>(resolve => { child.on('close', (c, s) => { resolve([c, s]) }) })
-      clearTimeout(killer)
+      const { code, signal, out, err } = await child(script)
       assert.equal(signal, null, `the child did not exit by itself: ${err}`)
       assert.equal(code, 0, err)
       assert.deepEqual(JSON.parse(out), { frames: 3000, pool: 1 })
@@ -481,19 +485,6 @@ describe('frame import on worker threads', () => {
       await cleanup()
     }
   })
-
-  /** Runs `script` (an ES module) in a Node process of its own; its exit code, signal and output. */
-  async function child (script: string): Promise<{ code: number | null, signal: string | null, out: string, err: string }> {
-    const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
-    proc.stderr.on('data', (c: Buffer) => { err += c.toString() })
-    const killer = setTimeout(() => { proc.kill('SIGKILL') }, 60_000)
-    const [code, signal] = await new Promise<[number | null, string | null]>(resolve => { proc.on('close', (c, sig) => { resolve([c, sig]) }) })
-    clearTimeout(killer)
-    return { code, signal, out, err }
-  }
 
   const spawnModule = JSON.stringify(fileURLToPath(new URL('../../src/services/import-worker-spawn.ts', import.meta.url)))
   const poolModule = JSON.stringify(fileURLToPath(new URL('../../src/services/import-workers.ts', import.meta.url)))
@@ -569,16 +560,8 @@ describe('frame import on worker threads', () => {
       import { importPool } from ${spawnModule}
       process.stdout.write(JSON.stringify({ workers: importPool.workers, forced: importPool.maxLoad === Infinity && importPool.prestartMaxLoad === Infinity }))
     `
-    const read = async (value: string | undefined): Promise<{ workers: number, forced: boolean }> => {
-      const env: NodeJS.ProcessEnv = { ...process.env }
-      if (value === undefined) delete env.FRAMEHUB_IMPORT_WORKERS
-      else env.FRAMEHUB_IMPORT_WORKERS = value
-      const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
-      await new Promise(resolve => proc.on('close', resolve))
-      return JSON.parse(out)
-    }
+    const read = async (value: string | undefined): Promise<{ workers: number, forced: boolean }> =>
+      JSON.parse((await child(script, { FRAMEHUB_IMPORT_WORKERS: value })).out)
     const defaults = await read(undefined)
     assert.equal(defaults.forced, false)
     assert.deepEqual(await read('0'), { workers: 0, forced: false })

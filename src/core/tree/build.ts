@@ -225,9 +225,9 @@ export function buildTreeOfPacked (keys: string[], cids: Uint8Array, width: numb
   const { sorted } = checkKeys(keys)
   if (!sorted) throw new TreeInputError('packed tree entries must be in strictly ascending key order')
   if (keys.length === 0) return emptyTree()
-  const out: NewNode[] = []
-  const root = buildUp(chunkPackedLeaves(keys, cids, width, out), out)
-  return { root: root.cid, blocks: out.map(n => ({ cid: n.cid, bytes: n.bytes })) }
+  const leaves = chunkPackedLeaves(keys, cids, width, [])
+  const { root, blocks } = treeAbove(leaves)
+  return { root, blocks: leaves.map(n => ({ cid: n.cid, bytes: n.bytes })).concat(blocks) }
 }
 
 /**
