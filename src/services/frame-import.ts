@@ -93,6 +93,16 @@ export interface ImportContext {
  */
 const IMPORT_BATCH = 2048
 
+/**
+ * Most tree blocks in one LevelDB batch. The leaves of a 100k-frame import are 7 MB in 3,000
+ * blocks; LevelDB copies a batch into one buffer that it grows by doubling, and past a few MB
+ * that is memory the system maps and zeroes anew. In batches of 128 (about 280 KB) the copy took
+ * this thread 35 to 40 ms rather than 50 to 55, and LevelDB starts on the first while this
+ * thread copies the next: a 100k-frame CLI import took 4 to 50 ms less (three sets of 10 to 12
+ * alternated runs on this project's 2-core machine; medians 1,786 ms against 1,809 in the last).
+ */
+const TREE_BATCH = 128
+
 /** Lines in runs of `size` (the last may be shorter); a sync iterable is read without a promise per line. */
 async function * chunksOf (lines: AsyncIterable<string> | Iterable<string>, size: number, signal?: AbortSignal): AsyncGenerator<string[]> {
   let chunk: string[] = []
@@ -199,11 +209,18 @@ export async function importFrames (ctx: ImportContext, input: ImportInput, opti
     while (runs.length > 0) await store(await (runs.shift() as EncodedRun))
   }
 
-  /** Writes tree blocks as soon as they are made: they stay invisible until the working tree moves. */
+  /**
+   * Writes tree blocks as soon as they are made, TREE_BATCH at a time: they stay invisible until
+   * the working tree moves.
+   */
   const writeBlocks = (blocks: readonly NewNode[]): void => {
-    const treeBatch = writeBatch()
-    for (const block of blocks) treeBatch.putBlock(block.cid, block.bytes)
-    writing = Promise.all([writing, treeBatch.write()]).then(() => {})
+    const written: Array<Promise<void>> = [writing ?? Promise.resolve()]
+    for (let at = 0; at < blocks.length; at += TREE_BATCH) {
+      const treeBatch = writeBatch()
+      for (const block of blocks.slice(at, at + TREE_BATCH)) treeBatch.putBlock(block.cid, block.bytes)
+      written.push(treeBatch.write())
+    }
+    writing = Promise.all(written).then(() => {})
     writing.catch(() => {})
   }
   /**
