@@ -19,7 +19,8 @@
  *   loaded from node_modules as usual.
  */
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join, relative, sep } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Plugin } from 'esbuild'
 
@@ -27,8 +28,11 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 /** Where the bundle goes. */
 export const BUNDLE_DIR = join(root, 'node_modules', '.cache', 'framehub', 'bundle')
 
-/** Packages bundled: pure JavaScript that locates nothing on disk. */
-const BUNDLED = new Set(['commander', 'multiformats', 'cborg', '@ipld/dag-cbor', '@ipld/dag-json', '@ipld/dag-pb', 'abstract-level', 'level-transcoder', 'level-supports', 'module-error', 'maybe-combine-errors', 'level'])
+/**
+ * Packages bundled: pure JavaScript that locates nothing on disk, and classic-level, whose native
+ * addon is located when the bundle is made (`classicLevelAddon`).
+ */
+const BUNDLED = new Set(['commander', 'multiformats', 'cborg', '@ipld/dag-cbor', '@ipld/dag-json', '@ipld/dag-pb', 'abstract-level', 'level-transcoder', 'level-supports', 'module-error', 'maybe-combine-errors', 'level', 'classic-level'])
 
 function packageOf (specifier: string): string {
   const parts = specifier.split('/')
@@ -76,6 +80,28 @@ function staticServices (text: string): string {
   return text.replace(computed, `function services<T> (name: string): T {\n  switch (name) {\n${cases}\n    default: throw new Error('no service ' + name)\n  }\n}`)
 }
 
+/**
+ * classic-level's `binding.js` finds its native addon with node-gyp-build (a look through its
+ * prebuilds at every start); in the bundle it is a `require` of the addon node-gyp-build finds
+ * when the bundle is made, on the machine it is made for (npm install makes it). Loaded from
+ * node_modules, classic-level and abstract-level were some 25 CommonJS modules, about 20 ms of
+ * every command's start. The addons are listed in `addons` (the bundle's inputs).
+ */
+const classicLevelAddon = (outdir: string, addons: string[]): Plugin => ({
+  name: 'classic-level-addon',
+  setup (build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]classic-level[\\/]binding\.js$/ }, (args) => {
+      const dir = dirname(args.path)
+      const nodeGypBuild = createRequire(join(dir, 'package.json'))('node-gyp-build') as { path: (dir: string) => string }
+      const addon = nodeGypBuild.path(dir)
+      addons.push(addon)
+      const from = relative(outdir, addon).split(sep).join('/')
+      return { contents: `module.exports = require(${JSON.stringify(from.startsWith('.') ? from : `./${from}`)})`, loader: 'js' }
+    })
+    build.onResolve({ filter: /\.node$/ }, (args) => ({ path: args.path, external: true }))
+  }
+})
+
 /** Packages outside BUNDLED stay imports of node_modules. */
 const externalPackages: Plugin = {
   name: 'external-packages',
@@ -107,6 +133,7 @@ export function bundleIsFresh (dir = BUNDLE_DIR): boolean {
 /** Bundles the CLI into `outdir` (its entries: `cli.js`, `import-worker.js`), with the list of its inputs (`inputs.json`). */
 export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
   const { build } = await import('esbuild')
+  const addons: string[] = []
   rmSync(outdir, { recursive: true, force: true })
   mkdirSync(outdir, { recursive: true })
   const result = await build({
@@ -121,10 +148,10 @@ export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
     logLevel: 'warning',
     // `require` of a bundled module becomes a call; of anything else, Node's own.
     banner: { js: "import { createRequire as __framehubRequire } from 'node:module'; const require = __framehubRequire(import.meta.url);" },
-    plugins: [externalPackages, ownImportMetaUrl(outdir)]
+    plugins: [externalPackages, ownImportMetaUrl(outdir), classicLevelAddon(outdir, addons)]
   })
   const inputs: Record<string, number> = {}
-  for (const input of Object.keys(result.metafile.inputs)) {
+  for (const input of [...Object.keys(result.metafile.inputs), ...addons.map(a => relative(root, a))]) {
     const path = join(root, input)
     inputs[relative(root, path)] = statSync(path).mtimeMs
   }

@@ -101,6 +101,16 @@ describe('the bundled CLI (scripts/bundle.ts)', () => {
     }
   })
 
+  it('opens a repository with no CommonJS module from node_modules: classic-level is in the bundle, its native addon required as it is', async () => {
+    const r = await run(join(outdir, 'cli.js'), ['--repo', join(dir, 'cjs-repo'), 'init', '--json'], { NODE_DEBUG: 'module' })
+    assert.equal(r.code, 0, r.stderr)
+    const loaded = [...r.stderr.matchAll(/: load "([^"]+)" for module/g)].map(m => m[1] as string)
+    assert.deepEqual(loaded.filter(path => !path.endsWith('.node')), [])
+    assert.equal(loaded.filter(path => /classic-level[\\/]prebuilds[\\/].+\.node$/.test(path)).length, 1, 'the addon node-gyp-build finds')
+    const inputs = JSON.parse(readFileSync(join(outdir, 'inputs.json'), 'utf8')) as Record<string, number>
+    assert.ok(Object.keys(inputs).some(path => path.endsWith('.node')), 'a new addon (npm install) makes the bundle stale')
+  })
+
   it('a second run takes its modules from the compile cache', async () => {
     const env = { NODE_DEBUG_NATIVE: 'COMPILE_CACHE', NODE_COMPILE_CACHE: undefined, FRAMEHUB_COMPILE_CACHE: undefined }
     await run(join(outdir, 'cli.js'), ['--help'], env)
