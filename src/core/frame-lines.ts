@@ -92,7 +92,8 @@ export function encodeFrameLines (lines: readonly string[], first: number, sourc
     keys = keys.slice(0, ids.length * SHA256_BLOCK_KEY_BYTES)
     ends = ends.slice(0, ids.length)
   }
-  const bytes = w.bytes.subarray(0, w.pos)
+  // Up to the end of the last frame stored (a failed line leaves nothing of its own).
+  const bytes = w.bytes.subarray(0, ids.length === 0 ? 0 : ends[ids.length - 1])
   const out: EncodedFrames = { lines: lines.length, ids, lineNumbers: Int32Array.from(numbers), sorted: sortedOrder(ids), cids, keys, bytes, ends, links }
   if (failure !== undefined) out.failure = failure
   return out
