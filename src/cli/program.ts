@@ -2,8 +2,6 @@ import { readFileSync } from 'node:fs'
 import { Command, Help } from 'commander'
 import { commandWord } from './argv.ts'
 
-export { commandWord }
-
 /** framehub's version, from its package.json (one small synchronous read, no module loaded). */
 export function framehubVersion (): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }

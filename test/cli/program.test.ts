@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { Help } from 'commander'
 import { importFileOf } from '../../src/cli/argv.ts'
-import { COMMANDS, commandWord, createFullProgram, createProgram } from '../../src/cli/program.ts'
+import { commandWord } from '../../src/cli/argv.ts'
+import { COMMANDS, createFullProgram, createProgram } from '../../src/cli/program.ts'
 import { runCli } from '../helpers/repo.ts'
 
 describe('the command table (commands load their modules on demand)', () => {
